@@ -1,0 +1,135 @@
+//! Cameras. The address column never holds credentials; the password is sealed by the caller.
+
+use sqlx::FromRow;
+use vs_base::{Error, Result};
+
+use crate::{db_err, now, unique_or, Db};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct CameraRow {
+    pub id: i64,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub protocol: String,
+    pub address: String,
+    pub username: Option<String>,
+    pub password_enc: Option<String>,
+    pub onvif_host: Option<String>,
+    pub onvif_port: Option<i64>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// The fields a caller writes; validated and sealed before it reaches here.
+#[derive(Debug, Clone)]
+pub struct CameraWrite {
+    pub name: String,
+    pub kind: String,
+    pub protocol: String,
+    pub address: String,
+    pub username: Option<String>,
+    pub password_enc: Option<String>,
+    pub onvif_host: Option<String>,
+    pub onvif_port: Option<i64>,
+    pub enabled: bool,
+}
+
+const COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, onvif_host, \
+                       onvif_port, enabled, created_at, updated_at";
+
+fn name_taken(e: sqlx::Error, name: &str) -> Error {
+    unique_or(
+        e,
+        "name",
+        format!("a camera named '{name}' already exists; choose another name"),
+    )
+}
+
+impl Db {
+    pub async fn list_cameras(&self) -> Result<Vec<CameraRow>> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM cameras ORDER BY name COLLATE NOCASE, id"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)
+    }
+
+    pub async fn camera(&self, id: i64) -> Result<CameraRow> {
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM cameras WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(format!("camera {id}")))
+    }
+
+    pub async fn create_camera(&self, c: &CameraWrite) -> Result<CameraRow> {
+        let t = now();
+        sqlx::query_as(&format!(
+            "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
+                                  onvif_port, enabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+        ))
+        .bind(&c.name)
+        .bind(&c.kind)
+        .bind(&c.protocol)
+        .bind(&c.address)
+        .bind(&c.username)
+        .bind(&c.password_enc)
+        .bind(&c.onvif_host)
+        .bind(c.onvif_port)
+        .bind(c.enabled)
+        .bind(&t)
+        .bind(&t)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| name_taken(e, &c.name))
+    }
+
+    pub async fn update_camera(&self, id: i64, c: &CameraWrite) -> Result<CameraRow> {
+        sqlx::query_as(&format!(
+            "UPDATE cameras SET name = ?, type = ?, protocol = ?, address = ?, username = ?,
+                    password_enc = ?, onvif_host = ?, onvif_port = ?, enabled = ?, updated_at = ?
+             WHERE id = ? RETURNING {COLUMNS}"
+        ))
+        .bind(&c.name)
+        .bind(&c.kind)
+        .bind(&c.protocol)
+        .bind(&c.address)
+        .bind(&c.username)
+        .bind(&c.password_enc)
+        .bind(&c.onvif_host)
+        .bind(c.onvif_port)
+        .bind(c.enabled)
+        .bind(now())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| name_taken(e, &c.name))?
+        .ok_or_else(|| Error::not_found(format!("camera {id}")))
+    }
+
+    /// Deletes a camera; its presets go with it (ON DELETE CASCADE).
+    pub async fn delete_camera(&self, id: i64) -> Result<()> {
+        let n = sqlx::query("DELETE FROM cameras WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| {
+                if let sqlx::Error::Database(d) = &e {
+                    if d.is_foreign_key_violation() {
+                        return Error::conflict(
+                            "the camera is still used (by a stream, program or timeline); remove it there first",
+                        );
+                    }
+                }
+                db_err(e)
+            })?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!("camera {id}")));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,146 @@
+//! Storage of the appliance: one SQLite file (WAL, foreign keys on) reached through sqlx, with
+//! migrations embedded in the binary, and one repository module per table family.
+
+pub mod auth;
+pub mod cameras;
+pub mod presets;
+pub mod settings;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use vs_base::{Error, Result};
+
+pub use sqlx;
+
+/// The embedded migrations, in order. They are never edited once landed.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// The database handle: a pool of connections to one SQLite file.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: SqlitePool,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file and runs pending migrations.
+    pub async fn open(path: &Path) -> Result<Db> {
+        let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+            .map_err(Error::internal)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        Self::connect(opts, 8).await
+    }
+
+    /// An in-memory database, for unit tests.
+    pub async fn open_in_memory() -> Result<Db> {
+        let opts = SqliteConnectOptions::from_str("sqlite::memory:")
+            .map_err(Error::internal)?
+            .foreign_keys(true);
+        // One connection: every connection to :memory: is a different database.
+        Self::connect(opts, 1).await
+    }
+
+    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Db> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .min_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(|e| Error::internal(anyhow::Error::new(e).context("opening the database")))?;
+        MIGRATOR
+            .run(&pool)
+            .await
+            .map_err(|e| Error::internal(anyhow::Error::new(e).context("migrating the database")))?;
+        Ok(Db { pool })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// The newest migration version applied, for status pages and backups.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let v: Option<i64> =
+            sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(v.unwrap_or(0))
+    }
+
+    /// Closes every connection, checkpointing the WAL.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Current time as stored in the database (RFC 3339, UTC, milliseconds).
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Maps a database error to the appliance error; internal detail goes to the source only.
+pub fn db_err(e: sqlx::Error) -> Error {
+    Error::internal(anyhow::Error::new(e).context("database"))
+}
+
+/// Maps a unique-constraint violation to a 409 with `message`, anything else to internal.
+pub fn unique_or(e: sqlx::Error, field: &str, message: impl Into<String>) -> Error {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_unique_violation() {
+            return Error::conflict(message).with_field(field);
+        }
+    }
+    db_err(e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrations_apply_and_enable_wal_and_foreign_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("t.db")).await.unwrap();
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        assert!(db.schema_version().await.unwrap() >= 1);
+        // Every table of the foundation exists.
+        for t in ["users", "sessions", "api_tokens", "cameras", "presets", "settings", "audit_log"] {
+            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?")
+                .bind(t)
+                .fetch_one(db.pool())
+                .await
+                .unwrap();
+            assert_eq!(n, 1, "table {t}");
+        }
+        db.close().await;
+        // Re-opening runs no migration twice.
+        let db = Db::open(&dir.path().join("t.db")).await.unwrap();
+        assert!(db.schema_version().await.unwrap() >= 1);
+    }
+
+    #[test]
+    fn migrations_are_embedded_in_order() {
+        let versions: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        let mut sorted = versions.clone();
+        sorted.sort();
+        assert_eq!(versions, sorted);
+        assert_eq!(versions[0], 1);
+    }
+}
