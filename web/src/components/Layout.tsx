@@ -1,0 +1,108 @@
+// The signed-in shell: sidebar navigation on wide screens, a top bar on narrow ones.
+
+import { useState, type ReactNode } from 'react';
+import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { useAuth } from '../auth';
+import { Logo } from './ui';
+
+const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
+  {
+    to: '/',
+    label: 'Dashboard',
+    end: true,
+    icon: (
+      <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 3.75h6.5v6.5h-6.5zM13.75 3.75h6.5v6.5h-6.5zM3.75 13.75h6.5v6.5h-6.5zM13.75 13.75h6.5v6.5h-6.5z" />
+    ),
+  },
+  {
+    to: '/cameras',
+    label: 'Cameras',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M15.75 10.5l4.72-4.72a.75.75 0 011.28.53v11.38a.75.75 0 01-1.28.53l-4.72-4.72M4.5 18.75h9a2.25 2.25 0 002.25-2.25v-9a2.25 2.25 0 00-2.25-2.25h-9A2.25 2.25 0 002.25 7.5v9a2.25 2.25 0 002.25 2.25z"
+      />
+    ),
+  },
+  {
+    to: '/account',
+    label: 'Account',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M15.75 6a3.75 3.75 0 11-7.5 0 3.75 3.75 0 017.5 0zM4.5 20.1a7.5 7.5 0 0115 0A17.9 17.9 0 0112 21.75c-2.68 0-5.22-.58-7.5-1.65z"
+      />
+    ),
+  },
+];
+
+function navClass({ isActive }: { isActive: boolean }) {
+  return `flex items-center gap-3 rounded-lg px-3 py-2 text-sm font-medium transition ${
+    isActive ? 'bg-slate-800 text-white' : 'text-slate-300 hover:bg-slate-800/60 hover:text-white'
+  }`;
+}
+
+export default function Layout() {
+  const { user, logout } = useAuth();
+  const navigate = useNavigate();
+  const [busy, setBusy] = useState(false);
+
+  const onLogout = async () => {
+    setBusy(true);
+    try {
+      await logout();
+    } finally {
+      setBusy(false);
+      navigate('/login', { replace: true });
+    }
+  };
+
+  const nav = (
+    <nav aria-label="Main" className="flex flex-row gap-1 md:flex-col">
+      {NAV.map((item) => (
+        <NavLink key={item.to} to={item.to} end={item.end} className={navClass}>
+          <svg className="h-5 w-5 shrink-0" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
+            {item.icon}
+          </svg>
+          <span>{item.label}</span>
+        </NavLink>
+      ))}
+    </nav>
+  );
+
+  return (
+    <div className="min-h-screen md:flex">
+      <aside className="flex flex-col bg-slate-900 text-slate-200 md:fixed md:inset-y-0 md:w-60">
+        <div className="flex items-center justify-between gap-3 px-4 py-4 md:px-5 md:py-5">
+          <div className="flex items-center gap-2.5">
+            <Logo className="h-8 w-8" />
+            <span className="text-base font-semibold tracking-tight text-white">VistterStream</span>
+          </div>
+        </div>
+        <div className="overflow-x-auto px-3 pb-3 md:flex-1 md:pb-0">{nav}</div>
+        <div className="hidden border-t border-slate-800 p-4 md:block">
+          <p className="text-xs text-slate-400">Signed in as</p>
+          <p className="truncate text-sm font-medium text-white" data-testid="current-user">
+            {user?.username}
+          </p>
+          <button type="button" className="btn mt-3 w-full bg-slate-800 text-slate-200 hover:bg-slate-700" onClick={onLogout} disabled={busy}>
+            Log out
+          </button>
+        </div>
+        <div className="flex items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden">
+          <span className="truncate text-sm text-slate-300">{user?.username}</span>
+          <button type="button" className="btn-sm btn bg-slate-800 text-slate-200" onClick={onLogout} disabled={busy}>
+            Log out
+          </button>
+        </div>
+      </aside>
+      <main className="flex-1 md:pl-60">
+        <div className="mx-auto max-w-6xl px-4 py-8 sm:px-6 lg:px-8">
+          <Outlet />
+        </div>
+      </main>
+    </div>
+  );
+}

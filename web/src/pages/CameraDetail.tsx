@@ -1,0 +1,320 @@
+// One camera: its picture, its settings, its health and its presets.
+
+import { useEffect, useState, type ReactNode } from 'react';
+import { Link, useNavigate, useParams } from 'react-router-dom';
+import { api, type CameraHealth, type Preset, type TestResult } from '../api';
+import { ConfirmDialog } from '../components/Modal';
+import PresetDialog from '../components/PresetDialog';
+import Snapshot from '../components/Snapshot';
+import StatusBadge from '../components/StatusBadge';
+import TestResultBox from '../components/TestResultBox';
+import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useLoad } from '../hooks/useLoad';
+import { describeLoadError, mapApiError } from '../lib/errors';
+import { formatDateTime, formatRelative, formatStreamInfo, redactUrl } from '../lib/format';
+
+function Info({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <div className="py-2.5 sm:grid sm:grid-cols-3 sm:gap-4">
+      <dt className="text-sm text-slate-500">{label}</dt>
+      <dd className="mt-0.5 break-words text-sm text-slate-900 sm:col-span-2 sm:mt-0">{children}</dd>
+    </div>
+  );
+}
+
+function fmt(n: number): string {
+  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+}
+
+export default function CameraDetail() {
+  const { id = '' } = useParams();
+  const navigate = useNavigate();
+  const camera = useLoad(() => api.getCamera(id), [id]);
+  const presets = useLoad(() => api.listPresets(id), [id]);
+  const [health, setHealth] = useState<CameraHealth | null>(null);
+  const [testing, setTesting] = useState(false);
+  const [test, setTest] = useState<TestResult | null>(null);
+  const [testError, setTestError] = useState<string | null>(null);
+  const [confirmDelete, setConfirmDelete] = useState(false);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const [editing, setEditing] = useState<Preset | 'new' | null>(null);
+  const [presetToDelete, setPresetToDelete] = useState<Preset | null>(null);
+  const [presetDeleteError, setPresetDeleteError] = useState<string | null>(null);
+  const [presetDeleting, setPresetDeleting] = useState(false);
+
+  useEffect(() => {
+    api
+      .camerasHealth()
+      .then((list) => setHealth(list.find((h) => String(h.camera_id) === id) ?? null))
+      .catch(() => setHealth(null));
+  }, [id]);
+
+  const onTest = async () => {
+    setTesting(true);
+    setTest(null);
+    setTestError(null);
+    try {
+      setTest(await api.testCamera(id));
+    } catch (err) {
+      setTestError(mapApiError(err, []).form);
+    } finally {
+      setTesting(false);
+    }
+  };
+
+  const onDelete = async () => {
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await api.deleteCamera(id);
+      navigate('/cameras', { replace: true });
+    } catch (err) {
+      setDeleteError(mapApiError(err, []).form);
+      setDeleting(false);
+    }
+  };
+
+  const onDeletePreset = async () => {
+    if (!presetToDelete) return;
+    setPresetDeleting(true);
+    setPresetDeleteError(null);
+    try {
+      await api.deletePreset(presetToDelete.id);
+      presets.setData((prev) => (prev ?? []).filter((p) => p.id !== presetToDelete.id));
+      setPresetToDelete(null);
+    } catch (err) {
+      setPresetDeleteError(mapApiError(err, []).form);
+    } finally {
+      setPresetDeleting(false);
+    }
+  };
+
+  const onPresetSaved = (saved: Preset) => {
+    presets.setData((prev) => {
+      const list = prev ?? [];
+      const exists = list.some((p) => p.id === saved.id);
+      const next = exists ? list.map((p) => (p.id === saved.id ? saved : p)) : [...list, saved];
+      return next.sort((a, b) => a.name.localeCompare(b.name));
+    });
+    setEditing(null);
+  };
+
+  const back = (
+    <Link to="/cameras" className="hover:text-slate-700">
+      ← Cameras
+    </Link>
+  );
+
+  if (!camera.data) {
+    return camera.loading ? (
+      <LoadingState label="Loading camera…" />
+    ) : (
+      <>
+        <PageHeader title="Camera" breadcrumb={back} />
+        <Alert title="The camera could not be loaded">{describeLoadError(camera.error)}</Alert>
+      </>
+    );
+  }
+
+  const c = camera.data;
+  const state = c.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  const probe = health ? formatStreamInfo(health) : '';
+
+  return (
+    <>
+      <PageHeader
+        breadcrumb={back}
+        title={
+          <span className="flex items-center gap-3">
+            <span className="truncate">{c.name}</span>
+            <StatusBadge state={state} />
+          </span>
+        }
+        description={`${c.type === 'PTZ' ? 'PTZ' : 'Static'} camera · ${c.protocol}`}
+        actions={
+          <>
+            <button type="button" className="btn-secondary" onClick={() => void onTest()} disabled={testing}>
+              {testing ? 'Testing connection…' : 'Test connection'}
+            </button>
+            <Link to={`/cameras/${c.id}/edit`} className="btn-secondary">
+              Edit camera
+            </Link>
+            <button
+              type="button"
+              className="btn-secondary text-red-600 hover:bg-red-50"
+              onClick={() => {
+                setDeleteError(null);
+                setConfirmDelete(true);
+              }}
+            >
+              Delete camera
+            </button>
+          </>
+        }
+      />
+
+      {(test || testError) && (
+        <div className="mb-6">{test ? <TestResultBox result={test} /> : <Alert>{testError}</Alert>}</div>
+      )}
+
+      <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
+        <div className="lg:col-span-3">
+          <div className="card overflow-hidden">
+            <Snapshot cameraId={c.id} alt={`Snapshot of ${c.name}`} className="aspect-video" />
+          </div>
+        </div>
+        <div className="card p-5 lg:col-span-2">
+          <h2 className="text-base font-semibold">Details</h2>
+          <dl className="mt-2 divide-y divide-slate-100">
+            <Info label="Address">
+              <span className="font-mono text-xs" data-testid="camera-address">
+                {redactUrl(c.address)}
+              </span>
+            </Info>
+            <Info label="Username">{c.username || <span className="text-slate-400">None</span>}</Info>
+            <Info label="Password">{c.has_password ? 'Stored' : <span className="text-slate-400">None</span>}</Info>
+            {c.type === 'PTZ' && (
+              <Info label="ONVIF">
+                {c.onvif_host || c.onvif_port ? `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}` : <span className="text-slate-400">Stream host, port 80</span>}
+              </Info>
+            )}
+            <Info label="Enabled">{c.enabled === false ? 'No' : 'Yes'}</Info>
+            <Info label="Last seen">
+              <span title={formatDateTime(health?.last_seen)}>{formatRelative(health?.last_seen)}</span>
+            </Info>
+            {probe && <Info label="Stream">{probe}</Info>}
+            {health?.last_error && (
+              <Info label="Last error">
+                <span className="text-red-600">{health.last_error}</span>
+              </Info>
+            )}
+            <Info label="Added">{formatDateTime(c.created_at)}</Info>
+          </dl>
+        </div>
+      </div>
+
+      <section aria-labelledby="presets-heading" className="mt-10">
+        <div className="mb-4 flex items-center justify-between gap-4">
+          <div>
+            <h2 id="presets-heading" className="text-lg font-semibold">
+              Presets
+            </h2>
+            <p className="text-sm text-slate-500">
+              Saved camera positions used by timelines{c.type !== 'PTZ' ? ' (they move PTZ cameras only)' : ''}.
+            </p>
+          </div>
+          {presets.data && presets.data.length > 0 && (
+            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+              Add preset
+            </button>
+          )}
+        </div>
+        {presets.data === undefined && presets.loading ? (
+          <LoadingState label="Loading presets…" />
+        ) : presets.error && !presets.data ? (
+          <Alert>{describeLoadError(presets.error)}</Alert>
+        ) : !presets.data || presets.data.length === 0 ? (
+          <EmptyState
+            title="No presets yet"
+            description="Save a position (pan, tilt and zoom) to cut to it from a timeline."
+            action={
+              <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+                Add preset
+              </button>
+            }
+          />
+        ) : (
+          <div className="card overflow-x-auto">
+            <table className="min-w-full divide-y divide-slate-200">
+              <thead className="bg-slate-50">
+                <tr>
+                  <th scope="col" className="table-head">
+                    Name
+                  </th>
+                  <th scope="col" className="table-head text-right">
+                    Pan
+                  </th>
+                  <th scope="col" className="table-head text-right">
+                    Tilt
+                  </th>
+                  <th scope="col" className="table-head text-right">
+                    Zoom
+                  </th>
+                  <th scope="col" className="table-head">
+                    <span className="sr-only">Actions</span>
+                  </th>
+                </tr>
+              </thead>
+              <tbody className="divide-y divide-slate-100">
+                {presets.data.map((p) => (
+                  <tr key={p.id} data-testid="preset-row">
+                    <td className="table-cell font-medium text-slate-900">{p.name}</td>
+                    <td className="table-cell text-right tabular-nums">{fmt(p.pan)}°</td>
+                    <td className="table-cell text-right tabular-nums">{fmt(p.tilt)}°</td>
+                    <td className="table-cell text-right tabular-nums">{fmt(p.zoom)}%</td>
+                    <td className="table-cell whitespace-nowrap text-right">
+                      <button type="button" className="btn-ghost btn-sm" onClick={() => setEditing(p)} aria-label={`Edit preset ${p.name}`}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
+                        onClick={() => {
+                          setPresetDeleteError(null);
+                          setPresetToDelete(p);
+                        }}
+                        aria-label={`Delete preset ${p.name}`}
+                      >
+                        Delete
+                      </button>
+                    </td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </section>
+
+      {editing && (
+        <PresetDialog
+          cameraId={c.id}
+          preset={editing === 'new' ? null : editing}
+          onSaved={onPresetSaved}
+          onClose={() => setEditing(null)}
+        />
+      )}
+      {presetToDelete && (
+        <ConfirmDialog
+          title="Delete preset?"
+          message={
+            <>
+              The preset <strong className="text-slate-900">{presetToDelete.name}</strong> will be deleted.
+            </>
+          }
+          confirmLabel="Delete preset"
+          busy={presetDeleting}
+          error={presetDeleteError}
+          onConfirm={() => void onDeletePreset()}
+          onCancel={() => setPresetToDelete(null)}
+        />
+      )}
+      {confirmDelete && (
+        <ConfirmDialog
+          title="Delete camera?"
+          message={
+            <>
+              <strong className="text-slate-900">{c.name}</strong> and all of its presets will be deleted. This cannot be undone.
+            </>
+          }
+          confirmLabel="Delete camera"
+          busy={deleting}
+          error={deleteError}
+          onConfirm={() => void onDelete()}
+          onCancel={() => setConfirmDelete(false)}
+        />
+      )}
+    </>
+  );
+}

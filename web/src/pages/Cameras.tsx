@@ -1,0 +1,171 @@
+// All cameras in a table, with add, edit and delete.
+
+import { useEffect, useState } from 'react';
+import { Link, useNavigate } from 'react-router-dom';
+import { api, type Camera, type CameraHealth } from '../api';
+import { ConfirmDialog } from '../components/Modal';
+import StatusBadge from '../components/StatusBadge';
+import { Alert, CameraIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useLoad } from '../hooks/useLoad';
+import { describeLoadError, mapApiError } from '../lib/errors';
+import { redactUrl } from '../lib/format';
+
+export default function Cameras() {
+  const navigate = useNavigate();
+  const cameras = useLoad(() => api.listCameras(), []);
+  const [health, setHealth] = useState<Record<string, CameraHealth>>({});
+  const [toDelete, setToDelete] = useState<Camera | null>(null);
+  const [deleting, setDeleting] = useState(false);
+  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+
+  useEffect(() => {
+    api
+      .camerasHealth()
+      .then((list) => {
+        const map: Record<string, CameraHealth> = {};
+        for (const h of list) map[String(h.camera_id)] = h;
+        setHealth(map);
+      })
+      .catch(() => {
+        /* not available yet */
+      });
+  }, []);
+
+  const confirmDelete = async () => {
+    if (!toDelete) return;
+    setDeleting(true);
+    setDeleteError(null);
+    try {
+      await api.deleteCamera(toDelete.id);
+      cameras.setData((prev) => (prev ?? []).filter((c) => c.id !== toDelete.id));
+      setNotice(`Camera “${toDelete.name}” was deleted.`);
+      setToDelete(null);
+    } catch (err) {
+      setDeleteError(mapApiError(err, []).form);
+    } finally {
+      setDeleting(false);
+    }
+  };
+
+  const list = cameras.data;
+  return (
+    <>
+      <PageHeader
+        title="Cameras"
+        description="IP cameras this appliance can show and stream."
+        actions={
+          list && list.length > 0 ? (
+            <Link to="/cameras/new" className="btn-primary">
+              Add camera
+            </Link>
+          ) : undefined
+        }
+      />
+      {notice && (
+        <div className="mb-4">
+          <Alert kind="success">{notice}</Alert>
+        </div>
+      )}
+      {list === undefined && cameras.loading ? (
+        <LoadingState label="Loading cameras…" />
+      ) : cameras.error && !list ? (
+        <Alert title="Cameras could not be loaded">{describeLoadError(cameras.error)}</Alert>
+      ) : !list || list.length === 0 ? (
+        <EmptyState
+          icon={<CameraIcon />}
+          title="No cameras yet"
+          description="Add an RTSP, RTMP or SRT camera to preview it, save PTZ presets and stream it."
+          action={
+            <Link to="/cameras/new" className="btn-primary">
+              Add your first camera
+            </Link>
+          }
+        />
+      ) : (
+        <div className="card overflow-x-auto">
+          <table className="min-w-full divide-y divide-slate-200">
+            <thead className="bg-slate-50">
+              <tr>
+                <th scope="col" className="table-head">
+                  Name
+                </th>
+                <th scope="col" className="table-head">
+                  Type
+                </th>
+                <th scope="col" className="table-head">
+                  Protocol
+                </th>
+                <th scope="col" className="table-head">
+                  Address
+                </th>
+                <th scope="col" className="table-head">
+                  Status
+                </th>
+                <th scope="col" className="table-head text-right">
+                  <span className="sr-only">Actions</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody className="divide-y divide-slate-100">
+              {list.map((c) => (
+                <tr
+                  key={c.id}
+                  className="cursor-pointer hover:bg-slate-50"
+                  onClick={() => navigate(`/cameras/${c.id}`)}
+                  data-testid="camera-row"
+                >
+                  <td className="table-cell font-medium text-slate-900">
+                    <Link to={`/cameras/${c.id}`} className="hover:text-sky-700" onClick={(e) => e.stopPropagation()}>
+                      {c.name}
+                    </Link>
+                  </td>
+                  <td className="table-cell">{c.type === 'PTZ' ? 'PTZ' : 'Static'}</td>
+                  <td className="table-cell">{c.protocol}</td>
+                  <td className="table-cell max-w-xs truncate font-mono text-xs" title={redactUrl(c.address)}>
+                    {redactUrl(c.address)}
+                  </td>
+                  <td className="table-cell">
+                    <StatusBadge state={c.enabled === false ? 'disabled' : health[String(c.id)]?.state} />
+                  </td>
+                  <td className="table-cell whitespace-nowrap text-right" onClick={(e) => e.stopPropagation()}>
+                    <Link to={`/cameras/${c.id}/edit`} className="btn-ghost btn-sm" aria-label={`Edit ${c.name}`}>
+                      Edit
+                    </Link>
+                    <button
+                      type="button"
+                      className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
+                      onClick={() => {
+                        setDeleteError(null);
+                        setToDelete(c);
+                      }}
+                      aria-label={`Delete ${c.name}`}
+                    >
+                      Delete
+                    </button>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      {toDelete && (
+        <ConfirmDialog
+          title="Delete camera?"
+          message={
+            <>
+              <strong className="text-slate-900">{toDelete.name}</strong> and all of its presets will be deleted. This cannot be
+              undone.
+            </>
+          }
+          confirmLabel="Delete camera"
+          busy={deleting}
+          error={deleteError}
+          onConfirm={() => void confirmDelete()}
+          onCancel={() => setToDelete(null)}
+        />
+      )}
+    </>
+  );
+}

@@ -1,0 +1,216 @@
+// System health at a glance and a live tile for every camera.
+
+import { useCallback, useEffect, useState } from 'react';
+import { Link } from 'react-router-dom';
+import { api, type Camera, type CameraHealth, type SystemStatus } from '../api';
+import Snapshot from '../components/Snapshot';
+import StatusBadge from '../components/StatusBadge';
+import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
+import { useEvents, type LiveState } from '../hooks/useEvents';
+import { useLoad } from '../hooks/useLoad';
+import { ApiError } from '../api';
+import { describeLoadError } from '../lib/errors';
+import { formatBytes, formatDateTime, formatPercent, formatRelative, formatUptime } from '../lib/format';
+
+type HealthMap = Record<string, CameraHealth>;
+
+function useNow(intervalMs = 10_000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const t = window.setInterval(() => setNow(Date.now()), intervalMs);
+    return () => window.clearInterval(t);
+  }, [intervalMs]);
+  return now;
+}
+
+function LiveIndicator({ state }: { state: LiveState }) {
+  const live = state === 'live';
+  return (
+    <span
+      className={`inline-flex items-center gap-2 rounded-full px-3 py-1 text-xs font-medium ring-1 ring-inset ${
+        live ? 'bg-emerald-50 text-emerald-700 ring-emerald-600/20' : 'bg-slate-50 text-slate-500 ring-slate-400/30'
+      }`}
+      title={live ? 'Receiving live updates' : 'Live updates are not connected; retrying'}
+    >
+      <span className={`h-2 w-2 rounded-full ${live ? 'animate-pulse bg-emerald-500' : 'bg-slate-400'}`} aria-hidden="true" />
+      {live ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+    </span>
+  );
+}
+
+function SystemCards({ status }: { status: SystemStatus }) {
+  const memPct = status.memory.total_bytes ? (status.memory.used_bytes / status.memory.total_bytes) * 100 : 0;
+  const diskUsed = status.disk.total_bytes - status.disk.free_bytes;
+  const diskPct = status.disk.total_bytes ? (diskUsed / status.disk.total_bytes) * 100 : 0;
+  const load = status.load_average?.length ? status.load_average.map((l) => l.toFixed(2)).join(' · ') : null;
+  return (
+    <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 lg:grid-cols-3">
+      <div className="card p-5">
+        <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">CPU</p>
+        <p className="mt-2 text-2xl font-semibold tracking-tight">{formatPercent(status.cpu_percent)}</p>
+        <Meter value={status.cpu_percent} label="CPU usage" />
+        {load && <p className="mt-2 text-xs text-slate-500">Load average {load}</p>}
+      </div>
+      <div className="card p-5">
+        <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">Memory</p>
+        <p className="mt-2 text-2xl font-semibold tracking-tight">
+          {formatBytes(status.memory.used_bytes)}{' '}
+          <span className="text-sm font-normal text-slate-500">of {formatBytes(status.memory.total_bytes)}</span>
+        </p>
+        <Meter value={memPct} label="Memory usage" />
+        <p className="mt-2 text-xs text-slate-500">VistterStream uses {formatBytes(status.memory.process_rss_bytes)}</p>
+      </div>
+      <div className="card p-5">
+        <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">Disk</p>
+        <p className="mt-2 text-2xl font-semibold tracking-tight">
+          {formatBytes(status.disk.free_bytes)} <span className="text-sm font-normal text-slate-500">free of {formatBytes(status.disk.total_bytes)}</span>
+        </p>
+        <Meter value={diskPct} label="Disk usage" />
+        <p className="mt-2 truncate text-xs text-slate-500" title={status.disk.path}>
+          {status.disk.path}
+        </p>
+      </div>
+      <Stat
+        label="Temperature"
+        value={status.temperature_c === null || status.temperature_c === undefined ? 'Not available' : `${status.temperature_c.toFixed(1)} °C`}
+        sub={status.temperature_c === null ? 'No sensor found on this machine' : status.temperature_c > 75 ? 'Running hot' : 'Normal'}
+      />
+      <Stat label="Uptime" value={formatUptime(status.uptime_s)} sub="Since the appliance started" />
+      <Stat
+        label="Versions"
+        value={<span className="text-lg">VistterStream {status.version}</span>}
+        sub={status.ffmpeg_version ? `FFmpeg ${status.ffmpeg_version}` : 'FFmpeg not found'}
+      />
+    </div>
+  );
+}
+
+function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
+  const state = camera.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  return (
+    <Link
+      to={`/cameras/${camera.id}`}
+      className="card group overflow-hidden transition hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+      data-testid="camera-tile"
+    >
+      <Snapshot cameraId={camera.id} alt={`Snapshot of ${camera.name}`} className="aspect-video" />
+      <div className="flex items-start justify-between gap-3 p-4">
+        <div className="min-w-0">
+          <p className="truncate font-medium text-slate-900 group-hover:text-sky-700">{camera.name}</p>
+          <p className="mt-0.5 text-xs text-slate-500" title={formatDateTime(health?.last_seen)}>
+            Last seen {formatRelative(health?.last_seen, now)}
+          </p>
+        </div>
+        <StatusBadge state={state} />
+      </div>
+      {health?.last_error && state !== 'online' && (
+        <p className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600" title={health.last_error}>
+          {health.last_error}
+        </p>
+      )}
+    </Link>
+  );
+}
+
+export default function Dashboard() {
+  const now = useNow();
+  const status = useLoad(() => api.status(), []);
+  const cameras = useLoad(() => api.listCameras(), []);
+  const [health, setHealth] = useState<HealthMap>({});
+
+  useEffect(() => {
+    let cancelled = false;
+    api
+      .camerasHealth()
+      .then((list) => {
+        if (cancelled || !Array.isArray(list)) return;
+        setHealth((prev) => {
+          const next = { ...prev };
+          for (const h of list) next[String(h.camera_id)] = h;
+          return next;
+        });
+      })
+      .catch(() => {
+        /* health not available yet: tiles show "Unknown" */
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+
+  const onHealth = useCallback((data: unknown) => {
+    const h = data as CameraHealth;
+    if (h && h.camera_id !== undefined) setHealth((prev) => ({ ...prev, [String(h.camera_id)]: h }));
+  }, []);
+  const setStatus = status.setData;
+  const onStatus = useCallback((data: unknown) => {
+    if (data && typeof data === 'object' && 'uptime_s' in (data as object)) setStatus(data as SystemStatus);
+  }, [setStatus]);
+  const live = useEvents({ camera_health: onHealth, status: onStatus });
+
+  // Without the event stream, poll the status so the cards do not freeze.
+  const reloadStatus = status.reload;
+  const statusMissing = status.error instanceof ApiError && status.error.notAvailable;
+  useEffect(() => {
+    if (live === 'live' || statusMissing) return;
+    const t = window.setInterval(() => void reloadStatus(), 15_000);
+    return () => window.clearInterval(t);
+  }, [live, reloadStatus, statusMissing]);
+
+  return (
+    <>
+      <PageHeader title="Dashboard" description="System health and camera overview." actions={<LiveIndicator state={live} />} />
+
+      <section aria-labelledby="system-heading" className="mb-10">
+        <h2 id="system-heading" className="mb-4 text-lg font-semibold">
+          System
+        </h2>
+        {status.data ? (
+          <SystemCards status={status.data} />
+        ) : status.loading ? (
+          <LoadingState label="Loading system status…" />
+        ) : (
+          <div className="card p-5" data-testid="status-unavailable">
+            <p className="text-sm font-medium text-slate-700">System status not available</p>
+            <p className="mt-1 text-sm text-slate-500">{describeLoadError(status.error)}</p>
+          </div>
+        )}
+      </section>
+
+      <section aria-labelledby="cameras-heading">
+        <div className="mb-4 flex items-center justify-between">
+          <h2 id="cameras-heading" className="text-lg font-semibold">
+            Cameras
+          </h2>
+          {cameras.data && cameras.data.length > 0 && (
+            <Link to="/cameras" className="text-sm font-medium text-sky-700 hover:text-sky-800">
+              Manage cameras →
+            </Link>
+          )}
+        </div>
+        {cameras.data === undefined && cameras.loading ? (
+          <LoadingState label="Loading cameras…" />
+        ) : cameras.error && !cameras.data ? (
+          <Alert>{describeLoadError(cameras.error)}</Alert>
+        ) : cameras.data && cameras.data.length === 0 ? (
+          <EmptyState
+            icon={<CameraIcon />}
+            title="No cameras yet"
+            description="Add your first IP camera to see its picture and health here."
+            action={
+              <Link to="/cameras/new" className="btn-primary">
+                Add a camera
+              </Link>
+            }
+          />
+        ) : (
+          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3">
+            {cameras.data?.map((c) => (
+              <CameraTile key={c.id} camera={c} health={health[String(c.id)]} now={now} />
+            ))}
+          </div>
+        )}
+      </section>
+    </>
+  );
+}
