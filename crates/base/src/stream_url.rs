@@ -271,7 +271,13 @@ mod tests {
 
     #[test]
     fn rejects_bad_input_with_field_and_hint() {
-        for bad in ["", "not a url", "http://x/y", "rtsp://", "file:///etc/passwd"] {
+        for bad in [
+            "",
+            "not a url",
+            "http://x/y",
+            "rtsp://",
+            "file:///etc/passwd",
+        ] {
             let e = StreamUrl::parse(bad, "address").unwrap_err();
             assert_eq!(e.field.as_deref(), Some("address"), "{bad}");
             assert!(!e.message.is_empty());

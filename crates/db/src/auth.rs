@@ -68,11 +68,13 @@ impl Db {
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>> {
-        sqlx::query_as("SELECT id, username, password_hash, created_at FROM users WHERE username = ?")
-            .bind(username)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_err)
+        sqlx::query_as(
+            "SELECT id, username, password_hash, created_at FROM users WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>> {
@@ -112,7 +114,12 @@ impl Db {
         Ok(())
     }
 
-    pub async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: &str) -> Result<()> {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        expires_at: &str,
+    ) -> Result<()> {
         let t = now();
         sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at)
@@ -245,9 +252,15 @@ mod tests {
     async fn sessions_expire_and_password_change_ends_others() {
         let db = Db::open_in_memory().await.unwrap();
         let u = db.create_first_user("admin", "h").await.unwrap();
-        db.create_session("a", u.id, "2999-01-01T00:00:00.000Z").await.unwrap();
-        db.create_session("b", u.id, "2999-01-01T00:00:00.000Z").await.unwrap();
-        db.create_session("old", u.id, "2000-01-01T00:00:00.000Z").await.unwrap();
+        db.create_session("a", u.id, "2999-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
+        db.create_session("b", u.id, "2999-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
+        db.create_session("old", u.id, "2000-01-01T00:00:00.000Z")
+            .await
+            .unwrap();
         assert!(db.session_user("a").await.unwrap().is_some());
         assert!(db.session_user("old").await.unwrap().is_none());
         db.set_password(u.id, "h2", Some("a")).await.unwrap();
@@ -259,12 +272,23 @@ mod tests {
     async fn tokens_revoke() {
         let db = Db::open_in_memory().await.unwrap();
         let u = db.create_first_user("admin", "h").await.unwrap();
-        let t = db.create_api_token(u.id, "studio", "hash1", "vst_ab").await.unwrap();
-        assert_eq!(db.token_user("hash1").await.unwrap().unwrap().username, "admin");
-        assert!(db.create_api_token(u.id, "studio", "hash2", "vst_cd").await.is_err());
+        let t = db
+            .create_api_token(u.id, "studio", "hash1", "vst_ab")
+            .await
+            .unwrap();
+        assert_eq!(
+            db.token_user("hash1").await.unwrap().unwrap().username,
+            "admin"
+        );
+        assert!(db
+            .create_api_token(u.id, "studio", "hash2", "vst_cd")
+            .await
+            .is_err());
         db.revoke_api_token(u.id, t.id).await.unwrap();
         assert!(db.token_user("hash1").await.unwrap().is_none());
         // The name is free again once revoked.
-        db.create_api_token(u.id, "studio", "hash3", "vst_ef").await.unwrap();
+        db.create_api_token(u.id, "studio", "hash3", "vst_ef")
+            .await
+            .unwrap();
     }
 }

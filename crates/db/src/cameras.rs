@@ -49,10 +49,12 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
 
 impl Db {
     pub async fn list_cameras(&self) -> Result<Vec<CameraRow>> {
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM cameras ORDER BY name COLLATE NOCASE, id"))
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_err)
+        sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM cameras ORDER BY name COLLATE NOCASE, id"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)
     }
 
     pub async fn camera(&self, id: i64) -> Result<CameraRow> {

@@ -54,10 +54,9 @@ impl Db {
             .connect_with(opts)
             .await
             .map_err(|e| Error::internal(anyhow::Error::new(e).context("opening the database")))?;
-        MIGRATOR
-            .run(&pool)
-            .await
-            .map_err(|e| Error::internal(anyhow::Error::new(e).context("migrating the database")))?;
+        MIGRATOR.run(&pool).await.map_err(|e| {
+            Error::internal(anyhow::Error::new(e).context("migrating the database"))
+        })?;
         Ok(Db { pool })
     }
 
@@ -121,12 +120,22 @@ mod tests {
         assert_eq!(fk, 1);
         assert!(db.schema_version().await.unwrap() >= 1);
         // Every table of the foundation exists.
-        for t in ["users", "sessions", "api_tokens", "cameras", "presets", "settings", "audit_log"] {
-            let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?")
-                .bind(t)
-                .fetch_one(db.pool())
-                .await
-                .unwrap();
+        for t in [
+            "users",
+            "sessions",
+            "api_tokens",
+            "cameras",
+            "presets",
+            "settings",
+            "audit_log",
+        ] {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type='table' AND name=?",
+            )
+            .bind(t)
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
             assert_eq!(n, 1, "table {t}");
         }
         db.close().await;

@@ -159,7 +159,10 @@ mod tests {
         assert_eq!(e.kind, vs_base::ErrorKind::Conflict);
         db.create_preset(b.id, &preset("shot1")).await.unwrap();
         db.delete_camera(a.id).await.unwrap();
-        assert_eq!(db.preset(p.id).await.unwrap_err().kind, vs_base::ErrorKind::NotFound);
+        assert_eq!(
+            db.preset(p.id).await.unwrap_err().kind,
+            vs_base::ErrorKind::NotFound
+        );
         assert_eq!(db.list_presets(b.id).await.unwrap().len(), 1);
     }
 

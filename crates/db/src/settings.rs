@@ -38,15 +38,17 @@ impl Db {
         target: Option<&str>,
         detail: Option<&str>,
     ) -> Result<()> {
-        sqlx::query("INSERT INTO audit_log (at, user_id, action, target, detail) VALUES (?, ?, ?, ?, ?)")
-            .bind(crate::now())
-            .bind(user_id)
-            .bind(action)
-            .bind(target)
-            .bind(detail)
-            .execute(self.pool())
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO audit_log (at, user_id, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(crate::now())
+        .bind(user_id)
+        .bind(action)
+        .bind(target)
+        .bind(detail)
+        .execute(self.pool())
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 }

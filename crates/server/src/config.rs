@@ -1,0 +1,91 @@
+//! Configuration of the appliance, from flags and `VS_*` environment variables, with defaults
+//! that work with none of them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Address to listen on.
+    #[arg(long, env = "VS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Directory for the database, the secret key and assets.
+    #[arg(long, env = "VS_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// Log filter, e.g. `info` or `vistterstream=debug,info`.
+    #[arg(long, env = "VS_LOG", default_value = "info")]
+    pub log_level: String,
+
+    /// Log as JSON lines (for journald/containers) instead of text.
+    #[arg(long, env = "VS_LOG_JSON", default_value_t = false)]
+    pub log_json: bool,
+
+    /// bcrypt cost for new password hashes (10–14; lower only for tests).
+    #[arg(long, env = "VS_BCRYPT_COST", default_value_t = 11)]
+    pub bcrypt_cost: u32,
+
+    /// Mark the session cookie `Secure` (set when served over HTTPS by a proxy).
+    #[arg(long, env = "VS_SECURE_COOKIE", default_value_t = false)]
+    pub secure_cookie: bool,
+
+    /// How long a browser session lasts, in hours.
+    #[arg(long, env = "VS_SESSION_HOURS", default_value_t = 24 * 14)]
+    pub session_hours: u64,
+
+    /// Seconds between two health checks of a camera.
+    #[arg(long, env = "VS_HEALTH_INTERVAL", default_value_t = 15)]
+    pub health_interval_s: u64,
+
+    /// The ffmpeg binary.
+    #[arg(long, env = "VS_FFMPEG", default_value = "ffmpeg")]
+    pub ffmpeg: PathBuf,
+
+    /// The ffprobe binary.
+    #[arg(long, env = "VS_FFPROBE", default_value = "ffprobe")]
+    pub ffprobe: PathBuf,
+
+    /// Start simulated cameras when none is configured (needs the test rig: GStreamer).
+    #[arg(long, env = "VS_DEMO", default_value_t = false)]
+    pub demo: bool,
+}
+
+impl Config {
+    /// A configuration for tests: a given data directory, fast hashing, fast health checks.
+    pub fn for_tests(data_dir: PathBuf) -> Config {
+        Config {
+            listen: "127.0.0.1:0".parse().expect("literal address"),
+            data_dir,
+            log_level: "warn".into(),
+            log_json: false,
+            bcrypt_cost: 4,
+            secure_cookie: false,
+            session_hours: 1,
+            health_interval_s: 1,
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            demo: false,
+        }
+    }
+
+    /// The bcrypt cost used when none is configured.
+    pub fn default_bcrypt_cost() -> u32 {
+        11
+    }
+
+    pub fn db_path(&self) -> PathBuf {
+        self.data_dir.join("vistterstream.db")
+    }
+
+    pub fn key_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+
+    pub fn session_ttl(&self) -> Duration {
+        Duration::from_secs(self.session_hours * 3600)
+    }
+}

@@ -1,0 +1,365 @@
+//! Cameras: validation of what a user sends, credentials moved out of addresses and sealed,
+//! and the views the API returns (never with a secret).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use vs_base::{Error, Protocol, Result, Secret, StreamUrl};
+use vs_db::cameras::{CameraRow, CameraWrite};
+
+use super::{validate, Controller};
+
+/// What kind of camera: a fixed view, or one that pans/tilts/zooms (ONVIF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum CameraKind {
+    Static,
+    Ptz,
+}
+
+impl CameraKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CameraKind::Static => "STATIC",
+            CameraKind::Ptz => "PTZ",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "STATIC" | "FIXED" => Some(CameraKind::Static),
+            "PTZ" => Some(CameraKind::Ptz),
+            _ => None,
+        }
+    }
+}
+
+/// The body of `POST /api/cameras` and `PUT /api/cameras/{id}`.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraInput {
+    /// Display name, unique (case-insensitive), 1–64 characters.
+    #[schema(example = "Reolink Front")]
+    pub name: String,
+    /// `STATIC` or `PTZ`.
+    #[serde(rename = "type")]
+    #[schema(example = "PTZ")]
+    pub kind: String,
+    /// `RTSP`, `RTSPS`, `RTMP`, `RTMPS` or `SRT`; must match the address.
+    #[schema(example = "RTSP")]
+    pub protocol: String,
+    /// Stream address. Credentials inside it are moved to username/password.
+    #[schema(example = "rtsp://user:pass@192.168.1.50:554/stream1")]
+    pub address: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// Write-only. On update: absent or null keeps the stored password, "" clears it.
+    #[serde(default)]
+    pub password: Option<String>,
+    /// ONVIF host for PTZ control, when it differs from the stream's host.
+    #[serde(default)]
+    pub onvif_host: Option<String>,
+    /// ONVIF port (80 by default; some cameras use 8899).
+    #[serde(default)]
+    pub onvif_port: Option<i64>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A camera as the API shows it: the address never carries credentials, the password is
+/// only reported as present or not.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Camera {
+    pub id: i64,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: CameraKind,
+    pub protocol: Protocol,
+    pub address: String,
+    pub username: Option<String>,
+    pub has_password: bool,
+    pub onvif_host: Option<String>,
+    pub onvif_port: Option<i64>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<CameraRow> for Camera {
+    fn from(r: CameraRow) -> Self {
+        Camera {
+            id: r.id,
+            name: r.name,
+            kind: CameraKind::parse(&r.kind).unwrap_or(CameraKind::Static),
+            protocol: Protocol::parse(&r.protocol).unwrap_or(Protocol::Rtsp),
+            address: r.address,
+            username: r.username,
+            has_password: r.password_enc.is_some(),
+            onvif_host: r.onvif_host,
+            onvif_port: r.onvif_port,
+            enabled: r.enabled,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+/// A checked camera, with its password in clear (in memory only).
+#[derive(Debug, Clone)]
+pub struct ValidCamera {
+    pub name: String,
+    pub kind: CameraKind,
+    pub url: StreamUrl,
+    pub username: Option<String>,
+    /// None: not given (keep on update); Some(empty): clear.
+    pub password: Option<Secret>,
+    pub onvif_host: Option<String>,
+    pub onvif_port: Option<i64>,
+    pub enabled: bool,
+}
+
+impl ValidCamera {
+    /// The address with credentials, for FFmpeg or a device only.
+    pub fn connect_url(&self) -> String {
+        self.url
+            .with_credentials(self.username.as_deref(), self.password.as_ref())
+    }
+}
+
+/// Checks every field of a camera; errors name the field and say what to fix.
+pub fn validate_camera(input: &CameraInput) -> Result<ValidCamera> {
+    let name = validate::name("name", &input.name, 64)?;
+    let kind = CameraKind::parse(&input.kind)
+        .ok_or_else(|| Error::invalid("type", "must be STATIC or PTZ"))?;
+    let protocol = Protocol::parse(&input.protocol).ok_or_else(|| {
+        Error::invalid("protocol", "must be one of RTSP, RTSPS, RTMP, RTMPS, SRT")
+    })?;
+    let parsed = StreamUrl::parse(&input.address, "address")?;
+    if !protocol.same_family(parsed.url.protocol()) {
+        return Err(Error::invalid(
+            "address",
+            format!(
+                "is a {} address but protocol is {}; make them match",
+                parsed.url.protocol(),
+                protocol
+            ),
+        ));
+    }
+    let field_user = validate::optional_text("username", input.username.as_deref(), 128)?;
+    let username = match (parsed.username, field_user) {
+        (Some(a), Some(f)) if a != f => {
+            return Err(Error::invalid(
+                "username",
+                "differs from the user inside the address; give credentials in one place",
+            ))
+        }
+        (a, f) => f.or(a),
+    };
+    if let Some(p) = &input.password {
+        if p.chars().count() > 256 {
+            return Err(Error::invalid("password", "must be at most 256 characters"));
+        }
+    }
+    let password = match (&input.password, parsed.password) {
+        (Some(p), _) => Some(Secret::new(p.clone())),
+        (None, from_address) => from_address,
+    };
+    let onvif_host = match input.onvif_host.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(h) => Some(validate::host("onvif_host", h)?),
+    };
+    let onvif_port = match input.onvif_port {
+        None => None,
+        Some(p) if (1..=65535).contains(&p) => Some(p),
+        Some(_) => {
+            return Err(Error::invalid("onvif_port", "must be between 1 and 65535"));
+        }
+    };
+    Ok(ValidCamera {
+        name,
+        kind,
+        url: parsed.url,
+        username,
+        password,
+        onvif_host,
+        onvif_port,
+        enabled: input.enabled.unwrap_or(true),
+    })
+}
+
+impl Controller {
+    pub async fn list_cameras(&self) -> Result<Vec<Camera>> {
+        Ok(self
+            .db
+            .list_cameras()
+            .await?
+            .into_iter()
+            .map(Camera::from)
+            .collect())
+    }
+
+    pub async fn camera(&self, id: i64) -> Result<Camera> {
+        Ok(self.db.camera(id).await?.into())
+    }
+
+    fn camera_write(&self, v: &ValidCamera, keep_password: Option<String>) -> CameraWrite {
+        let password_enc = match &v.password {
+            Some(p) if p.is_empty() => None,
+            Some(p) => Some(self.secrets.seal(p)),
+            None => keep_password,
+        };
+        CameraWrite {
+            name: v.name.clone(),
+            kind: v.kind.as_str().into(),
+            protocol: v.url.protocol().as_str().into(),
+            address: v.url.as_str().into(),
+            username: v.username.clone(),
+            password_enc,
+            onvif_host: v.onvif_host.clone(),
+            onvif_port: v.onvif_port,
+            enabled: v.enabled,
+        }
+    }
+
+    pub async fn create_camera(&self, input: &CameraInput, user_id: Option<i64>) -> Result<Camera> {
+        let v = validate_camera(input)?;
+        let row = self.db.create_camera(&self.camera_write(&v, None)).await?;
+        self.db
+            .audit(
+                user_id,
+                "camera_created",
+                Some(&row.name),
+                Some(&row.address),
+            )
+            .await?;
+        tracing::info!(camera = row.id, name = %row.name, address = %row.address, "camera added");
+        let camera = Camera::from(row);
+        self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
+        Ok(camera)
+    }
+
+    pub async fn update_camera(
+        &self,
+        id: i64,
+        input: &CameraInput,
+        user_id: Option<i64>,
+    ) -> Result<Camera> {
+        let v = validate_camera(input)?;
+        let existing = self.db.camera(id).await?;
+        let row = self
+            .db
+            .update_camera(id, &self.camera_write(&v, existing.password_enc))
+            .await?;
+        self.db
+            .audit(
+                user_id,
+                "camera_updated",
+                Some(&row.name),
+                Some(&row.address),
+            )
+            .await?;
+        let camera = Camera::from(row);
+        self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
+        Ok(camera)
+    }
+
+    pub async fn delete_camera(&self, id: i64, user_id: Option<i64>) -> Result<()> {
+        let existing = self.db.camera(id).await?;
+        self.db.delete_camera(id).await?;
+        self.db
+            .audit(user_id, "camera_deleted", Some(&existing.name), None)
+            .await?;
+        self.publish("camera_changed", serde_json::json!({ "id": id }));
+        Ok(())
+    }
+
+    /// The full address with credentials of a stored camera, for FFmpeg/ONVIF only.
+    pub fn camera_connect_url(&self, row: &CameraRow) -> Result<String> {
+        let parsed = StreamUrl::parse(&row.address, "address")?;
+        let password = row
+            .password_enc
+            .as_deref()
+            .map(|p| self.secrets.open(p))
+            .transpose()?;
+        Ok(parsed
+            .url
+            .with_credentials(row.username.as_deref(), password.as_ref()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(address: &str) -> CameraInput {
+        CameraInput {
+            name: "Reolink Front".into(),
+            kind: "PTZ".into(),
+            protocol: "RTSP".into(),
+            address: address.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn spec_example_moves_credentials_out() {
+        let v = validate_camera(&input("rtsp://user:pass@192.168.1.50:554/stream1")).unwrap();
+        assert_eq!(v.url.as_str(), "rtsp://192.168.1.50:554/stream1");
+        assert_eq!(v.username.as_deref(), Some("user"));
+        assert_eq!(v.password.as_ref().unwrap().expose(), "pass");
+        assert_eq!(v.connect_url(), "rtsp://user:pass@192.168.1.50:554/stream1");
+    }
+
+    #[test]
+    fn each_field_is_checked() {
+        let cases: Vec<(CameraInput, &str)> = vec![
+            (
+                CameraInput {
+                    name: " ".into(),
+                    ..input("rtsp://h/s")
+                },
+                "name",
+            ),
+            (
+                CameraInput {
+                    kind: "dome".into(),
+                    ..input("rtsp://h/s")
+                },
+                "type",
+            ),
+            (
+                CameraInput {
+                    protocol: "HTTP".into(),
+                    ..input("rtsp://h/s")
+                },
+                "protocol",
+            ),
+            (input("rtmp://h/live"), "address"),
+            (input("not a url"), "address"),
+            (
+                CameraInput {
+                    onvif_port: Some(70000),
+                    ..input("rtsp://h/s")
+                },
+                "onvif_port",
+            ),
+            (
+                CameraInput {
+                    onvif_host: Some("http://x".into()),
+                    ..input("rtsp://h/s")
+                },
+                "onvif_host",
+            ),
+            (
+                CameraInput {
+                    username: Some("b".into()),
+                    ..input("rtsp://a:p@h/s")
+                },
+                "username",
+            ),
+        ];
+        for (c, field) in cases {
+            let e = validate_camera(&c).unwrap_err();
+            assert_eq!(e.field.as_deref(), Some(field), "{c:?}");
+        }
+    }
+}

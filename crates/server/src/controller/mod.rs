@@ -1,0 +1,69 @@
+//! The controller: the appliance's business logic. It owns the database pool and the runtime
+//! state, validates every write, and is the only thing the web layer calls.
+
+pub mod auth;
+pub mod cameras;
+pub mod presets;
+pub mod validate;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use vs_base::SecretBox;
+use vs_db::Db;
+
+use crate::config::Config;
+
+/// Something that happened, pushed to browsers over the event stream.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Event {
+    /// The SSE event name, e.g. `camera_health`.
+    pub kind: &'static str,
+    pub data: serde_json::Value,
+}
+
+pub struct Controller {
+    pub db: Db,
+    pub secrets: SecretBox,
+    pub config: Arc<Config>,
+    pub login_limiter: auth::LoginLimiter,
+    pub events: broadcast::Sender<Event>,
+    pub started: Instant,
+    pub shutdown: CancellationToken,
+    dummy_hash: String,
+}
+
+impl Controller {
+    pub fn new(
+        db: Db,
+        secrets: SecretBox,
+        config: Arc<Config>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let (events, _) = broadcast::channel(256);
+        Controller {
+            db,
+            secrets,
+            login_limiter: auth::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
+            events,
+            started: Instant::now(),
+            dummy_hash: auth::dummy_hash(config.bcrypt_cost),
+            config,
+            shutdown,
+        }
+    }
+
+    /// Sends an event to every connected browser; nobody listening is fine.
+    pub fn publish(&self, kind: &'static str, data: serde_json::Value) {
+        let _ = self.events.send(Event { kind, data });
+    }
+}
+
+impl Controller {
+    /// Refreshes the gauges that are computed rather than counted, just before a scrape.
+    pub fn update_gauges(&self) {
+        metrics::gauge!("vistterstream_uptime_seconds").set(self.started.elapsed().as_secs_f64());
+    }
+}

@@ -1,0 +1,180 @@
+//! `/api/cameras` and `/api/cameras/{id}/presets`, `/api/presets/{id}`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::controller::cameras::{Camera, CameraInput};
+use crate::controller::presets::{Preset, PresetInput};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cameras", get(list).post(create))
+        .route("/api/cameras/{id}", get(read).put(update).delete(remove))
+        .route(
+            "/api/cameras/{id}/presets",
+            get(list_presets).post(create_preset),
+        )
+        .route(
+            "/api/cameras/{id}/presets/{preset_id}",
+            get(read_camera_preset)
+                .put(update_camera_preset)
+                .delete(remove_camera_preset),
+        )
+        .route(
+            "/api/presets/{id}",
+            get(read_preset).put(update_preset).delete(remove_preset),
+        )
+}
+
+/// Every camera, by name.
+#[utoipa::path(get, path = "/api/cameras", tag = "cameras", responses((status = 200, body = [Camera])))]
+async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Camera>>> {
+    Ok(Json(state.ctl.list_cameras().await?))
+}
+
+/// Adds a camera. Credentials inside the address are moved to the encrypted store.
+#[utoipa::path(post, path = "/api/cameras", tag = "cameras", request_body = CameraInput,
+    responses((status = 201, body = Camera), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<CameraInput>,
+) -> ApiResult<(StatusCode, Json<Camera>)> {
+    let cam = state.ctl.create_camera(&input, Some(user.id)).await?;
+    Ok((StatusCode::CREATED, Json(cam)))
+}
+
+#[utoipa::path(get, path = "/api/cameras/{id}", tag = "cameras",
+    responses((status = 200, body = Camera), (status = 404, body = ErrorBody)))]
+async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Camera>> {
+    Ok(Json(state.ctl.camera(id).await?))
+}
+
+/// Replaces a camera's settings; an absent password keeps the stored one.
+#[utoipa::path(put, path = "/api/cameras/{id}", tag = "cameras", request_body = CameraInput,
+    responses((status = 200, body = Camera), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CameraInput>,
+) -> ApiResult<Json<Camera>> {
+    Ok(Json(
+        state.ctl.update_camera(id, &input, Some(user.id)).await?,
+    ))
+}
+
+/// Deletes a camera and its presets.
+#[utoipa::path(delete, path = "/api/cameras/{id}", tag = "cameras",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.ctl.delete_camera(id, Some(user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/cameras/{id}/presets", tag = "presets",
+    responses((status = 200, body = [Preset]), (status = 404, body = ErrorBody)))]
+async fn list_presets(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Vec<Preset>>> {
+    Ok(Json(state.ctl.list_presets(id).await?))
+}
+
+/// Adds a preset to a camera; names are unique per camera.
+#[utoipa::path(post, path = "/api/cameras/{id}/presets", tag = "presets", request_body = PresetInput,
+    responses((status = 201, body = Preset), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_preset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PresetInput>,
+) -> ApiResult<(StatusCode, Json<Preset>)> {
+    let p = state.ctl.create_preset(id, &input, Some(user.id)).await?;
+    Ok((StatusCode::CREATED, Json(p)))
+}
+
+/// A preset must belong to the camera named in the path.
+async fn owned_preset(state: &AppState, camera_id: i64, preset_id: i64) -> ApiResult<Preset> {
+    let p = state.ctl.preset(preset_id).await?;
+    if p.camera_id != camera_id {
+        return Err(
+            vs_base::Error::not_found(format!("preset {preset_id} of camera {camera_id}")).into(),
+        );
+    }
+    Ok(p)
+}
+
+async fn read_camera_preset(
+    State(state): State<AppState>,
+    ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<Preset>> {
+    Ok(Json(owned_preset(&state, camera_id, preset_id).await?))
+}
+
+async fn update_camera_preset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+    ApiJson(input): ApiJson<PresetInput>,
+) -> ApiResult<Json<Preset>> {
+    owned_preset(&state, camera_id, preset_id).await?;
+    Ok(Json(
+        state
+            .ctl
+            .update_preset(preset_id, &input, Some(user.id))
+            .await?,
+    ))
+}
+
+async fn remove_camera_preset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<StatusCode> {
+    owned_preset(&state, camera_id, preset_id).await?;
+    state.ctl.delete_preset(preset_id, Some(user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/api/presets/{id}", tag = "presets",
+    responses((status = 200, body = Preset), (status = 404, body = ErrorBody)))]
+async fn read_preset(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Preset>> {
+    Ok(Json(state.ctl.preset(id).await?))
+}
+
+#[utoipa::path(put, path = "/api/presets/{id}", tag = "presets", request_body = PresetInput,
+    responses((status = 200, body = Preset), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_preset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<PresetInput>,
+) -> ApiResult<Json<Preset>> {
+    Ok(Json(
+        state.ctl.update_preset(id, &input, Some(user.id)).await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/api/presets/{id}", tag = "presets",
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+async fn remove_preset(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.ctl.delete_preset(id, Some(user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,114 @@
+//! The one place where an appliance error becomes an HTTP response: status from the kind, a
+//! JSON `{error, message, field?}` body, internal detail logged and never sent.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+use vs_base::{Error, ErrorKind};
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code: validation, unauthenticated, not_found, conflict, …
+    pub error: String,
+    /// What went wrong and what to do about it.
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Wrapper so handlers can return `vs_base::Error` with `?`.
+pub struct ApiError(pub Error);
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> Self {
+        ApiError(e)
+    }
+}
+
+pub fn status_of(e: &Error) -> StatusCode {
+    match e.kind {
+        ErrorKind::Validation if e.field.is_some() => StatusCode::UNPROCESSABLE_ENTITY,
+        ErrorKind::Validation => StatusCode::BAD_REQUEST,
+        ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict | ErrorKind::InvalidState => StatusCode::CONFLICT,
+        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorKind::Device => StatusCode::BAD_GATEWAY,
+        ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = self.0;
+        let status = status_of(&e);
+        if status.is_server_error() {
+            // Sources are redacted at their origin; this is the only place they are logged.
+            tracing::error!(kind = e.kind.code(), error = ?e, "request failed");
+        } else {
+            tracing::debug!(kind = e.kind.code(), message = %e.message, "request refused");
+        }
+        let body = ErrorBody {
+            error: e.kind.code().to_string(),
+            message: e.message,
+            field: e.field,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let msg = match &r {
+            JsonRejection::MissingJsonContentType(_) => {
+                "send a JSON body with the header Content-Type: application/json".to_string()
+            }
+            JsonRejection::JsonSyntaxError(_) => {
+                format!("the body is not valid JSON: {}", clean(&r.body_text()))
+            }
+            JsonRejection::JsonDataError(_) => {
+                format!("the body has the wrong shape: {}", clean(&r.body_text()))
+            }
+            _ => format!("cannot read the request body: {}", r.body_text()),
+        };
+        ApiError(Error::new(ErrorKind::Validation, msg))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError(Error::new(
+            ErrorKind::Validation,
+            format!("bad path parameter: {}", clean(&r.body_text())),
+        ))
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError(Error::new(
+            ErrorKind::Validation,
+            format!("bad query parameter: {}", clean(&r.body_text())),
+        ))
+    }
+}
+
+/// Strips axum's generic prefixes so the serde detail (field, line, column) is what remains.
+fn clean(text: &str) -> String {
+    let t = text
+        .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+        .trim_start_matches("Failed to parse the request body as JSON: ")
+        .trim_start_matches("Failed to deserialize query string: ")
+        .trim_start_matches("Invalid URL: ");
+    t.to_string()
+}

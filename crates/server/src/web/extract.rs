@@ -1,0 +1,93 @@
+//! Extractors whose rejections are JSON errors, and the authentication middleware.
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use vs_base::Error;
+
+use super::error::ApiError;
+use crate::controller::auth::UserInfo;
+use crate::state::AppState;
+
+pub const SESSION_COOKIE: &str = "vs_session";
+
+/// `Json<T>` with JSON error bodies.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+/// `Path<T>` with JSON error bodies.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct ApiPath<T>(pub T);
+
+/// `Query<T>` with JSON error bodies.
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// The authenticated user, put in the request by `require_auth`.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub UserInfo);
+
+/// The session cookie of the request, when it came with one.
+#[derive(Debug, Clone)]
+pub struct SessionCookie(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| ApiError(Error::unauthenticated("log in first")))
+    }
+}
+
+pub fn session_cookie(parts: &axum::http::HeaderMap) -> Option<String> {
+    parts
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == SESSION_COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = v.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_string())
+}
+
+/// Lets the request through only with a live session cookie or bearer token.
+pub async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let headers = req.headers();
+    let user = if let Some(token) = bearer(headers) {
+        state.ctl.token_user(&token).await
+    } else if let Some(cookie) = session_cookie(headers) {
+        req.extensions_mut().insert(SessionCookie(cookie.clone()));
+        state.ctl.session_user(&cookie).await
+    } else {
+        Ok(None)
+    };
+    match user {
+        Ok(Some(u)) => {
+            req.extensions_mut().insert(CurrentUser(u));
+            next.run(req).await
+        }
+        Ok(None) => ApiError(Error::unauthenticated(
+            "log in first (session expired or missing), or send a valid API token",
+        ))
+        .into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}

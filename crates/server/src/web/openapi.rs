@@ -1,0 +1,48 @@
+//! The OpenAPI document, generated from the Rust types and handler annotations.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{auth, cameras, error, system};
+use crate::controller;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "VistterStream API", description = "Local streaming appliance: cameras, PTZ presets, streams, programs and timelines."),
+    paths(
+        system::health, system::metrics,
+        auth::auth_state, auth::setup, auth::login, auth::logout, auth::change_password,
+        auth::list_tokens, auth::create_token, auth::revoke_token,
+        cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove,
+        cameras::list_presets, cameras::create_preset,
+        cameras::read_preset, cameras::update_preset, cameras::remove_preset,
+    ),
+    components(schemas(error::ErrorBody, controller::auth::UserInfo)),
+    modifiers(&Security),
+    security(("session" = []), ("bearer" = [])),
+    tags(
+        (name = "auth", description = "Set-up, login, sessions and API tokens"),
+        (name = "cameras", description = "IP cameras"),
+        (name = "presets", description = "PTZ presets of a camera"),
+        (name = "system", description = "Health, status and metrics"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let c = openapi.components.get_or_insert_with(Default::default);
+        c.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
+                super::extract::SESSION_COOKIE,
+            ))),
+        );
+        c.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
