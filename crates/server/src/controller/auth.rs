@@ -408,7 +408,7 @@ mod tests {
 
     #[test]
     fn dummy_hash_is_valid_bcrypt() {
-        assert!(!bcrypt::verify("anything", dummy_hash(4)).unwrap());
+        assert!(!bcrypt::verify("anything", &dummy_hash(4)).unwrap());
     }
 
     #[test]

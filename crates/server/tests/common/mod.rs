@@ -1,0 +1,131 @@
+//! Test harness: boots the real appliance on port 0 with a fresh data directory, and a client
+//! that keeps cookies like a browser.
+#![allow(dead_code)]
+
+use reqwest::{Client, Response, StatusCode};
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+use vistterstream::{App, Config};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: Client,
+    pub dir: tempfile::TempDir,
+    pub app: Option<App>,
+    pub shutdown: CancellationToken,
+}
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PW: &str = "correct horse";
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut config = Config::for_tests(dir.path().to_path_buf());
+        tweak(&mut config);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shutdown = CancellationToken::new();
+        let app = App::build(config, listener, shutdown.clone())
+            .await
+            .expect("app boots");
+        let base = format!("http://{}", app.addr());
+        TestApp {
+            base,
+            client: new_client(),
+            dir,
+            app: Some(app),
+            shutdown,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A client without the cookies of `self.client`.
+    pub fn anonymous(&self) -> Client {
+        new_client()
+    }
+
+    pub async fn setup_admin(&self) {
+        let r = self
+            .post(
+                "/api/auth/setup",
+                json!({"username": ADMIN, "password": ADMIN_PW}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.client
+            .put(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.client.delete(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(app) = self.app.take() {
+            app.stop().await.expect("clean stop");
+        }
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder()
+        .cookie_store(true)
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+/// Asserts the response is a JSON error with this status, code and (optionally) field, and
+/// returns its body.
+pub async fn assert_error(
+    r: Response,
+    status: StatusCode,
+    code: &str,
+    field: Option<&str>,
+) -> Value {
+    assert_eq!(r.status(), status, "status");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json"),
+        "JSON error body"
+    );
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], code, "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message present: {body}"
+    );
+    if let Some(f) = field {
+        assert_eq!(body["field"], f, "{body}");
+    }
+    body
+}
