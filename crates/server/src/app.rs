@@ -62,6 +62,7 @@ impl App {
         };
 
         spawn_housekeeping(ctl.clone());
+        tokio::spawn(ctl.clone().run_health_monitor());
 
         let addr = listener.local_addr().map_err(Error::internal)?;
         let router = crate::web::router(state);

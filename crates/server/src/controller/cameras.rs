@@ -234,6 +234,7 @@ impl Controller {
         tracing::info!(camera = row.id, name = %row.name, address = %row.address, "camera added");
         let camera = Camera::from(row);
         self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
+        self.health.kick.notify_one();
         Ok(camera)
     }
 
@@ -249,6 +250,7 @@ impl Controller {
             .db
             .update_camera(id, &self.camera_write(&v, existing.password_enc))
             .await?;
+        self.health.invalidate(id);
         self.db
             .audit(
                 user_id,
@@ -259,6 +261,7 @@ impl Controller {
             .await?;
         let camera = Camera::from(row);
         self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
+        self.health.kick.notify_one();
         Ok(camera)
     }
 

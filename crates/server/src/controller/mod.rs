@@ -3,7 +3,10 @@
 
 pub mod auth;
 pub mod cameras;
+pub mod health;
 pub mod presets;
+pub mod probe;
+pub mod status;
 pub mod validate;
 
 use std::sync::Arc;
@@ -32,6 +35,9 @@ pub struct Controller {
     pub events: broadcast::Sender<Event>,
     pub started: Instant,
     pub shutdown: CancellationToken,
+    pub health: health::HealthBook,
+    pub sampler: status::Sampler,
+    pub ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
     dummy_hash: String,
 }
 
@@ -49,6 +55,9 @@ impl Controller {
             login_limiter: auth::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
             events,
             started: Instant::now(),
+            health: Default::default(),
+            sampler: Default::default(),
+            ffmpeg_version: Default::default(),
             dummy_hash: auth::dummy_hash(config.bcrypt_cost),
             config,
             shutdown,

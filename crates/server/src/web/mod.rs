@@ -7,6 +7,7 @@ pub mod cameras;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod status;
 pub mod system;
 pub mod ui;
 
@@ -23,6 +24,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(auth::router())
         .merge(cameras::router())
+        .merge(status::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, cameras, error, system};
+use super::{auth, cameras, error, status, system};
 use crate::controller;
 
 #[derive(OpenApi)]
@@ -16,6 +16,8 @@ use crate::controller;
         cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove,
         cameras::list_presets, cameras::create_preset,
         cameras::read_preset, cameras::update_preset, cameras::remove_preset,
+        status::status, status::events, status::cameras_health, status::camera_health,
+        status::test_camera, status::test_unsaved, status::snapshot,
     ),
     components(schemas(error::ErrorBody, controller::auth::UserInfo)),
     modifiers(&Security),

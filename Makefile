@@ -1,0 +1,60 @@
+# VistterStream — two commands: `make run` and `make test`.
+# Everything they need is installed or built by the targets below.
+
+SHELL := /bin/bash
+CARGO ?= cargo
+DATA_DIR ?= ./data
+LISTEN ?= 127.0.0.1:8080
+BIN_RELEASE := target/release/vistterstream
+BIN_DEBUG := target/debug/vistterstream
+
+.PHONY: run test deps deps-run ui ui-check build release lint rust-test e2e bench clean
+
+## Start the appliance on http://$(LISTEN) (data in $(DATA_DIR); simulated cameras when none is configured).
+run: deps-run ui release
+	VS_DATA_DIR=$(DATA_DIR) $(BIN_RELEASE) serve --listen $(LISTEN) --demo
+
+## Run every test: formatting, lints, Rust unit + integration tests, UI checks, browser tests.
+test: deps ui ui-check lint rust-test e2e
+
+deps:
+	@bash scripts/install-deps.sh test
+
+deps-run:
+	@bash scripts/install-deps.sh run
+
+web/node_modules/.package-lock.json: web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+ui: web/node_modules/.package-lock.json
+	cd web && npm run build
+
+ui-check: web/node_modules/.package-lock.json
+	cd web && npm run check && npm test
+
+build:
+	$(CARGO) build --workspace --all-targets
+
+release:
+	$(CARGO) build --release -p vistterstream
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+rust-test:
+	$(CARGO) test --workspace --no-fail-fast
+
+e2e/node_modules/.package-lock.json: e2e/package-lock.json
+	cd e2e && npm ci --no-audit --no-fund
+
+e2e: e2e/node_modules/.package-lock.json
+	$(CARGO) build -p vistterstream
+	cd e2e && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm test
+
+bench: release
+	bash bench/api.sh
+
+clean:
+	$(CARGO) clean
+	rm -rf web/dist web/node_modules e2e/node_modules

@@ -1,0 +1,119 @@
+//! `/api/status`, `/api/cameras/health`, connection tests, snapshots, and `/api/events`: the
+//! live event stream (Server-Sent Events) the dashboard listens to.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::StreamExt;
+use utoipa::IntoParams;
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::controller::cameras::CameraInput;
+use crate::controller::health::{CameraHealth, ConnectionTest};
+use crate::controller::status::SystemStatus;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/status", get(status))
+        .route("/api/events", get(events))
+        .route("/api/cameras/health", get(cameras_health))
+        .route("/api/cameras/test", post(test_unsaved))
+        .route("/api/cameras/{id}/health", get(camera_health))
+        .route("/api/cameras/{id}/test", post(test_camera))
+        .route("/api/cameras/{id}/snapshot", get(snapshot))
+}
+
+/// CPU, memory, disk, temperature, uptime, versions and a camera health summary.
+#[utoipa::path(get, path = "/api/status", tag = "system", responses((status = 200, body = SystemStatus)))]
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SystemStatus>> {
+    Ok(Json(state.ctl.system_status().await?))
+}
+
+/// Health of every camera.
+#[utoipa::path(get, path = "/api/cameras/health", tag = "cameras", responses((status = 200, body = [CameraHealth])))]
+pub async fn cameras_health(State(state): State<AppState>) -> ApiResult<Json<Vec<CameraHealth>>> {
+    Ok(Json(state.ctl.cameras_health().await?))
+}
+
+/// Health of one camera.
+#[utoipa::path(get, path = "/api/cameras/{id}/health", tag = "cameras",
+    responses((status = 200, body = CameraHealth), (status = 404, body = ErrorBody)))]
+pub async fn camera_health(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CameraHealth>> {
+    Ok(Json(state.ctl.camera_health(id).await?))
+}
+
+/// Tests a saved camera now: reachable or not, codec, size, frame rate, audio.
+#[utoipa::path(post, path = "/api/cameras/{id}/test", tag = "cameras",
+    responses((status = 200, body = ConnectionTest), (status = 404, body = ErrorBody)))]
+pub async fn test_camera(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<ConnectionTest>> {
+    Ok(Json(state.ctl.test_camera(id).await?))
+}
+
+/// Tests camera settings before saving them.
+#[utoipa::path(post, path = "/api/cameras/test", tag = "cameras", request_body = CameraInput,
+    responses((status = 200, body = ConnectionTest), (status = 422, body = ErrorBody)))]
+pub async fn test_unsaved(State(state): State<AppState>, ApiJson(input): ApiJson<CameraInput>) -> ApiResult<Json<ConnectionTest>> {
+    Ok(Json(state.ctl.test_unsaved(&input).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct SnapshotQuery {
+    /// Scale to this width in pixels (aspect ratio kept).
+    pub width: Option<u32>,
+}
+
+/// A current JPEG of the camera (cached for a few seconds).
+#[utoipa::path(get, path = "/api/cameras/{id}/snapshot", tag = "cameras", params(SnapshotQuery),
+    responses((status = 200, content_type = "image/jpeg", description = "JPEG image"),
+              (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)))]
+pub async fn snapshot(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<SnapshotQuery>,
+) -> ApiResult<impl IntoResponse> {
+    let jpeg = state.ctl.snapshot(id, q.width).await?;
+    Ok(([(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")], jpeg))
+}
+
+/// Live events: `camera_health` on every change, `status` every few seconds.
+#[utoipa::path(get, path = "/api/events", tag = "system",
+    responses((status = 200, content_type = "text/event-stream", description = "Server-Sent Events")))]
+pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let ctl = state.ctl.clone();
+    let changes = BroadcastStream::new(ctl.events.subscribe()).filter_map(|e| match e {
+        Ok(e) => Some(Event::default().event(e.kind).json_data(e.data).ok()?),
+        // A browser too slow to keep up misses events; tell it to refetch.
+        Err(BroadcastStreamRecvError::Lagged(n)) => {
+            Some(Event::default().event("lagged").data(n.to_string()))
+        }
+    });
+    let ticker = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(5)));
+    let status_ctl = ctl.clone();
+    let statuses = ticker.then(move |_| {
+        let ctl = status_ctl.clone();
+        async move {
+            ctl.system_status()
+                .await
+                .ok()
+                .and_then(|s| Event::default().event("status").json_data(s).ok())
+        }
+    });
+    let statuses = statuses.filter_map(|e| e);
+    let shutdown = ctl.shutdown.clone();
+    let stream = futures::StreamExt::take_until(changes.merge(statuses).map(Ok), async move {
+        shutdown.cancelled().await
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
