@@ -74,7 +74,8 @@ export default function Layout() {
 
   return (
     <div className="min-h-screen md:flex">
-      <aside className="flex flex-col bg-slate-900 text-slate-200 md:fixed md:inset-y-0 md:w-60">
+      <aside className="bg-slate-900 text-slate-200 md:w-60 md:shrink-0">
+        <div className="flex flex-col md:sticky md:top-0 md:h-screen">
         <div className="flex items-center justify-between gap-3 px-4 py-4 md:px-5 md:py-5">
           <div className="flex items-center gap-2.5">
             <Logo className="h-8 w-8" />
@@ -97,8 +98,9 @@ export default function Layout() {
             Log out
           </button>
         </div>
+        </div>
       </aside>
-      <main className="flex-1 md:pl-60">
+      <main className="min-w-0 flex-1">
         <div className="mx-auto max-w-6xl px-4 py-8 sm:px-6 lg:px-8">
           <Outlet />
         </div>

@@ -12,12 +12,19 @@ describe('mapApiError', () => {
     expect(mapApiError(err, ['onvif_host'], { 'onvif.host': 'onvif_host' }).fields).toEqual({ onvif_host: 'Bad host' });
   });
   it('falls back to a form-level alert for unknown fields', () => {
-    const err = new ApiError(422, 'validation', 'Something odd', 'other');
-    expect(mapApiError(err, ['name'])).toEqual({ fields: {}, form: 'Something odd' });
+    const err = new ApiError(422, 'validation', 'must be a number', 'settle_ms');
+    expect(mapApiError(err, ['name'])).toEqual({ fields: {}, form: 'Settle ms: must be a number' });
   });
   it('mentions the wait after too many attempts', () => {
     const err = new ApiError(429, 'rate_limited', 'Too many failed logins.', undefined, 120);
     expect(mapApiError(err, []).form).toBe('Too many failed logins. (try again in 2 min)');
+  });
+  it('starts messages with a capital letter', () => {
+    const err = new ApiError(422, 'validation', 'must not be empty', 'name');
+    expect(mapApiError(err, ['name']).fields.name).toBe('Must not be empty');
+    expect(mapApiError(new ApiError(401, 'unauthenticated', 'wrong username or password'), []).form).toBe(
+      'Wrong username or password',
+    );
   });
   it('handles non-API errors', () => {
     expect(mapApiError(new Error('boom'), []).form).toBe('boom');

@@ -7,6 +7,8 @@ export interface FormErrors {
   form: string | null;
 }
 
+export const TEST_UNAVAILABLE = 'Connection testing is not available on this appliance yet.';
+
 export const NO_ERRORS: FormErrors = { fields: {}, form: null };
 
 /**
@@ -18,19 +20,36 @@ export function mapApiError(
   err: unknown,
   knownFields: readonly string[],
   aliases: Record<string, string> = {},
+  notAvailableMessage?: string,
 ): FormErrors {
   if (err instanceof ApiError) {
+    if (notAvailableMessage && err.notAvailable && !err.field) return { fields: {}, form: notAvailableMessage };
     const field = err.field ? aliases[err.field] ?? err.field : undefined;
     if (field && knownFields.includes(field)) {
-      return { fields: { [field]: err.message }, form: null };
+      return { fields: { [field]: sentence(err.message) }, form: null };
+    }
+    if (err.field) {
+      // Name the field in words, since the message is not shown next to it.
+      return { fields: {}, form: `${sentence(humanizeField(err.field))}: ${err.message}` };
     }
     if (err.status === 429 && err.retryAfter) {
-      return { fields: {}, form: `${err.message} (try again in ${formatWait(err.retryAfter)})` };
+      return { fields: {}, form: `${sentence(err.message)} (try again in ${formatWait(err.retryAfter)})` };
     }
-    return { fields: {}, form: err.message };
+    return { fields: {}, form: sentence(err.message) };
   }
   if (err instanceof Error && err.message) return { fields: {}, form: err.message };
   return { fields: {}, form: 'Something went wrong. Please try again.' };
+}
+
+/** Server messages may start in lower case ("must not be empty"); the UI shows sentences. */
+export function sentence(message: string): string {
+  const m = message.trim();
+  return m ? m[0].toUpperCase() + m.slice(1) : m;
+}
+
+/** "onvif_port" → "onvif port". */
+export function humanizeField(field: string): string {
+  return field.replace(/[_.]+/g, ' ').trim();
 }
 
 export function formatWait(seconds: number): string {
@@ -43,7 +62,7 @@ export function formatWait(seconds: number): string {
 export function describeLoadError(err: unknown): string {
   if (err instanceof ApiError) {
     if (err.notAvailable) return 'Not available on this appliance.';
-    return err.message;
+    return sentence(err.message);
   }
   return 'Something went wrong while loading.';
 }

@@ -122,7 +122,8 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
   return (
     <div className="rounded-lg border border-amber-200 bg-amber-50 p-4" data-testid="new-token">
       <p className="text-sm font-semibold text-amber-900">Copy the token “{token.name}” now</p>
-      <p className="mt-1 text-sm text-amber-800">It is shown only once. Use it as `Authorization: Bearer &lt;token&gt;`.</p>
+      <p className="mt-1 text-sm text-amber-800">It is shown only once. Send it as{' '}
+        <code className="rounded bg-amber-100 px-1 py-0.5 font-mono text-xs">Authorization: Bearer &lt;token&gt;</code>.</p>
       <div className="mt-3 flex flex-col gap-2 sm:flex-row">
         <label htmlFor="new-token-value" className="sr-only">
           New API token

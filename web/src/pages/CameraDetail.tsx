@@ -10,7 +10,7 @@ import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useLoad } from '../hooks/useLoad';
-import { describeLoadError, mapApiError } from '../lib/errors';
+import { describeLoadError, mapApiError, TEST_UNAVAILABLE } from '../lib/errors';
 import { formatDateTime, formatRelative, formatStreamInfo, redactUrl } from '../lib/format';
 
 function Info({ label, children }: { label: string; children: ReactNode }) {
@@ -23,7 +23,7 @@ function Info({ label, children }: { label: string; children: ReactNode }) {
 }
 
 function fmt(n: number): string {
-  return Number.isInteger(n) ? String(n) : n.toFixed(2);
+  return String(Number(n.toFixed(2)));
 }
 
 export default function CameraDetail() {
@@ -57,7 +57,7 @@ export default function CameraDetail() {
     try {
       setTest(await api.testCamera(id));
     } catch (err) {
-      setTestError(mapApiError(err, []).form);
+      setTestError(mapApiError(err, [], {}, TEST_UNAVAILABLE).form);
     } finally {
       setTesting(false);
     }

@@ -5,7 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, PROTOCOLS, type Camera, type CameraInput, type CameraType, type Protocol, type TestResult } from '../api';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, LoadingState, PageHeader, SelectField, TextField } from '../components/ui';
-import { describeLoadError, mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
+import { describeLoadError, mapApiError, TEST_UNAVAILABLE, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { protocolFromAddress } from '../lib/format';
 
 const FIELDS = ['name', 'type', 'protocol', 'address', 'username', 'password', 'onvif_host', 'onvif_port', 'enabled'];
@@ -130,7 +130,7 @@ export default function CameraForm() {
       const result = unchanged ? await api.testCamera(camera.id) : await api.testUnsavedCamera(built.body!);
       setTest(result);
     } catch (err) {
-      setErrors(mapApiError(err, FIELDS));
+      setErrors(mapApiError(err, FIELDS, {}, TEST_UNAVAILABLE));
     } finally {
       setTesting(false);
     }

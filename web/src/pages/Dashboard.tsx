@@ -172,7 +172,9 @@ export default function Dashboard() {
         ) : (
           <div className="card p-5" data-testid="status-unavailable">
             <p className="text-sm font-medium text-slate-700">System status not available</p>
-            <p className="mt-1 text-sm text-slate-500">{describeLoadError(status.error)}</p>
+            <p className="mt-1 text-sm text-slate-500">
+              {statusMissing ? 'This appliance does not report system metrics yet.' : describeLoadError(status.error)}
+            </p>
           </div>
         )}
       </section>
