@@ -62,7 +62,12 @@ impl App {
         };
 
         spawn_housekeeping(ctl.clone());
-        tokio::spawn(ctl.clone().run_health_monitor());
+        ctl.tasks.spawn(ctl.clone().run_health_monitor());
+        if config.demo {
+            if let Err(e) = crate::demo::start(ctl.clone()).await {
+                tracing::warn!(error = ?e, "demo mode could not start");
+            }
+        }
 
         let addr = listener.local_addr().map_err(Error::internal)?;
         let router = crate::web::router(state);
@@ -98,6 +103,14 @@ impl App {
     /// Waits until the shutdown token is cancelled and everything has stopped.
     pub async fn wait(self) -> Result<()> {
         let result = self.server.await;
+        self.shutdown.cancel();
+        self.ctl.tasks.close();
+        if tokio::time::timeout(Duration::from_secs(10), self.ctl.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("background tasks did not finish within 10 s");
+        }
         self.ctl.db.close().await;
         match result {
             Ok(Ok(())) => Ok(()),
@@ -109,7 +122,8 @@ impl App {
 
 /// Periodic upkeep that needs no request: expired sessions are purged hourly.
 fn spawn_housekeeping(ctl: Arc<Controller>) {
-    tokio::spawn(async move {
+    let tasks = ctl.tasks.clone();
+    tasks.spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(3600));
         loop {
             tokio::select! {

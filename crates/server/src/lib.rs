@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod datadir;
+pub mod demo;
 pub mod state;
 pub mod web;
 

@@ -9,7 +9,7 @@ use common::*;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use vs_testrig::camera::{CameraOptions, FakeCamera};
+use vs_testrig::{CameraOptions, FakeCamera};
 
 async fn add_camera(app: &TestApp, name: &str, address: &str) -> i64 {
     let r = app
@@ -23,14 +23,27 @@ async fn add_camera(app: &TestApp, name: &str, address: &str) -> i64 {
 }
 
 /// Polls the camera's health until `pred` holds, or fails after `within`.
-async fn wait_health(app: &TestApp, id: i64, within: Duration, pred: impl Fn(&Value) -> bool) -> (Value, Duration) {
+async fn wait_health(
+    app: &TestApp,
+    id: i64,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> (Value, Duration) {
     let start = Instant::now();
     loop {
-        let h: Value = app.get(&format!("/api/cameras/{id}/health")).await.json().await.unwrap();
+        let h: Value = app
+            .get(&format!("/api/cameras/{id}/health"))
+            .await
+            .json()
+            .await
+            .unwrap();
         if pred(&h) {
             return (h, start.elapsed());
         }
-        assert!(start.elapsed() < within, "health never matched within {within:?}; last: {h}");
+        assert!(
+            start.elapsed() < within,
+            "health never matched within {within:?}; last: {h}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -59,31 +72,40 @@ fn jpeg_size(b: &[u8]) -> Option<(u16, u16)> {
 
 #[tokio::test]
 async fn camera_goes_online_offline_and_back_by_itself() {
-    let mut cam = FakeCamera::start(CameraOptions::new("Dock").size(320, 240).fps(15).audio(true))
-        .await
-        .unwrap();
+    let mut cam = FakeCamera::start(
+        CameraOptions::new("Dock")
+            .size(320, 240)
+            .fps(15)
+            .audio(true),
+    )
+    .await
+    .unwrap();
     let app = TestApp::spawn().await; // health interval: 1 s
     app.setup_admin().await;
     let id = add_camera(&app, "Dock", &cam.url()).await;
 
-    let (h, _) = wait_health(&app, id, Duration::from_secs(20), |h| h["state"] == "online").await;
+    let (h, _) = wait_health(&app, id, Duration::from_secs(20), |h| {
+        h["state"] == "online"
+    })
+    .await;
     assert_eq!(h["codec"], "h264");
-    assert_eq!((h["width"].as_i64(), h["height"].as_i64()), (Some(320), Some(240)));
+    assert_eq!(
+        (h["width"].as_i64(), h["height"].as_i64()),
+        (Some(320), Some(240))
+    );
     assert_eq!(h["has_audio"], true);
     assert!(h["last_seen"].is_string());
 
     // Live push: the event stream reports the change without polling.
-    let events = app
-        .client
-        .get(app.url("/api/events"))
-        .send()
-        .await
-        .unwrap();
+    let events = app.client.get(app.url("/api/events")).send().await.unwrap();
     assert_eq!(events.status(), 200);
     let mut body = events.bytes_stream();
 
     cam.stop().await.unwrap();
-    let (h, took) = wait_health(&app, id, Duration::from_secs(10), |h| h["state"] == "offline").await;
+    let (h, took) = wait_health(&app, id, Duration::from_secs(10), |h| {
+        h["state"] == "offline"
+    })
+    .await;
     assert_eq!(h["error_kind"], "unreachable", "{h}");
     // Interval (1 s) plus the probe's own bound.
     assert!(took < Duration::from_secs(8), "offline after {took:?}");
@@ -101,7 +123,10 @@ async fn camera_goes_online_offline_and_back_by_itself() {
     assert!(seen.contains("event: camera_health"), "{seen}");
 
     cam.restart().await.unwrap();
-    wait_health(&app, id, Duration::from_secs(20), |h| h["state"] == "online").await;
+    wait_health(&app, id, Duration::from_secs(20), |h| {
+        h["state"] == "online"
+    })
+    .await;
 
     let status: Value = app.get("/api/status").await.json().await.unwrap();
     assert_eq!(status["cameras"]["total"], 1);
@@ -110,23 +135,33 @@ async fn camera_goes_online_offline_and_back_by_itself() {
     assert!(status["disk"]["total_bytes"].as_u64().unwrap() > 0);
     assert!(status["ffmpeg_version"].is_string(), "{status}");
     let metrics = app.get("/metrics").await.text().await.unwrap();
-    assert!(metrics.contains(&format!("vistterstream_camera_up{{camera_id=\"{id}\"}} 1")), "{metrics}");
+    assert!(
+        metrics.contains(&format!("vistterstream_camera_up{{camera_id=\"{id}\"}} 1")),
+        "{metrics}"
+    );
     assert!(metrics.contains("vistterstream_camera_checks_total"));
     app.stop().await;
 }
 
 #[tokio::test]
 async fn wrong_password_is_reported_as_auth_failure() {
-    let cam = FakeCamera::start(CameraOptions::new("Gate").size(320, 240).credentials("admin", "right-pw"))
-        .await
-        .unwrap();
+    let cam = FakeCamera::start(
+        CameraOptions::new("Gate")
+            .size(320, 240)
+            .credentials("admin", "right-pw"),
+    )
+    .await
+    .unwrap();
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let good = cam.url_with("admin", "right-pw");
     let bad = cam.url_with("admin", "wrong-pw");
 
     let r: Value = app
-        .post("/api/cameras/test", json!({"name":"x","type":"STATIC","protocol":"RTSP","address": bad}))
+        .post(
+            "/api/cameras/test",
+            json!({"name":"x","type":"STATIC","protocol":"RTSP","address": bad}),
+        )
         .await
         .json()
         .await
@@ -137,7 +172,10 @@ async fn wrong_password_is_reported_as_auth_failure() {
     assert!(!r.to_string().contains("wrong-pw"));
 
     let r: Value = app
-        .post("/api/cameras/test", json!({"name":"x","type":"STATIC","protocol":"RTSP","address": good}))
+        .post(
+            "/api/cameras/test",
+            json!({"name":"x","type":"STATIC","protocol":"RTSP","address": good}),
+        )
         .await
         .json()
         .await
@@ -146,16 +184,26 @@ async fn wrong_password_is_reported_as_auth_failure() {
     assert_eq!(r["width"], 320);
 
     let id = add_camera(&app, "Gate", &bad).await;
-    let (h, _) = wait_health(&app, id, Duration::from_secs(15), |h| h["state"] == "offline").await;
+    let (h, _) = wait_health(&app, id, Duration::from_secs(15), |h| {
+        h["state"] == "offline"
+    })
+    .await;
     assert_eq!(h["error_kind"], "auth_failed");
-    let r: Value = app.post(&format!("/api/cameras/{id}/test"), json!({})).await.json().await.unwrap();
+    let r: Value = app
+        .post(&format!("/api/cameras/{id}/test"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(r["error_kind"], "auth_failed");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn connection_test_explains_unreachable_and_wrong_path() {
-    let cam = FakeCamera::start(CameraOptions::new("Path").size(320, 240)).await.unwrap();
+    let cam = FakeCamera::start(CameraOptions::new("Path").size(320, 240))
+        .await
+        .unwrap();
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let closed = vs_testrig::free_port();
@@ -164,7 +212,10 @@ async fn connection_test_explains_unreachable_and_wrong_path() {
         (format!("rtsp://127.0.0.1:{}/nope", cam.port()), "not_found"),
     ] {
         let r: Value = app
-            .post("/api/cameras/test", json!({"name":"x","type":"STATIC","protocol":"RTSP","address": address}))
+            .post(
+                "/api/cameras/test",
+                json!({"name":"x","type":"STATIC","protocol":"RTSP","address": address}),
+            )
             .await
             .json()
             .await
@@ -173,15 +224,26 @@ async fn connection_test_explains_unreachable_and_wrong_path() {
         assert_eq!(r["error_kind"], kind, "{address}: {r}");
     }
     let r = app
-        .post("/api/cameras/test", json!({"name":"x","type":"STATIC","protocol":"RTSP","address": "ftp://x"}))
+        .post(
+            "/api/cameras/test",
+            json!({"name":"x","type":"STATIC","protocol":"RTSP","address": "ftp://x"}),
+        )
         .await;
-    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation", Some("address")).await;
+    assert_error(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        Some("address"),
+    )
+    .await;
     app.stop().await;
 }
 
 #[tokio::test]
 async fn snapshot_is_a_jpeg_of_the_camera_size_and_cached() {
-    let cam = FakeCamera::start(CameraOptions::new("Snap").size(640, 360)).await.unwrap();
+    let cam = FakeCamera::start(CameraOptions::new("Snap").size(640, 360))
+        .await
+        .unwrap();
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let id = add_camera(&app, "Snap", &cam.url()).await;
@@ -192,20 +254,40 @@ async fn snapshot_is_a_jpeg_of_the_camera_size_and_cached() {
     let jpeg = r.bytes().await.unwrap();
     assert_eq!(jpeg_size(&jpeg), Some((640, 360)));
 
-    let thumb = app.get(&format!("/api/cameras/{id}/snapshot?width=320")).await.bytes().await.unwrap();
+    let thumb = app
+        .get(&format!("/api/cameras/{id}/snapshot?width=320"))
+        .await
+        .bytes()
+        .await
+        .unwrap();
     assert_eq!(jpeg_size(&thumb), Some((320, 180)));
 
     // Ten viewers at once share one grab.
     let before = grabs(&app).await;
-    let futs = (0..10).map(|_| app.get(&format!("/api/cameras/{id}/snapshot")));
+    let path = format!("/api/cameras/{id}/snapshot");
+    let futs = (0..10).map(|_| app.get(&path));
     for r in futures::future::join_all(futs).await {
         assert_eq!(r.status(), 200);
     }
     assert!(grabs(&app).await - before <= 1.0, "cached");
 
-    let r = app.get(&format!("/api/cameras/{id}/snapshot?width=5")).await;
-    assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation", Some("width")).await;
-    assert_error(app.get("/api/cameras/999/snapshot").await, StatusCode::NOT_FOUND, "not_found", None).await;
+    let r = app
+        .get(&format!("/api/cameras/{id}/snapshot?width=5"))
+        .await;
+    assert_error(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        Some("width"),
+    )
+    .await;
+    assert_error(
+        app.get("/api/cameras/999/snapshot").await,
+        StatusCode::NOT_FOUND,
+        "not_found",
+        None,
+    )
+    .await;
     app.stop().await;
 }
 
@@ -222,7 +304,12 @@ async fn snapshot_of_a_dead_camera_is_a_clear_gateway_error() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let port = vs_testrig::free_port();
-    let id = add_camera(&app, "Dead", &format!("rtsp://u:secretpw@127.0.0.1:{port}/cam")).await;
+    let id = add_camera(
+        &app,
+        "Dead",
+        &format!("rtsp://u:secretpw@127.0.0.1:{port}/cam"),
+    )
+    .await;
     let r = app.get(&format!("/api/cameras/{id}/snapshot")).await;
     let body = assert_error(r, StatusCode::BAD_GATEWAY, "device_error", None).await;
     assert!(!body.to_string().contains("secretpw"));

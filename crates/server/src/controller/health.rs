@@ -168,7 +168,10 @@ impl Controller {
     }
 
     /// Tests settings that are not saved yet (the "Test connection" button of the add form).
-    pub async fn test_unsaved(&self, input: &super::cameras::CameraInput) -> Result<ConnectionTest> {
+    pub async fn test_unsaved(
+        &self,
+        input: &super::cameras::CameraInput,
+    ) -> Result<ConnectionTest> {
         let v = super::cameras::validate_camera(input)?;
         Ok(self.run_test(&v.connect_url(), v.url.protocol()).await)
     }
@@ -184,7 +187,10 @@ impl Controller {
         let now = vs_db::now();
         let new = {
             let mut map = self.health.cameras.lock().expect("health lock");
-            let old = map.get(&id).cloned().unwrap_or_else(|| CameraHealth::unknown(id));
+            let old = map
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| CameraHealth::unknown(id));
             let mut h = old.clone();
             h.last_check = Some(now.clone());
             h.check_ms = Some(t.elapsed_ms);
@@ -220,10 +226,14 @@ impl Controller {
         let up = if t.reachable { 1.0 } else { 0.0 };
         metrics::gauge!("vistterstream_camera_up", "camera_id" => id.to_string()).set(up);
         metrics::counter!("vistterstream_camera_checks_total", "result" => if t.reachable { "ok" } else { "failed" }).increment(1);
-        metrics::histogram!("vistterstream_camera_check_seconds").record(t.elapsed_ms as f64 / 1000.0);
+        metrics::histogram!("vistterstream_camera_check_seconds")
+            .record(t.elapsed_ms as f64 / 1000.0);
         if let Some((old, h)) = new {
             tracing::info!(camera = id, from = ?old, to = ?h.state, error = ?h.last_error, "camera health changed");
-            self.publish("camera_health", serde_json::to_value(&h).unwrap_or_default());
+            self.publish(
+                "camera_health",
+                serde_json::to_value(&h).unwrap_or_default(),
+            );
         }
     }
 
@@ -231,7 +241,10 @@ impl Controller {
     pub async fn snapshot(&self, id: i64, width: Option<u32>) -> Result<Bytes> {
         if let Some(w) = width {
             if !(32..=3840).contains(&w) {
-                return Err(Error::invalid("width", "must be between 32 and 3840 pixels"));
+                return Err(Error::invalid(
+                    "width",
+                    "must be between 32 and 3840 pixels",
+                ));
             }
         }
         let row = self.db.camera(id).await?;
@@ -253,7 +266,15 @@ impl Controller {
         let url = self.camera_connect_url(&row)?;
         let protocol = Protocol::parse(&row.protocol).unwrap_or(Protocol::Rtsp);
         metrics::counter!("vistterstream_snapshot_grabs_total").increment(1);
-        match probe::snapshot(&self.config.ffmpeg, &url, protocol, width, Duration::from_secs(5)).await {
+        match probe::snapshot(
+            &self.config.ffmpeg,
+            &url,
+            protocol,
+            width,
+            Duration::from_secs(5),
+        )
+        .await
+        {
             Ok(jpeg) => {
                 let jpeg = Bytes::from(jpeg);
                 *guard = Some((Instant::now(), jpeg.clone()));
@@ -341,7 +362,10 @@ fn describe(info: &StreamInfo) -> String {
 }
 
 /// A probe's result as the API reports it; failures are logged with their redacted detail.
-fn outcome(r: std::result::Result<(StreamInfo, Duration), probe::ProbeError>, elapsed: Duration) -> ConnectionTest {
+fn outcome(
+    r: std::result::Result<(StreamInfo, Duration), probe::ProbeError>,
+    elapsed: Duration,
+) -> ConnectionTest {
     let elapsed_ms = elapsed.as_millis() as u64;
     match r {
         Ok((info, _)) => ConnectionTest {

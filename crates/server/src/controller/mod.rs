@@ -35,6 +35,8 @@ pub struct Controller {
     pub events: broadcast::Sender<Event>,
     pub started: Instant,
     pub shutdown: CancellationToken,
+    /// Every background task, so shutdown can wait for them to finish.
+    pub tasks: tokio_util::task::TaskTracker,
     pub health: health::HealthBook,
     pub sampler: status::Sampler,
     pub ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
@@ -55,6 +57,7 @@ impl Controller {
             login_limiter: auth::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
             events,
             started: Instant::now(),
+            tasks: Default::default(),
             health: Default::default(),
             sampler: Default::default(),
             ffmpeg_version: Default::default(),

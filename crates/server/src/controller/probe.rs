@@ -146,9 +146,15 @@ async fn run_bounded(
     cmd.process_group(0);
     let child = cmd.spawn().map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            error(ProbeErrorKind::ToolMissing, format!("{}: {e}", program.display()))
+            error(
+                ProbeErrorKind::ToolMissing,
+                format!("{}: {e}", program.display()),
+            )
         } else {
-            error(ProbeErrorKind::Protocol, format!("spawn {}: {e}", program.display()))
+            error(
+                ProbeErrorKind::Protocol,
+                format!("spawn {}: {e}", program.display()),
+            )
         }
     })?;
     let pid = child.id();

@@ -205,7 +205,10 @@ mod tests {
     #[test]
     fn temperature_prefers_the_cpu_zone() {
         let dir = tempfile::tempdir().unwrap();
-        for (zone, kind, temp) in [("thermal_zone0", "acpitz", "27800"), ("thermal_zone1", "cpu-thermal", "48312")] {
+        for (zone, kind, temp) in [
+            ("thermal_zone0", "acpitz", "27800"),
+            ("thermal_zone1", "cpu-thermal", "48312"),
+        ] {
             let z = dir.path().join(zone);
             std::fs::create_dir(&z).unwrap();
             std::fs::write(z.join("type"), format!("{kind}\n")).unwrap();

@@ -50,21 +50,30 @@ pub async fn cameras_health(State(state): State<AppState>) -> ApiResult<Json<Vec
 /// Health of one camera.
 #[utoipa::path(get, path = "/api/cameras/{id}/health", tag = "cameras",
     responses((status = 200, body = CameraHealth), (status = 404, body = ErrorBody)))]
-pub async fn camera_health(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<CameraHealth>> {
+pub async fn camera_health(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CameraHealth>> {
     Ok(Json(state.ctl.camera_health(id).await?))
 }
 
 /// Tests a saved camera now: reachable or not, codec, size, frame rate, audio.
 #[utoipa::path(post, path = "/api/cameras/{id}/test", tag = "cameras",
     responses((status = 200, body = ConnectionTest), (status = 404, body = ErrorBody)))]
-pub async fn test_camera(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<ConnectionTest>> {
+pub async fn test_camera(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ConnectionTest>> {
     Ok(Json(state.ctl.test_camera(id).await?))
 }
 
 /// Tests camera settings before saving them.
 #[utoipa::path(post, path = "/api/cameras/test", tag = "cameras", request_body = CameraInput,
     responses((status = 200, body = ConnectionTest), (status = 422, body = ErrorBody)))]
-pub async fn test_unsaved(State(state): State<AppState>, ApiJson(input): ApiJson<CameraInput>) -> ApiResult<Json<ConnectionTest>> {
+pub async fn test_unsaved(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<CameraInput>,
+) -> ApiResult<Json<ConnectionTest>> {
     Ok(Json(state.ctl.test_unsaved(&input).await?))
 }
 
@@ -84,13 +93,18 @@ pub async fn snapshot(
     ApiQuery(q): ApiQuery<SnapshotQuery>,
 ) -> ApiResult<impl IntoResponse> {
     let jpeg = state.ctl.snapshot(id, q.width).await?;
-    Ok(([(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")], jpeg))
+    Ok((
+        [(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")],
+        jpeg,
+    ))
 }
 
 /// Live events: `camera_health` on every change, `status` every few seconds.
 #[utoipa::path(get, path = "/api/events", tag = "system",
     responses((status = 200, content_type = "text/event-stream", description = "Server-Sent Events")))]
-pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+pub async fn events(
+    State(state): State<AppState>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let ctl = state.ctl.clone();
     let changes = BroadcastStream::new(ctl.events.subscribe()).filter_map(|e| match e {
         Ok(e) => Some(Event::default().event(e.kind).json_data(e.data).ok()?),
@@ -99,7 +113,8 @@ pub async fn events(State(state): State<AppState>) -> Sse<impl Stream<Item = Res
             Some(Event::default().event("lagged").data(n.to_string()))
         }
     });
-    let ticker = tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(5)));
+    let ticker =
+        tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(5)));
     let status_ctl = ctl.clone();
     let statuses = ticker.then(move |_| {
         let ctl = status_ctl.clone();

@@ -1,0 +1,180 @@
+//! Demo mode: when no camera is configured, start simulated cameras (real RTSP servers from
+//! the test rig, on 127.0.0.1) and add them, so a newcomer sees a working appliance without
+//! hardware. On later starts the simulated cameras that are still configured are started again.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use vs_base::Result;
+
+use crate::controller::cameras::CameraInput;
+use crate::controller::Controller;
+
+const SETTING: &str = "demo_cameras";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DemoCamera {
+    camera_id: i64,
+    name: String,
+    port: u16,
+    pattern: String,
+    audio: bool,
+}
+
+/// Where the fake camera script is: `VS_TESTRIG_DIR`, `./testrig`, or next to the binary's
+/// repository checkout.
+fn find_script() -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if let Ok(dir) = std::env::var("VS_TESTRIG_DIR") {
+        candidates.push(PathBuf::from(dir));
+    }
+    candidates.push(PathBuf::from("testrig"));
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(root) = exe.ancestors().nth(3) {
+            candidates.push(root.join("testrig"));
+        }
+    }
+    candidates
+        .into_iter()
+        .map(|d| d.join("fake_camera.py"))
+        .find(|p| p.is_file())
+}
+
+fn python() -> &'static str {
+    // Debian's python3-gi is installed for the system interpreter, which may not be first on PATH.
+    if Path::new("/usr/bin/python3").exists() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    }
+}
+
+fn free_port(preferred: u16) -> u16 {
+    if std::net::TcpListener::bind(("127.0.0.1", preferred)).is_ok() {
+        return preferred;
+    }
+    std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(preferred)
+}
+
+async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child> {
+    let mut cmd = Command::new(python());
+    cmd.arg(script)
+        .args(["--port", &cam.port.to_string(), "--path", "/live"])
+        .args(["--name", &cam.name, "--pattern", &cam.pattern])
+        .args(["--width", "1280", "--height", "720", "--fps", "25"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if cam.audio {
+        cmd.arg("--audio");
+    }
+    #[cfg(unix)]
+    cmd.process_group(0);
+    let mut child = cmd.spawn()?;
+    // Wait (bounded) for the ready line so the first health check finds it up.
+    if let Some(out) = child.stdout.take() {
+        let mut lines = BufReader::new(out).lines();
+        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+            while let Ok(Some(l)) = lines.next_line().await {
+                if l.to_ascii_lowercase().contains("ready") {
+                    break;
+                }
+            }
+        })
+        .await;
+        // Keep draining so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    }
+    if let Some(err) = child.stderr.take() {
+        let mut lines = BufReader::new(err).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(l)) = lines.next_line().await {
+                tracing::debug!(target: "demo_camera", "{l}");
+            }
+        });
+    }
+    Ok(child)
+}
+
+/// Starts the demo, if asked and possible; the cameras stop with the appliance.
+pub async fn start(ctl: Arc<Controller>) -> Result<()> {
+    let Some(script) = find_script() else {
+        tracing::warn!("demo mode: testrig/fake_camera.py not found; no simulated cameras");
+        return Ok(());
+    };
+    let mut demo: Vec<DemoCamera> = ctl.db.setting(SETTING).await?.unwrap_or_default();
+    let existing = ctl.db.list_cameras().await?;
+    demo.retain(|d| existing.iter().any(|c| c.id == d.camera_id));
+    if existing.is_empty() {
+        for (name, pattern, audio, port) in [
+            ("Marina (simulated)", "smpte", true, 8554),
+            ("Harbour gate (simulated)", "ball", false, 8555),
+        ] {
+            let port = free_port(port);
+            let cam = ctl
+                .create_camera(
+                    &CameraInput {
+                        name: name.into(),
+                        kind: "STATIC".into(),
+                        protocol: "RTSP".into(),
+                        address: format!("rtsp://127.0.0.1:{port}/live"),
+                        ..Default::default()
+                    },
+                    None,
+                )
+                .await?;
+            demo.push(DemoCamera {
+                camera_id: cam.id,
+                name: name.trim_end_matches(" (simulated)").into(),
+                port,
+                pattern: pattern.into(),
+                audio,
+            });
+        }
+        tracing::info!("demo mode: added {} simulated cameras", demo.len());
+    }
+    ctl.db.set_setting(SETTING, &demo).await?;
+    if demo.is_empty() {
+        return Ok(());
+    }
+    let mut children = Vec::new();
+    for cam in &demo {
+        match spawn_camera(&script, cam).await {
+            Ok(child) => children.push(child),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "demo mode: cannot start a simulated camera (is GStreamer installed? run scripts/install-deps.sh run)"
+            ),
+        }
+    }
+    ctl.health.kick.notify_one();
+    let shutdown = ctl.shutdown.clone();
+    ctl.tasks.spawn(async move {
+        shutdown.cancelled().await;
+        for mut c in children {
+            if let Some(pid) = c.id() {
+                // SAFETY: signalling the process group we created for this child.
+                #[cfg(unix)]
+                unsafe {
+                    libc::kill(-(pid as i32), libc::SIGTERM);
+                }
+            }
+            if tokio::time::timeout(Duration::from_secs(3), c.wait())
+                .await
+                .is_err()
+            {
+                let _ = c.kill().await;
+            }
+        }
+    });
+    Ok(())
+}
