@@ -39,7 +39,7 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** Runs `$VS_BIN serve` on 127.0.0.1 and waits until GET /api/health answers. */
-export async function startAppliance(name) {
+export async function startAppliance(name, { extraArgs = [] } = {}) {
   const bin = resolve(E2E_DIR, process.env.VS_BIN || '../target/debug/vistterstream');
   if (!existsSync(bin)) {
     throw new Error(`appliance binary not found at ${bin}: run \`cargo build -p vistterstream\` or set VS_BIN`);
@@ -48,7 +48,7 @@ export async function startAppliance(name) {
   const dataDir = await mkdtemp(join(tmpdir(), 'vs-e2e-'));
   const logPath = join(OUT_DIR, `appliance-${name}.log`);
   const log = createWriteStream(logPath);
-  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], {
+  const child = spawn(bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RUST_LOG: process.env.RUST_LOG || 'info' },
   });
@@ -125,4 +125,42 @@ export async function atPath(page, path, timeout = 15_000) {
 
 export function shot(page, name) {
   return page.screenshot({ path: join(OUT_DIR, `${name}.png`), fullPage: true });
+}
+
+/**
+ * Starts the test rig's fake RTSP camera (testrig/fake_camera.py, GStreamer) on a free
+ * loopback port and resolves once it prints its READY line.
+ */
+export async function startFakeCamera(name, { path = '/cam', user, password, width = 640, height = 360, fps = 15 } = {}) {
+  const script = resolve(E2E_DIR, '../testrig/fake_camera.py');
+  const args = [script, '--port', '0', '--path', path, '--name', name, '--width', String(width), '--height', String(height), '--fps', String(fps)];
+  if (user) args.push('--user', user, '--password', password);
+  const python = process.env.VS_RIG_PYTHON || '/usr/bin/python3';
+  const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(join(OUT_DIR, `camera-${name.replace(/\W+/g, '_')}.log`));
+  child.stderr.pipe(log);
+  const exitPromise = new Promise((r) => child.on('exit', r));
+  const port = await new Promise((resolvePort, reject) => {
+    let buf = '';
+    const timer = setTimeout(() => reject(new Error('fake camera did not print READY within 20 s')), 20_000);
+    child.stdout.on('data', (chunk) => {
+      buf += chunk.toString();
+      const m = /READY port=(\d+)/.exec(buf);
+      if (m) {
+        clearTimeout(timer);
+        resolvePort(Number(m[1]));
+      }
+    });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`fake camera exited with ${code} (needs scripts/install-deps.sh: GStreamer RTSP server, python3-gi)`));
+    });
+  });
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const timeout = sleep(5_000).then(() => 'timeout');
+    if ((await Promise.race([exitPromise, timeout])) === 'timeout') child.kill('SIGKILL');
+    log.end();
+  };
+  return { port, url: `rtsp://127.0.0.1:${port}${path}`, stop };
 }

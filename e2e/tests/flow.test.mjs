@@ -93,6 +93,10 @@ describe('first run to presets', () => {
     await visible(page.getByText(/^CPU$|System status not available/));
     await page.waitForTimeout(500);
     await shot(page, 'dashboard');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await visible(page.getByTestId('camera-tile'));
+    await shot(page, 'dashboard-mobile');
+    await page.setViewportSize({ width: 1280, height: 860 });
   });
 
   it('creates an API token shown once, then revokes it', async () => {

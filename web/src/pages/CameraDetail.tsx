@@ -1,6 +1,6 @@
 // One camera: its picture, its settings, its health and its presets.
 
-import { useEffect, useState, type ReactNode } from 'react';
+import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, type CameraHealth, type Preset, type TestResult } from '../api';
 import { ConfirmDialog } from '../components/Modal';
@@ -9,8 +9,9 @@ import Snapshot from '../components/Snapshot';
 import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
-import { describeLoadError, mapApiError, TEST_UNAVAILABLE } from '../lib/errors';
+import { describeLoadError, mapApiError, sentence, TEST_UNAVAILABLE } from '../lib/errors';
 import { formatDateTime, formatRelative, formatStreamInfo, redactUrl } from '../lib/format';
 
 function Info({ label, children }: { label: string; children: ReactNode }) {
@@ -49,6 +50,15 @@ export default function CameraDetail() {
       .then((list) => setHealth(list.find((h) => String(h.camera_id) === id) ?? null))
       .catch(() => setHealth(null));
   }, [id]);
+
+  const onHealth = useCallback(
+    (data: unknown) => {
+      const h = data as CameraHealth;
+      if (h && String(h.camera_id) === id) setHealth(h);
+    },
+    [id],
+  );
+  useEvents({ camera_health: onHealth });
 
   const onTest = async () => {
     setTesting(true);
@@ -186,7 +196,7 @@ export default function CameraDetail() {
             {probe && <Info label="Stream">{probe}</Info>}
             {health?.last_error && (
               <Info label="Last error">
-                <span className="text-red-600">{health.last_error}</span>
+                <span className="text-red-600">{sentence(health.last_error)}</span>
               </Info>
             )}
             <Info label="Added">{formatDateTime(c.created_at)}</Info>

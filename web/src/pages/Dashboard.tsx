@@ -9,7 +9,7 @@ import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } 
 import { useEvents, type LiveState } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
 import { ApiError } from '../api';
-import { describeLoadError } from '../lib/errors';
+import { describeLoadError, sentence } from '../lib/errors';
 import { formatBytes, formatDateTime, formatPercent, formatRelative, formatUptime } from '../lib/format';
 
 type HealthMap = Record<string, CameraHealth>;
@@ -104,8 +104,8 @@ function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHe
         <StatusBadge state={state} />
       </div>
       {health?.last_error && state !== 'online' && (
-        <p className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600" title={health.last_error}>
-          {health.last_error}
+        <p className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600" title={sentence(health.last_error)}>
+          {sentence(health.last_error)}
         </p>
       )}
     </Link>
