@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cameras;
 pub mod presets;
 pub mod settings;
+pub mod streaming;
 
 use std::path::Path;
 use std::str::FromStr;

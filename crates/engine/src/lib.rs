@@ -1,1 +1,54 @@
-//! (to be written)
+//! The stream engine: supervises every FFmpeg child of the appliance (camera ingests, the
+//! program encoder, egress), parses their progress and picks the H.264 encoder.
+//!
+//! Entry points: [`supervise`] runs one process under a [`SupervisorHandle`];
+//! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg.
+//!
+//! An ingest whose decoded frames are read from stdout while progress travels on fd 3:
+//!
+//! ```no_run
+//! use vs_engine::*;
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo(shutdown: CancellationToken) -> vs_base::Result<()> {
+//! let spec = ProcessSpec::new("ingest camera 3", "ffmpeg")
+//!     .args(["-hide_banner", "-nostdin", "-rw_timeout", "5000000"])
+//!     .args(["-i", "rtsp://user:pw@192.168.1.50/stream1"])
+//!     .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "pipe:1"])
+//!     .stdin(StdinMode::Null)
+//!     .stdout(StdoutMode::Media);
+//! let mut sup = supervise(spec, SupervisorConfig::default(), Deps::real(), shutdown);
+//! sup.handle.start().await?;
+//! while let Some(io) = sup.media.recv().await {
+//!     let _frames = io.stdout; // one new pipe per run
+//!     let status = sup.handle.status(); // or sup.handle.subscribe() for changes
+//!     tracing::info!(state = ?status.state, restarts = status.restarts, "ingest");
+//! }
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod backoff;
+pub mod clock;
+pub mod encoder;
+pub mod progress;
+pub mod spawner;
+pub mod supervisor;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
+pub use backoff::BackoffPolicy;
+pub use clock::{Clock, TokioClock};
+pub use encoder::{
+    ffmpeg_version, probe_encoders, probe_encoders_with, EncoderProbe, EncoderResult, ProbeOptions,
+    CANDIDATES,
+};
+pub use progress::{Progress, ProgressParser};
+pub use spawner::{
+    BoxRead, BoxWrite, ChildControl, Exit, ProcessSpec, ProgressSource, SpawnedChild, Spawner,
+    StdinMode, StdoutMode, TokioSpawner,
+};
+pub use supervisor::{
+    supervise, Command, Deps, MediaIo, Shutdown, State, Status, Supervised, SupervisorConfig,
+    SupervisorHandle,
+};

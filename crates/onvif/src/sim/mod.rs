@@ -401,7 +401,7 @@ async fn handle(
     // ONVIF lets anyone read the clock: clients need it before they can authenticate.
     if action != "GetSystemDateAndTime" {
         if let Err(r) = authenticate(&shared, &envelope, &headers) {
-            return r;
+            return *r;
         }
     }
     shared
@@ -414,7 +414,11 @@ async fn handle(
     dispatch(&shared, &action, op)
 }
 
-fn authenticate(shared: &Shared, envelope: &Element, headers: &HeaderMap) -> Result<(), Response> {
+fn authenticate(
+    shared: &Shared,
+    envelope: &Element,
+    headers: &HeaderMap,
+) -> Result<(), Box<Response>> {
     let o = &shared.opts;
     let mut st = shared.state.lock().unwrap();
     if o.ws_security {
@@ -436,12 +440,12 @@ fn authenticate(shared: &Shared, envelope: &Element, headers: &HeaderMap) -> Res
                 return Ok(());
             }
             st.stats.auth_faults += 1;
-            return Err(not_authorized());
+            return Err(Box::new(not_authorized()));
         }
     }
     if !o.http_digest {
         st.stats.auth_faults += 1;
-        return Err(not_authorized());
+        return Err(Box::new(not_authorized()));
     }
     let now = Instant::now();
     st.digest_nonces
@@ -475,7 +479,7 @@ fn authenticate(shared: &Shared, envelope: &Element, headers: &HeaderMap) -> Res
         header::WWW_AUTHENTICATE,
         HeaderValue::from_str(&challenge).expect("challenge is ASCII"),
     );
-    Err(r)
+    Err(Box::new(r))
 }
 
 /// One optional group of a PTZVector in a request: PanTilt (x, y) and Zoom (x).
@@ -484,15 +488,15 @@ struct PartialVector {
     zoom: Option<f64>,
 }
 
-fn partial_vector(e: Option<&Element>) -> Result<PartialVector, Response> {
-    let num = |el: &Element, a: &str| -> Result<f64, Response> {
+/// `None` when a coordinate is missing or not a number.
+fn partial_vector(e: Option<&Element>) -> Option<PartialVector> {
+    let num = |el: &Element, a: &str| -> Option<f64> {
         el.attr(a)
             .and_then(|v| v.trim().parse::<f64>().ok())
             .filter(|v| v.is_finite())
-            .ok_or_else(|| invalid_arg("ter:InvalidPosition", "Invalid coordinate"))
     };
     let Some(e) = e else {
-        return Ok(PartialVector {
+        return Some(PartialVector {
             pan_tilt: None,
             zoom: None,
         });
@@ -505,7 +509,11 @@ fn partial_vector(e: Option<&Element>) -> Result<PartialVector, Response> {
         Some(z) => Some(num(z, "x")?),
         None => None,
     };
-    Ok(PartialVector { pan_tilt, zoom })
+    Some(PartialVector { pan_tilt, zoom })
+}
+
+fn bad_coordinate() -> Response {
+    invalid_arg("ter:InvalidPosition", "Invalid coordinate")
 }
 
 /// Per-axis rates for a move with an optional Speed element.
@@ -639,8 +647,8 @@ fn ptz_dispatch(shared: &Shared, action: &str, op: &Element) -> Response {
                 return invalid_arg("ter:NoToken", "The requested preset token does not exist");
             };
             let speed = match partial_vector(op.child("Speed")) {
-                Ok(s) => s,
-                Err(r) => return r,
+                Some(s) => s,
+                None => return bad_coordinate(),
             };
             st.motion.rate = rates(shared, &speed);
             st.motion.velocity = None;
@@ -721,8 +729,8 @@ fn ptz_dispatch(shared: &Shared, action: &str, op: &Element) -> Response {
                 partial_vector(op.child(field)),
                 partial_vector(op.child("Speed")),
             ) {
-                (Ok(v), Ok(s)) => (v, s),
-                (Err(r), _) | (_, Err(r)) => return r,
+                (Some(v), Some(s)) => (v, s),
+                _ => return bad_coordinate(),
             };
             let cur = st.motion.position;
             let target = if action == "AbsoluteMove" {
@@ -750,8 +758,8 @@ fn ptz_dispatch(shared: &Shared, action: &str, op: &Element) -> Response {
         }
         "ContinuousMove" => {
             let v = match partial_vector(op.child("Velocity")) {
-                Ok(v) => v,
-                Err(r) => return r,
+                Some(v) => v,
+                None => return bad_coordinate(),
             };
             let (vp, vt) = v.pan_tilt.unwrap_or((0.0, 0.0));
             let velocity = PtzVector::new(vp, vt, v.zoom.unwrap_or(0.0));

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cameras;
+pub mod destinations;
 pub mod health;
 pub mod presets;
 pub mod probe;

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cameras;
+pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -24,6 +25,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(auth::router())
         .merge(cameras::router())
+        .merge(destinations::router())
         .merge(status::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(

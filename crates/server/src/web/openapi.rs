@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, cameras, error, status, system};
+use super::{auth, cameras, destinations, error, status, system};
 use crate::controller;
 
 #[derive(OpenApi)]
@@ -18,6 +18,7 @@ use crate::controller;
         cameras::read_preset, cameras::update_preset, cameras::remove_preset,
         status::status, status::events, status::cameras_health, status::camera_health,
         status::test_camera, status::test_unsaved, status::snapshot,
+        destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
     ),
     components(schemas(error::ErrorBody, controller::auth::UserInfo)),
     modifiers(&Security),
@@ -26,6 +27,7 @@ use crate::controller;
         (name = "auth", description = "Set-up, login, sessions and API tokens"),
         (name = "cameras", description = "IP cameras"),
         (name = "presets", description = "PTZ presets of a camera"),
+        (name = "destinations", description = "YouTube, Facebook, Twitch and custom RTMP(S)/SRT destinations"),
         (name = "system", description = "Health, status and metrics"),
     )
 )]

@@ -1,0 +1,245 @@
+//! Destinations and camera-to-destination streams.
+
+use sqlx::FromRow;
+use vs_base::{Error, Result};
+
+use crate::{db_err, now, unique_or, Db};
+
+#[derive(Debug, Clone, FromRow)]
+pub struct DestinationRow {
+    pub id: i64,
+    pub name: String,
+    pub platform: String,
+    pub url: String,
+    pub stream_key_enc: Option<String>,
+    pub enabled: bool,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DestinationWrite {
+    pub name: String,
+    pub platform: String,
+    pub url: String,
+    pub stream_key_enc: Option<String>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct StreamRow {
+    pub id: i64,
+    pub name: String,
+    pub camera_id: i64,
+    pub preset_id: Option<i64>,
+    pub desired_state: String,
+    pub status: String,
+    pub started_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct StreamWrite {
+    pub name: String,
+    pub camera_id: i64,
+    pub preset_id: Option<i64>,
+    pub destination_ids: Vec<i64>,
+}
+
+const DEST_COLUMNS: &str = "id, name, platform, url, stream_key_enc, enabled, created_at, updated_at";
+const STREAM_COLUMNS: &str = "id, name, camera_id, preset_id, desired_state, status, started_at, last_error, created_at, updated_at";
+
+fn in_use(e: sqlx::Error, what: &str) -> Error {
+    if let sqlx::Error::Database(d) = &e {
+        if d.is_foreign_key_violation() {
+            return Error::conflict(format!("{what} is used by a stream; remove it from the stream first"));
+        }
+    }
+    db_err(e)
+}
+
+impl Db {
+    pub async fn list_destinations(&self) -> Result<Vec<DestinationRow>> {
+        sqlx::query_as(&format!("SELECT {DEST_COLUMNS} FROM destinations ORDER BY name COLLATE NOCASE, id"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)
+    }
+
+    pub async fn destination(&self, id: i64) -> Result<DestinationRow> {
+        sqlx::query_as(&format!("SELECT {DEST_COLUMNS} FROM destinations WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(format!("destination {id}")))
+    }
+
+    pub async fn create_destination(&self, d: &DestinationWrite) -> Result<DestinationRow> {
+        let t = now();
+        sqlx::query_as(&format!(
+            "INSERT INTO destinations (name, platform, url, stream_key_enc, enabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {DEST_COLUMNS}"
+        ))
+        .bind(&d.name)
+        .bind(&d.platform)
+        .bind(&d.url)
+        .bind(&d.stream_key_enc)
+        .bind(d.enabled)
+        .bind(&t)
+        .bind(&t)
+        .fetch_one(self.pool())
+        .await
+        .map_err(|e| unique_or(e, "name", format!("a destination named '{}' already exists", d.name)))
+    }
+
+    pub async fn update_destination(&self, id: i64, d: &DestinationWrite) -> Result<DestinationRow> {
+        sqlx::query_as(&format!(
+            "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, enabled = ?, updated_at = ?
+             WHERE id = ? RETURNING {DEST_COLUMNS}"
+        ))
+        .bind(&d.name)
+        .bind(&d.platform)
+        .bind(&d.url)
+        .bind(&d.stream_key_enc)
+        .bind(d.enabled)
+        .bind(now())
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| unique_or(e, "name", format!("a destination named '{}' already exists", d.name)))?
+        .ok_or_else(|| Error::not_found(format!("destination {id}")))
+    }
+
+    pub async fn delete_destination(&self, id: i64) -> Result<()> {
+        let n = sqlx::query("DELETE FROM destinations WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| in_use(e, "the destination"))?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!("destination {id}")));
+        }
+        Ok(())
+    }
+
+    pub async fn list_streams(&self) -> Result<Vec<StreamRow>> {
+        sqlx::query_as(&format!("SELECT {STREAM_COLUMNS} FROM streams ORDER BY name COLLATE NOCASE, id"))
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)
+    }
+
+    pub async fn stream(&self, id: i64) -> Result<StreamRow> {
+        sqlx::query_as(&format!("SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::not_found(format!("stream {id}")))
+    }
+
+    pub async fn stream_destination_ids(&self, stream_id: i64) -> Result<Vec<i64>> {
+        sqlx::query_scalar("SELECT destination_id FROM stream_destinations WHERE stream_id = ? ORDER BY destination_id")
+            .bind(stream_id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(db_err)
+    }
+
+    /// Creates or replaces a stream and its destinations in one transaction: a refused write
+    /// leaves nothing behind.
+    pub async fn save_stream(&self, id: Option<i64>, s: &StreamWrite) -> Result<StreamRow> {
+        let mut tx = self.pool().begin().await.map_err(db_err)?;
+        let t = now();
+        let taken = |e| unique_or(e, "name", format!("a stream named '{}' already exists", s.name));
+        let row: StreamRow = match id {
+            None => sqlx::query_as(&format!(
+                "INSERT INTO streams (name, camera_id, preset_id, created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?) RETURNING {STREAM_COLUMNS}"
+            ))
+            .bind(&s.name)
+            .bind(s.camera_id)
+            .bind(s.preset_id)
+            .bind(&t)
+            .bind(&t)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(taken)?,
+            Some(id) => sqlx::query_as(&format!(
+                "UPDATE streams SET name = ?, camera_id = ?, preset_id = ?, updated_at = ? WHERE id = ?
+                 RETURNING {STREAM_COLUMNS}"
+            ))
+            .bind(&s.name)
+            .bind(s.camera_id)
+            .bind(s.preset_id)
+            .bind(&t)
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(taken)?
+            .ok_or_else(|| Error::not_found(format!("stream {id}")))?,
+        };
+        sqlx::query("DELETE FROM stream_destinations WHERE stream_id = ?")
+            .bind(row.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        for d in &s.destination_ids {
+            sqlx::query("INSERT INTO stream_destinations (stream_id, destination_id) VALUES (?, ?)")
+                .bind(row.id)
+                .bind(d)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    if let sqlx::Error::Database(x) = &e {
+                        if x.is_foreign_key_violation() {
+                            return Error::invalid("destination_ids", format!("destination {d} does not exist"));
+                        }
+                    }
+                    db_err(e)
+                })?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(row)
+    }
+
+    pub async fn delete_stream(&self, id: i64) -> Result<()> {
+        let n = sqlx::query("DELETE FROM streams WHERE id = ?")
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!("stream {id}")));
+        }
+        Ok(())
+    }
+
+    pub async fn set_stream_desired(&self, id: i64, desired: &str) -> Result<()> {
+        sqlx::query("UPDATE streams SET desired_state = ?, updated_at = ? WHERE id = ?")
+            .bind(desired)
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub async fn set_stream_status(&self, id: i64, status: &str, started_at: Option<&str>, last_error: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE streams SET status = ?, started_at = ?, last_error = ? WHERE id = ?")
+            .bind(status)
+            .bind(started_at)
+            .bind(last_error)
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+}

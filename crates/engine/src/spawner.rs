@@ -1,0 +1,499 @@
+//! What to run and how: the process spec, the `Spawner`/`ChildControl` seam the supervisor
+//! drives (faked in tests), and the real implementation on `tokio::process`.
+//!
+//! Progress transport: by default FFmpeg is told `-progress pipe:3 -nostats` and the child gets
+//! the write end of an anonymous pipe as file descriptor 3 (dup2 in `pre_exec`). This keeps
+//! stdout free for media (raw frames from an ingest), needs no port or file (so no other local
+//! process can connect to it or race for it), and reaches EOF when the process group dies.
+//! `ProgressSource::Stdout` (`-progress pipe:1`) is there for processes whose stdout is unused.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use async_trait::async_trait;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+use tokio::task::AbortHandle;
+use vs_base::stream_url::redact_text;
+use vs_base::Secret;
+
+use crate::progress::{Progress, ProgressParser};
+
+pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
+pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Where the supervisor reads FFmpeg's `-progress` output from. The spawner adds the
+/// `-progress … -nostats` arguments itself; do not put them in `ProcessSpec::args`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ProgressSource {
+    /// `-progress pipe:3` on an inherited pipe: stdout stays available for media.
+    #[default]
+    Fd3,
+    /// `-progress pipe:1`: stdout is consumed by the supervisor.
+    Stdout,
+    /// Not an FFmpeg, or no progress wanted. The run counts as `Running` as soon as it is
+    /// spawned, and stall and startup detection are off (nothing to measure).
+    None,
+}
+
+/// What the child's stdin is connected to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdinMode {
+    /// A pipe the supervisor keeps, to send FFmpeg's `q` on stop (then SIGINT, then SIGKILL).
+    #[default]
+    Quit,
+    /// A pipe handed to the owner of the supervisor in `MediaIo::stdin` (e.g. raw frames into
+    /// the program encoder). Stop uses SIGINT, then SIGKILL.
+    Media,
+    /// `/dev/null`. Pass `-nostdin` to FFmpeg in this mode.
+    Null,
+}
+
+/// What the child's stdout is connected to (ignored with `ProgressSource::Stdout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StdoutMode {
+    #[default]
+    Null,
+    /// A pipe handed to the owner in `MediaIo::stdout` (e.g. raw frames from an ingest).
+    Media,
+}
+
+/// A process to run. Cloned for every restart, so it must describe the process completely.
+#[derive(Clone, Default)]
+pub struct ProcessSpec {
+    /// A label for logs, e.g. `ingest camera 3`.
+    pub name: String,
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    /// Extra environment variables (the rest is inherited).
+    pub env: Vec<(String, String)>,
+    pub progress: ProgressSource,
+    pub stdin: StdinMode,
+    pub stdout: StdoutMode,
+    /// Values masked in every stderr line, error and log, in addition to the credentials inside
+    /// URLs that `redact_text` already strips. Put stream keys here: they live in URL paths.
+    pub secrets: Vec<Secret>,
+}
+
+impl ProcessSpec {
+    pub fn new(name: impl Into<String>, program: impl Into<PathBuf>) -> Self {
+        ProcessSpec {
+            name: name.into(),
+            program: program.into(),
+            ..Default::default()
+        }
+    }
+
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    pub fn progress(mut self, source: ProgressSource) -> Self {
+        self.progress = source;
+        self
+    }
+
+    pub fn stdin(mut self, mode: StdinMode) -> Self {
+        self.stdin = mode;
+        self
+    }
+
+    pub fn stdout(mut self, mode: StdoutMode) -> Self {
+        self.stdout = mode;
+        self
+    }
+
+    pub fn secret(mut self, secret: Secret) -> Self {
+        self.secrets.push(secret);
+        self
+    }
+
+    /// The arguments actually passed: the progress options first (they are global options,
+    /// valid before any input), then `args`.
+    pub fn command_args(&self) -> Vec<String> {
+        let progress = match self.progress {
+            ProgressSource::Fd3 => Some("pipe:3"),
+            ProgressSource::Stdout => Some("pipe:1"),
+            ProgressSource::None => None,
+        };
+        let mut out = Vec::with_capacity(self.args.len() + 3);
+        if let Some(url) = progress {
+            out.extend([
+                "-progress".to_string(),
+                url.to_string(),
+                "-nostats".to_string(),
+            ]);
+        }
+        out.extend(self.args.iter().cloned());
+        out
+    }
+
+    /// Whether the supervisor hands out stdout (progress on stdout takes precedence).
+    pub fn stdout_is_media(&self) -> bool {
+        self.stdout == StdoutMode::Media && self.progress != ProgressSource::Stdout
+    }
+
+    /// Removes every credential and listed secret from a text before it is logged or stored.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = redact_text(text);
+        for s in &self.secrets {
+            if !s.is_empty() {
+                out = out.replace(s.expose(), "***");
+            }
+        }
+        out
+    }
+
+    /// The command line, redacted, for logs.
+    pub fn display_command(&self) -> String {
+        let mut line = self.program.display().to_string();
+        for a in self.command_args() {
+            line.push(' ');
+            line.push_str(&a);
+        }
+        self.redact(&line)
+    }
+}
+
+impl fmt::Debug for ProcessSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessSpec")
+            .field("name", &self.name)
+            .field("command", &self.display_command())
+            .field("progress", &self.progress)
+            .field("stdin", &self.stdin)
+            .field("stdout", &self.stdout)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+impl fmt::Display for Exit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Exit::Code(c) => write!(f, "exited with code {c}"),
+            Exit::Signal(s) => write!(f, "killed by signal {s}"),
+        }
+    }
+}
+
+impl From<std::process::ExitStatus> for Exit {
+    fn from(s: std::process::ExitStatus) -> Self {
+        use std::os::unix::process::ExitStatusExt;
+        match (s.code(), s.signal()) {
+            (Some(c), _) => Exit::Code(c),
+            (None, Some(sig)) => Exit::Signal(sig),
+            (None, None) => Exit::Code(-1),
+        }
+    }
+}
+
+/// Control of one spawned child.
+#[async_trait]
+pub trait ChildControl: Send {
+    /// Asks the process to finish cleanly: `q` on stdin when the supervisor holds it, else
+    /// SIGINT. FFmpeg then writes its trailers and exits.
+    async fn request_stop(&mut self) -> io::Result<()>;
+    /// SIGINT to the process.
+    fn interrupt(&mut self) -> io::Result<()>;
+    /// SIGKILL to the whole process group. Works on a SIGSTOPped process too.
+    fn kill(&mut self) -> io::Result<()>;
+    /// Waits for the exit and reaps the process. Cancel-safe.
+    async fn wait(&mut self) -> io::Result<Exit>;
+}
+
+/// A freshly spawned child and its streams.
+pub struct SpawnedChild {
+    pub pid: Option<u32>,
+    pub control: Box<dyn ChildControl>,
+    /// Parsed progress blocks; `None` with `ProgressSource::None`.
+    pub progress: Option<mpsc::UnboundedReceiver<Progress>>,
+    /// Stderr split into lines (on `\n` or `\r`), NOT redacted yet.
+    pub stderr: mpsc::UnboundedReceiver<String>,
+    /// With `StdinMode::Media`.
+    pub stdin: Option<BoxWrite>,
+    /// With `StdoutMode::Media`.
+    pub stdout: Option<BoxRead>,
+}
+
+/// Starts processes. The supervisor calls it once per run.
+pub trait Spawner: Send + Sync + 'static {
+    /// An error of kind `NotFound` or `PermissionDenied` is taken as final (state `Failed`);
+    /// other errors are retried with backoff.
+    fn spawn(&self, spec: &ProcessSpec) -> io::Result<SpawnedChild>;
+}
+
+/// The real spawner. Every child leads its own process group (`process_group(0)`), so a kill
+/// reaches anything it started and a Ctrl-C on the appliance's terminal does not reach it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokioSpawner;
+
+impl Spawner for TokioSpawner {
+    fn spawn(&self, spec: &ProcessSpec) -> io::Result<SpawnedChild> {
+        let mut cmd = tokio::process::Command::new(&spec.program);
+        cmd.args(spec.command_args())
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
+            .stdin(match spec.stdin {
+                StdinMode::Null => Stdio::null(),
+                StdinMode::Quit | StdinMode::Media => Stdio::piped(),
+            })
+            .stdout(
+                if spec.progress == ProgressSource::Stdout || spec.stdout_is_media() {
+                    Stdio::piped()
+                } else {
+                    Stdio::null()
+                },
+            )
+            .stderr(Stdio::piped())
+            .process_group(0);
+
+        let progress_pipe = if spec.progress == ProgressSource::Fd3 {
+            let (read, write) = cloexec_pipe()?;
+            install_fd3(&mut cmd, &write);
+            Some((read, write))
+        } else {
+            None
+        };
+
+        let mut child = cmd.spawn()?;
+        let pid = child.id();
+        let mut readers = Vec::new();
+
+        let progress_reader: Option<BoxRead> = match progress_pipe {
+            Some((read, write)) => {
+                // Only the child may hold the write end, or EOF would never come.
+                drop(write);
+                let rx = tokio::net::unix::pipe::Receiver::from_owned_fd(read)?;
+                Some(Box::new(rx))
+            }
+            None if spec.progress == ProgressSource::Stdout => {
+                child.stdout.take().map(|s| Box::new(s) as BoxRead)
+            }
+            None => None,
+        };
+        let progress = progress_reader.map(|r| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            readers.push(tokio::spawn(read_progress(r, tx)).abort_handle());
+            rx
+        });
+
+        let (err_tx, stderr) = mpsc::unbounded_channel();
+        if let Some(err) = child.stderr.take() {
+            readers.push(tokio::spawn(read_lines(err, err_tx)).abort_handle());
+        }
+
+        let (stdin, quit_stdin) = match spec.stdin {
+            StdinMode::Media => (child.stdin.take().map(|s| Box::new(s) as BoxWrite), None),
+            StdinMode::Quit => (None, child.stdin.take()),
+            StdinMode::Null => (None, None),
+        };
+        let stdout = if spec.stdout_is_media() {
+            child.stdout.take().map(|s| Box::new(s) as BoxRead)
+        } else {
+            None
+        };
+
+        Ok(SpawnedChild {
+            pid,
+            control: Box::new(RealChild {
+                child,
+                pid,
+                quit_stdin,
+                reaped: false,
+                readers,
+            }),
+            progress,
+            stderr,
+            stdin,
+            stdout,
+        })
+    }
+}
+
+fn cloexec_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    // Close-on-exec from birth: a concurrent spawn elsewhere must not inherit the write end.
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+    {
+        Ok(nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+    {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        use std::os::fd::AsRawFd;
+        let (r, w) = nix::unistd::pipe()?;
+        for fd in [&r, &w] {
+            fcntl(fd.as_raw_fd(), FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))?;
+        }
+        Ok((r, w))
+    }
+}
+
+fn install_fd3(cmd: &mut tokio::process::Command, write: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd;
+    let fd = write.as_raw_fd();
+    // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
+    // which are async-signal-safe; it allocates nothing and touches no lock.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself would keep FD_CLOEXEC, so that case clears the flag instead.
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+async fn read_progress(mut r: BoxRead, tx: mpsc::UnboundedSender<Progress>) {
+    let mut parser = ProgressParser::new();
+    let mut buf = vec![0u8; 4096];
+    loop {
+        match r.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => {
+                for p in parser.feed(&buf[..n]) {
+                    if tx.send(p).is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+}
+
+const MAX_STDERR_LINE: usize = 2048;
+
+/// Splits on `\r` as well as `\n`: FFmpeg redraws its stats line with `\r`.
+pub(crate) async fn read_lines<R: AsyncRead + Unpin>(mut r: R, tx: mpsc::UnboundedSender<String>) {
+    let mut buf = vec![0u8; 4096];
+    let mut line = Vec::new();
+    loop {
+        let n = match r.read(&mut buf).await {
+            Ok(0) | Err(_) => 0,
+            Ok(n) => n,
+        };
+        if n == 0 {
+            if !line.is_empty() {
+                let _ = tx.send(String::from_utf8_lossy(&line).into_owned());
+            }
+            return;
+        }
+        for &b in &buf[..n] {
+            if b == b'\n' || b == b'\r' {
+                if !line.is_empty() {
+                    let text = String::from_utf8_lossy(&line).into_owned();
+                    line.clear();
+                    if tx.send(text).is_err() {
+                        return;
+                    }
+                }
+            } else if line.len() < MAX_STDERR_LINE {
+                line.push(b);
+            }
+        }
+    }
+}
+
+struct RealChild {
+    child: tokio::process::Child,
+    pid: Option<u32>,
+    quit_stdin: Option<tokio::process::ChildStdin>,
+    /// Once reaped, the pid may belong to someone else: never signal it again.
+    reaped: bool,
+    readers: Vec<AbortHandle>,
+}
+
+impl RealChild {
+    fn signal_group(&self, sig: nix::sys::signal::Signal) -> io::Result<()> {
+        use nix::sys::signal::killpg;
+        use nix::unistd::Pid;
+        match (self.reaped, self.pid) {
+            (false, Some(pid)) => match killpg(Pid::from_raw(pid as i32), sig) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            _ => Ok(()),
+        }
+    }
+}
+
+#[async_trait]
+impl ChildControl for RealChild {
+    async fn request_stop(&mut self) -> io::Result<()> {
+        if let Some(stdin) = self.quit_stdin.as_mut() {
+            let sent = async {
+                stdin.write_all(b"q").await?;
+                stdin.flush().await
+            }
+            .await;
+            if sent.is_ok() {
+                return Ok(());
+            }
+        }
+        self.interrupt()
+    }
+
+    fn interrupt(&mut self) -> io::Result<()> {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        match (self.reaped, self.pid) {
+            (false, Some(pid)) => match kill(Pid::from_raw(pid as i32), Signal::SIGINT) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => Ok(()),
+                Err(e) => Err(e.into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    fn kill(&mut self) -> io::Result<()> {
+        let group = self.signal_group(nix::sys::signal::Signal::SIGKILL);
+        if !self.reaped {
+            // Covers a child that left its group; harmless otherwise.
+            let _ = self.child.start_kill();
+        }
+        group
+    }
+
+    async fn wait(&mut self) -> io::Result<Exit> {
+        let status = self.child.wait().await?;
+        self.reaped = true;
+        Ok(status.into())
+    }
+}
+
+impl Drop for RealChild {
+    fn drop(&mut self) {
+        // A supervisor never drops a live child on purpose; if it happens (a panic, an aborted
+        // task), the group dies here and tokio reaps the process in the background.
+        if !self.reaped {
+            let _ = self.signal_group(nix::sys::signal::Signal::SIGKILL);
+        }
+        for r in &self.readers {
+            r.abort();
+        }
+    }
+}

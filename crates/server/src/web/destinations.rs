@@ -1,0 +1,63 @@
+//! `/api/destinations`: where streams and programs are sent.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::controller::destinations::{Destination, DestinationInput};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/destinations", get(list).post(create))
+        .route("/api/destinations/{id}", get(read).put(update).delete(remove))
+}
+
+#[utoipa::path(get, path = "/api/destinations", tag = "destinations", responses((status = 200, body = [Destination])))]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Destination>>> {
+    Ok(Json(state.ctl.list_destinations().await?))
+}
+
+/// Adds a destination. For YouTube, Facebook and Twitch only the stream key is needed.
+#[utoipa::path(post, path = "/api/destinations", tag = "destinations", request_body = DestinationInput,
+    responses((status = 201, body = Destination), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<DestinationInput>,
+) -> ApiResult<(StatusCode, Json<Destination>)> {
+    Ok((StatusCode::CREATED, Json(state.ctl.create_destination(&input, Some(user.id)).await?)))
+}
+
+#[utoipa::path(get, path = "/api/destinations/{id}", tag = "destinations",
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
+pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Destination>> {
+    Ok(Json(state.ctl.destination(id).await?))
+}
+
+/// Replaces a destination; an absent stream_key keeps the stored one.
+#[utoipa::path(put, path = "/api/destinations/{id}", tag = "destinations", request_body = DestinationInput,
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<DestinationInput>,
+) -> ApiResult<Json<Destination>> {
+    Ok(Json(state.ctl.update_destination(id, &input, Some(user.id)).await?))
+}
+
+/// Deletes a destination that no stream uses.
+#[utoipa::path(delete, path = "/api/destinations/{id}", tag = "destinations",
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.ctl.delete_destination(id, Some(user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,335 @@
+//! Fake IP camera: `testrig/fake_camera.py` (GStreamer RTSP server) driven from Rust.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::process::Command;
+
+use crate::child::{GroupChild, OutputTail};
+
+/// How long a camera may take to print its ready line (generous: parallel tests on a Pi).
+const START_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// RTSP authentication scheme the camera asks for when it has credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AuthMethod {
+    /// What IP cameras use by default.
+    #[default]
+    Digest,
+    Basic,
+}
+
+/// What the fake camera serves. `CameraOptions::new("Dock")` gives 640x360 at 15 fps, no
+/// audio, no credentials, path `/cam`, a free port.
+#[derive(Debug, Clone)]
+pub struct CameraOptions {
+    /// Burned into the picture (top left).
+    pub name: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// Adds an AAC (mpeg4-generic) 440 Hz sine track.
+    pub audio: bool,
+    /// With `password`, the camera answers 401 to requests without valid credentials.
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub auth: AuthMethod,
+    /// Mount path, with its leading `/`.
+    pub path: String,
+    /// `None`: the camera binds a free port itself (no race); it keeps it across restarts.
+    pub port: Option<u16>,
+    /// A GStreamer `videotestsrc` pattern name (`smpte`, `ball`, `snow`, `black`, ...).
+    pub pattern: String,
+    /// Burned-in name, wall clock and timecode (disable to save CPU).
+    pub overlay: bool,
+    /// Video bitrate in kbit/s; `None` derives one from the size.
+    pub bitrate_kbps: Option<u32>,
+}
+
+impl Default for CameraOptions {
+    fn default() -> Self {
+        Self {
+            name: "Fake camera".into(),
+            width: 640,
+            height: 360,
+            fps: 15,
+            audio: false,
+            username: None,
+            password: None,
+            auth: AuthMethod::default(),
+            path: "/cam".into(),
+            port: None,
+            pattern: "smpte".into(),
+            overlay: true,
+            bitrate_kbps: None,
+        }
+    }
+}
+
+impl CameraOptions {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn size(mut self, width: u32, height: u32) -> Self {
+        self.width = width;
+        self.height = height;
+        self
+    }
+
+    pub fn fps(mut self, fps: u32) -> Self {
+        self.fps = fps;
+        self
+    }
+
+    pub fn audio(mut self, audio: bool) -> Self {
+        self.audio = audio;
+        self
+    }
+
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
+        self.username = Some(username.into());
+        self.password = Some(password.into());
+        self
+    }
+
+    pub fn auth(mut self, auth: AuthMethod) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    pub fn pattern(mut self, pattern: impl Into<String>) -> Self {
+        self.pattern = pattern.into();
+        self
+    }
+
+    pub fn overlay(mut self, overlay: bool) -> Self {
+        self.overlay = overlay;
+        self
+    }
+}
+
+/// A running (or stopped, between [`FakeCamera::stop`] and [`FakeCamera::restart`]) fake
+/// RTSP camera on 127.0.0.1. Dropping it kills its process group.
+pub struct FakeCamera {
+    opts: CameraOptions,
+    port: u16,
+    child: Option<GroupChild>,
+    stderr: OutputTail,
+}
+
+impl FakeCamera {
+    /// Starts the camera and returns once it accepts TCP connections.
+    pub async fn start(opts: CameraOptions) -> Result<Self> {
+        if !opts.path.starts_with('/') {
+            bail!("camera path must start with '/': {:?}", opts.path);
+        }
+        if opts.username.is_some() != opts.password.is_some() {
+            bail!("camera username and password go together");
+        }
+        let mut cam = Self {
+            port: opts.port.unwrap_or(0),
+            opts,
+            child: None,
+            stderr: OutputTail::default(),
+        };
+        cam.spawn().await?;
+        Ok(cam)
+    }
+
+    /// `rtsp://127.0.0.1:PORT/PATH`, without credentials.
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}{}", self.port, self.opts.path)
+    }
+
+    /// `rtsp://USER:PASSWORD@127.0.0.1:PORT/PATH` (the same as [`Self::url`] without
+    /// credentials). User and password are percent-encoded.
+    pub fn url_with_credentials(&self) -> String {
+        match (&self.opts.username, &self.opts.password) {
+            (Some(u), Some(p)) => {
+                let mut url = url::Url::parse(&self.url()).expect("valid rtsp url");
+                url.set_username(u).expect("rtsp url has a host");
+                url.set_password(Some(p)).expect("rtsp url has a host");
+                url.to_string()
+            }
+            _ => self.url(),
+        }
+    }
+
+    /// The URL with arbitrary credentials (e.g. a wrong password).
+    pub fn url_with(&self, username: &str, password: &str) -> String {
+        let mut url = url::Url::parse(&self.url()).expect("valid rtsp url");
+        url.set_username(username).expect("rtsp url has a host");
+        url.set_password(Some(password))
+            .expect("rtsp url has a host");
+        url.to_string()
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn options(&self) -> &CameraOptions {
+        &self.opts
+    }
+
+    /// Pid of the server process while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(GroupChild::pid)
+    }
+
+    /// Whether the server process is alive (it may have crashed: see [`Self::stderr`]).
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_exited().is_none())
+    }
+
+    /// Last lines the server wrote on stderr.
+    pub fn stderr(&self) -> String {
+        self.stderr.text()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL): clients see their connection close and new
+    /// connections are refused, like a camera losing power. No-op when already stopped.
+    pub async fn stop(&mut self) -> Result<()> {
+        if let Some(child) = self.child.take() {
+            child.stop(Duration::from_secs(3)).await?;
+        }
+        Ok(())
+    }
+
+    /// Starts the server again on the same port and path (stopping it first if it runs).
+    pub async fn restart(&mut self) -> Result<()> {
+        self.stop().await?;
+        self.spawn().await
+    }
+
+    async fn spawn(&mut self) -> Result<()> {
+        let python = python();
+        let script = crate::testrig_dir().join("fake_camera.py");
+        if !script.is_file() {
+            bail!("{} is missing", script.display());
+        }
+        let o = &self.opts;
+        let mut cmd = Command::new(&python);
+        cmd.arg(&script)
+            .args(["--port", &self.port.to_string()])
+            .args(["--path", &o.path])
+            .args(["--name", &o.name])
+            .args(["--width", &o.width.to_string()])
+            .args(["--height", &o.height.to_string()])
+            .args(["--fps", &o.fps.to_string()])
+            .args(["--pattern", &o.pattern]);
+        if o.audio {
+            cmd.arg("--audio");
+        }
+        if !o.overlay {
+            cmd.arg("--no-overlay");
+        }
+        if let Some(kbps) = o.bitrate_kbps {
+            cmd.args(["--bitrate", &kbps.to_string()]);
+        }
+        if let (Some(u), Some(p)) = (&o.username, &o.password) {
+            let method = match o.auth {
+                AuthMethod::Digest => "digest",
+                AuthMethod::Basic => "basic",
+            };
+            cmd.args(["--user", u, "--password", p, "--auth-method", method]);
+        }
+        // pyenv/venv variables would make the Debian python look for modules elsewhere.
+        cmd.env_remove("PYTHONHOME").env_remove("PYTHONPATH");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+
+        let started = Instant::now();
+        let mut child =
+            GroupChild::spawn(cmd, &format!("fake camera {:?}", o.name)).with_context(|| {
+                format!(
+                    "{} (python3-gi missing? {})",
+                    python.display(),
+                    crate::INSTALL_HINT
+                )
+            })?;
+        self.stderr = OutputTail::default();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let stdout = child.child_mut().stdout.take().expect("piped stdout");
+        let stderr = child.child_mut().stderr.take().expect("piped stderr");
+        OutputTail::default().collect(stdout, Some(tx));
+        self.stderr.collect(stderr, None);
+
+        let ready = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = rx.recv().await {
+                if let Some(rest) = line.strip_prefix("READY ") {
+                    return parse_port(rest);
+                }
+            }
+            Err(anyhow!("exited before it was ready"))
+        })
+        .await
+        .unwrap_or_else(|_| Err(anyhow!("not ready after {START_TIMEOUT:?}")));
+
+        let port = match ready {
+            Ok(port) => port,
+            Err(e) => {
+                let status = child.try_exited();
+                let _ = child.stop(Duration::from_millis(200)).await;
+                // Give the stderr reader a moment to collect the last lines.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let hint = if status.and_then(|s| s.code()) == Some(3) {
+                    format!("\n{}", crate::INSTALL_HINT)
+                } else {
+                    String::new()
+                };
+                bail!(
+                    "fake camera {:?} on port {}: {e} (status {status:?}); stderr:\n{}{hint}",
+                    self.opts.name,
+                    self.port,
+                    self.stderr.text()
+                );
+            }
+        };
+        crate::wait_tcp(port, Duration::from_secs(5)).await?;
+        self.port = port;
+        self.child = Some(child);
+        tracing::debug!(
+            "fake camera {:?} ready at {} in {:?}",
+            self.opts.name,
+            self.url(),
+            started.elapsed()
+        );
+        Ok(())
+    }
+}
+
+fn parse_port(ready_line: &str) -> Result<u16> {
+    ready_line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("port="))
+        .and_then(|p| p.parse().ok())
+        .with_context(|| format!("bad ready line {ready_line:?}"))
+}
+
+/// The interpreter with Debian's `gi` module: `VS_TESTRIG_PYTHON` or `/usr/bin/python3`
+/// (the `python3` first on `PATH` may be a pyenv build without it).
+fn python() -> PathBuf {
+    std::env::var_os("VS_TESTRIG_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+}

@@ -1,0 +1,178 @@
+//! The fake RTSP camera is a real RTSP server: ffprobe sees what it was asked to serve, auth
+//! is enforced, and it can go away and come back on the same port.
+
+use std::time::{Duration, Instant};
+
+use vs_testrig::{
+    packet_times_live, probe_streams, require_all, tcp_refused, AuthMethod, CameraOptions,
+    FakeCamera, StreamKind,
+};
+
+#[tokio::test]
+async fn camera_with_audio_serves_h264_and_aac_at_the_requested_size() {
+    require_all(&["ffprobe"]);
+    let t = Instant::now();
+    let cam = FakeCamera::start(
+        CameraOptions::new("Dock")
+            .size(320, 240)
+            .fps(15)
+            .audio(true),
+    )
+    .await
+    .unwrap();
+    let started = t.elapsed();
+    eprintln!("camera started in {started:?} at {}", cam.url());
+    assert!(
+        started < Duration::from_secs(5),
+        "camera start took {started:?}"
+    );
+    assert!(cam.url().starts_with("rtsp://127.0.0.1:"));
+    assert_eq!(cam.url(), cam.url_with_credentials());
+
+    let t = Instant::now();
+    let info = probe_streams(cam.url()).await.unwrap();
+    eprintln!("ffprobe took {:?}: {info:?}", t.elapsed());
+    assert_eq!(info.video_codec(), Some("h264"));
+    assert_eq!((info.width(), info.height()), (Some(320), Some(240)));
+    assert_eq!(info.audio_codec(), Some("aac"));
+    assert_eq!(info.codec_names(), ["h264", "aac"]);
+}
+
+#[tokio::test]
+async fn camera_without_audio_has_only_video() {
+    let cam = FakeCamera::start(CameraOptions::new("Quiet").size(320, 180).fps(10))
+        .await
+        .unwrap();
+    let info = probe_streams(cam.url()).await.unwrap();
+    assert_eq!(info.codec_names(), ["h264"]);
+    assert!(!info.has_audio());
+    assert_eq!(
+        info.video().and_then(|v| v.frame_rate).map(f64::round),
+        Some(10.0)
+    );
+}
+
+#[tokio::test]
+async fn wrong_password_is_a_401_and_the_right_one_works() {
+    for method in [AuthMethod::Digest, AuthMethod::Basic] {
+        let cam = FakeCamera::start(
+            CameraOptions::new("Locked")
+                .size(320, 180)
+                .credentials("admin", "s3cret/:@")
+                .auth(method),
+        )
+        .await
+        .unwrap();
+        assert!(!cam.url().contains("admin"));
+        assert!(
+            cam.url_with_credentials()
+                .contains("admin:s3cret%2F%3A%40@"),
+            "{}",
+            cam.url_with_credentials()
+        );
+
+        let err = probe_streams(cam.url_with("admin", "wrong"))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("401"), "{method:?}: {err}");
+        let err = probe_streams(cam.url()).await.unwrap_err().to_string();
+        assert!(err.contains("401"), "{method:?} without credentials: {err}");
+
+        let info = probe_streams(cam.url_with_credentials()).await.unwrap();
+        assert_eq!(info.video_codec(), Some("h264"), "{method:?}");
+    }
+}
+
+#[tokio::test]
+async fn stopped_camera_refuses_connections_and_restart_brings_it_back_on_the_same_port() {
+    let mut cam = FakeCamera::start(CameraOptions::new("Flaky").size(320, 180).audio(true))
+        .await
+        .unwrap();
+    let port = cam.port();
+    probe_streams(cam.url()).await.unwrap();
+
+    cam.stop().await.unwrap();
+    assert!(!cam.is_running());
+    assert!(tcp_refused(port).await);
+    let err = probe_streams(cam.url()).await.unwrap_err().to_string();
+    assert!(err.contains("Connection refused"), "{err}");
+
+    let t = Instant::now();
+    cam.restart().await.unwrap();
+    eprintln!("camera restarted in {:?}", t.elapsed());
+    assert_eq!(cam.port(), port);
+    assert!(cam.is_running());
+    let info = probe_streams(cam.url()).await.unwrap();
+    assert_eq!(info.codec_names(), ["h264", "aac"]);
+}
+
+#[tokio::test]
+async fn camera_survives_many_start_stop_cycles() {
+    let mut cam = FakeCamera::start(CameraOptions::new("Cycle").size(160, 120))
+        .await
+        .unwrap();
+    let pid = cam.pid().unwrap();
+    for _ in 0..8 {
+        cam.restart().await.unwrap();
+    }
+    assert_ne!(cam.pid(), Some(pid));
+    probe_streams(cam.url()).await.unwrap();
+    let last = cam.pid().unwrap();
+    drop(cam);
+    // Drop kills the process group; the process must disappear, not linger.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::path::Path::new(&format!("/proc/{last}")).exists()
+        && vs_testrig::procs::all_processes()
+            .iter()
+            .any(|p| p.pid == last && !p.is_zombie())
+    {
+        assert!(
+            Instant::now() < deadline,
+            "camera process {last} survived drop"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn live_camera_timestamps_are_monotonic_with_one_keyframe_per_second() {
+    let cam = FakeCamera::start(
+        CameraOptions::new("Clock")
+            .size(320, 180)
+            .fps(15)
+            .audio(true),
+    )
+    .await
+    .unwrap();
+    let video = packet_times_live(&cam.url(), StreamKind::Video, 3.0)
+        .await
+        .unwrap();
+    video.assert_monotonic();
+    video.assert_max_gap(0.5);
+    assert!(
+        video.len() >= 30,
+        "only {} video packets in 3 s",
+        video.len()
+    );
+    let keys = video.keyframe_times();
+    assert!(keys.len() >= 2, "key frames at {keys:?}");
+    let audio = packet_times_live(&cam.url(), StreamKind::Audio, 2.0)
+        .await
+        .unwrap();
+    audio.assert_monotonic();
+}
+
+#[tokio::test]
+async fn two_cameras_run_side_by_side() {
+    let (a, b) = tokio::join!(
+        FakeCamera::start(CameraOptions::new("A").size(160, 120).path("/a")),
+        FakeCamera::start(CameraOptions::new("B").size(320, 180).path("/stream/b")),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_ne!(a.port(), b.port());
+    assert!(b.url().ends_with("/stream/b"));
+    let (ia, ib) = tokio::join!(probe_streams(a.url()), probe_streams(b.url()));
+    assert_eq!(ia.unwrap().width(), Some(160));
+    assert_eq!(ib.unwrap().width(), Some(320));
+}
