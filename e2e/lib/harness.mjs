@@ -118,9 +118,10 @@ export async function visible(locator, timeout = 15_000) {
   return locator.first();
 }
 
-/** Waits until the page's URL path is `path`. */
+/** Waits until the page's URL path is `path` (a string, or a RegExp to match). */
 export async function atPath(page, path, timeout = 15_000) {
-  await page.waitForURL((u) => new URL(u).pathname === path, { timeout });
+  const ok = (p) => (path instanceof RegExp ? path.test(p) : p === path);
+  await page.waitForURL((u) => ok(new URL(u).pathname), { timeout });
 }
 
 export function shot(page, name) {

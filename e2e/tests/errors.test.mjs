@@ -92,6 +92,32 @@ describe('error handling', () => {
     const err = await visible(dialog.locator('#preset-name-error, [role=alert]'));
     assert.ok((await err.innerText()).trim().length > 0);
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+  });
+
+  it('asks before deleting a preset and a camera', async () => {
+    await page.getByRole('button', { name: 'Delete preset Home' }).click();
+    let dialog = await visible(page.getByRole('dialog', { name: 'Delete preset?' }));
+    await dialog.getByRole('button', { name: 'Cancel' }).click();
+    await visible(page.getByTestId('preset-row').filter({ hasText: 'Home' }));
+    await page.getByRole('button', { name: 'Delete preset Home' }).click();
+    dialog = await visible(page.getByRole('dialog', { name: 'Delete preset?' }));
+    await dialog.getByRole('button', { name: 'Delete preset' }).click();
+    await visible(page.getByText('No presets yet'));
+
+    await page.goto('/cameras');
+    await page.getByRole('button', { name: 'Delete Pier' }).click();
+    dialog = await visible(page.getByRole('dialog', { name: 'Delete camera?' }));
+    await dialog.getByRole('button', { name: 'Delete camera' }).click();
+    await visible(page.getByText('No cameras yet'));
+    // Keep one camera for the next test.
+    const headers = { 'Content-Type': 'application/json', Cookie: await cookieHeader(page) };
+    const res = await fetch(`${app.url}/api/cameras`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'Pier', type: 'STATIC', protocol: 'RTSP', address: 'rtsp://127.0.0.1:8554/pier' }),
+    });
+    assert.equal(res.status, 201);
   });
 
   it('goes to the login page when the session ends', async () => {

@@ -85,6 +85,28 @@ describe('first run to presets', () => {
     await visible(page.getByTestId('preset-row').filter({ hasText: 'Dock overview' }));
   });
 
+  it('edits a preset', async () => {
+    await page.getByRole('button', { name: 'Edit preset Dock overview' }).click();
+    const dialog = await visible(page.getByRole('dialog'));
+    assert.equal(await dialog.getByLabel('Zoom (%)').inputValue(), '30');
+    await dialog.getByLabel('Zoom (%)').fill('45');
+    await dialog.getByRole('button', { name: 'Save preset' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await visible(page.getByTestId('preset-row').filter({ hasText: '45%' }));
+  });
+
+  it('edits the camera: the password is write-only and can be cleared', async () => {
+    await page.getByRole('link', { name: 'Edit camera' }).click();
+    await atPath(page, /^\/cameras\/[^/]+\/edit$/);
+    assert.equal(await page.getByLabel('Password', { exact: true }).inputValue(), '', 'the password is never sent back');
+    assert.equal(await page.getByLabel('Username').inputValue(), 'user');
+    await page.getByLabel('Clear the stored password').check();
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await visible(page.getByRole('heading', { name: /Harbor entrance/, level: 1 }));
+    const details = await page.locator('dl').innerText();
+    assert.match(details, /Password\s+None/);
+  });
+
   it('renders the dashboard with the camera tile', async () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
     await atPath(page, '/');
