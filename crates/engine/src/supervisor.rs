@@ -220,7 +220,9 @@ pub struct SupervisorHandle {
 /// What `supervise` returns.
 pub struct Supervised {
     pub handle: SupervisorHandle,
-    /// The media pipes of each run (see `MediaIo`). Drop it if the spec uses no media pipe.
+    /// The media pipes of each run (see `MediaIo`), newest last; compare `MediaIo::run` with
+    /// `Status::run` to skip stale ones. Read it promptly: when 4 runs are pending, a new run's
+    /// pipes are closed (and that run soon fails). Ignore it if the spec uses no media pipe.
     pub media: mpsc::Receiver<MediaIo>,
     /// The actor; it ends after shutdown or when every handle is dropped, child reaped.
     pub task: JoinHandle<()>,
@@ -235,7 +237,7 @@ pub fn supervise(
 ) -> Supervised {
     let (tx, rx) = mpsc::channel(16);
     let (status_tx, status) = watch::channel(Status::new(spec.name.clone()));
-    let (media_tx, media) = mpsc::channel(2);
+    let (media_tx, media) = mpsc::channel(4);
     let actor = Actor {
         spec,
         config,
