@@ -1,0 +1,233 @@
+#!/usr/bin/python3
+"""Fake IP camera for the VistterStream test rig: a real RTSP server on 127.0.0.1.
+
+Serves an H.264 test pattern (optionally with AAC audio) through GStreamer's RTSP server,
+with the camera's name, the wall clock and a running timecode (HH:MM:SS:FF, i.e. a frame
+counter) burned into the picture, so a human looking at a program feed can tell which camera
+is on air and whether it is live or frozen.
+
+One shared pipeline serves every client (like a real camera's single encoder). It is built
+when the first client connects and torn down when the last one leaves.
+
+Run it with /usr/bin/python3 (it needs Debian's python3-gi and gir1.2-gst-rtsp-server-1.0):
+
+    /usr/bin/python3 testrig/fake_camera.py --port 8554 --path /cam --name "Dock" \
+        --width 640 --height 360 --fps 15 --audio --user admin --password secret
+
+When it is serving it prints one line on stdout:
+
+    READY port=8554 url=rtsp://127.0.0.1:8554/cam
+
+SIGTERM or SIGINT stops it at once (exit status 0). It also exits when its parent dies, so
+a crashed test leaves no orphan camera behind.
+"""
+
+import argparse
+import os
+import signal
+import sys
+
+try:
+    import gi
+
+    gi.require_version("Gst", "1.0")
+    gi.require_version("GstRtsp", "1.0")
+    gi.require_version("GstRtspServer", "1.0")
+    from gi.repository import GLib, Gst, GstRtsp, GstRtspServer
+except (ImportError, ValueError) as err:  # ValueError: typelib missing
+    sys.stderr.write(
+        f"fake_camera: cannot load GStreamer RTSP server bindings ({err}).\n"
+        "Use /usr/bin/python3 (not a pyenv/venv python) and run scripts/install-deps.sh\n"
+    )
+    sys.exit(3)
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Fake RTSP camera (GStreamer RTSP server)")
+    p.add_argument("--port", type=int, default=8554, help="TCP port; 0 picks a free one")
+    p.add_argument("--address", default="127.0.0.1", help="listen address (loopback only)")
+    p.add_argument("--path", default="/cam", help="mount path, e.g. /cam")
+    p.add_argument("--name", default="Fake camera", help="name burned into the picture")
+    p.add_argument("--width", type=int, default=640)
+    p.add_argument("--height", type=int, default=360)
+    p.add_argument("--fps", type=int, default=15)
+    p.add_argument("--bitrate", type=int, default=0, help="kbit/s; 0 = derived from size")
+    p.add_argument("--audio", action="store_true", help="add an AAC sine tone")
+    p.add_argument("--user", default=None)
+    p.add_argument("--password", default=None)
+    p.add_argument(
+        "--auth-method",
+        choices=["basic", "digest"],
+        default="digest",
+        help="RTSP authentication scheme when --user is set",
+    )
+    p.add_argument("--pattern", default="smpte", help="videotestsrc pattern (smpte, ball, ...)")
+    p.add_argument("--no-overlay", action="store_true", help="no burned-in text (less CPU)")
+    args = p.parse_args(argv)
+    if not args.path.startswith("/"):
+        args.path = "/" + args.path
+    if (args.user is None) != (args.password is None):
+        p.error("--user and --password go together")
+    if args.width <= 0 or args.height <= 0 or args.fps <= 0:
+        p.error("--width, --height and --fps must be positive")
+    if args.address not in ("127.0.0.1", "::1", "localhost"):
+        p.error("the test rig only listens on loopback")
+    return args
+
+
+def has_element(name):
+    return Gst.ElementFactory.find(name) is not None
+
+
+def gst_quote(text):
+    # Quoted string inside a gst-launch description.
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def build_launch(args):
+    missing = [e for e in ("videotestsrc", "x264enc", "rtph264pay") if not has_element(e)]
+    if missing:
+        raise SystemExit(
+            f"fake_camera: missing GStreamer elements {missing}; run scripts/install-deps.sh"
+        )
+    bitrate = args.bitrate or max(300, args.width * args.height * args.fps // 10000)
+    video = [
+        f"videotestsrc is-live=true pattern={args.pattern}",
+        f"video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1",
+    ]
+    if not args.no_overlay:
+        if has_element("textoverlay"):
+            font = max(10, args.height // 18)
+            video.append(
+                f"textoverlay text={gst_quote(args.name)} valignment=top halignment=left "
+                f'font-desc="DejaVu Sans Bold {font}" shaded-background=true'
+            )
+            video.append(
+                'clockoverlay time-format="%H:%M:%S" valignment=top halignment=right '
+                f'font-desc="DejaVu Sans Mono {font}" shaded-background=true'
+            )
+            if has_element("timecodestamper"):
+                video.append("timecodestamper")
+                mode = "time-code"
+            else:
+                mode = "running-time"
+            video.append(
+                f"timeoverlay time-mode={mode} valignment=bottom halignment=left "
+                f'font-desc="DejaVu Sans Mono {font}" shaded-background=true'
+            )
+        else:
+            sys.stderr.write(
+                "fake_camera: warning: no textoverlay (gstreamer1.0-x); picture has no text\n"
+            )
+    video += [
+        "videoconvert",
+        "video/x-raw,format=I420",
+        # Key frame every second, no B-frames: what an IP camera sends.
+        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
+        f"bframes=0 bitrate={bitrate} threads=1",
+        "video/x-h264,profile=baseline",
+        "rtph264pay name=pay0 pt=96 config-interval=-1",
+    ]
+    parts = [" ! ".join(video)]
+    if args.audio:
+        enc = next((e for e in ("voaacenc", "avenc_aac") if has_element(e)), None)
+        if enc is None:
+            raise SystemExit("fake_camera: no AAC encoder (voaacenc/avenc_aac); run install-deps")
+        parts.append(
+            " ! ".join(
+                [
+                    "audiotestsrc is-live=true wave=sine freq=440 volume=0.2",
+                    "audioconvert",
+                    "audioresample",
+                    "audio/x-raw,rate=48000,channels=2",
+                    f"{enc} bitrate=96000",
+                    "rtpmp4gpay name=pay1 pt=97",
+                ]
+            )
+        )
+    return "( " + "  ".join(parts) + " )"
+
+
+def setup_auth(server, factory, args):
+    auth = GstRtspServer.RTSPAuth()
+    token = GstRtspServer.RTSPToken()
+    token.set_string("media.factory.role", "user")
+    # GStreamer's RTSPAuthMethod is a bit set in C but a plain enum in Python (3 is refused),
+    # so offer one scheme. Digest is what IP cameras use by default.
+    if args.auth_method == "basic":
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, args.password), token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.BASIC)
+    else:
+        auth.add_digest(args.user, args.password, token)
+        auth.set_supported_methods(GstRtsp.RTSPAuthMethod.DIGEST)
+    server.set_auth(auth)
+
+    perms = GstRtspServer.RTSPPermissions()
+    perms.add_permission_for_role("user", "media.factory.access", True)
+    perms.add_permission_for_role("user", "media.factory.construct", True)
+    factory.set_permissions(perms)
+
+
+def main(argv):
+    args = parse_args(argv)
+    Gst.init(None)
+
+    launch = build_launch(args)
+    # Fail now, with GStreamer's message, rather than on the first client's DESCRIBE.
+    try:
+        probe = Gst.parse_launch(launch.strip("() "))
+        probe.set_state(Gst.State.NULL)
+        del probe
+    except GLib.Error as err:
+        sys.stderr.write(f"fake_camera: bad pipeline: {err.message}\n{launch}\n")
+        return 2
+
+    loop = GLib.MainLoop()
+    server = GstRtspServer.RTSPServer()
+    server.set_address(args.address)
+    server.set_service(str(args.port))
+
+    factory = GstRtspServer.RTSPMediaFactory()
+    factory.set_launch(launch)
+    factory.set_shared(True)
+    factory.set_latency(0)
+    if args.user is not None:
+        setup_auth(server, factory, args)
+    server.get_mount_points().add_factory(args.path, factory)
+
+    try:
+        source_id = server.attach(None)
+    except GLib.Error as err:
+        source_id = 0
+        sys.stderr.write(f"fake_camera: {err.message}\n")
+    if source_id == 0:
+        sys.stderr.write(f"fake_camera: cannot listen on {args.address}:{args.port}\n")
+        return 1
+
+    def stop(*_):
+        # GStreamer's streaming threads may take their time to wind down; nothing here needs
+        # a graceful teardown (clients see the connection close, like a camera losing power).
+        sys.stdout.flush()
+        os._exit(0)
+
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, stop)
+    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, stop)
+
+    parent = os.getppid()
+
+    def watch_parent():
+        if os.getppid() != parent:
+            stop()
+        return True
+
+    GLib.timeout_add(500, watch_parent)
+
+    port = server.get_bound_port()
+    host = "[::1]" if ":" in args.address else args.address
+    print(f"READY port={port} url=rtsp://{host}:{port}{args.path}", flush=True)
+    loop.run()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
