@@ -187,8 +187,11 @@ impl OnvifClient {
             .await
         {
             Ok(op) => msg::parse_capabilities(&op)?,
-            Err(e @ (OnvifError::AuthFailed(_) | OnvifError::Timeout(_))) => return Err(e),
-            Err(e @ OnvifError::Unreachable(_)) => return Err(e),
+            Err(
+                e @ (OnvifError::AuthFailed(_)
+                | OnvifError::Timeout(_)
+                | OnvifError::Unreachable(_)),
+            ) => return Err(e),
             Err(e) => {
                 tracing::debug!(error = %e, "GetCapabilities failed; trying GetServices");
                 msg::ServiceAddrs::default()

@@ -41,11 +41,12 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
     for c in date.chars() {
         match c {
             '0'..='9' | '.' => num.push(c),
-            'D' => secs += num.parse::<f64>().ok()? * 86_400.0,
+            'D' => {
+                secs += num.parse::<f64>().ok()? * 86_400.0;
+                num.clear();
+            }
+            // Years and months have no fixed length; no camera uses them for a PTZ timeout.
             _ => return None,
-        }
-        if c == 'D' {
-            num.clear();
         }
     }
     for c in time.chars() {

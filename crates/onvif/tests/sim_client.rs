@@ -473,7 +473,6 @@ async fn preset_move_settles_only_when_the_camera_has_arrived() {
         speed: None,
     };
     let report = move_and_settle(&c, "000", &goto, &policy).await.unwrap();
-    eprintln!("preset settle: {report:?}");
     assert!(!cam.is_moving(), "reported settled while still moving");
     assert!(close(cam.position(), target), "{:?}", cam.position());
     assert_eq!(report.settled_by, SettledBy::Idle);

@@ -86,3 +86,60 @@ fn motion_moves_at_the_configured_speed() {
     assert_eq!(m.position, PtzVector::new(0.5, -0.25, 1.0));
     assert!(m.target.is_none());
 }
+
+fn op_of(body: &str) -> Element {
+    match crate::soap::parse_reply(body).unwrap() {
+        crate::soap::Reply::Ok(op) => op,
+        crate::soap::Reply::Fault(f) => panic!("fault: {f}"),
+    }
+}
+
+async fn call(shared: &Shared, op_xml: &str) -> String {
+    let env = xml::parse(&crate::soap::envelope(op_xml, None)).unwrap();
+    let op = env.child("Body").unwrap().first_child().unwrap();
+    let resp = dispatch(shared, &op.name.clone(), op);
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn nodes_services_and_clock_read_back_through_the_client_parsers() {
+    use crate::messages as msg;
+    let s = shared(SimOptions {
+        clock_skew: TimeDelta::minutes(10),
+        ..SimOptions::default()
+    });
+    let nodes = msg::parse_nodes(&op_of(&call(&s, &msg::get_nodes()).await)).unwrap();
+    assert_eq!(nodes.len(), 1);
+    assert_eq!(nodes[0].0, "NODE_000");
+    assert_eq!(nodes[0].1, crate::types::PtzRanges::generic());
+
+    let svc = msg::parse_services(&op_of(&call(&s, &msg::get_services()).await)).unwrap();
+    assert_eq!(
+        svc.ptz.as_deref(),
+        Some("http://192.168.12.59:8899/onvif/ptz_service")
+    );
+    assert_eq!(
+        svc.media.as_deref(),
+        Some("http://192.168.12.59:8899/onvif/media_service")
+    );
+
+    let t =
+        msg::parse_system_date_and_time(&op_of(&call(&s, &msg::get_system_date_and_time()).await))
+            .unwrap();
+    let off = t - Utc::now() - TimeDelta::minutes(10);
+    assert!(off.abs() <= TimeDelta::seconds(2), "{off}");
+
+    let cfg = call(
+        &s,
+        r#"<tptz:GetConfigurations xmlns:tptz="http://www.onvif.org/ver20/ptz/wsdl"/>"#,
+    )
+    .await;
+    let op = op_of(&cfg);
+    assert_eq!(
+        op.child("PTZConfiguration").and_then(|c| c.attr("token")),
+        Some("PTZConfigurationToken")
+    );
+}
