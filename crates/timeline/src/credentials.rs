@@ -220,7 +220,12 @@ mod tests {
         assert_eq!(s.username.as_deref(), Some("admin"));
         assert_eq!(s.password.as_ref().unwrap().expose(), "p@ss");
         assert_eq!(s.placement, CredentialPlacement::UserInfo);
-        let back = join_credentials(&s.url, s.username.as_deref(), s.password.as_ref(), &s.placement);
+        let back = join_credentials(
+            &s.url,
+            s.username.as_deref(),
+            s.password.as_ref(),
+            &s.placement,
+        );
         assert_eq!(back, "rtsp://admin:p%40ss@10.0.0.5:554/h264");
     }
 
@@ -241,7 +246,12 @@ mod tests {
                 password_param: "password".into()
             }
         );
-        let back = join_credentials(&s.url, s.username.as_deref(), s.password.as_ref(), &s.placement);
+        let back = join_credentials(
+            &s.url,
+            s.username.as_deref(),
+            s.password.as_ref(),
+            &s.placement,
+        );
         assert_eq!(back, original);
     }
 
@@ -255,8 +265,12 @@ mod tests {
     #[test]
     fn addresses_compare_by_meaning() {
         let a = split_credentials("rtsp://CAM.local/s1", "a").unwrap().url;
-        let b = split_credentials("rtsp://u:p@cam.local:554/s1/", "b").unwrap().url;
-        let c = split_credentials("rtsp://cam.local:8554/s1", "c").unwrap().url;
+        let b = split_credentials("rtsp://u:p@cam.local:554/s1/", "b")
+            .unwrap()
+            .url;
+        let c = split_credentials("rtsp://cam.local:8554/s1", "c")
+            .unwrap()
+            .url;
         let d = split_credentials("rtsps://cam.local/s1", "d").unwrap().url;
         assert!(same_address(&a, &b));
         assert!(!same_address(&a, &c));

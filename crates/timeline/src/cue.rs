@@ -34,7 +34,9 @@ pub enum Action {
         take_at_ms: i64,
     },
     ShowOverlay(OverlayShow),
-    HideOverlay { overlay_id: i64 },
+    HideOverlay {
+        overlay_id: i64,
+    },
     /// Nothing is scheduled on air: the program shows its slate.
     Slate,
 }

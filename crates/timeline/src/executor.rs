@@ -139,7 +139,8 @@ pub struct Executor {
 }
 
 impl Executor {
-    /// Starts the executor task, stopped at position 0. Fails if the list cannot be played.
+    /// Starts the executor task (on the current tokio runtime), stopped at position 0. Fails
+    /// if the list cannot be played.
     pub fn spawn(
         cues: CueList,
         clock: Arc<dyn Clock>,
@@ -268,7 +269,8 @@ struct InFlight(Vec<Call>);
 
 impl InFlight {
     fn poll(&mut self, cx: &mut Context<'_>) {
-        self.0.retain_mut(|call| call.as_mut().poll(cx).is_pending());
+        self.0
+            .retain_mut(|call| call.as_mut().poll(cx).is_pending());
     }
 }
 
@@ -436,7 +438,10 @@ impl Runner {
         if !due.is_empty() {
             let late = now.saturating_sub(first_due);
             if late > Duration::from_millis(100) {
-                tracing::warn!(late_ms = late.as_millis() as u64, "timeline cues fired late");
+                tracing::warn!(
+                    late_ms = late.as_millis() as u64,
+                    "timeline cues fired late"
+                );
             }
             self.apply(&due, false);
         }
@@ -461,6 +466,7 @@ impl Runner {
             Command::Stop => {
                 if self.state == PlayState::Playing {
                     self.paused_at = self.current_position();
+                    self.count_passes();
                     self.state = PlayState::Stopped;
                     let mut desired = self.program.clone();
                     desired.overlays.clear();
@@ -484,6 +490,9 @@ impl Runner {
             }
             Command::Load(list) => {
                 let p = self.current_position();
+                if self.state == PlayState::Playing {
+                    self.count_passes();
+                }
                 self.list = list;
                 let p = if p >= self.d() && self.looping() {
                     0
@@ -502,6 +511,14 @@ impl Runner {
         Ok(())
     }
 
+    /// Banks the passes completed since the anchor before it moves, so `loop_index` keeps
+    /// counting across jumps and pauses.
+    fn count_passes(&mut self) {
+        if self.looping() {
+            self.loops_before += self.elapsed_ms().div_euclid(self.d()).max(0) as u64;
+        }
+    }
+
     fn current_position(&self) -> i64 {
         match self.state {
             PlayState::Playing if self.looping() => self.elapsed_ms().rem_euclid(self.d()),
@@ -518,13 +535,14 @@ impl Runner {
                 format!("must be from 0 to {} ms", self.d()),
             ));
         }
-        let p = if p == self.d() && self.looping() { 0 } else { p };
+        let p = if p == self.d() && self.looping() {
+            0
+        } else {
+            p
+        };
         match self.state {
             PlayState::Playing => {
-                let done = self.elapsed_ms().div_euclid(self.d()).max(0) as u64;
-                if self.looping() {
-                    self.loops_before += done;
-                }
+                self.count_passes();
                 self.start_at(p);
             }
             _ => {

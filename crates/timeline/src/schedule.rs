@@ -61,7 +61,12 @@ impl Schedule {
 
     /// Parses a wall-clock time written `HH:MM` (00:00 to 23:59).
     pub fn parse_time(field: &str, text: &str) -> Result<NaiveTime> {
-        let bad = || Error::invalid(field, format!("'{text}' is not a time; write HH:MM, e.g. 06:30"));
+        let bad = || {
+            Error::invalid(
+                field,
+                format!("'{text}' is not a time; write HH:MM, e.g. 06:30"),
+            )
+        };
         let (h, m) = text.trim().split_once(':').ok_or_else(bad)?;
         if h.is_empty() || h.len() > 2 || m.len() != 2 {
             return Err(bad());
@@ -171,7 +176,9 @@ mod hhmm {
         s.serialize_str(&format!("{:02}:{:02}", t.hour(), t.minute()))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<NaiveTime, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<NaiveTime, D::Error> {
         let text = String::deserialize(d)?;
         Schedule::parse_time("time", &text).map_err(|e| serde::de::Error::custom(e.message))
     }
@@ -193,7 +200,10 @@ mod tz_serde {
 mod days_serde {
     use super::*;
 
-    pub fn serialize<S: Serializer>(days: &WeekdaySet, s: S) -> std::result::Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        days: &WeekdaySet,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         let names: Vec<String> = days
             .iter(Weekday::Mon)
             .map(|d| format!("{d:?}").to_ascii_lowercase())
@@ -201,13 +211,17 @@ mod days_serde {
         names.serialize(s)
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<WeekdaySet, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> std::result::Result<WeekdaySet, D::Error> {
         let names = Vec::<String>::deserialize(d)?;
         names
             .iter()
             .map(|n| {
                 Weekday::from_str(n.trim()).map_err(|_| {
-                    serde::de::Error::custom(format!("'{n}' is not a day of the week; use mon, tue, ..."))
+                    serde::de::Error::custom(format!(
+                        "'{n}' is not a day of the week; use mon, tue, ..."
+                    ))
                 })
             })
             .collect()
@@ -231,7 +245,10 @@ mod tests {
     /// A local wall-clock time, for readable tests (must be unambiguous).
     fn local(tz: Tz, s: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        tz.from_local_datetime(&naive).single().unwrap().with_timezone(&Utc)
+        tz.from_local_datetime(&naive)
+            .single()
+            .unwrap()
+            .with_timezone(&Utc)
     }
 
     #[test]
@@ -399,7 +416,10 @@ mod tests {
             json!({"days": ["mon"], "start": "22:00", "end": "06:00", "tz": "Mars/Olympus"}),
             json!({"days": ["someday"], "start": "22:00", "end": "06:00", "tz": "UTC"}),
         ] {
-            assert!(serde_json::from_value::<Schedule>(bad.clone()).is_err(), "{bad}");
+            assert!(
+                serde_json::from_value::<Schedule>(bad.clone()).is_err(),
+                "{bad}"
+            );
         }
         let e = Schedule::parse_time("start", "7pm").unwrap_err();
         assert_eq!(e.field.as_deref(), Some("start"));

@@ -98,7 +98,9 @@ pub fn validate(timeline: &Timeline, catalog: &dyn Catalog) -> Report {
         if !ok {
             r.error(
                 "id",
-                format!("'{id}' is not a valid id: use 1 to {MAX_ID_LEN} letters, digits, '-' or '_'"),
+                format!(
+                    "'{id}' is not a valid id: use 1 to {MAX_ID_LEN} letters, digits, '-' or '_'"
+                ),
             );
         }
     }
@@ -180,7 +182,14 @@ pub fn validate(timeline: &Timeline, catalog: &dyn Catalog) -> Report {
             }
             let times_ok = check_times(&mut r, &cpath, clip.start_ms, clip.end_ms, d);
             if track.kind.is_played() {
-                check_source(&mut r, &cpath, track.kind, &clip.source, clip.duration_ms(), catalog);
+                check_source(
+                    &mut r,
+                    &cpath,
+                    track.kind,
+                    &clip.source,
+                    clip.duration_ms(),
+                    catalog,
+                );
             }
             if let (TrackKind::Overlay, ClipSource::Overlay { overlay_id, .. }, true) =
                 (track.kind, &clip.source, times_ok)
@@ -226,7 +235,9 @@ fn bad_element_id(id: &str) -> Option<String> {
     } else if id.len() > MAX_ID_LEN {
         Some(format!("must be at most {MAX_ID_LEN} characters"))
     } else if id.chars().any(|c| c.is_control() || c.is_whitespace()) {
-        Some(format!("'{id}' must not contain spaces or control characters"))
+        Some(format!(
+            "'{id}' must not contain spaces or control characters"
+        ))
     } else {
         None
     }
@@ -251,7 +262,10 @@ fn check_times(r: &mut Report, path: &str, start: i64, end: i64, d: i64) -> bool
     } else if end == start {
         r.error(
             format!("{path}.end"),
-            format!("the clip has zero length (starts and ends at {})", secs(start)),
+            format!(
+                "the clip has zero length (starts and ends at {})",
+                secs(start)
+            ),
         );
         ok = false;
     }
@@ -346,7 +360,10 @@ fn check_source(
                 r.error(format!("{path}.source.width"), "must be more than 0 pixels");
             }
             if *height <= 0 {
-                r.error(format!("{path}.source.height"), "must be more than 0 pixels");
+                r.error(
+                    format!("{path}.source.height"),
+                    "must be more than 0 pixels",
+                );
             }
             if !(0.0..=1.0).contains(opacity) {
                 r.error(
@@ -523,7 +540,13 @@ mod tests {
             let mut t = good();
             t.duration_ms = d;
             t.tracks.clear();
-            assert_eq!(one_error(&t), ("duration".into(), format!("must be more than 0 (it is {})", secs(d))));
+            assert_eq!(
+                one_error(&t),
+                (
+                    "duration".into(),
+                    format!("must be more than 0 (it is {})", secs(d))
+                )
+            );
         }
         let mut t = good();
         t.duration_ms = MAX_DURATION_MS + 1;
@@ -571,7 +594,10 @@ mod tests {
         t.tracks[0].clips[1].start_ms = 19_000;
         let (path, msg) = one_error(&t);
         assert_eq!(path, "tracks[0].clips[1].start");
-        assert!(msg.starts_with("overlaps clip 'a' (tracks[0].clips[0], 0 s to 20 s)"), "{msg}");
+        assert!(
+            msg.starts_with("overlaps clip 'a' (tracks[0].clips[0], 0 s to 20 s)"),
+            "{msg}"
+        );
         // Overlays may overlap each other, but one overlay cannot be in two places.
         let mut t = good();
         t.tracks[1]

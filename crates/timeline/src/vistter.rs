@@ -285,7 +285,12 @@ impl Import {
             Format::Declared => {
                 let meta = match top.get_mut("metadata") {
                     Some(Value::Object(m)) => m,
-                    _ => return Err(Error::invalid("metadata", "is required and must be an object")),
+                    _ => {
+                        return Err(Error::invalid(
+                            "metadata",
+                            "is required and must be an object",
+                        ))
+                    }
                 };
                 let id = take_opt_string(meta, "id", "metadata.id")?
                     .ok_or_else(|| Error::invalid("metadata.id", "is required"))?;
@@ -475,7 +480,10 @@ fn import_clip(
     let end_ms = take_seconds(&mut obj, "endTime", &format!("{path}.endTime"))?;
     let asset_path = format!("{path}.asset");
     let Some(Value::Object(asset)) = obj.get_mut("asset") else {
-        return Err(Error::invalid(asset_path, "is required and must be an object"));
+        return Err(Error::invalid(
+            asset_path,
+            "is required and must be an object",
+        ));
     };
     if let Some(config) = asset.get_mut("apiConfig") {
         secrets.take_api_key(config, &format!("{asset_path}.apiConfig"));
@@ -612,7 +620,12 @@ fn find_overlay_by_keys(keys: &[String], catalog: &dyn Catalog) -> Option<Overla
     keys.iter().find_map(|k| catalog.find_overlay(k))
 }
 
-fn resolve_source(source: &SourceRef, catalog: &dyn Catalog) -> std::result::Result<ClipSource, Missing> {
+// Private and called once per clip: boxing the error would buy nothing.
+#[allow(clippy::result_large_err)]
+fn resolve_source(
+    source: &SourceRef,
+    catalog: &dyn Catalog,
+) -> std::result::Result<ClipSource, Missing> {
     let camera_source = |camera: CameraInfo, preset: &Option<String>| match preset {
         None => Ok(ClipSource::Camera {
             camera_id: camera.id,
@@ -739,7 +752,11 @@ const TOP_MANAGED: &[&str] = &[
 const CLIP_MANAGED: &[&str] = &["startTime", "endTime", "asset", "position", "opacity"];
 
 /// Writes a timeline as a VistterStudio segment document.
-pub fn export(timeline: &Timeline, catalog: &dyn Catalog, options: &ExportOptions) -> Result<Value> {
+pub fn export(
+    timeline: &Timeline,
+    catalog: &dyn Catalog,
+    options: &ExportOptions,
+) -> Result<Value> {
     let format = options.format.unwrap_or_else(|| Format::of(timeline));
     let extra = &timeline.extra;
     let empty = Map::new();
@@ -780,11 +797,17 @@ pub fn export(timeline: &Timeline, catalog: &dyn Catalog, options: &ExportOption
         }
         Format::Declared => {
             let id = timeline.id.clone().ok_or_else(|| {
-                Error::invalid("id", "is required to export in the declared VistterStudio shape")
+                Error::invalid(
+                    "id",
+                    "is required to export in the declared VistterStudio shape",
+                )
             })?;
             out.insert(
                 "version".into(),
-                extra.get("version").cloned().unwrap_or_else(|| "1.0".into()),
+                extra
+                    .get("version")
+                    .cloned()
+                    .unwrap_or_else(|| "1.0".into()),
             );
             let mut m = Map::new();
             m.insert("id".into(), id.into());
@@ -871,7 +894,15 @@ fn export_track(
         .clips
         .iter()
         .enumerate()
-        .map(|(ci, c)| export_clip(c, &format!("tracks[{ti}].clips[{ci}]"), catalog, assets, options))
+        .map(|(ci, c)| {
+            export_clip(
+                c,
+                &format!("tracks[{ti}].clips[{ci}]"),
+                catalog,
+                assets,
+                options,
+            )
+        })
         .collect::<Result<Vec<_>>>()?;
     out.insert("clips".into(), Value::Array(clips));
     for (k, v) in &track.extra {
@@ -897,7 +928,10 @@ fn export_clip(
         "startTime".into(),
         seconds_value(clip.start_ms, extra.get("startTime")),
     );
-    out.insert("endTime".into(), seconds_value(clip.end_ms, extra.get("endTime")));
+    out.insert(
+        "endTime".into(),
+        seconds_value(clip.end_ms, extra.get("endTime")),
+    );
     match &clip.source {
         ClipSource::Camera {
             camera_id,
@@ -1234,7 +1268,10 @@ mod tests {
         let imp = Import::from_value(reolink_doc()).unwrap();
         let missing = imp.resolve(&MemoryCatalog::default()).unwrap_err();
         assert_eq!(missing.len(), 1);
-        assert_eq!(missing[0].paths, vec!["tracks[0].clips[0]", "tracks[0].clips[1]"]);
+        assert_eq!(
+            missing[0].paths,
+            vec!["tracks[0].clips[0]", "tracks[0].clips[1]"]
+        );
         let Missing::Camera {
             suggested_name,
             password,
@@ -1362,7 +1399,10 @@ mod tests {
             }
         );
         assert_eq!(t.tracks[2].clips[0].source, ClipSource::Passthrough);
-        assert_eq!(export(&t, &catalog, &ExportOptions::default()).unwrap(), doc);
+        assert_eq!(
+            export(&t, &catalog, &ExportOptions::default()).unwrap(),
+            doc
+        );
     }
 
     #[test]
@@ -1399,10 +1439,16 @@ mod tests {
         let out = export(&t, &catalog, &ExportOptions::default()).unwrap();
         let a = &out["tracks"][0]["clips"][0];
         assert_eq!(a["endTime"], json!(6));
-        assert_eq!(a["asset"], json!({"type": "static", "path": "rtsp://cam.local/s1", "preset": "Beach", "k": 1}));
+        assert_eq!(
+            a["asset"],
+            json!({"type": "static", "path": "rtsp://cam.local/s1", "preset": "Beach", "k": 1})
+        );
         let b = &out["tracks"][1]["clips"][0];
         assert_eq!(b["asset"], json!({"type": "static", "path": "sale.png"}));
-        assert_eq!(b["position"], json!({"x": 10.2, "y": 20, "width": 100, "height": 50}));
+        assert_eq!(
+            b["position"],
+            json!({"x": 10.2, "y": 20, "width": 100, "height": 50})
+        );
         assert_eq!(b["opacity"], json!(0.5));
     }
 
@@ -1417,7 +1463,8 @@ mod tests {
         let mut v = Track::new(TrackKind::Video, "");
         v.clips.push(Clip::camera("a", 0, 20_000, 1, Some(10)));
         let mut o = Track::new(TrackKind::Overlay, "Logos");
-        o.clips.push(Clip::overlay("b", 1_500, 3_000, 5, (1700, 40, 200, 100)));
+        o.clips
+            .push(Clip::overlay("b", 1_500, 3_000, 5, (1700, 40, 200, 100)));
         t.tracks = vec![v, o];
         let flat = export(&t, &catalog, &ExportOptions::default()).unwrap();
         assert_eq!(
@@ -1473,22 +1520,40 @@ mod tests {
             (json!([]), None),
             (json!({"name": "x"}), Some("tracks")),
             (json!({"tracks": [], "duration": "60"}), Some("duration")),
-            (json!({"tracks": [{"id": "t", "type": "subtitle", "clips": []}], "duration": 1}), Some("tracks[0].type")),
-            (json!({"tracks": [{"id": "t", "type": "video"}], "duration": 1}), Some("tracks[0].clips")),
-            (json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": "c", "startTime": 0, "asset": {}}]}], "duration": 1}),
-             Some("tracks[0].clips[0].endTime")),
-            (json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": 7, "startTime": 0, "endTime": 1, "asset": {}}]}], "duration": 1}),
-             Some("tracks[0].clips[0].id")),
-            (json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": "c", "startTime": 0, "endTime": 1}]}], "duration": 1}),
-             Some("tracks[0].clips[0].asset")),
-            (json!({"version": "1.0", "metadata": {"id": "a", "name": "b"}, "tracks": []}), Some("metadata.duration")),
+            (
+                json!({"tracks": [{"id": "t", "type": "subtitle", "clips": []}], "duration": 1}),
+                Some("tracks[0].type"),
+            ),
+            (
+                json!({"tracks": [{"id": "t", "type": "video"}], "duration": 1}),
+                Some("tracks[0].clips"),
+            ),
+            (
+                json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": "c", "startTime": 0, "asset": {}}]}], "duration": 1}),
+                Some("tracks[0].clips[0].endTime"),
+            ),
+            (
+                json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": 7, "startTime": 0, "endTime": 1, "asset": {}}]}], "duration": 1}),
+                Some("tracks[0].clips[0].id"),
+            ),
+            (
+                json!({"tracks": [{"id": "t", "type": "video", "clips": [{"id": "c", "startTime": 0, "endTime": 1}]}], "duration": 1}),
+                Some("tracks[0].clips[0].asset"),
+            ),
+            (
+                json!({"version": "1.0", "metadata": {"id": "a", "name": "b"}, "tracks": []}),
+                Some("metadata.duration"),
+            ),
             (json!({"version": "1.0", "tracks": []}), Some("metadata")),
         ];
         for (doc, field) in cases {
             let e = Import::from_value(doc.clone()).unwrap_err();
             assert_eq!(e.field.as_deref(), field, "{doc}");
         }
-        assert!(Import::parse("{").unwrap_err().message.contains("not valid JSON"));
+        assert!(Import::parse("{")
+            .unwrap_err()
+            .message
+            .contains("not valid JSON"));
     }
 
     #[test]

@@ -52,7 +52,10 @@ fn segments() -> Vec<Fixture> {
 }
 
 fn schema() -> Value {
-    let f = fixtures().into_iter().find(is_schema).expect("schema-timeline.json");
+    let f = fixtures()
+        .into_iter()
+        .find(is_schema)
+        .expect("schema-timeline.json");
     f.json
 }
 
@@ -65,7 +68,12 @@ fn catalog() -> MemoryCatalog {
 #[test]
 fn every_file_is_either_a_segment_or_the_schema() {
     let all = fixtures();
-    assert_eq!(all.len(), 5, "fixtures changed: {:?}", all.iter().map(|f| &f.name).collect::<Vec<_>>());
+    assert_eq!(
+        all.len(),
+        5,
+        "fixtures changed: {:?}",
+        all.iter().map(|f| &f.name).collect::<Vec<_>>()
+    );
     for f in &all {
         match Import::parse(&f.text) {
             Ok(import) => {
@@ -154,7 +162,11 @@ fn segments_validate_compile_and_round_trip_byte_for_byte() {
             }
         );
         let report = validate(&timeline, &catalog);
-        assert!(report.errors.is_empty() && report.warnings.is_empty(), "{}: {report:?}", f.name);
+        assert!(
+            report.errors.is_empty() && report.warnings.is_empty(),
+            "{}: {report:?}",
+            f.name
+        );
 
         let cues = compile(&timeline, &CompileOptions::default());
         assert_eq!(cues.cues.len(), 1);
@@ -169,7 +181,10 @@ fn segments_validate_compile_and_round_trip_byte_for_byte() {
 
         // The appliance stores the timeline as JSON; reading it back changes nothing.
         let stored = serde_json::to_string(&timeline).unwrap();
-        assert_eq!(serde_json::from_str::<vs_timeline::Timeline>(&stored).unwrap(), timeline);
+        assert_eq!(
+            serde_json::from_str::<vs_timeline::Timeline>(&stored).unwrap(),
+            timeline
+        );
 
         let out = export(&timeline, &catalog, &ExportOptions::default()).unwrap();
         assert_eq!(out, f.json, "{}", f.name);
@@ -203,7 +218,12 @@ fn declared_export_satisfies_the_studio_schema_and_comes_back() {
             },
         )
         .unwrap();
-        assert_eq!(schema_errors(&schema, &declared, "$"), Vec::<String>::new(), "{}", f.name);
+        assert_eq!(
+            schema_errors(&schema, &declared, "$"),
+            Vec::<String>::new(),
+            "{}",
+            f.name
+        );
         assert_eq!(declared["metadata"]["id"], f.json["id"]);
         assert_eq!(declared["metadata"]["created"], f.json["created"]);
 
