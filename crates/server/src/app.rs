@@ -63,6 +63,7 @@ impl App {
 
         spawn_housekeeping(ctl.clone());
         ctl.tasks.spawn(ctl.clone().run_health_monitor());
+        ctl.resume_streams().await?;
         if config.demo {
             if let Err(e) = crate::demo::start(ctl.clone()).await {
                 tracing::warn!(error = ?e, "demo mode could not start");

@@ -41,6 +41,10 @@ pub struct Config {
     #[arg(long, env = "VS_HEALTH_INTERVAL", default_value_t = 15)]
     pub health_interval_s: u64,
 
+    /// Seconds without progress after which an FFmpeg child is judged stalled and restarted.
+    #[arg(long, env = "VS_STALL_TIMEOUT", default_value_t = 10)]
+    pub stall_timeout_s: u64,
+
     /// The ffmpeg binary.
     #[arg(long, env = "VS_FFMPEG", default_value = "ffmpeg")]
     pub ffmpeg: PathBuf,
@@ -66,6 +70,7 @@ impl Config {
             secure_cookie: false,
             session_hours: 1,
             health_interval_s: 1,
+            stall_timeout_s: 4,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
             demo: false,

@@ -206,30 +206,45 @@ impl Controller {
     }
 
     pub async fn logout(&self, cookie_value: &str) -> Result<()> {
-        self.db.delete_session(&digest(cookie_value)).await
+        let key = digest(cookie_value);
+        self.auth_cache.remove(&key);
+        self.db.delete_session(&key).await
     }
 
     /// The user behind a session cookie, if it is live.
     pub async fn session_user(&self, cookie_value: &str) -> Result<Option<UserInfo>> {
-        Ok(self
-            .db
-            .session_user(&digest(cookie_value))
-            .await?
-            .map(|u| UserInfo {
-                id: u.id,
-                username: u.username,
-            }))
+        let key = digest(cookie_value);
+        if let Some(u) = self.auth_cache.get(&key) {
+            return Ok(Some(u));
+        }
+        let user = self.db.session_user(&key).await?.map(|u| UserInfo {
+            id: u.id,
+            username: u.username,
+        });
+        if let Some(u) = &user {
+            self.auth_cache.insert(key, u.clone());
+        }
+        Ok(user)
     }
 
-    /// The user behind a bearer token, if it is live.
+    /// The user behind a bearer token, if it is live. Its last use is recorded at most once
+    /// per cache period, not on every request.
     pub async fn token_user(&self, token: &str) -> Result<Option<UserInfo>> {
         if !token.starts_with(TOKEN_PREFIX) {
             return Ok(None);
         }
-        Ok(self.db.token_user(&digest(token)).await?.map(|u| UserInfo {
+        let key = digest(token);
+        if let Some(u) = self.auth_cache.get(&key) {
+            return Ok(Some(u));
+        }
+        let user = self.db.token_user(&key).await?.map(|u| UserInfo {
             id: u.id,
             username: u.username,
-        }))
+        });
+        if let Some(u) = &user {
+            self.auth_cache.insert(key, u.clone());
+        }
+        Ok(user)
     }
 
     pub async fn change_password(
@@ -268,6 +283,7 @@ impl Controller {
         match self.db.user_by_name(&username).await? {
             Some(u) => {
                 self.db.set_password(u.id, &hash, None).await?;
+                self.auth_cache.clear();
                 self.db
                     .audit(Some(u.id), "password_reset", Some(&username), Some("cli"))
                     .await?;
@@ -323,9 +339,51 @@ impl Controller {
 
     pub async fn revoke_token(&self, user: &UserInfo, id: i64) -> Result<()> {
         self.db.revoke_api_token(user.id, id).await?;
+        self.auth_cache.clear();
         self.db
             .audit(Some(user.id), "token_revoked", Some(&id.to_string()), None)
             .await
+    }
+}
+
+/// Recently verified sessions and tokens (by digest), so a busy dashboard does not cost a
+/// database lookup per request. Entries live a few seconds; logout, revocation and password
+/// changes clear them at once.
+pub struct AuthCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (UserInfo, Instant)>>,
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        AuthCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<UserInfo> {
+        let map = self.entries.lock().expect("auth cache lock");
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(u, _)| u.clone())
+    }
+
+    fn insert(&self, key: String, user: UserInfo) {
+        let mut map = self.entries.lock().expect("auth cache lock");
+        if map.len() > 10_000 {
+            let ttl = self.ttl;
+            map.retain(|_, (_, at)| at.elapsed() < ttl);
+        }
+        map.insert(key, (user, Instant::now()));
+    }
+
+    fn remove(&self, key: &str) {
+        self.entries.lock().expect("auth cache lock").remove(key);
+    }
+
+    fn clear(&self) {
+        self.entries.lock().expect("auth cache lock").clear();
     }
 }
 

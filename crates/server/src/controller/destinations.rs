@@ -98,9 +98,15 @@ impl From<DestinationRow> for Destination {
 
 fn check_key(key: &str) -> Result<()> {
     if key.len() > 512 {
-        return Err(Error::invalid("stream_key", "must be at most 512 characters"));
+        return Err(Error::invalid(
+            "stream_key",
+            "must be at most 512 characters",
+        ));
     }
-    if key.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+    if key
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
         return Err(Error::invalid(
             "stream_key",
             "must not contain spaces or slashes; paste only the key shown by the platform",
@@ -122,23 +128,47 @@ pub fn publish_url(url: &str, key: Option<&Secret>) -> String {
 }
 
 impl Controller {
-    fn destination_write(&self, input: &DestinationInput, keep_key: Option<String>) -> Result<DestinationWrite> {
+    fn destination_write(
+        &self,
+        input: &DestinationInput,
+        keep_key: Option<String>,
+    ) -> Result<DestinationWrite> {
         let name = validate::name("name", &input.name, 64)?;
-        let platform = Platform::parse(&input.platform)
-            .ok_or_else(|| Error::invalid("platform", "must be youtube, facebook, twitch or custom"))?;
-        let raw_url = match input.url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+        let platform = Platform::parse(&input.platform).ok_or_else(|| {
+            Error::invalid("platform", "must be youtube, facebook, twitch or custom")
+        })?;
+        let raw_url = match input
+            .url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
             Some(u) => u.to_string(),
             None => platform
                 .default_url()
-                .ok_or_else(|| Error::invalid("url", "is required for a custom destination, e.g. rtmp://server/live"))?
+                .ok_or_else(|| {
+                    Error::invalid(
+                        "url",
+                        "is required for a custom destination, e.g. rtmp://server/live",
+                    )
+                })?
                 .to_string(),
         };
         let parsed = StreamUrl::parse(&raw_url, "url")?;
-        if !matches!(parsed.url.protocol(), Protocol::Rtmp | Protocol::Rtmps | Protocol::Srt) {
-            return Err(Error::invalid("url", "must be an rtmp://, rtmps:// or srt:// address"));
+        if !matches!(
+            parsed.url.protocol(),
+            Protocol::Rtmp | Protocol::Rtmps | Protocol::Srt
+        ) {
+            return Err(Error::invalid(
+                "url",
+                "must be an rtmp://, rtmps:// or srt:// address",
+            ));
         }
         if parsed.username.is_some() || parsed.password.is_some() {
-            return Err(Error::invalid("url", "must not contain credentials; put the key in stream_key"));
+            return Err(Error::invalid(
+                "url",
+                "must not contain credentials; put the key in stream_key",
+            ));
         }
         let stream_key_enc = match input.stream_key.as_deref().map(str::trim) {
             None => keep_key,
@@ -149,7 +179,10 @@ impl Controller {
             }
         };
         if stream_key_enc.is_none() && platform != Platform::Custom {
-            return Err(Error::invalid("stream_key", "is required: copy it from the platform's live dashboard"));
+            return Err(Error::invalid(
+                "stream_key",
+                "is required: copy it from the platform's live dashboard",
+            ));
         }
         Ok(DestinationWrite {
             name,
@@ -161,37 +194,62 @@ impl Controller {
     }
 
     pub async fn list_destinations(&self) -> Result<Vec<Destination>> {
-        Ok(self.db.list_destinations().await?.into_iter().map(Into::into).collect())
+        Ok(self
+            .db
+            .list_destinations()
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub async fn destination(&self, id: i64) -> Result<Destination> {
         Ok(self.db.destination(id).await?.into())
     }
 
-    pub async fn create_destination(&self, input: &DestinationInput, user: Option<i64>) -> Result<Destination> {
+    pub async fn create_destination(
+        &self,
+        input: &DestinationInput,
+        user: Option<i64>,
+    ) -> Result<Destination> {
         let w = self.destination_write(input, None)?;
         let row = self.db.create_destination(&w).await?;
-        self.db.audit(user, "destination_created", Some(&row.name), Some(&row.url)).await?;
+        self.db
+            .audit(user, "destination_created", Some(&row.name), Some(&row.url))
+            .await?;
         Ok(row.into())
     }
 
-    pub async fn update_destination(&self, id: i64, input: &DestinationInput, user: Option<i64>) -> Result<Destination> {
+    pub async fn update_destination(
+        &self,
+        id: i64,
+        input: &DestinationInput,
+        user: Option<i64>,
+    ) -> Result<Destination> {
         let existing = self.db.destination(id).await?;
         let w = self.destination_write(input, existing.stream_key_enc)?;
         let row = self.db.update_destination(id, &w).await?;
-        self.db.audit(user, "destination_updated", Some(&row.name), Some(&row.url)).await?;
+        self.db
+            .audit(user, "destination_updated", Some(&row.name), Some(&row.url))
+            .await?;
         Ok(row.into())
     }
 
     pub async fn delete_destination(&self, id: i64, user: Option<i64>) -> Result<()> {
         let existing = self.db.destination(id).await?;
         self.db.delete_destination(id).await?;
-        self.db.audit(user, "destination_deleted", Some(&existing.name), None).await
+        self.db
+            .audit(user, "destination_deleted", Some(&existing.name), None)
+            .await
     }
 
     /// The publish URL with the key, for FFmpeg only; and the same URL redacted for logs.
     pub fn destination_publish(&self, row: &DestinationRow) -> Result<(String, String)> {
-        let key = row.stream_key_enc.as_deref().map(|k| self.secrets.open(k)).transpose()?;
+        let key = row
+            .stream_key_enc
+            .as_deref()
+            .map(|k| self.secrets.open(k))
+            .transpose()?;
         let full = publish_url(&row.url, key.as_ref());
         let shown = publish_url(&row.url, key.as_ref().map(|_| Secret::new("***")).as_ref());
         Ok((full, shown))
@@ -205,9 +263,18 @@ mod tests {
     #[test]
     fn publish_urls() {
         let k = Secret::new("abcd-1234");
-        assert_eq!(publish_url("rtmp://a.rtmp.youtube.com/live2", Some(&k)), "rtmp://a.rtmp.youtube.com/live2/abcd-1234");
-        assert_eq!(publish_url("rtmp://h/app/", Some(&k)), "rtmp://h/app/abcd-1234");
-        assert_eq!(publish_url("srt://h:9000", Some(&k)), "srt://h:9000?streamid=abcd-1234");
+        assert_eq!(
+            publish_url("rtmp://a.rtmp.youtube.com/live2", Some(&k)),
+            "rtmp://a.rtmp.youtube.com/live2/abcd-1234"
+        );
+        assert_eq!(
+            publish_url("rtmp://h/app/", Some(&k)),
+            "rtmp://h/app/abcd-1234"
+        );
+        assert_eq!(
+            publish_url("srt://h:9000", Some(&k)),
+            "srt://h:9000?streamid=abcd-1234"
+        );
         assert_eq!(publish_url("rtmp://h/app/key", None), "rtmp://h/app/key");
     }
 }

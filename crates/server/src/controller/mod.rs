@@ -7,7 +7,9 @@ pub mod destinations;
 pub mod health;
 pub mod presets;
 pub mod probe;
+pub mod ptz;
 pub mod status;
+pub mod streams;
 pub mod validate;
 
 use std::sync::Arc;
@@ -33,12 +35,15 @@ pub struct Controller {
     pub secrets: SecretBox,
     pub config: Arc<Config>,
     pub login_limiter: auth::LoginLimiter,
+    pub auth_cache: auth::AuthCache,
     pub events: broadcast::Sender<Event>,
     pub started: Instant,
     pub shutdown: CancellationToken,
     /// Every background task, so shutdown can wait for them to finish.
     pub tasks: tokio_util::task::TaskTracker,
     pub health: health::HealthBook,
+    pub streams: streams::StreamRuntime,
+    pub ptz: ptz::PtzClients,
     pub sampler: status::Sampler,
     pub ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
     dummy_hash: String,
@@ -56,10 +61,13 @@ impl Controller {
             db,
             secrets,
             login_limiter: auth::LoginLimiter::new(5, std::time::Duration::from_secs(300)),
+            auth_cache: auth::AuthCache::new(std::time::Duration::from_secs(10)),
             events,
             started: Instant::now(),
             tasks: Default::default(),
             health: Default::default(),
+            streams: Default::default(),
+            ptz: Default::default(),
             sampler: Default::default(),
             ffmpeg_version: Default::default(),
             dummy_hash: auth::dummy_hash(config.bcrypt_cost),

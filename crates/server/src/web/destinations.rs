@@ -13,7 +13,10 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/destinations", get(list).post(create))
-        .route("/api/destinations/{id}", get(read).put(update).delete(remove))
+        .route(
+            "/api/destinations/{id}",
+            get(read).put(update).delete(remove),
+        )
 }
 
 #[utoipa::path(get, path = "/api/destinations", tag = "destinations", responses((status = 200, body = [Destination])))]
@@ -29,12 +32,18 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<DestinationInput>,
 ) -> ApiResult<(StatusCode, Json<Destination>)> {
-    Ok((StatusCode::CREATED, Json(state.ctl.create_destination(&input, Some(user.id)).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(state.ctl.create_destination(&input, Some(user.id)).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/api/destinations/{id}", tag = "destinations",
     responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
-pub async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Destination>> {
+pub async fn read(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Destination>> {
     Ok(Json(state.ctl.destination(id).await?))
 }
 
@@ -47,7 +56,12 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<DestinationInput>,
 ) -> ApiResult<Json<Destination>> {
-    Ok(Json(state.ctl.update_destination(id, &input, Some(user.id)).await?))
+    Ok(Json(
+        state
+            .ctl
+            .update_destination(id, &input, Some(user.id))
+            .await?,
+    ))
 }
 
 /// Deletes a destination that no stream uses.

@@ -8,7 +8,9 @@ pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod ptz;
 pub mod status;
+pub mod streams;
 pub mod system;
 pub mod ui;
 
@@ -26,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(cameras::router())
         .merge(destinations::router())
+        .merge(streams::router())
+        .merge(ptz::router())
         .merge(status::router())
         .merge(system::router())
         .route_layer(middleware::from_fn_with_state(

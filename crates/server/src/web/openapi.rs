@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, cameras, destinations, error, status, system};
+use super::{auth, cameras, destinations, error, ptz, status, streams, system};
 use crate::controller;
 
 #[derive(OpenApi)]
@@ -19,6 +19,8 @@ use crate::controller;
         status::status, status::events, status::cameras_health, status::camera_health,
         status::test_camera, status::test_unsaved, status::snapshot,
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
+        ptz::move_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop,
+        streams::list, streams::create, streams::read, streams::update, streams::remove, streams::start, streams::stop,
     ),
     components(schemas(error::ErrorBody, controller::auth::UserInfo)),
     modifiers(&Security),
@@ -28,6 +30,8 @@ use crate::controller;
         (name = "cameras", description = "IP cameras"),
         (name = "presets", description = "PTZ presets of a camera"),
         (name = "destinations", description = "YouTube, Facebook, Twitch and custom RTMP(S)/SRT destinations"),
+        (name = "streams", description = "Camera-to-destination streams (video copied, AAC always present)"),
+        (name = "ptz", description = "PTZ control over ONVIF"),
         (name = "system", description = "Health, status and metrics"),
     )
 )]

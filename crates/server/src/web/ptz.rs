@@ -1,0 +1,110 @@
+//! PTZ routes: move to a preset, the control pad, save the current position, import the
+//! camera's own presets.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::controller::presets::Preset;
+use crate::controller::ptz::{CaptureInput, ImportReport, MoveReport, PtzState, PtzVelocity};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/presets/{id}/move", post(move_preset))
+        .route(
+            "/api/cameras/{id}/presets/{preset_id}/move",
+            post(move_camera_preset),
+        )
+        .route("/api/cameras/{id}/presets/capture", post(capture))
+        .route("/api/cameras/{id}/presets/import", post(import))
+        .route("/api/cameras/{id}/ptz", get(state))
+        .route("/api/cameras/{id}/ptz/move", post(start_move))
+        .route("/api/cameras/{id}/ptz/stop", post(stop))
+}
+
+/// Moves the camera to the preset; answers once the camera has settled.
+#[utoipa::path(post, path = "/api/presets/{id}/move", tag = "ptz",
+    responses((status = 200, body = MoveReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)))]
+pub async fn move_preset(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<MoveReport>> {
+    Ok(Json(state.ctl.move_to_preset(id).await?))
+}
+
+async fn move_camera_preset(
+    State(state): State<AppState>,
+    ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+) -> ApiResult<Json<MoveReport>> {
+    let p = state.ctl.preset(preset_id).await?;
+    if p.camera_id != camera_id {
+        return Err(
+            vs_base::Error::not_found(format!("preset {preset_id} of camera {camera_id}")).into(),
+        );
+    }
+    Ok(Json(state.ctl.move_to_preset(preset_id).await?))
+}
+
+/// Saves the camera's current position as a new preset.
+#[utoipa::path(post, path = "/api/cameras/{id}/presets/capture", tag = "ptz", request_body = CaptureInput,
+    responses((status = 201, body = Preset), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn capture(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<CaptureInput>,
+) -> ApiResult<(StatusCode, Json<Preset>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.ctl.capture_preset(id, &input, Some(user.id)).await?),
+    ))
+}
+
+/// Imports the presets stored in the camera.
+#[utoipa::path(post, path = "/api/cameras/{id}/presets/import", tag = "ptz",
+    responses((status = 200, body = ImportReport), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn import(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ImportReport>> {
+    Ok(Json(state.ctl.import_presets(id, Some(user.id)).await?))
+}
+
+/// Where the camera points now, and whether it moves.
+#[utoipa::path(get, path = "/api/cameras/{id}/ptz", tag = "ptz",
+    responses((status = 200, body = PtzState), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn state(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PtzState>> {
+    Ok(Json(state.ctl.ptz_state(id).await?))
+}
+
+/// Starts a continuous move (pad pressed); the camera stops by itself after `timeout_ms`.
+#[utoipa::path(post, path = "/api/cameras/{id}/ptz/move", tag = "ptz", request_body = PtzVelocity,
+    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn start_move(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(v): ApiJson<PtzVelocity>,
+) -> ApiResult<StatusCode> {
+    state.ctl.ptz_move(id, &v).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stops any movement (pad released).
+#[utoipa::path(post, path = "/api/cameras/{id}/ptz/stop", tag = "ptz",
+    responses((status = 204), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.ctl.ptz_stop(id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

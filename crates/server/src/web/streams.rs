@@ -1,0 +1,96 @@
+//! `/api/streams`: camera-to-destination streams, their start/stop and live status.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, CurrentUser};
+use crate::controller::streams::{Stream, StreamInput};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/streams", get(list).post(create))
+        .route("/api/streams/{id}", get(read).put(update).delete(remove))
+        .route("/api/streams/{id}/start", post(start))
+        .route("/api/streams/{id}/stop", post(stop))
+}
+
+/// Every stream with its live status.
+#[utoipa::path(get, path = "/api/streams", tag = "streams", responses((status = 200, body = [Stream])))]
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Stream>>> {
+    Ok(Json(state.ctl.list_streams().await?))
+}
+
+/// Creates a stream from a camera (optionally at a preset) to one or more destinations.
+#[utoipa::path(post, path = "/api/streams", tag = "streams", request_body = StreamInput,
+    responses((status = 201, body = Stream), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiJson(input): ApiJson<StreamInput>,
+) -> ApiResult<(StatusCode, Json<Stream>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(state.ctl.create_stream(&input, Some(user.id)).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/streams/{id}", tag = "streams",
+    responses((status = 200, body = Stream), (status = 404, body = ErrorBody)))]
+pub async fn read(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Stream>> {
+    Ok(Json(state.ctl.get_stream(id).await?))
+}
+
+/// Changes a stopped stream.
+#[utoipa::path(put, path = "/api/streams/{id}", tag = "streams", request_body = StreamInput,
+    responses((status = 200, body = Stream), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(input): ApiJson<StreamInput>,
+) -> ApiResult<Json<Stream>> {
+    Ok(Json(
+        state.ctl.update_stream(id, &input, Some(user.id)).await?,
+    ))
+}
+
+/// Deletes a stopped stream.
+#[utoipa::path(delete, path = "/api/streams/{id}", tag = "streams",
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<StatusCode> {
+    state.ctl.delete_stream(id, Some(user.id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Starts the stream (it then runs, and comes back after a restart, until stopped).
+#[utoipa::path(post, path = "/api/streams/{id}/start", tag = "streams",
+    responses((status = 200, body = Stream), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Stream>> {
+    Ok(Json(state.ctl.start_stream(id, Some(user.id)).await?))
+}
+
+/// Stops the stream.
+#[utoipa::path(post, path = "/api/streams/{id}/stop", tag = "streams",
+    responses((status = 200, body = Stream), (status = 404, body = ErrorBody)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<Stream>> {
+    Ok(Json(state.ctl.stop_stream(id, Some(user.id)).await?))
+}
