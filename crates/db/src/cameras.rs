@@ -119,12 +119,10 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(|e| {
-                if let sqlx::Error::Database(d) = &e {
-                    if d.is_foreign_key_violation() {
-                        return Error::conflict(
-                            "the camera is still used (by a stream, program or timeline); remove it there first",
-                        );
-                    }
+                if crate::is_foreign_key_violation(&e) {
+                    return Error::conflict(
+                        "the camera is still used (by a stream, program or timeline); remove it there first",
+                    );
                 }
                 db_err(e)
             })?

@@ -101,6 +101,17 @@ pub fn unique_or(e: sqlx::Error, field: &str, message: impl Into<String>) -> Err
     db_err(e)
 }
 
+/// Whether the error is a foreign-key refusal. SQLite reports ON DELETE RESTRICT with the
+/// trigger extended code (1811), not the foreign-key one, so the message is checked too.
+pub fn is_foreign_key_violation(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(d) => {
+            d.is_foreign_key_violation() || d.message().contains("FOREIGN KEY constraint failed")
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

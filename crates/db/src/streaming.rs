@@ -48,33 +48,38 @@ pub struct StreamWrite {
     pub destination_ids: Vec<i64>,
 }
 
-const DEST_COLUMNS: &str = "id, name, platform, url, stream_key_enc, enabled, created_at, updated_at";
+const DEST_COLUMNS: &str =
+    "id, name, platform, url, stream_key_enc, enabled, created_at, updated_at";
 const STREAM_COLUMNS: &str = "id, name, camera_id, preset_id, desired_state, status, started_at, last_error, created_at, updated_at";
 
 fn in_use(e: sqlx::Error, what: &str) -> Error {
-    if let sqlx::Error::Database(d) = &e {
-        if d.is_foreign_key_violation() {
-            return Error::conflict(format!("{what} is used by a stream; remove it from the stream first"));
-        }
+    if crate::is_foreign_key_violation(&e) {
+        return Error::conflict(format!(
+            "{what} is used by a stream; remove it from the stream first"
+        ));
     }
     db_err(e)
 }
 
 impl Db {
     pub async fn list_destinations(&self) -> Result<Vec<DestinationRow>> {
-        sqlx::query_as(&format!("SELECT {DEST_COLUMNS} FROM destinations ORDER BY name COLLATE NOCASE, id"))
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_err)
+        sqlx::query_as(&format!(
+            "SELECT {DEST_COLUMNS} FROM destinations ORDER BY name COLLATE NOCASE, id"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)
     }
 
     pub async fn destination(&self, id: i64) -> Result<DestinationRow> {
-        sqlx::query_as(&format!("SELECT {DEST_COLUMNS} FROM destinations WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::not_found(format!("destination {id}")))
+        sqlx::query_as(&format!(
+            "SELECT {DEST_COLUMNS} FROM destinations WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(format!("destination {id}")))
     }
 
     pub async fn create_destination(&self, d: &DestinationWrite) -> Result<DestinationRow> {
@@ -95,7 +100,11 @@ impl Db {
         .map_err(|e| unique_or(e, "name", format!("a destination named '{}' already exists", d.name)))
     }
 
-    pub async fn update_destination(&self, id: i64, d: &DestinationWrite) -> Result<DestinationRow> {
+    pub async fn update_destination(
+        &self,
+        id: i64,
+        d: &DestinationWrite,
+    ) -> Result<DestinationRow> {
         sqlx::query_as(&format!(
             "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, enabled = ?, updated_at = ?
              WHERE id = ? RETURNING {DEST_COLUMNS}"
@@ -127,19 +136,23 @@ impl Db {
     }
 
     pub async fn list_streams(&self) -> Result<Vec<StreamRow>> {
-        sqlx::query_as(&format!("SELECT {STREAM_COLUMNS} FROM streams ORDER BY name COLLATE NOCASE, id"))
-            .fetch_all(self.pool())
-            .await
-            .map_err(db_err)
+        sqlx::query_as(&format!(
+            "SELECT {STREAM_COLUMNS} FROM streams ORDER BY name COLLATE NOCASE, id"
+        ))
+        .fetch_all(self.pool())
+        .await
+        .map_err(db_err)
     }
 
     pub async fn stream(&self, id: i64) -> Result<StreamRow> {
-        sqlx::query_as(&format!("SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| Error::not_found(format!("stream {id}")))
+        sqlx::query_as(&format!(
+            "SELECT {STREAM_COLUMNS} FROM streams WHERE id = ?"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::not_found(format!("stream {id}")))
     }
 
     pub async fn stream_destination_ids(&self, stream_id: i64) -> Result<Vec<i64>> {
@@ -155,7 +168,13 @@ impl Db {
     pub async fn save_stream(&self, id: Option<i64>, s: &StreamWrite) -> Result<StreamRow> {
         let mut tx = self.pool().begin().await.map_err(db_err)?;
         let t = now();
-        let taken = |e| unique_or(e, "name", format!("a stream named '{}' already exists", s.name));
+        let taken = |e| {
+            unique_or(
+                e,
+                "name",
+                format!("a stream named '{}' already exists", s.name),
+            )
+        };
         let row: StreamRow = match id {
             None => sqlx::query_as(&format!(
                 "INSERT INTO streams (name, camera_id, preset_id, created_at, updated_at)
@@ -189,19 +208,22 @@ impl Db {
             .await
             .map_err(db_err)?;
         for d in &s.destination_ids {
-            sqlx::query("INSERT INTO stream_destinations (stream_id, destination_id) VALUES (?, ?)")
-                .bind(row.id)
-                .bind(d)
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| {
-                    if let sqlx::Error::Database(x) = &e {
-                        if x.is_foreign_key_violation() {
-                            return Error::invalid("destination_ids", format!("destination {d} does not exist"));
-                        }
-                    }
-                    db_err(e)
-                })?;
+            sqlx::query(
+                "INSERT INTO stream_destinations (stream_id, destination_id) VALUES (?, ?)",
+            )
+            .bind(row.id)
+            .bind(d)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                if crate::is_foreign_key_violation(&e) {
+                    return Error::invalid(
+                        "destination_ids",
+                        format!("destination {d} does not exist"),
+                    );
+                }
+                db_err(e)
+            })?;
         }
         tx.commit().await.map_err(db_err)?;
         Ok(row)
@@ -231,7 +253,13 @@ impl Db {
         Ok(())
     }
 
-    pub async fn set_stream_status(&self, id: i64, status: &str, started_at: Option<&str>, last_error: Option<&str>) -> Result<()> {
+    pub async fn set_stream_status(
+        &self,
+        id: i64,
+        status: &str,
+        started_at: Option<&str>,
+        last_error: Option<&str>,
+    ) -> Result<()> {
         sqlx::query("UPDATE streams SET status = ?, started_at = ?, last_error = ? WHERE id = ?")
             .bind(status)
             .bind(started_at)
@@ -241,5 +269,59 @@ impl Db {
             .await
             .map_err(db_err)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cameras::CameraWrite;
+
+    #[tokio::test]
+    async fn used_destination_and_camera_cannot_be_deleted() {
+        let db = Db::open_in_memory().await.unwrap();
+        let cam = db
+            .create_camera(&CameraWrite {
+                name: "c".into(),
+                kind: "STATIC".into(),
+                protocol: "RTSP".into(),
+                address: "rtsp://h/s".into(),
+                username: None,
+                password_enc: None,
+                onvif_host: None,
+                onvif_port: None,
+                enabled: true,
+            })
+            .await
+            .unwrap();
+        let d = db
+            .create_destination(&DestinationWrite {
+                name: "d".into(),
+                platform: "custom".into(),
+                url: "rtmp://h/app".into(),
+                stream_key_enc: None,
+                enabled: true,
+            })
+            .await
+            .unwrap();
+        let s = db
+            .save_stream(
+                None,
+                &StreamWrite {
+                    name: "s".into(),
+                    camera_id: cam.id,
+                    preset_id: None,
+                    destination_ids: vec![d.id],
+                },
+            )
+            .await
+            .unwrap();
+        let e = db.delete_destination(d.id).await.unwrap_err();
+        assert_eq!(e.kind, vs_base::ErrorKind::Conflict, "{e:?}");
+        let e = db.delete_camera(cam.id).await.unwrap_err();
+        assert_eq!(e.kind, vs_base::ErrorKind::Conflict, "{e:?}");
+        db.delete_stream(s.id).await.unwrap();
+        db.delete_destination(d.id).await.unwrap();
+        db.delete_camera(cam.id).await.unwrap();
     }
 }

@@ -37,6 +37,8 @@ pub struct OutputStatus {
     pub destination: String,
     /// idle, starting, running, backoff, failed, stopped
     pub state: String,
+    /// The FFmpeg process of this output, while one runs.
+    pub pid: Option<u32>,
     pub uptime_s: u64,
     pub fps: Option<f64>,
     pub bitrate_kbps: Option<f64>,
@@ -242,6 +244,7 @@ impl Controller {
                     destination_id: o.destination_id,
                     destination: o.destination.clone(),
                     state: state_name(s.state).into(),
+                    pid: s.pid,
                     uptime_s: s.started_at.map(|t| t.elapsed().as_secs()).unwrap_or(0),
                     fps: p.and_then(|p| p.fps),
                     bitrate_kbps: p.and_then(|p| p.bitrate_kbps),
