@@ -6,8 +6,10 @@ with the camera's name, the wall clock and a running timecode (HH:MM:SS:FF, i.e.
 counter) burned into the picture, so a human looking at a program feed can tell which camera
 is on air and whether it is live or frozen.
 
-One shared pipeline serves every client (like a real camera's single encoder). It is built
-when the first client connects and torn down when the last one leaves.
+Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
+tried first: with RTSP over TCP, GStreamer then delivered each frame to an existing client
+once more for every other client that joined, so a recorder saw 3-4x the frames with
+compressed timestamps while the health checks came and went. Real cameras do not do that.
 
 Run it with /usr/bin/python3 (it needs Debian's python3-gi and gir1.2-gst-rtsp-server-1.0):
 
@@ -189,7 +191,7 @@ def main(argv):
 
     factory = GstRtspServer.RTSPMediaFactory()
     factory.set_launch(launch)
-    factory.set_shared(True)
+    factory.set_shared(False)
     factory.set_latency(0)
     if args.user is not None:
         setup_auth(server, factory, args)
