@@ -9,9 +9,11 @@ import CameraDetail from './pages/CameraDetail';
 import CameraForm from './pages/CameraForm';
 import Cameras from './pages/Cameras';
 import Dashboard from './pages/Dashboard';
+import Destinations from './pages/Destinations';
 import Login from './pages/Login';
 import NotFound from './pages/NotFound';
 import Setup from './pages/Setup';
+import Streams from './pages/Streams';
 
 function Boot() {
   const { loadError, refresh } = useAuth();
@@ -68,6 +70,8 @@ export default function App() {
         <Route path="cameras/new" element={<CameraForm />} />
         <Route path="cameras/:id" element={<CameraDetail />} />
         <Route path="cameras/:id/edit" element={<CameraForm />} />
+        <Route path="streams" element={<Streams />} />
+        <Route path="destinations" element={<Destinations />} />
         <Route path="account" element={<Account />} />
         <Route path="*" element={<NotFound />} />
       </Route>

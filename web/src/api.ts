@@ -138,6 +138,104 @@ export interface NewApiToken extends ApiToken {
   token: string;
 }
 
+export type Platform = 'youtube' | 'facebook' | 'twitch' | 'custom';
+
+export interface Destination {
+  id: number | string;
+  name: string;
+  platform: Platform;
+  /** server URL without the key */
+  url: string;
+  has_stream_key: boolean;
+  enabled: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DestinationInput {
+  name: string;
+  platform: Platform;
+  /** absent: the platform's ingest server (required for custom) */
+  url?: string | null;
+  /** write-only; absent or null keeps the stored key on update, "" clears it */
+  stream_key?: string | null;
+  enabled?: boolean;
+}
+
+export type StreamState = 'stopped' | 'starting' | 'running' | 'degraded' | 'reconnecting';
+export type OutputState = 'idle' | 'starting' | 'running' | 'backoff' | 'failed' | 'stopped';
+
+export interface OutputStatus {
+  destination_id: number | string;
+  destination: string;
+  state: OutputState;
+  uptime_s: number;
+  fps: number | null;
+  bitrate_kbps: number | null;
+  speed: number | null;
+  restarts: number;
+  last_error: string | null;
+}
+
+export interface StreamStatus {
+  state: StreamState;
+  started_at: string | null;
+  uptime_s: number;
+  audio: 'camera' | 'transcoded' | 'silence' | null;
+  outputs: OutputStatus[];
+}
+
+export interface Stream {
+  id: number | string;
+  name: string;
+  camera_id: number | string;
+  preset_id: number | string | null;
+  destination_ids: (number | string)[];
+  desired_state: 'running' | 'stopped';
+  status: StreamStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface StreamInput {
+  name: string;
+  camera_id: number | string;
+  preset_id?: number | string | null;
+  destination_ids: (number | string)[];
+}
+
+export interface PtzPosition {
+  pan: number;
+  tilt: number;
+  zoom: number;
+}
+
+export interface PtzState {
+  position: PtzPosition | null;
+  move_status: 'idle' | 'moving' | 'unknown';
+}
+
+/** Velocities −1…1 (fraction of the camera's top speed). */
+export interface PtzVelocity {
+  pan: number;
+  tilt: number;
+  zoom: number;
+  timeout_ms?: number;
+}
+
+export interface MoveReport {
+  preset_id: number | string;
+  camera_id: number | string;
+  elapsed_ms: number;
+  settled_by: string;
+  position: PtzPosition | null;
+}
+
+export interface ImportReport {
+  imported: Preset[];
+  skipped: string[];
+}
+
 // ---- transport ----
 
 let onUnauthorized: (() => void) | null = null;
@@ -258,6 +356,33 @@ export const api = {
   updatePreset: (presetId: number | string, input: PresetInput) =>
     request<Preset>('PUT', `/api/presets/${id(presetId)}`, input),
   deletePreset: (presetId: number | string) => request<void>('DELETE', `/api/presets/${id(presetId)}`),
+
+  // destinations
+  listDestinations: () => request<Destination[]>('GET', '/api/destinations'),
+  createDestination: (input: DestinationInput) => request<Destination>('POST', '/api/destinations', input),
+  updateDestination: (destinationId: number | string, input: DestinationInput) =>
+    request<Destination>('PUT', `/api/destinations/${id(destinationId)}`, input),
+  deleteDestination: (destinationId: number | string) => request<void>('DELETE', `/api/destinations/${id(destinationId)}`),
+
+  // streams
+  listStreams: (signal?: AbortSignal) => request<Stream[]>('GET', '/api/streams', undefined, { signal }),
+  createStream: (input: StreamInput) => request<Stream>('POST', '/api/streams', input),
+  updateStream: (streamId: number | string, input: StreamInput) =>
+    request<Stream>('PUT', `/api/streams/${id(streamId)}`, input),
+  deleteStream: (streamId: number | string) => request<void>('DELETE', `/api/streams/${id(streamId)}`),
+  startStream: (streamId: number | string) => request<Stream>('POST', `/api/streams/${id(streamId)}/start`),
+  stopStream: (streamId: number | string) => request<Stream>('POST', `/api/streams/${id(streamId)}/stop`),
+
+  // PTZ
+  ptzState: (cameraId: number | string) => request<PtzState>('GET', `/api/cameras/${id(cameraId)}/ptz`),
+  ptzMove: (cameraId: number | string, v: PtzVelocity) =>
+    request<void>('POST', `/api/cameras/${id(cameraId)}/ptz/move`, v),
+  ptzStop: (cameraId: number | string) => request<void>('POST', `/api/cameras/${id(cameraId)}/ptz/stop`),
+  moveToPreset: (presetId: number | string) => request<MoveReport>('POST', `/api/presets/${id(presetId)}/move`),
+  capturePreset: (cameraId: number | string, name: string) =>
+    request<Preset>('POST', `/api/cameras/${id(cameraId)}/presets/capture`, { name }),
+  importPresets: (cameraId: number | string) =>
+    request<ImportReport>('POST', `/api/cameras/${id(cameraId)}/presets/import`),
 
   // system
   status: () => request<SystemStatus>('GET', '/api/status'),

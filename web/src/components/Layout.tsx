@@ -26,6 +26,28 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
     ),
   },
   {
+    to: '/streams',
+    label: 'Streams',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M5.25 5.65c0-.86.92-1.4 1.67-.98l11.54 6.35a1.13 1.13 0 010 1.96L6.92 19.33c-.75.42-1.67-.12-1.67-.98V5.65z"
+      />
+    ),
+  },
+  {
+    to: '/destinations',
+    label: 'Destinations',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M9.35 14.65a3.75 3.75 0 010-5.3m5.3 0a3.75 3.75 0 010 5.3M6.7 17.3a7.5 7.5 0 010-10.6m10.6 0a7.5 7.5 0 010 10.6M12 12h.01"
+      />
+    ),
+  },
+  {
     to: '/account',
     label: 'Account',
     icon: (

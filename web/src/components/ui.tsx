@@ -210,3 +210,15 @@ export function CameraIcon({ className = 'h-10 w-10' }: { className?: string }) 
     </svg>
   );
 }
+
+export function DestinationIcon({ className = 'h-10 w-10' }: { className?: string }) {
+  return (
+    <svg className={className} viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M9.35 14.65a3.75 3.75 0 010-5.3m5.3 0a3.75 3.75 0 010 5.3M6.7 17.3a7.5 7.5 0 010-10.6m10.6 0a7.5 7.5 0 010 10.6M12 12h.01"
+      />
+    </svg>
+  );
+}

@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, type CameraHealth, type Preset, type TestResult } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import PresetDialog from '../components/PresetDialog';
+import PtzPanel from '../components/PtzPanel';
 import Snapshot from '../components/Snapshot';
 import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
@@ -13,6 +14,7 @@ import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, sentence, TEST_UNAVAILABLE } from '../lib/errors';
 import { formatDateTime, formatRelative, formatStreamInfo, redactUrl } from '../lib/format';
+import { describePtzError } from '../lib/streaming';
 
 function Info({ label, children }: { label: string; children: ReactNode }) {
   return (
@@ -21,6 +23,19 @@ function Info({ label, children }: { label: string; children: ReactNode }) {
       <dd className="mt-0.5 break-words text-sm text-slate-900 sm:col-span-2 sm:mt-0">{children}</dd>
     </div>
   );
+}
+
+type MoveState = { state: 'moving' } | { state: 'arrived'; ms: number } | { state: 'error'; message: string };
+
+function MoveStatus({ move }: { move?: MoveState }) {
+  if (!move) return null;
+  if (move.state === 'moving') return <span className="text-sky-700">moving…</span>;
+  if (move.state === 'arrived') return <span className="text-emerald-700">arrived in {move.ms} ms</span>;
+  return <span className="text-red-600">{move.message}</span>;
+}
+
+function byName(a: Preset, b: Preset): number {
+  return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' });
 }
 
 function fmt(n: number): string {
@@ -43,6 +58,8 @@ export default function CameraDetail() {
   const [presetToDelete, setPresetToDelete] = useState<Preset | null>(null);
   const [presetDeleteError, setPresetDeleteError] = useState<string | null>(null);
   const [presetDeleting, setPresetDeleting] = useState(false);
+  const [moves, setMoves] = useState<Record<string, MoveState>>({});
+  const [ptzRefresh, setPtzRefresh] = useState(0);
 
   useEffect(() => {
     api
@@ -100,12 +117,36 @@ export default function CameraDetail() {
     }
   };
 
+  const onGo = async (p: Preset) => {
+    const key = String(p.id);
+    setMoves((m) => ({ ...m, [key]: { state: 'moving' } }));
+    try {
+      const r = await api.moveToPreset(p.id);
+      setMoves((m) => ({ ...m, [key]: { state: 'arrived', ms: r.elapsed_ms } }));
+    } catch (err) {
+      setMoves((m) => ({ ...m, [key]: { state: 'error', message: describePtzError(err) } }));
+    } finally {
+      setPtzRefresh((n) => n + 1);
+    }
+  };
+
+  const onPresetsAdded = useCallback(
+    (added: Preset[]) => {
+      if (added.length === 0) return;
+      presets.setData((prev) => {
+        const ids = new Set(added.map((p) => String(p.id)));
+        return [...(prev ?? []).filter((p) => !ids.has(String(p.id))), ...added].sort(byName);
+      });
+    },
+    [presets.setData], // eslint-disable-line react-hooks/exhaustive-deps
+  );
+
   const onPresetSaved = (saved: Preset) => {
     presets.setData((prev) => {
       const list = prev ?? [];
       const exists = list.some((p) => p.id === saved.id);
       const next = exists ? list.map((p) => (p.id === saved.id ? saved : p)) : [...list, saved];
-      return next.sort((a, b) => a.name.localeCompare(b.name));
+      return next.sort(byName);
     });
     setEditing(null);
   };
@@ -130,6 +171,37 @@ export default function CameraDetail() {
   const c = camera.data;
   const state = c.enabled === false ? 'disabled' : health?.state ?? 'unknown';
   const probe = health ? formatStreamInfo(health) : '';
+  const ptz = c.type === 'PTZ';
+  const detailsCard = (span: string) => (
+    <div className={`card p-5 ${span}`}>
+      <h2 className="text-base font-semibold">Details</h2>
+      <dl className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}>
+        <Info label="Address">
+          <span className="font-mono text-xs" data-testid="camera-address">
+            {redactUrl(c.address)}
+          </span>
+        </Info>
+        <Info label="Username">{c.username || <span className="text-slate-400">None</span>}</Info>
+        <Info label="Password">{c.has_password ? 'Stored' : <span className="text-slate-400">None</span>}</Info>
+        {c.type === 'PTZ' && (
+          <Info label="ONVIF">
+            {c.onvif_host || c.onvif_port ? `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}` : <span className="text-slate-400">Stream host, port 80</span>}
+          </Info>
+        )}
+        <Info label="Enabled">{c.enabled === false ? 'No' : 'Yes'}</Info>
+        <Info label="Last seen">
+          <span title={formatDateTime(health?.last_seen)}>{formatRelative(health?.last_seen)}</span>
+        </Info>
+        {probe && <Info label="Stream">{probe}</Info>}
+        {health?.last_error && (
+          <Info label="Last error">
+            <span className="text-red-600">{sentence(health.last_error)}</span>
+          </Info>
+        )}
+        <Info label="Added">{formatDateTime(c.created_at)}</Info>
+      </dl>
+    </div>
+  );
 
   return (
     <>
@@ -171,37 +243,17 @@ export default function CameraDetail() {
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
         <div className="lg:col-span-3">
           <div className="card overflow-hidden">
-            <Snapshot cameraId={c.id} alt={`Snapshot of ${c.name}`} className="aspect-video" />
+            <Snapshot cameraId={c.id} alt={`Snapshot of ${c.name}`} className="aspect-video" intervalMs={ptz ? 3000 : 5000} />
           </div>
         </div>
-        <div className="card p-5 lg:col-span-2">
-          <h2 className="text-base font-semibold">Details</h2>
-          <dl className="mt-2 divide-y divide-slate-100">
-            <Info label="Address">
-              <span className="font-mono text-xs" data-testid="camera-address">
-                {redactUrl(c.address)}
-              </span>
-            </Info>
-            <Info label="Username">{c.username || <span className="text-slate-400">None</span>}</Info>
-            <Info label="Password">{c.has_password ? 'Stored' : <span className="text-slate-400">None</span>}</Info>
-            {c.type === 'PTZ' && (
-              <Info label="ONVIF">
-                {c.onvif_host || c.onvif_port ? `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}` : <span className="text-slate-400">Stream host, port 80</span>}
-              </Info>
-            )}
-            <Info label="Enabled">{c.enabled === false ? 'No' : 'Yes'}</Info>
-            <Info label="Last seen">
-              <span title={formatDateTime(health?.last_seen)}>{formatRelative(health?.last_seen)}</span>
-            </Info>
-            {probe && <Info label="Stream">{probe}</Info>}
-            {health?.last_error && (
-              <Info label="Last error">
-                <span className="text-red-600">{sentence(health.last_error)}</span>
-              </Info>
-            )}
-            <Info label="Added">{formatDateTime(c.created_at)}</Info>
-          </dl>
-        </div>
+        {ptz ? (
+          <div className="lg:col-span-2">
+            <PtzPanel cameraId={c.id} refreshKey={ptzRefresh} onPresetsAdded={onPresetsAdded} />
+          </div>
+        ) : (
+          detailsCard('lg:col-span-2')
+        )}
+        {ptz && detailsCard('lg:col-span-5')}
       </div>
 
       <section aria-labelledby="presets-heading" className="mt-10">
@@ -211,7 +263,7 @@ export default function CameraDetail() {
               Presets
             </h2>
             <p className="text-sm text-slate-500">
-              Saved camera positions used by timelines{c.type !== 'PTZ' ? ' (they move PTZ cameras only)' : ''}.
+              Saved camera positions used by streams and timelines{ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
             </p>
           </div>
           {presets.data && presets.data.length > 0 && (
@@ -251,6 +303,11 @@ export default function CameraDetail() {
                   <th scope="col" className="table-head text-right">
                     Zoom
                   </th>
+                  {ptz && (
+                    <th scope="col" className="table-head">
+                      Move
+                    </th>
+                  )}
                   <th scope="col" className="table-head">
                     <span className="sr-only">Actions</span>
                   </th>
@@ -263,7 +320,24 @@ export default function CameraDetail() {
                     <td className="table-cell text-right tabular-nums">{fmt(p.pan)}°</td>
                     <td className="table-cell text-right tabular-nums">{fmt(p.tilt)}°</td>
                     <td className="table-cell text-right tabular-nums">{fmt(p.zoom)}%</td>
+                    {ptz && (
+                      <td className="table-cell text-sm" aria-live="polite" data-testid="preset-move">
+                        <MoveStatus move={moves[String(p.id)]} />
+                      </td>
+                    )}
                     <td className="table-cell whitespace-nowrap text-right">
+                      {ptz && (
+                        <button
+                          type="button"
+                          className="btn-secondary btn-sm mr-1"
+                          onClick={() => void onGo(p)}
+                          disabled={moves[String(p.id)]?.state === 'moving'}
+                          aria-label={`Go to preset ${p.name}`}
+                          title="Move the camera to this preset"
+                        >
+                          Go
+                        </button>
+                      )}
                       <button type="button" className="btn-ghost btn-sm" onClick={() => setEditing(p)} aria-label={`Edit preset ${p.name}`}>
                         Edit
                       </button>

@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { api, type Camera, type CameraHealth, type SystemStatus } from '../api';
+import { api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
 import Snapshot from '../components/Snapshot';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
@@ -85,6 +85,45 @@ function SystemCards({ status }: { status: SystemStatus }) {
   );
 }
 
+function StreamsCard({ streams }: { streams: Stream[] }) {
+  const total = streams.length;
+  const started = streams.filter((s) => s.status.state !== 'stopped');
+  const onAir = started.filter((s) => s.status.state === 'running' || s.status.state === 'degraded');
+  const troubled = started.filter((s) => s.status.state === 'reconnecting' || s.status.state === 'degraded');
+  return (
+    <Link
+      to="/streams"
+      className="card flex flex-wrap items-center justify-between gap-4 p-5 transition hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
+      data-testid="streams-summary"
+    >
+      <div>
+        <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">Streams</p>
+        <p className="mt-2 text-2xl font-semibold tracking-tight text-slate-900">
+          {total === 0 ? (
+            'None'
+          ) : (
+            <>
+              {onAir.length} <span className="text-sm font-normal text-slate-500">of {total} running</span>
+            </>
+          )}
+        </p>
+        <p className="mt-1 text-xs text-slate-500">
+          {total === 0
+            ? 'No streams yet: send a camera to YouTube, Facebook, Twitch or your own server.'
+            : troubled.length > 0
+              ? `${troubled.length} with problems: ${troubled.map((s) => s.name).join(', ')}`
+              : started.length > onAir.length
+                ? 'Starting…'
+                : onAir.length > 0
+                  ? 'Every started stream is on air.'
+                  : 'Nothing is on air.'}
+        </p>
+      </div>
+      <span className="text-sm font-medium text-sky-700">{total === 0 ? 'Create a stream →' : 'Manage streams →'}</span>
+    </Link>
+  );
+}
+
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
   const state = camera.enabled === false ? 'disabled' : health?.state ?? 'unknown';
   return (
@@ -116,6 +155,12 @@ export default function Dashboard() {
   const now = useNow();
   const status = useLoad(() => api.status(), []);
   const cameras = useLoad(() => api.listCameras(), []);
+  const streams = useLoad(() => api.listStreams(), []);
+  const reloadStreams = streams.reload;
+  useEffect(() => {
+    const t = window.setInterval(() => void reloadStreams(), 10_000);
+    return () => window.clearInterval(t);
+  }, [reloadStreams]);
   const [health, setHealth] = useState<HealthMap>({});
 
   useEffect(() => {
@@ -178,6 +223,12 @@ export default function Dashboard() {
           </div>
         )}
       </section>
+
+      {streams.data && (
+        <section aria-label="Streams" className="mb-10">
+          <StreamsCard streams={streams.data} />
+        </section>
+      )}
 
       <section aria-labelledby="cameras-heading">
         <div className="mb-4 flex items-center justify-between">
