@@ -121,3 +121,20 @@ fn signal_group(pgid: i32, sig: i32) {
         libc::killpg(pgid, sig);
     }
 }
+
+/// Makes the kernel SIGKILL the child when the thread that spawned it exits (for a tokio
+/// runtime: when the runtime's worker threads do, or the test's thread for `current_thread`),
+/// so even a test killed with SIGKILL leaves no process behind.
+pub(crate) fn die_with_parent(cmd: &mut Command) {
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: prctl and getppid are async-signal-safe; the hook allocates nothing else.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() != parent {
+                return Err(std::io::Error::other("test process already gone"));
+            }
+            Ok(())
+        });
+    }
+}

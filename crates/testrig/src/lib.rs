@@ -149,6 +149,7 @@ pub async fn publish_test_pattern(url: &str, seconds: f64) -> anyhow::Result<std
         .args(["-c:a", "aac", "-b:a", "128k", "-ar", "48000"])
         .args(["-f", "flv", url])
         .kill_on_drop(true);
+    child::die_with_parent(&mut cmd);
     let out = tokio::time::timeout(
         std::time::Duration::from_secs_f64(seconds + 30.0),
         cmd.output(),
@@ -164,4 +165,27 @@ pub async fn publish_test_pattern(url: &str, seconds: f64) -> anyhow::Result<std
         );
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[should_panic(expected = "scripts/install-deps.sh")]
+    fn a_missing_tool_fails_with_the_install_hint() {
+        require("vs-no-such-tool-anywhere");
+    }
+
+    #[test]
+    fn tools_are_found_outside_path_in_sbin() {
+        assert!(require("ffmpeg").is_absolute());
+        assert_eq!(find_tool("/definitely/not/here"), None);
+        assert!(testrig_dir().join("fake_camera.py").is_file());
+    }
+
+    #[tokio::test]
+    async fn a_free_port_refuses_connections() {
+        assert!(tcp_refused(free_port()).await);
+    }
 }

@@ -319,6 +319,8 @@ impl RtmpServer {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
+        // If the test process dies without running Drop (SIGKILL, abort), nginx goes too.
+        crate::child::die_with_parent(&mut cmd);
         let mut child = GroupChild::spawn(cmd, "nginx")?;
         self.stderr = OutputTail::default();
         self.stderr
