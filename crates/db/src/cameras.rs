@@ -36,6 +36,18 @@ pub struct CameraWrite {
     pub enabled: bool,
 }
 
+/// The cached camera list and a generation counter bumped by every write.
+#[derive(Debug, Default)]
+pub struct CameraCache {
+    inner: std::sync::Mutex<CacheInner>,
+}
+
+#[derive(Debug, Default)]
+struct CacheInner {
+    generation: u64,
+    rows: Option<Vec<CameraRow>>,
+}
+
 const COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, onvif_host, \
                        onvif_port, enabled, created_at, updated_at";
 
@@ -49,12 +61,32 @@ fn name_taken(e: sqlx::Error, name: &str) -> Error {
 
 impl Db {
     pub async fn list_cameras(&self) -> Result<Vec<CameraRow>> {
-        sqlx::query_as(&format!(
+        let generation = {
+            let cache = self.cameras.inner.lock().expect("camera cache");
+            if let Some(rows) = &cache.rows {
+                return Ok(rows.clone());
+            }
+            cache.generation
+        };
+        let rows: Vec<CameraRow> = sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM cameras ORDER BY name COLLATE NOCASE, id"
         ))
         .fetch_all(self.pool())
         .await
-        .map_err(db_err)
+        .map_err(db_err)?;
+        let mut cache = self.cameras.inner.lock().expect("camera cache");
+        // A write that finished while this read ran may not be in `rows`: do not keep them.
+        if cache.generation == generation {
+            cache.rows = Some(rows.clone());
+        }
+        Ok(rows)
+    }
+
+    /// Called after every camera write, committed or not.
+    fn forget_cameras(&self) {
+        let mut cache = self.cameras.inner.lock().expect("camera cache");
+        cache.generation += 1;
+        cache.rows = None;
     }
 
     pub async fn camera(&self, id: i64) -> Result<CameraRow> {
@@ -68,7 +100,7 @@ impl Db {
 
     pub async fn create_camera(&self, c: &CameraWrite) -> Result<CameraRow> {
         let t = now();
-        sqlx::query_as(&format!(
+        let r = sqlx::query_as(&format!(
             "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
                                   onvif_port, enabled, created_at, updated_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
@@ -86,11 +118,13 @@ impl Db {
         .bind(&t)
         .fetch_one(self.pool())
         .await
-        .map_err(|e| name_taken(e, &c.name))
+        .map_err(|e| name_taken(e, &c.name));
+        self.forget_cameras();
+        r
     }
 
     pub async fn update_camera(&self, id: i64, c: &CameraWrite) -> Result<CameraRow> {
-        sqlx::query_as(&format!(
+        let r = sqlx::query_as(&format!(
             "UPDATE cameras SET name = ?, type = ?, protocol = ?, address = ?, username = ?,
                     password_enc = ?, onvif_host = ?, onvif_port = ?, enabled = ?, updated_at = ?
              WHERE id = ? RETURNING {COLUMNS}"
@@ -107,17 +141,20 @@ impl Db {
         .bind(now())
         .bind(id)
         .fetch_optional(self.pool())
-        .await
-        .map_err(|e| name_taken(e, &c.name))?
-        .ok_or_else(|| Error::not_found(format!("camera {id}")))
+        .await;
+        self.forget_cameras();
+        r.map_err(|e| name_taken(e, &c.name))?
+            .ok_or_else(|| Error::not_found(format!("camera {id}")))
     }
 
     /// Deletes a camera; its presets go with it (ON DELETE CASCADE).
     pub async fn delete_camera(&self, id: i64) -> Result<()> {
-        let n = sqlx::query("DELETE FROM cameras WHERE id = ?")
+        let r = sqlx::query("DELETE FROM cameras WHERE id = ?")
             .bind(id)
             .execute(self.pool())
-            .await
+            .await;
+        self.forget_cameras();
+        let n = r
             .map_err(|e| {
                 if crate::is_foreign_key_violation(&e) {
                     return Error::conflict(

@@ -24,6 +24,9 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: SqlitePool,
+    /// The camera list, read on every dashboard refresh and health round but written rarely;
+    /// every camera write goes through this crate and clears it.
+    cameras: std::sync::Arc<cameras::CameraCache>,
 }
 
 impl Db {
@@ -58,7 +61,10 @@ impl Db {
         MIGRATOR.run(&pool).await.map_err(|e| {
             Error::internal(anyhow::Error::new(e).context("migrating the database"))
         })?;
-        Ok(Db { pool })
+        Ok(Db {
+            pool,
+            cameras: Default::default(),
+        })
     }
 
     pub fn pool(&self) -> &SqlitePool {

@@ -56,6 +56,11 @@ pub struct Config {
     /// Start simulated cameras when none is configured (needs the test rig: GStreamer).
     #[arg(long, env = "VS_DEMO", default_value_t = false)]
     pub demo: bool,
+
+    /// Where the test rig's `fake_camera.py` is, for demo mode (default: ./testrig, or the
+    /// repository the binary was built in).
+    #[arg(long, env = "VS_TESTRIG_DIR")]
+    pub testrig_dir: Option<PathBuf>,
 }
 
 impl Config {
@@ -74,6 +79,7 @@ impl Config {
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
             demo: false,
+            testrig_dir: None,
         }
     }
 

@@ -24,14 +24,21 @@ struct DemoCamera {
     port: u16,
     pattern: String,
     audio: bool,
+    /// The port of its simulated ONVIF PTZ service, for the PTZ demo camera.
+    #[serde(default)]
+    onvif_port: Option<u16>,
 }
 
-/// Where the fake camera script is: `VS_TESTRIG_DIR`, `./testrig`, or next to the binary's
-/// repository checkout.
-fn find_script() -> Option<PathBuf> {
+/// Credentials of the simulated ONVIF camera (those of the Sunba it imitates).
+const SIM_USER: &str = "admin";
+const SIM_PASSWORD: &str = "admin123";
+
+/// Where the fake camera script is: the configured directory, `./testrig`, or the repository
+/// the binary was built in.
+fn find_script(configured: Option<&Path>) -> Option<PathBuf> {
     let mut candidates = Vec::new();
-    if let Ok(dir) = std::env::var("VS_TESTRIG_DIR") {
-        candidates.push(PathBuf::from(dir));
+    if let Some(dir) = configured {
+        candidates.push(dir.to_path_buf());
     }
     candidates.push(PathBuf::from("testrig"));
     if let Ok(exe) = std::env::current_exe() {
@@ -107,7 +114,7 @@ async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child>
 
 /// Starts the demo, if asked and possible; the cameras stop with the appliance.
 pub async fn start(ctl: Arc<Controller>) -> Result<()> {
-    let Some(script) = find_script() else {
+    let Some(script) = find_script(ctl.config.testrig_dir.as_deref()) else {
         tracing::warn!("demo mode: testrig/fake_camera.py not found; no simulated cameras");
         return Ok(());
     };
@@ -115,18 +122,24 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
     let existing = ctl.db.list_cameras().await?;
     demo.retain(|d| existing.iter().any(|c| c.id == d.camera_id));
     if existing.is_empty() {
-        for (name, pattern, audio, port) in [
-            ("Marina (simulated)", "smpte", true, 8554),
-            ("Harbour gate (simulated)", "ball", false, 8555),
+        for (name, pattern, audio, port, ptz) in [
+            ("Marina (simulated)", "smpte", true, 8554, false),
+            ("Harbour gate (simulated)", "ball", false, 8555, false),
+            ("Harbour PTZ (simulated)", "snow", false, 8556, true),
         ] {
             let port = free_port(port);
+            let onvif_port = ptz.then(|| free_port(8899));
             let cam = ctl
                 .create_camera(
                     &CameraInput {
                         name: name.into(),
-                        kind: "STATIC".into(),
+                        kind: if ptz { "PTZ" } else { "STATIC" }.into(),
                         protocol: "RTSP".into(),
                         address: format!("rtsp://127.0.0.1:{port}/live"),
+                        username: ptz.then(|| SIM_USER.to_string()),
+                        password: ptz.then(|| SIM_PASSWORD.to_string()),
+                        onvif_host: ptz.then(|| "127.0.0.1".to_string()),
+                        onvif_port: onvif_port.map(i64::from),
                         ..Default::default()
                     },
                     None,
@@ -138,6 +151,7 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
                 port,
                 pattern: pattern.into(),
                 audio,
+                onvif_port,
             });
         }
         tracing::info!("demo mode: added {} simulated cameras", demo.len());
@@ -145,6 +159,19 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
     ctl.db.set_setting(SETTING, &demo).await?;
     if demo.is_empty() {
         return Ok(());
+    }
+    let mut sims = Vec::new();
+    for port in demo.iter().filter_map(|d| d.onvif_port) {
+        let opts = vs_onvif::sim::SimOptions {
+            bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+            username: SIM_USER.into(),
+            password: SIM_PASSWORD.into(),
+            ..Default::default()
+        };
+        match vs_onvif::sim::SimCamera::start(opts).await {
+            Ok(sim) => sims.push(sim),
+            Err(e) => tracing::warn!(port, error = %e, "demo mode: simulated ONVIF camera not started"),
+        }
     }
     let mut children = Vec::new();
     for cam in &demo {
@@ -160,6 +187,9 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
     let shutdown = ctl.shutdown.clone();
     ctl.tasks.spawn(async move {
         shutdown.cancelled().await;
+        for sim in sims {
+            sim.shutdown().await;
+        }
         for mut c in children {
             if let Some(pid) = c.id() {
                 // SAFETY: signalling the process group we created for this child.

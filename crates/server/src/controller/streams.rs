@@ -56,6 +56,8 @@ pub struct StreamStatus {
     /// What is sent besides the camera's video: "camera" (AAC copied), "transcoded", "silence".
     pub audio: Option<String>,
     pub outputs: Vec<OutputStatus>,
+    /// For a stopped stream: the last error it had while it ran, so the cause stays visible.
+    pub last_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -209,7 +211,10 @@ impl Controller {
 
     async fn stream_view(&self, row: StreamRow) -> Result<Stream> {
         let destination_ids = self.db.stream_destination_ids(row.id).await?;
-        let status = self.stream_status(row.id).await;
+        let mut status = self.stream_status(row.id).await;
+        if status.state == "stopped" {
+            status.last_error = row.last_error.clone();
+        }
         Ok(Stream {
             id: row.id,
             name: row.name,
@@ -232,6 +237,7 @@ impl Controller {
                 uptime_s: 0,
                 audio: None,
                 outputs: vec![],
+                last_error: None,
             };
         };
         let outputs: Vec<OutputStatus> = r
@@ -273,6 +279,7 @@ impl Controller {
             uptime_s: r.started.elapsed().as_secs(),
             audio: Some(r.audio.into()),
             outputs,
+            last_error: None,
         }
     }
 
