@@ -31,6 +31,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod encoder;
+pub mod program;
 pub mod progress;
 pub mod spawner;
 pub mod supervisor;
@@ -42,6 +43,10 @@ pub use clock::{Clock, TokioClock};
 pub use encoder::{
     ffmpeg_version, probe_encoders, probe_encoders_with, EncoderProbe, EncoderResult, ProbeOptions,
     CANDIDATES,
+};
+pub use program::{
+    ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
+    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

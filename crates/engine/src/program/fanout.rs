@@ -1,0 +1,156 @@
+//! Fan-out of the encoder's MPEG-TS to the egress processes: one bounded queue per
+//! destination, filled without waiting, so a slow or dead destination loses data for itself
+//! and never holds back the encoder or the other destinations.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::mpsc;
+
+/// MPEG-TS packet size: chunks are cut on packet boundaries, so a destination that loses a
+/// chunk, or attaches mid-stream, still sees whole packets.
+pub const TS_PACKET: usize = 188;
+
+/// Counters of one destination's queue.
+#[derive(Debug, Default)]
+pub struct QueueStats {
+    pub delivered_bytes: AtomicU64,
+    pub dropped_bytes: AtomicU64,
+    pub dropped_chunks: AtomicU64,
+}
+
+struct Subscriber {
+    tx: mpsc::Sender<Bytes>,
+    stats: Arc<QueueStats>,
+}
+
+#[derive(Default)]
+pub struct FanOut {
+    subs: Vec<Subscriber>,
+}
+
+impl FanOut {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a destination whose queue holds at most `capacity` chunks.
+    pub fn subscribe(&mut self, capacity: usize) -> (mpsc::Receiver<Bytes>, Arc<QueueStats>) {
+        let (tx, rx) = mpsc::channel(capacity.max(1));
+        let stats = Arc::new(QueueStats::default());
+        self.subs.push(Subscriber {
+            tx,
+            stats: stats.clone(),
+        });
+        (rx, stats)
+    }
+
+    /// Offers a chunk to every destination; never waits.
+    pub fn push(&self, chunk: &Bytes) {
+        for s in &self.subs {
+            let len = chunk.len() as u64;
+            match s.tx.try_send(chunk.clone()) {
+                Ok(()) => {
+                    s.stats.delivered_bytes.fetch_add(len, Ordering::Relaxed);
+                }
+                Err(_) => {
+                    s.stats.dropped_bytes.fetch_add(len, Ordering::Relaxed);
+                    s.stats.dropped_chunks.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+/// Reads one encoder run's TS output and pushes it in chunks of whole packets until EOF.
+/// Returns the bytes forwarded.
+pub async fn pump_ts<R: AsyncRead + Unpin>(mut r: R, fanout: &FanOut) -> u64 {
+    const CHUNK: usize = TS_PACKET * 256;
+    let mut buf = BytesMut::with_capacity(CHUNK * 2);
+    let mut total = 0;
+    loop {
+        if buf.capacity() - buf.len() < CHUNK {
+            buf.reserve(CHUNK);
+        }
+        match r.read_buf(&mut buf).await {
+            Ok(0) | Err(_) => return total,
+            Ok(_) => {}
+        }
+        let whole = buf.len() / TS_PACKET * TS_PACKET;
+        if whole > 0 {
+            let chunk = buf.split_to(whole).freeze();
+            total += chunk.len() as u64;
+            fanout.push(&chunk);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_consumer_loses_data_only_for_itself() {
+        let mut fan = FanOut::new();
+        let (mut fast, fast_stats) = fan.subscribe(4);
+        let (mut slow, slow_stats) = fan.subscribe(4);
+        let consumer = tokio::spawn(async move {
+            let mut got = Vec::new();
+            while let Some(c) = fast.recv().await {
+                got.push(c[0]);
+            }
+            got
+        });
+        for i in 0..100u8 {
+            fan.push(&Bytes::from(vec![i; TS_PACKET]));
+            // Let the fast consumer keep up, as a live egress does between encoder writes.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+        }
+        drop(fan);
+        let got = consumer.await.unwrap();
+        assert_eq!(
+            got,
+            (0..100).collect::<Vec<u8>>(),
+            "the fast one got everything in order"
+        );
+        assert_eq!(fast_stats.dropped_chunks.load(Ordering::Relaxed), 0);
+        // The slow one kept its first 4 chunks and lost the rest.
+        let mut kept = Vec::new();
+        while let Some(c) = slow.recv().await {
+            kept.push(c[0]);
+        }
+        assert_eq!(kept, vec![0, 1, 2, 3]);
+        assert_eq!(slow_stats.dropped_chunks.load(Ordering::Relaxed), 96);
+        assert_eq!(
+            slow_stats.dropped_bytes.load(Ordering::Relaxed),
+            96 * TS_PACKET as u64
+        );
+    }
+
+    #[tokio::test]
+    async fn pump_cuts_on_packet_boundaries() {
+        let mut fan = FanOut::new();
+        let (mut rx, _) = fan.subscribe(1000);
+        let (mut w, r) = tokio::io::duplex(1000);
+        let data: Vec<u8> = (0..(TS_PACKET * 10 + 50)).map(|i| i as u8).collect();
+        let expected = data[..TS_PACKET * 10].to_vec();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            for part in data.chunks(77) {
+                w.write_all(part).await.unwrap();
+            }
+        });
+        let total = pump_ts(r, &fan).await;
+        drop(fan);
+        assert_eq!(total, (TS_PACKET * 10) as u64);
+        let mut got = Vec::new();
+        while let Some(c) = rx.recv().await {
+            assert_eq!(c.len() % TS_PACKET, 0);
+            got.extend_from_slice(&c);
+        }
+        assert_eq!(got, expected);
+    }
+}

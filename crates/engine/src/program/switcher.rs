@@ -1,0 +1,356 @@
+//! What goes on air at each tick of the program clock: the newest frame of the on-air source,
+//! the same frame again, or the slate, with the overlays blended into a copy. Also commits
+//! takes (a source goes on air when it has a fresh frame, so a cut never shows black) and
+//! keeps the counters the status reports.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::overlay::OverlaySet;
+use super::slot::{FrameData, FrameSlot};
+
+#[derive(Clone, Debug)]
+pub struct Source {
+    pub id: i64,
+    pub slot: Arc<FrameSlot>,
+}
+
+#[derive(Debug)]
+pub struct Pending {
+    pub source: Source,
+    pub since: Instant,
+}
+
+/// Which source is on air and which one was asked for; shared with the program handle.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub on_air: Option<Source>,
+    pub pending: Option<Pending>,
+    pub take_latency: Option<Duration>,
+    pub switch_gap_frames: Option<u64>,
+}
+
+/// Counters since the program started.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub ticks: AtomicU64,
+    /// Ticks that repeated the on-air source's previous frame (none newer had arrived).
+    pub duplicated: AtomicU64,
+    pub slate_frames: AtomicU64,
+    /// Frames not delivered to the encoder: its writer was behind or it was restarting, or
+    /// the clock itself had to skip ticks.
+    pub dropped: AtomicU64,
+    /// Frames written to the encoder.
+    pub written: AtomicU64,
+    pub slate_active: AtomicBool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BaseKey {
+    Slate,
+    Frame { source: i64, seq: u64 },
+}
+
+pub struct Switcher {
+    selection: Arc<Mutex<Selection>>,
+    stats: Arc<Stats>,
+    slate: FrameData,
+    source_timeout: Duration,
+    take_timeout: Duration,
+    last: Option<BaseKey>,
+    /// Ticks since the last new source frame.
+    repeats: u64,
+    /// Start of a committed take whose source has not shown a frame yet.
+    awaiting_first: Option<Instant>,
+    composed: Option<(BaseKey, u64, FrameData)>,
+}
+
+impl Switcher {
+    pub fn new(
+        selection: Arc<Mutex<Selection>>,
+        stats: Arc<Stats>,
+        slate: FrameData,
+        source_timeout: Duration,
+        take_timeout: Duration,
+    ) -> Self {
+        Switcher {
+            selection,
+            stats,
+            slate,
+            source_timeout,
+            take_timeout,
+            last: None,
+            repeats: 0,
+            awaiting_first: None,
+            composed: None,
+        }
+    }
+
+    /// The frame for the tick at `now`.
+    pub fn tick(&mut self, now: Instant, overlays: &OverlaySet) -> FrameData {
+        let on_air = {
+            let mut sel = self.selection.lock().expect("selection lock");
+            if let Some(p) = &sel.pending {
+                let fresh =
+                    p.source.slot.latest().is_some_and(|f| {
+                        now.saturating_duration_since(f.at) <= self.source_timeout
+                    });
+                // A source that never delivers goes on air anyway after a while (showing the
+                // slate): the operator asked for it and must see that it does not work.
+                if fresh || now.saturating_duration_since(p.since) >= self.take_timeout {
+                    let p = sel.pending.take().expect("checked above");
+                    self.awaiting_first = Some(p.since);
+                    sel.on_air = Some(p.source);
+                }
+            }
+            sel.on_air.clone()
+        };
+
+        let frame = on_air.as_ref().and_then(|src| {
+            src.slot
+                .latest()
+                .filter(|f| now.saturating_duration_since(f.at) <= self.source_timeout)
+                .map(|f| {
+                    (
+                        BaseKey::Frame {
+                            source: src.id,
+                            seq: f.seq,
+                        },
+                        f.data,
+                    )
+                })
+        });
+        let (key, base) = frame.unwrap_or((BaseKey::Slate, self.slate.clone()));
+
+        self.stats.ticks.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .slate_active
+            .store(key == BaseKey::Slate, Ordering::Relaxed);
+        let is_new = matches!(key, BaseKey::Frame { .. }) && self.last != Some(key);
+        match key {
+            BaseKey::Slate => {
+                self.stats.slate_frames.fetch_add(1, Ordering::Relaxed);
+            }
+            BaseKey::Frame { .. } if !is_new => {
+                self.stats.duplicated.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+        if is_new {
+            if let Some(since) = self.awaiting_first.take() {
+                let mut sel = self.selection.lock().expect("selection lock");
+                sel.take_latency = Some(now.saturating_duration_since(since));
+                sel.switch_gap_frames = Some(self.repeats);
+            }
+            self.repeats = 0;
+        } else {
+            self.repeats += 1;
+        }
+        self.last = Some(key);
+        self.compose(key, base, overlays)
+    }
+
+    fn compose(&mut self, key: BaseKey, base: FrameData, overlays: &OverlaySet) -> FrameData {
+        if let Some((k, v, f)) = &self.composed {
+            if *k == key && *v == overlays.version {
+                return f.clone();
+            }
+        }
+        let frame = if overlays.items.is_empty() {
+            base
+        } else {
+            let mut buf = Vec::with_capacity(base.len());
+            buf.extend_from_slice(&base);
+            for o in &overlays.items {
+                o.blend(&mut buf);
+            }
+            Arc::new(buf)
+        };
+        self.composed = Some((key, overlays.version, frame.clone()));
+        frame
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::pixels::{solid_frame, Rgba, RgbaImage, YuvOverlay};
+
+    const W: u32 = 16;
+    const H: u32 = 16;
+
+    fn switcher() -> (Switcher, Arc<Mutex<Selection>>, Arc<Stats>) {
+        let sel = Arc::new(Mutex::new(Selection::default()));
+        let stats = Arc::new(Stats::default());
+        let slate = Arc::new(solid_frame(W, H, Rgba::rgb(0, 0, 255)));
+        let sw = Switcher::new(
+            sel.clone(),
+            stats.clone(),
+            slate,
+            Duration::from_secs(1),
+            Duration::from_secs(5),
+        );
+        (sw, sel, stats)
+    }
+
+    fn frame(v: u8) -> FrameData {
+        Arc::new(vec![v; super::super::pixels::frame_len(W, H)])
+    }
+
+    fn take(sel: &Mutex<Selection>, src: &Source, at: Instant) {
+        sel.lock().unwrap().pending = Some(Pending {
+            source: src.clone(),
+            since: at,
+        });
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn slate_then_source_then_repeat_then_slate_again() {
+        let (mut sw, sel, stats) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let slate = sw.tick(t0, &none);
+        assert_eq!(slate[0], 41, "blue slate before any take");
+
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        take(&sel, &a, t0);
+        // No frame yet: the slate stays, the take is pending.
+        assert_eq!(sw.tick(t0, &none)[0], 41);
+        assert!(sel.lock().unwrap().pending.is_some());
+
+        let t1 = t0 + Duration::from_millis(300);
+        a.slot.put(frame(100), t1);
+        assert_eq!(sw.tick(t1, &none)[0], 100);
+        assert_eq!(sel.lock().unwrap().on_air.as_ref().unwrap().id, 1);
+        assert_eq!(
+            sel.lock().unwrap().take_latency,
+            Some(Duration::from_millis(300))
+        );
+        // Nothing new: the same frame again, counted as a duplicate.
+        assert_eq!(sw.tick(t1 + Duration::from_millis(40), &none)[0], 100);
+        assert_eq!(stats.duplicated.load(Ordering::Relaxed), 1);
+        // Silence for longer than the source timeout: slate.
+        assert_eq!(sw.tick(t1 + Duration::from_millis(1100), &none)[0], 41);
+        assert!(stats.slate_active.load(Ordering::Relaxed));
+        // The camera comes back: on air by itself.
+        let t2 = t1 + Duration::from_secs(3);
+        a.slot.put(frame(101), t2);
+        assert_eq!(sw.tick(t2, &none)[0], 101);
+        assert!(!stats.slate_active.load(Ordering::Relaxed));
+        assert_eq!(stats.ticks.load(Ordering::Relaxed), 6);
+        assert_eq!(stats.slate_frames.load(Ordering::Relaxed), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_take_keeps_the_previous_source_live_until_the_new_one_delivers() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        a.slot.put(frame(10), t0);
+        take(&sel, &a, t0);
+        assert_eq!(sw.tick(t0, &none)[0], 10);
+
+        let t1 = t0 + Duration::from_millis(40);
+        take(&sel, &b, t1);
+        a.slot.put(frame(11), t1);
+        assert_eq!(sw.tick(t1, &none)[0], 11, "A stays live while B connects");
+        let t2 = t1 + Duration::from_millis(40);
+        b.slot.put(frame(20), t2);
+        assert_eq!(sw.tick(t2, &none)[0], 20);
+        let s = sel.lock().unwrap();
+        assert_eq!(s.on_air.as_ref().unwrap().id, 2);
+        assert_eq!(s.take_latency, Some(Duration::from_millis(40)));
+        assert_eq!(s.switch_gap_frames, Some(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_pre_rolled_source_goes_on_air_at_the_next_tick() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        b.slot.put(frame(20), t0);
+        take(&sel, &b, t0 + Duration::from_millis(10));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(40), &none)[0], 20);
+        assert_eq!(
+            sel.lock().unwrap().take_latency,
+            Some(Duration::from_millis(30))
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_dead_source_goes_on_air_after_the_take_timeout() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        a.slot.put(frame(10), t0);
+        take(&sel, &a, t0);
+        sw.tick(t0, &none);
+        let dead = Source {
+            id: 3,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        take(&sel, &dead, t0);
+        a.slot.put(frame(11), t0 + Duration::from_secs(4));
+        assert_eq!(sw.tick(t0 + Duration::from_secs(4), &none)[0], 11);
+        assert_eq!(sw.tick(t0 + Duration::from_secs(5), &none)[0], 41);
+        assert_eq!(sel.lock().unwrap().on_air.as_ref().unwrap().id, 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn overlays_are_blended_into_a_copy_and_reused_while_nothing_changes() {
+        let (mut sw, sel, _) = switcher();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        let original = frame(16);
+        a.slot.put(original.clone(), t0);
+        take(&sel, &a, t0);
+        let white = RgbaImage::filled(2, 2, Rgba::WHITE);
+        let set = OverlaySet {
+            version: 1,
+            items: vec![Arc::new(YuvOverlay::prepare(&white, 0, 0, W, H).unwrap())],
+        };
+        let out = sw.tick(t0, &set);
+        assert_eq!(out[0], 235);
+        assert_eq!(out[2], 16);
+        assert_eq!(original[0], 16, "the source frame itself is untouched");
+        let again = sw.tick(t0 + Duration::from_millis(40), &set);
+        assert!(
+            Arc::ptr_eq(&out, &again),
+            "same frame, same overlays: no new composition"
+        );
+        let v2 = OverlaySet {
+            version: 2,
+            items: vec![],
+        };
+        let plain = sw.tick(t0 + Duration::from_millis(80), &v2);
+        assert!(
+            Arc::ptr_eq(&plain, &original),
+            "no overlay: the frame goes out as is"
+        );
+    }
+}

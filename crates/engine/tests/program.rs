@@ -1,0 +1,671 @@
+//! The program feed end to end, with real FFmpeg, real RTSP cameras (GStreamer) and a real
+//! RTMP ingest (nginx-rtmp): takes, camera loss and return, overlays in the received pixels,
+//! a dead destination next to a live one, an encoder crash.
+//!
+//! The tests share two CPU cores with their cameras and FFmpegs, so they run one at a time
+//! (`serial()`), at 320x180 25 fps.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use vs_base::Secret;
+use vs_engine::program::{encode_png, RgbaImage};
+use vs_engine::*;
+use vs_testrig::{
+    packet_times, probe_streams, processes_with_marker, wait_no_processes_with_marker,
+    CameraOptions, FakeCamera, RtmpServer, StreamKind,
+};
+
+const W: u32 = 320;
+const H: u32 = 180;
+const FPS: u32 = 25;
+
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().await
+}
+
+async fn camera(name: &str) -> FakeCamera {
+    FakeCamera::start(
+        CameraOptions::new(name)
+            .size(W, H)
+            .fps(FPS)
+            .audio(true)
+            .path(format!("/{}", name.to_lowercase())),
+    )
+    .await
+    .expect("fake camera")
+}
+
+fn source(id: i64, cam: &FakeCamera) -> SourceSpec {
+    SourceSpec::new(id, cam.options().name.clone(), cam.url())
+}
+
+fn output(id: i64, name: &str, url: String, key: &str) -> OutputSpec {
+    let mut o = OutputSpec::new(id, name, url);
+    o.secrets.push(Secret::new(key));
+    o
+}
+
+fn config(name: &str, outputs: Vec<OutputSpec>) -> ProgramConfig {
+    let mut c = ProgramConfig::new(name, W, H, FPS);
+    c.video_bitrate_kbps = 500;
+    c.audio_bitrate_kbps = 64;
+    c.outputs = outputs;
+    c.slate.text = "Back soon".into();
+    c
+}
+
+async fn wait_status(
+    rx: &mut watch::Receiver<ProgramStatus>,
+    within: Duration,
+    what: &str,
+    pred: impl FnMut(&ProgramStatus) -> bool,
+) -> ProgramStatus {
+    let got = tokio::time::timeout(within, rx.wait_for(pred))
+        .await
+        .map(|r| r.map(|s| s.clone()));
+    match got {
+        Ok(Ok(s)) => s,
+        _ => panic!(
+            "{what}: not within {within:?}; status: {:#?}",
+            rx.borrow().clone()
+        ),
+    }
+}
+
+/// Waits until the RTMP server has received `secs` more seconds of program (by the program's
+/// own tick count: the output runs at exactly the program's rate).
+async fn run_for(p: &ProgramHandle, secs: f64) {
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    let s = p.status();
+    assert!(s.ticks > 0, "the program clock runs");
+}
+
+struct Received {
+    video_packets: usize,
+    span: f64,
+    largest_gap: f64,
+    audio_codec: Option<String>,
+}
+
+/// Checks what the RTMP server recorded for `key`: exactly one session, H.264 + AAC,
+/// monotonic video timestamps with no gap larger than two frame intervals, constant rate.
+async fn check_recording(rtmp: &RtmpServer, key: &str) -> Received {
+    let recs = rtmp.recordings_for(key);
+    assert_eq!(
+        recs.len(),
+        1,
+        "one RTMP session, one recording: {recs:?}\nnginx log:\n{}",
+        rtmp.log()
+    );
+    let info = probe_streams(&recs[0]).await.expect("ffprobe recording");
+    assert_eq!(info.video_codec(), Some("h264"));
+    assert_eq!(info.audio_codec(), Some("aac"), "AAC always present");
+    assert_eq!((info.width(), info.height()), (Some(W), Some(H)));
+    let video = packet_times(&recs[0], StreamKind::Video)
+        .await
+        .expect("video packets");
+    video.assert_monotonic();
+    let gap = video.largest_gap().map(|g| g.seconds).unwrap_or(0.0);
+    assert!(
+        gap <= 2.0 / FPS as f64 + 0.001,
+        "largest video timestamp gap {gap:.3} s is more than two frame intervals"
+    );
+    let audio = packet_times(&recs[0], StreamKind::Audio)
+        .await
+        .expect("audio packets");
+    audio.check_non_decreasing().expect("audio timestamps");
+    assert!(
+        audio.span() > video.span() - 1.0,
+        "audio all along: {} s of audio for {} s of video",
+        audio.span(),
+        video.span()
+    );
+    // Constant frame rate: one packet per frame interval, no more, no fewer.
+    let expected = video.span() * FPS as f64 + 1.0;
+    let n = video.len() as f64;
+    assert!(
+        (n - expected).abs() <= 2.0,
+        "{n} video packets over {:.2} s: expected {expected:.0} at {FPS} fps",
+        video.span()
+    );
+    Received {
+        video_packets: video.len(),
+        span: video.span(),
+        largest_gap: gap,
+        audio_codec: info.audio_codec().map(str::to_owned),
+    }
+}
+
+/// Decodes the recording to tiny grey frames and returns each frame's mean luma.
+async fn mean_luma_per_frame(file: &Path) -> Vec<f64> {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-vf", "scale=32:18,format=gray", "-f", "rawvideo", "-"])
+        .output()
+        .await
+        .expect("ffmpeg decode");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(32 * 18)
+        .map(|f| f.iter().map(|&y| y as f64).sum::<f64>() / f.len() as f64)
+        .collect()
+}
+
+/// One decoded frame of the recording at `at` seconds (or `from_end` seconds before its end)
+/// as RGB24.
+async fn rgb_frame(file: &Path, seek: &[&str]) -> Vec<u8> {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error"])
+        .args(seek)
+        .arg("-i")
+        .arg(file)
+        .args(["-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"])
+        .output()
+        .await
+        .expect("ffmpeg decode");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.stdout.len(), (W * H * 3) as usize);
+    out.stdout
+}
+
+fn rgb_at(frame: &[u8], x: u32, y: u32) -> (i32, i32, i32) {
+    let i = ((y * W + x) * 3) as usize;
+    (frame[i] as i32, frame[i + 1] as i32, frame[i + 2] as i32)
+}
+
+fn close(a: (i32, i32, i32), b: (i32, i32, i32), tol: i32) -> bool {
+    (a.0 - b.0).abs() <= tol && (a.1 - b.1).abs() <= tol && (a.2 - b.2).abs() <= tol
+}
+
+async fn assert_no_leftovers(markers: &[&str]) {
+    for m in markers {
+        wait_no_processes_with_marker(m, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
+    let _serial = serial().await;
+    let rtmp = RtmpServer::start().await.unwrap();
+    let (a, b) = (camera("TakeA").await, camera("TakeB").await);
+    let key = "takes-key-5d1";
+    let cfg = config(
+        "takes",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let (sa, sb) = (source(1, &a), source(2, &b));
+    p.preroll(sa.clone()).await.unwrap();
+    p.preroll(sb.clone()).await.unwrap();
+    wait_status(
+        &mut rx,
+        Duration::from_secs(20),
+        "both cameras decode",
+        |s| s.ingests.len() == 2 && s.ingests.iter().all(|i| i.frames > 0),
+    )
+    .await;
+    p.take(sa.clone()).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(5), "A on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    run_for(&p, 2.0).await;
+
+    let mut latencies = Vec::new();
+    let mut gaps = Vec::new();
+    let started = Instant::now();
+    // Frames dropped while the encoder was starting up do not count.
+    let dropped_before = p.status().dropped_frames;
+    for i in 0..10 {
+        let (src, id) = if i % 2 == 0 { (&sb, 2) } else { (&sa, 1) };
+        let before = p.status().ticks;
+        p.take(src.clone()).await.unwrap();
+        let s = wait_status(&mut rx, Duration::from_secs(2), "take", |s| {
+            s.on_air == Some(id) && s.pending_take.is_none() && s.ticks > before
+        })
+        .await;
+        assert!(!s.slate_active, "a pre-rolled take never shows the slate");
+        // The status is published right after the tick that committed the take.
+        let s = wait_status(&mut rx, Duration::from_secs(2), "latency", |s| {
+            s.take_latency_ms.is_some() && s.ticks > before + 1
+        })
+        .await;
+        latencies.push(s.take_latency_ms.unwrap());
+        gaps.push(s.switch_gap_frames.unwrap_or(0));
+        tokio::time::sleep(Duration::from_millis(2800)).await;
+    }
+    let takes_took = started.elapsed();
+    run_for(&p, 1.0).await;
+    let s = p.status();
+    eprintln!(
+        "ten takes in {takes_took:.1?}: take-to-air latency ms {latencies:?}, switch gap frames \
+         {gaps:?}; ticks {} duplicated {} slate {} dropped {} fps {:.2}; encoder {:?} speed {:?}",
+        s.ticks,
+        s.duplicated_frames,
+        s.slate_frames,
+        s.dropped_frames,
+        s.fps_measured,
+        s.encoder.state,
+        s.encoder.progress.as_ref().and_then(|p| p.speed)
+    );
+    assert!(takes_took < Duration::from_secs(60));
+    assert!(latencies.iter().all(|&l| l <= 200), "{latencies:?}");
+    assert!(gaps.iter().all(|&g| g <= 2), "{gaps:?}");
+    assert!(
+        (s.fps_measured - FPS as f64).abs() < 1.5,
+        "{}",
+        s.fps_measured
+    );
+    assert_eq!(s.encoder.restarts, 0, "the encoder never restarted");
+    assert!(
+        s.dropped_frames - dropped_before <= 3,
+        "dropped {} during the takes",
+        s.dropped_frames - dropped_before
+    );
+    assert_eq!(
+        s.outputs[0].status.restarts, 0,
+        "the egress never restarted"
+    );
+
+    p.stop().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(rtmp.publish_count(), 1, "one RTMP session");
+    let r = check_recording(&rtmp, key).await;
+    eprintln!(
+        "received {} video packets over {:.2} s, largest gap {:.3} s, audio {:?}",
+        r.video_packets, r.span, r.largest_gap, r.audio_codec
+    );
+    assert!(r.span > 30.0, "{}", r.span);
+    assert_no_leftovers(&[key, &a.url(), &b.url()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() {
+    let _serial = serial().await;
+    let rtmp = RtmpServer::start().await.unwrap();
+    let mut a = camera("LossA").await;
+    let key = "loss-key-91c";
+    let cfg = config(
+        "loss",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let sa = source(1, &a);
+    let t_take = Instant::now();
+    p.take(sa.clone()).await.unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(20), "A on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    eprintln!(
+        "cold take (ingest not pre-rolled): {} ms to air (measured here {:?})",
+        s.take_latency_ms.unwrap_or(0),
+        t_take.elapsed()
+    );
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    run_for(&p, 3.0).await;
+
+    let ticks_before = p.status().ticks;
+    let lost_at = Instant::now();
+    a.stop().await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(2), "slate within 2 s", |s| {
+        s.slate_active
+    })
+    .await;
+    let slate_after = lost_at.elapsed();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = p.status();
+    assert!(s.slate_active);
+    let rate = (s.ticks - ticks_before) as f64 / lost_at.elapsed().as_secs_f64();
+    assert!(
+        (rate - FPS as f64).abs() < 1.0,
+        "frame rate during the outage: {rate:.2}"
+    );
+    assert!(
+        (s.fps_measured - FPS as f64).abs() < 1.5,
+        "{}",
+        s.fps_measured
+    );
+
+    a.restart().await.unwrap();
+    let back_from = Instant::now();
+    let s = wait_status(
+        &mut rx,
+        Duration::from_secs(20),
+        "camera back on air",
+        |s| !s.slate_active && s.on_air == Some(1),
+    )
+    .await;
+    let back_after = back_from.elapsed();
+    eprintln!(
+        "slate shown {slate_after:?} after the camera died; camera back on air \
+         {back_after:?} after it returned; ingest restarts {}",
+        s.ingests[0].status.restarts
+    );
+    run_for(&p, 3.0).await;
+    p.stop().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let r = check_recording(&rtmp, key).await;
+    // The slate went out as pictures: a run of dark frames (the camera's bars are bright).
+    let recs = rtmp.recordings_for(key);
+    let lumas = mean_luma_per_frame(&recs[0]).await;
+    let mut longest = 0;
+    let mut run = 0;
+    for l in &lumas {
+        run = if *l < 60.0 { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let bright = lumas.iter().filter(|l| **l > 80.0).count();
+    eprintln!(
+        "recording: {} frames over {:.1} s; longest slate run {longest} frames; {bright} \
+         camera frames",
+        r.video_packets, r.span
+    );
+    assert!(
+        longest as f64 >= 4.0 * FPS as f64,
+        "slate frames were sent during the outage ({longest})"
+    );
+    assert!(
+        bright as f64 >= 4.0 * FPS as f64,
+        "camera frames before and after"
+    );
+    assert_no_leftovers(&[key, &a.url()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder() {
+    let _serial = serial().await;
+    let rtmp = RtmpServer::start().await.unwrap();
+    // A black picture without burned-in text, so the overlay colours are known exactly.
+    let cam = FakeCamera::start(
+        CameraOptions::new("Black")
+            .size(W, H)
+            .fps(FPS)
+            .pattern("black")
+            .overlay(false)
+            .path("/black"),
+    )
+    .await
+    .unwrap();
+    let key = "overlay-key-7e2";
+    let cfg = config(
+        "overlays",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let red = encode_png(&RgbaImage::filled(16, 16, Rgba::rgb(255, 0, 0)));
+    let overlays = vec![
+        Overlay {
+            id: 1,
+            visible: true,
+            kind: OverlayKind::Image {
+                image: ImageData::Png(red.into()),
+                x: 32,
+                y: 32,
+                // Scaled up from 16x16.
+                width: Some(64),
+                height: Some(64),
+                opacity: 0.5,
+            },
+        },
+        Overlay {
+            id: 2,
+            visible: true,
+            kind: OverlayKind::Text {
+                text: "LIVE".into(),
+                x: 200,
+                y: 20,
+                style: TextStyle {
+                    size_px: 24.0,
+                    color: Rgba::WHITE,
+                    background: Some(Rgba::rgb(0, 200, 0)),
+                    padding: 8,
+                    font: None,
+                },
+            },
+        },
+        Overlay {
+            id: 3,
+            visible: true,
+            kind: OverlayKind::Clock {
+                format: "%H:%M:%S".into(),
+                tz: chrono_tz::Europe::Paris,
+                x: 8,
+                y: 140,
+                style: TextStyle {
+                    size_px: 20.0,
+                    background: Some(Rgba::rgb(0, 0, 0)),
+                    ..TextStyle::default()
+                },
+            },
+        },
+    ];
+    p.set_overlays(overlays).await.unwrap();
+    let mut rx = p.subscribe();
+    p.take(source(1, &cam)).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    run_for(&p, 5.0).await;
+    let encoder_run = p.status().encoder.run;
+    // Hide everything: the encoder must not notice.
+    p.set_overlays(vec![]).await.unwrap();
+    run_for(&p, 4.0).await;
+    let s = p.status();
+    assert_eq!(
+        s.encoder.run, encoder_run,
+        "no encoder restart for an overlay change"
+    );
+    assert_eq!(s.encoder.restarts, 0);
+    p.stop().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    check_recording(&rtmp, key).await;
+    let rec = rtmp.recordings_for(key).remove(0);
+
+    let with = rgb_frame(&rec, &["-ss", "3"]).await;
+    let inside = rgb_at(&with, 64, 64);
+    let outside = rgb_at(&with, 140, 64);
+    let text_box = rgb_at(&with, 202, 22);
+    eprintln!("with overlays: red 50% {inside:?}, background {outside:?}, text box {text_box:?}");
+    assert!(
+        close(inside, (128, 0, 0), 24),
+        "50% red over black: {inside:?}"
+    );
+    assert!(
+        close(outside, (0, 0, 0), 16),
+        "untouched picture: {outside:?}"
+    );
+    assert!(
+        close(text_box, (0, 200, 0), 30),
+        "the text's box: {text_box:?}"
+    );
+    let ink = (204..260)
+        .flat_map(|x| (28..50).map(move |y| (x, y)))
+        .filter(|&(x, y)| {
+            let (r, g, b) = rgb_at(&with, x, y);
+            r > 180 && g > 180 && b > 180
+        })
+        .count();
+    assert!(ink > 20, "white text drawn in the box ({ink} pixels)");
+    let clock_ink = (10..100)
+        .flat_map(|x| (142..170).map(move |y| (x, y)))
+        .filter(|&(x, y)| rgb_at(&with, x, y).0 > 180)
+        .count();
+    assert!(clock_ink > 20, "the clock is drawn ({clock_ink} pixels)");
+
+    let without = rgb_frame(&rec, &["-sseof", "-1"]).await;
+    let inside = rgb_at(&without, 64, 64);
+    eprintln!("after set_overlays([]): {inside:?}");
+    assert!(close(inside, (0, 0, 0), 16), "overlay gone: {inside:?}");
+    assert_no_leftovers(&[key, &cam.url()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_destination_does_not_disturb_the_live_one() {
+    let _serial = serial().await;
+    let rtmp = RtmpServer::start().await.unwrap();
+    let cam = camera("TwoOut").await;
+    let (live_key, dead_key) = ("live-key-a11", "dead-key-b22");
+    // A port where nothing listens.
+    let dead_port = vs_testrig::free_port();
+    let dead_url = format!("rtmp://127.0.0.1:{dead_port}/live2/{dead_key}");
+    let cfg = config(
+        "two outputs",
+        vec![
+            output(1, "dead", dead_url, dead_key),
+            output(2, "live", rtmp.publish_url(live_key), live_key),
+        ],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    p.take(source(1, &cam)).await.unwrap();
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(20), "dead one failing", |s| {
+        s.outputs[0].status.consecutive_failures >= 2
+    })
+    .await;
+    run_for(&p, 8.0).await;
+    let s2 = p.status();
+    let dead = &s2.outputs[0];
+    let live = &s2.outputs[1];
+    eprintln!(
+        "dead output: {:?}, {} failures, error {:?}; live output: {:?}, restarts {}",
+        dead.status.state,
+        dead.status.consecutive_failures,
+        dead.status.last_error,
+        live.status.state,
+        live.status.restarts
+    );
+    assert!(s.outputs[0].status.last_error.is_some());
+    assert!(
+        !dead
+            .status
+            .last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains(dead_key),
+        "stream keys are redacted"
+    );
+    assert_eq!(live.status.state, State::Running);
+    assert_eq!(live.status.restarts, 0);
+    assert_eq!(s2.encoder.restarts, 0);
+    p.stop().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let r = check_recording(&rtmp, live_key).await;
+    assert!(r.span > 8.0, "{}", r.span);
+    assert!(processes_with_marker(dead_key).is_empty());
+    assert_no_leftovers(&[live_key, &cam.url()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
+    let _serial = serial().await;
+    let rtmp = RtmpServer::start().await.unwrap();
+    let cam = camera("Crash").await;
+    let key = "crash-key-c33";
+    let cfg = config(
+        "crash",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    p.take(source(1, &cam)).await.unwrap();
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    run_for(&p, 12.0).await;
+    let pid = p.status().encoder.pid.expect("encoder pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(10), "encoder back", |s| {
+        s.encoder.restarts >= 1 && s.encoder.state == State::Running
+    })
+    .await;
+    eprintln!(
+        "encoder restarted (run {}), ticks {} dropped {}",
+        s.encoder.run, s.ticks, s.dropped_frames
+    );
+    run_for(&p, 6.0).await;
+    let s = p.status();
+    assert_eq!(
+        s.outputs[0].status.restarts, 0,
+        "the egress kept its session"
+    );
+    assert!(
+        (s.fps_measured - FPS as f64).abs() < 1.5,
+        "{}",
+        s.fps_measured
+    );
+    p.stop().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rtmp.publish_count(),
+        1,
+        "one RTMP session through the crash"
+    );
+    let recs = rtmp.recordings_for(key);
+    assert_eq!(recs.len(), 1);
+    let video = packet_times(&recs[0], StreamKind::Video).await.unwrap();
+    video.assert_monotonic();
+    let gap = video.largest_gap().unwrap();
+    eprintln!(
+        "through the crash: {} packets over {:.1} s, largest gap {:.3} s at {:.1}",
+        video.len(),
+        video.span(),
+        gap.seconds,
+        gap.after
+    );
+    assert_no_leftovers(&[key, &cam.url()]).await;
+}
