@@ -47,6 +47,7 @@ impl App {
         shutdown: CancellationToken,
     ) -> Result<App> {
         let lock = datadir::prepare_and_lock(&config.data_dir)?;
+        crate::orphans::reap(&config.data_dir);
         let db = Db::open(&config.db_path()).await?;
         let secrets = SecretBox::load_or_create(&config.key_path())?;
         let config = Arc::new(config);

@@ -1,5 +1,5 @@
 //! The command line: `serve` runs the appliance, `admin …` does maintenance on its data
-//! directory while it is stopped.
+//! directory (while it is stopped, except `backup`), `healthcheck` probes a running one.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -25,10 +25,15 @@ pub struct Cli {
 pub enum Command {
     /// Run the appliance (web UI, API, streams).
     Serve(Config),
-    /// Maintenance commands (run them while the appliance is stopped).
+    /// Maintenance commands (run them while the appliance is stopped, except `backup`).
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
+    },
+    /// Exit 0 if the appliance answers GET /api/health (Docker's HEALTHCHECK: no curl needed).
+    Healthcheck {
+        #[arg(long, env = "VS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
     },
 }
 
@@ -46,9 +51,31 @@ pub enum AdminCommand {
         #[arg(long, env = "VS_DATA_DIR", default_value = "./data")]
         data_dir: PathBuf,
     },
+    /// Write a consistent backup (database, secret key, assets) to FILE, a .tar.gz. Safe while
+    /// the appliance runs. The file holds the secret key: keep it private.
+    Backup {
+        file: PathBuf,
+        #[arg(long, env = "VS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
+    /// Restore a backup made by `admin backup` into the data directory (appliance stopped).
+    Restore {
+        file: PathBuf,
+        /// Replace a data directory that is not empty (its contents are moved beside it).
+        #[arg(long)]
+        force: bool,
+        #[arg(long, env = "VS_DATA_DIR", default_value = "./data")]
+        data_dir: PathBuf,
+    },
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    match &cli.command {
+        // Before the runtime exists: the environment may only change while one thread runs.
+        Command::Serve(config) => crate::orphans::mark_process(&config.data_dir),
+        Command::Healthcheck { listen } => return healthcheck(*listen),
+        Command::Admin { .. } => {}
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -63,6 +90,7 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Serve(config) => serve(config).await,
             Command::Admin { command } => admin(command).await,
+            Command::Healthcheck { .. } => Ok(()),
         }
     });
     match result {
@@ -173,6 +201,50 @@ async fn admin(command: AdminCommand) -> vs_base::Result<()> {
                 println!("password of '{username}' changed; their sessions were ended");
             }
             Ok(())
+        }
+        AdminCommand::Backup { file, data_dir } => {
+            crate::backup::run_backup(&data_dir, &file).await
+        }
+        AdminCommand::Restore {
+            file,
+            force,
+            data_dir,
+        } => crate::backup::run_restore(&file, &data_dir, force).await,
+    }
+}
+
+/// A plain HTTP/1.0 request over a std socket: the probe runs every 30 s in the container and
+/// must not need an async runtime, curl, or anything but the binary.
+fn healthcheck(mut addr: std::net::SocketAddr) -> ExitCode {
+    use std::io::Read;
+    use std::time::Duration;
+    if addr.ip().is_unspecified() {
+        // Listening on every address (0.0.0.0 / ::) is reachable on loopback.
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let timeout = Duration::from_secs(3);
+    let probe = || -> std::io::Result<String> {
+        let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(format!("GET /api/health HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())?;
+        let mut head = [0u8; 32];
+        let n = s.read(&mut head)?;
+        Ok(String::from_utf8_lossy(&head[..n]).into_owned())
+    };
+    match probe() {
+        Ok(head) if head.starts_with("HTTP/1.") && head.get(9..12) == Some("200") => {
+            ExitCode::SUCCESS
+        }
+        Ok(head) => {
+            eprintln!("unhealthy: {addr} answered {:?}", head.lines().next());
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {addr}: {e}");
+            ExitCode::FAILURE
         }
     }
 }

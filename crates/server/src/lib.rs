@@ -3,11 +3,13 @@
 //! given listener so tests run the real thing on port 0.
 
 pub mod app;
+pub mod backup;
 pub mod cli;
 pub mod config;
 pub mod controller;
 pub mod datadir;
 pub mod demo;
+pub mod orphans;
 pub mod state;
 pub mod web;
 
