@@ -15,7 +15,7 @@ use vs_engine::program::{encode_png, RgbaImage};
 use vs_engine::*;
 use vs_testrig::{
     packet_times, probe_streams, processes_with_marker, wait_no_processes_with_marker,
-    CameraOptions, FakeCamera, RtmpServer, StreamKind,
+    CameraOptions, FakeCamera, RtmpOptions, RtmpServer, StreamKind,
 };
 
 const W: u32 = 320;
@@ -592,12 +592,50 @@ async fn a_dead_destination_does_not_disturb_the_live_one() {
     assert_eq!(live.status.state, State::Running);
     assert_eq!(live.status.restarts, 0);
     assert_eq!(s2.encoder.restarts, 0);
+
+    // The destination comes back: its own supervisor re-attaches it, nothing else moves.
+    let revived = RtmpServer::start_with(RtmpOptions {
+        port: Some(dead_port),
+        ..RtmpOptions::default()
+    })
+    .await
+    .unwrap();
+    let back_from = Instant::now();
+    revived
+        .wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    eprintln!(
+        "dead destination re-attached {:?} after it came back",
+        back_from.elapsed()
+    );
+    run_for(&p, 4.0).await;
+    let s3 = p.status();
+    assert_eq!(s3.outputs[0].status.state, State::Running);
+    assert_eq!(
+        s3.outputs[1].status.restarts, 0,
+        "the live one was not touched"
+    );
+    assert_eq!(s3.encoder.restarts, 0, "nor the encoder");
     p.stop().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
+    revived
+        .wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
     let r = check_recording(&rtmp, live_key).await;
-    assert!(r.span > 8.0, "{}", r.span);
+    assert!(r.span > 14.0, "{}", r.span);
+    let late = packet_times(&revived.recordings_for(dead_key)[0], StreamKind::Video)
+        .await
+        .unwrap();
+    late.assert_monotonic();
+    assert!(
+        late.span() > 2.0,
+        "the revived destination received {:.1} s",
+        late.span()
+    );
     assert!(processes_with_marker(dead_key).is_empty());
     assert_no_leftovers(&[live_key, &cam.url()]).await;
 }
@@ -667,5 +705,8 @@ async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
         gap.seconds,
         gap.after
     );
+    // The egress FFmpeg stitches the new encoder run's timestamps onto the old ones (MPEG-TS
+    // discontinuity handling); the frames lost during the restart are not a hole in time.
+    assert!(gap.seconds < 0.5, "{gap:?}");
     assert_no_leftovers(&[key, &cam.url()]).await;
 }
