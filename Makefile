@@ -8,14 +8,14 @@ LISTEN ?= 127.0.0.1:8080
 BIN_RELEASE := target/release/vistterstream
 BIN_DEBUG := target/debug/vistterstream
 
-.PHONY: run test deps deps-run ui ui-check build release lint rust-test e2e bench clean
+.PHONY: run test deps deps-run ui ui-check build release lint rust-test packaging-test e2e bench clean
 
 ## Start the appliance on http://$(LISTEN) (data in $(DATA_DIR); simulated cameras when none is configured).
 run: deps-run ui release
 	VS_DATA_DIR=$(DATA_DIR) $(BIN_RELEASE) serve --listen $(LISTEN) --demo
 
 ## Run every test: formatting, lints, Rust unit + integration tests, UI checks, browser tests.
-test: deps ui ui-check lint rust-test e2e
+test: deps ui ui-check lint rust-test packaging-test e2e
 
 deps:
 	@bash scripts/install-deps.sh test
@@ -44,6 +44,10 @@ lint:
 
 rust-test:
 	$(CARGO) test --workspace --no-fail-fast
+
+## Dockerfile/compose checks, the Docker build scripts (native + arm64 cross), systemd unit, install.sh.
+packaging-test: ui
+	bash tests/packaging/run.sh
 
 e2e/node_modules/.package-lock.json: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# Packaging tests: the Docker build recipe without a Docker engine, the systemd unit and the
+# install script. CI runs this after the Rust tests (`make packaging-test`).
+#
+#   - the Dockerfile and docker-compose.yml are parsed and checked (BuildKit's parser,
+#     docker-compose config); every shell script passes shellcheck;
+#   - the UI stage's script runs for real on exactly what the stage COPYs (a scratch dir);
+#   - the Rust stage's script runs for real: natively (dev profile, reusing target/), and as a
+#     cross build for arm64 (install-build-deps.sh + build-rust.sh --arch arm64), the
+#     Raspberry Pi's architecture; VS_PACKAGING_CROSS=0 skips the cross build;
+#     VS_PACKAGING_RELEASE=1 also builds the release binary and checks that it embeds the UI;
+#   - the runtime stage's packages resolve (apt-get --simulate);
+#   - the binary behaves as the container expects: serve from VS_* variables, healthcheck,
+#     exit 0 on SIGTERM;
+#   - the systemd unit passes `systemd-analyze verify`; install.sh installs into a scratch
+#     root, twice (idempotent).
+# Needs root to install missing tools (shellcheck, systemd, docker-compose, cross gcc).
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.." || exit 1
+root_dir=$(pwd)
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+pass=0
+fail=0
+failed=()
+
+run() {
+  local name=$1
+  shift
+  echo "=== $name"
+  local t0=$SECONDS
+  if "$@"; then
+    pass=$((pass + 1))
+    echo "--- ok: $name ($((SECONDS - t0)) s)"
+  else
+    fail=$((fail + 1))
+    failed+=("$name")
+    echo "--- FAILED: $name ($((SECONDS - t0)) s)"
+  fi
+}
+
+need_apt() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] || missing+=("$pkg")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  [[ $(id -u) -eq 0 ]] || { echo "missing packages ${missing[*]} (run as root to install)"; return 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null; }
+}
+
+prefixed() {
+  local line
+  while IFS= read -r line; do echo "$1$line"; done <<<"$2"
+}
+
+tools() {
+  need_apt shellcheck systemd docker-compose || return 1
+  python3 -c 'import dockerfile, yaml' 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check "dockerfile==3.4.0" "pyyaml>=6" >/dev/null 2>&1
+  python3 -c 'import dockerfile, yaml'
+}
+
+lint_scripts() {
+  shellcheck packaging/install.sh packaging/docker/*.sh tests/packaging/run.sh
+}
+
+docker_recipe() {
+  python3 tests/packaging/check_docker.py check || return 1
+  # docker-compose validates the file against the Compose schema, without an engine.
+  docker-compose -f docker-compose.yml config -q
+}
+
+ui_stage() {
+  # Only what the ui stage COPYs, then its two RUN steps, as in the Dockerfile.
+  python3 tests/packaging/check_docker.py materialize ui "$scratch/ui" || return 1
+  bash "$scratch/ui/packaging/docker/build-ui.sh" deps >/dev/null || return 1
+  bash "$scratch/ui/packaging/docker/build-ui.sh" build | tail -1 || return 1
+  [[ -s "$scratch/ui/web/dist/index.html" ]]
+}
+
+rust_stage_context() {
+  # The rust stage's context (with web/dist from the ui stage) holds a complete workspace:
+  # the manifests load and Cargo.lock is up to date (--locked), without the network.
+  python3 tests/packaging/check_docker.py materialize rust "$scratch/rust" --from-ui "$scratch/ui" || return 1
+  [[ -s "$scratch/rust/web/dist/index.html" ]] || { echo "web/dist not copied from the ui stage"; return 1; }
+  (cd "$scratch/rust" && cargo metadata --locked --offline --format-version 1 >/dev/null)
+}
+
+rust_native() {
+  # Native build with the repository's target/ (nothing is built twice in CI).
+  [[ -s web/dist/index.html ]] || bash packaging/docker/build-ui.sh all >/dev/null || return 1
+  bash packaging/docker/build-rust.sh --profile dev --out "$scratch/bin" | tail -2 || return 1
+  [[ -x "$scratch/bin/vistterstream" ]]
+}
+
+rust_release() {
+  bash packaging/docker/build-rust.sh --profile release --out "$scratch/release" | tail -2
+}
+
+rust_cross_arm64() {
+  bash packaging/docker/install-build-deps.sh arm64 | tail -1 || return 1
+  # A target directory of its own: the cross build must not hold the workspace's build lock.
+  CARGO_TARGET_DIR="$root_dir/target/cross" \
+    bash packaging/docker/build-rust.sh --arch arm64 --profile dev --out "$scratch/arm64" | tail -1
+}
+
+runtime_stage() {
+  bash packaging/docker/install-runtime.sh --dry-run
+}
+
+no_openssl() {
+  # rustls only: OpenSSL would tie the build to the build machine's libssl and complicate
+  # cross builds. The dependency graph of the binary has no openssl crate.
+  local tree
+  tree=$(cargo tree --locked --offline -p vistterstream -e normal,build -i openssl-sys 2>&1)
+  if grep -q '^openssl-sys' <<<"$tree"; then
+    echo "$tree"
+    return 1
+  fi
+  echo "no openssl-sys in the dependency graph"
+}
+
+container_behaviour() {
+  # What the image does: `vistterstream serve` configured by VS_* only, probed by
+  # `vistterstream healthcheck` with VS_LISTEN=0.0.0.0:PORT, stopped by SIGTERM.
+  local bin="$scratch/bin/vistterstream" port pid rc
+  port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+  mkdir -p "$scratch/data"
+  VS_DATA_DIR="$scratch/data" VS_LISTEN="0.0.0.0:$port" VS_LOG=warn "$bin" serve &
+  pid=$!
+  local ok=1
+  for _ in $(seq 100); do
+    VS_LISTEN="0.0.0.0:$port" "$bin" healthcheck 2>/dev/null && { ok=0; break; }
+    sleep 0.1
+  done
+  [[ $ok -eq 0 ]] || { echo "healthcheck never passed"; kill "$pid"; return 1; }
+  [[ -s "$scratch/data/vistterstream.db" && -s "$scratch/data/secret.key" ]] \
+    || { echo "no database or key in VS_DATA_DIR"; kill "$pid"; return 1; }
+  kill -TERM "$pid"
+  wait "$pid"
+  rc=$?
+  [[ $rc -eq 0 ]] || { echo "exit code $rc after SIGTERM"; return 1; }
+  if VS_LISTEN="127.0.0.1:$port" "$bin" healthcheck 2>/dev/null; then
+    echo "healthcheck passed with nothing listening"
+    return 1
+  fi
+  echo "serve/healthcheck/SIGTERM as in the container: ok"
+}
+
+unit_verify() {
+  # verify needs ExecStart's binary to exist: check a copy pointing at the built one. It exits
+  # 0 even on unknown keys (only warnings), so any output at all is a failure.
+  local unit="$scratch/unit/vistterstream.service" out
+  mkdir -p "$scratch/unit"
+  sed "s#^ExecStart=/usr/local/bin/vistterstream#ExecStart=$scratch/bin/vistterstream#" \
+    packaging/systemd/vistterstream.service >"$unit"
+  out=$(systemd-analyze verify "$unit" 2>&1) || { echo "$out"; return 1; }
+  [[ -z "$out" ]] || { echo "$out"; return 1; }
+  local key
+  for key in 'User=vistterstream' 'StateDirectory=vistterstream' \
+    'Environment=VS_DATA_DIR=/var/lib/vistterstream' 'Restart=on-failure' 'RestartSec=5' \
+    'TimeoutStopSec=30' 'KillMode=mixed' 'NoNewPrivileges=yes' 'ProtectSystem=strict' \
+    'ProtectHome=yes' 'PrivateTmp=yes' 'ReadWritePaths=/var/lib/vistterstream' \
+    'SupplementaryGroups=video' 'Environment=VS_LOG_JSON=false'; do
+    grep -qx "$key" "$unit" || { echo "the unit lacks $key"; return 1; }
+  done
+  systemd-analyze security --offline=yes "$unit" 2>/dev/null | tail -1
+  echo "systemd-analyze verify: clean"
+}
+
+install_script() {
+  # Into a scratch root with a copy of this machine's user database, twice.
+  local r="$scratch/root" out
+  mkdir -p "$r/etc"
+  cp /etc/passwd /etc/group /etc/shadow /etc/gshadow "$r/etc/"
+  [[ -f /etc/login.defs ]] && cp /etc/login.defs "$r/etc/"
+  grep -q '^video:' "$r/etc/group" || echo 'video:x:44:' >>"$r/etc/group"
+  sed -i '/^vistterstream:/d' "$r/etc/passwd" "$r/etc/shadow" "$r/etc/group" "$r/etc/gshadow"
+  out=$(bash packaging/install.sh --binary "$scratch/bin/vistterstream" --root "$r" 2>&1) \
+    || { echo "$out"; return 1; }
+  prefixed "  first: " "$out"
+  [[ -x "$r/usr/local/bin/vistterstream" ]] || { echo "binary not installed"; return 1; }
+  cmp -s packaging/systemd/vistterstream.service "$r/etc/systemd/system/vistterstream.service" \
+    || { echo "unit not installed"; return 1; }
+  [[ -L "$r/etc/systemd/system/multi-user.target.wants/vistterstream.service" ]] \
+    || { echo "unit not enabled"; return 1; }
+  grep -q '^vistterstream:x:[0-9]*:[0-9]*::/var/lib/vistterstream:/usr/sbin/nologin$' "$r/etc/passwd" \
+    || { echo "user not created as expected: $(grep vistterstream "$r/etc/passwd")"; return 1; }
+  grep -q '^video:.*vistterstream' "$r/etc/group" || { echo "user not in group video"; return 1; }
+  [[ -f "$r/etc/default/vistterstream" ]] || { echo "no /etc/default/vistterstream"; return 1; }
+  echo "VS_LOG=debug" >>"$r/etc/default/vistterstream"
+  out=$(bash packaging/install.sh --binary "$scratch/bin/vistterstream" --root "$r" 2>&1) \
+    || { echo "$out"; return 1; }
+  prefixed "  again: " "$out"
+  for expect in "is up to date" "user vistterstream exists" "is in group video" "keeping local settings"; do
+    grep -q "$expect" <<<"$out" || { echo "second run did not say '$expect'"; return 1; }
+  done
+  grep -q '^VS_LOG=debug' "$r/etc/default/vistterstream" || { echo "local settings overwritten"; return 1; }
+  [[ $(grep -c '^vistterstream:' "$r/etc/passwd") -eq 1 ]] || { echo "user created twice"; return 1; }
+  # Not root: refused with a clear message.
+  if command -v setpriv >/dev/null; then
+    out=$(setpriv --reuid=65534 --regid=65534 --clear-groups bash packaging/install.sh 2>&1) \
+      && { echo "ran as non-root"; return 1; }
+    grep -q "must run as root" <<<"$out" || { echo "unclear non-root message: $out"; return 1; }
+  fi
+}
+
+run "tools" tools
+run "shellcheck" lint_scripts
+run "Dockerfile and compose file" docker_recipe
+run "ui stage (build-ui.sh on the stage's COPYs)" ui_stage
+run "rust stage context (workspace complete, lock file current)" rust_stage_context
+run "rust stage, native (build-rust.sh, dev profile)" rust_native
+if [[ "${VS_PACKAGING_CROSS:-1}" == 1 ]]; then
+  run "rust stage, cross to arm64 (install-build-deps.sh + build-rust.sh)" rust_cross_arm64
+fi
+if [[ "${VS_PACKAGING_RELEASE:-0}" == 1 ]]; then
+  run "rust stage, release (UI embedded)" rust_release
+fi
+run "runtime stage packages (apt-get --simulate)" runtime_stage
+run "no OpenSSL in the dependency graph" no_openssl
+run "container behaviour (serve, healthcheck, SIGTERM)" container_behaviour
+run "systemd unit (systemd-analyze verify)" unit_verify
+run "install.sh into a scratch root, twice" install_script
+
+echo
+[[ $fail -eq 0 ]] || printf 'failed: %s\n' "${failed[@]}"
+echo "packaging: $pass passed, $fail failed"
+[[ $fail -eq 0 ]]
