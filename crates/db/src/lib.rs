@@ -6,6 +6,7 @@ pub mod cameras;
 pub mod presets;
 pub mod settings;
 pub mod streaming;
+pub mod timelines;
 
 use std::path::Path;
 use std::str::FromStr;

@@ -1,6 +1,7 @@
 //! The controller: the appliance's business logic. It owns the database pool and the runtime
 //! state, validates every write, and is the only thing the web layer calls.
 
+pub mod assets;
 pub mod auth;
 pub mod cameras;
 pub mod destinations;
@@ -10,6 +11,7 @@ pub mod probe;
 pub mod ptz;
 pub mod status;
 pub mod streams;
+pub mod timelines;
 pub mod validate;
 
 use std::sync::Arc;
@@ -45,6 +47,7 @@ pub struct Controller {
     pub streams: streams::StreamRuntime,
     pub ptz: ptz::PtzClients,
     pub sampler: status::Sampler,
+    pub timelines: timelines::TimelineRuntime,
     pub ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
     dummy_hash: String,
 }
@@ -69,6 +72,7 @@ impl Controller {
             streams: Default::default(),
             ptz: Default::default(),
             sampler: Default::default(),
+            timelines: Default::default(),
             ffmpeg_version: Default::default(),
             dummy_hash: auth::dummy_hash(config.bcrypt_cost),
             config,

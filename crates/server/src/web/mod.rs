@@ -11,7 +11,9 @@ pub mod openapi;
 pub mod ptz;
 pub mod status;
 pub mod streams;
+pub mod studio;
 pub mod system;
+pub mod timelines;
 pub mod ui;
 
 use axum::middleware;
@@ -32,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .merge(ptz::router())
         .merge(status::router())
         .merge(system::router())
+        .merge(timelines::router())
+        .merge(studio::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             extract::require_auth,
@@ -47,6 +51,9 @@ pub fn router(state: AppState) -> Router {
         .merge(protected)
         .fallback(ui::serve)
         .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        // Merged after the 1 MiB limit, which applies only to the routes merged before it.
+        .merge(timelines::upload_router(state.clone()))
+        .merge(studio::upload_router(state.clone()))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, cameras, destinations, error, ptz, status, streams, system};
+use super::{auth, cameras, destinations, error, ptz, status, streams, studio, system, timelines};
 use crate::controller;
 
 #[derive(OpenApi)]
@@ -21,6 +21,9 @@ use crate::controller;
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
         ptz::move_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop,
         streams::list, streams::create, streams::read, streams::update, streams::remove, streams::start, streams::stop,
+        timelines::list, timelines::create, timelines::validate, timelines::read, timelines::update, timelines::remove, timelines::cues, timelines::import, timelines::export, timelines::set_schedule, timelines::clear_schedule, timelines::start, timelines::stop, timelines::jump,
+        timelines::list_overlays, timelines::create_overlay, timelines::read_overlay, timelines::update_overlay, timelines::remove_overlay, timelines::list_assets, timelines::upload_asset, timelines::read_asset, timelines::remove_asset,
+        studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
     ),
     components(schemas(error::ErrorBody, controller::auth::UserInfo)),
     modifiers(&Security),
@@ -33,6 +36,9 @@ use crate::controller;
         (name = "streams", description = "Camera-to-destination streams (video copied, AAC always present)"),
         (name = "ptz", description = "PTZ control over ONVIF"),
         (name = "system", description = "Health, status and metrics"),
+        (name = "timelines", description = "Timelines: tracks of camera and overlay clips, VistterStudio import/export, schedule, playback"),
+        (name = "overlays", description = "Overlays and the image assets they show"),
+        (name = "vistterstudio", description = "VistterStudio sync and the endpoints of a broadcast node"),
     )
 )]
 pub struct ApiDoc;

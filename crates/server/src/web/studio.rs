@@ -1,0 +1,138 @@
+//! What VistterStudio talks to: the spec's `/overlays` sync (assets, overlays and segments
+//! pushed with an API token) and the endpoints of a VistterStudio broadcast node
+//! (`/api/segments`, `/api/stream/start/{segmentId}`, `/api/stream/stop`, `/api/stream/status`),
+//! so a studio that drives a node can drive this appliance.
+
+use axum::extract::{Request, State};
+use axum::middleware;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::IntoParams;
+use vs_base::{Error, ErrorKind};
+
+use super::error::{ApiError, ApiResult, ErrorBody};
+use super::extract::{ApiPath, ApiQuery, CurrentUser};
+use super::timelines::read_body;
+use crate::controller::timelines::{StudioAck, StudioStatus, SyncInput, SyncResult};
+use crate::state::AppState;
+
+/// A sync carries images as base64: several logos at the 10 MiB asset limit each.
+const SYNC_LIMIT: usize = 48 * 1024 * 1024;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/segments", get(segments))
+        .route("/api/segments/{id}", get(segment))
+        .route("/api/stream/start/{segment_id}", post(start))
+        .route("/api/stream/stop", post(stop))
+        .route("/api/stream/status", get(status))
+}
+
+/// The sync route, with its own authentication layer: it is merged outside the API-wide body
+/// limit.
+pub fn upload_router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api/overlays/sync", post(sync))
+        .route_layer(middleware::from_fn_with_state(
+            state,
+            super::extract::require_auth,
+        ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SyncQuery {
+    /// false: a segment naming a stream address no camera has fails the sync (422) instead of
+    /// adding a camera.
+    #[serde(default)]
+    pub create_cameras: Option<bool>,
+}
+
+/// VistterStudio pushes assets (base64, deduplicated by SHA-256), overlay definitions and
+/// segments. Everything is stored in one transaction: on any error nothing is.
+#[utoipa::path(post, path = "/api/overlays/sync", tag = "vistterstudio", params(SyncQuery), request_body = SyncInput,
+    responses((status = 200, body = SyncResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn sync(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiQuery(q): ApiQuery<SyncQuery>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let bytes = match read_body(&parts.headers, body, SYNC_LIMIT).await {
+        Ok(b) => b,
+        Err(r) => return r,
+    };
+    let input: SyncInput = match serde_json::from_slice(&bytes) {
+        Ok(i) => i,
+        Err(e) => {
+            return ApiError(Error::new(
+                ErrorKind::Validation,
+                format!("the body has the wrong shape: {e}"),
+            ))
+            .into_response()
+        }
+    };
+    match state
+        .ctl
+        .sync_studio(input, q.create_cameras.unwrap_or(true), Some(user.id))
+        .await
+    {
+        Ok(r) => Json(r).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    }
+}
+
+/// Every timeline in the studio's flat segment shape, plus `filename` (as a node lists them).
+#[utoipa::path(get, path = "/api/segments", tag = "vistterstudio",
+    responses((status = 200, description = "[{id, filename, name, duration, created, updated, tracks, assets, apiConfigs}]", body = [Object])))]
+pub async fn segments(State(state): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
+    Ok(Json(state.ctl.studio_segments().await?))
+}
+
+/// One timeline as a flat segment, never with credentials.
+#[utoipa::path(get, path = "/api/segments/{id}", tag = "vistterstudio",
+    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+pub async fn segment(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(Json(state.ctl.studio_segment(&id).await?))
+}
+
+/// Plays a segment (a timeline) through the program feed, replacing what plays. 503
+/// `unavailable` while the appliance has no program feed: it never claims to stream when it
+/// does not.
+#[utoipa::path(post, path = "/api/stream/start/{segment_id}", tag = "vistterstudio",
+    responses((status = 200, body = StudioAck), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub async fn start(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(segment_id): ApiPath<String>,
+) -> ApiResult<Json<StudioAck>> {
+    Ok(Json(
+        state.ctl.studio_start(&segment_id, Some(user.id)).await?,
+    ))
+}
+
+/// Stops the playing timeline (answers success when nothing plays, as a node does).
+#[utoipa::path(post, path = "/api/stream/stop", tag = "vistterstudio",
+    responses((status = 200, body = StudioAck)))]
+pub async fn stop(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+) -> ApiResult<Json<StudioAck>> {
+    Ok(Json(state.ctl.studio_stop(Some(user.id)).await?))
+}
+
+/// `{isStreaming, currentSegment: {id, name, duration} | null}` as a node answers, followed by
+/// the player's own fields.
+#[utoipa::path(get, path = "/api/stream/status", tag = "vistterstudio",
+    responses((status = 200, body = StudioStatus)))]
+pub async fn status(State(state): State<AppState>) -> Json<StudioStatus> {
+    Json(state.ctl.studio_status())
+}
