@@ -1911,6 +1911,18 @@ impl Controller {
         Ok(status)
     }
 
+    /// Stops a timeline, refusing (409) when it is not the one playing.
+    pub async fn stop_this_timeline(&self, id: &str, user_id: Option<i64>) -> Result<PlayerStatus> {
+        self.db.timeline(id).await?;
+        let status = self.player_status();
+        if status.timeline_id.as_deref() != Some(id) || status.state == "stopped" {
+            return Err(Error::invalid_state(format!(
+                "timeline '{id}' is not playing"
+            )));
+        }
+        self.stop_timeline(user_id).await
+    }
+
     pub async fn jump_to_clip(&self, timeline_id: &str, clip_id: &str) -> Result<PlayerStatus> {
         let player = self.timelines.player();
         let status = player.status();

@@ -279,12 +279,9 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PlayerStatus>> {
-    state.ctl.timeline(&id).await?;
-    let status = state.ctl.player_status();
-    if status.timeline_id.as_deref() != Some(id.as_str()) || status.state == "stopped" {
-        return Err(Error::invalid_state(format!("timeline '{id}' is not playing")).into());
-    }
-    Ok(Json(state.ctl.stop_timeline(Some(user.id)).await?))
+    Ok(Json(
+        state.ctl.stop_this_timeline(&id, Some(user.id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
