@@ -237,6 +237,8 @@ pub struct ProgramStatus {
     /// A source taken but not on air yet (connecting).
     pub pending_take: Option<i64>,
     pub slate_active: bool,
+    /// The picture is frozen by [`ProgramHandle::hold`].
+    pub held: bool,
     pub ticks: u64,
     pub duplicated_frames: u64,
     pub slate_frames: u64,
@@ -353,12 +355,14 @@ impl Program {
         enc.handle.start().await?;
 
         let selection = Arc::new(Mutex::new(Selection::default()));
+        let status_kick = Arc::new(tokio::sync::Notify::new());
         let switcher = Switcher::new(
             selection.clone(),
             stats.clone(),
             Arc::new(slate),
             config.source_timeout,
             config.take_timeout,
+            status_kick.clone(),
         );
         tasks.push(tokio::spawn(program_clock(
             switcher,
@@ -376,6 +380,7 @@ impl Program {
             on_air: None,
             pending_take: None,
             slate_active: true,
+            held: false,
             ticks: 0,
             duplicated_frames: 0,
             slate_frames: 0,
@@ -410,11 +415,19 @@ impl Program {
             status_tx,
             status_rx,
             started_at,
-            status_kick: Arc::new(tokio::sync::Notify::new()),
+            status_kick,
         });
         let t = tokio::spawn(status_task(Arc::downgrade(&inner), inner.cancel.clone()));
         inner.tasks.lock().expect("tasks lock").push(t);
         Ok(ProgramHandle { inner })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle went away without `stop`: end the tasks; the supervisors stop their
+        // children on the same token.
+        self.cancel.cancel();
     }
 }
 
@@ -534,14 +547,38 @@ impl ProgramHandle {
         Ok(())
     }
 
+    /// Freezes the picture on air for at most `max` (until [`unhold`](Self::unhold) or a
+    /// take): for moving the on-air camera to a preset without showing the move. Overlays
+    /// (a clock) stay live.
+    pub fn hold(&self, max: Duration) {
+        let until = self.inner.deps.clock.now() + max;
+        self.inner
+            .selection
+            .lock()
+            .expect("selection lock")
+            .hold_until = Some(until);
+        self.inner.status_kick.notify_one();
+    }
+
+    pub fn unhold(&self) {
+        self.inner
+            .selection
+            .lock()
+            .expect("selection lock")
+            .hold_until = None;
+        self.inner.status_kick.notify_one();
+    }
+
     /// Replaces the overlays atomically (validated and rendered first; on error the previous
     /// set stays). The encoder is not touched.
     pub async fn set_overlays(&self, overlays: Vec<Overlay>) -> Result<()> {
         self.inner.overlays.set(overlays).await
     }
 
+    /// A fresh snapshot (counters as of now; `fps_measured` as of the last publication).
     pub fn status(&self) -> ProgramStatus {
-        self.inner.status_rx.borrow().clone()
+        let fps = self.inner.status_rx.borrow().fps_measured;
+        build_status(&self.inner, fps)
     }
 
     pub fn subscribe(&self) -> watch::Receiver<ProgramStatus> {
@@ -918,13 +955,14 @@ async fn status_task(inner: std::sync::Weak<Inner>, cancel: CancellationToken) {
 }
 
 fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
-    let (on_air, pending_take, take_latency, switch_gap) = {
+    let (on_air, pending_take, take_latency, switch_gap, held) = {
         let sel = inner.selection.lock().expect("selection lock");
         (
             sel.on_air.as_ref().map(|s| s.id),
             sel.pending.as_ref().map(|p| p.source.id),
             sel.take_latency,
             sel.switch_gap_frames,
+            sel.hold_until.is_some(),
         )
     };
     let ingests = inner
@@ -945,6 +983,7 @@ fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         on_air,
         pending_take,
         slate_active: s.slate_active.load(Ordering::Relaxed),
+        held,
         ticks: s.ticks.load(Ordering::Relaxed),
         duplicated_frames: s.duplicated.load(Ordering::Relaxed),
         slate_frames: s.slate_frames.load(Ordering::Relaxed),

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::overlay::OverlaySet;
@@ -31,6 +32,9 @@ pub struct Selection {
     pub pending: Option<Pending>,
     pub take_latency: Option<Duration>,
     pub switch_gap_frames: Option<u64>,
+    /// Until then the picture on air is frozen (e.g. while the on-air camera moves to a
+    /// preset).
+    pub hold_until: Option<Instant>,
 }
 
 /// Counters since the program started.
@@ -66,6 +70,10 @@ pub struct Switcher {
     /// Start of a committed take whose source has not shown a frame yet.
     awaiting_first: Option<Instant>,
     composed: Option<(BaseKey, u64, FrameData)>,
+    last_base: Option<FrameData>,
+    slate_was: bool,
+    /// Wakes the status publisher when something an operator watches changes.
+    kick: Arc<Notify>,
 }
 
 impl Switcher {
@@ -75,6 +83,7 @@ impl Switcher {
         slate: FrameData,
         source_timeout: Duration,
         take_timeout: Duration,
+        kick: Arc<Notify>,
     ) -> Self {
         Switcher {
             selection,
@@ -86,12 +95,15 @@ impl Switcher {
             repeats: 0,
             awaiting_first: None,
             composed: None,
+            last_base: None,
+            slate_was: false,
+            kick,
         }
     }
 
     /// The frame for the tick at `now`.
     pub fn tick(&mut self, now: Instant, overlays: &OverlaySet) -> FrameData {
-        let on_air = {
+        let (on_air, held) = {
             let mut sel = self.selection.lock().expect("selection lock");
             if let Some(p) = &sel.pending {
                 let fresh =
@@ -104,26 +116,42 @@ impl Switcher {
                     let p = sel.pending.take().expect("checked above");
                     self.awaiting_first = Some(p.since);
                     sel.on_air = Some(p.source);
+                    // A cut replaces a frozen picture.
+                    sel.hold_until = None;
+                    self.kick.notify_one();
                 }
             }
-            sel.on_air.clone()
+            if sel.hold_until.is_some_and(|until| now >= until) {
+                sel.hold_until = None;
+            }
+            (sel.on_air.clone(), sel.hold_until.is_some())
         };
 
-        let frame = on_air.as_ref().and_then(|src| {
-            src.slot
-                .latest()
-                .filter(|f| now.saturating_duration_since(f.at) <= self.source_timeout)
-                .map(|f| {
-                    (
-                        BaseKey::Frame {
-                            source: src.id,
-                            seq: f.seq,
-                        },
-                        f.data,
-                    )
-                })
-        });
-        let (key, base) = frame.unwrap_or((BaseKey::Slate, self.slate.clone()));
+        let (key, base) = match (&self.last, &self.last_base) {
+            (Some(key), Some(base)) if held => (*key, base.clone()),
+            _ => {
+                let frame = on_air.as_ref().and_then(|src| {
+                    src.slot
+                        .latest()
+                        .filter(|f| now.saturating_duration_since(f.at) <= self.source_timeout)
+                        .map(|f| {
+                            (
+                                BaseKey::Frame {
+                                    source: src.id,
+                                    seq: f.seq,
+                                },
+                                f.data,
+                            )
+                        })
+                });
+                frame.unwrap_or((BaseKey::Slate, self.slate.clone()))
+            }
+        };
+        let slate = key == BaseKey::Slate;
+        if slate != self.slate_was {
+            self.slate_was = slate;
+            self.kick.notify_one();
+        }
 
         self.stats.ticks.fetch_add(1, Ordering::Relaxed);
         self.stats
@@ -144,12 +172,14 @@ impl Switcher {
                 let mut sel = self.selection.lock().expect("selection lock");
                 sel.take_latency = Some(now.saturating_duration_since(since));
                 sel.switch_gap_frames = Some(self.repeats);
+                self.kick.notify_one();
             }
             self.repeats = 0;
         } else {
             self.repeats += 1;
         }
         self.last = Some(key);
+        self.last_base = Some(base.clone());
         self.compose(key, base, overlays)
     }
 
@@ -192,6 +222,7 @@ mod tests {
             slate,
             Duration::from_secs(1),
             Duration::from_secs(5),
+            Arc::new(Notify::new()),
         );
         (sw, sel, stats)
     }
@@ -275,6 +306,40 @@ mod tests {
         assert_eq!(s.on_air.as_ref().unwrap().id, 2);
         assert_eq!(s.take_latency, Some(Duration::from_millis(40)));
         assert_eq!(s.switch_gap_frames, Some(0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn hold_freezes_the_picture_until_released_or_expired() {
+        let (mut sw, sel, stats) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        a.slot.put(frame(10), t0);
+        take(&sel, &a, t0);
+        assert_eq!(sw.tick(t0, &none)[0], 10);
+        sel.lock().unwrap().hold_until = Some(t0 + Duration::from_secs(3));
+        // The camera moves: new frames (and even silence beyond the source timeout) are not
+        // shown while held.
+        a.slot.put(frame(11), t0 + Duration::from_millis(40));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(40), &none)[0], 10);
+        assert_eq!(sw.tick(t0 + Duration::from_millis(2000), &none)[0], 10);
+        assert!(!stats.slate_active.load(Ordering::Relaxed));
+        // Expired: live again.
+        a.slot.put(frame(12), t0 + Duration::from_millis(3000));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(3000), &none)[0], 12);
+        assert!(sel.lock().unwrap().hold_until.is_none());
+        // A take ends a hold.
+        sel.lock().unwrap().hold_until = Some(t0 + Duration::from_secs(60));
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        b.slot.put(frame(20), t0 + Duration::from_millis(3040));
+        take(&sel, &b, t0 + Duration::from_millis(3040));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(3040), &none)[0], 20);
     }
 
     #[tokio::test(start_paused = true)]
