@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Program feed benchmark: CPU of the whole pipeline (the appliance-side process and its FFmpeg
 # children: two camera ingests, the encoder, the egress) for a 720p30 program with two cameras,
-# an image and a clock overlay, against the physical floor measured in the same run: a plain
+# an image and a clock overlay, against the physical floor measured during the same window: a plain
 # `ffmpeg` that only decodes one camera, scales it and does the same libx264 encode.
 # Also reports the take-to-air latency (ms) and the switch gap (frames) of takes between the
 # two pre-rolled cameras, and the largest timestamp gap of what the RTMP receiver got.
@@ -57,27 +57,26 @@ role_of() {
   esac
 }
 
-# Samples the CPU of $1 and its descendants over $WINDOW seconds; prints per process and the
-# total in percent of one core.
-measure() {
-  local root=$1 label=$2
-  local pids=("$root" $(descendants "$root"))
-  declare -A t0 t1
-  for p in "${pids[@]}"; do t0[$p]=$(ticks_of "$p"); done
-  local c0; c0=$(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $14 + $15 }' "/proc/$root/stat")
-  sleep "$WINDOW"
-  for p in "${pids[@]}"; do t1[$p]=$(ticks_of "$p"); done
-  local c1; c1=$(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $14 + $15 }' "/proc/$root/stat")
-  local total=0
+# CPU ticks of every process in the tree of $1, one "pid ticks" line each, plus the children
+# already reaped (a restart during the window), which the kernel adds to the parent's cutime.
+sample() {
+  local root=$1
+  for p in "$root" $(descendants "$root"); do echo "$p $(ticks_of "$p")"; done
+  echo "reaped $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $14 + $15 }' "/proc/$root/stat")"
+}
+
+# Prints the CPU of each process between two samples and the total, in percent of one core.
+report() {
+  local label=$1 before=$2 after=$3 total=0
   echo "  $label, CPU over ${WINDOW}s (100% = one core):"
-  for p in "${pids[@]}"; do
-    local d=$(( ${t1[$p]} - ${t0[$p]} ))
-    (( d < 0 )) && d=0
+  while read -r p t1; do
+    local t0; t0=$(awk -v p="$p" '$1 == p { print $2 }' "$before")
+    [ -n "$t0" ] || t0=0
+    local d=$((t1 - t0)); ((d < 0)) && d=0
     total=$((total + d))
+    [ "$p" = reaped ] && { ((d > 0)) && printf '    %-62s %6.1f%%\n' "(reaped during the window)" "$(echo "100 * $d / $HZ / $WINDOW" | bc -l)"; continue; }
     printf '    %-62s %6.1f%%\n' "$(role_of "$p")" "$(echo "100 * $d / $HZ / $WINDOW" | bc -l)"
-  done
-  # Children reaped during the window (a restart) are accounted to the parent's cutime.
-  total=$((total + c1 - c0))
+  done <"$after"
   local pct; pct=$(echo "100 * $total / $HZ / $WINDOW" | bc -l)
   printf '    %-62s %6.1f%%\n' "TOTAL" "$pct"
   echo "$pct" >"$TMP/$label.cpu"
@@ -113,12 +112,9 @@ PROGRAM=$!
 PIDS+=($PROGRAM)
 for _ in $(seq 600); do grep -q '^READY' "$TMP/program.out" && break; kill -0 $PROGRAM 2>/dev/null || break; sleep 0.1; done
 grep -q '^READY' "$TMP/program.out" || { echo "program did not start:" >&2; cat "$TMP/program.err" >&2; exit 1; }
-sleep "$WARMUP"
-measure "$PROGRAM" pipeline
-wait $PROGRAM || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
-wait $RECEIVER 2>/dev/null || true
 
-echo "== floor: ffmpeg decode + scale + the same libx264 encode of one camera (no audio, no output)"
+# The floor runs during the same window as the program: both see the same machine (other
+# load, clock frequency), which matters more than the little they take from each other.
 ffmpeg -hide_banner -loglevel error -nostdin -rtsp_transport tcp -i "$CAM_A" -an \
   -vf "scale=$W:$H" -r $FPS -pix_fmt yuv420p \
   -c:v libx264 -preset veryfast -tune zerolatency -sc_threshold 0 -g $((2 * FPS)) -bf 0 \
@@ -126,9 +122,17 @@ ffmpeg -hide_banner -loglevel error -nostdin -rtsp_transport tcp -i "$CAM_A" -an
 FLOOR=$!
 PIDS+=($FLOOR)
 sleep "$WARMUP"
-measure "$FLOOR" floor
+sample "$PROGRAM" >"$TMP/p0"; sample "$FLOOR" >"$TMP/f0"
+sleep "$WINDOW"
+sample "$PROGRAM" >"$TMP/p1"; sample "$FLOOR" >"$TMP/f1"
+echo "== measured over the same ${WINDOW} s"
+report pipeline "$TMP/p0" "$TMP/p1"
+echo "  floor = ffmpeg decode + scale + the same libx264 encode of one camera (no audio, no output):"
+report floor "$TMP/f0" "$TMP/f1"
 kill -INT $FLOOR 2>/dev/null || true
 wait $FLOOR 2>/dev/null || true
+wait $PROGRAM || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
+wait $RECEIVER 2>/dev/null || true
 
 echo "== results"
 grep '^TAKE\|^RESULT' "$TMP/program.out" | sed 's/^/  /'

@@ -2,7 +2,9 @@
 //! program encoder, egress), parses their progress and picks the H.264 encoder.
 //!
 //! Entry points: [`supervise`] runs one process under a [`SupervisorHandle`];
-//! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg.
+//! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg; [`Program::start`]
+//! runs a program feed (cameras switched into one continuous encoded output with a slate and
+//! overlays, see [`program`]).
 //!
 //! An ingest whose decoded frames are read from stdout while progress travels on fd 3:
 //!

@@ -16,6 +16,45 @@
 //! hiccup. Every FFmpeg runs under [`supervise`](crate::supervise).
 //!
 //! Camera audio is not passed through: the program always carries silent AAC.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use vs_engine::*;
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo(shutdown: CancellationToken) -> vs_base::Result<()> {
+//! let mut cfg = ProgramConfig::new("Main", 1280, 720, 30);
+//! cfg.encoder = "libx264".into(); // `probe_encoders(..).selected`
+//! let mut yt = OutputSpec::new(1, "YouTube", "rtmp://a.rtmp.youtube.com/live2/KEY");
+//! yt.secrets.push(vs_base::Secret::new("KEY"));
+//! cfg.outputs.push(yt);
+//! let program = Program::start(cfg, Deps::real(), shutdown).await?;
+//!
+//! let dock = SourceSpec::new(3, "Dock", "rtsp://user:pw@192.168.1.50/stream1");
+//! let gate = SourceSpec::new(4, "Gate", "rtsp://user:pw@192.168.1.51/stream1");
+//! program.preroll(gate.clone()).await?; // decoded, not on air: the take below is instant
+//! program.take(dock).await?;
+//! program.set_overlays(vec![Overlay {
+//!     id: 1,
+//!     visible: true,
+//!     kind: OverlayKind::Clock {
+//!         format: "%H:%M".into(),
+//!         tz: chrono_tz::America::New_York,
+//!         x: 24,
+//!         y: 660,
+//!         style: TextStyle::default(),
+//!     },
+//! }])
+//! .await?;
+//! program.take(gate).await?;
+//! program.hold(Duration::from_secs(10)); // freeze while the on-air camera moves
+//! program.unhold();
+//! let status = program.status(); // or program.subscribe()
+//! println!("on air: {:?}, slate: {}", status.on_air, status.slate_active);
+//! program.stop().await;
+//! # Ok(())
+//! # }
+//! ```
 
 mod args;
 mod fanout;
