@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cameras;
 pub mod presets;
+pub mod programs;
 pub mod settings;
 pub mod streaming;
 pub mod timelines;

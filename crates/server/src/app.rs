@@ -65,6 +65,11 @@ impl App {
         spawn_housekeeping(ctl.clone());
         ctl.tasks.spawn(ctl.clone().run_health_monitor());
         ctl.resume_streams().await?;
+        ctl.resume_programs().await?;
+        ctl.timelines.set_program(Arc::new(
+            crate::controller::program_bridge::TimelineBridge::new(Arc::downgrade(&ctl)),
+        ));
+        ctl.tasks.spawn(ctl.clone().run_timeline_scheduler());
         if config.demo {
             if let Err(e) = crate::demo::start(ctl.clone()).await {
                 tracing::warn!(error = ?e, "demo mode could not start");

@@ -8,6 +8,9 @@ pub mod destinations;
 pub mod health;
 pub mod presets;
 pub mod probe;
+pub mod program_bridge;
+pub mod program_overlays;
+pub mod programs;
 pub mod ptz;
 pub mod status;
 pub mod streams;
@@ -45,6 +48,8 @@ pub struct Controller {
     pub tasks: tokio_util::task::TaskTracker,
     pub health: health::HealthBook,
     pub streams: streams::StreamRuntime,
+    pub programs: programs::ProgramRuntime,
+    pub encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
     pub ptz: ptz::PtzClients,
     pub sampler: status::Sampler,
     pub timelines: timelines::TimelineRuntime,
@@ -70,6 +75,8 @@ impl Controller {
             tasks: Default::default(),
             health: Default::default(),
             streams: Default::default(),
+            programs: Default::default(),
+            encoder_probe: Default::default(),
             ptz: Default::default(),
             sampler: Default::default(),
             timelines: Default::default(),

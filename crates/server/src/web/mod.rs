@@ -8,6 +8,7 @@ pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod programs;
 pub mod ptz;
 pub mod status;
 pub mod streams;
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .merge(cameras::router())
         .merge(destinations::router())
         .merge(streams::router())
+        .merge(programs::router())
         .merge(ptz::router())
         .merge(status::router())
         .merge(system::router())

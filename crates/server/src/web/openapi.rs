@@ -3,7 +3,9 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, cameras, destinations, error, ptz, status, streams, studio, system, timelines};
+use super::{
+    auth, cameras, destinations, error, programs, ptz, status, streams, studio, system, timelines,
+};
 use crate::controller;
 
 #[derive(OpenApi)]
@@ -20,6 +22,8 @@ use crate::controller;
         status::test_camera, status::test_unsaved, status::snapshot,
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
         ptz::move_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop,
+        programs::list, programs::create, programs::read, programs::update, programs::remove,
+        programs::start, programs::stop, programs::take, programs::preroll, programs::overlays, programs::encoders,
         streams::list, streams::create, streams::read, streams::update, streams::remove, streams::start, streams::stop,
         timelines::list, timelines::create, timelines::validate, timelines::read, timelines::update, timelines::remove, timelines::cues, timelines::import, timelines::export, timelines::set_schedule, timelines::clear_schedule, timelines::start, timelines::stop, timelines::jump,
         timelines::list_overlays, timelines::create_overlay, timelines::read_overlay, timelines::update_overlay, timelines::remove_overlay, timelines::list_assets, timelines::upload_asset, timelines::read_asset, timelines::remove_asset,
@@ -34,6 +38,7 @@ use crate::controller;
         (name = "presets", description = "PTZ presets of a camera"),
         (name = "destinations", description = "YouTube, Facebook, Twitch and custom RTMP(S)/SRT destinations"),
         (name = "streams", description = "Camera-to-destination streams (video copied, AAC always present)"),
+        (name = "programs", description = "The program feed: one continuous output with live switching, slate and overlays"),
         (name = "ptz", description = "PTZ control over ONVIF"),
         (name = "system", description = "Health, status and metrics"),
         (name = "timelines", description = "Timelines: tracks of camera and overlay clips, VistterStudio import/export, schedule, playback"),

@@ -1,0 +1,144 @@
+//! The bridge from the timeline executor to the program feed: cues become takes, preset moves
+//! ahead of time (while another camera is on air) and overlay changes, all through the running
+//! program — never by restarting its encoder.
+
+use std::sync::{Mutex, Weak};
+
+use async_trait::async_trait;
+use vs_base::{Error, ErrorKind, Result};
+use vs_timeline::{OverlayShow, ProgramControl};
+
+use super::programs::{Placement, ProgramOverlay, TakeInput};
+use super::Controller;
+
+/// Plays timelines through the program that runs (or the first program, started on demand).
+pub struct TimelineBridge {
+    /// Weak: the controller owns the timeline runtime that owns this bridge.
+    ctl: Weak<Controller>,
+    /// Overlays shown by the timeline now (with their layer), on top of the program's own.
+    shown: Mutex<Vec<(u32, ProgramOverlay)>>,
+}
+
+impl TimelineBridge {
+    pub fn new(ctl: Weak<Controller>) -> Self {
+        TimelineBridge {
+            ctl,
+            shown: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn ctl(&self) -> Result<std::sync::Arc<Controller>> {
+        self.ctl
+            .upgrade()
+            .ok_or_else(|| Error::new(ErrorKind::Unavailable, "the appliance is shutting down"))
+    }
+
+    /// The program timelines play through: the running one with the lowest id, else the first
+    /// configured program, started now.
+    async fn program_id(&self, ctl: &Controller) -> Result<i64> {
+        let running: Vec<i64> = {
+            let mut ids: Vec<i64> = ctl.programs.running_ids().await;
+            ids.sort_unstable();
+            ids
+        };
+        if let Some(id) = running.first() {
+            return Ok(*id);
+        }
+        let first = ctl
+            .db
+            .list_programs()
+            .await?
+            .into_iter()
+            .map(|p| p.id)
+            .min()
+            .ok_or_else(|| {
+                Error::invalid_state(
+                    "no program is configured: create one (Program page) to play timelines",
+                )
+            })?;
+        ctl.start_program(first, None).await?;
+        Ok(first)
+    }
+
+    async fn apply_overlays(&self, ctl: &Controller, program: i64) -> Result<()> {
+        let row = ctl.db.program(program).await?;
+        let mut list: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
+        let shown = self.shown.lock().expect("bridge lock").clone();
+        list.retain(|o| !shown.iter().any(|(_, s)| s.overlay_id == o.overlay_id));
+        list.extend(shown.into_iter().map(|(_, s)| s));
+        let handle = ctl.running_program(program).await?;
+        let engine = ctl.engine_overlays(&list, handle.config().width).await?;
+        handle.set_overlays(engine).await
+    }
+}
+
+#[async_trait]
+impl ProgramControl for TimelineBridge {
+    async fn take(&self, camera_id: i64, preset_id: Option<i64>) -> Result<()> {
+        let ctl = self.ctl()?;
+        let program = self.program_id(&ctl).await?;
+        ctl.take(
+            program,
+            &TakeInput {
+                camera_id,
+                preset_id,
+            },
+            None,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn prepare(&self, camera_id: i64, preset_id: i64) -> Result<()> {
+        let ctl = self.ctl()?;
+        let program = self.program_id(&ctl).await?;
+        // Decode it already, so the take is instant, and move it while it is off air.
+        ctl.preroll(program, camera_id).await?;
+        ctl.move_to_preset(preset_id).await?;
+        Ok(())
+    }
+
+    async fn show_overlay(&self, o: &OverlayShow) -> Result<()> {
+        let ctl = self.ctl()?;
+        let program = self.program_id(&ctl).await?;
+        {
+            let mut shown = self.shown.lock().expect("bridge lock");
+            shown.retain(|(_, s)| s.overlay_id != o.overlay_id);
+            shown.push((
+                o.layer,
+                ProgramOverlay {
+                    overlay_id: o.overlay_id,
+                    visible: true,
+                    placement: Some(Placement {
+                        x: o.x,
+                        y: o.y,
+                        width: o.width,
+                        height: o.height,
+                        opacity: o.opacity,
+                    }),
+                },
+            ));
+            // Lower layers first: they are drawn first (the sort is stable within a layer).
+            shown.sort_by_key(|(layer, _)| *layer);
+        }
+        self.apply_overlays(&ctl, program).await
+    }
+
+    async fn hide_overlay(&self, overlay_id: i64) -> Result<()> {
+        let ctl = self.ctl()?;
+        let program = self.program_id(&ctl).await?;
+        self.shown
+            .lock()
+            .expect("bridge lock")
+            .retain(|(_, s)| s.overlay_id != overlay_id);
+        self.apply_overlays(&ctl, program).await
+    }
+
+    async fn slate(&self) -> Result<()> {
+        // The engine shows the slate only when the on-air camera has no picture; cutting to
+        // it on cue is not offered yet, so the last shot stays on air through a gap.
+        Err(Error::invalid_state(
+            "a gap in the video track keeps the previous shot on air: cutting to the slate on cue is not supported yet",
+        ))
+    }
+}

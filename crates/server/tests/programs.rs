@@ -1,0 +1,443 @@
+//! The program feed through the API, with real FFmpeg, real RTSP cameras, a real RTMP ingest and
+//! the simulated ONVIF camera: takes without breaking the RTMP session, a preset move on air
+//! that is never seen, overlays, and a timeline played end to end.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use vs_onvif::sim::{SimCamera, SimOptions};
+use vs_testrig::{CameraOptions, FakeCamera, RtmpServer, StreamKind};
+
+async fn id_of(r: reqwest::Response) -> i64 {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{status}: {body}");
+    body["id"].as_i64().unwrap()
+}
+
+async fn wait_program(
+    app: &TestApp,
+    id: i64,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let p: Value = app
+            .get(&format!("/api/programs/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if pred(&p) {
+            return p;
+        }
+        assert!(
+            start.elapsed() < within,
+            "program never matched within {within:?}: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Mean (R, G, B) of the frame at `at` seconds of a recording.
+async fn mean_rgb(path: &std::path::Path, at: f64) -> (f64, f64, f64) {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
+        .arg(path)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=32:18",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.len() == 32 * 18 * 3,
+        "decode at {at}s"
+    );
+    let n = (out.stdout.len() / 3) as f64;
+    let sum = out.stdout.chunks(3).fold((0.0, 0.0, 0.0), |(r, g, b), p| {
+        (r + p[0] as f64, g + p[1] as f64, b + p[2] as f64)
+    });
+    (sum.0 / n, sum.1 / n, sum.2 / n)
+}
+
+#[tokio::test]
+async fn program_settings_are_validated() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let dest = id_of(app.post("/api/destinations", json!({"name": "D", "platform": "custom", "url": "rtmp://127.0.0.1:1/live2", "stream_key": "k"})).await).await;
+    for (body, field) in [
+        (json!({"name": "", "destination_ids": [dest]}), "name"),
+        (
+            json!({"name": "P", "width": 1281, "destination_ids": [dest]}),
+            "width",
+        ),
+        (
+            json!({"name": "P", "height": 5000, "destination_ids": [dest]}),
+            "height",
+        ),
+        (
+            json!({"name": "P", "fps": 0, "destination_ids": [dest]}),
+            "fps",
+        ),
+        (
+            json!({"name": "P", "encoder": "h265_magic", "destination_ids": [dest]}),
+            "encoder",
+        ),
+        (
+            json!({"name": "P", "destination_ids": []}),
+            "destination_ids",
+        ),
+        (
+            json!({"name": "P", "destination_ids": [999]}),
+            "destination_ids",
+        ),
+    ] {
+        assert_error(
+            app.post("/api/programs", body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some(field),
+        )
+        .await;
+    }
+    let p = id_of(
+        app.post(
+            "/api/programs",
+            json!({"name": "Main", "destination_ids": [dest]}),
+        )
+        .await,
+    )
+    .await;
+    let view: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            view["width"].as_i64(),
+            view["height"].as_i64(),
+            view["fps"].as_i64()
+        ),
+        (Some(1280), Some(720), Some(30))
+    );
+    assert!(view["live"].is_null());
+    let r = app
+        .post(&format!("/api/programs/{p}/take"), json!({"camera_id": 1}))
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
+    assert_error(
+        app.post(
+            "/api/programs",
+            json!({"name": "main", "destination_ids": [dest]}),
+        )
+        .await,
+        StatusCode::CONFLICT,
+        "conflict",
+        Some("name"),
+    )
+    .await;
+    let enc: Value = app.get("/api/system/encoders").await.json().await.unwrap();
+    assert_eq!(enc["selected"], "libx264", "{enc}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
+    let red = FakeCamera::start(
+        CameraOptions::new("Red")
+            .size(320, 180)
+            .fps(25)
+            .pattern("red")
+            .overlay(false),
+    )
+    .await
+    .unwrap();
+    let blue = FakeCamera::start(
+        CameraOptions::new("Blue")
+            .size(320, 180)
+            .fps(25)
+            .pattern("blue")
+            .overlay(false),
+    )
+    .await
+    .unwrap();
+    let sim = SimCamera::start(SimOptions::default()).await.unwrap();
+    let rtmp = RtmpServer::start().await.unwrap();
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let a = id_of(
+        app.post(
+            "/api/cameras",
+            json!({"name": "Red", "type": "STATIC", "protocol": "RTSP", "address": red.url()}),
+        )
+        .await,
+    )
+    .await;
+    let b = id_of(app.post("/api/cameras", json!({"name": "Blue", "type": "PTZ", "protocol": "RTSP", "address": blue.url(),
+        "username": "admin", "password": "admin123", "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})).await).await;
+    let preset = id_of(
+        app.post(
+            &format!("/api/cameras/{b}/presets"),
+            json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0}),
+        )
+        .await,
+    )
+    .await;
+    let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "program1"})).await).await;
+    let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
+
+    let view: Value = app
+        .post(&format!("/api/programs/{p}/start"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(view["live"].is_object(), "{view}");
+    assert!(
+        !view.to_string().contains("program1"),
+        "stream key never shown"
+    );
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["outputs"][0]["state"] == "running"
+    })
+    .await;
+
+    // Takes back and forth: one RTMP session, never a restart of the encoder.
+    for (i, cam) in [a, b, a, b, a, b].iter().enumerate() {
+        let r = app
+            .post(
+                &format!("/api/programs/{p}/take"),
+                json!({"camera_id": cam}),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "take {i}");
+        wait_program(&app, p, Duration::from_secs(15), |v| {
+            v["live"]["on_air_camera_id"] == *cam && v["live"]["slate_active"] == false
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+
+    // A preset move of the on-air camera: the picture is held until the camera has settled.
+    let started = Instant::now();
+    let take = {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/programs/{p}/take"));
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"camera_id": b, "preset_id": preset}))
+                .send()
+                .await
+                .unwrap()
+        })
+    };
+    wait_program(&app, p, Duration::from_secs(5), |v| {
+        v["live"]["held"] == true
+    })
+    .await;
+    assert!(sim.is_moving(), "held while the camera moves");
+    let r = take.await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "the take waited for the camera to settle"
+    );
+    assert!(!sim.is_moving());
+    let v = wait_program(&app, p, Duration::from_secs(5), |v| {
+        v["live"]["held"] == false
+    })
+    .await;
+    assert_eq!(v["live"]["on_air_camera_id"], b);
+    let live = &v["live"];
+    assert!(live["fps_measured"].as_f64().unwrap() > 20.0, "{live}");
+    assert_eq!(live["encoder"], "libx264");
+
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let v: Value = app
+        .post(&format!("/api/programs/{p}/stop"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(v["live"].is_null());
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rtmp.publish_count(),
+        1,
+        "one RTMP session for the whole program"
+    );
+    let rec = rtmp.recordings_for("program1");
+    let info = vs_testrig::probe_streams(&rec[0]).await.unwrap();
+    assert_eq!(
+        (info.video_codec(), info.audio_codec()),
+        (Some("h264"), Some("aac"))
+    );
+    assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
+    let video = vs_testrig::packet_times(&rec[0], StreamKind::Video)
+        .await
+        .unwrap();
+    video.assert_monotonic();
+    video.assert_max_gap(2.0 / 25.0 + 0.001);
+    // The cameras really were on air: red and blue frames both arrived, blue last.
+    let times = video.times();
+    let (first, last) = (times[0], *times.last().unwrap());
+    let (mut saw_red, mut saw_blue) = (false, false);
+    let mut t = first + 0.25;
+    while t < last {
+        let (r, _, b) = mean_rgb(&rec[0], t).await;
+        saw_red |= r > 150.0 && b < 80.0;
+        saw_blue |= b > 150.0 && r < 80.0;
+        t += 0.5;
+    }
+    assert!(saw_red && saw_blue, "red {saw_red}, blue {saw_blue}");
+    let (r1, _, b1) = mean_rgb(&rec[0], last - 0.3).await;
+    assert!(b1 > 150.0 && r1 < 80.0, "blue at the end: {r1} {b1}");
+    sim.shutdown().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_timeline_plays_through_the_program_on_one_clock() {
+    let red = FakeCamera::start(
+        CameraOptions::new("Red")
+            .size(320, 180)
+            .fps(25)
+            .pattern("red")
+            .overlay(false),
+    )
+    .await
+    .unwrap();
+    let blue = FakeCamera::start(
+        CameraOptions::new("Blue")
+            .size(320, 180)
+            .fps(25)
+            .pattern("blue")
+            .overlay(false),
+    )
+    .await
+    .unwrap();
+    let sim = SimCamera::start(SimOptions::default()).await.unwrap();
+    let rtmp = RtmpServer::start().await.unwrap();
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let a = id_of(
+        app.post(
+            "/api/cameras",
+            json!({"name": "Red", "type": "STATIC", "protocol": "RTSP", "address": red.url()}),
+        )
+        .await,
+    )
+    .await;
+    let b = id_of(app.post("/api/cameras", json!({"name": "Blue", "type": "PTZ", "protocol": "RTSP", "address": blue.url(),
+        "username": "admin", "password": "admin123", "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})).await).await;
+    let preset = id_of(
+        app.post(
+            &format!("/api/cameras/{b}/presets"),
+            json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0, "settle_ms": 1500}),
+        )
+        .await,
+    )
+    .await;
+    let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "timeline1"})).await).await;
+    let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
+    app.post(&format!("/api/programs/{p}/start"), json!({}))
+        .await;
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["outputs"][0]["state"] == "running"
+    })
+    .await;
+
+    // Three cues: red, blue at its preset (moved ahead of time while red is on air), red.
+    let clip = |id: &str, s: i64, e: i64, cam: i64, preset: Option<i64>| {
+        let mut source = json!({"type": "camera", "camera_id": cam});
+        if let Some(p) = preset {
+            source["preset_id"] = json!(p);
+        }
+        json!({"id": id, "start_ms": s, "end_ms": e, "source": source})
+    };
+    let t: Value = app
+        .post(
+            "/api/timelines",
+            json!({"name": "Morning", "duration_ms": 12000, "playback": "once",
+                   "tracks": [{"kind": "video", "name": "Cameras", "clips": [
+                       clip("c1", 0, 4000, a, None), clip("c2", 4000, 8000, b, Some(preset)), clip("c3", 8000, 12000, a, None)]}]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let tid = t["id"].as_str().unwrap().to_string();
+    let r = app
+        .post(&format!("/api/timelines/{tid}/start"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200, "{:?}", r.text().await);
+    let t0 = Instant::now();
+    wait_program(&app, p, Duration::from_secs(5), |v| {
+        v["live"]["on_air_camera_id"] == a
+    })
+    .await;
+    // The PTZ camera moved before its cue, while red was on air.
+    tokio::time::sleep(Duration::from_millis(3500).saturating_sub(t0.elapsed())).await;
+    let v: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["live"]["on_air_camera_id"], a);
+    assert!(
+        (sim.position().pan - 0.5).abs() < 0.05,
+        "moved ahead of its cue: {:?}",
+        sim.position()
+    );
+    wait_program(&app, p, Duration::from_secs(3), |v| {
+        v["live"]["on_air_camera_id"] == b
+    })
+    .await;
+    let at_b = t0.elapsed();
+    assert!(
+        at_b >= Duration::from_millis(3800) && at_b < Duration::from_millis(5500),
+        "blue at {at_b:?}"
+    );
+    wait_program(&app, p, Duration::from_secs(6), |v| {
+        v["live"]["on_air_camera_id"] == a
+    })
+    .await;
+    let at_a = t0.elapsed();
+    assert!(
+        at_a >= Duration::from_millis(7800) && at_a < Duration::from_millis(9500),
+        "red again at {at_a:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.post(&format!("/api/programs/{p}/stop"), json!({}))
+        .await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(
+        rtmp.publish_count(),
+        1,
+        "one RTMP session through the whole timeline"
+    );
+    sim.shutdown().await;
+    app.stop().await;
+}
