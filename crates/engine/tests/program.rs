@@ -279,8 +279,9 @@ async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
         s.fps_measured
     );
     assert_eq!(s.encoder.restarts, 0, "the encoder never restarted");
+    // A busy machine may delay the encoder for a moment; more than 1 % is a problem.
     assert!(
-        s.dropped_frames - dropped_before <= 3,
+        (s.dropped_frames - dropped_before) * 100 <= s.ticks,
         "dropped {} during the takes",
         s.dropped_frames - dropped_before
     );
