@@ -12,8 +12,11 @@ import Dashboard from './pages/Dashboard';
 import Destinations from './pages/Destinations';
 import Login from './pages/Login';
 import NotFound from './pages/NotFound';
+import Overlays from './pages/Overlays';
+import Program from './pages/Program';
 import Setup from './pages/Setup';
 import Streams from './pages/Streams';
+import Timelines from './pages/Timelines';
 
 function Boot() {
   const { loadError, refresh } = useAuth();
@@ -72,6 +75,9 @@ export default function App() {
         <Route path="cameras/:id/edit" element={<CameraForm />} />
         <Route path="streams" element={<Streams />} />
         <Route path="destinations" element={<Destinations />} />
+        <Route path="program" element={<Program />} />
+        <Route path="overlays" element={<Overlays />} />
+        <Route path="timelines" element={<Timelines />} />
         <Route path="account" element={<Account />} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -37,6 +37,21 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
     ),
   },
   {
+    to: '/program',
+    label: 'Program',
+    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 5.25h16.5v10.5H3.75zM8.25 19.5h7.5M12 15.75v3.75M10.5 8.25l3.75 2.25-3.75 2.25z" />,
+  },
+  {
+    to: '/timelines',
+    label: 'Timelines',
+    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 6.75h16.5M3.75 12h16.5M3.75 17.25h16.5M8.25 4.5v4.5M14.25 9.75v4.5M10.5 15v4.5" />,
+  },
+  {
+    to: '/overlays',
+    label: 'Overlays',
+    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M6.43 9.75L2.25 12l4.18 2.25m0-4.5l5.57 3 5.57-3m-11.14 0L2.25 7.5 12 2.25l9.75 5.25-4.18 2.25m0 0L21.75 12l-4.18 2.25m0 0l4.18 2.25L12 21.75 2.25 16.5l4.18-2.25m11.14 0l-5.57 3-5.57-3" />,
+  },
+  {
     to: '/destinations',
     label: 'Destinations',
     icon: (

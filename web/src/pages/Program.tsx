@@ -1,0 +1,722 @@
+// The program feed: one continuous output, cameras taken on air without restarting the encoder.
+// Settings (create/edit), start/stop, one big take button per camera, overlays, live status.
+
+import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { api, type Camera, type Destination, type Preset } from '../api';
+import { ConfirmDialog, Modal } from '../components/Modal';
+import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
+import { useLoad } from '../hooks/useLoad';
+import { describeLoadError, mapApiError, NO_ERRORS, sentence, type FormErrors } from '../lib/errors';
+import { formatUptime } from '../lib/format';
+import {
+  snapshotUrlSized,
+  studio,
+  type EncoderProbe,
+  type Overlay,
+  type Program,
+  type ProgramInput,
+  type ProgramOverlay,
+} from '../studioApi';
+
+const SIZES = [
+  { value: '1280x720', label: '1280×720 (720p)' },
+  { value: '1920x1080', label: '1920×1080 (1080p)' },
+  { value: '854x480', label: '854×480 (480p)' },
+];
+const FIELDS = ['name', 'width', 'height', 'fps', 'video_bitrate_kbps', 'encoder', 'slate_text', 'destination_ids'];
+
+function errorText(err: unknown): string {
+  return mapApiError(err, []).form ?? 'Something went wrong.';
+}
+
+// ---------- settings dialog ----------
+
+function ProgramDialog({
+  program,
+  destinations,
+  onSaved,
+  onClose,
+}: {
+  program: Program | null;
+  destinations: Destination[];
+  onSaved: (p: Program) => void;
+  onClose: () => void;
+}) {
+  const editing = program !== null;
+  const initialSize = program ? `${program.width}x${program.height}` : '1280x720';
+  const [name, setName] = useState(program?.name ?? '');
+  const [size, setSize] = useState(SIZES.some((s) => s.value === initialSize) ? initialSize : 'custom');
+  const [width, setWidth] = useState(String(program?.width ?? 1280));
+  const [height, setHeight] = useState(String(program?.height ?? 720));
+  const [fps, setFps] = useState(String(program?.fps ?? 30));
+  const [bitrate, setBitrate] = useState(program ? String(program.video_bitrate_kbps) : '');
+  const [encoder, setEncoder] = useState(program?.encoder ?? 'auto');
+  const [slate, setSlate] = useState(program?.slate_text ?? '');
+  const [dests, setDests] = useState<string[]>(
+    program ? program.destination_ids.map(String) : destinations.length === 1 ? [String(destinations[0].id)] : [],
+  );
+  const [probe, setProbe] = useState<EncoderProbe | null>(null);
+  const [probeError, setProbeError] = useState<string | null>(null);
+  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
+  const [busy, setBusy] = useState(false);
+
+  useEffect(() => {
+    let alive = true;
+    studio
+      .encoders()
+      .then((p) => alive && setProbe(p))
+      .catch((e) => alive && setProbeError(errorText(e)));
+    return () => {
+      alive = false;
+    };
+  }, []);
+
+  const onSubmit = async (e: FormEvent) => {
+    e.preventDefault();
+    let w = Number(width);
+    let h = Number(height);
+    if (size !== 'custom') [w, h] = size.split('x').map(Number);
+    const body: ProgramInput = {
+      name: name.trim(),
+      width: w,
+      height: h,
+      fps: Number(fps),
+      video_bitrate_kbps: bitrate.trim() === '' ? null : Number(bitrate),
+      encoder,
+      slate_text: slate.trim() === '' ? null : slate.trim(),
+      destination_ids: dests.map(Number),
+    };
+    setBusy(true);
+    setErrors(NO_ERRORS);
+    try {
+      const saved = editing ? await studio.updateProgram(program.id, body) : await studio.createProgram(body);
+      onSaved(saved);
+    } catch (err) {
+      setErrors(mapApiError(err, FIELDS));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const fe = errors.fields;
+  const encoderOptions = [{ value: 'auto', label: probe?.selected ? `Automatic (${probe.selected})` : 'Automatic' }];
+  for (const r of probe?.results ?? []) {
+    encoderOptions.push({ value: r.encoder, label: r.ok ? r.encoder : `${r.encoder} (not working here)` });
+  }
+  if (!encoderOptions.some((o) => o.value === encoder)) encoderOptions.push({ value: encoder, label: encoder });
+
+  return (
+    <Modal title={editing ? `Edit “${program.name}”` : 'New program'} onClose={onClose}>
+      <form onSubmit={onSubmit} noValidate className="space-y-4">
+        {errors.form && <Alert>{errors.form}</Alert>}
+        <TextField id="program-name" label="Name" value={name} onChange={(e) => setName(e.target.value)} error={fe.name} />
+        <div className="grid grid-cols-2 gap-3">
+          <div>
+            <label htmlFor="program-size" className="label">
+              Size
+            </label>
+            <select id="program-size" className="input" value={size} onChange={(e) => setSize(e.target.value)}>
+              {SIZES.map((s) => (
+                <option key={s.value} value={s.value}>
+                  {s.label}
+                </option>
+              ))}
+              <option value="custom">Custom…</option>
+            </select>
+          </div>
+          <div>
+            <label htmlFor="program-fps" className="label">
+              Frame rate
+            </label>
+            <select id="program-fps" className="input" value={fps} onChange={(e) => setFps(e.target.value)}>
+              {['25', '30'].concat(['25', '30'].includes(fps) ? [] : [fps]).map((f) => (
+                <option key={f} value={f}>
+                  {f} fps
+                </option>
+              ))}
+            </select>
+            {fe.fps && <p className="field-error">{fe.fps}</p>}
+          </div>
+        </div>
+        {size === 'custom' && (
+          <div className="grid grid-cols-2 gap-3">
+            <TextField id="program-width" label="Width" inputMode="numeric" value={width} onChange={(e) => setWidth(e.target.value)} error={fe.width} />
+            <TextField id="program-height" label="Height" inputMode="numeric" value={height} onChange={(e) => setHeight(e.target.value)} error={fe.height} />
+          </div>
+        )}
+        {size !== 'custom' && (fe.width || fe.height) && <p className="field-error">{fe.width ?? fe.height}</p>}
+        <div className="grid grid-cols-2 gap-3">
+          <TextField
+            id="program-bitrate"
+            label="Video bitrate (kbit/s)"
+            inputMode="numeric"
+            placeholder="automatic"
+            value={bitrate}
+            onChange={(e) => setBitrate(e.target.value)}
+            error={fe.video_bitrate_kbps}
+            hint="Leave empty to derive it from size and rate."
+          />
+          <div>
+            <label htmlFor="program-encoder" className="label">
+              Encoder
+            </label>
+            <select id="program-encoder" className="input" value={encoder} onChange={(e) => setEncoder(e.target.value)}>
+              {encoderOptions.map((o) => (
+                <option key={o.value} value={o.value}>
+                  {o.label}
+                </option>
+              ))}
+            </select>
+            {fe.encoder ? (
+              <p className="field-error">{fe.encoder}</p>
+            ) : (
+              <p className="hint">{probe ? 'Tested on this appliance.' : probeError ? `Probe failed: ${probeError}` : 'Testing encoders…'}</p>
+            )}
+          </div>
+        </div>
+        <TextField
+          id="program-slate"
+          label="Slate text"
+          placeholder="We'll be right back"
+          value={slate}
+          onChange={(e) => setSlate(e.target.value)}
+          error={fe.slate_text}
+          hint="Shown while the camera on air has no picture."
+        />
+        <fieldset>
+          <legend className="label">Destinations</legend>
+          {destinations.length === 0 ? (
+            <p className="text-sm text-slate-500">No destinations yet: add one on the Destinations page first.</p>
+          ) : (
+            <div className="space-y-1">
+              {destinations.map((d) => (
+                <label key={d.id} className="flex items-center gap-2 text-sm">
+                  <input
+                    type="checkbox"
+                    checked={dests.includes(String(d.id))}
+                    onChange={(e) =>
+                      setDests((prev) => (e.target.checked ? [...prev, String(d.id)] : prev.filter((x) => x !== String(d.id))))
+                    }
+                  />
+                  {d.name}
+                </label>
+              ))}
+            </div>
+          )}
+          {fe.destination_ids && <p className="field-error">{fe.destination_ids}</p>}
+        </fieldset>
+        <div className="flex justify-end gap-2 pt-2">
+          <button type="button" className="btn-secondary" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="btn-primary" disabled={busy}>
+            {busy ? 'Saving…' : editing ? 'Save program' : 'Create program'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+// ---------- on-air picture ----------
+
+function OnAirSnapshot({ cameraId, name }: { cameraId: number; name: string }) {
+  const [src, setSrc] = useState<string | null>(null);
+  const [failed, setFailed] = useState(false);
+  useEffect(() => {
+    let alive = true;
+    let timer: number | undefined;
+    const load = () => {
+      const url = snapshotUrlSized(cameraId, 640);
+      const img = new Image();
+      img.onload = () => {
+        if (!alive) return;
+        setSrc(url);
+        setFailed(false);
+        timer = window.setTimeout(load, 3000);
+      };
+      img.onerror = () => {
+        if (!alive) return;
+        setFailed(true);
+        timer = window.setTimeout(load, 3000);
+      };
+      img.src = url;
+    };
+    load();
+    return () => {
+      alive = false;
+      if (timer !== undefined) window.clearTimeout(timer);
+    };
+  }, [cameraId]);
+  return (
+    <div className="relative aspect-video w-full overflow-hidden rounded-lg bg-slate-900">
+      {src && !failed ? (
+        <img src={src} alt={`On air: ${name}`} className="h-full w-full object-cover" />
+      ) : (
+        <div className="flex h-full items-center justify-center text-xs text-slate-400">
+          {failed ? 'No picture from the camera' : 'Loading picture…'}
+        </div>
+      )}
+      <span className="absolute left-2 top-2 rounded bg-red-600 px-2 py-0.5 text-xs font-bold uppercase tracking-wide text-white">
+        On air · {name}
+      </span>
+    </div>
+  );
+}
+
+// ---------- live control ----------
+
+function StateDot({ state }: { state: string }) {
+  const color =
+    state === 'running' ? 'bg-emerald-500' : state === 'starting' ? 'bg-sky-500' : state === 'backoff' || state === 'failed' ? 'bg-red-500' : 'bg-slate-400';
+  return (
+    <span className="inline-flex items-center gap-1.5 text-xs font-medium text-slate-700">
+      <span className={`h-2 w-2 rounded-full ${color}`} aria-hidden="true" />
+      {state}
+    </span>
+  );
+}
+
+function Metric({ label, value }: { label: string; value: string }) {
+  return (
+    <div>
+      <dt className="text-xs uppercase tracking-wide text-slate-500">{label}</dt>
+      <dd className="text-sm font-semibold text-slate-900">{value}</dd>
+    </div>
+  );
+}
+
+function TakeCard({
+  camera,
+  program,
+  presets,
+  onTake,
+  onPreroll,
+  busy,
+}: {
+  camera: Camera;
+  program: Program;
+  presets: Preset[];
+  onTake: (cameraId: number, presetId?: number) => void;
+  onPreroll: (cameraId: number) => void;
+  busy: boolean;
+}) {
+  const live = program.live;
+  const cid = Number(camera.id);
+  const onAir = live?.on_air_camera_id === cid;
+  const pending = live?.pending_camera_id === cid;
+  const [preset, setPreset] = useState('');
+  return (
+    <div
+      data-testid="take-card"
+      data-on-air={onAir ? 'true' : 'false'}
+      className={`card flex flex-col gap-2 p-3 ${
+        onAir ? 'border-red-500 ring-2 ring-red-500' : pending ? 'border-amber-400 ring-2 ring-amber-400' : ''
+      }`}
+    >
+      <button
+        type="button"
+        className={`btn w-full py-6 text-base ${
+          onAir ? 'bg-red-600 text-white hover:bg-red-700' : 'bg-slate-800 text-white hover:bg-slate-700'
+        }`}
+        disabled={busy || !camera.enabled}
+        onClick={() => onTake(cid, preset ? Number(preset) : undefined)}
+        aria-label={`Take ${camera.name}`}
+      >
+        {camera.name}
+      </button>
+      <div className="flex items-center justify-between gap-2 text-xs">
+        {onAir ? (
+          <span className="font-bold uppercase text-red-600">On air</span>
+        ) : pending ? (
+          <span className="font-semibold text-amber-600">Pending…</span>
+        ) : (
+          <span className="text-slate-400">{camera.type === 'PTZ' ? 'PTZ' : 'Static'}</span>
+        )}
+        <button type="button" className="btn-ghost btn-sm" onClick={() => onPreroll(cid)} aria-label={`Preroll ${camera.name}`}>
+          Preroll
+        </button>
+      </div>
+      {camera.type === 'PTZ' && presets.length > 0 && (
+        <select
+          className="input py-1 text-xs"
+          aria-label={`Preset for ${camera.name}`}
+          value={preset}
+          onChange={(e) => setPreset(e.target.value)}
+        >
+          <option value="">Where it is now</option>
+          {presets.map((p) => (
+            <option key={p.id} value={String(p.id)}>
+              at {p.name}
+            </option>
+          ))}
+        </select>
+      )}
+    </div>
+  );
+}
+
+function ProgramControl({
+  program,
+  cameras,
+  overlays,
+  presets,
+  onChange,
+}: {
+  program: Program;
+  cameras: Camera[];
+  overlays: Overlay[];
+  presets: Record<string, Preset[]>;
+  onChange: (p: Program) => void;
+}) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const live = program.live;
+  const running = live !== null;
+
+  const act = async (fn: () => Promise<Program | void>, done?: string) => {
+    setBusy(true);
+    setError(null);
+    setNote(null);
+    try {
+      const p = await fn();
+      if (p) onChange(p);
+      if (done) setNote(done);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const visibleOf = (o: Overlay) => program.overlays.some((po) => po.overlay_id === o.id && po.visible);
+  const toggleOverlay = (o: Overlay, visible: boolean) => {
+    const list: ProgramOverlay[] = program.overlays.filter((po) => po.overlay_id !== o.id);
+    list.push({ overlay_id: o.id, visible });
+    void act(() => studio.setProgramOverlays(program.id, list));
+  };
+
+  const onAirCam = cameras.find((c) => Number(c.id) === live?.on_air_camera_id);
+
+  return (
+    <section className="space-y-6" aria-label={`Program ${program.name}`}>
+      {error && <Alert>{error}</Alert>}
+      {note && <Alert kind="success">{note}</Alert>}
+
+      <div className="grid gap-6 lg:grid-cols-3">
+        <div className="lg:col-span-2">
+          {running && onAirCam ? (
+            <OnAirSnapshot cameraId={Number(onAirCam.id)} name={onAirCam.name} />
+          ) : (
+            <div className="flex aspect-video w-full flex-col items-center justify-center gap-2 rounded-lg bg-slate-900 text-sm text-slate-300">
+              <CameraIcon className="h-8 w-8" />
+              {running ? (live?.slate_active ? `Slate: “${program.slate_text}”` : 'Nothing on air yet: take a camera.') : 'The program is stopped.'}
+            </div>
+          )}
+        </div>
+        <div className="card p-4" data-testid="program-status">
+          <h3 className="mb-3 text-sm font-semibold">Output</h3>
+          {live ? (
+            <>
+              <dl className="grid grid-cols-2 gap-3">
+                <Metric label="Encoder" value={`${live.encoder} (${live.encoder_state})`} />
+                <Metric label="Uptime" value={formatUptime(live.uptime_s)} />
+                <Metric label="FPS" value={live.fps_measured.toFixed(1)} />
+                <Metric label="Bitrate" value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'} />
+                <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
+                <Metric label="Take latency" value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'} />
+                <Metric label="Duplicated" value={String(live.duplicated_frames)} />
+                <Metric label="Dropped" value={String(live.dropped_frames)} />
+                <Metric label="Slate frames" value={String(live.slate_frames)} />
+                <Metric label="Frames" value={String(live.frames)} />
+              </dl>
+              {(live.held || live.slate_active) && (
+                <p className="mt-3 text-xs font-semibold text-amber-700">
+                  {live.held ? 'Picture held (camera moving to a preset)' : 'Slate on air'}
+                </p>
+              )}
+            </>
+          ) : (
+            <p className="text-sm text-slate-500">Not running.</p>
+          )}
+        </div>
+      </div>
+
+      <div>
+        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
+        {cameras.length === 0 ? (
+          <p className="text-sm text-slate-500">No cameras yet.</p>
+        ) : (
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
+            {cameras.map((c) => (
+              <TakeCard
+                key={c.id}
+                camera={c}
+                program={program}
+                presets={presets[String(c.id)] ?? []}
+                busy={busy || !running}
+                onTake={(cid, pid) => void act(() => studio.take(program.id, cid, pid))}
+                onPreroll={(cid) =>
+                  void act(() => studio.preroll(program.id, cid), `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`)
+                }
+              />
+            ))}
+          </div>
+        )}
+        {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
+      </div>
+
+      <div className="grid gap-6 lg:grid-cols-2">
+        <div className="card p-4">
+          <h3 className="mb-2 text-sm font-semibold">Overlays</h3>
+          {overlays.length === 0 ? (
+            <p className="text-sm text-slate-500">No overlays yet (see the Overlays page).</p>
+          ) : (
+            <ul className="space-y-1">
+              {overlays.map((o) => (
+                <li key={o.id}>
+                  <label className="flex items-center gap-2 text-sm">
+                    <input type="checkbox" checked={visibleOf(o)} disabled={busy} onChange={(e) => toggleOverlay(o, e.target.checked)} />
+                    {o.name} <span className="text-xs text-slate-400">{o.kind}</span>
+                  </label>
+                </li>
+              ))}
+            </ul>
+          )}
+        </div>
+        <div className="card p-4">
+          <h3 className="mb-2 text-sm font-semibold">Destinations and cameras</h3>
+          {live ? (
+            <table className="w-full text-sm">
+              <tbody>
+                {live.outputs.map((o) => (
+                  <tr key={`d${o.destination_id}`} data-testid="program-output" className="border-t border-slate-100 align-top">
+                    <td className="py-1 pr-2">{o.destination}</td>
+                    <td className="py-1 pr-2">
+                      <StateDot state={o.state} />
+                      {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
+                    </td>
+                    <td className="break-all py-1 text-xs text-red-600">{o.last_error ?? ''}</td>
+                  </tr>
+                ))}
+                {live.ingests.map((i) => (
+                  <tr key={`c${i.camera_id}`} data-testid="program-ingest" className="border-t border-slate-100 align-top">
+                    <td className="py-1 pr-2">📷 {i.camera}</td>
+                    <td className="py-1 pr-2">
+                      <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
+                    </td>
+                    <td className="break-all py-1 text-xs text-red-600">{i.last_error ?? ''}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          ) : (
+            <p className="text-sm text-slate-500">Not running.</p>
+          )}
+        </div>
+      </div>
+    </section>
+  );
+}
+
+// ---------- page ----------
+
+export default function ProgramPage() {
+  const programs = useLoad(() => studio.listPrograms(), []);
+  const destinations = useLoad(() => api.listDestinations(), []);
+  const cameras = useLoad(() => api.listCameras(), []);
+  const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
+  const [presets, setPresets] = useState<Record<string, Preset[]>>({});
+  const [selectedId, setSelectedId] = useState<number | null>(null);
+  const [editing, setEditing] = useState<Program | 'new' | null>(null);
+  const [toDelete, setToDelete] = useState<Program | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+
+  const list = programs.data ?? [];
+  const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
+
+  // Presets of the PTZ cameras, for "take at preset".
+  useEffect(() => {
+    for (const c of cameras.data ?? []) {
+      if (c.type !== 'PTZ') continue;
+      api
+        .listPresets(c.id)
+        .then((ps) => setPresets((prev) => ({ ...prev, [String(c.id)]: ps })))
+        .catch(() => undefined);
+    }
+  }, [cameras.data]);
+
+  const setPrograms = programs.setData;
+  const replace = useCallback(
+    (p: Program) => setPrograms((prev) => (prev ?? []).map((x) => (x.id === p.id ? p : x))),
+    [setPrograms],
+  );
+
+  // Live status, every second.
+  const selId = selected?.id;
+  useEffect(() => {
+    if (selId === undefined) return;
+    let alive = true;
+    const timer = window.setInterval(() => {
+      studio
+        .getProgram(selId)
+        .then((p) => alive && replace(p))
+        .catch(() => undefined);
+    }, 1000);
+    return () => {
+      alive = false;
+      window.clearInterval(timer);
+    };
+  }, [selId, replace]);
+
+  const run = async (fn: () => Promise<Program | void>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      const p = await fn();
+      if (p) replace(p);
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const destName = useMemo(() => {
+    const m = new Map((destinations.data ?? []).map((d) => [Number(d.id), d.name]));
+    return (ids: number[]) => ids.map((i) => m.get(i) ?? `#${i}`).join(', ');
+  }, [destinations.data]);
+
+  if (programs.loading && !programs.data) return <LoadingState />;
+  if (programs.error && !programs.data) return <Alert title="Cannot load programs">{describeLoadError(programs.error)}</Alert>;
+
+  return (
+    <div>
+      <PageHeader
+        title="Program"
+        description="One continuous output: switch cameras on air without interrupting the stream."
+        actions={
+          <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+            New program
+          </button>
+        }
+      />
+      {error && (
+        <div className="mb-4">
+          <Alert>{error}</Alert>
+        </div>
+      )}
+      {list.length === 0 ? (
+        <EmptyState
+          title="No program yet"
+          description="A program sends one continuous stream to your destinations; cameras are taken on air without restarting it."
+          action={
+            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+              Create your first program
+            </button>
+          }
+        />
+      ) : (
+        <>
+          <div className="card mb-6 divide-y divide-slate-100">
+            {list.map((p) => (
+              <div
+                key={p.id}
+                data-testid="program-row"
+                className={`flex flex-wrap items-center gap-3 px-4 py-3 ${selected?.id === p.id ? 'bg-sky-50' : ''}`}
+              >
+                <button type="button" className="min-w-0 flex-1 text-left" onClick={() => setSelectedId(p.id)}>
+                  <span className="font-medium">{p.name}</span>{' '}
+                  {p.live ? (
+                    <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">LIVE</span>
+                  ) : (
+                    <span className="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs text-slate-600">stopped</span>
+                  )}
+                  <span className="block text-xs text-slate-500">
+                    {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} → {destName(p.destination_ids)}
+                  </span>
+                </button>
+                {p.live ? (
+                  <button type="button" className="btn-danger btn-sm" disabled={busy} onClick={() => void run(() => studio.stopProgram(p.id))}>
+                    Stop
+                  </button>
+                ) : (
+                  <button
+                    type="button"
+                    className="btn-primary btn-sm"
+                    disabled={busy}
+                    onClick={() => {
+                      setSelectedId(p.id);
+                      void run(() => studio.startProgram(p.id));
+                    }}
+                  >
+                    Start
+                  </button>
+                )}
+                <button type="button" className="btn-secondary btn-sm" disabled={!!p.live} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+                  Edit
+                </button>
+                <button type="button" className="btn-ghost btn-sm" disabled={!!p.live} onClick={() => setToDelete(p)} aria-label={`Delete ${p.name}`}>
+                  Delete
+                </button>
+              </div>
+            ))}
+          </div>
+          {selected && (
+            <>
+              <h2 className="mb-3 text-lg font-semibold">{selected.name}</h2>
+              <ProgramControl
+                program={selected}
+                cameras={cameras.data ?? []}
+                overlays={overlays.data ?? []}
+                presets={presets}
+                onChange={replace}
+              />
+            </>
+          )}
+        </>
+      )}
+      {editing && (
+        <ProgramDialog
+          program={editing === 'new' ? null : editing}
+          destinations={destinations.data ?? []}
+          onClose={() => setEditing(null)}
+          onSaved={(p) => {
+            programs.setData((prev) => {
+              const l = prev ?? [];
+              return l.some((x) => x.id === p.id) ? l.map((x) => (x.id === p.id ? p : x)) : [...l, p];
+            });
+            setSelectedId(p.id);
+            setEditing(null);
+          }}
+        />
+      )}
+      {toDelete && (
+        <ConfirmDialog
+          title="Delete program"
+          message={`Delete “${toDelete.name}”?`}
+          confirmLabel="Delete"
+          busy={busy}
+          onCancel={() => setToDelete(null)}
+          onConfirm={() =>
+            void (async () => {
+              setBusy(true);
+              try {
+                await studio.deleteProgram(toDelete.id);
+                programs.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
+                setToDelete(null);
+              } catch (e) {
+                setError(sentence(errorText(e)));
+                setToDelete(null);
+              } finally {
+                setBusy(false);
+              }
+            })()
+          }
+        />
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,5 @@
+import { PageHeader } from '../components/ui';
+
+export default function TimelinesPage() {
+  return <PageHeader title="Timelines" />;
+}
