@@ -37,8 +37,11 @@ impl PtzConnector for OnvifConnector {
 /// the camera's clock offset).
 pub struct PtzClients {
     connector: Box<dyn PtzConnector>,
-    clients: Mutex<HashMap<i64, (String, Arc<dyn Ptz>)>>,
+    /// Per camera: the settings the client was made with, and the client.
+    clients: Mutex<HashMap<i64, CachedClient>>,
 }
+
+type CachedClient = (String, Arc<dyn Ptz>);
 
 impl Default for PtzClients {
     fn default() -> Self {
