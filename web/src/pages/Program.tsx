@@ -502,7 +502,7 @@ function ProgramControl({
                 ))}
                 {live.ingests.map((i) => (
                   <tr key={`c${i.camera_id}`} data-testid="program-ingest" className="border-t border-slate-100 align-top">
-                    <td className="py-1 pr-2">📷 {i.camera}</td>
+                    <td className="py-1 pr-2"><span className="text-xs text-slate-400">Camera</span> {i.camera}</td>
                     <td className="py-1 pr-2">
                       <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
                     </td>
