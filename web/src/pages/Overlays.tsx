@@ -5,6 +5,7 @@ import { useState, type FormEvent } from 'react';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField } from '../components/ui';
 import { useLoad } from '../hooks/useLoad';
+import { formatBytes } from '../lib/format';
 import { describeLoadError, mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { OVERLAY_KINDS, studio, type Asset, type Overlay, type OverlayDefinition, type OverlayInput, type OverlayKind } from '../studioApi';
 
@@ -38,7 +39,7 @@ const BY_KIND: Record<OverlayKind, string[]> = {
   url_text: ['url', 'refresh_s', 'json_pointer', 'font_size', 'color', 'background'],
 };
 const LABELS: Record<string, string> = {
-  x: 'X', y: 'Y', width: 'Width', height: 'Height', opacity: 'Opacity (0–1)', text: 'Text', font_size: 'Font size',
+  x: 'X', y: 'Y', width: 'Width', height: 'Height', opacity: 'Opacity', text: 'Text', font_size: 'Font size',
   color: 'Colour (#RRGGBB)', background: 'Background (#RRGGBBAA)', clock_format: 'Clock format', timezone: 'Time zone',
   url: 'URL', refresh_s: 'Refresh (s)', json_pointer: 'JSON pointer',
 };
@@ -133,7 +134,7 @@ function OverlayDialog({ overlay, assets, onSaved, onClose }: {
             {assetList.length > 0 && (
               <select aria-label="Stored image" className="input" value={assetId ?? ''} onChange={(e) => setAssetId(e.target.value ? Number(e.target.value) : null)}>
                 <option value="">Choose a stored image…</option>
-                {assetList.map((a) => <option key={a.id} value={a.id}>{a.name} ({Math.round(a.size / 1024)} KB)</option>)}
+                {assetList.map((a) => <option key={a.id} value={a.id}>{a.name} ({formatBytes(a.size)})</option>)}
               </select>
             )}
             {asset && <img src={asset.url} alt={`Image ${asset.name}`} className="max-h-24 rounded border border-slate-200 bg-[repeating-conic-gradient(#e2e8f0_0_25%,#fff_0_50%)] bg-[length:16px_16px]" />}

@@ -394,6 +394,7 @@ function ProgramControl({
   const toggleOverlay = (o: Overlay, visible: boolean) => {
     const list: ProgramOverlay[] = program.overlays.filter((po) => po.overlay_id !== o.id);
     list.push({ overlay_id: o.id, visible });
+    onChange({ ...program, overlays: list }); // at once; the answer (or the next poll) confirms it
     void act(() => studio.setProgramOverlays(program.id, list));
   };
 

@@ -446,7 +446,7 @@ function Editor({
               <p className="font-medium">{tr.name || tr.kind}</p>
               <p className="text-slate-400">{tr.kind}</p>
             </div>
-            <div className="relative h-12 flex-1 rounded bg-slate-100">
+            <div className="relative h-12 flex-1 overflow-hidden rounded bg-slate-100">
               {tr.clips.map((c, ci) => {
                 const start = dragPreview && dragPreview.track === ti && dragPreview.clip === ci ? dragPreview.start : c.start_ms;
                 const len = c.end_ms - c.start_ms;
