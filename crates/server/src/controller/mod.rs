@@ -7,6 +7,7 @@ pub mod cameras;
 pub mod destinations;
 pub mod health;
 pub mod presets;
+pub mod preview;
 pub mod probe;
 pub mod program_bridge;
 pub mod program_overlays;
@@ -49,6 +50,7 @@ pub struct Controller {
     pub health: health::HealthBook,
     pub streams: streams::StreamRuntime,
     pub programs: programs::ProgramRuntime,
+    pub previews: preview::PreviewRuntime,
     pub encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
     pub ptz: ptz::PtzClients,
     pub sampler: status::Sampler,
@@ -76,6 +78,7 @@ impl Controller {
             health: Default::default(),
             streams: Default::default(),
             programs: Default::default(),
+            previews: Default::default(),
             encoder_probe: Default::default(),
             ptz: Default::default(),
             sampler: Default::default(),

@@ -8,6 +8,7 @@ pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod preview;
 pub mod programs;
 pub mod ptz;
 pub mod status;
@@ -30,6 +31,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .merge(auth::router())
         .merge(cameras::router())
+        .merge(preview::router())
         .merge(destinations::router())
         .merge(streams::router())
         .merge(programs::router())

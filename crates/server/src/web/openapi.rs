@@ -4,7 +4,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    auth, cameras, destinations, error, programs, ptz, status, streams, studio, system, timelines,
+    auth, cameras, destinations, error, preview, programs, ptz, status, streams, studio, system,
+    timelines,
 };
 use crate::controller;
 
@@ -18,6 +19,7 @@ use crate::controller;
         cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove,
         cameras::list_presets, cameras::create_preset,
         cameras::read_preset, cameras::update_preset, cameras::remove_preset,
+        preview::live, preview::stats,
         status::status, status::events, status::cameras_health, status::camera_health,
         status::test_camera, status::test_unsaved, status::snapshot,
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,

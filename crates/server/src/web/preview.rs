@@ -1,0 +1,80 @@
+//! `/api/cameras/{id}/live`: the live preview WebSocket (fragmented MP4 for Media Source
+//! Extensions), and its stats. Behind the same auth as every API route (the upgrade request
+//! carries the session cookie or a bearer token).
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use super::error::{ApiResult, ErrorBody};
+use super::extract::ApiPath;
+use crate::controller::preview::{PreviewStats, Viewer, ViewerMessage};
+use crate::state::AppState;
+
+/// A send that cannot complete in this time means the viewer stopped reading for good (its
+/// TCP window has been full all along): the socket is closed. Shorter lags are handled by
+/// skipping fragments, see `controller::preview`.
+const SEND_TIMEOUT: Duration = Duration::from_secs(15);
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/cameras/{id}/live", get(live))
+        .route("/api/cameras/{id}/live/stats", get(stats))
+}
+
+/// Live preview of a camera over a WebSocket. Text messages are JSON:
+/// `{"type":"init","mime":"video/mp4; codecs=\"avc1.42E01E\""}` before each init segment, and
+/// `{"type":"status","status":"offline"|"online"}` when the camera is lost or returns. Binary
+/// messages are MP4: the init segment (`ftyp`+`moov`), then `moof`+`mdat` fragments, starting
+/// at a keyframe. After an outage a new `init` follows: the player re-initialises.
+#[utoipa::path(get, path = "/api/cameras/{id}/live", tag = "cameras",
+    responses((status = 101, description = "WebSocket of fragmented MP4"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn live(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let viewer = state.ctl.join_preview(id).await?;
+    Ok(ws.on_upgrade(move |socket| serve(socket, viewer)))
+}
+
+/// Viewers of a camera's preview and whether its remux runs.
+#[utoipa::path(get, path = "/api/cameras/{id}/live/stats", tag = "cameras",
+    responses((status = 200, body = PreviewStats), (status = 404, body = ErrorBody)))]
+async fn stats(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PreviewStats>> {
+    Ok(Json(state.ctl.preview_stats(id).await?))
+}
+
+async fn serve(mut socket: WebSocket, mut viewer: Viewer) {
+    loop {
+        tokio::select! {
+            m = viewer.next() => {
+                let Some(m) = m else { break };
+                let m = match m {
+                    ViewerMessage::Text(t) => Message::Text(t.into()),
+                    ViewerMessage::Binary(b) => Message::Binary(b),
+                };
+                match tokio::time::timeout(SEND_TIMEOUT, socket.send(m)).await {
+                    Ok(Ok(())) => {}
+                    _ => break,
+                }
+            }
+            // The client sends nothing we need; reading notices a close or a dead peer.
+            r = socket.recv() => match r {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => break,
+                Some(Ok(_)) => {}
+            }
+        }
+    }
+    if viewer.lagged > 0 {
+        tracing::debug!(skipped = viewer.lagged, "preview viewer left after lagging");
+    }
+}
