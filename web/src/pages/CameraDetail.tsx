@@ -6,7 +6,7 @@ import { api, type CameraHealth, type Preset, type TestResult } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import PresetDialog from '../components/PresetDialog';
 import PtzPanel from '../components/PtzPanel';
-import Snapshot from '../components/Snapshot';
+import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
@@ -243,7 +243,7 @@ export default function CameraDetail() {
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
         <div className="lg:col-span-3">
           <div className="card overflow-hidden">
-            <Snapshot cameraId={c.id} alt={`Snapshot of ${c.name}`} className="aspect-video" intervalMs={ptz ? 3000 : 5000} />
+            <LivePlayer cameraId={c.id} alt={`Live view of ${c.name}`} className="aspect-video" intervalMs={ptz ? 3000 : 5000} />
           </div>
         </div>
         {ptz ? (

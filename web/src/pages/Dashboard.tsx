@@ -4,6 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
 import Snapshot from '../components/Snapshot';
+import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
 import { useEvents, type LiveState } from '../hooks/useEvents';
@@ -126,13 +127,27 @@ function StreamsCard({ streams }: { streams: Stream[] }) {
 
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
   const state = camera.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  // Live on hover; at most 4 tiles play at once (the oldest goes back to its snapshot).
+  const [live, setLive] = useState(false);
   return (
     <Link
       to={`/cameras/${camera.id}`}
+      onMouseEnter={() => camera.enabled !== false && setLive(true)}
       className="card group overflow-hidden transition hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
       data-testid="camera-tile"
     >
-      <Snapshot cameraId={camera.id} alt={`Snapshot of ${camera.name}`} className="aspect-video" />
+      {live ? (
+        <LivePlayer
+          cameraId={camera.id}
+          alt={`Live view of ${camera.name}`}
+          className="aspect-video"
+          group="dashboard"
+          groupLimit={4}
+          onStopped={() => setLive(false)}
+        />
+      ) : (
+        <Snapshot cameraId={camera.id} alt={`Snapshot of ${camera.name}`} className="aspect-video" />
+      )}
       <div className="flex items-start justify-between gap-3 p-4">
         <div className="min-w-0">
           <p className="truncate font-medium text-slate-900 group-hover:text-sky-700">{camera.name}</p>
