@@ -248,11 +248,19 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
                 .unwrap()
         })
     };
-    wait_program(&app, p, Duration::from_secs(5), |v| {
-        v["live"]["held"] == true
-    })
-    .await;
-    assert!(sim.is_moving(), "held while the camera moves");
+    // Once the camera moves (after the ONVIF discovery), the picture must be held.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sim.is_moving() {
+        assert!(Instant::now() < deadline, "the camera never moved");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let v: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["live"]["held"], true, "held while the camera moves: {v}");
     let r = take.await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(
@@ -359,6 +367,9 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
     .await;
     let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "timeline1"})).await).await;
     let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
+    // The recording's origin is the encoder's start: the destination gets the stream from
+    // its first frame (the slate), whenever its connection is made.
+    let recording_started = Instant::now();
     app.post(&format!("/api/programs/{p}/start"), json!({}))
         .await;
     wait_program(&app, p, Duration::from_secs(20), |v| {
@@ -391,10 +402,12 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
         .await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     let t0 = Instant::now();
+    let offset = t0.duration_since(recording_started).as_secs_f64();
     wait_program(&app, p, Duration::from_secs(5), |v| {
         v["live"]["on_air_camera_id"] == a
     })
     .await;
+
     // The PTZ camera moved before its cue, while red was on air.
     tokio::time::sleep(Duration::from_millis(3500).saturating_sub(t0.elapsed())).await;
     let v: Value = app
@@ -427,7 +440,7 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
         at_a >= Duration::from_millis(7800) && at_a < Duration::from_millis(9500),
         "red again at {at_a:?}"
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
     app.post(&format!("/api/programs/{p}/stop"), json!({}))
         .await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
@@ -438,6 +451,34 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
         1,
         "one RTMP session through the whole timeline"
     );
+    // The received stream shows each camera at its time: the middle of each clip, allowing
+    // for the recording's start being known within a second or so.
+    let rec = rtmp.recordings_for("timeline1");
+    let first = vs_testrig::packet_times(&rec[0], StreamKind::Video)
+        .await
+        .unwrap()
+        .times()[0];
+    // Each camera's colour is in the recording during its clip (searched in 0.5 s steps:
+    // the recording's origin is known within a few hundred milliseconds).
+
+    for (from, to, red_expected) in [(0.5, 4.5, true), (4.5, 8.5, false), (8.5, 12.0, true)] {
+        let mut seen = false;
+        let mut t = from;
+        while t <= to && !seen {
+            let (r, _, b) = mean_rgb(&rec[0], first + offset + t).await;
+            seen = if red_expected {
+                r > 150.0 && b < 80.0
+            } else {
+                b > 150.0 && r < 80.0
+            };
+            t += 0.5;
+        }
+        assert!(
+            seen,
+            "{} between {from}s and {to}s of the timeline",
+            if red_expected { "red" } else { "blue" }
+        );
+    }
     sim.shutdown().await;
     app.stop().await;
 }

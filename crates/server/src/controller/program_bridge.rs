@@ -17,6 +17,9 @@ pub struct TimelineBridge {
     ctl: Weak<Controller>,
     /// Overlays shown by the timeline now (with their layer), on top of the program's own.
     shown: Mutex<Vec<(u32, ProgramOverlay)>>,
+    /// Cameras moved ahead of their take by a `Prepare` cue: (camera, preset). Their take
+    /// needs no second move, which would cost a settle check at the cut.
+    prepared: Mutex<std::collections::HashSet<(i64, i64)>>,
 }
 
 impl TimelineBridge {
@@ -24,6 +27,7 @@ impl TimelineBridge {
         TimelineBridge {
             ctl,
             shown: Mutex::new(Vec::new()),
+            prepared: Mutex::new(Default::default()),
         }
     }
 
@@ -77,6 +81,13 @@ impl ProgramControl for TimelineBridge {
     async fn take(&self, camera_id: i64, preset_id: Option<i64>) -> Result<()> {
         let ctl = self.ctl()?;
         let program = self.program_id(&ctl).await?;
+        let preset_id = preset_id.filter(|p| {
+            !self
+                .prepared
+                .lock()
+                .expect("bridge lock")
+                .remove(&(camera_id, *p))
+        });
         ctl.take(
             program,
             &TakeInput {
@@ -95,6 +106,10 @@ impl ProgramControl for TimelineBridge {
         // Decode it already, so the take is instant, and move it while it is off air.
         ctl.preroll(program, camera_id).await?;
         ctl.move_to_preset(preset_id).await?;
+        let mut prepared = self.prepared.lock().expect("bridge lock");
+        // A camera is at one preset at a time.
+        prepared.retain(|(c, _)| *c != camera_id);
+        prepared.insert((camera_id, preset_id));
         Ok(())
     }
 

@@ -579,7 +579,17 @@ impl Controller {
             }
             moved?;
         }
+        let previous = handle.status().on_air;
         handle.take(source).await?;
+        // Only the camera on air and the one before it (for an instant take back) stay
+        // decoded: on a Pi every extra decode costs a large share of a core.
+        for ingest in handle.status().ingests {
+            if ingest.id != t.camera_id && Some(ingest.id) != previous {
+                if let Err(e) = handle.release(ingest.id).await {
+                    tracing::debug!(program = id, camera = ingest.id, error = ?e, "ingest kept");
+                }
+            }
+        }
         self.db
             .set_program_runtime(id, "running", Some(t.camera_id))
             .await?;
