@@ -170,7 +170,9 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
         };
         match vs_onvif::sim::SimCamera::start(opts).await {
             Ok(sim) => sims.push(sim),
-            Err(e) => tracing::warn!(port, error = %e, "demo mode: simulated ONVIF camera not started"),
+            Err(e) => {
+                tracing::warn!(port, error = %e, "demo mode: simulated ONVIF camera not started")
+            }
         }
     }
     let mut children = Vec::new();

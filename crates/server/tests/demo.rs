@@ -29,10 +29,16 @@ async fn demo_cameras_come_online_and_the_ptz_one_moves() {
         if h.as_array().unwrap().iter().all(|c| c["state"] == "online") {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "demo cameras not online: {h}");
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "demo cameras not online: {h}"
+        );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let ptz = cams.iter().find(|c| c["type"] == "PTZ").expect("a PTZ demo camera");
+    let ptz = cams
+        .iter()
+        .find(|c| c["type"] == "PTZ")
+        .expect("a PTZ demo camera");
     let r = app.get(&format!("/api/cameras/{}/ptz", ptz["id"])).await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     app.stop().await;
