@@ -6,7 +6,9 @@
 # Idempotent: when every package is already installed it only runs dpkg-query and exits.
 # Runs `apt-get update` only when something is missing. Must run as root (or via sudo).
 #
-# Usage: sudo scripts/install-deps.sh [--check]
+# Usage: sudo scripts/install-deps.sh [run|test] [--check]
+#   run       only what `make run` needs: FFmpeg, fonts, and the demo cameras (GStreamer)
+#   test      everything (the default): also nginx-rtmp, Chromium, wrk
 #   --check   only report what is missing; exit 1 if anything is.
 set -euo pipefail
 
@@ -29,11 +31,21 @@ PACKAGES=(
 )
 
 check_only=0
-if [[ "${1:-}" == "--check" ]]; then
-  check_only=1
-elif [[ $# -gt 0 ]]; then
-  echo "usage: $0 [--check]" >&2
-  exit 2
+mode=test
+for arg in "$@"; do
+  case "$arg" in
+    --check) check_only=1 ;;
+    run|test) mode=$arg ;;
+    *) echo "usage: $0 [run|test] [--check]" >&2; exit 2 ;;
+  esac
+done
+if [[ $mode == run ]]; then
+  # The appliance itself needs FFmpeg and a font; the demo's simulated cameras need GStreamer.
+  keep=()
+  for pkg in "${PACKAGES[@]}"; do
+    case "$pkg" in nginx|libnginx-mod-rtmp|chromium|wrk) ;; *) keep+=("$pkg") ;; esac
+  done
+  PACKAGES=("${keep[@]}")
 fi
 
 die() { echo "install-deps: $*" >&2; exit 1; }
