@@ -367,9 +367,6 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
     .await;
     let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "timeline1"})).await).await;
     let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
-    // The recording's origin is the encoder's start: the destination gets the stream from
-    // its first frame (the slate), whenever its connection is made.
-    let recording_started = Instant::now();
     app.post(&format!("/api/programs/{p}/start"), json!({}))
         .await;
     wait_program(&app, p, Duration::from_secs(20), |v| {
@@ -402,11 +399,11 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
         .await;
     assert_eq!(r.status(), 200, "{:?}", r.text().await);
     let t0 = Instant::now();
-    let offset = t0.duration_since(recording_started).as_secs_f64();
     wait_program(&app, p, Duration::from_secs(5), |v| {
         v["live"]["on_air_camera_id"] == a
     })
     .await;
+    let red_on_air = t0.elapsed().as_secs_f64();
 
     // The PTZ camera moved before its cue, while red was on air.
     tokio::time::sleep(Duration::from_millis(3500).saturating_sub(t0.elapsed())).await;
@@ -458,19 +455,39 @@ async fn a_timeline_plays_through_the_program_on_one_clock() {
         .await
         .unwrap()
         .times()[0];
-    // Each camera's colour is in the recording during its clip (searched in 0.5 s steps:
-    // the recording's origin is known within a few hundred milliseconds).
-
-    for (from, to, red_expected) in [(0.5, 4.5, true), (4.5, 8.5, false), (8.5, 12.0, true)] {
+    // Each camera's colour is in the recording during its clip. The recording's origin is
+    // found from the recording itself: the first red frame is when the API said red went on
+    // air (within a poll interval).
+    let last = vs_testrig::packet_times(&rec[0], StreamKind::Video)
+        .await
+        .unwrap()
+        .times()
+        .last()
+        .copied()
+        .unwrap();
+    let is = |(r, b): (f64, f64), red: bool| {
+        if red {
+            r > 150.0 && b < 80.0
+        } else {
+            b > 150.0 && r < 80.0
+        }
+    };
+    let mut t = first;
+    let first_red = loop {
+        let (r, _, b) = mean_rgb(&rec[0], t).await;
+        if is((r, b), true) {
+            break t;
+        }
+        t += 0.2;
+        assert!(t < last, "no red frame in the recording");
+    };
+    let origin = first_red - red_on_air;
+    for (from, to, red_expected) in [(4.6, 7.6, false), (8.6, 11.0, true)] {
         let mut seen = false;
-        let mut t = from;
-        while t <= to && !seen {
-            let (r, _, b) = mean_rgb(&rec[0], first + offset + t).await;
-            seen = if red_expected {
-                r > 150.0 && b < 80.0
-            } else {
-                b > 150.0 && r < 80.0
-            };
+        let mut t = origin + from;
+        while t <= (origin + to).min(last - 0.1) && !seen {
+            let (r, _, b) = mean_rgb(&rec[0], t).await;
+            seen = is((r, b), red_expected);
             t += 0.5;
         }
         assert!(

@@ -1237,23 +1237,23 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
         .unwrap();
     assert_eq!(status["isStreaming"], false);
     assert_eq!(status["currentSegment"], Value::Null);
-    assert_eq!(status["program_available"], false);
+    assert_eq!(status["program_available"], true);
     assert_eq!(status["state"], "stopped");
 
-    // No program feed yet: a clear 503, and the status does not claim otherwise.
+    // No program configured: a clear 409, and the status does not claim otherwise.
     let r = post("/api/stream/start/segment_001").await.unwrap();
-    let body = assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
+    let body = assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
     assert!(
         body["message"]
             .as_str()
             .unwrap()
-            .contains("program feed is not available"),
+            .contains("no program is configured"),
         "{body}"
     );
     let r = app
         .post("/api/timelines/segment_001/start", json!({}))
         .await;
-    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
     let status: Value = get("/api/stream/status")
         .await
         .unwrap()

@@ -84,6 +84,11 @@ pub trait ProgramControl: Send + Sync + 'static {
     async fn hide_overlay(&self, overlay_id: i64) -> Result<()>;
     /// Nothing is scheduled on air: show the slate.
     async fn slate(&self) -> Result<()>;
+    /// Whether cues can be played now (a program exists to play them through); asked before
+    /// playback starts so that a start fails at once instead of at the first cue.
+    async fn ready(&self) -> Result<()> {
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]

@@ -149,6 +149,16 @@ impl ProgramControl for TimelineBridge {
         self.apply_overlays(&ctl, program).await
     }
 
+    async fn ready(&self) -> Result<()> {
+        let ctl = self.ctl()?;
+        if ctl.programs.running_ids().await.is_empty() && ctl.db.list_programs().await?.is_empty() {
+            return Err(Error::invalid_state(
+                "no program is configured: create one (Program page) to play timelines through it",
+            ));
+        }
+        Ok(())
+    }
+
     async fn slate(&self) -> Result<()> {
         // The engine shows the slate only when the on-air camera has no picture; cutting to
         // it on cue is not offered yet, so the last shot stays on air through a gap.

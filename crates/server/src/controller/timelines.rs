@@ -1715,6 +1715,7 @@ impl TimelinePlayer for ExecutorPlayer {
                  until its program encoder is configured",
             ));
         };
+        program.ready().await?;
         let mut playing = self.playing.lock().await;
         if let Some(old) = playing.take() {
             self.end(old).await;
