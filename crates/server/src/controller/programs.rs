@@ -12,9 +12,9 @@ use vs_base::{Error, Result};
 use vs_db::programs::{ProgramRow, ProgramWrite};
 use vs_engine::{
     Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
-    State,
 };
 
+use super::streams::state_name;
 use super::{validate, Controller};
 
 /// The body of `POST /api/programs` and `PUT /api/programs/{id}`.
@@ -161,17 +161,6 @@ pub struct ProgramRuntime {
 impl ProgramRuntime {
     pub async fn running_ids(&self) -> Vec<i64> {
         self.running.lock().await.keys().copied().collect()
-    }
-}
-
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Idle => "idle",
-        State::Starting => "starting",
-        State::Running => "running",
-        State::Backoff => "backoff",
-        State::Failed => "failed",
-        State::Stopped => "stopped",
     }
 }
 

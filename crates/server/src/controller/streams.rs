@@ -148,7 +148,8 @@ pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str
     a
 }
 
-fn state_name(s: State) -> &'static str {
+/// The API's name of a supervisor state.
+pub fn state_name(s: State) -> &'static str {
     match s {
         State::Idle => "idle",
         State::Starting => "starting",
