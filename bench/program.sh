@@ -6,12 +6,12 @@
 # Also reports the take-to-air latency (ms) and the switch gap (frames) of takes between the
 # two pre-rolled cameras, and the largest timestamp gap of what the RTMP receiver got.
 #
-# Usage: bash bench/program.sh [window-seconds]   (loopback only; fake cameras from testrig/)
+# Usage: [W=1920 H=1080 FPS=30 KBPS=4500] bash bench/program.sh [window-seconds]   (loopback only; fake cameras from testrig/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WINDOW=${1:-20}
 WARMUP=4
-W=1280 H=720 FPS=30 KBPS=2500
+W=${W:-1280} H=${H:-720} FPS=${FPS:-30} KBPS=${KBPS:-2500}
 RUN_SECONDS=$((WARMUP + WINDOW + 6))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
