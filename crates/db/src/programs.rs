@@ -116,29 +116,14 @@ impl Db {
             .map_err(taken)?
             .ok_or_else(|| Error::not_found(format!("program {id}")))?,
         };
-        sqlx::query("DELETE FROM program_destinations WHERE program_id = ?")
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        for d in &p.destination_ids {
-            sqlx::query(
-                "INSERT INTO program_destinations (program_id, destination_id) VALUES (?, ?)",
-            )
-            .bind(row.id)
-            .bind(d)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if crate::is_foreign_key_violation(&e) {
-                    return Error::invalid(
-                        "destination_ids",
-                        format!("destination {d} does not exist"),
-                    );
-                }
-                db_err(e)
-            })?;
-        }
+        crate::streaming::replace_destination_links(
+            &mut tx,
+            "program_destinations",
+            "program_id",
+            row.id,
+            &p.destination_ids,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(row)
     }

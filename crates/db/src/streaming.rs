@@ -61,6 +61,41 @@ fn in_use(e: sqlx::Error, what: &str) -> Error {
     db_err(e)
 }
 
+/// Replaces the destinations linked to a stream or a program, inside the caller's transaction.
+/// `table` and `owner` are this crate's own names, never user input.
+pub(crate) async fn replace_destination_links(
+    tx: &mut sqlx::SqliteConnection,
+    table: &'static str,
+    owner: &'static str,
+    owner_id: i64,
+    destination_ids: &[i64],
+) -> Result<()> {
+    sqlx::query(&format!("DELETE FROM {table} WHERE {owner} = ?"))
+        .bind(owner_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+    for d in destination_ids {
+        sqlx::query(&format!(
+            "INSERT INTO {table} ({owner}, destination_id) VALUES (?, ?)"
+        ))
+        .bind(owner_id)
+        .bind(d)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if crate::is_foreign_key_violation(&e) {
+                return Error::invalid(
+                    "destination_ids",
+                    format!("destination {d} does not exist"),
+                );
+            }
+            db_err(e)
+        })?;
+    }
+    Ok(())
+}
+
 impl Db {
     pub async fn list_destinations(&self) -> Result<Vec<DestinationRow>> {
         sqlx::query_as(&format!(
@@ -202,29 +237,14 @@ impl Db {
             .map_err(taken)?
             .ok_or_else(|| Error::not_found(format!("stream {id}")))?,
         };
-        sqlx::query("DELETE FROM stream_destinations WHERE stream_id = ?")
-            .bind(row.id)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        for d in &s.destination_ids {
-            sqlx::query(
-                "INSERT INTO stream_destinations (stream_id, destination_id) VALUES (?, ?)",
-            )
-            .bind(row.id)
-            .bind(d)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                if crate::is_foreign_key_violation(&e) {
-                    return Error::invalid(
-                        "destination_ids",
-                        format!("destination {d} does not exist"),
-                    );
-                }
-                db_err(e)
-            })?;
-        }
+        crate::streaming::replace_destination_links(
+            &mut tx,
+            "stream_destinations",
+            "stream_id",
+            row.id,
+            &s.destination_ids,
+        )
+        .await?;
         tx.commit().await.map_err(db_err)?;
         Ok(row)
     }

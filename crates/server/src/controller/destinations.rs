@@ -243,6 +243,26 @@ impl Controller {
             .await
     }
 
+    /// The destinations of a stream or program: at least one, each existing; sorted, no
+    /// duplicates.
+    pub async fn check_destination_ids(&self, ids: &[i64]) -> Result<Vec<i64>> {
+        if ids.is_empty() {
+            return Err(Error::invalid(
+                "destination_ids",
+                "choose at least one destination",
+            ));
+        }
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        for d in &ids {
+            self.db.destination(*d).await.map_err(|_| {
+                Error::invalid("destination_ids", format!("destination {d} does not exist"))
+            })?;
+        }
+        Ok(ids)
+    }
+
     /// The publish URL with the key, for FFmpeg only; and the same URL redacted for logs.
     pub fn destination_publish(&self, row: &DestinationRow) -> Result<(String, String)> {
         let key = row

@@ -269,20 +269,7 @@ impl Controller {
                 ))
             }
         };
-        if input.destination_ids.is_empty() {
-            return Err(Error::invalid(
-                "destination_ids",
-                "choose at least one destination",
-            ));
-        }
-        let mut ids = input.destination_ids.clone();
-        ids.sort_unstable();
-        ids.dedup();
-        for d in &ids {
-            self.db.destination(*d).await.map_err(|_| {
-                Error::invalid("destination_ids", format!("destination {d} does not exist"))
-            })?;
-        }
+        let ids = self.check_destination_ids(&input.destination_ids).await?;
         Ok(ProgramWrite {
             name,
             width: input.width,
