@@ -74,6 +74,64 @@ async fn mean_rgb(path: &std::path::Path, at: f64) -> (f64, f64, f64) {
     (sum.0 / n, sum.1 / n, sum.2 / n)
 }
 
+/// Two fake cameras (red, and blue as a PTZ camera on the simulated ONVIF service with one
+/// preset), a fake YouTube, and a stopped 320x180 program to it, in a fresh appliance.
+struct Rig {
+    red: FakeCamera,
+    blue: FakeCamera,
+    sim: SimCamera,
+    rtmp: RtmpServer,
+    app: TestApp,
+    a: i64,
+    b: i64,
+    preset: i64,
+    p: i64,
+}
+
+impl Rig {
+    async fn start(stream_key: &str, preset: Value) -> Rig {
+        let camera = |name: &'static str, pattern: &'static str| {
+            FakeCamera::start(
+                CameraOptions::new(name)
+                    .size(320, 180)
+                    .fps(25)
+                    .pattern(pattern)
+                    .overlay(false),
+            )
+        };
+        let red = camera("Red", "red").await.unwrap();
+        let blue = camera("Blue", "blue").await.unwrap();
+        let sim = SimCamera::start(SimOptions::default()).await.unwrap();
+        let rtmp = RtmpServer::start().await.unwrap();
+        let app = TestApp::spawn().await;
+        app.setup_admin().await;
+        let a = id_of(
+            app.post(
+                "/api/cameras",
+                json!({"name": "Red", "type": "STATIC", "protocol": "RTSP", "address": red.url()}),
+            )
+            .await,
+        )
+        .await;
+        let b = id_of(app.post("/api/cameras", json!({"name": "Blue", "type": "PTZ", "protocol": "RTSP", "address": blue.url(),
+            "username": "admin", "password": "admin123", "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})).await).await;
+        let preset = id_of(app.post(&format!("/api/cameras/{b}/presets"), preset).await).await;
+        let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": stream_key})).await).await;
+        let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
+        Rig {
+            red,
+            blue,
+            sim,
+            rtmp,
+            app,
+            a,
+            b,
+            preset,
+            p,
+        }
+    }
+}
+
 #[tokio::test]
 async fn program_settings_are_validated() {
     let app = TestApp::spawn().await;
@@ -159,48 +217,21 @@ async fn program_settings_are_validated() {
 
 #[tokio::test]
 async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
-    let red = FakeCamera::start(
-        CameraOptions::new("Red")
-            .size(320, 180)
-            .fps(25)
-            .pattern("red")
-            .overlay(false),
-    )
-    .await
-    .unwrap();
-    let blue = FakeCamera::start(
-        CameraOptions::new("Blue")
-            .size(320, 180)
-            .fps(25)
-            .pattern("blue")
-            .overlay(false),
-    )
-    .await
-    .unwrap();
-    let sim = SimCamera::start(SimOptions::default()).await.unwrap();
-    let rtmp = RtmpServer::start().await.unwrap();
-    let app = TestApp::spawn().await;
-    app.setup_admin().await;
-    let a = id_of(
-        app.post(
-            "/api/cameras",
-            json!({"name": "Red", "type": "STATIC", "protocol": "RTSP", "address": red.url()}),
-        )
-        .await,
+    let Rig {
+        red: _red,
+        blue: _blue,
+        sim,
+        rtmp,
+        app,
+        a,
+        b,
+        preset,
+        p,
+    } = Rig::start(
+        "program1",
+        json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0}),
     )
     .await;
-    let b = id_of(app.post("/api/cameras", json!({"name": "Blue", "type": "PTZ", "protocol": "RTSP", "address": blue.url(),
-        "username": "admin", "password": "admin123", "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})).await).await;
-    let preset = id_of(
-        app.post(
-            &format!("/api/cameras/{b}/presets"),
-            json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0}),
-        )
-        .await,
-    )
-    .await;
-    let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "program1"})).await).await;
-    let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
 
     let view: Value = app
         .post(&format!("/api/programs/{p}/start"), json!({}))
@@ -325,48 +356,21 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
 
 #[tokio::test]
 async fn a_timeline_plays_through_the_program_on_one_clock() {
-    let red = FakeCamera::start(
-        CameraOptions::new("Red")
-            .size(320, 180)
-            .fps(25)
-            .pattern("red")
-            .overlay(false),
-    )
-    .await
-    .unwrap();
-    let blue = FakeCamera::start(
-        CameraOptions::new("Blue")
-            .size(320, 180)
-            .fps(25)
-            .pattern("blue")
-            .overlay(false),
-    )
-    .await
-    .unwrap();
-    let sim = SimCamera::start(SimOptions::default()).await.unwrap();
-    let rtmp = RtmpServer::start().await.unwrap();
-    let app = TestApp::spawn().await;
-    app.setup_admin().await;
-    let a = id_of(
-        app.post(
-            "/api/cameras",
-            json!({"name": "Red", "type": "STATIC", "protocol": "RTSP", "address": red.url()}),
-        )
-        .await,
+    let Rig {
+        red: _red,
+        blue: _blue,
+        sim,
+        rtmp,
+        app,
+        a,
+        b,
+        preset,
+        p,
+    } = Rig::start(
+        "timeline1",
+        json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0, "settle_ms": 1500}),
     )
     .await;
-    let b = id_of(app.post("/api/cameras", json!({"name": "Blue", "type": "PTZ", "protocol": "RTSP", "address": blue.url(),
-        "username": "admin", "password": "admin123", "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})).await).await;
-    let preset = id_of(
-        app.post(
-            &format!("/api/cameras/{b}/presets"),
-            json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0, "settle_ms": 1500}),
-        )
-        .await,
-    )
-    .await;
-    let dest = id_of(app.post("/api/destinations", json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "timeline1"})).await).await;
-    let p = id_of(app.post("/api/programs", json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]})).await).await;
     app.post(&format!("/api/programs/{p}/start"), json!({}))
         .await;
     wait_program(&app, p, Duration::from_secs(20), |v| {
