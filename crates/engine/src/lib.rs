@@ -48,7 +48,7 @@ pub use encoder::{
 };
 pub use program::{
     ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
-    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TextStyle,
+    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TapChunk, TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

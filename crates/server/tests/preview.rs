@@ -264,3 +264,246 @@ async fn viewers_see_an_outage_and_the_return() {
     }
     app.stop().await;
 }
+
+/// FFmpeg remuxes of a program's output (its MPEG-TS on stdin) in this test process.
+fn program_remuxes() -> usize {
+    processes_with_marker("mpegts -i pipe:0")
+        .into_iter()
+        .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
+        // The program's egress reads the same input; only the remux writes fragmented MP4.
+        .filter(|p| p.cmdline.iter().any(|a| a.contains("frag_keyframe")))
+        .count()
+}
+
+async fn connect_path(app: &TestApp, path: &str, token: Option<&str>) -> Result<Ws, String> {
+    let url = app.url(path).replace("http", "ws");
+    let mut req = url.into_client_request().unwrap();
+    if let Some(t) = token {
+        req.headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Reads until `n` binary messages (init segment first) arrived; returns them and the texts.
+async fn read_media(ws: &mut Ws, n: usize, within: Duration) -> (Vec<Value>, Vec<Vec<u8>>) {
+    let deadline = Instant::now() + within;
+    let mut texts = Vec::new();
+    let mut binaries = Vec::new();
+    while binaries.len() < n {
+        match tokio::time::timeout_at(deadline.into(), ws.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => texts.push(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Binary(b)))) => binaries.push(b.to_vec()),
+            Ok(Some(Ok(_))) => {}
+            other => panic!(
+                "media expected: {other:?} after {} binaries",
+                binaries.len()
+            ),
+        }
+    }
+    (texts, binaries)
+}
+
+#[tokio::test]
+async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program() {
+    let red = FakeCamera::start(
+        CameraOptions::new("Red")
+            .size(320, 180)
+            .fps(25)
+            .pattern("red")
+            .overlay(false),
+    )
+    .await
+    .expect("fake camera");
+    let (app, token, cam) = setup(&red).await;
+    let rtmp = vs_testrig::RtmpServer::start().await.unwrap();
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "YT", "platform": "custom", "url": rtmp.base_url(), "stream_key": "preview-key"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dest = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let p = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let live = format!("/api/programs/{p}/live");
+
+    // Not running: refused with the reason, nothing started.
+    let err = connect_path(&app, &live, Some(&token))
+        .await
+        .expect_err("refused");
+    assert!(err.starts_with("409"), "{err}");
+    let err = connect_path(&app, "/api/programs/999/live", Some(&token))
+        .await
+        .expect_err("refused");
+    assert!(err.starts_with("404"), "{err}");
+
+    let r = app
+        .post(&format!("/api/programs/{p}/start"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            &format!("/api/programs/{p}/take"),
+            json!({"camera_id": cam}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Auth as for every route.
+    let err = connect_path(&app, &live, None).await.expect_err("refused");
+    assert!(err.starts_with("401"), "{err}");
+
+    let mut a = connect_path(&app, &live, Some(&token)).await.unwrap();
+    let mut b = connect_path(&app, &live, Some(&token)).await.unwrap();
+    let (texts, media) = read_media(&mut a, 8, Duration::from_secs(30)).await;
+    let init = texts.iter().find(|t| t["type"] == "init").expect("init");
+    assert!(
+        init["mime"]
+            .as_str()
+            .unwrap()
+            .starts_with("video/mp4; codecs=\"avc1."),
+        "{init}"
+    );
+    assert_eq!(box_types(&media[0]), ["ftyp", "moov"]);
+    for m in &media[1..] {
+        assert_eq!(box_types(m), ["moof", "mdat"]);
+    }
+    read_media(&mut b, 3, Duration::from_secs(30)).await;
+    let s: Value = app
+        .get(&format!("/api/programs/{p}/live/stats"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(s["program_id"], p, "{s}");
+    assert_eq!(s["viewers"], 2, "{s}");
+    assert_eq!(s["online"], true, "{s}");
+    assert_eq!(program_remuxes(), 1, "one remux for two viewers");
+
+    // What the viewer got is the program: its size, and the red camera on air.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("program.mp4");
+    std::fs::write(&file, media.concat()).unwrap();
+    let info = vs_testrig::probe_streams(&file).await.unwrap();
+    assert_eq!(info.video_codec(), Some("h264"));
+    assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=16:9",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(out.stdout.len(), 16 * 9 * 3, "a decodable frame");
+    let n = (out.stdout.len() / 3) as f64;
+    let (r, g, bl) = out.stdout.chunks(3).fold((0.0, 0.0, 0.0), |(r, g, b), px| {
+        (
+            r + px[0] as f64 / n,
+            g + px[1] as f64 / n,
+            b + px[2] as f64 / n,
+        )
+    });
+    assert!(
+        r > 180.0 && g < 80.0 && bl < 80.0,
+        "red on air: {r} {g} {bl}"
+    );
+
+    // The encoder dies (its timestamps start over): the preview follows it into a new run
+    // with a new init segment instead of mixing the two runs.
+    let encoders: Vec<_> = processes_with_marker("anullsrc=r=48000")
+        .into_iter()
+        .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
+        .collect();
+    assert_eq!(encoders.len(), 1, "one program encoder");
+    std::process::Command::new("kill")
+        .args(["-9", &encoders[0].pid.to_string()])
+        .status()
+        .unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match tokio::time::timeout_at(deadline.into(), a.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) => {
+                let v: Value = serde_json::from_str(&t).unwrap();
+                seen.push(
+                    v["status"]
+                        .as_str()
+                        .unwrap_or(v["type"].as_str().unwrap())
+                        .to_string(),
+                );
+            }
+            Ok(Some(Ok(Message::Binary(m)))) if seen.last().is_some_and(|l| l == "init") => {
+                assert_eq!(box_types(&m), ["ftyp", "moov"]);
+                break;
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no new run after the encoder died ({seen:?}): {other:?}"),
+        }
+    }
+    assert_eq!(seen, ["offline", "online", "init"]);
+    read_media(&mut a, 3, Duration::from_secs(10)).await;
+
+    // Stopping the program ends the preview: the viewers are told, the socket closes.
+    let r = app
+        .post(&format!("/api/programs/{p}/stop"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    for ws in [&mut a, &mut b] {
+        let mut ended = None;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    let v: Value = serde_json::from_str(&t).unwrap();
+                    if v["type"] == "ended" {
+                        ended = Some(v);
+                    }
+                }
+                Ok(Some(Ok(Message::Binary(_)))) => {
+                    assert!(ended.is_none(), "no media after the end")
+                }
+                Ok(Some(Ok(Message::Close(_)))) | Ok(None) | Ok(Some(Err(_))) => break,
+                Ok(Some(Ok(_))) => {}
+                Err(_) => panic!("the socket stayed open after the program stopped"),
+            }
+        }
+        let ended = ended.expect("an ended message");
+        assert_eq!(ended["reason"], "the program stopped", "{ended}");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let s: Value = app
+            .get(&format!("/api/programs/{p}/live/stats"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if s["running"] == false && program_remuxes() == 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "remux left running: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 /// MPEG-TS packet size: chunks are cut on packet boundaries, so a destination that loses a
 /// chunk, or attaches mid-stream, still sees whole packets.
@@ -26,14 +26,48 @@ struct Subscriber {
     stats: Arc<QueueStats>,
 }
 
-#[derive(Default)]
+/// What a tap of the program's MPEG-TS receives (see [`FanOut::tap`]).
+#[derive(Debug, Clone)]
+pub enum TapChunk {
+    /// A new encoder run starts: its timestamps restart, so a reader must start over too.
+    NewRun,
+    /// Whole TS packets of the current run.
+    Data(Bytes),
+}
+
+/// Chunks a tap may fall behind before it loses some (about 2 s at a few Mbit/s).
+const TAP_CHUNKS: usize = 256;
+
 pub struct FanOut {
     subs: Vec<Subscriber>,
+    /// Dynamic readers (live previews of the program): a broadcast never waits and costs
+    /// nothing while nobody listens.
+    tap: broadcast::Sender<TapChunk>,
+}
+
+impl Default for FanOut {
+    fn default() -> Self {
+        Self {
+            subs: Vec::new(),
+            tap: broadcast::channel(TAP_CHUNKS).0,
+        }
+    }
 }
 
 impl FanOut {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A reader that may come and go while the program runs. It lags (and is told so) rather
+    /// than ever holding back the encoder or the destinations.
+    pub fn tap(&self) -> broadcast::Receiver<TapChunk> {
+        self.tap.subscribe()
+    }
+
+    /// Tells the taps that the encoder restarted.
+    pub fn new_run(&self) {
+        let _ = self.tap.send(TapChunk::NewRun);
     }
 
     /// Adds a destination whose queue holds at most `capacity` chunks.
@@ -49,6 +83,9 @@ impl FanOut {
 
     /// Offers a chunk to every destination; never waits.
     pub fn push(&self, chunk: &Bytes) {
+        if self.tap.receiver_count() > 0 {
+            let _ = self.tap.send(TapChunk::Data(chunk.clone()));
+        }
         for s in &self.subs {
             let len = chunk.len() as u64;
             match s.tx.try_send(chunk.clone()) {
@@ -128,6 +165,36 @@ mod tests {
             slow_stats.dropped_bytes.load(Ordering::Relaxed),
             96 * TS_PACKET as u64
         );
+    }
+
+    #[tokio::test]
+    async fn a_tap_that_stops_reading_lags_alone_and_sees_new_runs() {
+        let mut fan = FanOut::new();
+        let (mut dest, stats) = fan.subscribe(1000);
+        let mut tap = fan.tap();
+        fan.new_run();
+        for i in 0..(TAP_CHUNKS as u32 + 10) {
+            fan.push(&Bytes::from(vec![i as u8; TS_PACKET]));
+        }
+        // The destination got every chunk although the tap read nothing.
+        assert_eq!(stats.dropped_chunks.load(Ordering::Relaxed), 0);
+        let mut n = 0;
+        while dest.try_recv().is_ok() {
+            n += 1;
+        }
+        assert_eq!(n, TAP_CHUNKS + 10);
+        // The tap is told what it lost, then resumes with the newest chunks.
+        match tap.recv().await {
+            Err(broadcast::error::RecvError::Lagged(k)) => assert_eq!(k, 11),
+            other => panic!("expected a lag, got {other:?}"),
+        }
+        match tap.recv().await {
+            Ok(TapChunk::Data(b)) => assert_eq!(b[0], 10),
+            other => panic!("expected data, got {other:?}"),
+        }
+        let mut fresh = fan.tap();
+        fan.new_run();
+        assert!(matches!(fresh.recv().await, Ok(TapChunk::NewRun)));
     }
 
     #[tokio::test]

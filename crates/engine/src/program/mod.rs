@@ -74,7 +74,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -91,6 +91,7 @@ pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextS
 pub use pixels::{rgb_to_yuv, yuv_to_rgb, Rgba, RgbaImage};
 pub use text::FONT_PATHS;
 
+pub use fanout::TapChunk;
 use fanout::{FanOut, QueueStats};
 use overlay::{OverlaySet, Overlays};
 use slot::{FrameData, FrameSlot};
@@ -379,10 +380,11 @@ impl Program {
         let stats = Arc::new(Stats::default());
         let (frames_tx, frames_rx) = mpsc::channel(ENCODER_QUEUE_FRAMES);
         let (stdin_tx, stdin_rx) = mpsc::channel(4);
+        let fanout = Arc::new(fanout);
         tasks.push(tokio::spawn(encoder_io(
             enc.media,
             stdin_tx,
-            Arc::new(fanout),
+            fanout.clone(),
             cancel.clone(),
         )));
         tasks.push(tokio::spawn(frame_writer(
@@ -455,6 +457,7 @@ impl Program {
             status_rx,
             started_at,
             status_kick,
+            fanout,
         });
         let t = tokio::spawn(status_task(Arc::downgrade(&inner), inner.cancel.clone()));
         inner.tasks.lock().expect("tasks lock").push(t);
@@ -517,9 +520,18 @@ struct Inner {
     status_rx: watch::Receiver<ProgramStatus>,
     started_at: SystemTime,
     status_kick: Arc<tokio::sync::Notify>,
+    fanout: Arc<FanOut>,
 }
 
 impl ProgramHandle {
+    /// The program's encoded MPEG-TS as it leaves the encoder, for a live preview. A reader
+    /// that falls behind loses chunks (it gets `Lagged`), never slows the program. It ends
+    /// (`Closed`) only when the program is dropped; watch [`subscribe`](Self::subscribe) or
+    /// the caller's own stop to know when to let go.
+    pub fn tap_ts(&self) -> broadcast::Receiver<TapChunk> {
+        self.inner.fanout.tap()
+    }
+
     /// Puts `source` on air, starting its ingest if it is not running (or restarting it if
     /// its URL changed). Returns at once: the cut happens at the first tick at which the
     /// source has a fresh frame (the next tick for a pre-rolled source); until then the
@@ -841,6 +853,7 @@ async fn encoder_io(
             if let Some(p) = pump.take() {
                 p.abort();
             }
+            fanout.new_run();
             let fanout = fanout.clone();
             pump = Some(tokio::spawn(async move {
                 fanout::pump_ts(stdout, &fanout).await;

@@ -248,9 +248,20 @@ impl Controller {
         let existing = self.db.camera(id).await?;
         let row = self
             .db
-            .update_camera(id, &self.camera_write(&v, existing.password_enc))
+            .update_camera(id, &self.camera_write(&v, existing.password_enc.clone()))
             .await?;
         self.health.invalidate(id);
+        if row.address != existing.address
+            || row.password_enc != existing.password_enc
+            || row.username != existing.username
+            || row.enabled != existing.enabled
+        {
+            // The running remux still has the old address: its viewers reconnect to a new one.
+            self.end_preview(
+                super::preview::PreviewSource::Camera(id),
+                "the camera's settings changed",
+            );
+        }
         self.db
             .audit(
                 user_id,
@@ -268,6 +279,10 @@ impl Controller {
     pub async fn delete_camera(&self, id: i64, user_id: Option<i64>) -> Result<()> {
         let existing = self.db.camera(id).await?;
         self.db.delete_camera(id).await?;
+        self.end_preview(
+            super::preview::PreviewSource::Camera(id),
+            "the camera was deleted",
+        );
         self.db
             .audit(user_id, "camera_deleted", Some(&existing.name), None)
             .await?;

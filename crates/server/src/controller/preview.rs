@@ -1,5 +1,10 @@
-//! Live previews: one fragmented-MP4 remux per camera, shared by every viewer, started when
-//! the first viewer arrives and stopped a little after the last one leaves.
+//! Live previews: one fragmented-MP4 remux per camera (and per running program), shared by
+//! every viewer, started when the first viewer arrives and stopped a little after the last one
+//! leaves.
+//!
+//! A program's preview remuxes the program's own encoded output (the MPEG-TS the destinations
+//! receive, tapped after the encoder), so it shows exactly what goes out, overlays included,
+//! without a second encode.
 //!
 //! Why this shape: a camera (or a Pi) copes with one extra RTSP session, not one per browser
 //! tab, and H.264 needs no re-encode to play in Media Source Extensions, only a remux into
@@ -16,12 +21,14 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{broadcast, watch};
+use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 use vs_base::{Error, Result};
 use vs_engine::{
-    supervise, Deps, ProcessSpec, State, StdinMode, StdoutMode, SupervisorConfig, SupervisorHandle,
+    supervise, Deps, ProcessSpec, ProgramHandle, State, StdinMode, StdoutMode, SupervisorConfig,
+    SupervisorHandle, TapChunk,
 };
 
 use super::Controller;
@@ -54,17 +61,39 @@ pub enum ViewerMessage {
     Binary(Bytes),
 }
 
-/// `GET /api/cameras/{id}/live/stats`.
+/// What a preview shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PreviewSource {
+    Camera(i64),
+    /// A running program's output.
+    Program(i64),
+}
+
+impl std::fmt::Display for PreviewSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PreviewSource::Camera(id) => write!(f, "camera {id}"),
+            PreviewSource::Program(id) => write!(f, "program {id}"),
+        }
+    }
+}
+
+/// `GET /api/cameras/{id}/live/stats` and `GET /api/programs/{id}/live/stats`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PreviewStats {
-    pub camera_id: i64,
+    /// Set for a camera's preview.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub camera_id: Option<i64>,
+    /// Set for a program's preview.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub program_id: Option<i64>,
     /// Open WebSocket viewers.
     pub viewers: usize,
-    /// Whether a remux exists for this camera (it lingers 10 s after the last viewer).
+    /// Whether a remux exists for this source (it lingers 10 s after the last viewer).
     pub running: bool,
     /// The remux's supervisor state (`running`, `backoff`, ...), when it exists.
     pub state: Option<String>,
-    /// Whether the camera currently delivers fragments.
+    /// Whether the source currently delivers fragments.
     pub online: bool,
     /// `video/mp4; codecs="…"` of the current run.
     pub mime: Option<String>,
@@ -90,12 +119,18 @@ struct Remux {
     current: Mutex<Current>,
     viewers: watch::Sender<usize>,
     handle: SupervisorHandle,
+    /// The program whose output feeds the remux's stdin (program previews only).
+    feed: Option<ProgramHandle>,
+    /// Cancelled when the source goes away for good (program stopped, camera deleted): the
+    /// viewers are told why and their sockets close.
+    ended: CancellationToken,
+    ended_reason: Mutex<String>,
 }
 
-/// The previews that exist now, by camera id.
+/// The previews that exist now.
 #[derive(Default)]
 pub struct PreviewRuntime {
-    remuxes: Mutex<HashMap<i64, Arc<Remux>>>,
+    remuxes: Mutex<HashMap<PreviewSource, Arc<Remux>>>,
 }
 
 /// One viewer of a camera's preview. Dropping it leaves the preview.
@@ -108,6 +143,8 @@ pub struct Viewer {
     skipping: bool,
     /// No init segment sent yet: fragments before it would be meaningless to the player.
     initialised: bool,
+    /// The end was announced; nothing follows.
+    finished: bool,
     pub lagged: u64,
 }
 
@@ -126,14 +163,30 @@ fn status_text(online: bool) -> String {
     serde_json::json!({"type": "status", "status": status}).to_string()
 }
 
+fn ended_text(reason: &str) -> String {
+    serde_json::json!({"type": "ended", "reason": reason}).to_string()
+}
+
 impl Viewer {
     /// The next message for this viewer's socket; `None` when the preview has ended.
     pub async fn next(&mut self) -> Option<ViewerMessage> {
         if let Some(m) = self.backlog.pop_front() {
             return Some(m);
         }
+        if self.finished {
+            return None;
+        }
         loop {
-            match self.rx.recv().await {
+            let received = tokio::select! {
+                biased;
+                _ = self.remux.ended.cancelled() => {
+                    self.finished = true;
+                    let reason = self.remux.ended_reason.lock().expect("preview lock").clone();
+                    return Some(ViewerMessage::Text(ended_text(&reason)));
+                }
+                r = self.rx.recv() => r,
+            };
+            match received {
                 Ok(Packet::Init { mime, data }) => {
                     self.initialised = true;
                     self.skipping = false;
@@ -179,8 +232,29 @@ impl Viewer {
     }
 }
 
-/// The FFmpeg arguments of a preview remux: video copied into fragmented MP4 on stdout,
+/// Output options shared by every remux: video copied into fragmented MP4 on stdout,
 /// fragments cut at every keyframe and at least every 200 ms so latency stays low.
+fn fmp4_output(a: &mut Vec<String>) {
+    a.extend(
+        [
+            "-map",
+            "0:v:0",
+            "-c:v",
+            "copy",
+            "-an",
+            "-f",
+            "mp4",
+            "-movflags",
+            "frag_keyframe+empty_moov+default_base_moof",
+            "-frag_duration",
+            "200000",
+            "pipe:1",
+        ]
+        .map(String::from),
+    );
+}
+
+/// The FFmpeg arguments of a camera's preview remux.
 pub fn remux_args(input: &str, rtsp: bool) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-loglevel", "warning", "-nostdin"]
         .map(String::from)
@@ -204,23 +278,33 @@ pub fn remux_args(input: &str, rtsp: bool) -> Vec<String> {
         .map(String::from),
     );
     a.extend(["-i".to_string(), input.to_string()]);
-    a.extend(
-        [
-            "-map",
-            "0:v:0",
-            "-c:v",
-            "copy",
-            "-an",
-            "-f",
-            "mp4",
-            "-movflags",
-            "frag_keyframe+empty_moov+default_base_moof",
-            "-frag_duration",
-            "200000",
-            "pipe:1",
-        ]
-        .map(String::from),
-    );
+    fmp4_output(&mut a);
+    a
+}
+
+/// The FFmpeg arguments of a program's preview remux: the program's MPEG-TS on stdin.
+/// The input is joined mid-GOP, and the H.264 parameters only come with the next keyframe
+/// (the program encoder makes one every 2 s): probing must be allowed to wait that long, or
+/// the remux fails with "dimensions not set". Probing ends as soon as the keyframe is there.
+pub fn program_remux_args() -> Vec<String> {
+    let mut a: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        "-fflags",
+        "nobuffer",
+        "-probesize",
+        "8000000",
+        "-analyzeduration",
+        "3000000",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+    ]
+    .map(String::from)
+    .to_vec();
+    fmp4_output(&mut a);
     a
 }
 
@@ -235,10 +319,9 @@ impl Controller {
         }
         let input = self.camera_connect_url(&cam)?;
         let rtsp = input.starts_with("rtsp");
-        let mut created = None;
-        let remux = {
-            let mut map = self.previews.remuxes.lock().expect("preview lock");
-            let remux = map.entry(camera_id).or_insert_with(|| {
+        Ok(self.join_source(
+            PreviewSource::Camera(camera_id),
+            || {
                 let mut spec =
                     ProcessSpec::new(format!("preview camera {camera_id}"), &self.config.ffmpeg)
                         .args(remux_args(&input, rtsp))
@@ -249,8 +332,64 @@ impl Controller {
                         spec = spec.secret(p);
                     }
                 }
+                spec
+            },
+            None,
+        ))
+    }
+
+    /// Joins the preview of a running program's output.
+    pub async fn join_program_preview(self: &Arc<Self>, program_id: i64) -> Result<Viewer> {
+        self.db.program(program_id).await?;
+        // Joined under the lock of the running programs: a stop either comes first (and this
+        // answers "not running") or comes after and ends the preview it finds.
+        let running = self.programs.running.lock().await;
+        let handle = running
+            .get(&program_id)
+            .cloned()
+            .ok_or_else(|| Error::invalid_state("the program is not running; start it first"))?;
+        let viewer = self.join_source(
+            PreviewSource::Program(program_id),
+            || {
+                ProcessSpec::new(format!("preview program {program_id}"), &self.config.ffmpeg)
+                    .args(program_remux_args())
+                    .stdin(StdinMode::Media)
+                    .stdout(StdoutMode::Media)
+            },
+            Some(handle),
+        );
+        drop(running);
+        Ok(viewer)
+    }
+
+    /// Ends a source's preview for good: its viewers are told `reason` and disconnected.
+    /// A viewer that joins afterwards starts a new remux.
+    pub fn end_preview(&self, source: PreviewSource, reason: &str) {
+        let remux = self
+            .previews
+            .remuxes
+            .lock()
+            .expect("preview lock")
+            .remove(&source);
+        if let Some(remux) = remux {
+            *remux.ended_reason.lock().expect("preview lock") = reason.to_string();
+            remux.ended.cancel();
+            tracing::info!(source = %source, reason, "preview ended");
+        }
+    }
+
+    fn join_source(
+        self: &Arc<Self>,
+        source: PreviewSource,
+        make_spec: impl FnOnce() -> ProcessSpec,
+        feed: Option<ProgramHandle>,
+    ) -> Viewer {
+        let mut created = None;
+        let remux = {
+            let mut map = self.previews.remuxes.lock().expect("preview lock");
+            let remux = map.entry(source).or_insert_with(|| {
                 let sup = supervise(
-                    spec,
+                    make_spec(),
                     SupervisorConfig {
                         stall_timeout: Duration::from_secs(self.config.stall_timeout_s.max(1)),
                         ..Default::default()
@@ -264,6 +403,9 @@ impl Controller {
                     current: Mutex::default(),
                     viewers: watch::channel(0).0,
                     handle: sup.handle,
+                    feed,
+                    ended: CancellationToken::new(),
+                    ended_reason: Mutex::new(String::new()),
                 });
                 created = Some((remux.clone(), sup.media, sup.task));
                 remux
@@ -272,55 +414,69 @@ impl Controller {
             remux.clone()
         };
         if let Some((remux, media, task)) = created {
-            tracing::info!(camera = camera_id, "preview remux started");
+            tracing::info!(source = %source, "preview remux started");
             metrics::gauge!("vistterstream_preview_remuxes").increment(1.0);
             self.tasks.spawn(async move {
                 let _ = task.await;
             });
             let ctl = self.clone();
             self.tasks
-                .spawn(async move { ctl.run_remux(camera_id, remux, media).await });
+                .spawn(async move { ctl.run_remux(source, remux, media).await });
         }
         // Subscribing under the lock that the reader holds while it updates the state means
         // the snapshot and the channel neither miss nor repeat a packet.
-        let viewer = {
-            let cur = remux.current.lock().expect("preview lock");
-            let rx = remux.tx.subscribe();
-            let mut backlog = std::collections::VecDeque::new();
-            if cur.online == Some(false) {
-                backlog.push_back(ViewerMessage::Text(status_text(false)));
-            }
-            let initialised = cur.init.is_some();
-            if let Some((mime, data)) = &cur.init {
-                backlog.push_back(ViewerMessage::Text(init_text(mime)));
-                backlog.push_back(ViewerMessage::Binary(data.clone()));
-                backlog.extend(cur.gop.iter().cloned().map(ViewerMessage::Binary));
-            }
-            Viewer {
-                remux: remux.clone(),
-                rx,
-                backlog,
-                skipping: false,
-                initialised,
-                lagged: 0,
-            }
-        };
-        Ok(viewer)
+        let cur = remux.current.lock().expect("preview lock");
+        let rx = remux.tx.subscribe();
+        let mut backlog = std::collections::VecDeque::new();
+        if cur.online == Some(false) {
+            backlog.push_back(ViewerMessage::Text(status_text(false)));
+        }
+        let initialised = cur.init.is_some();
+        if let Some((mime, data)) = &cur.init {
+            backlog.push_back(ViewerMessage::Text(init_text(mime)));
+            backlog.push_back(ViewerMessage::Binary(data.clone()));
+            backlog.extend(cur.gop.iter().cloned().map(ViewerMessage::Binary));
+        }
+        drop(cur);
+        Viewer {
+            remux,
+            rx,
+            backlog,
+            skipping: false,
+            initialised,
+            finished: false,
+            lagged: 0,
+        }
     }
 
     /// Viewers and remux state of a camera's preview.
     pub async fn preview_stats(&self, camera_id: i64) -> Result<PreviewStats> {
         self.db.camera(camera_id).await?;
+        Ok(self.stats_of(PreviewSource::Camera(camera_id)))
+    }
+
+    /// Viewers and remux state of a program's preview.
+    pub async fn program_preview_stats(&self, program_id: i64) -> Result<PreviewStats> {
+        self.db.program(program_id).await?;
+        Ok(self.stats_of(PreviewSource::Program(program_id)))
+    }
+
+    fn stats_of(&self, source: PreviewSource) -> PreviewStats {
+        let (camera_id, program_id) = match source {
+            PreviewSource::Camera(id) => (Some(id), None),
+            PreviewSource::Program(id) => (None, Some(id)),
+        };
         let remux = self
             .previews
             .remuxes
             .lock()
             .expect("preview lock")
-            .get(&camera_id)
+            .get(&source)
             .cloned();
         let Some(remux) = remux else {
-            return Ok(PreviewStats {
+            return PreviewStats {
                 camera_id,
+                program_id,
                 viewers: 0,
                 running: false,
                 state: None,
@@ -328,13 +484,14 @@ impl Controller {
                 mime: None,
                 fragments: 0,
                 restarts: 0,
-            });
+            };
         };
         let status = remux.handle.status();
         let viewers = *remux.viewers.borrow();
         let cur = remux.current.lock().expect("preview lock");
-        Ok(PreviewStats {
+        PreviewStats {
             camera_id,
+            program_id,
             viewers,
             running: true,
             state: Some(state_name(status.state).to_string()),
@@ -342,21 +499,30 @@ impl Controller {
             mime: cur.init.as_ref().map(|(m, _)| m.clone()),
             fragments: cur.fragments,
             restarts: status.restarts,
-        })
+        }
     }
 
-    /// Reads every run of the remux and ends it once nobody has watched for `LINGER`.
+    /// Reads every run of the remux (and feeds it, for a program) and ends it once nobody has
+    /// watched for `LINGER`, or when the source is gone.
     async fn run_remux(
         self: Arc<Self>,
-        camera_id: i64,
+        source: PreviewSource,
         remux: Arc<Remux>,
         mut media: tokio::sync::mpsc::Receiver<vs_engine::MediaIo>,
     ) {
         if let Err(e) = remux.handle.start().await {
-            tracing::warn!(camera = camera_id, error = %e, "preview remux did not start");
+            tracing::warn!(source = %source, error = %e, "preview remux did not start");
         }
         let mut viewers = remux.viewers.subscribe();
+        // One subscription to the program's output for the remux's whole life, handed from
+        // run to run: what the encoder sends while the remux restarts (its new run's first
+        // keyframe, above all) waits in the channel instead of being missed.
+        let tap = remux
+            .feed
+            .as_ref()
+            .map(|p| Arc::new(tokio::sync::Mutex::new(p.tap_ts())));
         let mut reading: Option<tokio::task::JoinHandle<()>> = None;
+        let mut feeding: Option<tokio::task::JoinHandle<()>> = None;
         let mut idle_since: Option<tokio::time::Instant> = None;
         loop {
             let linger = async {
@@ -367,6 +533,7 @@ impl Controller {
             };
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
+                _ = remux.ended.cancelled() => break,
                 io = media.recv() => {
                     let Some(io) = io else { break };
                     if io.run != remux.handle.status().run {
@@ -375,8 +542,14 @@ impl Controller {
                     if let Some(old) = reading.take() {
                         old.abort();
                     }
+                    if let Some(old) = feeding.take() {
+                        old.abort();
+                    }
                     if let Some(stdout) = io.stdout {
                         reading = Some(tokio::spawn(read_run(remux.clone(), stdout)));
+                    }
+                    if let (Some(stdin), Some(tap)) = (io.stdin, tap.as_ref()) {
+                        feeding = Some(tokio::spawn(feed_run(tap.clone(), stdin)));
                     }
                 }
                 r = viewers.changed() => {
@@ -391,15 +564,15 @@ impl Controller {
                     // (and the count is no longer 0) or will create a new one.
                     let mut map = self.previews.remuxes.lock().expect("preview lock");
                     if *remux.viewers.borrow() == 0 {
-                        map.remove(&camera_id);
+                        map.retain(|_, r| !Arc::ptr_eq(r, &remux));
                         break;
                     }
                     idle_since = None;
                 }
             }
         }
-        if let Some(r) = reading.take() {
-            r.abort();
+        for t in [reading.take(), feeding.take()].into_iter().flatten() {
+            t.abort();
         }
         self.previews
             .remuxes
@@ -408,7 +581,31 @@ impl Controller {
             .retain(|_, r| !Arc::ptr_eq(r, &remux));
         let _ = remux.handle.stop().await;
         metrics::gauge!("vistterstream_preview_remuxes").decrement(1.0);
-        tracing::info!(camera = camera_id, "preview remux stopped");
+        tracing::info!(source = %source, "preview remux stopped");
+    }
+}
+
+/// Writes the program's MPEG-TS into one run of its preview remux. When the encoder restarts
+/// (its timestamps start over) the run is ended by closing its input; the supervisor starts
+/// the next one, which begins a new init segment. A remux that cannot keep up loses TS
+/// chunks, for itself only (the tap never waits).
+async fn feed_run(
+    tap: Arc<tokio::sync::Mutex<broadcast::Receiver<TapChunk>>>,
+    mut stdin: vs_engine::BoxWrite,
+) {
+    let mut tap = tap.lock().await;
+    loop {
+        match tap.recv().await {
+            Ok(TapChunk::Data(b)) => {
+                if stdin.write_all(&b).await.is_err() {
+                    return;
+                }
+            }
+            Ok(TapChunk::NewRun) | Err(broadcast::error::RecvError::Closed) => return,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                metrics::counter!("vistterstream_preview_program_lagged_chunks_total").increment(n);
+            }
+        }
     }
 }
 

@@ -14,6 +14,7 @@ use vs_engine::{
     Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
 };
 
+use super::preview::PreviewSource;
 use super::streams::state_name;
 use super::{validate, Controller};
 
@@ -153,7 +154,7 @@ pub struct ProgramView {
 /// The programs that run now.
 #[derive(Default)]
 pub struct ProgramRuntime {
-    running: tokio::sync::Mutex<HashMap<i64, ProgramHandle>>,
+    pub(super) running: tokio::sync::Mutex<HashMap<i64, ProgramHandle>>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
 }
@@ -485,6 +486,7 @@ impl Controller {
         let handle = self.programs.running.lock().await.remove(&id);
         if let Some(h) = handle {
             let on_air = h.status().on_air;
+            self.end_preview(PreviewSource::Program(id), "the program stopped");
             h.stop().await;
             metrics::gauge!("vistterstream_programs_running").decrement(1.0);
             self.db

@@ -19,7 +19,7 @@ use crate::controller;
         cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove,
         cameras::list_presets, cameras::create_preset,
         cameras::read_preset, cameras::update_preset, cameras::remove_preset,
-        preview::live, preview::stats,
+        preview::live, preview::stats, preview::program_live, preview::program_stats,
         status::status, status::events, status::cameras_health, status::camera_health,
         status::test_camera, status::test_unsaved, status::snapshot,
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,

@@ -1,6 +1,6 @@
-//! `/api/cameras/{id}/live`: the live preview WebSocket (fragmented MP4 for Media Source
-//! Extensions), and its stats. Behind the same auth as every API route (the upgrade request
-//! carries the session cookie or a bearer token).
+//! `/api/cameras/{id}/live` and `/api/programs/{id}/live`: the live preview WebSockets
+//! (fragmented MP4 for Media Source Extensions), and their stats. Behind the same auth as every
+//! API route (the upgrade request carries the session cookie or a bearer token).
 
 use std::time::Duration;
 
@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/cameras/{id}/live", get(live))
         .route("/api/cameras/{id}/live/stats", get(stats))
+        .route("/api/programs/{id}/live", get(program_live))
+        .route("/api/programs/{id}/live/stats", get(program_stats))
 }
 
 /// Live preview of a camera over a WebSocket. Text messages are JSON:
@@ -53,11 +55,40 @@ async fn stats(
     Ok(Json(state.ctl.preview_stats(id).await?))
 }
 
+/// Live preview of a running program's output (what the destinations receive, overlays
+/// included) over a WebSocket, with the camera previews' messages plus
+/// `{"type":"ended","reason":"the program stopped"}` just before the socket closes when the
+/// program stops. 409 when the program is not running.
+#[utoipa::path(get, path = "/api/programs/{id}/live", tag = "programs",
+    responses((status = 101, description = "WebSocket of fragmented MP4"),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+async fn program_live(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ws: WebSocketUpgrade,
+) -> ApiResult<Response> {
+    let viewer = state.ctl.join_program_preview(id).await?;
+    Ok(ws.on_upgrade(move |socket| serve(socket, viewer)))
+}
+
+/// Viewers of a program's preview and whether its remux runs.
+#[utoipa::path(get, path = "/api/programs/{id}/live/stats", tag = "programs",
+    responses((status = 200, body = PreviewStats), (status = 404, body = ErrorBody)))]
+async fn program_stats(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<PreviewStats>> {
+    Ok(Json(state.ctl.program_preview_stats(id).await?))
+}
+
 async fn serve(mut socket: WebSocket, mut viewer: Viewer) {
     loop {
         tokio::select! {
             m = viewer.next() => {
-                let Some(m) = m else { break };
+                let Some(m) = m else {
+                    let _ = socket.send(Message::Close(None)).await;
+                    break;
+                };
                 let m = match m {
                     ViewerMessage::Text(t) => Message::Text(t.into()),
                     ViewerMessage::Binary(b) => Message::Binary(b),
