@@ -1,5 +1,7 @@
 // The program feed from the browser: settings, start, takes between two fake cameras (the on-air
-// highlight follows), stop; and a VistterStudio timeline import on the Timelines page.
+// highlight follows), the Preview / Program panes (the program's own output really plays in
+// the browser at the program's size), stop; and a VistterStudio timeline import on the
+// Timelines page.
 // The destination is an RTMP port where nothing listens: the encoder runs, the output retries.
 
 import assert from 'node:assert/strict';
@@ -12,6 +14,10 @@ import { atPath, E2E_DIR, OUT_DIR, launchBrowser, newPage, shot, startAppliance,
 const ADMIN = 'admin';
 const PASSWORD = 'program-feed-42';
 const FIXTURE = resolve(E2E_DIR, '../../shared/fixtures/vistterstudio/test-timeline.json');
+// The program's output size: not the cameras' (640×360), so the Program pane's picture is
+// known to be the program's output and not a camera's.
+const PROGRAM_WIDTH = 512;
+const PROGRAM_HEIGHT = 288;
 
 function deadPort() {
   return new Promise((resolvePort, reject) => {
@@ -131,23 +137,63 @@ describe('program and timelines', () => {
     const dialog = await visible(page.getByRole('dialog', { name: 'New program' }));
     await dialog.getByLabel('Name').fill('Main program');
     await dialog.getByLabel('Size').selectOption('custom');
-    await dialog.getByLabel('Width').fill('640');
-    await dialog.getByLabel('Height').fill('360');
+    await dialog.getByLabel('Width').fill(String(PROGRAM_WIDTH));
+    await dialog.getByLabel('Height').fill(String(PROGRAM_HEIGHT));
     await dialog.getByLabel('Frame rate').selectOption('25');
     await dialog.getByLabel('Local ingest').check();
     await shot(page, 'program-form');
     await dialog.getByRole('button', { name: 'Create program' }).click();
     const row = await visible(page.getByTestId('program-row').filter({ hasText: 'Main program' }));
-    assert.match(await row.innerText(), /640×360 · 25 fps/);
+    assert.match(await row.innerText(), new RegExp(`${PROGRAM_WIDTH}×${PROGRAM_HEIGHT} · 25 fps`));
+    // The size the program's output must have, as the appliance stored it.
+    const [program] = await api(page, 'GET', '/api/programs');
+    assert.deepEqual([program.width, program.height], [PROGRAM_WIDTH, PROGRAM_HEIGHT]);
+
+    // Stopped: the Program pane says so; Preview shows a camera and follows the Preview buttons.
+    const programPane = page.getByTestId('program-live');
+    const previewPane = page.getByTestId('preview-live');
+    const card = (name) => page.getByTestId('take-card').filter({ has: page.getByRole('button', { name: `Take ${name}` }) });
+    await visible(programPane.getByText('The program is stopped'));
+    await page.getByRole('button', { name: 'Preview Beach' }).click();
+    await until(async () => (await previewPane.getByTestId('preview-camera').textContent()) === 'Beach', 15_000, 'Beach in Preview');
+    assert.equal(await card('Beach').getAttribute('data-preview'), 'true');
+    assert.equal(await card('Pier').getAttribute('data-preview'), 'false');
+    await visible(previewPane.getByTestId('live-video'));
 
     await row.getByRole('button', { name: 'Start' }).click();
     await visible(row.getByText('LIVE'), 30_000);
 
-    const card = (name) => page.getByTestId('take-card').filter({ has: page.getByRole('button', { name: `Take ${name}` }) });
     await page.getByRole('button', { name: 'Take Pier' }).click();
     await until(async () => (await card('Pier').getAttribute('data-on-air')) === 'true', 30_000, 'Pier on air');
     assert.equal(await card('Beach').getAttribute('data-on-air'), 'false');
-    await visible(page.getByRole('img', { name: 'On air: Pier' }), 30_000);
+    await visible(programPane.getByText('On air · Pier'), 30_000);
+    // A cut: Beach was in Preview and stays there; taking it sends Pier, leaving the air, to Preview.
+    assert.equal(await previewPane.getByTestId('preview-camera').textContent(), 'Beach');
+
+    // The Program pane plays the program's own output (fragmented MP4 over WebSocket + MSE):
+    // time advances and the picture has the program's size.
+    const video = await visible(programPane.getByTestId('program-video'), 30_000);
+    await page.waitForFunction(
+      () => {
+        const v = document.querySelector('[data-testid="program-live"] [data-testid="program-video"]');
+        return v && v.readyState >= 2 && v.currentTime > 0;
+      },
+      null,
+      { timeout: 60_000 },
+    );
+    const t0 = await video.evaluate((v) => v.currentTime);
+    await page.waitForTimeout(2_000);
+    const t1 = await until(async () => {
+      const t = await video.evaluate((v) => v.currentTime);
+      return t > t0 ? t : null;
+    }, 30_000, 'the program video to advance');
+    assert.ok(t1 > t0, `currentTime advanced from ${t0} to ${t1}`);
+    const size = await video.evaluate((v) => [v.videoWidth, v.videoHeight]);
+    assert.deepEqual(size, [program.width, program.height]);
+    const stats = await api(page, 'GET', `/api/programs/${program.id}/live/stats`);
+    assert.equal(stats.program_id, program.id, JSON.stringify(stats));
+    assert.ok(stats.viewers >= 1, JSON.stringify(stats));
+    assert.equal(stats.online, true, JSON.stringify(stats));
     // The live status flows: the output names its destination, the ingest its camera.
     await visible(page.getByTestId('program-output').filter({ hasText: 'Local ingest' }));
     await visible(page.getByTestId('program-ingest').filter({ hasText: 'Pier' }));
@@ -156,6 +202,8 @@ describe('program and timelines', () => {
     await page.getByRole('button', { name: 'Take Beach' }).click();
     await until(async () => (await card('Beach').getAttribute('data-on-air')) === 'true', 30_000, 'Beach on air');
     assert.equal(await card('Pier').getAttribute('data-on-air'), 'false');
+    await visible(programPane.getByText('On air · Beach'), 30_000);
+    assert.equal(await previewPane.getByTestId('preview-camera').textContent(), 'Pier');
     // Overlays are switched live.
     await page.getByLabel('Caption').check();
     await until(async () => {
@@ -167,6 +215,10 @@ describe('program and timelines', () => {
 
     await row.getByRole('button', { name: 'Stop' }).click();
     await visible(row.getByText('stopped'), 30_000);
+    // The Program pane shows the stopped state; its player is gone.
+    await visible(programPane.getByText('The program is stopped'), 30_000);
+    await programPane.getByTestId('program-video').waitFor({ state: 'detached', timeout: 30_000 });
+    assert.equal(await programPane.getAttribute('data-running'), 'false');
     assert.deepEqual(page.consoleErrors, []);
   });
 

@@ -1,15 +1,17 @@
 // The program feed: one continuous output, cameras taken on air without restarting the encoder.
-// Settings (create/edit), start/stop, one big take button per camera, overlays, live status.
+// Settings (create/edit), start/stop, Preview and Program side by side as on a vision mixer
+// (the next camera's live view; the program's own output), one big take button per camera,
+// overlays, live status.
 
-import { useCallback, useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
+import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence, type FormErrors } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import {
-  snapshotUrlSized,
   studio,
   type EncoderProbe,
   type Overlay,
@@ -218,48 +220,107 @@ function ProgramDialog({
   );
 }
 
-// ---------- on-air picture ----------
+// ---------- preview and program, side by side ----------
 
-function OnAirSnapshot({ cameraId, name }: { cameraId: number; name: string }) {
-  const [src, setSrc] = useState<string | null>(null);
-  const [failed, setFailed] = useState(false);
-  useEffect(() => {
-    let alive = true;
-    let timer: number | undefined;
-    const load = () => {
-      const url = snapshotUrlSized(cameraId, 640);
-      const img = new Image();
-      img.onload = () => {
-        if (!alive) return;
-        setSrc(url);
-        setFailed(false);
-        timer = window.setTimeout(load, 3000);
-      };
-      img.onerror = () => {
-        if (!alive) return;
-        setFailed(true);
-        timer = window.setTimeout(load, 3000);
-      };
-      img.src = url;
-    };
-    load();
-    return () => {
-      alive = false;
-      if (timer !== undefined) window.clearTimeout(timer);
-    };
-  }, [cameraId]);
+// The badges sit in the title row, not on the picture: the pane shows exactly what goes out,
+// overlays in its corners included.
+function PaneTitle({ color, title, badge, children }: { color: string; title: string; badge?: ReactNode; children?: ReactNode }) {
   return (
-    <div className="relative aspect-video w-full overflow-hidden rounded-lg bg-slate-900">
-      {src && !failed ? (
-        <img src={src} alt={`On air: ${name}`} className="h-full w-full object-cover" />
+    <div className="mb-2 flex min-h-[1.75rem] items-center justify-between gap-2">
+      <div className="flex min-w-0 items-center gap-2">
+        <h3 className="flex items-center gap-2 text-sm font-semibold uppercase tracking-wide text-slate-700">
+          <span className={`h-2.5 w-2.5 rounded-full ${color}`} aria-hidden="true" />
+          {title}
+        </h3>
+        {badge}
+      </div>
+      <div className="flex min-w-0 items-center gap-2 text-xs text-slate-500">{children}</div>
+    </div>
+  );
+}
+
+const BADGE = 'truncate rounded px-2 py-0.5 text-xs font-bold uppercase tracking-wide text-white';
+
+/** Left pane: the live view of the camera that goes on air next. */
+function PreviewPane({ camera, pending, onAir }: { camera: Camera | null; pending: boolean; onAir: boolean }) {
+  return (
+    <div data-testid="preview-live" className="min-w-0">
+      <PaneTitle
+        color="bg-emerald-500"
+        title="Preview"
+        badge={
+          camera && (
+            <span className={`${BADGE} bg-emerald-600`} data-testid="preview-camera">
+              {camera.name}
+            </span>
+          )
+        }
+      >
+        {pending && <span className="font-semibold text-amber-600">Pending take…</span>}
+        {onAir && !pending && <span className="font-semibold text-red-600">Already on air</span>}
+      </PaneTitle>
+      {camera ? (
+        <LivePlayer
+          key={camera.id}
+          cameraId={camera.id}
+          alt={`Live view of ${camera.name}`}
+          className="aspect-video w-full rounded-lg ring-2 ring-emerald-500"
+          intervalMs={3000}
+          liveBadge={false}
+        />
       ) : (
-        <div className="flex h-full items-center justify-center text-xs text-slate-400">
-          {failed ? 'No picture from the camera' : 'Loading picture…'}
+        <div className="flex aspect-video w-full flex-col items-center justify-center gap-2 rounded-lg bg-slate-900 text-sm text-slate-300">
+          <CameraIcon className="h-8 w-8" />
+          Select a camera to preview.
         </div>
       )}
-      <span className="absolute left-2 top-2 rounded bg-red-600 px-2 py-0.5 text-xs font-bold uppercase tracking-wide text-white">
-        On air · {name}
-      </span>
+    </div>
+  );
+}
+
+/** Right pane: the program's own encoded output, exactly what the destinations receive. */
+function ProgramPane({ program, onAirCam }: { program: Program; onAirCam: Camera | undefined }) {
+  const live = program.live;
+  const label = !live ? null : live.slate_active || !onAirCam ? 'Slate' : `On air · ${onAirCam.name}`;
+  return (
+    <div data-testid="program-live" data-running={live ? 'true' : 'false'} className="min-w-0">
+      <PaneTitle
+        color={live ? 'bg-red-600' : 'bg-slate-400'}
+        title="Program"
+        badge={
+          label ? (
+            <span className={`${BADGE} bg-red-600`} title={label === 'Slate' ? program.slate_text : undefined}>
+              {label}
+            </span>
+          ) : (
+            <span className="rounded bg-slate-200 px-2 py-0.5 text-xs text-slate-600">stopped</span>
+          )
+        }
+      >
+        {live?.held && <span className="font-semibold text-amber-700">Held</span>}
+        {live && (
+          <span className="truncate">
+            {!onAirCam && !live.slate_active ? 'Take a camera · ' : ''}
+            {program.width}×{program.height} · {program.fps} fps
+          </span>
+        )}
+      </PaneTitle>
+      {live ? (
+        <LivePlayer
+          key={program.id}
+          src={`/api/programs/${program.id}/live`}
+          kind="program"
+          alt={`Program output of ${program.name}`}
+          className="aspect-video w-full rounded-lg ring-2 ring-red-600"
+          videoTestId="program-video"
+          liveBadge={false}
+        />
+      ) : (
+        <div className="flex aspect-video w-full flex-col items-center justify-center gap-2 rounded-lg bg-slate-900 text-sm text-slate-300">
+          <CameraIcon className="h-8 w-8" />
+          The program is stopped.
+        </div>
+      )}
     </div>
   );
 }
@@ -290,15 +351,20 @@ function TakeCard({
   camera,
   program,
   presets,
+  previewed,
   onTake,
   onPreroll,
+  onPreview,
   busy,
 }: {
   camera: Camera;
   program: Program;
   presets: Preset[];
+  /** Shown in the Preview pane. */
+  previewed: boolean;
   onTake: (cameraId: number, presetId?: number) => void;
   onPreroll: (cameraId: number) => void;
+  onPreview: (cameraId: number) => void;
   busy: boolean;
 }) {
   const live = program.live;
@@ -310,8 +376,15 @@ function TakeCard({
     <div
       data-testid="take-card"
       data-on-air={onAir ? 'true' : 'false'}
+      data-preview={previewed ? 'true' : 'false'}
       className={`card flex flex-col gap-2 p-3 ${
-        onAir ? 'border-red-500 ring-2 ring-red-500' : pending ? 'border-amber-400 ring-2 ring-amber-400' : ''
+        onAir
+          ? 'border-red-500 ring-2 ring-red-500'
+          : pending
+            ? 'border-amber-400 ring-2 ring-amber-400'
+            : previewed
+              ? 'border-emerald-500 ring-2 ring-emerald-500'
+              : ''
       }`}
     >
       <button
@@ -333,9 +406,20 @@ function TakeCard({
         ) : (
           <span className="text-slate-400">{camera.type === 'PTZ' ? 'PTZ' : 'Static'}</span>
         )}
-        <button type="button" className="btn-ghost btn-sm" onClick={() => onPreroll(cid)} aria-label={`Preroll ${camera.name}`}>
-          Preroll
-        </button>
+        <span className="flex items-center gap-1">
+          <button
+            type="button"
+            className={`btn-ghost btn-sm ${previewed ? 'text-emerald-700' : ''}`}
+            onClick={() => onPreview(cid)}
+            aria-label={`Preview ${camera.name}`}
+            aria-pressed={previewed}
+          >
+            Preview
+          </button>
+          <button type="button" className="btn-ghost btn-sm" onClick={() => onPreroll(cid)} aria-label={`Preroll ${camera.name}`}>
+            Preroll
+          </button>
+        </span>
       </div>
       {camera.type === 'PTZ' && presets.length > 0 && (
         <select
@@ -398,24 +482,61 @@ function ProgramControl({
     void act(() => studio.setProgramOverlays(program.id, list));
   };
 
-  const onAirCam = cameras.find((c) => Number(c.id) === live?.on_air_camera_id);
+  const onAirId = live?.on_air_camera_id ?? null;
+  const onAirCam = cameras.find((c) => Number(c.id) === onAirId);
+  // Preview: the camera going on air next (a pending take), else the one last selected for
+  // preview (Preview or Preroll on its card), else the first enabled camera not on air.
+  const [previewId, setPreviewId] = useState<number | null>(null);
+  const pendingCam = cameras.find((c) => Number(c.id) === live?.pending_camera_id);
+  const previewCam =
+    pendingCam ??
+    cameras.find((c) => Number(c.id) === previewId) ??
+    cameras.find((c) => c.enabled && Number(c.id) !== onAirId) ??
+    null;
+  const previewPending = pendingCam !== undefined;
 
   return (
     <section className="space-y-6" aria-label={`Program ${program.name}`}>
       {error && <Alert>{error}</Alert>}
       {note && <Alert kind="success">{note}</Alert>}
 
+      <div className="grid gap-4 lg:grid-cols-2">
+        <PreviewPane camera={previewCam} pending={previewPending} onAir={previewCam !== null && Number(previewCam.id) === onAirId} />
+        <ProgramPane program={program} onAirCam={onAirCam} />
+      </div>
+
+      <div>
+        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
+        {cameras.length === 0 ? (
+          <p className="text-sm text-slate-500">No cameras yet.</p>
+        ) : (
+          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
+            {cameras.map((c) => (
+              <TakeCard
+                key={c.id}
+                camera={c}
+                program={program}
+                presets={presets[String(c.id)] ?? []}
+                previewed={previewCam !== null && Number(previewCam.id) === Number(c.id)}
+                busy={busy || !running}
+                onTake={(cid, pid) => {
+                  // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
+                  if (previewCam && Number(previewCam.id) === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
+                  void act(() => studio.take(program.id, cid, pid));
+                }}
+                onPreroll={(cid) => {
+                  setPreviewId(cid);
+                  void act(() => studio.preroll(program.id, cid), `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`);
+                }}
+                onPreview={setPreviewId}
+              />
+            ))}
+          </div>
+        )}
+        {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
+      </div>
+
       <div className="grid gap-6 lg:grid-cols-3">
-        <div className="lg:col-span-2">
-          {running && onAirCam ? (
-            <OnAirSnapshot cameraId={Number(onAirCam.id)} name={onAirCam.name} />
-          ) : (
-            <div className="flex aspect-video w-full flex-col items-center justify-center gap-2 rounded-lg bg-slate-900 text-sm text-slate-300">
-              <CameraIcon className="h-8 w-8" />
-              {running ? (live?.slate_active ? `Slate: “${program.slate_text}”` : 'Nothing on air yet: take a camera.') : 'The program is stopped.'}
-            </div>
-          )}
-        </div>
         <div className="card p-4" data-testid="program-status">
           <h3 className="mb-3 text-sm font-semibold">Output</h3>
           {live ? (
@@ -442,33 +563,6 @@ function ProgramControl({
             <p className="text-sm text-slate-500">Not running.</p>
           )}
         </div>
-      </div>
-
-      <div>
-        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
-        {cameras.length === 0 ? (
-          <p className="text-sm text-slate-500">No cameras yet.</p>
-        ) : (
-          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
-            {cameras.map((c) => (
-              <TakeCard
-                key={c.id}
-                camera={c}
-                program={program}
-                presets={presets[String(c.id)] ?? []}
-                busy={busy || !running}
-                onTake={(cid, pid) => void act(() => studio.take(program.id, cid, pid))}
-                onPreroll={(cid) =>
-                  void act(() => studio.preroll(program.id, cid), `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`)
-                }
-              />
-            ))}
-          </div>
-        )}
-        {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
-      </div>
-
-      <div className="grid gap-6 lg:grid-cols-2">
         <div className="card p-4">
           <h3 className="mb-2 text-sm font-semibold">Overlays</h3>
           {overlays.length === 0 ? (
@@ -498,7 +592,11 @@ function ProgramControl({
                       <StateDot state={o.state} />
                       {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
                     </td>
-                    <td className="break-all py-1 text-xs text-red-600">{o.last_error ?? ''}</td>
+                    <td className="break-all py-1 text-xs text-red-600">
+                      <span className="line-clamp-3" title={o.last_error ?? undefined}>
+                        {o.last_error ?? ''}
+                      </span>
+                    </td>
                   </tr>
                 ))}
                 {live.ingests.map((i) => (
