@@ -3,11 +3,13 @@
 //! and never holds back the encoder or the other destinations.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{broadcast, mpsc};
+
+use super::tsgop::TsGop;
 
 /// MPEG-TS packet size: chunks are cut on packet boundaries, so a destination that loses a
 /// chunk, or attaches mid-stream, still sees whole packets.
@@ -43,6 +45,9 @@ pub struct FanOut {
     /// Dynamic readers (live previews of the program): a broadcast never waits and costs
     /// nothing while nobody listens.
     tap: broadcast::Sender<TapChunk>,
+    /// Where a new tap can start; updated and sent to under this lock, so a tap's start and
+    /// its first live chunk neither overlap nor leave a gap.
+    join: Mutex<TsGop>,
 }
 
 impl Default for FanOut {
@@ -50,6 +55,7 @@ impl Default for FanOut {
         Self {
             subs: Vec::new(),
             tap: broadcast::channel(TAP_CHUNKS).0,
+            join: Mutex::new(TsGop::new()),
         }
     }
 }
@@ -59,14 +65,19 @@ impl FanOut {
         Self::default()
     }
 
-    /// A reader that may come and go while the program runs. It lags (and is told so) rather
-    /// than ever holding back the encoder or the destinations.
-    pub fn tap(&self) -> broadcast::Receiver<TapChunk> {
-        self.tap.subscribe()
+    /// A reader that may come and go while the program runs: the stream from its last
+    /// keyframe (PAT, PMT, the GOP so far; empty before the first keyframe), then the live
+    /// chunks. It lags (and is told so) rather than ever holding back the encoder or the
+    /// destinations.
+    pub fn tap(&self) -> (Vec<Bytes>, broadcast::Receiver<TapChunk>) {
+        let join = self.join.lock().expect("fan-out lock");
+        (join.start(), self.tap.subscribe())
     }
 
     /// Tells the taps that the encoder restarted.
     pub fn new_run(&self) {
+        let mut join = self.join.lock().expect("fan-out lock");
+        join.reset();
         let _ = self.tap.send(TapChunk::NewRun);
     }
 
@@ -83,8 +94,12 @@ impl FanOut {
 
     /// Offers a chunk to every destination; never waits.
     pub fn push(&self, chunk: &Bytes) {
-        if self.tap.receiver_count() > 0 {
-            let _ = self.tap.send(TapChunk::Data(chunk.clone()));
+        {
+            let mut join = self.join.lock().expect("fan-out lock");
+            join.push(chunk);
+            if self.tap.receiver_count() > 0 {
+                let _ = self.tap.send(TapChunk::Data(chunk.clone()));
+            }
         }
         for s in &self.subs {
             let len = chunk.len() as u64;
@@ -171,7 +186,8 @@ mod tests {
     async fn a_tap_that_stops_reading_lags_alone_and_sees_new_runs() {
         let mut fan = FanOut::new();
         let (mut dest, stats) = fan.subscribe(1000);
-        let mut tap = fan.tap();
+        let (start, mut tap) = fan.tap();
+        assert!(start.is_empty(), "no keyframe yet");
         fan.new_run();
         for i in 0..(TAP_CHUNKS as u32 + 10) {
             fan.push(&Bytes::from(vec![i as u8; TS_PACKET]));
@@ -192,7 +208,7 @@ mod tests {
             Ok(TapChunk::Data(b)) => assert_eq!(b[0], 10),
             other => panic!("expected data, got {other:?}"),
         }
-        let mut fresh = fan.tap();
+        let (_, mut fresh) = fan.tap();
         fan.new_run();
         assert!(matches!(fresh.recv().await, Ok(TapChunk::NewRun)));
     }

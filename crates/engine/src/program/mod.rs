@@ -64,6 +64,7 @@ mod slot;
 mod switcher;
 mod text;
 mod ticker;
+pub mod tsgop;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -524,11 +525,12 @@ struct Inner {
 }
 
 impl ProgramHandle {
-    /// The program's encoded MPEG-TS as it leaves the encoder, for a live preview. A reader
-    /// that falls behind loses chunks (it gets `Lagged`), never slows the program. It ends
-    /// (`Closed`) only when the program is dropped; watch [`subscribe`](Self::subscribe) or
-    /// the caller's own stop to know when to let go.
-    pub fn tap_ts(&self) -> broadcast::Receiver<TapChunk> {
+    /// The program's encoded MPEG-TS as it leaves the encoder, for a live preview: where to
+    /// start (PAT, PMT and the packets since the last keyframe; empty before the first one),
+    /// then the live chunks. A reader that falls behind loses chunks (it gets `Lagged`),
+    /// never slows the program. It ends (`Closed`) only when the program is dropped; the
+    /// caller's own stop tells it when to let go.
+    pub fn tap_ts(&self) -> (Vec<Bytes>, broadcast::Receiver<TapChunk>) {
         self.inner.fanout.tap()
     }
 

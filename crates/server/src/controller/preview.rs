@@ -26,6 +26,7 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 use vs_base::{Error, Result};
+use vs_engine::program::tsgop::TsGop;
 use vs_engine::{
     supervise, Deps, ProcessSpec, ProgramHandle, State, StdinMode, StdoutMode, SupervisorConfig,
     SupervisorHandle, TapChunk,
@@ -282,10 +283,9 @@ pub fn remux_args(input: &str, rtsp: bool) -> Vec<String> {
     a
 }
 
-/// The FFmpeg arguments of a program's preview remux: the program's MPEG-TS on stdin.
-/// The input is joined mid-GOP, and the H.264 parameters only come with the next keyframe
-/// (the program encoder makes one every 2 s): probing must be allowed to wait that long, or
-/// the remux fails with "dimensions not set". Probing ends as soon as the keyframe is there.
+/// The FFmpeg arguments of a program's preview remux: the program's MPEG-TS on stdin,
+/// starting at a keyframe (see `feed_run`), so a short probe finds the parameters; FFmpeg
+/// probes for the whole duration given, which the keyframe cache usually has in store.
 pub fn program_remux_args() -> Vec<String> {
     let mut a: Vec<String> = [
         "-hide_banner",
@@ -294,9 +294,9 @@ pub fn program_remux_args() -> Vec<String> {
         "-fflags",
         "nobuffer",
         "-probesize",
-        "8000000",
+        "1000000",
         "-analyzeduration",
-        "3000000",
+        "500000",
         "-f",
         "mpegts",
         "-i",
@@ -517,10 +517,10 @@ impl Controller {
         // One subscription to the program's output for the remux's whole life, handed from
         // run to run: what the encoder sends while the remux restarts (its new run's first
         // keyframe, above all) waits in the channel instead of being missed.
-        let tap = remux
-            .feed
-            .as_ref()
-            .map(|p| Arc::new(tokio::sync::Mutex::new(p.tap_ts())));
+        let tap = remux.feed.as_ref().map(|p| {
+            let (start, rx) = p.tap_ts();
+            Arc::new(tokio::sync::Mutex::new(ProgramTap { start, rx }))
+        });
         let mut reading: Option<tokio::task::JoinHandle<()>> = None;
         let mut feeding: Option<tokio::task::JoinHandle<()>> = None;
         let mut idle_since: Option<tokio::time::Instant> = None;
@@ -585,25 +585,51 @@ impl Controller {
     }
 }
 
-/// Writes the program's MPEG-TS into one run of its preview remux. When the encoder restarts
-/// (its timestamps start over) the run is ended by closing its input; the supervisor starts
-/// the next one, which begins a new init segment. A remux that cannot keep up loses TS
-/// chunks, for itself only (the tap never waits).
-async fn feed_run(
-    tap: Arc<tokio::sync::Mutex<broadcast::Receiver<TapChunk>>>,
-    mut stdin: vs_engine::BoxWrite,
-) {
+/// The program's output as one remux sees it across its runs: where to start, then the live
+/// chunks.
+struct ProgramTap {
+    start: Vec<Bytes>,
+    rx: broadcast::Receiver<TapChunk>,
+}
+
+/// Writes the program's MPEG-TS into one run of its preview remux, always beginning with PAT,
+/// PMT and a keyframe so the remux has the stream's parameters at once (no seconds of
+/// probing, no "dimensions not set"). When the encoder restarts (its timestamps start over)
+/// the run is ended by closing its input; the supervisor starts the next one, which begins a
+/// new init segment. A remux that cannot keep up loses TS chunks, for itself only (the tap
+/// never waits), and resumes at the next keyframe.
+async fn feed_run(tap: Arc<tokio::sync::Mutex<ProgramTap>>, mut stdin: vs_engine::BoxWrite) {
     let mut tap = tap.lock().await;
+    let mut joiner = TsGop::new();
+    let start = std::mem::take(&mut tap.start);
+    let mut started = !start.is_empty();
+    for c in start {
+        if stdin.write_all(&c).await.is_err() {
+            return;
+        }
+    }
     loop {
-        match tap.recv().await {
+        let chunks = match tap.rx.recv().await {
+            Ok(TapChunk::Data(b)) if started => vec![b],
             Ok(TapChunk::Data(b)) => {
-                if stdin.write_all(&b).await.is_err() {
-                    return;
+                joiner.push(&b);
+                if !joiner.joinable() {
+                    continue;
                 }
+                started = true;
+                joiner.start()
             }
             Ok(TapChunk::NewRun) | Err(broadcast::error::RecvError::Closed) => return,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 metrics::counter!("vistterstream_preview_program_lagged_chunks_total").increment(n);
+                started = false;
+                joiner.reset();
+                continue;
+            }
+        };
+        for c in chunks {
+            if stdin.write_all(&c).await.is_err() {
+                return;
             }
         }
     }
