@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Live preview benchmark: camera→viewer latency and the appliance's CPU and memory with 1 and
-# 10 WebSocket viewers of one 720p30 camera (loopback only; the fake camera from testrig/).
+# 10 WebSocket viewers of one 720p30 camera (loopback only; the fake camera from testrig/,
+# started with --time-bars so each frame carries the time it was made).
 #
-# Latency (see crates/server/examples/preview_client.rs): for every fragment viewer 0 receives,
-# arrival time − connect time − media end time of the fragment. The remux is cold when the
-# client connects (its RTSP session starts after), so this is an UPPER BOUND of the time from
-# the camera producing a frame to the viewer's socket receiving it. It does not include the
-# browser's MSE buffer; the e2e test (e2e/tests/preview.test.mjs) checks that the player stays
-# under 1.5 s behind its newest buffered frame, and the player jumps forward past 1 s.
+# Socket latency (see crates/server/examples/preview_client.rs): for every fragment viewer 0
+# receives, arrival time − connect time − media end time of the fragment. The remux is cold
+# when the client connects (its RTSP session starts after), so this is an UPPER BOUND of the
+# time from the camera producing a frame to the viewer's socket receiving it. It does not
+# include the browser.
+#
+# Picture latency (bench/preview_latency.mjs): headless Chromium logs in, opens the camera
+# page and, for every frame its live player presents (requestVideoFrameCallback), reads the
+# capture time the fake camera coded into the picture; latency = presentation time − capture
+# time, both on this host's clock. This is the whole chain: the fake camera's own x264 encoder
+# and RTSP server, the appliance's remux and WebSocket, MSE buffering and Chromium's decoder.
+# Limits: loopback only (no network), the fake camera's encoder latency is included (a real
+# camera has its own), Chromium decodes in software in headless mode (no GPU), and everything
+# shares this machine's cores, so a busy machine (see the load printed) reads slower.
+# Needs e2e/node_modules (`cd e2e && npm ci`) and Chromium (`scripts/install-deps.sh test`);
+# without them the other figures are still printed and the script exits 1.
 #
 # CPU: utime+stime of the appliance and its FFmpeg children over the window, in % of one core.
 # RSS: VmRSS of the appliance process and of the remux at the end of the window.
@@ -20,6 +31,14 @@ WARMUP=3
 W=1280 H=720 FPS=30
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
+# The picture-latency section needs Node, playwright-core and Chromium; say so now, fail at the end.
+BROWSER_MISSING=""
+command -v node >/dev/null || BROWSER_MISSING="node is missing (scripts/install-deps.sh test)"
+[ -n "$BROWSER_MISSING" ] || [ -d e2e/node_modules/playwright-core ] ||
+  BROWSER_MISSING="e2e/node_modules/playwright-core is missing (cd e2e && npm ci)"
+[ -n "$BROWSER_MISSING" ] || [ -x "${CHROMIUM_BIN:-/usr/bin/chromium}" ] ||
+  BROWSER_MISSING="Chromium is missing at ${CHROMIUM_BIN:-/usr/bin/chromium} (scripts/install-deps.sh test, or set CHROMIUM_BIN)"
+[ -z "$BROWSER_MISSING" ] || echo "warning: $BROWSER_MISSING; the picture latency will not be measured" >&2
 cargo build --release -q -p vistterstream --bin vistterstream --example preview_client
 BIN=target/release/vistterstream
 CLIENT=target/release/examples/preview_client
@@ -45,7 +64,7 @@ tree_ticks() {
 }
 
 # The camera.
-"${VS_RIG_PYTHON:-/usr/bin/python3}" testrig/fake_camera.py --port 0 --path /bench --name Bench --width $W --height $H --fps $FPS \
+"${VS_RIG_PYTHON:-/usr/bin/python3}" testrig/fake_camera.py --port 0 --path /bench --name Bench --width $W --height $H --fps $FPS --time-bars \
   >"$TMP/camera.out" 2>"$TMP/camera.err" &
 PIDS+=($!)
 for _ in $(seq 100); do grep -q READY "$TMP/camera.out" && break; sleep 0.2; done
@@ -61,21 +80,27 @@ PIDS+=($APP)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.1; done
 API="http://127.0.0.1:$PORT/api"
 J=(-s -b "$TMP/jar" -c "$TMP/jar" -H 'content-type: application/json')
-curl "${J[@]}" -X POST "$API/auth/setup" -d '{"username":"admin","password":"bench password 1"}' >/dev/null
+PASSWORD="bench password 1"
+curl "${J[@]}" -X POST "$API/auth/setup" -d "{\"username\":\"admin\",\"password\":\"$PASSWORD\"}" >/dev/null
 TOKEN=$(curl "${J[@]}" -X POST "$API/auth/tokens" -d '{"name":"bench"}' | python3 -c 'import json,sys;print(json.load(sys.stdin)["token"])')
 CAM=$(curl "${J[@]}" -X POST "$API/cameras" \
   -d "{\"name\":\"Bench\",\"type\":\"STATIC\",\"protocol\":\"RTSP\",\"address\":\"rtsp://127.0.0.1:$CAM_PORT/bench\"}" |
   python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')
 WS="ws://127.0.0.1:$PORT/api/cameras/$CAM/live"
 
-echo "preview of one ${W}x${H}@${FPS} camera, window ${WINDOW}s (100% CPU = one core)"
-IDLE_RSS=$(rss_mb $APP)
-for N in 1 10; do
-  # Cold start each time: wait until the previous remux has stopped.
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+# Waits until the previous remux has stopped (each measurement starts cold).
+remux_stopped() {
   for _ in $(seq 100); do
-    curl -s -H "authorization: Bearer $TOKEN" "$API/cameras/$CAM/live/stats" | grep -q '"running":false' && break
+    curl -s -H "authorization: Bearer $TOKEN" "$API/cameras/$CAM/live/stats" | grep -q '"running":false' && return
     sleep 0.5
   done
+}
+
+echo "preview of one ${W}x${H}@${FPS} camera, window ${WINDOW}s (100% CPU = one core); load average $(load) on $(nproc) cores"
+IDLE_RSS=$(rss_mb $APP)
+for N in 1 10; do
+  remux_stopped
   $CLIENT "$WS" "$TOKEN" $N $((WARMUP + WINDOW + 1)) >"$TMP/client-$N.json" &
   CL=$!
   sleep $WARMUP
@@ -91,3 +116,19 @@ for N in 1 10; do
   echo "      client: $(cat "$TMP/client-$N.json")"
 done
 echo "  idle appliance RSS before the first viewer: ${IDLE_RSS} MB"
+
+echo "picture latency: capture in the fake camera → frame presented by headless Chromium's live"
+echo "  player on the camera page (/cameras/$CAM), same host clock; includes the fake camera's"
+echo "  encoder, the remux, the WebSocket, MSE buffering and software decoding"
+if [ -n "$BROWSER_MISSING" ]; then
+  echo "  NOT MEASURED: $BROWSER_MISSING" >&2
+  exit 1
+fi
+remux_stopped
+echo "  load average before: $(load)"
+if ! node bench/preview_latency.mjs --base "http://127.0.0.1:$PORT" --user admin --password "$PASSWORD" \
+  --page "/cameras/$CAM" --seconds "$WINDOW" 2>&1 | sed 's/^/  /'; then
+  echo "  picture latency: FAILED (see above)" >&2
+  exit 1
+fi
+echo "  load average after: $(load)"

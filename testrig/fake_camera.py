@@ -6,6 +6,15 @@ with the camera's name, the wall clock and a running timecode (HH:MM:SS:FF, i.e.
 counter) burned into the picture, so a human looking at a program feed can tell which camera
 is on air and whether it is live or frozen.
 
+With --time-bars the picture is not a videotestsrc pattern but mid-grey frames made here in
+Python (an appsrc, paced at --fps) carrying a machine-readable capture time: across the top
+(the top 1/12 of the height, at least 16 px) a row of 40 equal-width blocks, each black
+(Y=16) or white (Y=235), MSB first. Blocks 0..31 are the wall clock in milliseconds when the
+frame was made, `int(time.time() * 1000) & 0xFFFFFFFF`; blocks 32..39 are a checksum, the sum
+of that value's 4 bytes mod 256. Block i spans columns [i*W//40, (i+1)*W//40); read it at its
+centre, at half the bar height. bench/preview_latency.mjs reads it back in a browser to
+measure camera-to-picture latency. The text overlays move below the bars.
+
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
 tried first: with RTSP over TCP, GStreamer then delivered each frame to an existing client
 once more for every other client that joined, so a recorder saw 3-4x the frames with
@@ -15,6 +24,8 @@ Run it with /usr/bin/python3 (it needs Debian's python3-gi and gir1.2-gst-rtsp-s
 
     /usr/bin/python3 testrig/fake_camera.py --port 8554 --path /cam --name "Dock" \
         --width 640 --height 360 --fps 15 --audio --user admin --password secret
+    /usr/bin/python3 testrig/fake_camera.py --port 8554 --path /cam --time-bars \
+        --width 1280 --height 720 --fps 30
 
 When it is serving it prints one line on stdout:
 
@@ -28,6 +39,8 @@ import argparse
 import os
 import signal
 import sys
+import threading
+import time
 
 try:
     import gi
@@ -65,6 +78,12 @@ def parse_args(argv):
     )
     p.add_argument("--pattern", default="smpte", help="videotestsrc pattern (smpte, ball, ...)")
     p.add_argument("--no-overlay", action="store_true", help="no burned-in text (less CPU)")
+    p.add_argument(
+        "--time-bars",
+        action="store_true",
+        help="grey picture with the capture time (ms) coded in 40 black/white blocks on top "
+        "(replaces --pattern; for latency measurements)",
+    )
     args = p.parse_args(argv)
     if not args.path.startswith("/"):
         args.path = "/" + args.path
@@ -86,27 +105,125 @@ def gst_quote(text):
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# --time-bars: the appsrc's name in the launch line, and the code's layout.
+TIME_BARS_SRC = "timebars"
+TIME_BARS_BLOCKS = 40
+Y_BLACK, Y_WHITE, Y_GREY = 16, 235, 128
+
+
+def time_bars_height(height):
+    return min(height, max(16, height // 12))
+
+
+class TimeBars:
+    """Makes I420 frames: mid-grey, with the capture time coded in blocks across the top.
+
+    The chroma planes and the grey rows below the bars never change; per frame only one row
+    of blocks is rebuilt (and repeated down the bar height).
+    """
+
+    def __init__(self, width, height):
+        self.width, self.height = width, height
+        self.bar_h = time_bars_height(height)
+        edges = [i * width // TIME_BARS_BLOCKS for i in range(TIME_BARS_BLOCKS + 1)]
+        # blocks[i][bit]: the bytes of block i, black (0) or white (1), on one row.
+        self.blocks = [
+            (bytes([Y_BLACK]) * (b - a), bytes([Y_WHITE]) * (b - a))
+            for a, b in zip(edges, edges[1:])
+        ]
+        cw, ch = (width + 1) // 2, (height + 1) // 2
+        self.rest = bytes([Y_GREY]) * (width * (height - self.bar_h)) + bytes([128]) * (
+            2 * cw * ch
+        )
+
+    @staticmethod
+    def code(ms):
+        value = ms & 0xFFFFFFFF
+        checksum = sum(value.to_bytes(4, "big")) & 0xFF
+        return (value << 8) | checksum  # 40 bits, sent MSB first
+
+    def frame(self):
+        """The next frame's bytes, its capture time (wall clock, ms) sampled now."""
+        code = self.code(int(time.time() * 1000))
+        row = b"".join(
+            blk[(code >> (TIME_BARS_BLOCKS - 1 - i)) & 1] for i, blk in enumerate(self.blocks)
+        )
+        return row * self.bar_h + self.rest
+
+
+def feed_time_bars(appsrc, bars, fps, stopped):
+    """Pushes one frame every 1/fps s until `stopped` is set (the media was torn down).
+
+    Falling behind (a busy machine) skips frames instead of bursting: each frame carries the
+    time it was made, and the appsrc keeps at most two (older ones are dropped), so a stalled
+    pipeline never sends a backlog of stale pictures.
+    """
+    period = 1.0 / fps
+    duration = Gst.SECOND // fps
+    due = time.monotonic()
+    while not stopped.is_set():
+        now = time.monotonic()
+        if now < due:
+            stopped.wait(due - now)
+            continue
+        if now - due > period:
+            due = now
+        buf = Gst.Buffer.new_wrapped(bars.frame())
+        buf.duration = duration
+        # FLUSHING before the media is prepared or while it changes state: keep pacing.
+        appsrc.emit("push-buffer", buf)
+        due += period
+
+
+def start_time_bars(factory, args):
+    """Feeds each client's pipeline (the factory is not shared) from its own thread."""
+    bars = TimeBars(args.width, args.height)
+
+    def configure(_factory, media):
+        appsrc = media.get_element().get_by_name(TIME_BARS_SRC)
+        stopped = threading.Event()
+        media.connect("unprepared", lambda *_: stopped.set())
+        media.weak_ref(stopped.set)
+        threading.Thread(
+            target=feed_time_bars,
+            args=(appsrc, bars, args.fps, stopped),
+            name="time-bars",
+            daemon=True,
+        ).start()
+
+    factory.connect("media-configure", configure)
+
+
 def build_launch(args):
-    missing = [e for e in ("videotestsrc", "x264enc", "rtph264pay") if not has_element(e)]
+    src = "appsrc" if args.time_bars else "videotestsrc"
+    missing = [e for e in (src, "x264enc", "rtph264pay") if not has_element(e)]
     if missing:
         raise SystemExit(
             f"fake_camera: missing GStreamer elements {missing}; run scripts/install-deps.sh"
         )
     bitrate = args.bitrate or max(300, args.width * args.height * args.fps // 10000)
-    video = [
-        f"videotestsrc is-live=true pattern={args.pattern}",
-        f"video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1",
-    ]
+    raw = f"video/x-raw,width={args.width},height={args.height},framerate={args.fps}/1"
+    if args.time_bars:
+        video = [
+            f"appsrc name={TIME_BARS_SRC} is-live=true format=time do-timestamp=true "
+            "leaky-type=downstream max-buffers=2 max-bytes=0 "
+            f'caps="{raw},format=I420,pixel-aspect-ratio=1/1,interlace-mode=progressive"',
+            raw,
+        ]
+        top = f" ypad={time_bars_height(args.height) + 10}"  # the text goes below the bars
+    else:
+        video = [f"videotestsrc is-live=true pattern={args.pattern}", raw]
+        top = ""
     if not args.no_overlay:
         if has_element("textoverlay"):
             font = max(10, args.height // 18)
             video.append(
                 f"textoverlay text={gst_quote(args.name)} valignment=top halignment=left "
-                f'font-desc="DejaVu Sans Bold {font}" shaded-background=true'
+                f'font-desc="DejaVu Sans Bold {font}" shaded-background=true{top}'
             )
             video.append(
                 'clockoverlay time-format="%H:%M:%S" valignment=top halignment=right '
-                f'font-desc="DejaVu Sans Mono {font}" shaded-background=true'
+                f'font-desc="DejaVu Sans Mono {font}" shaded-background=true{top}'
             )
             if has_element("timecodestamper"):
                 video.append("timecodestamper")
@@ -193,6 +310,8 @@ def main(argv):
     factory.set_launch(launch)
     factory.set_shared(False)
     factory.set_latency(0)
+    if args.time_bars:
+        start_time_bars(factory, args)
     if args.user is not None:
         setup_auth(server, factory, args)
     server.get_mount_points().add_factory(args.path, factory)
