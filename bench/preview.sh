@@ -17,6 +17,8 @@
 # Limits: loopback only (no network), the fake camera's encoder latency is included (a real
 # camera has its own), Chromium decodes in software in headless mode (no GPU), and everything
 # shares this machine's cores, so a busy machine (see the load printed) reads slower.
+# The same measurement is then made on the Program page's player of the program output, with
+# the camera on air in a program of the same size (sent to an FFmpeg RTMP sink on loopback).
 # Needs e2e/node_modules (`cd e2e && npm ci`) and Chromium (`scripts/install-deps.sh test`);
 # without them the other figures are still printed and the script exits 1.
 #
@@ -132,3 +134,31 @@ if ! node bench/preview_latency.mjs --base "http://127.0.0.1:$PORT" --user admin
   exit 1
 fi
 echo "  load average after: $(load)"
+
+# The program's output: the same camera on air in a program of the same size, sent to an RTMP
+# sink (FFmpeg listening on loopback), and played on the Program page from the program's own
+# encoded output (GET /api/programs/{id}/live).
+RTMP_PORT=$(free_port)
+ffmpeg -hide_banner -loglevel error -listen 1 -i "rtmp://127.0.0.1:$RTMP_PORT/live/bench" -c copy -f null - \
+  >"$TMP/sink.out" 2>&1 &
+PIDS+=($!)
+DEST=$(curl "${J[@]}" -X POST "$API/destinations" \
+  -d "{\"name\":\"Sink\",\"platform\":\"custom\",\"url\":\"rtmp://127.0.0.1:$RTMP_PORT/live\",\"stream_key\":\"bench\"}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')
+PROG=$(curl "${J[@]}" -X POST "$API/programs" \
+  -d "{\"name\":\"Bench\",\"width\":$W,\"height\":$H,\"fps\":$FPS,\"destination_ids\":[$DEST]}" |
+  python3 -c 'import json,sys;print(json.load(sys.stdin)["id"])')
+curl "${J[@]}" -X POST "$API/programs/$PROG/start" -d '{}' >/dev/null
+curl "${J[@]}" -X POST "$API/programs/$PROG/take" -d "{\"camera_id\":$CAM}" >/dev/null
+sleep 3
+echo "program picture latency: capture in the fake camera → frame presented by Chromium's player of"
+echo "  the program output on the Program page; adds the program's decode, compositing on its"
+echo "  clock, its ${W}x${H}@${FPS} encode and the remux of its MPEG-TS to the camera path above"
+echo "  load average before: $(load)"
+if ! node bench/preview_latency.mjs --base "http://127.0.0.1:$PORT" --user admin --password "$PASSWORD" \
+  --page "/program" --selector 'video[data-testid=program-video]' --seconds "$WINDOW" 2>&1 | sed 's/^/  /'; then
+  echo "  program picture latency: FAILED (see above)" >&2
+  exit 1
+fi
+echo "  load average after: $(load)"
+curl "${J[@]}" -X POST "$API/programs/$PROG/stop" -d '{}' >/dev/null

@@ -89,6 +89,7 @@ async function measure({ selector, seconds, warmup }) {
   let seen = 0;
   let decoded = 0;
   let implausible = 0;
+  const implausibleSamples = [];
   let seeks = 0;
   let firstPresented = null;
   let lastPresented = null;
@@ -143,6 +144,7 @@ async function measure({ selector, seconds, warmup }) {
       const latency = shownAt - captured;
       // 1 frame in 256 of an uncoded picture passes the checksum: demand a sane value too.
       if (Math.abs(latency) > 60_000) {
+        if (implausibleSamples.length < 3) implausibleSamples.push(Math.round(latency));
         implausible++;
         return;
       }
@@ -161,6 +163,7 @@ async function measure({ selector, seconds, warmup }) {
     seen,
     decoded,
     implausible,
+    implausibleSamples,
     latencies,
     lags,
     seeks,
@@ -277,7 +280,7 @@ const fps = (result.seen / seconds).toFixed(1);
 console.log(`preview latency: ${summary.url} (${opts.selector}), ${result.width}x${result.height}, ${seconds} s after ${warmup} s of warm-up`);
 console.log(
   `  frames: ${result.seen} seen (${fps}/s), ${result.decoded} decoded (checksum ok)` +
-    (result.implausible ? `, ${result.implausible} implausible` : '') +
+    (result.implausible ? `, ${result.implausible} implausible (e.g. ${result.implausibleSamples.join(', ')} ms)` : '') +
     `; player: ${result.presented} presented, ${result.dropped} dropped, ${result.seeks} jump(s) to the live edge`,
 );
 if (summary.latency_ms) {
