@@ -213,6 +213,13 @@ describe('program and timelines', () => {
     await new Promise((r) => setTimeout(r, 3500));
     await shot(page, 'program-beach-on-air');
 
+    // The slate on demand (a break): no camera on air, the badge says so; a take comes back.
+    await page.getByRole('button', { name: 'Cut to the slate' }).click();
+    await visible(programPane.getByText('Slate', { exact: true }), 30_000);
+    await until(async () => (await card('Beach').getAttribute('data-on-air')) === 'false', 30_000, 'Beach off air');
+    await page.getByRole('button', { name: 'Take Beach' }).click();
+    await visible(programPane.getByText('On air · Beach'), 30_000);
+
     await row.getByRole('button', { name: 'Stop' }).click();
     await visible(row.getByText('stopped'), 30_000);
     // The Program pane shows the stopped state; its player is gone.

@@ -235,6 +235,7 @@ export const studio = {
       camera_id: Number(camera_id),
       ...(preset_id != null && preset_id !== '' ? { preset_id: Number(preset_id) } : {}),
     }),
+  slate: (p: number | string) => request<Program>('POST', `/api/programs/${id(p)}/slate`),
   preroll: (p: number | string, camera_id: number | string) =>
     request<void>('POST', `/api/programs/${id(p)}/preroll`, { camera_id: Number(camera_id) }),
   setProgramOverlays: (p: number | string, list: ProgramOverlay[]) =>

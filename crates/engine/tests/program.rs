@@ -372,6 +372,28 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
          {back_after:?} after it returned; ingest restarts {}",
         s.ingests[0].status.restarts
     );
+
+    // The slate on cue (a gap in a timeline) while the camera is fine, then the camera again:
+    // still decoded, so the take back is at once.
+    p.take_slate().await.unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(2), "slate on cue", |s| {
+        s.slate_active && s.on_air.is_none()
+    })
+    .await;
+    assert_eq!(s.ingests.len(), 1, "the camera is still decoded");
+    run_for(&p, 1.0).await;
+    assert!(
+        p.status().slate_active,
+        "the slate stays until the next take"
+    );
+    p.take(sa.clone()).await.unwrap();
+    wait_status(
+        &mut rx,
+        Duration::from_secs(2),
+        "back from the slate",
+        |s| !s.slate_active && s.on_air == Some(1),
+    )
+    .await;
     run_for(&p, 3.0).await;
     p.stop().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))

@@ -233,6 +233,10 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
     )
     .await;
 
+    let r = app
+        .post(&format!("/api/programs/{p}/slate"), json!({}))
+        .await;
+    assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
     let view: Value = app
         .post(&format!("/api/programs/{p}/start"), json!({}))
         .await
@@ -264,6 +268,24 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
         .await;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
+
+    // The slate on demand (a break), then the same camera back: the session goes on.
+    let r = app
+        .post(&format!("/api/programs/{p}/slate"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_program(&app, p, Duration::from_secs(5), |v| {
+        v["live"]["slate_active"] == true && v["live"]["on_air_camera_id"].is_null()
+    })
+    .await;
+    let r = app
+        .post(&format!("/api/programs/{p}/take"), json!({"camera_id": b}))
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_program(&app, p, Duration::from_secs(5), |v| {
+        v["live"]["on_air_camera_id"] == b && v["live"]["slate_active"] == false
+    })
+    .await;
 
     // A preset move of the on-air camera: the picture is held until the camera has settled.
     let started = Instant::now();

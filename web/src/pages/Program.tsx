@@ -506,7 +506,19 @@ function ProgramControl({
       </div>
 
       <div>
-        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
+        <div className="mb-2 flex items-center justify-between gap-2">
+          <h3 className="text-sm font-semibold">Cameras</h3>
+          <button
+            type="button"
+            className="btn-secondary px-3 py-1 text-xs"
+            disabled={busy || !running || live?.slate_active === true}
+            onClick={() => void act(() => studio.slate(program.id))}
+            aria-label="Cut to the slate"
+            title={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
+          >
+            Slate
+          </button>
+        </div>
         {cameras.length === 0 ? (
           <p className="text-sm text-slate-500">No cameras yet.</p>
         ) : (

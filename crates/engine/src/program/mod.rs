@@ -562,6 +562,25 @@ impl ProgramHandle {
         Ok(())
     }
 
+    /// Cuts to the slate at the next tick (a gap in a timeline, or an operator's choice),
+    /// cancelling a pending take. Sources keep being decoded until released, so a take back
+    /// is instant.
+    pub async fn take_slate(&self) -> Result<()> {
+        let ops = self.inner.ops.lock().await;
+        if *ops {
+            return Err(Error::invalid_state("the program has stopped"));
+        }
+        {
+            let mut sel = self.inner.selection.lock().expect("selection lock");
+            sel.pending = None;
+            sel.on_air = None;
+            sel.hold_until = None;
+        }
+        info!(program = %self.inner.config.name, "take slate");
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
     /// Starts decoding `source` without putting it on air, so that a later take is instant.
     pub async fn preroll(&self, source: SourceSpec) -> Result<()> {
         let ops = self.inner.ops.lock().await;

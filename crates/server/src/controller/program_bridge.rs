@@ -160,10 +160,9 @@ impl ProgramControl for TimelineBridge {
     }
 
     async fn slate(&self) -> Result<()> {
-        // The engine shows the slate only when the on-air camera has no picture; cutting to
-        // it on cue is not offered yet, so the last shot stays on air through a gap.
-        Err(Error::invalid_state(
-            "a gap in the video track keeps the previous shot on air: cutting to the slate on cue is not supported yet",
-        ))
+        let ctl = self.ctl()?;
+        let program = self.program_id(&ctl).await?;
+        ctl.take_slate(program, None).await?;
+        Ok(())
     }
 }

@@ -576,6 +576,18 @@ impl Controller {
         self.get_program(id).await
     }
 
+    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
+    /// A program resumed after a restart comes back on the slate too.
+    pub async fn take_slate(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let handle = self.running_program(id).await?;
+        let _serial = self.programs.take_lock.lock().await;
+        handle.take_slate().await?;
+        self.db.set_program_runtime(id, "running", None).await?;
+        metrics::counter!("vistterstream_takes_total").increment(1);
+        let _ = user;
+        self.get_program(id).await
+    }
+
     /// Starts decoding a camera without putting it on air, so the next take of it is instant.
     pub async fn preroll(&self, id: i64, camera_id: i64) -> Result<()> {
         let handle = self.running_program(id).await?;

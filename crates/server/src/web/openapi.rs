@@ -25,7 +25,7 @@ use crate::controller;
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
         ptz::move_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop,
         programs::list, programs::create, programs::read, programs::update, programs::remove,
-        programs::start, programs::stop, programs::take, programs::preroll, programs::overlays, programs::encoders,
+        programs::start, programs::stop, programs::take, programs::slate, programs::preroll, programs::overlays, programs::encoders,
         streams::list, streams::create, streams::read, streams::update, streams::remove, streams::start, streams::stop,
         timelines::list, timelines::create, timelines::validate, timelines::read, timelines::update, timelines::remove, timelines::cues, timelines::import, timelines::export, timelines::set_schedule, timelines::clear_schedule, timelines::start, timelines::stop, timelines::jump,
         timelines::list_overlays, timelines::create_overlay, timelines::read_overlay, timelines::update_overlay, timelines::remove_overlay, timelines::list_assets, timelines::upload_asset, timelines::read_asset, timelines::remove_asset,

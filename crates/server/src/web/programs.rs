@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/programs/{id}/start", post(start))
         .route("/api/programs/{id}/stop", post(stop))
         .route("/api/programs/{id}/take", post(take))
+        .route("/api/programs/{id}/slate", post(slate))
         .route("/api/programs/{id}/preroll", post(preroll))
         .route("/api/programs/{id}/overlays", put(overlays))
         .route("/api/system/encoders", get(encoders))
@@ -112,6 +113,18 @@ pub async fn take(
     ApiJson(t): ApiJson<TakeInput>,
 ) -> ApiResult<Json<ProgramView>> {
     Ok(Json(state.ctl.take(id, &t, Some(user.id)).await?))
+}
+
+/// Cuts to the slate (image and text of the program's settings) at the next frame, e.g. for a
+/// break; the cameras stay decoded so the next take is at once.
+#[utoipa::path(post, path = "/api/programs/{id}/slate", tag = "programs",
+    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn slate(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<ProgramView>> {
+    Ok(Json(state.ctl.take_slate(id, Some(user.id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
