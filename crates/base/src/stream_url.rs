@@ -241,6 +241,42 @@ pub fn redact_text(text: &str) -> String {
         rest = &tail[end..];
     }
     out.push_str(rest);
+    redact_query_passwords(&out)
+}
+
+/// Query parameters that carry a password (Reolink's RTMP: `...&user=U&password=P`).
+const PASSWORD_PARAMS: [&str; 4] = ["password", "passwd", "pass", "pwd"];
+
+/// Replaces the value of every `?name=` / `&name=` password parameter with `***`.
+fn redact_query_passwords(text: &str) -> String {
+    let lower = text.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'?' || bytes[i] == b'&' {
+            let after = &lower[i + 1..];
+            if let Some(name) = PASSWORD_PARAMS
+                .iter()
+                .find(|n| after.starts_with(*n) && after[n.len()..].starts_with('='))
+            {
+                let start = i + 1 + name.len() + 1;
+                let end = text[start..]
+                    .find(|c: char| {
+                        c == '&' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
+                    })
+                    .map_or(text.len(), |e| start + e);
+                out.push_str(&text[copied..start]);
+                out.push_str("***");
+                copied = end;
+                i = end;
+                continue;
+            }
+        }
+        i += 1;
+    }
+    out.push_str(&text[copied..]);
     out
 }
 
@@ -282,6 +318,21 @@ mod tests {
             assert_eq!(e.field.as_deref(), Some("address"), "{bad}");
             assert!(!e.message.is_empty());
         }
+    }
+
+    #[test]
+    fn redact_text_hides_query_passwords() {
+        let line = "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&Password=s3cr%26t: I/O error";
+        assert_eq!(
+            redact_text(line),
+            // The value runs to the next separator: FFmpeg's ": " goes with it, the secret never stays.
+            "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&Password=*** I/O error"
+        );
+        assert_eq!(
+            redact_text("a?pwd=x&b=1 and ?passage=2"),
+            "a?pwd=***&b=1 and ?passage=2"
+        );
+        assert_eq!(redact_text("é?pass=ü"), "é?pass=***");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub struct CameraRow {
     pub onvif_host: Option<String>,
     pub onvif_port: Option<i64>,
     pub enabled: bool,
+    /// Where the login goes in the address (migration 0005); `None`: the userinfo.
+    pub credential_query: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -34,6 +36,7 @@ pub struct CameraWrite {
     pub onvif_host: Option<String>,
     pub onvif_port: Option<i64>,
     pub enabled: bool,
+    pub credential_query: Option<String>,
 }
 
 /// The cached camera list and a generation counter bumped by every write.
@@ -49,7 +52,7 @@ struct CacheInner {
 }
 
 const COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, onvif_host, \
-                       onvif_port, enabled, created_at, updated_at";
+                       onvif_port, enabled, credential_query, created_at, updated_at";
 
 fn name_taken(e: sqlx::Error, name: &str) -> Error {
     unique_or(
@@ -102,8 +105,8 @@ impl Db {
         let t = now();
         let r = sqlx::query_as(&format!(
             "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
-                                  onvif_port, enabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                                  onvif_port, enabled, credential_query, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
         ))
         .bind(&c.name)
         .bind(&c.kind)
@@ -114,6 +117,7 @@ impl Db {
         .bind(&c.onvif_host)
         .bind(c.onvif_port)
         .bind(c.enabled)
+        .bind(&c.credential_query)
         .bind(&t)
         .bind(&t)
         .fetch_one(self.pool())
@@ -126,7 +130,8 @@ impl Db {
     pub async fn update_camera(&self, id: i64, c: &CameraWrite) -> Result<CameraRow> {
         let r = sqlx::query_as(&format!(
             "UPDATE cameras SET name = ?, type = ?, protocol = ?, address = ?, username = ?,
-                    password_enc = ?, onvif_host = ?, onvif_port = ?, enabled = ?, updated_at = ?
+                    password_enc = ?, onvif_host = ?, onvif_port = ?, enabled = ?,
+                    credential_query = ?, updated_at = ?
              WHERE id = ? RETURNING {COLUMNS}"
         ))
         .bind(&c.name)
@@ -138,6 +143,7 @@ impl Db {
         .bind(&c.onvif_host)
         .bind(c.onvif_port)
         .bind(c.enabled)
+        .bind(&c.credential_query)
         .bind(now())
         .bind(id)
         .fetch_optional(self.pool())

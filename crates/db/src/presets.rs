@@ -135,6 +135,7 @@ mod tests {
             onvif_host: None,
             onvif_port: None,
             enabled: true,
+            credential_query: None,
         }
     }
 

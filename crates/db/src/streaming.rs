@@ -311,6 +311,7 @@ mod tests {
                 onvif_host: None,
                 onvif_port: None,
                 enabled: true,
+                credential_query: None,
             })
             .await
             .unwrap();

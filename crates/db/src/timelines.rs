@@ -89,7 +89,8 @@ const OVERLAY_COLUMNS: &str =
     "id, name, kind, definition, asset_id, studio_keys, created_at, updated_at";
 const ASSET_COLUMNS: &str = "id, name, kind, mime, sha256, size, created_at";
 const CAMERA_COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, \
-                              onvif_host, onvif_port, enabled, created_at, updated_at";
+                              onvif_host, onvif_port, enabled, credential_query, created_at, \
+                              updated_at";
 const PRESET_COLUMNS: &str =
     "id, camera_id, name, pan, tilt, zoom, onvif_token, settle_ms, created_at, updated_at";
 
@@ -571,8 +572,8 @@ impl CatalogTx {
         let t = now();
         sqlx::query_as(&format!(
             "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
-                                  onvif_port, enabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {CAMERA_COLUMNS}"
+                                  onvif_port, enabled, credential_query, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {CAMERA_COLUMNS}"
         ))
         .bind(&c.name)
         .bind(&c.kind)
@@ -583,6 +584,7 @@ impl CatalogTx {
         .bind(&c.onvif_host)
         .bind(c.onvif_port)
         .bind(c.enabled)
+        .bind(&c.credential_query)
         .bind(&t)
         .bind(&t)
         .fetch_one(&mut *self.tx)
@@ -650,6 +652,7 @@ mod tests {
             onvif_host: None,
             onvif_port: None,
             enabled: true,
+            credential_query: None,
         }
     }
 

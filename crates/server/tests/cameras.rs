@@ -71,6 +71,64 @@ async fn spec_example_round_trips_without_secrets() {
 }
 
 #[tokio::test]
+async fn reolink_query_credentials_are_sealed_and_go_back_in_the_query() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let secret = "Rq7-query-secret";
+    let r = app
+        .post(
+            "/api/cameras",
+            json!({"name":"Reolink RTMP","type":"STATIC","protocol":"RTMP",
+                   "address":format!("rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&password={secret}")}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let cam: Value = r.json().await.unwrap();
+    assert_eq!(
+        cam["address"],
+        "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0"
+    );
+    assert_eq!(cam["username"], "admin");
+    assert_eq!(cam["has_password"], true);
+    let id = cam["id"].as_i64().unwrap();
+    let list = app.get("/api/cameras").await.text().await.unwrap();
+    assert!(!list.contains(secret), "{list}");
+
+    // FFmpeg gets the login back in the query, where the camera reads it; an edit of the
+    // (credential-free) address keeps it there.
+    let ctl = app.app.as_ref().unwrap().ctl.clone();
+    let connect = |row: &vs_db::cameras::CameraRow| ctl.camera_connect_url(row).unwrap();
+    let expected = format!(
+        "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&password={secret}"
+    );
+    assert_eq!(connect(&ctl.db.camera(id).await.unwrap()), expected);
+    let r = app
+        .put(
+            &format!("/api/cameras/{id}"),
+            json!({"name":"Reolink RTMP","type":"STATIC","protocol":"RTMP","username":"admin",
+                   "address":"rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert!(!r.text().await.unwrap().contains(secret));
+    assert_eq!(connect(&ctl.db.camera(id).await.unwrap()), expected);
+    // Credentials given in the userinfo now: that is where they go.
+    let r = app
+        .put(
+            &format!("/api/cameras/{id}"),
+            json!({"name":"Reolink RTMP","type":"STATIC","protocol":"RTMP",
+                   "address":format!("rtmp://admin:{secret}@192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0")}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        connect(&ctl.db.camera(id).await.unwrap()),
+        format!("rtmp://admin:{secret}@192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn secrets_are_not_in_the_database_file_in_clear() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;

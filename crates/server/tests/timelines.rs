@@ -337,6 +337,17 @@ async fn credentials_in_a_clip_url_are_sealed_in_a_new_camera_and_never_shown() 
         assert!(!sealed.contains(secret));
         assert_eq!(ctl.secrets.open(&sealed).unwrap().expose(), secret);
     }
+    // FFmpeg connects with the login where each camera reads it: userinfo for RTSP, the
+    // query for Reolink's RTMP.
+    let rtmp = ctl
+        .db
+        .camera(created[1]["id"].as_i64().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        ctl.camera_connect_url(&rtmp).unwrap(),
+        format!("rtmp://10.0.0.9:1935/bcs/channel0_main.bcs?channel=0&stream=0&user=Dock&password={secret}")
+    );
 
     // No response shows it, nor does the database file.
     for path in [

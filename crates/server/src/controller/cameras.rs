@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vs_base::{Error, Protocol, Result, Secret, StreamUrl};
 use vs_db::cameras::{CameraRow, CameraWrite};
+use vs_timeline::credentials::{join_credentials, split_credentials, CredentialPlacement};
 
 use super::{validate, Controller};
 
@@ -115,14 +116,63 @@ pub struct ValidCamera {
     pub onvif_host: Option<String>,
     pub onvif_port: Option<i64>,
     pub enabled: bool,
+    /// Where the address carried its login (userinfo, or query parameters as Reolink's RTMP
+    /// wants them); `None` when it carried none (an update keeps the stored placement).
+    pub placement: Option<CredentialPlacement>,
 }
 
 impl ValidCamera {
     /// The address with credentials, for FFmpeg or a device only.
     pub fn connect_url(&self) -> String {
-        self.url
-            .with_credentials(self.username.as_deref(), self.password.as_ref())
+        join_credentials(
+            &self.url,
+            self.username.as_deref(),
+            self.password.as_ref(),
+            &self.placement.clone().unwrap_or_default(),
+        )
     }
+}
+
+/// The stored form of a placement: `None` for the userinfo, else the query parameters' names.
+pub fn placement_text(p: &CredentialPlacement) -> Option<String> {
+    match p {
+        CredentialPlacement::UserInfo => None,
+        CredentialPlacement::Query {
+            user_param,
+            password_param,
+        } => Some(serde_json::json!({"user": user_param, "password": password_param}).to_string()),
+    }
+}
+
+/// The placement of a stored camera (an unreadable value falls back to the userinfo).
+pub fn placement_of(text: Option<&str>) -> CredentialPlacement {
+    let Some(v) = text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()) else {
+        return CredentialPlacement::UserInfo;
+    };
+    match (v["user"].as_str(), v["password"].as_str()) {
+        (Some(u), Some(p)) => CredentialPlacement::Query {
+            user_param: u.to_string(),
+            password_param: p.to_string(),
+        },
+        _ => CredentialPlacement::UserInfo,
+    }
+}
+
+/// The address FFmpeg or a device connects to: the stored (credential-free) address with the
+/// login put back where the camera reads it.
+pub fn connect_address(
+    address: &str,
+    username: Option<&str>,
+    password: Option<&Secret>,
+    credential_query: Option<&str>,
+) -> Result<String> {
+    let parsed = StreamUrl::parse(address, "address")?;
+    Ok(join_credentials(
+        &parsed.url,
+        username,
+        password,
+        &placement_of(credential_query),
+    ))
 }
 
 /// Checks every field of a camera; errors name the field and say what to fix.
@@ -133,7 +183,9 @@ pub fn validate_camera(input: &CameraInput) -> Result<ValidCamera> {
     let protocol = Protocol::parse(&input.protocol).ok_or_else(|| {
         Error::invalid("protocol", "must be one of RTSP, RTSPS, RTMP, RTMPS, SRT")
     })?;
-    let parsed = StreamUrl::parse(&input.address, "address")?;
+    // Credentials found in the userinfo or the query (user=…&password=…) leave the address.
+    let parsed = split_credentials(&input.address, "address")?;
+    let placement = parsed.has_credentials().then(|| parsed.placement.clone());
     if !protocol.same_family(parsed.url.protocol()) {
         return Err(Error::invalid(
             "address",
@@ -183,6 +235,7 @@ pub fn validate_camera(input: &CameraInput) -> Result<ValidCamera> {
         onvif_host,
         onvif_port,
         enabled: input.enabled.unwrap_or(true),
+        placement,
     })
 }
 
@@ -201,7 +254,12 @@ impl Controller {
         Ok(self.db.camera(id).await?.into())
     }
 
-    fn camera_write(&self, v: &ValidCamera, keep_password: Option<String>) -> CameraWrite {
+    fn camera_write(
+        &self,
+        v: &ValidCamera,
+        keep_password: Option<String>,
+        keep_query: Option<String>,
+    ) -> CameraWrite {
         let password_enc = match &v.password {
             Some(p) if p.is_empty() => None,
             Some(p) => Some(self.secrets.seal(p)),
@@ -217,12 +275,19 @@ impl Controller {
             onvif_host: v.onvif_host.clone(),
             onvif_port: v.onvif_port,
             enabled: v.enabled,
+            credential_query: match &v.placement {
+                Some(p) => placement_text(p),
+                None => keep_query,
+            },
         }
     }
 
     pub async fn create_camera(&self, input: &CameraInput, user_id: Option<i64>) -> Result<Camera> {
         let v = validate_camera(input)?;
-        let row = self.db.create_camera(&self.camera_write(&v, None)).await?;
+        let row = self
+            .db
+            .create_camera(&self.camera_write(&v, None, None))
+            .await?;
         self.db
             .audit(
                 user_id,
@@ -248,12 +313,20 @@ impl Controller {
         let existing = self.db.camera(id).await?;
         let row = self
             .db
-            .update_camera(id, &self.camera_write(&v, existing.password_enc.clone()))
+            .update_camera(
+                id,
+                &self.camera_write(
+                    &v,
+                    existing.password_enc.clone(),
+                    existing.credential_query.clone(),
+                ),
+            )
             .await?;
         self.health.invalidate(id);
         if row.address != existing.address
             || row.password_enc != existing.password_enc
             || row.username != existing.username
+            || row.credential_query != existing.credential_query
             || row.enabled != existing.enabled
         {
             // The running remux still has the old address: its viewers reconnect to a new one.
@@ -292,15 +365,17 @@ impl Controller {
 
     /// The full address with credentials of a stored camera, for FFmpeg/ONVIF only.
     pub fn camera_connect_url(&self, row: &CameraRow) -> Result<String> {
-        let parsed = StreamUrl::parse(&row.address, "address")?;
         let password = row
             .password_enc
             .as_deref()
             .map(|p| self.secrets.open(p))
             .transpose()?;
-        Ok(parsed
-            .url
-            .with_credentials(row.username.as_deref(), password.as_ref()))
+        connect_address(
+            &row.address,
+            row.username.as_deref(),
+            password.as_ref(),
+            row.credential_query.as_deref(),
+        )
     }
 }
 
@@ -379,5 +454,51 @@ mod tests {
             let e = validate_camera(&c).unwrap_err();
             assert_eq!(e.field.as_deref(), Some(field), "{c:?}");
         }
+    }
+    #[test]
+    fn reolink_query_credentials_leave_the_address_and_go_back_in_the_query() {
+        let c = CameraInput {
+            protocol: "RTMP".into(),
+            ..input(
+                "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&password=s%26cret",
+            )
+        };
+        let v = validate_camera(&c).unwrap();
+        assert_eq!(
+            v.url.as_str(),
+            "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0"
+        );
+        assert_eq!(v.username.as_deref(), Some("admin"));
+        assert_eq!(v.password.as_ref().unwrap().expose(), "s&cret");
+        let stored = placement_text(v.placement.as_ref().unwrap());
+        assert!(stored.is_some(), "the query placement is stored");
+        let back = connect_address(
+            v.url.as_str(),
+            v.username.as_deref(),
+            v.password.as_ref(),
+            stored.as_deref(),
+        )
+        .unwrap();
+        assert_eq!(
+            back,
+            "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&password=s%26cret"
+        );
+        assert_eq!(v.connect_url(), back);
+        // Userinfo stays userinfo; an address without a login says nothing about where it goes.
+        let v = validate_camera(&input("rtsp://admin:pw@h/s")).unwrap();
+        assert_eq!(v.placement, Some(CredentialPlacement::UserInfo));
+        assert_eq!(placement_text(&CredentialPlacement::UserInfo), None);
+        assert_eq!(
+            connect_address("rtsp://h/s", Some("admin"), Some(&Secret::new("pw")), None).unwrap(),
+            "rtsp://admin:pw@h/s"
+        );
+        assert_eq!(
+            validate_camera(&input("rtsp://h/s")).unwrap().placement,
+            None
+        );
+        assert_eq!(
+            placement_of(Some("not json")),
+            CredentialPlacement::UserInfo
+        );
     }
 }

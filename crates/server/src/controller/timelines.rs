@@ -32,7 +32,7 @@ use super::assets::{
     check_asset, overlay_write, parse_keys, store_asset_file, validate_overlay, AssetUpload,
     CheckedAsset, OverlayDefinition, OverlayKind,
 };
-use super::cameras::{validate_camera, Camera, CameraInput};
+use super::cameras::{placement_text, validate_camera, Camera, CameraInput};
 use super::Controller;
 
 /// What the PTZ layer waits after a move when a preset has no settle time of its own (its
@@ -898,6 +898,7 @@ impl Controller {
                         url: Some(url),
                         username,
                         password,
+                        placement,
                         suggested_name,
                         ..
                     } = &u.missing
@@ -905,13 +906,18 @@ impl Controller {
                         continue;
                     };
                     let name = free_name(suggested_name, &taken);
+                    // The login goes back where the studio's address had it (userinfo or
+                    // Reolink-style query): validation splits it out again and remembers where.
                     let input = CameraInput {
                         name: name.clone(),
                         kind: "STATIC".into(),
                         protocol: url.protocol().as_str().into(),
-                        address: url.as_str().into(),
-                        username: username.clone(),
-                        password: password.as_ref().map(|p| p.expose().to_string()),
+                        address: vs_timeline::credentials::join_credentials(
+                            url,
+                            username.as_deref(),
+                            password.as_ref(),
+                            placement,
+                        ),
                         ..Default::default()
                     };
                     let v = validate_camera(&input).map_err(|e| {
@@ -930,6 +936,7 @@ impl Controller {
                             onvif_host: None,
                             onvif_port: None,
                             enabled: true,
+                            credential_query: v.placement.as_ref().and_then(placement_text),
                         })
                         .await?;
                     planned.push(PlannedCamera {
