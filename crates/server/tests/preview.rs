@@ -40,19 +40,7 @@ async fn setup(cam: &FakeCamera) -> (TestApp, String, i64) {
 }
 
 async fn connect(app: &TestApp, id: i64, token: Option<&str>) -> Result<Ws, String> {
-    let url = app
-        .url(&format!("/api/cameras/{id}/live"))
-        .replace("http", "ws");
-    let mut req = url.into_client_request().unwrap();
-    if let Some(t) = token {
-        req.headers_mut()
-            .insert("authorization", format!("Bearer {t}").parse().unwrap());
-    }
-    match tokio_tungstenite::connect_async(req).await {
-        Ok((ws, _)) => Ok(ws),
-        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().to_string()),
-        Err(e) => Err(e.to_string()),
-    }
+    connect_path(app, &format!("/api/cameras/{id}/live"), token).await
 }
 
 /// FFmpeg processes reading this camera (the health monitor's ffprobe runs are not counted).
@@ -399,32 +387,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
     let info = vs_testrig::probe_streams(&file).await.unwrap();
     assert_eq!(info.video_codec(), Some("h264"));
     assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
-    let out = tokio::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-i"])
-        .arg(&file)
-        .args([
-            "-frames:v",
-            "1",
-            "-vf",
-            "scale=16:9",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.stdout.len(), 16 * 9 * 3, "a decodable frame");
-    let n = (out.stdout.len() / 3) as f64;
-    let (r, g, bl) = out.stdout.chunks(3).fold((0.0, 0.0, 0.0), |(r, g, b), px| {
-        (
-            r + px[0] as f64 / n,
-            g + px[1] as f64 / n,
-            b + px[2] as f64 / n,
-        )
-    });
+    let (r, g, bl) = mean_rgb(&file, 0.0).await;
     assert!(
         r > 180.0 && g < 80.0 && bl < 80.0,
         "red on air: {r} {g} {bl}"

@@ -129,3 +129,33 @@ pub async fn assert_error(
     }
     body
 }
+
+/// Mean (R, G, B) of the frame at `at` seconds of a recording.
+pub async fn mean_rgb(path: &std::path::Path, at: f64) -> (f64, f64, f64) {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-ss", &format!("{at}"), "-i"])
+        .arg(path)
+        .args([
+            "-frames:v",
+            "1",
+            "-vf",
+            "scale=32:18",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.len() == 32 * 18 * 3,
+        "decode at {at}s"
+    );
+    let n = (out.stdout.len() / 3) as f64;
+    let sum = out.stdout.chunks(3).fold((0.0, 0.0, 0.0), |(r, g, b), p| {
+        (r + p[0] as f64, g + p[1] as f64, b + p[2] as f64)
+    });
+    (sum.0 / n, sum.1 / n, sum.2 / n)
+}
