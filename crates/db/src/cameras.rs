@@ -85,8 +85,9 @@ impl Db {
         Ok(rows)
     }
 
-    /// Called after every camera write, committed or not.
-    fn forget_cameras(&self) {
+    /// Called after every camera write, committed or not (and by the owner of a transaction
+    /// that added cameras, after its commit).
+    pub fn forget_cameras(&self) {
         let mut cache = self.cameras.inner.lock().expect("camera cache");
         cache.generation += 1;
         cache.rows = None;

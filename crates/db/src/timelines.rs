@@ -565,9 +565,8 @@ impl CatalogTx {
         insert_asset(&mut self.tx, w).await
     }
 
-    /// Adds a camera inside the transaction: for an import's trial run, which is rolled back.
-    /// Never commit a transaction that used it: `Db::create_camera` is what keeps the camera
-    /// list cache right.
+    /// Adds a camera inside the transaction (an import that needs it). After committing, call
+    /// `Db::forget_cameras`: the camera list cache does not see writes made here.
     pub async fn insert_camera(&mut self, c: &CameraWrite) -> Result<CameraRow> {
         let t = now();
         sqlx::query_as(&format!(

@@ -278,6 +278,31 @@ async fn every_fixture_imports_and_exports_back_unchanged() {
 }
 
 #[tokio::test]
+async fn a_refused_import_adds_no_camera() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    // The camera could be added, but the clip runs past the end: the whole import is refused,
+    // and the camera it would have needed is not left behind.
+    let doc = json!({
+        "id": "late", "name": "Late", "duration": 30,
+        "created": "2025-09-16T16:05:47.198Z", "updated": "2025-09-16T16:05:47.198Z",
+        "tracks": [{"id": "track-1", "type": "video", "clips": [
+            {"id": "clip-1", "startTime": 0, "endTime": 45,
+             "asset": {"type": "static", "path": "rtsp://dock:pw@10.0.0.9:554/h264Preview_01_main"},
+             "position": {"x": 0, "y": 0, "width": 1920, "height": 1080}}
+        ]}],
+        "assets": []
+    });
+    let r = app.post("/api/timelines/import", doc).await;
+    assert_eq!(r.status(), 422, "{}", r.text().await.unwrap());
+    let cameras: Value = app.get("/api/cameras").await.json().await.unwrap();
+    assert_eq!(cameras, json!([]), "no camera left behind");
+    let timelines: Value = app.get("/api/timelines").await.json().await.unwrap();
+    assert_eq!(timelines.as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn credentials_in_a_clip_url_are_sealed_in_a_new_camera_and_never_shown() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;

@@ -254,7 +254,7 @@ impl Controller {
         Ok(self.db.camera(id).await?.into())
     }
 
-    fn camera_write(
+    pub(super) fn camera_write(
         &self,
         v: &ValidCamera,
         keep_password: Option<String>,

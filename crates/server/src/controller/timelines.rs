@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use tokio::sync::{watch, Notify};
 use utoipa::ToSchema;
 use vs_base::{Error, ErrorKind, Result};
-use vs_db::cameras::CameraWrite;
+use vs_db::cameras::CameraRow;
 use vs_db::timelines::{CatalogRows, CatalogTx, TimelineRow, TimelineWrite};
 use vs_timeline::vistter::{ApiKey, Missing};
 use vs_timeline::{
@@ -32,7 +32,7 @@ use super::assets::{
     check_asset, overlay_write, parse_keys, store_asset_file, validate_overlay, AssetUpload,
     CheckedAsset, OverlayDefinition, OverlayKind,
 };
-use super::cameras::{placement_text, validate_camera, Camera, CameraInput};
+use super::cameras::{validate_camera, Camera, CameraInput};
 use super::Controller;
 
 /// What the PTZ layer waits after a move when a preset has no settle time of its own (its
@@ -658,19 +658,18 @@ enum SegmentMode {
 enum CameraPolicy {
     /// Refuse the segment (`create_cameras=false`).
     Refuse,
-    /// Trial run: add the camera inside the transaction, which the caller rolls back, and
-    /// list it so it is then created for real.
+    /// Add the camera inside the transaction (`create_cameras=true`), so it commits with the
+    /// timeline or not at all, and list it for the answer.
     Plan,
-    /// The real run after the cameras were created: anything still missing is an error.
-    Existing,
 }
 
-/// A camera a segment needs, to be created with `Controller::create_camera` (which seals the
-/// password and keeps the camera list cache and the health monitor informed).
+/// A camera a segment needed, added (password sealed) in the import's transaction; announced
+/// (cache, audit, events) after the commit.
 struct PlannedCamera {
-    /// Where the error goes if it cannot be created after all.
+    /// The element of the request that needed it.
     field: String,
-    input: CameraInput,
+    /// Inserted in the import's transaction: it commits or rolls back with the timeline.
+    row: CameraRow,
     note: Issue,
 }
 
@@ -752,10 +751,8 @@ impl Controller {
     /// cameras (credentials sealed) unless `create_cameras` is false; then, like any other
     /// unresolved source, they make the import fail with the list of what is missing.
     ///
-    /// Nothing is written unless everything is valid: when cameras are needed, a trial run in a
-    /// transaction that is rolled back checks the whole import with them first; they are then
-    /// created, and the timeline stored in a second transaction (the cameras are deleted again
-    /// should that one still fail).
+    /// Nothing is written unless everything is valid: the cameras it needs and the timeline are
+    /// written in one transaction, committed only when the whole import passed.
     pub async fn import_segment(
         &self,
         doc: Value,
@@ -770,43 +767,15 @@ impl Controller {
             CameraPolicy::Refuse
         };
         let mut tx = self.db.catalog_tx().await?;
-        let trial = self
+        let mut out = self
             .store_segment(&mut tx, &import, "", SegmentMode::Create, policy, user_id)
             .await?;
-        let (out, created) = if trial.planned.is_empty() {
-            tx.commit().await?;
-            (trial, Vec::new())
-        } else {
-            tx.rollback().await?;
-            let created = self.create_planned_cameras(&trial.planned, user_id).await?;
-            let stored = async {
-                let mut tx = self.db.catalog_tx().await?;
-                let out = self
-                    .store_segment(
-                        &mut tx,
-                        &import,
-                        "",
-                        SegmentMode::Create,
-                        CameraPolicy::Existing,
-                        user_id,
-                    )
-                    .await?;
-                tx.commit().await?;
-                Ok::<_, Error>(out)
-            }
-            .await;
-            match stored {
-                Ok(mut out) => {
-                    let notes = trial.planned.into_iter().map(|p| p.note);
-                    out.warnings.splice(0..0, notes);
-                    (out, created)
-                }
-                Err(e) => {
-                    self.remove_cameras(&created, user_id).await;
-                    return Err(e);
-                }
-            }
-        };
+        // Cameras the segment needed were added in the same transaction: all or nothing.
+        tx.commit().await?;
+        let planned = std::mem::take(&mut out.planned);
+        let created = self.announce_created_cameras(&planned, user_id).await;
+        out.warnings
+            .splice(0..0, planned.into_iter().map(|p| p.note));
         self.publish("timeline_changed", serde_json::json!({ "id": out.row.id }));
         let catalog = catalog_of(&self.db.catalog_rows().await?);
         Ok(ImportResult {
@@ -818,34 +787,38 @@ impl Controller {
         })
     }
 
-    /// Creates the cameras a trial run asked for; all or none.
-    async fn create_planned_cameras(
+    /// After the commit of an import that added cameras: the camera list cache, the audit log
+    /// and the live events, as `create_camera` does for one camera.
+    async fn announce_created_cameras(
         &self,
         planned: &[PlannedCamera],
         user_id: Option<i64>,
-    ) -> Result<Vec<Camera>> {
+    ) -> Vec<Camera> {
+        if planned.is_empty() {
+            return Vec::new();
+        }
+        self.db.forget_cameras();
         let mut created = Vec::new();
         for p in planned {
-            match self.create_camera(&p.input, user_id).await {
-                Ok(c) => {
-                    tracing::info!(camera = c.id, name = %c.name, address = %c.address, "camera added for a VistterStudio segment");
-                    created.push(c);
-                }
-                Err(e) => {
-                    self.remove_cameras(&created, user_id).await;
-                    return Err(Error::invalid(p.field.clone(), e.message));
-                }
+            let row = &p.row;
+            tracing::info!(camera = row.id, name = %row.name, address = %row.address, "camera added for a VistterStudio segment");
+            if let Err(e) = self
+                .db
+                .audit(
+                    user_id,
+                    "camera_created",
+                    Some(&row.name),
+                    Some(&row.address),
+                )
+                .await
+            {
+                tracing::warn!(camera = row.id, error = %e, "audit of an imported camera");
             }
+            self.publish("camera_changed", serde_json::json!({ "id": row.id }));
+            created.push(Camera::from(row.clone()));
         }
-        Ok(created)
-    }
-
-    async fn remove_cameras(&self, cameras: &[Camera], user_id: Option<i64>) {
-        for c in cameras {
-            if let Err(e) = self.delete_camera(c.id, user_id).await {
-                tracing::warn!(camera = c.id, error = %e, "a camera added for a failed import could not be removed");
-            }
-        }
+        self.health.kick.notify_one();
+        created
     }
 
     /// Resolves, validates and stores one segment inside `tx`. `prefix` is put before every
@@ -923,22 +896,9 @@ impl Controller {
                     let v = validate_camera(&input).map_err(|e| {
                         Error::invalid(format!("{prefix}{}", unresolved_field(u)), e.message)
                     })?;
-                    let row = tx
-                        .insert_camera(&CameraWrite {
-                            name: v.name.clone(),
-                            kind: v.kind.as_str().into(),
-                            protocol: v.url.protocol().as_str().into(),
-                            address: v.url.as_str().into(),
-                            username: v.username.clone(),
-                            // A trial row, rolled back: the secret is sealed when the
-                            // camera is created for real.
-                            password_enc: None,
-                            onvif_host: None,
-                            onvif_port: None,
-                            enabled: true,
-                            credential_query: v.placement.as_ref().and_then(placement_text),
-                        })
-                        .await?;
+                    // In the same transaction as the timeline: a failure (or a crash) later
+                    // in the import leaves no camera behind.
+                    let row = tx.insert_camera(&self.camera_write(&v, None, None)).await?;
                     planned.push(PlannedCamera {
                         field: format!("{prefix}{}", unresolved_field(u)),
                         note: Issue {
@@ -950,10 +910,7 @@ impl Controller {
                                 u.paths.join(", ")
                             ),
                         },
-                        input: CameraInput {
-                            name: row.name.clone(),
-                            ..input
-                        },
+                        row: row.clone(),
                     });
                     taken.push(row.name);
                 }
@@ -1151,8 +1108,7 @@ impl Controller {
         }
     }
 
-    /// The sync's writes: in one transaction, after a trial run when cameras must be added
-    /// (see [`Controller::import_segment`]).
+    /// The sync's writes, the cameras it needs included: in one transaction.
     async fn sync_all(
         &self,
         input: &SyncInput,
@@ -1168,50 +1124,21 @@ impl Controller {
             CameraPolicy::Refuse
         };
         let mut tx = self.db.catalog_tx().await?;
-        let (trial, planned) = self
+        let (mut result, planned) = self
             .sync_in_tx(&mut tx, input, checked, overlays, imports, policy, user_id)
             .await?;
-        if planned.is_empty() {
-            tx.commit().await?;
-            return Ok(trial);
+        // Cameras the segments needed were added in the same transaction: all or nothing.
+        tx.commit().await?;
+        for (i, t) in result.timelines.iter_mut().enumerate() {
+            let prefix = format!("timelines[{i}].");
+            let notes = planned
+                .iter()
+                .filter(|p| p.field.starts_with(&prefix))
+                .map(|p| p.note.clone());
+            t.warnings.splice(0..0, notes);
         }
-        tx.rollback().await?;
-        let created = self.create_planned_cameras(&planned, user_id).await?;
-        let stored = async {
-            let mut tx = self.db.catalog_tx().await?;
-            let (result, _) = self
-                .sync_in_tx(
-                    &mut tx,
-                    input,
-                    checked,
-                    overlays,
-                    imports,
-                    CameraPolicy::Existing,
-                    user_id,
-                )
-                .await?;
-            tx.commit().await?;
-            Ok::<_, Error>(result)
-        }
-        .await;
-        match stored {
-            Ok(mut result) => {
-                for (i, t) in result.timelines.iter_mut().enumerate() {
-                    let prefix = format!("timelines[{i}].");
-                    let notes = planned
-                        .iter()
-                        .filter(|p| p.field.starts_with(&prefix))
-                        .map(|p| p.note.clone());
-                    t.warnings.splice(0..0, notes);
-                }
-                result.created_cameras = created;
-                Ok(result)
-            }
-            Err(e) => {
-                self.remove_cameras(&created, user_id).await;
-                Err(e)
-            }
-        }
+        result.created_cameras = self.announce_created_cameras(&planned, user_id).await;
+        Ok(result)
     }
 
     async fn forget_files(&self, written: &[String]) {
@@ -1221,7 +1148,7 @@ impl Controller {
     }
 
     /// Everything of a sync inside `tx`, which the caller commits or rolls back. Returns the
-    /// cameras a trial run found missing.
+    /// cameras it added.
     #[allow(clippy::too_many_arguments)]
     async fn sync_in_tx(
         &self,
