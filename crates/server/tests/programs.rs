@@ -346,6 +346,90 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
     app.stop().await;
 }
 
+/// ffprobe runs against a camera (the health monitor's checks).
+fn probes_of(cam: &FakeCamera) -> usize {
+    vs_testrig::processes_with_marker(&format!(":{}/", cam.port()))
+        .into_iter()
+        .filter(|p| !p.is_zombie() && p.comm == "ffprobe")
+        .count()
+}
+
+#[tokio::test]
+async fn a_camera_the_program_decodes_is_not_probed_and_its_loss_is_still_seen() {
+    let Rig {
+        mut red,
+        blue: _blue,
+        sim: _sim,
+        rtmp: _rtmp,
+        app,
+        a,
+        p,
+        ..
+    } = Rig::start(
+        "health1",
+        json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0}),
+    )
+    .await;
+    let health = format!("/api/cameras/{a}/health");
+    let state = |v: &Value| v["state"].as_str().unwrap_or_default().to_string();
+    // Probed once (1 s interval here), as every camera.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h: Value = app.get(&health).await.json().await.unwrap();
+        if state(&h) == "online" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never online: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let r = app
+        .post(&format!("/api/programs/{p}/start"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(&format!("/api/programs/{p}/take"), json!({"camera_id": a}))
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["on_air_camera_id"] == a && v["live"]["slate_active"] == false
+    })
+    .await;
+    // Let a probe that was under way finish, then watch four rounds: no ffprobe on the
+    // camera, and it stays online with fresh checks.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before: Value = app.get(&health).await.json().await.unwrap();
+    let mut probes = 0;
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(4) {
+        probes = probes.max(probes_of(&red));
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    }
+    let after: Value = app.get(&health).await.json().await.unwrap();
+    assert_eq!(
+        probes, 0,
+        "the program's decode stands for the health check"
+    );
+    assert_eq!(state(&after), "online", "{after}");
+    assert_ne!(
+        after["last_check"], before["last_check"],
+        "checked all the same"
+    );
+    assert_eq!(after["codec"], "h264", "what the first probe found is kept");
+
+    // The camera dies: its frames stop, the monitor probes again and sees it.
+    red.stop().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let h: Value = app.get(&health).await.json().await.unwrap();
+        if state(&h) == "offline" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "loss not seen: {h}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn a_timeline_plays_through_the_program_on_one_clock() {
     let Rig {

@@ -91,6 +91,8 @@ pub struct HealthBook {
     cameras: Mutex<HashMap<i64, CameraHealth>>,
     in_flight: Mutex<HashSet<i64>>,
     snapshots: Mutex<HashMap<(i64, Option<u32>), SnapshotSlot>>,
+    /// Frames a running program had decoded from each camera at the previous round.
+    decoded: Mutex<HashMap<i64, u64>>,
     pub kick: tokio::sync::Notify,
 }
 
@@ -115,6 +117,10 @@ impl HealthBook {
 
     fn forget_missing(&self, live: &HashSet<i64>) {
         self.cameras
+            .lock()
+            .expect("health lock")
+            .retain(|id, _| live.contains(id));
+        self.decoded
             .lock()
             .expect("health lock")
             .retain(|id, _| live.contains(id));
@@ -308,11 +314,65 @@ impl Controller {
         }
     }
 
+    /// Frames decoded so far from each camera by the running programs.
+    async fn program_frames(&self) -> HashMap<i64, u64> {
+        let mut frames = HashMap::new();
+        for handle in self.programs.running.lock().await.values() {
+            for ingest in handle.status().ingests {
+                let n = frames.entry(ingest.id).or_insert(0);
+                *n = (*n).max(ingest.frames);
+            }
+        }
+        frames
+    }
+
+    /// A camera a running program is decoding, and whose frame count went up since the last
+    /// round, is alive: it is recorded online with what its last probe found, and not probed
+    /// again. Fewer sessions on the camera (many allow only a few) and no ffprobe run every
+    /// interval on a Pi. When its frames stop coming, the next round probes it as usual.
+    fn seen_by_program(&self, id: i64, decoded: &HashMap<i64, u64>) -> bool {
+        let Some(&frames) = decoded.get(&id) else {
+            self.health.decoded.lock().expect("health lock").remove(&id);
+            return false;
+        };
+        let before = self
+            .health
+            .decoded
+            .lock()
+            .expect("health lock")
+            .insert(id, frames);
+        let known = self.health.get(id);
+        let alive = before.is_some_and(|b| frames > b);
+        if !alive || known.codec.is_none() || known.state == HealthState::Offline {
+            return false;
+        }
+        self.record(
+            id,
+            &ConnectionTest {
+                reachable: true,
+                message: "receiving frames (decoded by the program)".into(),
+                codec: known.codec,
+                width: known.width,
+                height: known.height,
+                fps: known.fps,
+                has_audio: known.has_audio,
+                error_kind: None,
+                elapsed_ms: 0,
+            },
+        );
+        metrics::counter!("vistterstream_camera_checks_skipped_total").increment(1);
+        true
+    }
+
     async fn health_round(self: Arc<Self>, limit: &Arc<tokio::sync::Semaphore>) -> Result<()> {
         let cameras = self.db.list_cameras().await?;
         let live: HashSet<i64> = cameras.iter().map(|c| c.id).collect();
         self.health.forget_missing(&live);
+        let decoded = self.program_frames().await;
         for cam in cameras.into_iter().filter(|c| c.enabled) {
+            if self.seen_by_program(cam.id, &decoded) {
+                continue;
+            }
             // A camera whose previous check is still running is not checked twice.
             if !self.health.in_flight.lock().expect("lock").insert(cam.id) {
                 continue;
