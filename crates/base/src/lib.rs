@@ -7,4 +7,4 @@ pub mod stream_url;
 
 pub use error::{Error, ErrorKind, Result};
 pub use secret::{Secret, SecretBox};
-pub use stream_url::{Protocol, StreamUrl};
+pub use stream_url::{Protocol, StreamUrl, PASSWORD_QUERY_PARAMS};

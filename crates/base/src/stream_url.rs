@@ -244,8 +244,9 @@ pub fn redact_text(text: &str) -> String {
     redact_query_passwords(&out)
 }
 
-/// Query parameters that carry a password (Reolink's RTMP: `...&user=U&password=P`).
-const PASSWORD_PARAMS: [&str; 4] = ["password", "passwd", "pass", "pwd"];
+/// Query parameters that carry a password (Reolink's RTMP: `...&user=U&password=P`),
+/// lower case.
+pub const PASSWORD_QUERY_PARAMS: &[&str] = &["password", "pass", "pwd", "passwd"];
 
 /// Replaces the value of every `?name=` / `&name=` password parameter with `***`.
 fn redact_query_passwords(text: &str) -> String {
@@ -257,7 +258,7 @@ fn redact_query_passwords(text: &str) -> String {
     while i < bytes.len() {
         if bytes[i] == b'?' || bytes[i] == b'&' {
             let after = &lower[i + 1..];
-            if let Some(name) = PASSWORD_PARAMS
+            if let Some(name) = PASSWORD_QUERY_PARAMS
                 .iter()
                 .find(|n| after.starts_with(*n) && after[n.len()..].starts_with('='))
             {

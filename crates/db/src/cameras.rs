@@ -1,6 +1,6 @@
 //! Cameras. The address column never holds credentials; the password is sealed by the caller.
 
-use sqlx::FromRow;
+use sqlx::{FromRow, SqliteConnection};
 use vs_base::{Error, Result};
 
 use crate::{db_err, now, unique_or, Db};
@@ -51,8 +51,39 @@ struct CacheInner {
     rows: Option<Vec<CameraRow>>,
 }
 
-const COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, onvif_host, \
+/// The columns of a `CameraRow`, for every query that reads one.
+pub(crate) const COLUMNS: &str =
+    "id, name, type, protocol, address, username, password_enc, onvif_host, \
                        onvif_port, enabled, credential_query, created_at, updated_at";
+
+/// Inserts a camera on a connection or inside a transaction. The caller keeps the camera
+/// list cache right (`Db::forget_cameras`).
+pub(crate) async fn insert_camera(
+    conn: &mut SqliteConnection,
+    c: &CameraWrite,
+) -> Result<CameraRow> {
+    let t = now();
+    sqlx::query_as(&format!(
+        "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
+                              onvif_port, enabled, credential_query, created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+    ))
+    .bind(&c.name)
+    .bind(&c.kind)
+    .bind(&c.protocol)
+    .bind(&c.address)
+    .bind(&c.username)
+    .bind(&c.password_enc)
+    .bind(&c.onvif_host)
+    .bind(c.onvif_port)
+    .bind(c.enabled)
+    .bind(&c.credential_query)
+    .bind(&t)
+    .bind(&t)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| name_taken(e, &c.name))
+}
 
 fn name_taken(e: sqlx::Error, name: &str) -> Error {
     unique_or(
@@ -103,27 +134,8 @@ impl Db {
     }
 
     pub async fn create_camera(&self, c: &CameraWrite) -> Result<CameraRow> {
-        let t = now();
-        let r = sqlx::query_as(&format!(
-            "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
-                                  onvif_port, enabled, credential_query, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
-        ))
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.protocol)
-        .bind(&c.address)
-        .bind(&c.username)
-        .bind(&c.password_enc)
-        .bind(&c.onvif_host)
-        .bind(c.onvif_port)
-        .bind(c.enabled)
-        .bind(&c.credential_query)
-        .bind(&t)
-        .bind(&t)
-        .fetch_one(self.pool())
-        .await
-        .map_err(|e| name_taken(e, &c.name));
+        let mut conn = self.pool().acquire().await.map_err(db_err)?;
+        let r = insert_camera(&mut conn, c).await;
         self.forget_cameras();
         r
     }

@@ -88,9 +88,6 @@ const TIMELINE_COLUMNS: &str = "id, name, model, playback, destination_ids, sche
 const OVERLAY_COLUMNS: &str =
     "id, name, kind, definition, asset_id, studio_keys, created_at, updated_at";
 const ASSET_COLUMNS: &str = "id, name, kind, mime, sha256, size, created_at";
-const CAMERA_COLUMNS: &str = "id, name, type, protocol, address, username, password_enc, \
-                              onvif_host, onvif_port, enabled, credential_query, created_at, \
-                              updated_at";
 const PRESET_COLUMNS: &str =
     "id, camera_id, name, pan, tilt, zoom, onvif_token, settle_ms, created_at, updated_at";
 
@@ -312,10 +309,13 @@ async fn insert_asset(c: &mut SqliteConnection, w: &AssetWrite) -> Result<(Asset
 }
 
 async fn catalog_cameras(c: &mut SqliteConnection) -> Result<Vec<CameraRow>> {
-    sqlx::query_as(&format!("SELECT {CAMERA_COLUMNS} FROM cameras ORDER BY id"))
-        .fetch_all(c)
-        .await
-        .map_err(db_err)
+    sqlx::query_as(&format!(
+        "SELECT {} FROM cameras ORDER BY id",
+        crate::cameras::COLUMNS
+    ))
+    .fetch_all(c)
+    .await
+    .map_err(db_err)
 }
 
 async fn catalog_presets(c: &mut SqliteConnection) -> Result<Vec<PresetRow>> {
@@ -568,36 +568,7 @@ impl CatalogTx {
     /// Adds a camera inside the transaction (an import that needs it). After committing, call
     /// `Db::forget_cameras`: the camera list cache does not see writes made here.
     pub async fn insert_camera(&mut self, c: &CameraWrite) -> Result<CameraRow> {
-        let t = now();
-        sqlx::query_as(&format!(
-            "INSERT INTO cameras (name, type, protocol, address, username, password_enc, onvif_host,
-                                  onvif_port, enabled, credential_query, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {CAMERA_COLUMNS}"
-        ))
-        .bind(&c.name)
-        .bind(&c.kind)
-        .bind(&c.protocol)
-        .bind(&c.address)
-        .bind(&c.username)
-        .bind(&c.password_enc)
-        .bind(&c.onvif_host)
-        .bind(c.onvif_port)
-        .bind(c.enabled)
-        .bind(&c.credential_query)
-        .bind(&t)
-        .bind(&t)
-        .fetch_one(&mut *self.tx)
-        .await
-        .map_err(|e| {
-            crate::unique_or(
-                e,
-                "name",
-                format!(
-                    "a camera named '{}' already exists; choose another name",
-                    c.name
-                ),
-            )
-        })
+        crate::cameras::insert_camera(&mut self.tx, c).await
     }
 
     /// Records an action in the audit log, committed with the rest. Never pass a secret.

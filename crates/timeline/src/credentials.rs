@@ -3,7 +3,7 @@
 //! Reolink's RTMP, the query (`...main.bcs?channel=0&stream=0&user=U&password=P`). Both are
 //! split off so the address can be stored and shown while the secret goes to the sealed store.
 
-use vs_base::{Result, Secret, StreamUrl};
+use vs_base::{Result, Secret, StreamUrl, PASSWORD_QUERY_PARAMS};
 
 /// Where a camera expects its login inside the address; kept so an explicit export with
 /// credentials writes them back where the camera reads them.
@@ -35,7 +35,6 @@ impl SplitUrl {
 }
 
 const USER_PARAMS: &[&str] = &["user", "username", "usr", "login"];
-const PASSWORD_PARAMS: &[&str] = &["password", "pass", "pwd", "passwd"];
 
 /// Parses a stream address and removes credentials from its userinfo and its query.
 /// `field` names the offending element in errors.
@@ -69,7 +68,7 @@ pub fn split_credentials(input: &str, field: &str) -> Result<SplitUrl> {
             if !from_userinfo {
                 username = Some(percent_decode(value)).filter(|v| !v.is_empty());
             }
-        } else if PASSWORD_PARAMS.contains(&key_lower.as_str()) {
+        } else if PASSWORD_QUERY_PARAMS.contains(&key_lower.as_str()) {
             password_param = Some(key.to_string());
             if !from_userinfo {
                 password = Some(Secret::new(percent_decode(value))).filter(|v| !v.is_empty());

@@ -601,35 +601,28 @@ struct ProgramTap {
 async fn feed_run(tap: Arc<tokio::sync::Mutex<ProgramTap>>, mut stdin: vs_engine::BoxWrite) {
     let mut tap = tap.lock().await;
     let mut joiner = TsGop::new();
-    let start = std::mem::take(&mut tap.start);
-    let mut started = !start.is_empty();
-    for c in start {
-        if stdin.write_all(&c).await.is_err() {
-            return;
-        }
-    }
+    let mut pending = std::mem::take(&mut tap.start);
+    let mut started = !pending.is_empty();
     loop {
-        let chunks = match tap.rx.recv().await {
-            Ok(TapChunk::Data(b)) if started => vec![b],
+        for c in pending.drain(..) {
+            if stdin.write_all(&c).await.is_err() {
+                return;
+            }
+        }
+        match tap.rx.recv().await {
+            Ok(TapChunk::Data(b)) if started => pending.push(b),
             Ok(TapChunk::Data(b)) => {
                 joiner.push(&b);
-                if !joiner.joinable() {
-                    continue;
+                if joiner.joinable() {
+                    started = true;
+                    pending = joiner.start();
                 }
-                started = true;
-                joiner.start()
             }
             Ok(TapChunk::NewRun) | Err(broadcast::error::RecvError::Closed) => return,
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 metrics::counter!("vistterstream_preview_program_lagged_chunks_total").increment(n);
                 started = false;
                 joiner.reset();
-                continue;
-            }
-        };
-        for c in chunks {
-            if stdin.write_all(&c).await.is_err() {
-                return;
             }
         }
     }
