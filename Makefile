@@ -15,7 +15,9 @@ run: deps-run ui release
 	VS_DATA_DIR=$(DATA_DIR) $(BIN_RELEASE) serve --listen $(LISTEN) --demo
 
 ## Run every test: formatting, lints, Rust unit + integration tests, UI checks, browser tests.
-test: deps ui ui-check lint rust-test packaging-test e2e
+## scripts/test.sh runs the stages below in order and prints the time of each.
+test:
+	@bash scripts/test.sh
 
 deps:
 	@bash scripts/install-deps.sh test

@@ -84,12 +84,26 @@ ui_stage() {
   [[ -s "$scratch/ui/web/dist/index.html" ]]
 }
 
+# The platforms the image builds for (Dockerfile: linux/amd64 and linux/arm64).
+image_triples=(x86_64-unknown-linux-gnu aarch64-unknown-linux-gnu)
+
 rust_stage_context() {
-  # The rust stage's context (with web/dist from the ui stage) holds a complete workspace:
-  # the manifests load and Cargo.lock is up to date (--locked), without the network.
+  # The rust stage's context (with web/dist from the ui stage) holds a complete workspace: the
+  # manifests load and Cargo.lock is up to date (--locked). Only the image's platforms count:
+  # an unfiltered `cargo metadata` resolves every platform's crates (android, windows, wasm),
+  # which no build here downloads, so it passed only where an old cache happened to hold them.
+  # The crates those two platforms need are fetched first (the registry is reachable wherever
+  # a build is); the check itself then runs offline.
   python3 tests/packaging/check_docker.py materialize rust "$scratch/rust" --from-ui "$scratch/ui" || return 1
   [[ -s "$scratch/rust/web/dist/index.html" ]] || { echo "web/dist not copied from the ui stage"; return 1; }
-  (cd "$scratch/rust" && cargo metadata --locked --offline --format-version 1 >/dev/null)
+  local targets=() filters=() t
+  for t in "${image_triples[@]}"; do
+    targets+=(--target "$t")
+    filters+=(--filter-platform "$t")
+  done
+  (cd "$scratch/rust" && cargo fetch --locked "${targets[@]}" --quiet) || return 1
+  (cd "$scratch/rust" && cargo metadata --locked --offline "${filters[@]}" --format-version 1 >/dev/null) || return 1
+  echo "workspace complete and Cargo.lock current for ${image_triples[*]}"
 }
 
 rust_native() {
@@ -128,9 +142,12 @@ runtime_stage() {
 
 no_openssl() {
   # rustls only: OpenSSL would tie the build to the build machine's libssl and complicate
-  # cross builds. The dependency graph of the binary has no openssl crate.
-  local tree
-  tree=$(cargo tree --locked --offline -p vistterstream -e normal,build -i openssl-sys 2>&1)
+  # cross builds. The dependency graph of the binary, on each platform of the image, has no
+  # openssl crate (their crates were fetched by rust_stage_context).
+  local tree t targets=()
+  for t in "${image_triples[@]}"; do targets+=(--target "$t"); done
+  cargo fetch --locked "${targets[@]}" --quiet || return 1
+  tree=$(cargo tree --locked --offline "${targets[@]}" -p vistterstream -e normal,build -i openssl-sys 2>&1)
   if grep -q '^openssl-sys' <<<"$tree"; then
     echo "$tree"
     return 1
