@@ -15,6 +15,13 @@
 #                  start; DIR must hold an etc/ with passwd and group for useradd --root
 set -euo pipefail
 
+# Root first, before anything touches the file system: as another user even this script's own
+# folder may be unreadable, and "Permission denied" from cd would not say what to do.
+if [[ $(id -u) -ne 0 && "${1:-}" != -h && "${1:-}" != --help ]]; then
+  echo "install: error: must run as root: sudo $0 $*" >&2
+  exit 1
+fi
+
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 binary=
@@ -33,7 +40,6 @@ done
 say() { echo "install: $*"; }
 die() { echo "install: error: $*" >&2; exit 1; }
 
-[[ $(id -u) -eq 0 ]] || die "must run as root: sudo $0 $*"
 if [[ -z "$binary" ]]; then
   for candidate in "$repo/target/release/vistterstream" "./vistterstream"; do
     [[ -x "$candidate" ]] && { binary=$candidate; break; }

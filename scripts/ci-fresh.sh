@@ -26,6 +26,9 @@ if [[ -n "$(git -C "$repo" status --porcelain --untracked-files=no)" ]]; then
 fi
 
 scratch=$(mktemp -d /tmp/ci-fresh.XXXXXX)
+# A CI folder is readable by other users (install.sh is checked as nobody): not mktemp's 0700.
+chmod 755 "$scratch"
+# shellcheck disable=SC2317  # called by the EXIT trap
 cleanup() {
   if [[ $keep -eq 1 ]]; then echo "ci-fresh: kept $scratch"; else rm -rf "$scratch"; fi
 }

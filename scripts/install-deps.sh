@@ -31,7 +31,7 @@ PACKAGES=(
 )
 
 check_only=0
-mode=test
+mode="test"
 for arg in "$@"; do
   case "$arg" in
     --check) check_only=1 ;;

@@ -67,7 +67,7 @@ tools() {
 }
 
 lint_scripts() {
-  shellcheck packaging/install.sh packaging/docker/*.sh tests/packaging/run.sh
+  shellcheck packaging/install.sh packaging/docker/*.sh tests/packaging/run.sh scripts/*.sh
 }
 
 docker_recipe() {

@@ -157,7 +157,9 @@ export default function LivePlayer({
       if (video.src) URL.revokeObjectURL(video.src);
       video.src = URL.createObjectURL(source);
       source.addEventListener('sourceopen', () => {
-        if (ms !== source) return;
+        // The event is queued: by the time it runs the player may have been torn down (the
+        // page left, the camera changed) or a newer init may have replaced this source.
+        if (closed || ms !== source || source.readyState !== 'open') return;
         sb = source.addSourceBuffer(mime);
         sb.mode = 'segments';
         sb.addEventListener('updateend', pump);
@@ -227,6 +229,8 @@ export default function LivePlayer({
 
     return () => {
       closed = true;
+      ms = null;
+      sb = null;
       if (reconnect !== undefined) window.clearTimeout(reconnect);
       ws?.close();
       if (group) releaseSlot(group, slot);

@@ -103,9 +103,9 @@ fn input_options(protocol: Protocol, timeout: Duration) -> Vec<String> {
 /// Classifies FFmpeg's stderr. The order matters: an auth failure also says "Invalid data".
 pub fn classify(stderr: &str) -> ProbeErrorKind {
     let s = stderr.to_ascii_lowercase();
-    if s.contains("401") || s.contains("unauthorized") || s.contains("authorization failed") {
+    if has_status(&s, "401") || s.contains("unauthorized") || s.contains("authorization failed") {
         ProbeErrorKind::AuthFailed
-    } else if s.contains("404") || s.contains("not found") && !s.contains("no such file") {
+    } else if has_status(&s, "404") || s.contains("not found") && !s.contains("no such file") {
         ProbeErrorKind::NotFound
     } else if s.contains("connection refused")
         || s.contains("no route to host")
@@ -120,6 +120,18 @@ pub fn classify(stderr: &str) -> ProbeErrorKind {
     } else {
         ProbeErrorKind::Protocol
     }
+}
+
+/// An RTSP/HTTP status code as FFmpeg prints it ("failed: 401 Unauthorized", "returned 404"):
+/// the digits stand alone, so a port or a path that contains them ("127.0.0.1:34012") is no
+/// status.
+fn has_status(s: &str, code: &str) -> bool {
+    s.match_indices(code).any(|(i, _)| {
+        let before = s[..i].chars().next_back();
+        let after = s[i + code.len()..].chars().next();
+        matches!(before, None | Some(' ' | '(' | '\t'))
+            && !matches!(after, Some(c) if c.is_ascii_alphanumeric() || c == '.' || c == '/')
+    })
 }
 
 fn error(kind: ProbeErrorKind, detail: String) -> ProbeError {
@@ -295,6 +307,11 @@ mod tests {
             ("[rtsp @ 0x5] method DESCRIBE failed: 404 Not Found\nrtsp://127.0.0.1:8554/nope: Server returned 404 Not Found", ProbeErrorKind::NotFound),
             ("[tcp @ 0x5] Connection to tcp://10.255.0.1:554 failed: Connection timed out", ProbeErrorKind::Timeout),
             ("rtsp://127.0.0.1:8554/x: Invalid data found when processing input", ProbeErrorKind::Protocol),
+            // A port or a path holding the digits of a status code is no status (a camera on
+            // port 34012 was reported as refusing its password once it went away).
+            ("[tcp @ 0x5] Connection to tcp://127.0.0.1:34012 failed: Connection refused\nrtsp://127.0.0.1:34012/cam: Connection refused", ProbeErrorKind::Unreachable),
+            ("[tcp @ 0x5] Connection to tcp://127.0.0.1:40401 failed: Connection refused", ProbeErrorKind::Unreachable),
+            ("rtsp://127.0.0.1:8554/404cam: Connection refused", ProbeErrorKind::Unreachable),
         ];
         for (text, kind) in cases {
             assert_eq!(classify(text), kind, "{text}");
