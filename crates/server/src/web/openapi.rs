@@ -354,6 +354,7 @@ mod tests {
             .unwrap();
         let bearer = format!("Bearer {}", token["token"].as_str().unwrap());
 
+        let doc = document();
         let paths = super::super::api_paths();
         let unique: BTreeSet<&str> = paths.iter().copied().collect();
         assert_eq!(unique.len(), paths.len(), "a path is registered twice");
@@ -378,6 +379,24 @@ mod tests {
                     .unwrap();
                 let status = r.status().as_u16();
                 assert_ne!(status, 401, "{m} {path}");
+                if status != 405 {
+                    // What it answered is documented, with the content type it came with.
+                    let documented = &doc["paths"][*path][m]["responses"][status.to_string()];
+                    assert!(
+                        documented.is_object(),
+                        "{m} {path}: {status} is not documented"
+                    );
+                    let media = r
+                        .headers()
+                        .get("content-type")
+                        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_string());
+                    if let Some(media) = media {
+                        assert!(
+                            documented["content"].get(&media).is_some(),
+                            "{m} {path}: {status} {media} is not documented: {documented}"
+                        );
+                    }
+                }
                 if status == 404 {
                     let e: Value = r.json().await.unwrap();
                     let unknown = format!("the route {url} was not found");
@@ -389,7 +408,6 @@ mod tests {
             }
         }
 
-        let doc = document();
         let mut documented = BTreeMap::<String, BTreeSet<String>>::new();
         for (m, p, _) in operations(&doc) {
             documented.entry(p).or_default().insert(m);
