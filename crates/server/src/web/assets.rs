@@ -19,6 +19,7 @@ use vs_base::{Error, ErrorKind};
 use super::body::{declared_length, read_body, too_large};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, CurrentUser};
+use super::openapi::Binary;
 use super::Routes;
 use crate::controller::assets::{Asset, AssetUpload, MAX_ASSET_BYTES};
 use crate::state::AppState;
@@ -69,7 +70,7 @@ pub struct AssetForm {
 /// uploaded again give the same asset (200 instead of 201).
 #[utoipa::path(post, path = "/api/assets", tag = "overlays", operation_id = "upload_asset", params(UploadQuery),
     request_body(description = "The image, raw with its type or as the form field `file`",
-        content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/svg+xml"),
+        content((Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/svg+xml"),
             (AssetForm = "multipart/form-data"))),
     responses((status = 201, body = Asset), (status = 200, body = Asset, description = "These bytes were already stored"),
         (status = 400, body = ErrorBody, description = "A malformed multipart body, or a bad query"),
@@ -213,7 +214,7 @@ async fn upload_from_form(request: Request) -> Result<AssetUpload, Response> {
     params(("id" = i64, Path, description = "Asset id"),
         ("if-none-match" = Option<String>, Header, description = "The ETag of a copy the client has")),
     responses((status = 200, description = "The image",
-            content((Vec<u8> = "image/png"), (Vec<u8> = "image/jpeg"), (Vec<u8> = "image/svg+xml")),
+            content((Binary = "image/png"), (Binary = "image/jpeg"), (Binary = "image/svg+xml")),
             headers(("etag" = String, description = "The quoted SHA-256 of the bytes"))),
         (status = 304, description = "The client's copy is current", headers(("etag" = String))),
         (status = 404, body = ErrorBody)))]

@@ -68,6 +68,12 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
 )]
 pub struct ApiDoc;
 
+/// The bytes of a file (an image), in a request or a response body; for the document only.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct Binary(Vec<u8>);
+
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
 
 pub fn router() -> Routes {

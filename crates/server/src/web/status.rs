@@ -19,6 +19,7 @@ use utoipa::IntoParams;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::Binary;
 use super::Routes;
 use crate::controller::cameras::CameraInput;
 use crate::controller::health::{CameraHealth, ConnectionTest};
@@ -93,7 +94,7 @@ pub struct SnapshotQuery {
 /// A current JPEG of the camera (cached for a few seconds).
 #[utoipa::path(get, path = "/api/cameras/{id}/snapshot", tag = "cameras", operation_id = "get_camera_snapshot",
     params(("id" = i64, Path, description = "Camera id"), SnapshotQuery),
-    responses((status = 200, content_type = "image/jpeg", body = Vec<u8>, description = "JPEG image"),
+    responses((status = 200, content_type = "image/jpeg", body = Binary, description = "JPEG image"),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "Width out of range"),
         (status = 502, body = ErrorBody, description = "The camera gave no picture"),
         (status = 503, body = ErrorBody, description = "FFmpeg cannot be run"),
