@@ -1,12 +1,16 @@
 //! The FFmpeg command lines of a program: camera ingest (decode to raw frames at the program's
 //! size and rate), the program encoder (raw frames + silent AAC in, MPEG-TS out) and egress
-//! (MPEG-TS in, FLV to one destination, no re-encode).
+//! (MPEG-TS in, copied into the container its destination's URL calls for).
 
-use super::{ProgramConfig, SourceSpec};
+use std::time::Duration;
 
-/// How long a network read may block before FFmpeg gives up (microseconds): a camera that
-/// stops sending must end its ingest so the supervisor can reconnect.
-pub const NETWORK_TIMEOUT_US: u64 = 5_000_000;
+use super::encode::{device_args, frame_format_args, tuning_args, VAAPI_DEVICE};
+use super::input::NETWORK_TIMEOUT;
+use super::output::OutputFormat;
+use crate::program::{ProgramConfig, SourceSpec};
+
+/// How long an egress write may block before FFmpeg gives up on its destination.
+pub const EGRESS_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Ingest: one camera decoded to `yuv420p` frames of exactly the program's size and rate on
 /// stdout. The picture is letterboxed, never stretched, when the aspect ratios differ.
@@ -28,12 +32,7 @@ pub fn ingest_args(cfg: &ProgramConfig, src: &SourceSpec) -> Vec<String> {
         ]
         .map(String::from),
     );
-    let timeout = NETWORK_TIMEOUT_US.to_string();
-    if src.rtsp {
-        a.extend(["-rtsp_transport", "tcp", "-timeout", &timeout].map(String::from));
-    } else if src.url.contains("://") {
-        a.extend(["-rw_timeout", &timeout].map(String::from));
-    }
+    a.extend(src.transport().options(NETWORK_TIMEOUT));
     a.extend(["-i".to_string(), src.url.clone()]);
     a.extend(["-map", "0:v:0", "-an", "-sn", "-dn"].map(String::from));
     a.extend([
@@ -60,25 +59,6 @@ pub fn ingest_args(cfg: &ProgramConfig, src: &SourceSpec) -> Vec<String> {
     a
 }
 
-/// The options specific to each H.264 encoder (those `probe_encoders` may select).
-fn video_codec_args(encoder: &str) -> Vec<String> {
-    let v: &[&str] = match encoder {
-        "libx264" => &[
-            "-preset",
-            "veryfast",
-            "-tune",
-            "zerolatency",
-            "-sc_threshold",
-            "0",
-        ],
-        "h264_nvenc" => &["-preset", "p3", "-tune", "ll", "-zerolatency", "1"],
-        "h264_qsv" => &["-preset", "veryfast"],
-        "h264_videotoolbox" => &["-realtime", "1"],
-        _ => &[],
-    };
-    v.iter().map(|s| s.to_string()).collect()
-}
-
 /// The program encoder: raw frames on stdin (video), silent stereo AAC (audio, always present
 /// because YouTube drops video-only streams), H.264 at a fixed GOP of two seconds, MPEG-TS on
 /// stdout for the fan-out.
@@ -88,9 +68,7 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
         .map(String::from)
         .to_vec();
-    if enc.ends_with("_vaapi") {
-        a.extend(["-vaapi_device", "/dev/dri/renderD128"].map(String::from));
-    }
+    a.extend(device_args(enc, VAAPI_DEVICE));
     a.extend(
         [
             "-f",
@@ -118,15 +96,11 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
         ]
         .map(String::from),
     );
-    if enc.ends_with("_vaapi") {
-        a.extend(["-vf", "format=nv12,hwupload"].map(String::from));
-    } else {
-        a.extend(["-pix_fmt", "yuv420p"].map(String::from));
-    }
+    a.extend(frame_format_args(enc));
     let kbps = cfg.video_bitrate_kbps;
     let gop = (2 * fps).to_string();
     a.extend(["-c:v".to_string(), enc.to_string()]);
-    a.extend(video_codec_args(enc));
+    a.extend(tuning_args(enc));
     a.extend(
         [
             "-b:v",
@@ -161,33 +135,20 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
     a
 }
 
-/// Egress: the encoder's MPEG-TS from stdin, copied (no re-encode) as FLV to one
-/// destination. FFmpeg's copy starts at the first key frame, so a destination attached or
-/// re-attached mid-stream starts cleanly.
+/// Egress: the encoder's MPEG-TS from stdin, copied (no re-encode) to one destination in the
+/// container its URL calls for ([`OutputFormat::for_url`]: FLV for RTMP, MPEG-TS for SRT).
+/// FFmpeg's copy starts at the first key frame, so a destination attached or re-attached
+/// mid-stream starts cleanly.
 pub fn egress_args(url: &str) -> Vec<String> {
     let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
         .map(String::from)
         .to_vec();
-    a.extend(
-        [
-            "-f",
-            "mpegts",
-            "-i",
-            "pipe:0",
-            "-map",
-            "0",
-            "-c",
-            "copy",
-            "-f",
-            "flv",
-            // Live: never seek back to patch the header.
-            "-flvflags",
-            "no_duration_filesize",
-            "-rw_timeout",
-            "10000000",
-        ]
-        .map(String::from),
-    );
+    a.extend(["-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy"].map(String::from));
+    a.extend(OutputFormat::for_url(url).args());
+    a.extend([
+        "-rw_timeout".to_string(),
+        EGRESS_TIMEOUT.as_micros().to_string(),
+    ]);
     a.push(url.to_string());
     a
 }
@@ -222,6 +183,12 @@ mod tests {
         let a = ingest_args(&cfg(), &http).join(" ");
         assert!(
             a.contains("-rw_timeout 5000000 -i http://127.0.0.1/x.flv"),
+            "{a}"
+        );
+        let file = SourceSpec::new(5, "Clip", "/tmp/clip.mp4");
+        let a = ingest_args(&cfg(), &file).join(" ");
+        assert!(
+            a.contains("-analyzeduration 500000 -i /tmp/clip.mp4"),
             "{a}"
         );
     }
@@ -259,5 +226,21 @@ mod tests {
             "{a}"
         );
         assert!(a.ends_with("rtmp://x/live2/k"));
+    }
+
+    /// RTMP egress is byte for byte what it was; SRT gets MPEG-TS (it used to get FLV, which
+    /// no SRT receiver reads).
+    #[test]
+    fn egress_container_follows_the_destination() {
+        assert_eq!(
+            egress_args("rtmp://x/live2/k").join(" "),
+            "-hide_banner -nostdin -loglevel error -f mpegts -i pipe:0 -map 0 -c copy -f flv \
+             -flvflags no_duration_filesize -rw_timeout 10000000 rtmp://x/live2/k"
+        );
+        assert_eq!(
+            egress_args("srt://127.0.0.1:9000?streamid=k").join(" "),
+            "-hide_banner -nostdin -loglevel error -f mpegts -i pipe:0 -map 0 -c copy \
+             -f mpegts -rw_timeout 10000000 srt://127.0.0.1:9000?streamid=k"
+        );
     }
 }
