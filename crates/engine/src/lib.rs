@@ -22,7 +22,9 @@
 //!     .args(["-i", "rtsp://user:pw@192.168.1.50/stream1"])
 //!     .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "pipe:1"])
 //!     .stdin(StdinMode::Null)
-//!     .stdout(StdoutMode::Media);
+//!     .stdout(StdoutMode::Media)
+//!     // Every log line the supervisor writes about this child is inside this span.
+//!     .span(tracing::info_span!("ffmpeg", role = "ingest", camera_id = 3));
 //! let mut sup = supervise(spec, SupervisorConfig::default(), Deps::real(), shutdown);
 //! sup.handle.start().await?;
 //! while let Some(io) = sup.media.recv().await {

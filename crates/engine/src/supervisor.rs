@@ -42,6 +42,21 @@ pub enum State {
     Stopped,
 }
 
+impl State {
+    /// The API's name of the state (as serialized): `idle`, `starting`, `running`, `backoff`,
+    /// `failed`, `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Failed => "failed",
+            State::Stopped => "stopped",
+        }
+    }
+}
+
 /// Timings and policy of one supervisor.
 #[derive(Debug, Clone)]
 pub struct SupervisorConfig {

@@ -701,3 +701,20 @@ async fn every_log_line_about_a_child_says_whose_it_is() {
         "{started:?}"
     );
 }
+
+#[test]
+fn state_names_are_the_serialized_ones() {
+    for s in [
+        State::Idle,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Failed,
+        State::Stopped,
+    ] {
+        assert_eq!(
+            serde_json::to_value(s).unwrap(),
+            serde_json::Value::from(s.as_str())
+        );
+    }
+}
