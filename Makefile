@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 BIN_RELEASE := target/release/vistterstream
 BIN_DEBUG := target/debug/vistterstream
 
-.PHONY: run test deps deps-run ui ui-check build release lint rust-test packaging-test e2e bench clean
+.PHONY: run test deps deps-run ui ui-check build release lint deny rust-test packaging-test e2e bench clean
 
 ## Start the appliance on http://$(LISTEN) (data in $(DATA_DIR); simulated cameras when none is configured).
 run: deps-run ui release
@@ -43,6 +43,10 @@ release:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Licences, duplicate versions, sources and advisories of the dependency graph (deny.toml).
+deny:
+	bash scripts/deny.sh
 
 rust-test:
 	$(CARGO) test --workspace --no-fail-fast
