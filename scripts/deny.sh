@@ -23,13 +23,15 @@ fi
 
 "$deny" --offline check licenses bans sources
 
+# A database is a git checkout (a folder holding crates/) under advisory-dbs/.
 db_home=${CARGO_HOME:-$HOME/.cargo}/advisory-dbs
+have_local_db() { compgen -G "$db_home/*/crates" >/dev/null; }
 if timeout 60 "$deny" fetch db >/dev/null 2>&1; then
   echo "deny: advisory database fetched"
-  "$deny" check --disable-fetch advisories
-elif compgen -G "$db_home/*" >/dev/null; then
+  "$deny" --offline check advisories
+elif have_local_db; then
   echo "deny: advisory database not reachable; using the local copy in $db_home"
-  "$deny" check --disable-fetch advisories
+  "$deny" --offline check advisories
 else
   echo "deny: advisories SKIPPED: the RustSec database cannot be fetched (no network to github.com) and no local copy exists in $db_home"
 fi
