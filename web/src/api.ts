@@ -362,7 +362,8 @@ export const api = {
   createDestination: (input: DestinationInput) => request<Destination>('POST', '/api/destinations', input),
   updateDestination: (destinationId: number | string, input: DestinationInput) =>
     request<Destination>('PUT', `/api/destinations/${id(destinationId)}`, input),
-  deleteDestination: (destinationId: number | string) => request<void>('DELETE', `/api/destinations/${id(destinationId)}`),
+  deleteDestination: (destinationId: number | string) =>
+    request<void>('DELETE', `/api/destinations/${id(destinationId)}`),
 
   // streams
   listStreams: (signal?: AbortSignal) => request<Stream[]>('GET', '/api/streams', undefined, { signal }),

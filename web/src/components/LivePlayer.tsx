@@ -62,7 +62,11 @@ function claimSlot(group: string, limit: number, id: symbol, stop: () => void) {
 
 function releaseSlot(group: string, id: symbol) {
   const list = groups.get(group);
-  if (list) groups.set(group, list.filter((s) => s.id !== id));
+  if (list)
+    groups.set(
+      group,
+      list.filter((s) => s.id !== id),
+    );
 }
 
 type Phase = 'connecting' | 'playing' | 'offline' | 'unsupported' | 'not-running' | 'ended';
@@ -86,7 +90,8 @@ export default function LivePlayer({
   const what = kind ?? (cameraId !== undefined ? 'camera' : 'program');
   const withSnapshot = fallback && cameraId !== undefined;
   const videoRef = useRef<HTMLVideoElement>(null);
-  const initialPhase = (): Phase => (typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported');
+  const initialPhase = (): Phase =>
+    typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported';
   const [phase, setPhase] = useState<Phase>(initialPhase);
   const [running, setRunning] = useState(true);
   // Another source in the same player: start over (the video element is back if it was replaced
@@ -110,7 +115,8 @@ export default function LivePlayer({
     let queue: ArrayBuffer[] = [];
     let reconnect: number | undefined;
     const slot = Symbol('live');
-    if (group) claimSlot(group, groupLimit, slot, () => {
+    if (group)
+      claimSlot(group, groupLimit, slot, () => {
         setRunning(false);
         stopped.current?.();
       });
@@ -210,7 +216,11 @@ export default function LivePlayer({
         // A viewer that cannot keep up: drop the backlog rather than fall further behind.
         if (queue.length > 50) queue = queue.slice(-1);
         pump();
-        if (video.paused) video.play().then(() => !closed && setPhase('playing'), () => undefined);
+        if (video.paused)
+          video.play().then(
+            () => !closed && setPhase('playing'),
+            () => undefined,
+          );
         else setPhase('playing');
       };
       socket.onclose = () => {
@@ -251,7 +261,9 @@ export default function LivePlayer({
       );
     }
     return (
-      <div className={`relative flex flex-col items-center justify-center gap-2 overflow-hidden bg-slate-900 text-slate-400 ${className}`}>
+      <div
+        className={`relative flex flex-col items-center justify-center gap-2 overflow-hidden bg-slate-900 text-slate-400 ${className}`}
+      >
         <CameraIcon className="h-8 w-8" />
         <span className="px-3 text-center text-xs" data-testid="live-status">
           {running ? 'This browser cannot play the live video.' : 'Live view paused.'}
@@ -296,7 +308,10 @@ export default function LivePlayer({
         data-testid={videoTestId}
       />
       {phase !== 'playing' && (
-        <div className="absolute inset-x-0 bottom-0 bg-slate-900/70 px-3 py-1.5 text-xs text-slate-100" data-testid="live-status">
+        <div
+          className="absolute inset-x-0 bottom-0 bg-slate-900/70 px-3 py-1.5 text-xs text-slate-100"
+          data-testid="live-status"
+        >
           {statusText}
         </div>
       )}

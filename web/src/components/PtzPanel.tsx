@@ -25,7 +25,15 @@ const PAD: { dir: Direction | null; label: string; angle: number }[] = [
 
 function Arrow({ angle }: { angle: number }) {
   return (
-    <svg className="h-5 w-5" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2.2" aria-hidden="true" style={{ transform: `rotate(${angle}deg)` }}>
+    <svg
+      className="h-5 w-5"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2.2"
+      aria-hidden="true"
+      style={{ transform: `rotate(${angle}deg)` }}
+    >
       <path strokeLinecap="round" strokeLinejoin="round" d="M12 19V5m-6 6l6-6 6 6" />
     </svg>
   );
@@ -231,7 +239,9 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       aria-pressed={hold.active === dir}
       data-dir={dir}
       className={`flex h-12 w-12 touch-none select-none items-center justify-center rounded-xl border text-slate-700 shadow-sm transition focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-offset-2 ${
-        hold.active === dir ? 'border-sky-600 bg-sky-600 text-white' : 'border-slate-300 bg-white hover:bg-slate-50 active:bg-slate-100'
+        hold.active === dir
+          ? 'border-sky-600 bg-sky-600 text-white'
+          : 'border-slate-300 bg-white hover:bg-slate-50 active:bg-slate-100'
       } ${extra}`}
       {...padHandlers(dir)}
     >
@@ -256,8 +266,10 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       setCaptureName('');
       setResult({ kind: 'success', text: `Saved the current position as “${p.name}”.` });
     } catch (err) {
-      if (err instanceof ApiError && err.field === 'name') setCaptureError(withSubject('The name', err.message) ?? null);
-      else if (err instanceof ApiError && err.status === 409 && err.code === 'conflict') setCaptureError(sentence(err.message));
+      if (err instanceof ApiError && err.field === 'name')
+        setCaptureError(withSubject('The name', err.message) ?? null);
+      else if (err instanceof ApiError && err.status === 409 && err.code === 'conflict')
+        setCaptureError(sentence(err.message));
       else setError(describePtzError(err));
     } finally {
       setCapturing(false);
@@ -272,7 +284,10 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       const r = await api.importPresets(cameraId);
       onPresetsAdded(r.imported);
       const parts: string[] = [];
-      if (r.imported.length > 0) parts.push(`Imported ${r.imported.length} preset${r.imported.length === 1 ? '' : 's'}: ${r.imported.map((p) => p.name).join(', ')}.`);
+      if (r.imported.length > 0)
+        parts.push(
+          `Imported ${r.imported.length} preset${r.imported.length === 1 ? '' : 's'}: ${r.imported.map((p) => p.name).join(', ')}.`,
+        );
       if (r.skipped.length > 0) parts.push(`Skipped ${r.skipped.length} already saved: ${r.skipped.join(', ')}.`);
       if (parts.length === 0) parts.push('The camera has no presets of its own to import.');
       setResult({ kind: r.imported.length > 0 ? 'success' : 'info', text: parts.join(' ') });

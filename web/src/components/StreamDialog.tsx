@@ -22,7 +22,9 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
   const editing = stream !== null;
   const [name, setName] = useState(stream?.name ?? '');
   const [cameraId, setCameraId] = useState<string>(String(stream?.camera_id ?? cameras[0]?.id ?? ''));
-  const [presetId, setPresetId] = useState<string>(stream?.preset_id === null || stream?.preset_id === undefined ? '' : String(stream.preset_id));
+  const [presetId, setPresetId] = useState<string>(
+    stream?.preset_id === null || stream?.preset_id === undefined ? '' : String(stream.preset_id),
+  );
   const [chosen, setChosen] = useState<Set<string>>(
     () => new Set((stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])).map(String)),
   );
@@ -79,7 +81,7 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
     const body: StreamInput = {
       name: name.trim(),
       camera_id: camera ? camera.id : cameraId,
-      preset_id: presetId === '' ? null : presets?.find((p) => String(p.id) === presetId)?.id ?? presetId,
+      preset_id: presetId === '' ? null : (presets?.find((p) => String(p.id) === presetId)?.id ?? presetId),
       destination_ids: destinations.filter((d) => chosen.has(String(d.id))).map((d) => d.id),
     };
     setBusy(true);
@@ -96,11 +98,16 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
 
   const fe = errors.fields;
   const presetOptions = [
-    { value: '', label: presets === null ? 'Loading presets…' : presets.length === 0 ? 'No presets' : 'None (as the camera points)' },
+    {
+      value: '',
+      label:
+        presets === null ? 'Loading presets…' : presets.length === 0 ? 'No presets' : 'None (as the camera points)',
+    },
     ...(presets ?? []).map((p) => ({ value: String(p.id), label: p.name })),
   ];
   // A preset chosen before that is not in the (loading) list must stay selectable.
-  if (presetId !== '' && !presetOptions.some((o) => o.value === presetId)) presetOptions.push({ value: presetId, label: `Preset ${presetId}` });
+  if (presetId !== '' && !presetOptions.some((o) => o.value === presetId))
+    presetOptions.push({ value: presetId, label: `Preset ${presetId}` });
 
   return (
     <Modal title={editing ? `Edit “${stream.name}”` : 'Create stream'} onClose={onClose}>
@@ -125,7 +132,10 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
               setPresetId('');
             }}
             error={withSubject('The camera', fe.camera_id)}
-            options={cameras.map((c) => ({ value: String(c.id), label: `${c.name}${c.enabled === false ? ' (disabled)' : ''}` }))}
+            options={cameras.map((c) => ({
+              value: String(c.id),
+              label: `${c.name}${c.enabled === false ? ' (disabled)' : ''}`,
+            }))}
           />
           <div>
             <SelectField
@@ -140,7 +150,9 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
             {!fe.preset_id && (
               <p className="hint">
                 {presetsError ??
-                  (camera?.type === 'PTZ' ? 'The camera moves there before the stream starts.' : 'Presets move PTZ cameras only.')}
+                  (camera?.type === 'PTZ'
+                    ? 'The camera moves there before the stream starts.'
+                    : 'Presets move PTZ cameras only.')}
               </p>
             )}
           </div>
@@ -151,7 +163,11 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
             {destinations.map((d) => {
               const id = `stream-dest-${d.id}`;
               return (
-                <label key={d.id} htmlFor={id} className="flex cursor-pointer items-center gap-3 px-3 py-2.5 hover:bg-slate-50">
+                <label
+                  key={d.id}
+                  htmlFor={id}
+                  className="flex cursor-pointer items-center gap-3 px-3 py-2.5 hover:bg-slate-50"
+                >
                   <input
                     id={id}
                     type="checkbox"

@@ -124,7 +124,8 @@ export function audioLabel(audio: string | null | undefined): string {
   }
 }
 
-export type Direction = 'up-left' | 'up' | 'up-right' | 'left' | 'right' | 'down-left' | 'down' | 'down-right' | 'zoom-in' | 'zoom-out';
+export type Direction =
+  'up-left' | 'up' | 'up-right' | 'left' | 'right' | 'down-left' | 'down' | 'down-right' | 'zoom-in' | 'zoom-out';
 
 const VECTORS: Record<Direction, [number, number, number]> = {
   'up-left': [-1, 1, 0],
@@ -152,7 +153,8 @@ export function describePtzError(err: unknown): string {
   if (err instanceof ApiError) {
     const msg = sentence(err.message);
     if (err.status === 504 && !/answer|time/i.test(msg)) return `The camera did not answer in time (${msg}).`;
-    if (err.code === 'not_available' || err.code === 'http_404' || err.status === 405 || err.status === 501) return 'PTZ control is not available on this appliance.';
+    if (err.code === 'not_available' || err.code === 'http_404' || err.status === 405 || err.status === 501)
+      return 'PTZ control is not available on this appliance.';
     return msg;
   }
   if (err instanceof Error && err.message) return err.message;

@@ -60,7 +60,9 @@ function ChangePassword() {
       setConfirm('');
       setDone(true);
     } catch (err) {
-      setErrors(mapApiError(err, ['current_password', 'new_password', 'confirm_password'], { password: 'new_password' }));
+      setErrors(
+        mapApiError(err, ['current_password', 'new_password', 'confirm_password'], { password: 'new_password' }),
+      );
     } finally {
       setBusy(false);
     }
@@ -122,8 +124,10 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
   return (
     <div className="rounded-lg border border-amber-200 bg-amber-50 p-4" data-testid="new-token">
       <p className="text-sm font-semibold text-amber-900">Copy the token “{token.name}” now</p>
-      <p className="mt-1 text-sm text-amber-800">It is shown only once. Send it as{' '}
-        <code className="rounded bg-amber-100 px-1 py-0.5 font-mono text-xs">Authorization: Bearer &lt;token&gt;</code>.</p>
+      <p className="mt-1 text-sm text-amber-800">
+        It is shown only once. Send it as{' '}
+        <code className="rounded bg-amber-100 px-1 py-0.5 font-mono text-xs">Authorization: Bearer &lt;token&gt;</code>.
+      </p>
       <div className="mt-3 flex flex-col gap-2 sm:flex-row">
         <label htmlFor="new-token-value" className="sr-only">
           New API token
@@ -135,18 +139,16 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
           onFocus={(e) => e.currentTarget.select()}
           className="input flex-1 font-mono text-xs"
         />
-        <button
-          type="button"
-          className="btn-secondary"
-          onClick={async () => setCopied(await copyText(token.token))}
-        >
+        <button type="button" className="btn-secondary" onClick={async () => setCopied(await copyText(token.token))}>
           {copied ? 'Copied' : 'Copy token'}
         </button>
         <button type="button" className="btn-ghost" onClick={onDone}>
           Done
         </button>
       </div>
-      {copied === false && <p className="mt-2 text-xs text-amber-800">Copy failed: select the token and copy it by hand.</p>}
+      {copied === false && (
+        <p className="mt-2 text-xs text-amber-800">Copy failed: select the token and copy it by hand.</p>
+      )}
     </div>
   );
 }
@@ -201,7 +203,9 @@ function ApiTokens() {
         <h2 id="tokens-heading" className="text-base font-semibold">
           API tokens
         </h2>
-        <p className="mt-1 text-sm text-slate-500">Tokens let programs such as VistterStudio use this appliance’s API as you.</p>
+        <p className="mt-1 text-sm text-slate-500">
+          Tokens let programs such as VistterStudio use this appliance’s API as you.
+        </p>
       </div>
       <div className="space-y-5 p-6">
         <form onSubmit={onCreate} noValidate className="flex flex-col gap-3 sm:flex-row sm:items-start">
@@ -225,7 +229,9 @@ function ApiTokens() {
         ) : tokens.error && !tokens.data ? (
           <Alert>{describeLoadError(tokens.error)}</Alert>
         ) : !tokens.data || tokens.data.length === 0 ? (
-          <p className="rounded-lg border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500">No API tokens yet.</p>
+          <p className="rounded-lg border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500">
+            No API tokens yet.
+          </p>
         ) : (
           <div className="overflow-x-auto rounded-lg border border-slate-200">
             <table className="min-w-full divide-y divide-slate-200">

@@ -169,13 +169,15 @@ export default function CameraDetail() {
   }
 
   const c = camera.data;
-  const state = c.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  const state = c.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
   const probe = health ? formatStreamInfo(health) : '';
   const ptz = c.type === 'PTZ';
   const detailsCard = (span: string) => (
     <div className={`card p-5 ${span}`}>
       <h2 className="text-base font-semibold">Details</h2>
-      <dl className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}>
+      <dl
+        className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}
+      >
         <Info label="Address">
           <span className="font-mono text-xs" data-testid="camera-address">
             {redactUrl(c.address)}
@@ -185,7 +187,11 @@ export default function CameraDetail() {
         <Info label="Password">{c.has_password ? 'Stored' : <span className="text-slate-400">None</span>}</Info>
         {c.type === 'PTZ' && (
           <Info label="ONVIF">
-            {c.onvif_host || c.onvif_port ? `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}` : <span className="text-slate-400">Stream host, port 80</span>}
+            {c.onvif_host || c.onvif_port ? (
+              `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}`
+            ) : (
+              <span className="text-slate-400">Stream host, port 80</span>
+            )}
           </Info>
         )}
         <Info label="Enabled">{c.enabled === false ? 'No' : 'Yes'}</Info>
@@ -243,7 +249,12 @@ export default function CameraDetail() {
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
         <div className="lg:col-span-3">
           <div className="card overflow-hidden">
-            <LivePlayer cameraId={c.id} alt={`Live view of ${c.name}`} className="aspect-video" intervalMs={ptz ? 3000 : 5000} />
+            <LivePlayer
+              cameraId={c.id}
+              alt={`Live view of ${c.name}`}
+              className="aspect-video"
+              intervalMs={ptz ? 3000 : 5000}
+            />
           </div>
         </div>
         {ptz ? (
@@ -263,7 +274,8 @@ export default function CameraDetail() {
               Presets
             </h2>
             <p className="text-sm text-slate-500">
-              Saved camera positions used by streams and timelines{ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
+              Saved camera positions used by streams and timelines
+              {ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
             </p>
           </div>
           {presets.data && presets.data.length > 0 && (
@@ -338,7 +350,12 @@ export default function CameraDetail() {
                           Go
                         </button>
                       )}
-                      <button type="button" className="btn-ghost btn-sm" onClick={() => setEditing(p)} aria-label={`Edit preset ${p.name}`}>
+                      <button
+                        type="button"
+                        className="btn-ghost btn-sm"
+                        onClick={() => setEditing(p)}
+                        aria-label={`Edit preset ${p.name}`}
+                      >
                         Edit
                       </button>
                       <button
@@ -389,7 +406,8 @@ export default function CameraDetail() {
           title="Delete camera?"
           message={
             <>
-              <strong className="text-slate-900">{c.name}</strong> and all of its presets will be deleted. This cannot be undone.
+              <strong className="text-slate-900">{c.name}</strong> and all of its presets will be deleted. This cannot
+              be undone.
             </>
           }
           confirmLabel="Delete camera"

@@ -163,7 +163,14 @@ export default function CameraForm() {
   if (editing && !camera) {
     return loadError ? (
       <>
-        <PageHeader title="Edit camera" breadcrumb={<Link to="/cameras" className="hover:text-slate-700">← Cameras</Link>} />
+        <PageHeader
+          title="Edit camera"
+          breadcrumb={
+            <Link to="/cameras" className="hover:text-slate-700">
+              ← Cameras
+            </Link>
+          }
+        />
         <Alert title="The camera could not be loaded">{describeLoadError(loadError)}</Alert>
       </>
     ) : (
@@ -281,7 +288,9 @@ export default function CameraForm() {
           <div className="space-y-5 p-6">
             <div>
               <h2 className="text-base font-semibold">PTZ control (ONVIF)</h2>
-              <p className="mt-1 text-sm text-slate-500">Where the camera answers ONVIF requests. Leave blank to use the stream’s host.</p>
+              <p className="mt-1 text-sm text-slate-500">
+                Where the camera answers ONVIF requests. Leave blank to use the stream’s host.
+              </p>
             </div>
             <div className="grid grid-cols-1 gap-5 sm:grid-cols-3">
               <TextField

@@ -155,8 +155,8 @@ export default function Cameras() {
           title="Delete camera?"
           message={
             <>
-              <strong className="text-slate-900">{toDelete.name}</strong> and all of its presets will be deleted. This cannot be
-              undone.
+              <strong className="text-slate-900">{toDelete.name}</strong> and all of its presets will be deleted. This
+              cannot be undone.
             </>
           }
           confirmLabel="Delete camera"

@@ -33,7 +33,10 @@ function LiveIndicator({ state }: { state: LiveState }) {
       }`}
       title={live ? 'Receiving live updates' : 'Live updates are not connected; retrying'}
     >
-      <span className={`h-2 w-2 rounded-full ${live ? 'animate-pulse bg-emerald-500' : 'bg-slate-400'}`} aria-hidden="true" />
+      <span
+        className={`h-2 w-2 rounded-full ${live ? 'animate-pulse bg-emerald-500' : 'bg-slate-400'}`}
+        aria-hidden="true"
+      />
       {live ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
     </span>
   );
@@ -64,7 +67,8 @@ function SystemCards({ status }: { status: SystemStatus }) {
       <div className="card p-5">
         <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">Disk</p>
         <p className="mt-2 text-2xl font-semibold tracking-tight">
-          {formatBytes(status.disk.free_bytes)} <span className="text-sm font-normal text-slate-500">free of {formatBytes(status.disk.total_bytes)}</span>
+          {formatBytes(status.disk.free_bytes)}{' '}
+          <span className="text-sm font-normal text-slate-500">free of {formatBytes(status.disk.total_bytes)}</span>
         </p>
         <Meter value={diskPct} label="Disk usage" />
         <p className="mt-2 truncate text-xs text-slate-500" title={status.disk.path}>
@@ -73,8 +77,18 @@ function SystemCards({ status }: { status: SystemStatus }) {
       </div>
       <Stat
         label="Temperature"
-        value={status.temperature_c === null || status.temperature_c === undefined ? 'Not available' : `${status.temperature_c.toFixed(1)} °C`}
-        sub={status.temperature_c === null ? 'No sensor found on this machine' : status.temperature_c > 75 ? 'Running hot' : 'Normal'}
+        value={
+          status.temperature_c === null || status.temperature_c === undefined
+            ? 'Not available'
+            : `${status.temperature_c.toFixed(1)} °C`
+        }
+        sub={
+          status.temperature_c === null
+            ? 'No sensor found on this machine'
+            : status.temperature_c > 75
+              ? 'Running hot'
+              : 'Normal'
+        }
       />
       <Stat label="Uptime" value={formatUptime(status.uptime_s)} sub="Since the appliance started" />
       <Stat
@@ -126,7 +140,7 @@ function StreamsCard({ streams }: { streams: Stream[] }) {
 }
 
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
-  const state = camera.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  const state = camera.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
   // Live on hover; at most 4 tiles play at once (the oldest goes back to its snapshot).
   const [live, setLive] = useState(false);
   return (
@@ -158,7 +172,10 @@ function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHe
         <StatusBadge state={state} />
       </div>
       {health?.last_error && state !== 'online' && (
-        <p className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600" title={sentence(health.last_error)}>
+        <p
+          className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600"
+          title={sentence(health.last_error)}
+        >
           {sentence(health.last_error)}
         </p>
       )}
@@ -203,9 +220,12 @@ export default function Dashboard() {
     if (h && h.camera_id !== undefined) setHealth((prev) => ({ ...prev, [String(h.camera_id)]: h }));
   }, []);
   const setStatus = status.setData;
-  const onStatus = useCallback((data: unknown) => {
-    if (data && typeof data === 'object' && 'uptime_s' in (data as object)) setStatus(data as SystemStatus);
-  }, [setStatus]);
+  const onStatus = useCallback(
+    (data: unknown) => {
+      if (data && typeof data === 'object' && 'uptime_s' in (data as object)) setStatus(data as SystemStatus);
+    },
+    [setStatus],
+  );
   const live = useEvents({ camera_health: onHealth, status: onStatus });
 
   // Without the event stream, poll the status so the cards do not freeze.
@@ -219,7 +239,11 @@ export default function Dashboard() {
 
   return (
     <>
-      <PageHeader title="Dashboard" description="System health and camera overview." actions={<LiveIndicator state={live} />} />
+      <PageHeader
+        title="Dashboard"
+        description="System health and camera overview."
+        actions={<LiveIndicator state={live} />}
+      />
 
       <section aria-labelledby="system-heading" className="mb-10">
         <h2 id="system-heading" className="mb-4 text-lg font-semibold">

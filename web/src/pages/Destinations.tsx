@@ -44,7 +44,9 @@ export default function Destinations() {
     const isNew = editing === 'new';
     destinations.setData((prev) => {
       const list = prev ?? [];
-      const next = list.some((d) => d.id === saved.id) ? list.map((d) => (d.id === saved.id ? saved : d)) : [...list, saved];
+      const next = list.some((d) => d.id === saved.id)
+        ? list.map((d) => (d.id === saved.id ? saved : d))
+        : [...list, saved];
       return next.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
     });
     setNotice(isNew ? `Destination “${saved.name}” was added.` : `Destination “${saved.name}” was saved.`);
@@ -66,7 +68,9 @@ export default function Destinations() {
         setDeleteError(sentence(err.message));
       } else if (users.length > 0) {
         // The appliance should answer 409 here; say what is wrong in any case.
-        setDeleteError(`It is used by a stream (${users.map((s) => s.name).join(', ')}). Remove it from the stream first.`);
+        setDeleteError(
+          `It is used by a stream (${users.map((s) => s.name).join(', ')}). Remove it from the stream first.`,
+        );
       } else {
         setDeleteError(mapApiError(err, []).form);
       }
@@ -137,7 +141,9 @@ export default function Destinations() {
                   <td className="table-cell font-medium text-slate-900">
                     {d.name}
                     {!d.enabled && (
-                      <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs font-normal text-slate-500">Disabled</span>
+                      <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs font-normal text-slate-500">
+                        Disabled
+                      </span>
                     )}
                   </td>
                   <td className="table-cell">
@@ -199,7 +205,11 @@ export default function Destinations() {
       )}
       {body}
       {editing && (
-        <DestinationDialog destination={editing === 'new' ? null : editing} onSaved={onSaved} onClose={() => setEditing(null)} />
+        <DestinationDialog
+          destination={editing === 'new' ? null : editing}
+          onSaved={onSaved}
+          onClose={() => setEditing(null)}
+        />
       )}
       {toDelete && (
         <ConfirmDialog
@@ -211,8 +221,11 @@ export default function Destinations() {
               </p>
               {usedBy(toDelete).length > 0 && !deleteError && (
                 <p className="mt-2 text-amber-700">
-                  It is used by {usedBy(toDelete).map((s) => `“${s.name}”`).join(', ')}; remove it from{' '}
-                  {usedBy(toDelete).length === 1 ? 'that stream' : 'those streams'} first.
+                  It is used by{' '}
+                  {usedBy(toDelete)
+                    .map((s) => `“${s.name}”`)
+                    .join(', ')}
+                  ; remove it from {usedBy(toDelete).length === 1 ? 'that stream' : 'those streams'} first.
                 </p>
               )}
             </>

@@ -111,7 +111,13 @@ function ProgramDialog({
     <Modal title={editing ? `Edit “${program.name}”` : 'New program'} onClose={onClose}>
       <form onSubmit={onSubmit} noValidate className="space-y-4">
         {errors.form && <Alert>{errors.form}</Alert>}
-        <TextField id="program-name" label="Name" value={name} onChange={(e) => setName(e.target.value)} error={fe.name} />
+        <TextField
+          id="program-name"
+          label="Name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={fe.name}
+        />
         <div className="grid grid-cols-2 gap-3">
           <div>
             <label htmlFor="program-size" className="label">
@@ -142,8 +148,22 @@ function ProgramDialog({
         </div>
         {size === 'custom' && (
           <div className="grid grid-cols-2 gap-3">
-            <TextField id="program-width" label="Width" inputMode="numeric" value={width} onChange={(e) => setWidth(e.target.value)} error={fe.width} />
-            <TextField id="program-height" label="Height" inputMode="numeric" value={height} onChange={(e) => setHeight(e.target.value)} error={fe.height} />
+            <TextField
+              id="program-width"
+              label="Width"
+              inputMode="numeric"
+              value={width}
+              onChange={(e) => setWidth(e.target.value)}
+              error={fe.width}
+            />
+            <TextField
+              id="program-height"
+              label="Height"
+              inputMode="numeric"
+              value={height}
+              onChange={(e) => setHeight(e.target.value)}
+              error={fe.height}
+            />
           </div>
         )}
         {size !== 'custom' && (fe.width || fe.height) && <p className="field-error">{fe.width ?? fe.height}</p>}
@@ -172,7 +192,9 @@ function ProgramDialog({
             {fe.encoder ? (
               <p className="field-error">{fe.encoder}</p>
             ) : (
-              <p className="hint">{probe ? 'Tested on this appliance.' : probeError ? `Probe failed: ${probeError}` : 'Testing encoders…'}</p>
+              <p className="hint">
+                {probe ? 'Tested on this appliance.' : probeError ? `Probe failed: ${probeError}` : 'Testing encoders…'}
+              </p>
             )}
           </div>
         </div>
@@ -197,7 +219,9 @@ function ProgramDialog({
                     type="checkbox"
                     checked={dests.includes(String(d.id))}
                     onChange={(e) =>
-                      setDests((prev) => (e.target.checked ? [...prev, String(d.id)] : prev.filter((x) => x !== String(d.id))))
+                      setDests((prev) =>
+                        e.target.checked ? [...prev, String(d.id)] : prev.filter((x) => x !== String(d.id)),
+                      )
                     }
                   />
                   {d.name}
@@ -224,7 +248,17 @@ function ProgramDialog({
 
 // The badges sit in the title row, not on the picture: the pane shows exactly what goes out,
 // overlays in its corners included.
-function PaneTitle({ color, title, badge, children }: { color: string; title: string; badge?: ReactNode; children?: ReactNode }) {
+function PaneTitle({
+  color,
+  title,
+  badge,
+  children,
+}: {
+  color: string;
+  title: string;
+  badge?: ReactNode;
+  children?: ReactNode;
+}) {
   return (
     <div className="mb-2 flex min-h-[1.75rem] items-center justify-between gap-2">
       <div className="flex min-w-0 items-center gap-2">
@@ -329,7 +363,13 @@ function ProgramPane({ program, onAirCam }: { program: Program; onAirCam: Camera
 
 function StateDot({ state }: { state: string }) {
   const color =
-    state === 'running' ? 'bg-emerald-500' : state === 'starting' ? 'bg-sky-500' : state === 'backoff' || state === 'failed' ? 'bg-red-500' : 'bg-slate-400';
+    state === 'running'
+      ? 'bg-emerald-500'
+      : state === 'starting'
+        ? 'bg-sky-500'
+        : state === 'backoff' || state === 'failed'
+          ? 'bg-red-500'
+          : 'bg-slate-400';
   return (
     <span className="inline-flex items-center gap-1.5 text-xs font-medium text-slate-700">
       <span className={`h-2 w-2 rounded-full ${color}`} aria-hidden="true" />
@@ -416,7 +456,12 @@ function TakeCard({
           >
             Preview
           </button>
-          <button type="button" className="btn-ghost btn-sm" onClick={() => onPreroll(cid)} aria-label={`Preroll ${camera.name}`}>
+          <button
+            type="button"
+            className="btn-ghost btn-sm"
+            onClick={() => onPreroll(cid)}
+            aria-label={`Preroll ${camera.name}`}
+          >
             Preroll
           </button>
         </span>
@@ -501,7 +546,11 @@ function ProgramControl({
       {note && <Alert kind="success">{note}</Alert>}
 
       <div className="grid gap-4 lg:grid-cols-2">
-        <PreviewPane camera={previewCam} pending={previewPending} onAir={previewCam !== null && Number(previewCam.id) === onAirId} />
+        <PreviewPane
+          camera={previewCam}
+          pending={previewPending}
+          onAir={previewCam !== null && Number(previewCam.id) === onAirId}
+        />
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
 
@@ -533,12 +582,16 @@ function ProgramControl({
                 busy={busy || !running}
                 onTake={(cid, pid) => {
                   // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && Number(previewCam.id) === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
+                  if (previewCam && Number(previewCam.id) === cid && onAirId !== null && onAirId !== cid)
+                    setPreviewId(onAirId);
                   void act(() => studio.take(program.id, cid, pid));
                 }}
                 onPreroll={(cid) => {
                   setPreviewId(cid);
-                  void act(() => studio.preroll(program.id, cid), `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`);
+                  void act(
+                    () => studio.preroll(program.id, cid),
+                    `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`,
+                  );
                 }}
                 onPreview={setPreviewId}
               />
@@ -557,9 +610,15 @@ function ProgramControl({
                 <Metric label="Encoder" value={`${live.encoder} (${live.encoder_state})`} />
                 <Metric label="Uptime" value={formatUptime(live.uptime_s)} />
                 <Metric label="FPS" value={live.fps_measured.toFixed(1)} />
-                <Metric label="Bitrate" value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'} />
+                <Metric
+                  label="Bitrate"
+                  value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'}
+                />
                 <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
-                <Metric label="Take latency" value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'} />
+                <Metric
+                  label="Take latency"
+                  value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'}
+                />
                 <Metric label="Duplicated" value={String(live.duplicated_frames)} />
                 <Metric label="Dropped" value={String(live.dropped_frames)} />
                 <Metric label="Slate frames" value={String(live.slate_frames)} />
@@ -584,7 +643,12 @@ function ProgramControl({
               {overlays.map((o) => (
                 <li key={o.id}>
                   <label className="flex items-center gap-2 text-sm">
-                    <input type="checkbox" checked={visibleOf(o)} disabled={busy} onChange={(e) => toggleOverlay(o, e.target.checked)} />
+                    <input
+                      type="checkbox"
+                      checked={visibleOf(o)}
+                      disabled={busy}
+                      onChange={(e) => toggleOverlay(o, e.target.checked)}
+                    />
                     {o.name} <span className="text-xs text-slate-400">{o.kind}</span>
                   </label>
                 </li>
@@ -598,7 +662,11 @@ function ProgramControl({
             <table className="w-full text-sm">
               <tbody>
                 {live.outputs.map((o) => (
-                  <tr key={`d${o.destination_id}`} data-testid="program-output" className="border-t border-slate-100 align-top">
+                  <tr
+                    key={`d${o.destination_id}`}
+                    data-testid="program-output"
+                    className="border-t border-slate-100 align-top"
+                  >
                     <td className="py-1 pr-2">{o.destination}</td>
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
@@ -612,8 +680,14 @@ function ProgramControl({
                   </tr>
                 ))}
                 {live.ingests.map((i) => (
-                  <tr key={`c${i.camera_id}`} data-testid="program-ingest" className="border-t border-slate-100 align-top">
-                    <td className="py-1 pr-2"><span className="text-xs text-slate-400">Camera</span> {i.camera}</td>
+                  <tr
+                    key={`c${i.camera_id}`}
+                    data-testid="program-ingest"
+                    className="border-t border-slate-100 align-top"
+                  >
+                    <td className="py-1 pr-2">
+                      <span className="text-xs text-slate-400">Camera</span> {i.camera}
+                    </td>
                     <td className="py-1 pr-2">
                       <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
                     </td>
@@ -701,7 +775,8 @@ export default function ProgramPage() {
   }, [destinations.data]);
 
   if (programs.loading && !programs.data) return <LoadingState />;
-  if (programs.error && !programs.data) return <Alert title="Cannot load programs">{describeLoadError(programs.error)}</Alert>;
+  if (programs.error && !programs.data)
+    return <Alert title="Cannot load programs">{describeLoadError(programs.error)}</Alert>;
 
   return (
     <div>
@@ -746,11 +821,17 @@ export default function ProgramPage() {
                     <span className="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs text-slate-600">stopped</span>
                   )}
                   <span className="block text-xs text-slate-500">
-                    {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} → {destName(p.destination_ids)}
+                    {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} →{' '}
+                    {destName(p.destination_ids)}
                   </span>
                 </button>
                 {p.live ? (
-                  <button type="button" className="btn-danger btn-sm" disabled={busy} onClick={() => void run(() => studio.stopProgram(p.id))}>
+                  <button
+                    type="button"
+                    className="btn-danger btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.stopProgram(p.id))}
+                  >
                     Stop
                   </button>
                 ) : (
@@ -766,10 +847,22 @@ export default function ProgramPage() {
                     Start
                   </button>
                 )}
-                <button type="button" className="btn-secondary btn-sm" disabled={!!p.live} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+                <button
+                  type="button"
+                  className="btn-secondary btn-sm"
+                  disabled={!!p.live}
+                  onClick={() => setEditing(p)}
+                  aria-label={`Edit ${p.name}`}
+                >
                   Edit
                 </button>
-                <button type="button" className="btn-ghost btn-sm" disabled={!!p.live} onClick={() => setToDelete(p)} aria-label={`Delete ${p.name}`}>
+                <button
+                  type="button"
+                  className="btn-ghost btn-sm"
+                  disabled={!!p.live}
+                  onClick={() => setToDelete(p)}
+                  aria-label={`Delete ${p.name}`}
+                >
                   Delete
                 </button>
               </div>

@@ -42,7 +42,10 @@ export default function Setup() {
   };
 
   return (
-    <AuthCard title="Welcome to VistterStream" subtitle="Create the administrator account to finish setting up this appliance.">
+    <AuthCard
+      title="Welcome to VistterStream"
+      subtitle="Create the administrator account to finish setting up this appliance."
+    >
       <form onSubmit={onSubmit} className="space-y-4" noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField

@@ -136,7 +136,9 @@ function OutputsTable({ stream, destinations }: { stream: Stream; destinations: 
               <td className="table-cell truncate py-2 font-medium text-slate-800" title={o.destination}>
                 {o.destination}
               </td>
-              <td className="table-cell py-2">{live ? <OutputStateBadge state={o.state} /> : <span className="text-slate-400">Stopped</span>}</td>
+              <td className="table-cell py-2">
+                {live ? <OutputStateBadge state={o.state} /> : <span className="text-slate-400">Stopped</span>}
+              </td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatFps(o.fps) : '—'}</td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatBitrate(o.bitrate_kbps) : '—'}</td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? o.restarts : '—'}</td>
@@ -303,11 +305,27 @@ function SetupChecklist({ cameras, destinations }: { cameras: number; destinatio
             <DestinationIcon />
           </div>
           <h2 className="text-base font-semibold">Before your first stream</h2>
-          <p className="mt-1 text-sm text-slate-500">A stream sends one camera to one or more destinations. You need at least one of each.</p>
+          <p className="mt-1 text-sm text-slate-500">
+            A stream sends one camera to one or more destinations. You need at least one of each.
+          </p>
         </div>
         <ol className="mt-6 divide-y divide-slate-100 border-y border-slate-100">
-          {item(1, cameras > 0, 'Add a camera', 'The IP camera whose picture is streamed.', '/cameras/new', 'Add a camera')}
-          {item(2, destinations > 0, 'Add a destination', 'Your YouTube, Facebook or Twitch channel, or an RTMP/SRT server.', '/destinations', 'Add a destination')}
+          {item(
+            1,
+            cameras > 0,
+            'Add a camera',
+            'The IP camera whose picture is streamed.',
+            '/cameras/new',
+            'Add a camera',
+          )}
+          {item(
+            2,
+            destinations > 0,
+            'Add a destination',
+            'Your YouTube, Facebook or Twitch channel, or an RTMP/SRT server.',
+            '/destinations',
+            'Add a destination',
+          )}
         </ol>
       </div>
     </div>
@@ -355,7 +373,11 @@ export default function Streams() {
   const onAir = started.filter((s) => s.status.state === 'running' || s.status.state === 'degraded').length;
 
   const onSaved = (s: Stream) => {
-    setNotice(editing === 'new' ? `Stream “${s.name}” was created. Start it when you are ready.` : `Stream “${s.name}” was saved.`);
+    setNotice(
+      editing === 'new'
+        ? `Stream “${s.name}” was created. Start it when you are ready.`
+        : `Stream “${s.name}” was saved.`,
+    );
     fetchedPresets.current.delete(String(s.camera_id));
     replace(s);
     setEditing(null);
@@ -480,7 +502,8 @@ export default function Streams() {
           title="Delete stream?"
           message={
             <>
-              The stream <strong className="text-slate-900">{toDelete.name}</strong> will be deleted. The camera and the destinations stay.
+              The stream <strong className="text-slate-900">{toDelete.name}</strong> will be deleted. The camera and the
+              destinations stay.
             </>
           }
           confirmLabel="Delete stream"

@@ -9,7 +9,16 @@ import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError } from '../lib/errors';
 import { formatMs, locatePath, movedStart, newClipId, rulerTicks } from '../lib/timeline';
-import { studio, type Clip, type ImportResult, type Issue, type Overlay, type PlayerStatus, type Timeline, type Track } from '../studioApi';
+import {
+  studio,
+  type Clip,
+  type ImportResult,
+  type Issue,
+  type Overlay,
+  type PlayerStatus,
+  type Timeline,
+  type Track,
+} from '../studioApi';
 
 function errorWithPath(e: unknown): Issue {
   if (e instanceof ApiError) return { path: e.field ?? '', message: e.message };
@@ -20,7 +29,10 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
   if (issues.length === 0) return null;
   return (
     <Alert kind={kind} title={title}>
-      <ul className="list-disc space-y-0.5 pl-5" data-testid={kind === 'error' ? 'timeline-errors' : 'timeline-warnings'}>
+      <ul
+        className="list-disc space-y-0.5 pl-5"
+        data-testid={kind === 'error' ? 'timeline-errors' : 'timeline-warnings'}
+      >
         {issues.map((i, n) => (
           <li key={n}>
             {i.path && <code className="mr-1 rounded bg-white/60 px-1 text-xs">{i.path}</code>}
@@ -61,7 +73,13 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
         <label htmlFor="timeline-import" className="text-sm font-medium">
           Import a VistterStudio file
         </label>
-        <input id="timeline-import" type="file" accept=".json,application/json" onChange={(e) => void onFile(e)} disabled={busy} />
+        <input
+          id="timeline-import"
+          type="file"
+          accept=".json,application/json"
+          onChange={(e) => void onFile(e)}
+          disabled={busy}
+        />
         {busy && <span className="text-sm text-slate-500">Importing…</span>}
       </div>
       {error && <IssueList title="The file was not imported" issues={[error]} kind="error" />}
@@ -121,11 +139,19 @@ function ClipDialog({
   const [track, setTrack] = useState(target.track);
   const trackKind = timeline.tracks[track]?.kind;
   const src = existing?.source;
-  const [type, setType] = useState<'camera' | 'overlay' | 'passthrough'>(src?.type ?? (trackKind === 'overlay' ? 'overlay' : 'camera'));
-  const [cameraId, setCameraId] = useState(src?.type === 'camera' ? String(src.camera_id) : String(cameras[0]?.id ?? ''));
-  const [presetId, setPresetId] = useState(src?.type === 'camera' && src.preset_id != null ? String(src.preset_id) : '');
+  const [type, setType] = useState<'camera' | 'overlay' | 'passthrough'>(
+    src?.type ?? (trackKind === 'overlay' ? 'overlay' : 'camera'),
+  );
+  const [cameraId, setCameraId] = useState(
+    src?.type === 'camera' ? String(src.camera_id) : String(cameras[0]?.id ?? ''),
+  );
+  const [presetId, setPresetId] = useState(
+    src?.type === 'camera' && src.preset_id != null ? String(src.preset_id) : '',
+  );
   const [presets, setPresets] = useState<Preset[]>([]);
-  const [overlayId, setOverlayId] = useState(src?.type === 'overlay' ? String(src.overlay_id) : String(overlays[0]?.id ?? ''));
+  const [overlayId, setOverlayId] = useState(
+    src?.type === 'overlay' ? String(src.overlay_id) : String(overlays[0]?.id ?? ''),
+  );
   const ov = src?.type === 'overlay' ? src : null;
   const [place, setPlace] = useState({
     x: String(ov?.x ?? 40),
@@ -135,7 +161,9 @@ function ClipDialog({
     opacity: String(ov?.opacity ?? 1),
   });
   const lastEnd = Math.max(0, ...timeline.tracks[track].clips.map((c) => c.end_ms));
-  const [start, setStart] = useState(String((existing?.start_ms ?? Math.min(lastEnd, timeline.duration_ms - 1000)) / 1000));
+  const [start, setStart] = useState(
+    String((existing?.start_ms ?? Math.min(lastEnd, timeline.duration_ms - 1000)) / 1000),
+  );
   const [end, setEnd] = useState(String((existing?.end_ms ?? Math.min(lastEnd + 10_000, timeline.duration_ms)) / 1000));
   const [error, setError] = useState<string | null>(null);
 
@@ -145,7 +173,10 @@ function ClipDialog({
       setPresets([]);
       return;
     }
-    api.listPresets(cam.id).then(setPresets).catch(() => setPresets([]));
+    api
+      .listPresets(cam.id)
+      .then(setPresets)
+      .catch(() => setPresets([]));
   }, [cameraId, cameras]);
 
   // An overlay's own placement as the default for a new overlay clip.
@@ -198,16 +229,33 @@ function ClipDialog({
         {error && <Alert>{error}</Alert>}
         <div className="grid grid-cols-2 gap-3">
           <div>
-            <label htmlFor="clip-track" className="label">Track</label>
-            <select id="clip-track" className="input" value={track} onChange={(e) => setTrack(Number(e.target.value))} disabled={!!existing}>
+            <label htmlFor="clip-track" className="label">
+              Track
+            </label>
+            <select
+              id="clip-track"
+              className="input"
+              value={track}
+              onChange={(e) => setTrack(Number(e.target.value))}
+              disabled={!!existing}
+            >
               {timeline.tracks.map((t, i) => (
-                <option key={i} value={i}>{t.name || t.kind} ({t.kind})</option>
+                <option key={i} value={i}>
+                  {t.name || t.kind} ({t.kind})
+                </option>
               ))}
             </select>
           </div>
           <div>
-            <label htmlFor="clip-type" className="label">Shows</label>
-            <select id="clip-type" className="input" value={type} onChange={(e) => setType(e.target.value as typeof type)}>
+            <label htmlFor="clip-type" className="label">
+              Shows
+            </label>
+            <select
+              id="clip-type"
+              className="input"
+              value={type}
+              onChange={(e) => setType(e.target.value as typeof type)}
+            >
               <option value="camera">A camera</option>
               <option value="overlay">An overlay</option>
               <option value="passthrough">Passthrough</option>
@@ -217,16 +265,42 @@ function ClipDialog({
         {type === 'camera' && (
           <div className="grid grid-cols-2 gap-3">
             <div>
-              <label htmlFor="clip-camera" className="label">Camera</label>
-              <select id="clip-camera" className="input" value={cameraId} onChange={(e) => { setCameraId(e.target.value); setPresetId(''); }}>
-                {cameras.map((c) => <option key={c.id} value={String(c.id)}>{c.name}</option>)}
+              <label htmlFor="clip-camera" className="label">
+                Camera
+              </label>
+              <select
+                id="clip-camera"
+                className="input"
+                value={cameraId}
+                onChange={(e) => {
+                  setCameraId(e.target.value);
+                  setPresetId('');
+                }}
+              >
+                {cameras.map((c) => (
+                  <option key={c.id} value={String(c.id)}>
+                    {c.name}
+                  </option>
+                ))}
               </select>
             </div>
             <div>
-              <label htmlFor="clip-preset" className="label">Preset</label>
-              <select id="clip-preset" className="input" value={presetId} onChange={(e) => setPresetId(e.target.value)} disabled={presets.length === 0}>
+              <label htmlFor="clip-preset" className="label">
+                Preset
+              </label>
+              <select
+                id="clip-preset"
+                className="input"
+                value={presetId}
+                onChange={(e) => setPresetId(e.target.value)}
+                disabled={presets.length === 0}
+              >
                 <option value="">None</option>
-                {presets.map((p) => <option key={p.id} value={String(p.id)}>{p.name}</option>)}
+                {presets.map((p) => (
+                  <option key={p.id} value={String(p.id)}>
+                    {p.name}
+                  </option>
+                ))}
               </select>
             </div>
           </div>
@@ -234,16 +308,35 @@ function ClipDialog({
         {type === 'overlay' && (
           <>
             <div>
-              <label htmlFor="clip-overlay" className="label">Overlay</label>
-              <select id="clip-overlay" className="input" value={overlayId} onChange={(e) => pickOverlay(e.target.value)}>
-                {overlays.map((o) => <option key={o.id} value={String(o.id)}>{o.name}</option>)}
+              <label htmlFor="clip-overlay" className="label">
+                Overlay
+              </label>
+              <select
+                id="clip-overlay"
+                className="input"
+                value={overlayId}
+                onChange={(e) => pickOverlay(e.target.value)}
+              >
+                {overlays.map((o) => (
+                  <option key={o.id} value={String(o.id)}>
+                    {o.name}
+                  </option>
+                ))}
               </select>
             </div>
             <div className="grid grid-cols-5 gap-2">
               {(['x', 'y', 'width', 'height', 'opacity'] as const).map((k) => (
                 <div key={k}>
-                  <label htmlFor={`clip-${k}`} className="label capitalize">{k}</label>
-                  <input id={`clip-${k}`} className="input" inputMode="decimal" value={place[k]} onChange={(e) => setPlace((p) => ({ ...p, [k]: e.target.value }))} />
+                  <label htmlFor={`clip-${k}`} className="label capitalize">
+                    {k}
+                  </label>
+                  <input
+                    id={`clip-${k}`}
+                    className="input"
+                    inputMode="decimal"
+                    value={place[k]}
+                    onChange={(e) => setPlace((p) => ({ ...p, [k]: e.target.value }))}
+                  />
                 </div>
               ))}
             </div>
@@ -251,19 +344,45 @@ function ClipDialog({
         )}
         <div className="grid grid-cols-2 gap-3">
           <div>
-            <label htmlFor="clip-start" className="label">Start (s)</label>
-            <input id="clip-start" className="input" inputMode="decimal" value={start} onChange={(e) => setStart(e.target.value)} />
+            <label htmlFor="clip-start" className="label">
+              Start (s)
+            </label>
+            <input
+              id="clip-start"
+              className="input"
+              inputMode="decimal"
+              value={start}
+              onChange={(e) => setStart(e.target.value)}
+            />
           </div>
           <div>
-            <label htmlFor="clip-end" className="label">End (s)</label>
-            <input id="clip-end" className="input" inputMode="decimal" value={end} onChange={(e) => setEnd(e.target.value)} />
+            <label htmlFor="clip-end" className="label">
+              End (s)
+            </label>
+            <input
+              id="clip-end"
+              className="input"
+              inputMode="decimal"
+              value={end}
+              onChange={(e) => setEnd(e.target.value)}
+            />
           </div>
         </div>
         <div className="flex justify-between gap-2 pt-2">
-          {existing ? <button type="button" className="btn-danger" onClick={onDelete}>Delete clip</button> : <span />}
+          {existing ? (
+            <button type="button" className="btn-danger" onClick={onDelete}>
+              Delete clip
+            </button>
+          ) : (
+            <span />
+          )}
           <div className="flex gap-2">
-            <button type="button" className="btn-secondary" onClick={onClose}>Cancel</button>
-            <button type="submit" className="btn-primary">{existing ? 'Apply' : 'Add clip'}</button>
+            <button type="button" className="btn-secondary" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="btn-primary">
+              {existing ? 'Apply' : 'Add clip'}
+            </button>
           </div>
         </div>
       </form>
@@ -309,10 +428,26 @@ function Editor({
   const [warnings, setWarnings] = useState<Issue[]>(initial.warnings ?? []);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
-  const drag = useRef<{ track: number; clip: number; x0: number; start0: number; width: number; moved: boolean } | null>(null);
+  const drag = useRef<{
+    track: number;
+    clip: number;
+    x0: number;
+    start0: number;
+    width: number;
+    moved: boolean;
+  } | null>(null);
   const [dragPreview, setDragPreview] = useState<{ track: number; clip: number; start: number } | null>(null);
   const dur = Math.max(1, t.duration_ms);
-  const bad = useMemo(() => new Set(errors.map((e) => locatePath(e.path)).filter((l) => l.clip !== null).map((l) => `${l.track}:${l.clip}`)), [errors]);
+  const bad = useMemo(
+    () =>
+      new Set(
+        errors
+          .map((e) => locatePath(e.path))
+          .filter((l) => l.clip !== null)
+          .map((l) => `${l.track}:${l.clip}`),
+      ),
+    [errors],
+  );
 
   const update = (fn: (d: Timeline) => void) => {
     setT((prev) => {
@@ -327,7 +462,14 @@ function Editor({
   const onPointerDown = (e: React.PointerEvent<HTMLDivElement>, track: number, clip: number) => {
     const lane = (e.currentTarget.parentElement as HTMLElement).getBoundingClientRect();
     e.currentTarget.setPointerCapture(e.pointerId);
-    drag.current = { track, clip, x0: e.clientX, start0: t.tracks[track].clips[clip].start_ms, width: lane.width, moved: false };
+    drag.current = {
+      track,
+      clip,
+      x0: e.clientX,
+      start0: t.tracks[track].clips[clip].start_ms,
+      width: lane.width,
+      moved: false,
+    };
   };
   const onPointerMove = (e: React.PointerEvent<HTMLDivElement>) => {
     const d = drag.current;
@@ -388,11 +530,20 @@ function Editor({
     <section className="card mt-6 space-y-4 p-4" aria-label="Timeline editor" data-testid="timeline-editor">
       <div className="flex flex-wrap items-end gap-3">
         <div className="min-w-[12rem] flex-1">
-          <label htmlFor="tl-name" className="label">Name</label>
-          <input id="tl-name" className="input" value={t.name} onChange={(e) => update((n) => void (n.name = e.target.value))} />
+          <label htmlFor="tl-name" className="label">
+            Name
+          </label>
+          <input
+            id="tl-name"
+            className="input"
+            value={t.name}
+            onChange={(e) => update((n) => void (n.name = e.target.value))}
+          />
         </div>
         <div className="w-32">
-          <label htmlFor="tl-duration" className="label">Duration (s)</label>
+          <label htmlFor="tl-duration" className="label">
+            Duration (s)
+          </label>
           <input
             id="tl-duration"
             className="input"
@@ -402,19 +553,41 @@ function Editor({
           />
         </div>
         <div className="w-32">
-          <label htmlFor="tl-playback" className="label">Playback</label>
-          <select id="tl-playback" className="input" value={t.playback} onChange={(e) => update((n) => void (n.playback = e.target.value as 'loop' | 'once'))}>
+          <label htmlFor="tl-playback" className="label">
+            Playback
+          </label>
+          <select
+            id="tl-playback"
+            className="input"
+            value={t.playback}
+            onChange={(e) => update((n) => void (n.playback = e.target.value as 'loop' | 'once'))}
+          >
             <option value="loop">Loop</option>
             <option value="once">Once</option>
           </select>
         </div>
-        <button type="button" className="btn-secondary" onClick={() => setTarget({ track: 0, clip: null })} disabled={t.tracks.length === 0}>
+        <button
+          type="button"
+          className="btn-secondary"
+          onClick={() => setTarget({ track: 0, clip: null })}
+          disabled={t.tracks.length === 0}
+        >
           Add clip
         </button>
         <button
           type="button"
           className="btn-secondary"
-          onClick={() => update((n) => void n.tracks.push({ id: `track-${Date.now().toString(36)}`, kind: 'overlay', name: `Overlays ${n.tracks.length}`, clips: [] }))}
+          onClick={() =>
+            update(
+              (n) =>
+                void n.tracks.push({
+                  id: `track-${Date.now().toString(36)}`,
+                  kind: 'overlay',
+                  name: `Overlays ${n.tracks.length}`,
+                  clips: [],
+                }),
+            )
+          }
         >
           Add overlay track
         </button>
@@ -433,7 +606,11 @@ function Editor({
         <div className="w-28 shrink-0" />
         <div className="relative h-6 flex-1 border-b border-slate-300 text-[10px] text-slate-500">
           {ticks.map((ms) => (
-            <span key={ms} className="absolute top-0 -translate-x-1/2 border-l border-slate-300 pl-0.5" style={{ left: `${(ms / dur) * 100}%` }}>
+            <span
+              key={ms}
+              className="absolute top-0 -translate-x-1/2 border-l border-slate-300 pl-0.5"
+              style={{ left: `${(ms / dur) * 100}%` }}
+            >
               {formatMs(ms)}
             </span>
           ))}
@@ -448,7 +625,8 @@ function Editor({
             </div>
             <div className="relative h-12 flex-1 overflow-hidden rounded bg-slate-100">
               {tr.clips.map((c, ci) => {
-                const start = dragPreview && dragPreview.track === ti && dragPreview.clip === ci ? dragPreview.start : c.start_ms;
+                const start =
+                  dragPreview && dragPreview.track === ti && dragPreview.clip === ci ? dragPreview.start : c.start_ms;
                 const len = c.end_ms - c.start_ms;
                 return (
                   <div
@@ -467,7 +645,9 @@ function Editor({
                     onKeyDown={(e) => e.key === 'Enter' && setTarget({ track: ti, clip: ci })}
                   >
                     <span className="block truncate font-medium">{clipLabel(c, cameras, overlays)}</span>
-                    <span className="block truncate opacity-80">{formatMs(start)}–{formatMs(start + len)}</span>
+                    <span className="block truncate opacity-80">
+                      {formatMs(start)}–{formatMs(start + len)}
+                    </span>
                   </div>
                 );
               })}
@@ -478,7 +658,11 @@ function Editor({
           <div className="pointer-events-none absolute inset-y-0 left-0 right-0 flex gap-2">
             <div className="w-28 shrink-0" />
             <div className="relative flex-1">
-              <div data-testid="playhead" className="absolute inset-y-0 w-0.5 bg-red-600" style={{ left: `${(Math.min(player.position_ms, dur) / dur) * 100}%` }} />
+              <div
+                data-testid="playhead"
+                className="absolute inset-y-0 w-0.5 bg-red-600"
+                style={{ left: `${(Math.min(player.position_ms, dur) / dur) * 100}%` }}
+              />
             </div>
           </div>
         )}
@@ -527,7 +711,10 @@ export default function TimelinesPage() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => {
-    studio.playerStatus().then(setPlayer).catch(() => undefined);
+    studio
+      .playerStatus()
+      .then(setPlayer)
+      .catch(() => undefined);
   }, []);
   useEvents({
     timeline_position: (d) => setPlayer(d as PlayerStatus),
@@ -572,7 +759,8 @@ export default function TimelinesPage() {
   };
 
   if (timelines.loading && !timelines.data) return <LoadingState />;
-  if (timelines.error && !timelines.data) return <Alert title="Cannot load timelines">{describeLoadError(timelines.error)}</Alert>;
+  if (timelines.error && !timelines.data)
+    return <Alert title="Cannot load timelines">{describeLoadError(timelines.error)}</Alert>;
   const list = timelines.data ?? [];
   const editing = list.find((t) => t.id === editingId) ?? null;
   const playingId = player?.state === 'playing' ? player.timeline_id : null;
@@ -607,33 +795,69 @@ export default function TimelinesPage() {
             const playing = playingId === t.id;
             const clips = t.tracks.reduce((n, tr) => n + tr.clips.length, 0);
             return (
-              <div key={t.id} data-testid="timeline-row" className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}>
+              <div
+                key={t.id}
+                data-testid="timeline-row"
+                className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}
+              >
                 <div className="min-w-0 flex-1">
                   <p className="font-medium">
                     {t.name}
-                    {playing && <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">PLAYING {formatMs(player!.position_ms)}</span>}
+                    {playing && (
+                      <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">
+                        PLAYING {formatMs(player!.position_ms)}
+                      </span>
+                    )}
                   </p>
                   <p className="text-xs text-slate-500">
                     {formatMs(t.duration_ms)} · {t.playback} · {t.tracks.length} tracks · {clips} clips
-                    {(t.warnings?.length ?? 0) > 0 && <span className="text-amber-700"> · {t.warnings!.length} warnings</span>}
+                    {(t.warnings?.length ?? 0) > 0 && (
+                      <span className="text-amber-700"> · {t.warnings!.length} warnings</span>
+                    )}
                   </p>
                 </div>
                 {playing ? (
-                  <button type="button" className="btn-danger btn-sm" disabled={busy} onClick={() => void run(() => studio.stopTimeline(t.id))}>
+                  <button
+                    type="button"
+                    className="btn-danger btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.stopTimeline(t.id))}
+                  >
                     Stop
                   </button>
                 ) : (
-                  <button type="button" className="btn-primary btn-sm" disabled={busy} onClick={() => void run(() => studio.startTimeline(t.id))} aria-label={`Start ${t.name}`}>
+                  <button
+                    type="button"
+                    className="btn-primary btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.startTimeline(t.id))}
+                    aria-label={`Start ${t.name}`}
+                  >
                     Start
                   </button>
                 )}
-                <button type="button" className="btn-secondary btn-sm" onClick={() => setEditingId(t.id)} aria-label={`Edit ${t.name}`}>
+                <button
+                  type="button"
+                  className="btn-secondary btn-sm"
+                  onClick={() => setEditingId(t.id)}
+                  aria-label={`Edit ${t.name}`}
+                >
                   Edit
                 </button>
-                <a className="btn-ghost btn-sm" href={`/api/timelines/${encodeURIComponent(t.id)}/export`} aria-label={`Export ${t.name}`}>
+                <a
+                  className="btn-ghost btn-sm"
+                  href={`/api/timelines/${encodeURIComponent(t.id)}/export`}
+                  aria-label={`Export ${t.name}`}
+                >
                   Export
                 </a>
-                <button type="button" className="btn-ghost btn-sm" disabled={playing} onClick={() => setToDelete(t)} aria-label={`Delete ${t.name}`}>
+                <button
+                  type="button"
+                  className="btn-ghost btn-sm"
+                  disabled={playing}
+                  onClick={() => setToDelete(t)}
+                  aria-label={`Delete ${t.name}`}
+                >
                   Delete
                 </button>
               </div>
