@@ -26,7 +26,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     try {
       const state = await api.authState();
       setSetupRequired(state.setup_required);
-      setUser(state.user);
+      setUser(state.user ?? null);
       setLoadError(null);
     } catch (e) {
       setLoadError(e instanceof Error ? e.message : 'Cannot reach the appliance.');

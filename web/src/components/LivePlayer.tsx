@@ -15,7 +15,7 @@ import { CameraIcon } from './ui';
 
 interface Props {
   /** A camera: plays /api/cameras/{id}/live. */
-  cameraId?: number | string;
+  cameraId?: number;
   /** Any live path instead, e.g. `/api/programs/3/live`. */
   src?: string;
   /** What the path shows, for the status texts. Default: `camera` with `cameraId`, else `program`. */

@@ -9,7 +9,7 @@ import { Alert, TextField } from './ui';
 const FIELDS = ['name', 'pan', 'tilt', 'zoom', 'settle_ms'];
 
 interface Props {
-  cameraId: number | string;
+  cameraId: number;
   preset: Preset | null;
   onSaved: (p: Preset) => void;
   onClose: () => void;

@@ -44,7 +44,7 @@ function fmt(n: number): string {
 }
 
 /** Press-and-hold moves: one request now, again every second while held, stop on release. */
-function useHold(cameraId: number | string, onError: (msg: string | null) => void, onStopped: () => void) {
+function useHold(cameraId: number, onError: (msg: string | null) => void, onStopped: () => void) {
   const [active, setActive] = useState<Direction | null>(null);
   const holding = useRef<Direction | null>(null);
   const timer = useRef<number | undefined>(undefined);
@@ -150,7 +150,7 @@ function useHold(cameraId: number | string, onError: (msg: string | null) => voi
 }
 
 interface Props {
-  cameraId: number | string;
+  cameraId: number;
   /** changes when something else (a preset move) moved the camera */
   refreshKey?: number;
   onPresetsAdded: (presets: Preset[]) => void;

@@ -42,7 +42,7 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
     setPresets(null);
     setPresetsError(null);
     api
-      .listPresets(cameraId)
+      .listPresets(Number(cameraId))
       .then((list) => {
         if (!cancelled) setPresets(list);
       })
@@ -77,11 +77,11 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
       setErrors({ fields, form: null });
       return;
     }
-    // Keep the ids' types as the appliance sent them (numbers).
+    // The selects hold strings; the API's ids are numbers.
     const body: StreamInput = {
       name: name.trim(),
-      camera_id: camera ? camera.id : cameraId,
-      preset_id: presetId === '' ? null : (presets?.find((p) => String(p.id) === presetId)?.id ?? presetId),
+      camera_id: Number(cameraId),
+      preset_id: presetId === '' ? null : Number(presetId),
       destination_ids: destinations.filter((d) => chosen.has(String(d.id))).map((d) => d.id),
     };
     setBusy(true);

@@ -1,6 +1,6 @@
 // Pure helpers for destinations, streams and PTZ: labels, colors, units and words for errors.
 
-import { ApiError, type OutputState, type Platform, type PtzVelocity, type StreamState } from '../api';
+import { ApiError, type OutputState, type Platform, type PtzVelocity, type Stream, type StreamState } from '../api';
 import { sentence } from './errors';
 
 export interface PlatformInfo {
@@ -159,4 +159,15 @@ export function describePtzError(err: unknown): string {
   }
   if (err instanceof Error && err.message) return err.message;
   return 'The camera could not be moved.';
+}
+
+/** A whole Stream (as the `stream_status` event carries it), not just a reference to one. */
+export function isStream(data: unknown): data is Stream {
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as Stream).id === 'number' &&
+    typeof (data as Stream).status === 'object' &&
+    Array.isArray((data as Stream).destination_ids)
+  );
 }

@@ -52,8 +52,9 @@ function fromCamera(c: Camera): FormState {
 }
 
 export default function CameraForm() {
-  const { id } = useParams();
-  const editing = id !== undefined;
+  const params = useParams();
+  const id = Number(params.id);
+  const editing = params.id !== undefined;
   const navigate = useNavigate();
   const [camera, setCamera] = useState<Camera | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);

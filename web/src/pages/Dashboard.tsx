@@ -1,19 +1,19 @@
 // System health at a glance and a live tile for every camera.
 
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
+import { ApiError, api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
 import Snapshot from '../components/Snapshot';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
+import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useEvents, type LiveState } from '../hooks/useEvents';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
-import { ApiError } from '../api';
+import { FALLBACK_POLL_MS, usePoll } from '../hooks/usePoll';
 import { describeLoadError, sentence } from '../lib/errors';
 import { formatBytes, formatDateTime, formatPercent, formatRelative, formatUptime } from '../lib/format';
-
-type HealthMap = Record<string, CameraHealth>;
 
 function useNow(intervalMs = 10_000): number {
   const [now, setNow] = useState(Date.now());
@@ -83,7 +83,7 @@ function SystemCards({ status }: { status: SystemStatus }) {
             : `${status.temperature_c.toFixed(1)} °C`
         }
         sub={
-          status.temperature_c === null
+          status.temperature_c == null
             ? 'No sensor found on this machine'
             : status.temperature_c > 75
               ? 'Running hot'
@@ -187,55 +187,24 @@ export default function Dashboard() {
   const now = useNow();
   const status = useLoad(() => api.status(), []);
   const cameras = useLoad(() => api.listCameras(), []);
-  const streams = useLoad(() => api.listStreams(), []);
-  const reloadStreams = streams.reload;
-  useEffect(() => {
-    const t = window.setInterval(() => void reloadStreams(), 10_000);
-    return () => window.clearInterval(t);
-  }, [reloadStreams]);
-  const [health, setHealth] = useState<HealthMap>({});
+  const streams = useLiveStreams();
+  const { health } = useCameraHealth();
 
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .camerasHealth()
-      .then((list) => {
-        if (cancelled || !Array.isArray(list)) return;
-        setHealth((prev) => {
-          const next = { ...prev };
-          for (const h of list) next[String(h.camera_id)] = h;
-          return next;
-        });
-      })
-      .catch(() => {
-        /* health not available yet: tiles show "Unknown" */
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, []);
-
-  const onHealth = useCallback((data: unknown) => {
-    const h = data as CameraHealth;
-    if (h && h.camera_id !== undefined) setHealth((prev) => ({ ...prev, [String(h.camera_id)]: h }));
-  }, []);
-  const setStatus = status.setData;
-  const onStatus = useCallback(
-    (data: unknown) => {
-      if (data && typeof data === 'object' && 'uptime_s' in (data as object)) setStatus(data as SystemStatus);
+  const { setData: setStatus, reload: reloadStatus } = status;
+  const reloadCameras = cameras.reload;
+  const live = useEvents(
+    {
+      status: (data) => {
+        if (data && typeof data === 'object' && 'uptime_s' in data) setStatus(data as SystemStatus);
+      },
+      camera_changed: () => void reloadCameras(),
     },
-    [setStatus],
+    { onResync: () => void reloadCameras() },
   );
-  const live = useEvents({ camera_health: onHealth, status: onStatus });
 
-  // Without the event stream, poll the status so the cards do not freeze.
-  const reloadStatus = status.reload;
+  // The status comes every 5 s on the event stream; without it, poll so the cards do not freeze.
   const statusMissing = status.error instanceof ApiError && status.error.notAvailable;
-  useEffect(() => {
-    if (live === 'live' || statusMissing) return;
-    const t = window.setInterval(() => void reloadStatus(), 15_000);
-    return () => window.clearInterval(t);
-  }, [live, reloadStatus, statusMissing]);
+  usePoll(reloadStatus, FALLBACK_POLL_MS, live !== 'live' && !statusMissing);
 
   return (
     <>
@@ -298,7 +267,7 @@ export default function Dashboard() {
         ) : (
           <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3">
             {cameras.data?.map((c) => (
-              <CameraTile key={c.id} camera={c} health={health[String(c.id)]} now={now} />
+              <CameraTile key={c.id} camera={c} health={health[c.id]} now={now} />
             ))}
           </div>
         )}

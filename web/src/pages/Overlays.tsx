@@ -4,9 +4,13 @@
 import { useState, type FormEvent } from 'react';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField } from '../components/ui';
+import { useAction } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
+import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
+import { removeId, upsert } from '../lib/collections';
+import { describeLoadError, mapApiError, NO_ERRORS } from '../lib/errors';
 import { formatBytes } from '../lib/format';
-import { describeLoadError, mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import {
   OVERLAY_KINDS,
   studio,
@@ -15,7 +19,7 @@ import {
   type OverlayDefinition,
   type OverlayInput,
   type OverlayKind,
-} from '../studioApi';
+} from '../api';
 
 const FIELDS = [
   'name',
@@ -108,29 +112,29 @@ function OverlayDialog({
   const [draft, setDraft] = useState<Draft>(() => toDraft(overlay));
   const [assetId, setAssetId] = useState<number | null>(overlay?.asset_id ?? null);
   const [assetList, setAssetList] = useState(assets);
-  const [uploading, setUploading] = useState(false);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const uploadAction = useAction((file: File) => studio.uploadAsset(file));
+  const save = useAction((body: OverlayInput) =>
+    overlay ? studio.updateOverlay(overlay.id, body) : studio.createOverlay(body),
+  );
+  const uploading = uploadAction.busy;
+  const busy = save.busy;
+  // The latest failure of either, next to its field.
+  const failed = save.error ?? uploadAction.error;
+  const errors = failed ? mapApiError(failed, FIELDS, ALIASES) : NO_ERRORS;
   const fe = errors.fields;
 
   const upload = async (file: File | undefined) => {
     if (!file) return;
-    setUploading(true);
-    setErrors(NO_ERRORS);
-    try {
-      const a = await studio.uploadAsset(file);
-      setAssetList((prev) => (prev.some((x) => x.id === a.id) ? prev : [...prev, a]));
-      setAssetId(a.id);
-    } catch (e) {
-      setErrors(mapApiError(e, FIELDS, ALIASES));
-    } finally {
-      setUploading(false);
-    }
+    save.reset();
+    const a = await uploadAction.run(file);
+    if (!a) return;
+    setAssetList((prev) => upsert(prev, a));
+    setAssetId(a.id);
   };
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    const def: OverlayDefinition = {};
+    const def: Record<string, string | number> = {};
     for (const k of ['x', 'y', 'width', 'height', 'opacity', ...BY_KIND[kind]]) {
       const v = draft[k]?.trim() ?? '';
       if (v === '') continue;
@@ -140,17 +144,12 @@ function OverlayDialog({
       name: name.trim(),
       kind,
       asset_id: kind === 'image' ? assetId : null,
-      definition: def,
+      // Every key is one of the form's fields, each a field of the definition.
+      definition: def as OverlayDefinition,
     };
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      onSaved(overlay ? await studio.updateOverlay(overlay.id, body) : await studio.createOverlay(body));
-    } catch (err) {
-      setErrors(mapApiError(err, FIELDS, ALIASES));
-    } finally {
-      setBusy(false);
-    }
+    uploadAction.reset();
+    const saved = await save.run(body);
+    if (saved) onSaved(saved);
   };
 
   const field = (k: string) => (
@@ -262,16 +261,19 @@ function describe(o: Overlay): string {
           : o.asset_id
             ? `asset #${o.asset_id}`
             : '';
-  return `${what} · ${d.x ?? 0},${d.y ?? 0} ${d.width ?? '?'}×${d.height ?? '?'}${d.opacity !== undefined && d.opacity !== 1 ? ` · ${Math.round(d.opacity * 100)} %` : ''}`;
+  return `${what} · ${d.x ?? 0},${d.y ?? 0} ${d.width ?? '?'}×${d.height ?? '?'}${d.opacity != null && d.opacity !== 1 ? ` · ${Math.round(d.opacity * 100)} %` : ''}`;
 }
 
 export default function OverlaysPage() {
   const overlays = useLoad(() => studio.listOverlays(), []);
   const assets = useLoad(() => studio.listAssets().catch(() => [] as Asset[]), []);
   const [editing, setEditing] = useState<Overlay | 'new' | null>(null);
-  const [toDelete, setToDelete] = useState<Overlay | null>(null);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const del = useConfirmDelete((o: Overlay) => studio.deleteOverlay(o.id), {
+    onDeleted: (o) => overlays.setData((prev) => removeId(prev, o.id)),
+  });
+  // Overlays changed elsewhere (another browser, a sync from VistterStudio).
+  const reloadOverlays = overlays.reload;
+  useEvents({ overlay_changed: () => void reloadOverlays() }, { onResync: () => void reloadOverlays() });
 
   if (overlays.loading && !overlays.data) return <LoadingState />;
   if (overlays.error && !overlays.data)
@@ -326,10 +328,7 @@ export default function OverlaysPage() {
               <button
                 type="button"
                 className="btn-ghost btn-sm"
-                onClick={() => {
-                  setDeleteError(null);
-                  setToDelete(o);
-                }}
+                onClick={() => del.ask(o)}
                 aria-label={`Delete ${o.name}`}
               >
                 Delete
@@ -344,37 +343,18 @@ export default function OverlaysPage() {
           assets={assets.data ?? []}
           onClose={() => setEditing(null)}
           onSaved={(o) => {
-            overlays.setData((prev) => {
-              const l = prev ?? [];
-              return l.some((x) => x.id === o.id) ? l.map((x) => (x.id === o.id ? o : x)) : [...l, o];
-            });
+            overlays.setData((prev) => upsert(prev, o));
             void assets.reload();
             setEditing(null);
           }}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete overlay"
-          message={`Delete “${toDelete.name}”?`}
+          message={`Delete “${del.target.name}”?`}
           confirmLabel="Delete"
-          busy={busy}
-          error={deleteError}
-          onCancel={() => setToDelete(null)}
-          onConfirm={() =>
-            void (async () => {
-              setBusy(true);
-              try {
-                await studio.deleteOverlay(toDelete.id);
-                overlays.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
-                setToDelete(null);
-              } catch (e) {
-                setDeleteError(mapApiError(e, []).form);
-              } finally {
-                setBusy(false);
-              }
-            })()
-          }
+          {...del.dialog}
         />
       )}
     </div>

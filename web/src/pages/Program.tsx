@@ -3,13 +3,17 @@
 // (the next camera's live view; the program's own output), one big take button per camera,
 // overlays, live status.
 
-import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
+import { useAction, useRunner } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
+import { useEvents } from '../hooks/useEvents';
+import { useLivePrograms } from '../hooks/useLivePrograms';
 import { useLoad } from '../hooks/useLoad';
-import { describeLoadError, mapApiError, NO_ERRORS, sentence, type FormErrors } from '../lib/errors';
+import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import {
   studio,
@@ -18,7 +22,7 @@ import {
   type Program,
   type ProgramInput,
   type ProgramOverlay,
-} from '../studioApi';
+} from '../api';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -54,13 +58,16 @@ function ProgramDialog({
   const [bitrate, setBitrate] = useState(program ? String(program.video_bitrate_kbps) : '');
   const [encoder, setEncoder] = useState(program?.encoder ?? 'auto');
   const [slate, setSlate] = useState(program?.slate_text ?? '');
-  const [dests, setDests] = useState<string[]>(
-    program ? program.destination_ids.map(String) : destinations.length === 1 ? [String(destinations[0].id)] : [],
+  const [dests, setDests] = useState<number[]>(
+    program ? program.destination_ids : destinations.length === 1 ? [destinations[0].id] : [],
   );
   const [probe, setProbe] = useState<EncoderProbe | null>(null);
   const [probeError, setProbeError] = useState<string | null>(null);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const save = useAction((body: ProgramInput) =>
+    program ? studio.updateProgram(program.id, body) : studio.createProgram(body),
+  );
+  const errors = save.error ? mapApiError(save.error, FIELDS) : NO_ERRORS;
+  const busy = save.busy;
 
   useEffect(() => {
     let alive = true;
@@ -86,18 +93,10 @@ function ProgramDialog({
       video_bitrate_kbps: bitrate.trim() === '' ? null : Number(bitrate),
       encoder,
       slate_text: slate.trim() === '' ? null : slate.trim(),
-      destination_ids: dests.map(Number),
+      destination_ids: dests,
     };
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const saved = editing ? await studio.updateProgram(program.id, body) : await studio.createProgram(body);
-      onSaved(saved);
-    } catch (err) {
-      setErrors(mapApiError(err, FIELDS));
-    } finally {
-      setBusy(false);
-    }
+    const saved = await save.run(body);
+    if (saved) onSaved(saved);
   };
 
   const fe = errors.fields;
@@ -217,10 +216,10 @@ function ProgramDialog({
                 <label key={d.id} className="flex items-center gap-2 text-sm">
                   <input
                     type="checkbox"
-                    checked={dests.includes(String(d.id))}
+                    checked={dests.includes(d.id)}
                     onChange={(e) =>
                       setDests((prev) =>
-                        e.target.checked ? [...prev, String(d.id)] : prev.filter((x) => x !== String(d.id)),
+                        e.target.checked ? [...prev, d.id] : prev.filter((x) => x !== d.id),
                       )
                     }
                   />
@@ -408,7 +407,7 @@ function TakeCard({
   busy: boolean;
 }) {
   const live = program.live;
-  const cid = Number(camera.id);
+  const cid = camera.id;
   const onAir = live?.on_air_camera_id === cid;
   const pending = live?.pending_camera_id === cid;
   const [preset, setPreset] = useState('');
@@ -495,28 +494,23 @@ function ProgramControl({
   program: Program;
   cameras: Camera[];
   overlays: Overlay[];
-  presets: Record<string, Preset[]>;
+  presets: Record<number, Preset[]>;
   onChange: (p: Program) => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
+  // `{ program }` so that a call answering nothing (preroll) still tells success from failure.
+  const action = useAction(async (fn: () => Promise<Program | void>) => ({ program: await fn() }));
+  const busy = action.busy;
+  const error = action.error ? errorText(action.error) : null;
   const live = program.live;
-  const running = live !== null;
+  const running = live != null;
 
   const act = async (fn: () => Promise<Program | void>, done?: string) => {
-    setBusy(true);
-    setError(null);
     setNote(null);
-    try {
-      const p = await fn();
-      if (p) onChange(p);
-      if (done) setNote(done);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    const r = await action.run(fn);
+    if (!r) return;
+    if (r.program) onChange(r.program);
+    if (done) setNote(done);
   };
 
   const visibleOf = (o: Overlay) => program.overlays.some((po) => po.overlay_id === o.id && po.visible);
@@ -528,15 +522,15 @@ function ProgramControl({
   };
 
   const onAirId = live?.on_air_camera_id ?? null;
-  const onAirCam = cameras.find((c) => Number(c.id) === onAirId);
+  const onAirCam = cameras.find((c) => c.id === onAirId);
   // Preview: the camera going on air next (a pending take), else the one last selected for
   // preview (Preview or Preroll on its card), else the first enabled camera not on air.
   const [previewId, setPreviewId] = useState<number | null>(null);
-  const pendingCam = cameras.find((c) => Number(c.id) === live?.pending_camera_id);
+  const pendingCam = cameras.find((c) => c.id === live?.pending_camera_id);
   const previewCam =
     pendingCam ??
-    cameras.find((c) => Number(c.id) === previewId) ??
-    cameras.find((c) => c.enabled && Number(c.id) !== onAirId) ??
+    cameras.find((c) => c.id === previewId) ??
+    cameras.find((c) => c.enabled && c.id !== onAirId) ??
     null;
   const previewPending = pendingCam !== undefined;
 
@@ -549,7 +543,7 @@ function ProgramControl({
         <PreviewPane
           camera={previewCam}
           pending={previewPending}
-          onAir={previewCam !== null && Number(previewCam.id) === onAirId}
+          onAir={previewCam !== null && previewCam.id === onAirId}
         />
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
@@ -577,12 +571,12 @@ function ProgramControl({
                 key={c.id}
                 camera={c}
                 program={program}
-                presets={presets[String(c.id)] ?? []}
-                previewed={previewCam !== null && Number(previewCam.id) === Number(c.id)}
+                presets={presets[c.id] ?? []}
+                previewed={previewCam !== null && previewCam.id === c.id}
                 busy={busy || !running}
                 onTake={(cid, pid) => {
                   // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && Number(previewCam.id) === cid && onAirId !== null && onAirId !== cid)
+                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid)
                     setPreviewId(onAirId);
                   void act(() => studio.take(program.id, cid, pid));
                 }}
@@ -590,7 +584,7 @@ function ProgramControl({
                   setPreviewId(cid);
                   void act(
                     () => studio.preroll(program.id, cid),
-                    `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`,
+                    `Preroll started for ${cameras.find((x) => x.id === cid)?.name}.`,
                   );
                 }}
                 onPreview={setPreviewId}
@@ -708,19 +702,29 @@ function ProgramControl({
 // ---------- page ----------
 
 export default function ProgramPage() {
-  const programs = useLoad(() => studio.listPrograms(), []);
+  const programs = useLivePrograms();
   const destinations = useLoad(() => api.listDestinations(), []);
   const cameras = useLoad(() => api.listCameras(), []);
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
-  const [presets, setPresets] = useState<Record<string, Preset[]>>({});
+  const [presets, setPresets] = useState<Record<number, Preset[]>>({});
   const [selectedId, setSelectedId] = useState<number | null>(null);
   const [editing, setEditing] = useState<Program | 'new' | null>(null);
-  const [toDelete, setToDelete] = useState<Program | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
 
   const list = programs.data ?? [];
   const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
+
+  // Cameras and overlays changed elsewhere (another browser, a sync from VistterStudio).
+  const reloadCameras = cameras.reload;
+  const reloadOverlays = overlays.reload;
+  useEvents(
+    { camera_changed: () => void reloadCameras(), overlay_changed: () => void reloadOverlays() },
+    {
+      onResync: () => {
+        void reloadCameras();
+        void reloadOverlays();
+      },
+    },
+  );
 
   // Presets of the PTZ cameras, for "take at preset".
   useEffect(() => {
@@ -728,49 +732,27 @@ export default function ProgramPage() {
       if (c.type !== 'PTZ') continue;
       api
         .listPresets(c.id)
-        .then((ps) => setPresets((prev) => ({ ...prev, [String(c.id)]: ps })))
+        .then((ps) => setPresets((prev) => ({ ...prev, [c.id]: ps })))
         .catch(() => undefined);
     }
   }, [cameras.data]);
 
-  const setPrograms = programs.setData;
-  const replace = useCallback(
-    (p: Program) => setPrograms((prev) => (prev ?? []).map((x) => (x.id === p.id ? p : x))),
-    [setPrograms],
-  );
-
-  // Live status, every second.
-  const selId = selected?.id;
-  useEffect(() => {
-    if (selId === undefined) return;
-    let alive = true;
-    const timer = window.setInterval(() => {
-      studio
-        .getProgram(selId)
-        .then((p) => alive && replace(p))
-        .catch(() => undefined);
-    }, 1000);
-    return () => {
-      alive = false;
-      window.clearInterval(timer);
-    };
-  }, [selId, replace]);
-
-  const run = async (fn: () => Promise<Program | void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      const p = await fn();
-      if (p) replace(p);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+  const { settle } = programs;
+  const action = useRunner();
+  const run = async (fn: () => Promise<Program>) => {
+    const p = await action.run(fn);
+    if (p) settle(p);
   };
+  const busy = action.busy;
+  const error = action.error ? errorText(action.error) : null;
+
+  const del = useConfirmDelete((p: Program) => studio.deleteProgram(p.id), {
+    onDeleted: (p) => programs.remove(p.id),
+    describe: (e) => sentence(errorText(e)),
+  });
 
   const destName = useMemo(() => {
-    const m = new Map((destinations.data ?? []).map((d) => [Number(d.id), d.name]));
+    const m = new Map((destinations.data ?? []).map((d) => [d.id, d.name]));
     return (ids: number[]) => ids.map((i) => m.get(i) ?? `#${i}`).join(', ');
   }, [destinations.data]);
 
@@ -860,7 +842,7 @@ export default function ProgramPage() {
                   type="button"
                   className="btn-ghost btn-sm"
                   disabled={!!p.live}
-                  onClick={() => setToDelete(p)}
+                  onClick={() => del.ask(p)}
                   aria-label={`Delete ${p.name}`}
                 >
                   Delete
@@ -876,7 +858,7 @@ export default function ProgramPage() {
                 cameras={cameras.data ?? []}
                 overlays={overlays.data ?? []}
                 presets={presets}
-                onChange={replace}
+                onChange={settle}
               />
             </>
           )}
@@ -897,28 +879,12 @@ export default function ProgramPage() {
           }}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete program"
-          message={`Delete “${toDelete.name}”?`}
+          message={`Delete “${del.target.name}”?`}
           confirmLabel="Delete"
-          busy={busy}
-          onCancel={() => setToDelete(null)}
-          onConfirm={() =>
-            void (async () => {
-              setBusy(true);
-              try {
-                await studio.deleteProgram(toDelete.id);
-                programs.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
-                setToDelete(null);
-              } catch (e) {
-                setError(sentence(errorText(e)));
-                setToDelete(null);
-              } finally {
-                setBusy(false);
-              }
-            })()
-          }
+          {...del.dialog}
         />
       )}
     </div>

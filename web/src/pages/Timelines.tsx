@@ -1,12 +1,15 @@
 // Timelines: import VistterStudio files, play them through the program, and a small editor with
 // tracks of clips on a time ruler (drag to move, snapped to 100 ms) and a live playhead.
 
-import { useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { ApiError, api, type Camera, type Preset } from '../api';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useRunner } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
+import { upsert } from '../lib/collections';
 import { describeLoadError, mapApiError } from '../lib/errors';
 import { formatMs, locatePath, movedStart, newClipId, rulerTicks } from '../lib/timeline';
 import {
@@ -18,7 +21,7 @@ import {
   type PlayerStatus,
   type Timeline,
   type Track,
-} from '../studioApi';
+} from '../api';
 
 function errorWithPath(e: unknown): Issue {
   if (e instanceof ApiError) return { path: e.field ?? '', message: e.message };
@@ -502,7 +505,7 @@ function Editor({
     setBusy(true);
     setErrors([]);
     try {
-      const r = await studio.updateTimeline(t);
+      const r = await studio.updateTimeline(t.id, t);
       setT(structuredClone(r));
       setWarnings(r.warnings ?? []);
       setDirty(false);
@@ -706,57 +709,66 @@ export default function TimelinesPage() {
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
   const [player, setPlayer] = useState<PlayerStatus | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
-  const [toDelete, setToDelete] = useState<Timeline | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
+  const loadPlayer = useCallback(() => {
     studio
       .playerStatus()
       .then(setPlayer)
       .catch(() => undefined);
   }, []);
-  useEvents({
-    timeline_position: (d) => setPlayer(d as PlayerStatus),
-    timeline_changed: () => void timelines.reload(),
-  });
+  useEffect(loadPlayer, [loadPlayer]);
+  const { reload: reloadTimelines, setData: setTimelines } = timelines;
+  const reloadCameras = cameras.reload;
+  const reloadOverlays = overlays.reload;
+  useEvents(
+    {
+      timeline_position: (d) => setPlayer(d as PlayerStatus),
+      timeline_changed: () => void reloadTimelines(),
+      camera_changed: () => void reloadCameras(),
+      overlay_changed: () => void reloadOverlays(),
+    },
+    {
+      onResync: () => {
+        loadPlayer();
+        void reloadTimelines();
+      },
+    },
+  );
 
+  const action = useRunner();
+  const busy = action.busy;
+  const error = action.error ? mapApiError(action.error, []).form : null;
   const run = async (fn: () => Promise<PlayerStatus>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      setPlayer(await fn());
-    } catch (e) {
-      setError(mapApiError(e, []).form);
-    } finally {
-      setBusy(false);
-    }
+    const p = await action.run(fn);
+    if (p) setPlayer(p);
   };
 
   const newTimeline = async () => {
-    setBusy(true);
-    setError(null);
     const base = 'New timeline';
     const names = new Set((timelines.data ?? []).map((t) => t.name));
     let name = base;
     for (let i = 2; names.has(name); i++) name = `${base} ${i}`;
-    try {
-      const created = await studio.createTimeline({
+    const created = await action.run(() =>
+      studio.createTimeline({
         id: `tl-${Date.now().toString(36)}`,
         name,
         duration_ms: 60_000,
         playback: 'loop',
         destination_ids: [],
         tracks: [{ id: 'video', kind: 'video', name: 'Video', clips: [] }],
-      });
-      timelines.setData((prev) => [...(prev ?? []), created]);
-      setEditingId(created.id);
-    } catch (e) {
-      setError(mapApiError(e, []).form);
-    } finally {
-      setBusy(false);
-    }
+      }),
+    );
+    if (!created) return;
+    setTimelines((prev) => upsert(prev, created));
+    setEditingId(created.id ?? null);
   };
+
+  const del = useConfirmDelete((t: Timeline) => studio.deleteTimeline(t.id ?? ''), {
+    onDeleted: (t) => {
+      setTimelines((prev) => (prev ?? []).filter((x) => x.id !== t.id));
+      if (editingId === t.id) setEditingId(null);
+    },
+  });
 
   if (timelines.loading && !timelines.data) return <LoadingState />;
   if (timelines.error && !timelines.data)
@@ -778,7 +790,7 @@ export default function TimelinesPage() {
       />
       <ImportPanel
         onImported={(r) => {
-          timelines.setData((prev) => [...(prev ?? []).filter((t) => t.id !== r.timeline.id), r.timeline]);
+          setTimelines((prev) => upsert(prev, r.timeline));
           if (r.created_cameras.length > 0) void cameras.reload();
         }}
       />
@@ -855,7 +867,7 @@ export default function TimelinesPage() {
                   type="button"
                   className="btn-ghost btn-sm"
                   disabled={playing}
-                  onClick={() => setToDelete(t)}
+                  onClick={() => del.ask(t)}
                   aria-label={`Delete ${t.name}`}
                 >
                   Delete
@@ -873,31 +885,15 @@ export default function TimelinesPage() {
           overlays={overlays.data ?? []}
           player={player}
           onClose={() => setEditingId(null)}
-          onSaved={(s) => timelines.setData((prev) => (prev ?? []).map((x) => (x.id === s.id ? s : x)))}
+          onSaved={(s) => setTimelines((prev) => upsert(prev, s))}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete timeline"
-          message={`Delete “${toDelete.name}”?`}
+          message={`Delete “${del.target.name}”?`}
           confirmLabel="Delete"
-          busy={busy}
-          onCancel={() => setToDelete(null)}
-          onConfirm={() =>
-            void (async () => {
-              setBusy(true);
-              try {
-                await studio.deleteTimeline(toDelete.id);
-                timelines.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
-                if (editingId === toDelete.id) setEditingId(null);
-              } catch (e) {
-                setError(mapApiError(e, []).form);
-              } finally {
-                setBusy(false);
-                setToDelete(null);
-              }
-            })()
-          }
+          {...del.dialog}
         />
       )}
     </div>
