@@ -87,12 +87,7 @@ function isRaw(body: unknown): body is RawBody {
   return typeof body === 'object' && body !== null && 'raw' in body && 'contentType' in body;
 }
 
-export async function request<T>(
-  method: string,
-  path: string,
-  body?: unknown,
-  opts: RequestOptions = {},
-): Promise<T> {
+export async function request<T>(method: string, path: string, body?: unknown, opts: RequestOptions = {}): Promise<T> {
   const headers: Record<string, string> = { Accept: 'application/json' };
   let payload: BodyInit | undefined;
   if (isRaw(body)) {

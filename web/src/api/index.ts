@@ -60,7 +60,8 @@ export const api = {
   listCameras: () => request<Camera[]>('GET', '/api/cameras'),
   getCamera: (cameraId: number) => request<Camera>('GET', `/api/cameras/${seg(cameraId)}`),
   createCamera: (input: CameraInput) => request<Camera>('POST', '/api/cameras', input),
-  updateCamera: (cameraId: number, input: CameraInput) => request<Camera>('PUT', `/api/cameras/${seg(cameraId)}`, input),
+  updateCamera: (cameraId: number, input: CameraInput) =>
+    request<Camera>('PUT', `/api/cameras/${seg(cameraId)}`, input),
   deleteCamera: (cameraId: number) => request<void>('DELETE', `/api/cameras/${seg(cameraId)}`),
   testUnsavedCamera: (input: CameraInput) => request<TestResult>('POST', '/api/cameras/test', input),
   testCamera: (cameraId: number) => request<TestResult>('POST', `/api/cameras/${seg(cameraId)}/test`),
@@ -70,7 +71,8 @@ export const api = {
   listPresets: (cameraId: number) => request<Preset[]>('GET', `/api/cameras/${seg(cameraId)}/presets`),
   createPreset: (cameraId: number, input: PresetInput) =>
     request<Preset>('POST', `/api/cameras/${seg(cameraId)}/presets`, input),
-  updatePreset: (presetId: number, input: PresetInput) => request<Preset>('PUT', `/api/presets/${seg(presetId)}`, input),
+  updatePreset: (presetId: number, input: PresetInput) =>
+    request<Preset>('PUT', `/api/presets/${seg(presetId)}`, input),
   deletePreset: (presetId: number) => request<void>('DELETE', `/api/presets/${seg(presetId)}`),
 
   // destinations
@@ -84,7 +86,8 @@ export const api = {
   listStreams: (signal?: AbortSignal) => request<Stream[]>('GET', '/api/streams', undefined, { signal }),
   getStream: (streamId: number) => request<Stream>('GET', `/api/streams/${seg(streamId)}`),
   createStream: (input: StreamInput) => request<Stream>('POST', '/api/streams', input),
-  updateStream: (streamId: number, input: StreamInput) => request<Stream>('PUT', `/api/streams/${seg(streamId)}`, input),
+  updateStream: (streamId: number, input: StreamInput) =>
+    request<Stream>('PUT', `/api/streams/${seg(streamId)}`, input),
   deleteStream: (streamId: number) => request<void>('DELETE', `/api/streams/${seg(streamId)}`),
   startStream: (streamId: number) => request<Stream>('POST', `/api/streams/${seg(streamId)}/start`),
   stopStream: (streamId: number) => request<Stream>('POST', `/api/streams/${seg(streamId)}/stop`),

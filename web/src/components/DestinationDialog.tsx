@@ -92,7 +92,7 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
 
   return (
     <Modal title={editing ? `Edit “${destination.name}”` : 'Add destination'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-5">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-5">
         {errors.form && <Alert>{errors.form}</Alert>}
         <fieldset>
           <legend className="label">Platform</legend>

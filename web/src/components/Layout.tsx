@@ -157,7 +157,7 @@ export default function Layout() {
             <button
               type="button"
               className="btn mt-3 w-full bg-slate-800 text-slate-200 hover:bg-slate-700"
-              onClick={onLogout}
+              onClick={() => void onLogout()}
               disabled={busy}
             >
               Log out
@@ -165,7 +165,12 @@ export default function Layout() {
           </div>
           <div className="flex items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden">
             <span className="truncate text-sm text-slate-300">{user?.username}</span>
-            <button type="button" className="btn-sm btn bg-slate-800 text-slate-200" onClick={onLogout} disabled={busy}>
+            <button
+              type="button"
+              className="btn-sm btn bg-slate-800 text-slate-200"
+              onClick={() => void onLogout()}
+              disabled={busy}
+            >
               Log out
             </button>
           </div>

@@ -102,7 +102,9 @@ export default function LivePlayer({
     setPhase(initialPhase());
   }
   const stopped = useRef(onStopped);
-  stopped.current = onStopped;
+  useEffect(() => {
+    stopped.current = onStopped;
+  });
 
   useEffect(() => {
     if (!running || !path || !('MediaSource' in window)) return;
@@ -141,7 +143,7 @@ export default function LivePlayer({
       if (!next) return;
       try {
         sb.appendBuffer(next);
-      } catch (e) {
+      } catch {
         // Quota exceeded: drop what is buffered and continue from the next segment.
         if (b.length > 0) sb.remove(0, b.end(b.length - 1));
       }
@@ -189,7 +191,7 @@ export default function LivePlayer({
         if (typeof ev.data === 'string') {
           let msg: { type?: string; status?: string; mime?: string };
           try {
-            msg = JSON.parse(ev.data);
+            msg = JSON.parse(ev.data) as typeof msg;
           } catch {
             return;
           }
@@ -252,10 +254,10 @@ export default function LivePlayer({
 
   if (phase === 'unsupported' || !running) {
     if (withSnapshot) {
-      if (!children) return <Snapshot cameraId={cameraId!} alt={alt} className={className} intervalMs={intervalMs} />;
+      if (!children) return <Snapshot cameraId={cameraId} alt={alt} className={className} intervalMs={intervalMs} />;
       return (
         <div className={`relative overflow-hidden bg-slate-900 ${className}`}>
-          <Snapshot cameraId={cameraId!} alt={alt} className="absolute inset-0 h-full w-full" intervalMs={intervalMs} />
+          <Snapshot cameraId={cameraId} alt={alt} className="absolute inset-0 h-full w-full" intervalMs={intervalMs} />
           {children}
         </div>
       );
@@ -292,7 +294,7 @@ export default function LivePlayer({
     <div className={`relative overflow-hidden bg-slate-900 ${className}`} data-phase={phase}>
       {withSnapshot && (
         <Snapshot
-          cameraId={cameraId!}
+          cameraId={cameraId}
           alt={alt.replace(/^Live view/, 'Snapshot')}
           className="absolute inset-0 h-full w-full"
           intervalMs={phase === 'playing' ? 60_000 : intervalMs}

@@ -74,7 +74,7 @@ export default function PresetDialog({ cameraId, preset, onSaved, onClose }: Pro
   const fe = errors.fields;
   return (
     <Modal title={preset ? `Edit preset “${preset.name}”` : 'Add preset'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="preset-name"

@@ -44,16 +44,19 @@ function fmt(n: number): string {
 }
 
 /** Press-and-hold moves: one request now, again every second while held, stop on release. */
-function useHold(cameraId: number, onError: (msg: string | null) => void, onStopped: () => void) {
+function useHold(cameraId: number, speed: number, onError: (msg: string | null) => void, onStopped: () => void) {
   const [active, setActive] = useState<Direction | null>(null);
   const holding = useRef<Direction | null>(null);
   const timer = useRef<number | undefined>(undefined);
-  const speed = useRef(0.5);
+  const speedRef = useRef(speed);
   // Requests go out one after the other, so a stop never overtakes the move it ends.
   const queue = useRef<Promise<void>>(Promise.resolve());
   const pendingMoves = useRef(0);
   const callbacks = useRef({ onError, onStopped });
-  callbacks.current = { onError, onStopped };
+  useEffect(() => {
+    callbacks.current = { onError, onStopped };
+    speedRef.current = speed;
+  });
 
   const send = useCallback((fn: () => Promise<void>) => {
     const next = queue.current.then(fn);
@@ -89,7 +92,7 @@ function useHold(cameraId: number, onError: (msg: string | null) => void, onStop
         if (holding.current !== dir) return Promise.resolve();
         pendingMoves.current += 1;
         return api
-          .ptzMove(cameraId, velocityFor(dir, speed.current, MOVE_TIMEOUT_MS))
+          .ptzMove(cameraId, velocityFor(dir, speedRef.current, MOVE_TIMEOUT_MS))
           .catch((err) => {
             // Stop repeating a move the camera refuses; the message says why.
             if (holding.current === dir) {
@@ -146,7 +149,7 @@ function useHold(cameraId: number, onError: (msg: string | null) => void, onStop
     [release],
   );
 
-  return { active, press, release, releaseIf, stopAll, speed };
+  return { active, press, release, releaseIf, stopAll };
 }
 
 interface Props {
@@ -169,21 +172,29 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
   const [result, setResult] = useState<{ kind: 'success' | 'info'; text: string } | null>(null);
   const alive = useRef(true);
 
-  const refresh = useCallback(async () => {
+  // Shows "loading" only when asked again: the first load starts in that state.
+  const fetchState = useCallback(
+    () =>
+      api.ptzState(cameraId).then(
+        (st) => {
+          if (!alive.current) return;
+          setState(st);
+          setStateError(null);
+          setLoadingState(false);
+        },
+        (err: unknown) => {
+          if (!alive.current) return;
+          setState(null);
+          setStateError(describePtzError(err));
+          setLoadingState(false);
+        },
+      ),
+    [cameraId],
+  );
+  const refresh = useCallback(() => {
     setLoadingState(true);
-    try {
-      const s = await api.ptzState(cameraId);
-      if (!alive.current) return;
-      setState(s);
-      setStateError(null);
-    } catch (err) {
-      if (!alive.current) return;
-      setState(null);
-      setStateError(describePtzError(err));
-    } finally {
-      if (alive.current) setLoadingState(false);
-    }
-  }, [cameraId]);
+    return fetchState();
+  }, [fetchState]);
 
   useEffect(() => {
     alive.current = true;
@@ -193,8 +204,8 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
   }, []);
 
   useEffect(() => {
-    void refresh();
-  }, [refresh, refreshKey]);
+    void fetchState();
+  }, [fetchState, refreshKey]);
 
   // The camera keeps easing for a moment after a stop: read the position a little later.
   const afterStop = useCallback(() => {
@@ -203,8 +214,7 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
     }, 400);
   }, [refresh]);
 
-  const hold = useHold(cameraId, setError, afterStop);
-  hold.speed.current = speed;
+  const hold = useHold(cameraId, speed, setError, afterStop);
 
   const padHandlers = (dir: Direction) => ({
     onPointerDown: (e: PointerEvent<HTMLButtonElement>) => {
@@ -400,7 +410,7 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       )}
 
       <div className="mt-5 space-y-3 border-t border-slate-100 pt-4">
-        <form onSubmit={onCapture} noValidate>
+        <form onSubmit={(e) => void onCapture(e)} noValidate>
           <label htmlFor="ptz-capture-name" className="label">
             Save current position as preset
           </label>

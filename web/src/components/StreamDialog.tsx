@@ -1,7 +1,8 @@
 // Create or edit a stream: a camera (optionally at one of its presets) to one or more destinations.
 
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, type Camera, type Destination, type Preset, type Stream, type StreamInput } from '../api';
+import { useLoad } from '../hooks/useLoad';
 import { mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { withSubject } from '../lib/streaming';
 import { Modal } from './Modal';
@@ -28,34 +29,12 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
   const [chosen, setChosen] = useState<Set<string>>(
     () => new Set((stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])).map(String)),
   );
-  const [presets, setPresets] = useState<Preset[] | null>(null);
-  const [presetsError, setPresetsError] = useState<string | null>(null);
+  const presetsLoad = useLoad(() => (cameraId ? api.listPresets(Number(cameraId)) : Promise.resolve([])), [cameraId]);
+  const presets: Preset[] | null = presetsLoad.loading ? null : presetsLoad.error ? [] : (presetsLoad.data ?? []);
+  const presetsError =
+    presetsLoad.error && !presetsLoad.loading ? 'The presets of this camera could not be loaded.' : null;
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
-
-  useEffect(() => {
-    if (!cameraId) {
-      setPresets([]);
-      return;
-    }
-    let cancelled = false;
-    setPresets(null);
-    setPresetsError(null);
-    api
-      .listPresets(Number(cameraId))
-      .then((list) => {
-        if (!cancelled) setPresets(list);
-      })
-      .catch(() => {
-        if (!cancelled) {
-          setPresets([]);
-          setPresetsError('The presets of this camera could not be loaded.');
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [cameraId]);
 
   const camera = cameras.find((c) => String(c.id) === cameraId);
 
@@ -111,7 +90,7 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
 
   return (
     <Modal title={editing ? `Edit “${stream.name}”` : 'Create stream'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-5">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-5">
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="stream-name"

@@ -5,7 +5,11 @@ export interface WithId {
 }
 
 /** The list with `item` replacing the one of the same id, or added; sorted by `compare` if given. */
-export function upsert<T extends WithId>(list: readonly T[] | undefined, item: T, compare?: (a: T, b: T) => number): T[] {
+export function upsert<T extends WithId>(
+  list: readonly T[] | undefined,
+  item: T,
+  compare?: (a: T, b: T) => number,
+): T[] {
   const prev = list ?? [];
   const next = prev.some((x) => x.id === item.id) ? prev.map((x) => (x.id === item.id ? item : x)) : [...prev, item];
   return compare ? next.sort(compare) : next;
@@ -24,7 +28,7 @@ export function byName<T extends { name: string }>(a: T, b: T): number {
 /** `{id: 3, ...}` from an event's data, or null when the data names no object. */
 export function eventId(data: unknown): number | string | null {
   if (data && typeof data === 'object' && 'id' in data) {
-    const id = (data as { id: unknown }).id;
+    const id = data.id;
     if (typeof id === 'number' || typeof id === 'string') return id;
   }
   return null;

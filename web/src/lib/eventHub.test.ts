@@ -38,7 +38,7 @@ function setup() {
     },
     (fn) => {
       timers.push(fn);
-      return 0 as unknown as ReturnType<typeof setTimeout>;
+      return 0;
     },
   );
   return { hub, sources, timers };

@@ -104,11 +104,11 @@ const OUTPUT_STATES: Record<OutputState, StateStyle> = {
 };
 
 export function streamStateStyle(state: string): StateStyle {
-  return STREAM_STATES[state as StreamState] ?? { label: sentence(state || 'unknown'), ...GREY };
+  return STREAM_STATES[state] ?? { label: sentence(state || 'unknown'), ...GREY };
 }
 
 export function outputStateStyle(state: string): StateStyle {
-  return OUTPUT_STATES[state as OutputState] ?? { label: sentence(state || 'unknown'), ...GREY };
+  return OUTPUT_STATES[state] ?? { label: sentence(state || 'unknown'), ...GREY };
 }
 
 export function audioLabel(audio: string | null | undefined): string {

@@ -26,7 +26,7 @@ async function copyText(text: string): Promise<boolean> {
   area.style.opacity = '0';
   document.body.appendChild(area);
   area.select();
-  let ok = false;
+  let ok: boolean;
   try {
     ok = document.execCommand('copy');
   } catch {
@@ -76,7 +76,7 @@ function ChangePassword() {
         </h2>
         <p className="mt-1 text-sm text-slate-500">Changing the password signs out your other sessions.</p>
       </div>
-      <form onSubmit={onSubmit} noValidate className="space-y-4 p-6">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4 p-6">
         {errors.form && <Alert>{errors.form}</Alert>}
         {done && <Alert kind="success">Your password was changed.</Alert>}
         <TextField
@@ -139,7 +139,7 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
           onFocus={(e) => e.currentTarget.select()}
           className="input flex-1 font-mono text-xs"
         />
-        <button type="button" className="btn-secondary" onClick={async () => setCopied(await copyText(token.token))}>
+        <button type="button" className="btn-secondary" onClick={() => void copyText(token.token).then(setCopied)}>
           {copied ? 'Copied' : 'Copy token'}
         </button>
         <button type="button" className="btn-ghost" onClick={onDone}>
@@ -208,7 +208,7 @@ function ApiTokens() {
         </p>
       </div>
       <div className="space-y-5 p-6">
-        <form onSubmit={onCreate} noValidate className="flex flex-col gap-3 sm:flex-row sm:items-start">
+        <form onSubmit={(e) => void onCreate(e)} noValidate className="flex flex-col gap-3 sm:flex-row sm:items-start">
           <TextField
             id="token-name"
             label="Token name"

@@ -194,9 +194,7 @@ export default function CameraDetail() {
       />
 
       {(testResult || testError) && (
-        <div className="mb-6">
-          {testResult ? <TestResultBox result={testResult} /> : <Alert>{testError}</Alert>}
-        </div>
+        <div className="mb-6">{testResult ? <TestResultBox result={testResult} /> : <Alert>{testError}</Alert>}</div>
       )}
 
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">

@@ -191,7 +191,7 @@ export default function CameraForm() {
           </Link>
         }
       />
-      <form onSubmit={onSubmit} noValidate className="card max-w-3xl divide-y divide-slate-200">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="card max-w-3xl divide-y divide-slate-200">
         <div className="space-y-5 p-6">
           {errors.form && <Alert>{errors.form}</Alert>}
           <h2 className="text-base font-semibold">General</h2>

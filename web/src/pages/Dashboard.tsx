@@ -16,7 +16,7 @@ import { describeLoadError, sentence } from '../lib/errors';
 import { formatBytes, formatDateTime, formatPercent, formatRelative, formatUptime } from '../lib/format';
 
 function useNow(intervalMs = 10_000): number {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = window.setInterval(() => setNow(Date.now()), intervalMs);
     return () => window.clearInterval(t);

@@ -41,7 +41,7 @@ export default function Login() {
 
   return (
     <AuthCard title="Sign in" subtitle="Use your VistterStream account.">
-      <form onSubmit={onSubmit} className="space-y-4" noValidate>
+      <form onSubmit={(e) => void onSubmit(e)} className="space-y-4" noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="username"

@@ -11,15 +11,7 @@ import { useLoad } from '../hooks/useLoad';
 import { removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, NO_ERRORS } from '../lib/errors';
 import { formatBytes } from '../lib/format';
-import {
-  OVERLAY_KINDS,
-  studio,
-  type Asset,
-  type Overlay,
-  type OverlayDefinition,
-  type OverlayInput,
-  type OverlayKind,
-} from '../api';
+import { OVERLAY_KINDS, studio, type Asset, type Overlay, type OverlayInput, type OverlayKind } from '../api';
 
 const FIELDS = [
   'name',
@@ -47,7 +39,7 @@ type Draft = Record<string, string>;
 
 function toDraft(o: Overlay | null): Draft {
   const d = o?.definition ?? {};
-  const s = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  const s = (v: string | number | null | undefined) => (v === undefined || v === null ? '' : String(v));
   return {
     x: s(d.x ?? 40),
     y: s(d.y ?? 40),
@@ -144,8 +136,7 @@ function OverlayDialog({
       name: name.trim(),
       kind,
       asset_id: kind === 'image' ? assetId : null,
-      // Every key is one of the form's fields, each a field of the definition.
-      definition: def as OverlayDefinition,
+      definition: def,
     };
     uploadAction.reset();
     const saved = await save.run(body);
@@ -168,7 +159,7 @@ function OverlayDialog({
 
   return (
     <Modal title={overlay ? `Edit “${overlay.name}”` : 'New overlay'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="max-h-[70vh] space-y-4 overflow-y-auto pr-1">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="max-h-[70vh] space-y-4 overflow-y-auto pr-1">
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="overlay-name"

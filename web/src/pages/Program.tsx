@@ -15,14 +15,7 @@ import { useLivePrograms } from '../hooks/useLivePrograms';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
-import {
-  studio,
-  type EncoderProbe,
-  type Overlay,
-  type Program,
-  type ProgramInput,
-  type ProgramOverlay,
-} from '../api';
+import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -108,7 +101,7 @@ function ProgramDialog({
 
   return (
     <Modal title={editing ? `Edit “${program.name}”` : 'New program'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="program-name"
@@ -218,9 +211,7 @@ function ProgramDialog({
                     type="checkbox"
                     checked={dests.includes(d.id)}
                     onChange={(e) =>
-                      setDests((prev) =>
-                        e.target.checked ? [...prev, d.id] : prev.filter((x) => x !== d.id),
-                      )
+                      setDests((prev) => (e.target.checked ? [...prev, d.id] : prev.filter((x) => x !== d.id)))
                     }
                   />
                   {d.name}
@@ -528,10 +519,7 @@ function ProgramControl({
   const [previewId, setPreviewId] = useState<number | null>(null);
   const pendingCam = cameras.find((c) => c.id === live?.pending_camera_id);
   const previewCam =
-    pendingCam ??
-    cameras.find((c) => c.id === previewId) ??
-    cameras.find((c) => c.enabled && c.id !== onAirId) ??
-    null;
+    pendingCam ?? cameras.find((c) => c.id === previewId) ?? cameras.find((c) => c.enabled && c.id !== onAirId) ?? null;
   const previewPending = pendingCam !== undefined;
 
   return (
@@ -576,8 +564,7 @@ function ProgramControl({
                 busy={busy || !running}
                 onTake={(cid, pid) => {
                   // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid)
-                    setPreviewId(onAirId);
+                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
                   void act(() => studio.take(program.id, cid, pid));
                 }}
                 onPreroll={(cid) => {

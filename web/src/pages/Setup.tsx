@@ -46,7 +46,7 @@ export default function Setup() {
       title="Welcome to VistterStream"
       subtitle="Create the administrator account to finish setting up this appliance."
     >
-      <form onSubmit={onSubmit} className="space-y-4" noValidate>
+      <form onSubmit={(e) => void onSubmit(e)} className="space-y-4" noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="username"

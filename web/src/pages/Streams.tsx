@@ -441,8 +441,8 @@ export default function Streams() {
           title="Delete stream?"
           message={
             <>
-              The stream <strong className="text-slate-900">{del.target.name}</strong> will be deleted. The camera and the
-              destinations stay.
+              The stream <strong className="text-slate-900">{del.target.name}</strong> will be deleted. The camera and
+              the destinations stay.
             </>
           }
           confirmLabel="Delete stream"

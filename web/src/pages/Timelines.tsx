@@ -151,7 +151,6 @@ function ClipDialog({
   const [presetId, setPresetId] = useState(
     src?.type === 'camera' && src.preset_id != null ? String(src.preset_id) : '',
   );
-  const [presets, setPresets] = useState<Preset[]>([]);
   const [overlayId, setOverlayId] = useState(
     src?.type === 'overlay' ? String(src.overlay_id) : String(overlays[0]?.id ?? ''),
   );
@@ -170,17 +169,13 @@ function ClipDialog({
   const [end, setEnd] = useState(String((existing?.end_ms ?? Math.min(lastEnd + 10_000, timeline.duration_ms)) / 1000));
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
-    const cam = cameras.find((c) => String(c.id) === cameraId);
-    if (!cam || cam.type !== 'PTZ') {
-      setPresets([]);
-      return;
-    }
-    api
-      .listPresets(cam.id)
-      .then(setPresets)
-      .catch(() => setPresets([]));
-  }, [cameraId, cameras]);
+  // Presets only move PTZ cameras.
+  const ptzId = cameras.find((c) => String(c.id) === cameraId && c.type === 'PTZ')?.id ?? null;
+  const presetsLoad = useLoad(
+    () => (ptzId === null ? Promise.resolve([]) : api.listPresets(ptzId).catch(() => [] as Preset[])),
+    [ptzId],
+  );
+  const presets = presetsLoad.data ?? [];
 
   // An overlay's own placement as the default for a new overlay clip.
   const pickOverlay = (id: string) => {
@@ -228,7 +223,7 @@ function ClipDialog({
 
   return (
     <Modal title={existing ? 'Edit clip' : 'Add clip'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {error && <Alert>{error}</Alert>}
         <div className="grid grid-cols-2 gap-3">
           <div>
@@ -824,7 +819,7 @@ export default function TimelinesPage() {
                   <p className="text-xs text-slate-500">
                     {formatMs(t.duration_ms)} · {t.playback} · {t.tracks.length} tracks · {clips} clips
                     {(t.warnings?.length ?? 0) > 0 && (
-                      <span className="text-amber-700"> · {t.warnings!.length} warnings</span>
+                      <span className="text-amber-700"> · {t.warnings.length} warnings</span>
                     )}
                   </p>
                 </div>
