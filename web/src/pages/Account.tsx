@@ -5,7 +5,10 @@ import { api, type ApiToken, type NewApiToken } from '../api';
 import { useAuth } from '../auth';
 import { ConfirmDialog } from '../components/Modal';
 import { Alert, LoadingState, PageHeader, TextField } from '../components/ui';
+import { useAction } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useLoad } from '../hooks/useLoad';
+import { removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { formatDateTime, formatRelative } from '../lib/format';
 
@@ -156,45 +159,25 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
 function ApiTokens() {
   const tokens = useLoad(() => api.listTokens(), []);
   const [name, setName] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<NewApiToken | null>(null);
-  const [toRevoke, setToRevoke] = useState<ApiToken | null>(null);
-  const [revoking, setRevoking] = useState(false);
-  const [revokeError, setRevokeError] = useState<string | null>(null);
+  const create = useAction((tokenName: string) => api.createToken(tokenName));
+  const busy = create.busy;
+  const errors = create.error ? mapApiError(create.error, ['name'], { token_name: 'name' }) : NO_ERRORS;
+  const revoke = useConfirmDelete((t: ApiToken) => api.revokeToken(t.id), {
+    onDeleted: (t) => {
+      tokens.setData((prev) => removeId(prev, t.id));
+      if (created?.id === t.id) setCreated(null);
+    },
+  });
 
   const onCreate = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const t = await api.createToken(name.trim());
-      setCreated(t);
-      setName('');
-      const { token: _secret, ...listed } = t;
-      void _secret;
-      tokens.setData((prev) => [...(prev ?? []), listed]);
-    } catch (err) {
-      setErrors(mapApiError(err, ['name'], { token_name: 'name' }));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const onRevoke = async () => {
-    if (!toRevoke) return;
-    setRevoking(true);
-    setRevokeError(null);
-    try {
-      await api.revokeToken(toRevoke.id);
-      tokens.setData((prev) => (prev ?? []).filter((t) => t.id !== toRevoke.id));
-      if (created?.id === toRevoke.id) setCreated(null);
-      setToRevoke(null);
-    } catch (err) {
-      setRevokeError(mapApiError(err, []).form);
-    } finally {
-      setRevoking(false);
-    }
+    const t = await create.run(name.trim());
+    if (!t) return;
+    setCreated(t);
+    setName('');
+    const { token: _secret, ...listed } = t;
+    tokens.setData((prev) => upsert(prev, listed));
   };
 
   return (
@@ -267,10 +250,7 @@ function ApiTokens() {
                       <button
                         type="button"
                         className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
-                        onClick={() => {
-                          setRevokeError(null);
-                          setToRevoke(t);
-                        }}
+                        onClick={() => revoke.ask(t)}
                         aria-label={`Revoke token ${t.name}`}
                       >
                         Revoke
@@ -283,19 +263,16 @@ function ApiTokens() {
           </div>
         )}
       </div>
-      {toRevoke && (
+      {revoke.target && (
         <ConfirmDialog
           title="Revoke token?"
           message={
             <>
-              Programs using <strong className="text-slate-900">{toRevoke.name}</strong> will lose access at once.
+              Programs using <strong className="text-slate-900">{revoke.target.name}</strong> will lose access at once.
             </>
           }
           confirmLabel="Revoke token"
-          busy={revoking}
-          error={revokeError}
-          onConfirm={() => void onRevoke()}
-          onCancel={() => setToRevoke(null)}
+          {...revoke.dialog}
         />
       )}
     </section>
