@@ -26,30 +26,31 @@ if [[ ! -x $bin ]]; then
   exit 1
 fi
 
-out=src/api
-if [[ $check -eq 1 ]]; then
-  out=$(mktemp -d)
-  trap 'rm -rf "$out"' EXIT
-fi
+# Generated in a scratch directory: a failure leaves the committed pair untouched.
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+out=$tmp
 
 "$bin" openapi >"$out/openapi.json"
-npx --no-install openapi-typescript "$out/openapi.json" --output "$out/schema.d.ts" --alphabetize >/dev/null 2>"$out/gen.log" || {
-  cat "$out/gen.log" >&2
+npx --no-install openapi-typescript "$out/openapi.json" --output "$out/schema.d.ts" --alphabetize >/dev/null 2>"$tmp/gen.log" || {
+  grep -v '^    at \|^$\|^Node.js' "$tmp/gen.log" | head -n 20 >&2
+  echo "gen-api: openapi-typescript rejected the document that \`$bin openapi\` prints; fix the" >&2
+  echo "         OpenAPI annotations (crates/server/src/web/*.rs, web/openapi.rs) and run it again." >&2
   exit 1
 }
-rm -f "$out/gen.log"
 
 if [[ $check -eq 0 ]]; then
+  cp "$out/openapi.json" "$out/schema.d.ts" src/api/
   echo "gen-api: wrote src/api/openapi.json and src/api/schema.d.ts"
   exit 0
 fi
 
 stale=0
 for f in openapi.json schema.d.ts; do
-  if ! diff -u "src/api/$f" "$out/$f" >"$out/$f.diff" 2>&1; then
+  if ! diff -u "src/api/$f" "$out/$f" >"$tmp/$f.diff" 2>&1; then
     stale=1
     echo "gen-api: web/src/api/$f differs from what the current binary generates:" >&2
-    head -n 40 "$out/$f.diff" >&2
+    head -n 40 "$tmp/$f.diff" >&2
   fi
 done
 if [[ $stale -eq 1 ]]; then

@@ -221,13 +221,19 @@ async fn admin(command: AdminCommand) -> vs_base::Result<()> {
 /// build step can read it from the binary.
 fn print_openapi() -> ExitCode {
     use utoipa::OpenApi;
-    match crate::web::openapi::ApiDoc::openapi().to_pretty_json() {
-        Ok(json) => {
-            println!("{json}");
-            ExitCode::SUCCESS
-        }
+    let json = match crate::web::openapi::ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => json,
         Err(e) => {
             eprintln!("error: cannot serialize the OpenAPI document: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Not println!: it panics when the reader has gone (`vistterstream openapi | head`).
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{json}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the OpenAPI document: {e}");
             ExitCode::FAILURE
         }
     }
