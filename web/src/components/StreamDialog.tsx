@@ -26,8 +26,8 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
   const [presetId, setPresetId] = useState<string>(
     stream?.preset_id === null || stream?.preset_id === undefined ? '' : String(stream.preset_id),
   );
-  const [chosen, setChosen] = useState<Set<string>>(
-    () => new Set((stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])).map(String)),
+  const [chosen, setChosen] = useState<Set<number>>(
+    () => new Set(stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])),
   );
   const presetsLoad = useLoad(() => (cameraId ? api.listPresets(Number(cameraId)) : Promise.resolve([])), [cameraId]);
   const presets: Preset[] | null = presetsLoad.loading ? null : presetsLoad.error ? [] : (presetsLoad.data ?? []);
@@ -38,7 +38,7 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
 
   const camera = cameras.find((c) => String(c.id) === cameraId);
 
-  const toggle = (id: string, on: boolean) =>
+  const toggle = (id: number, on: boolean) =>
     setChosen((prev) => {
       const next = new Set(prev);
       if (on) next.add(id);
@@ -61,7 +61,7 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
       name: name.trim(),
       camera_id: Number(cameraId),
       preset_id: presetId === '' ? null : Number(presetId),
-      destination_ids: destinations.filter((d) => chosen.has(String(d.id))).map((d) => d.id),
+      destination_ids: destinations.filter((d) => chosen.has(d.id)).map((d) => d.id),
     };
     setBusy(true);
     setErrors(NO_ERRORS);
@@ -151,8 +151,8 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
                     id={id}
                     type="checkbox"
                     className="h-4 w-4 rounded border-slate-300 text-sky-600 focus:ring-sky-500"
-                    checked={chosen.has(String(d.id))}
-                    onChange={(e) => toggle(String(d.id), e.target.checked)}
+                    checked={chosen.has(d.id)}
+                    onChange={(e) => toggle(d.id, e.target.checked)}
                   />
                   <span className="min-w-0 flex-1 truncate text-sm font-medium text-slate-800">{d.name}</span>
                   {!d.enabled && <span className="text-xs text-slate-400">disabled</span>}

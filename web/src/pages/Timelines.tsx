@@ -399,7 +399,7 @@ const TRACK_COLORS: Record<string, string> = {
 
 function clipLabel(c: Clip, cameras: Camera[], overlays: Overlay[]): string {
   const s = c.source;
-  if (s?.type === 'camera') return cameras.find((x) => Number(x.id) === s.camera_id)?.name ?? `camera ${s.camera_id}`;
+  if (s?.type === 'camera') return cameras.find((x) => x.id === s.camera_id)?.name ?? `camera ${s.camera_id}`;
   if (s?.type === 'overlay') return overlays.find((x) => x.id === s.overlay_id)?.name ?? `overlay ${s.overlay_id}`;
   return s?.type ?? 'clip';
 }
