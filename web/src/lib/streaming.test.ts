@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api';
 import {
+  isStream,
   describePtzError,
   formatBitrate,
   formatFps,
@@ -91,5 +92,15 @@ describe('describePtzError', () => {
       'PTZ control is not available on this appliance.',
     );
     expect(describePtzError(new ApiError(404, 'not_found', 'preset 4 not found'))).toBe('Preset 4 not found');
+  });
+});
+
+describe('isStream', () => {
+  it('tells a whole stream from a reference to one', () => {
+    const stream = { id: 3, name: 'Harbor', status: { state: 'running', outputs: [] }, destination_ids: [1] };
+    expect(isStream(stream)).toBe(true);
+    expect(isStream({ id: 3 })).toBe(false);
+    expect(isStream(null)).toBe(false);
+    expect(isStream('3')).toBe(false);
   });
 });
