@@ -43,32 +43,28 @@ function ChangePassword() {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const [mismatch, setMismatch] = useState(false);
   const [done, setDone] = useState(false);
+  const change = useAction(() => api.changePassword(current, next).then(() => true as const));
+  const busy = change.busy;
+  const errors: FormErrors = mismatch
+    ? { fields: { confirm_password: 'The new passwords do not match.' }, form: null }
+    : change.error
+      ? mapApiError(change.error, ['current_password', 'new_password', 'confirm_password'], {
+          password: 'new_password',
+        })
+      : NO_ERRORS;
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     setDone(false);
-    if (next !== confirm) {
-      setErrors({ fields: { confirm_password: 'The new passwords do not match.' }, form: null });
-      return;
-    }
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      await api.changePassword(current, next);
-      setCurrent('');
-      setNext('');
-      setConfirm('');
-      setDone(true);
-    } catch (err) {
-      setErrors(
-        mapApiError(err, ['current_password', 'new_password', 'confirm_password'], { password: 'new_password' }),
-      );
-    } finally {
-      setBusy(false);
-    }
+    setMismatch(next !== confirm);
+    if (next !== confirm) return change.reset();
+    if (!(await change.run())) return;
+    setCurrent('');
+    setNext('');
+    setConfirm('');
+    setDone(true);
   };
 
   return (

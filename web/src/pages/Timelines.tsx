@@ -5,7 +5,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent, ty
 import { ApiError, api, type Camera, type Preset } from '../api';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
-import { useRunner } from '../hooks/useAction';
+import { useAction, useRunner } from '../hooks/useAction';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
@@ -51,24 +51,18 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
 
 function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) {
   const [report, setReport] = useState<ImportResult | null>(null);
-  const [error, setError] = useState<Issue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const importing = useAction(async (file: File) => studio.importTimeline(await file.text()));
+  const error = importing.error ? errorWithPath(importing.error) : null;
+  const busy = importing.busy;
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     e.target.value = '';
     if (!file) return;
-    setBusy(true);
-    setError(null);
     setReport(null);
-    try {
-      const r = await studio.importTimeline(await file.text());
-      setReport(r);
-      onImported(r);
-    } catch (err) {
-      setError(errorWithPath(err));
-    } finally {
-      setBusy(false);
-    }
+    const r = await importing.run(file);
+    if (!r) return;
+    setReport(r);
+    onImported(r);
   };
   return (
     <div className="card mb-6 space-y-3 p-4">
