@@ -237,13 +237,7 @@ impl ExecutorPlayer {
     }
 }
 
-fn status_from(
-    p: &Position,
-    id: &str,
-    name: &str,
-    started_at: &str,
-    log: &CueLog,
-) -> PlayerStatus {
+fn status_from(p: &Position, id: &str, name: &str, started_at: &str, log: &CueLog) -> PlayerStatus {
     PlayerStatus {
         state: match p.state {
             PlayState::Stopped => "stopped",
@@ -363,7 +357,6 @@ impl TimelinePlayer for ExecutorPlayer {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -407,7 +400,10 @@ mod tests {
             Ok(())
         }
         async fn hide_overlay(&self, overlay_id: i64) -> Result<()> {
-            self.calls.lock().unwrap().push(format!("hide {overlay_id}"));
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("hide {overlay_id}"));
             Ok(())
         }
         async fn slate(&self) -> Result<()> {
@@ -511,7 +507,11 @@ mod tests {
         assert!(stopped.recent_cues.len() >= 2);
         let calls = program.calls.lock().unwrap().len();
         tokio::time::sleep(Duration::from_secs(30)).await;
-        assert_eq!(program.calls.lock().unwrap().len(), calls, "nothing after stop");
+        assert_eq!(
+            program.calls.lock().unwrap().len(),
+            calls,
+            "nothing after stop"
+        );
         assert!(p.jump_to_clip("a").await.is_err());
     }
 
