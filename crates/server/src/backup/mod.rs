@@ -16,6 +16,9 @@
 //!   and swaps the new contents in with a rename once everything is extracted and verified.
 //!   The previous contents are kept beside (never deleted by a restore).
 
+mod create;
+mod restore;
+
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::Path;
@@ -27,9 +30,6 @@ use sha2::{Digest, Sha256};
 use vs_base::{Error, ErrorKind, Result};
 use vs_db::sqlx::sqlite::SqliteConnectOptions;
 use vs_db::sqlx::{ConnectOptions, Connection, SqliteConnection};
-
-mod create;
-mod restore;
 
 pub use create::backup;
 pub use restore::{restore, Restored};

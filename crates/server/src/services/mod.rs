@@ -2,15 +2,15 @@
 //! uses (the database, the secret box, its neighbours as `Arc`s) and is wired in `App::build`;
 //! the web layer calls them and nothing else.
 //!
-//! Calls go one way, from the services that compose to the ones they use:
+//! Calls go one way, from the services that compose to the ones they use (`→`):
 //!
-//! ```text
-//!  timelines ──▶ programs ──▶ previews ──▶ RunningPrograms ◀── health
-//!      │            ├──▶ destinations, ptz, overlays ──▶ assets
-//!      ├──▶ cameras ┘ (connect addresses)                ▲
-//!      └──▶ assets ──────────────────────────────────────┘
-//!  streams ──▶ destinations, ptz          status ──▶ health          auth
-//! ```
+//! - timelines → cameras (imports add cameras), assets (syncs store images), and plays through
+//!   `timelines::bridge` → programs, ptz
+//! - programs → destinations, ptz, overlays → assets; previews (a program's preview ends with
+//!   it); the registry of running programs (`programs::RunningPrograms`)
+//! - streams → destinations, ptz
+//! - previews → running programs; health → running programs; status → health
+//! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
 //! trait handed in at construction: a camera that changes tells its `CameraListener`s (health
