@@ -190,14 +190,12 @@ async fn admin(command: AdminCommand) -> vs_base::Result<()> {
             };
             let _lock = crate::datadir::prepare_and_lock(&config.data_dir)?;
             let db = vs_db::Db::open(&config.db_path()).await?;
-            let secrets = vs_base::SecretBox::load_or_create(&config.key_path())?;
-            let ctl = crate::controller::Controller::new(
-                db.clone(),
-                secrets,
-                std::sync::Arc::new(config),
-                CancellationToken::new(),
-            );
-            let created = ctl.reset_password(&username, &password).await?;
+            // The key is made (or checked) as `serve` does, so a reset on a fresh directory
+            // leaves it complete.
+            vs_base::SecretBox::load_or_create(&config.key_path())?;
+            let auth =
+                crate::services::auth::AuthService::new(db.clone(), std::sync::Arc::new(config));
+            let created = auth.reset_password(&username, &password).await?;
             db.close().await;
             if created {
                 println!("user '{username}' created");

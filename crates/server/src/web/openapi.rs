@@ -7,7 +7,8 @@ use super::{
     auth, cameras, destinations, error, preview, programs, ptz, status, streams, studio, system,
     timelines,
 };
-use crate::controller;
+// The schema list below names the user type through this module path.
+use crate::services as controller;
 
 #[derive(OpenApi)]
 #[openapi(

@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
-use crate::controller::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
+use crate::services::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -28,7 +28,7 @@ pub fn router() -> Router<AppState> {
 
 #[utoipa::path(get, path = "/api/programs", tag = "programs", responses((status = 200, body = [ProgramView])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ProgramView>>> {
-    Ok(Json(state.ctl.list_programs().await?))
+    Ok(Json(state.programs.list().await?))
 }
 
 /// Creates a program: size, frame rate, bitrate, encoder, slate text, destinations.
@@ -41,7 +41,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ProgramView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_program(&input, Some(user.id)).await?),
+        Json(state.programs.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -52,7 +52,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.get_program(id).await?))
+    Ok(Json(state.programs.get(id).await?))
 }
 
 /// Changes a stopped program's settings.
@@ -65,7 +65,7 @@ pub async fn update(
     ApiJson(input): ApiJson<ProgramInput>,
 ) -> ApiResult<Json<ProgramView>> {
     Ok(Json(
-        state.ctl.update_program(id, &input, Some(user.id)).await?,
+        state.programs.update(id, &input, Some(user.id)).await?,
     ))
 }
 
@@ -76,7 +76,7 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_program(id, Some(user.id)).await?;
+    state.programs.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -89,7 +89,7 @@ pub async fn start(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.start_program(id, Some(user.id)).await?))
+    Ok(Json(state.programs.start(id, Some(user.id)).await?))
 }
 
 #[utoipa::path(post, path = "/api/programs/{id}/stop", tag = "programs",
@@ -99,7 +99,7 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.stop_program(id, Some(user.id)).await?))
+    Ok(Json(state.programs.stop(id, Some(user.id)).await?))
 }
 
 /// Switches what is on air, without restarting the encoder or the RTMP sessions.
@@ -112,7 +112,7 @@ pub async fn take(
     ApiPath(id): ApiPath<i64>,
     ApiJson(t): ApiJson<TakeInput>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.take(id, &t, Some(user.id)).await?))
+    Ok(Json(state.programs.take(id, &t, Some(user.id)).await?))
 }
 
 /// Cuts to the slate (image and text of the program's settings) at the next frame, e.g. for a
@@ -124,7 +124,7 @@ pub async fn slate(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.take_slate(id, Some(user.id)).await?))
+    Ok(Json(state.programs.take_slate(id, Some(user.id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -141,7 +141,7 @@ pub async fn preroll(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<PrerollInput>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.preroll(id, p.camera_id).await?;
+    state.programs.preroll(id, p.camera_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -156,7 +156,7 @@ pub async fn overlays(
 ) -> ApiResult<Json<ProgramView>> {
     Ok(Json(
         state
-            .ctl
+            .programs
             .set_program_overlays(id, list, Some(user.id))
             .await?,
     ))
@@ -166,7 +166,7 @@ pub async fn overlays(
 /// one `auto` picks.
 #[utoipa::path(get, path = "/api/system/encoders", tag = "programs", responses((status = 200, description = "encoder probe")))]
 pub async fn encoders(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    let probe = state.ctl.encoder_probe().await?;
+    let probe = state.programs.encoder_probe().await?;
     Ok(Json(serde_json::json!({
         "selected": probe.selected,
         "results": probe.results.iter().map(|r| serde_json::json!({

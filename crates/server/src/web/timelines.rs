@@ -21,8 +21,9 @@ use vs_timeline::{CueList, Format, Report, Timeline};
 
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
-use crate::controller::assets::{Asset, AssetUpload, Overlay, OverlayInput, MAX_ASSET_BYTES};
-use crate::controller::timelines::{
+use crate::services::assets::{Asset, AssetUpload, MAX_ASSET_BYTES};
+use crate::services::overlays::{Overlay, OverlayInput};
+use crate::services::timelines::{
     ImportResult, PlayOrigin, PlayerStatus, ScheduleInput, TimelineView,
 };
 use crate::state::AppState;
@@ -70,7 +71,7 @@ pub fn upload_router(state: AppState) -> Router<AppState> {
 /// Every timeline, by name, with its schedule and current warnings.
 #[utoipa::path(get, path = "/api/timelines", tag = "timelines", responses((status = 200, body = [TimelineView])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TimelineView>>> {
-    Ok(Json(state.ctl.list_timelines().await?))
+    Ok(Json(state.timelines.list().await?))
 }
 
 /// Creates a timeline (the id is generated when absent). Refused with 422 and the path of the
@@ -84,7 +85,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<TimelineView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_timeline(input, Some(user.id)).await?),
+        Json(state.timelines.create(input, Some(user.id)).await?),
     ))
 }
 
@@ -95,7 +96,7 @@ pub async fn validate(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<Timeline>,
 ) -> ApiResult<Json<Report>> {
-    Ok(Json(state.ctl.validate_timeline(input).await?))
+    Ok(Json(state.timelines.validate(input).await?))
 }
 
 #[utoipa::path(get, path = "/api/timelines/{id}", tag = "timelines",
@@ -104,7 +105,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TimelineView>> {
-    Ok(Json(state.ctl.timeline(&id).await?))
+    Ok(Json(state.timelines.get(&id).await?))
 }
 
 /// Replaces a timeline (its schedule stays). A playing timeline goes on with the new version.
@@ -117,7 +118,7 @@ pub async fn update(
     ApiJson(input): ApiJson<Timeline>,
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
-        state.ctl.update_timeline(&id, input, Some(user.id)).await?,
+        state.timelines.update(&id, input, Some(user.id)).await?,
     ))
 }
 
@@ -129,7 +130,7 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_timeline(&id, Some(user.id)).await?;
+    state.timelines.delete(&id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -140,7 +141,7 @@ pub async fn cues(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CueList>> {
-    Ok(Json(state.ctl.timeline_cues(&id).await?))
+    Ok(Json(state.timelines.cues(&id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -171,8 +172,8 @@ pub async fn import(
         )
     })?;
     let result = state
-        .ctl
-        .import_segment(doc, q.create_cameras.unwrap_or(true), Some(user.id))
+        .timelines
+        .import(doc, q.create_cameras.unwrap_or(true), Some(user.id))
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
@@ -206,7 +207,7 @@ pub async fn export(
         ExportFormat::Flat => Format::Flat,
         ExportFormat::Declared => Format::Declared,
     });
-    let (filename, text) = state.ctl.export_timeline(&id, format).await?;
+    let (filename, text) = state.timelines.export(&id, format).await?;
     Ok((
         [
             (CONTENT_TYPE, "application/json".to_string()),
@@ -232,8 +233,8 @@ pub async fn set_schedule(
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
         state
-            .ctl
-            .set_timeline_schedule(&id, Some(&input), Some(user.id))
+            .timelines
+            .set_schedule(&id, Some(&input), Some(user.id))
             .await?,
     ))
 }
@@ -248,8 +249,8 @@ pub async fn clear_schedule(
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
         state
-            .ctl
-            .set_timeline_schedule(&id, None, Some(user.id))
+            .timelines
+            .set_schedule(&id, None, Some(user.id))
             .await?,
     ))
 }
@@ -265,8 +266,8 @@ pub async fn start(
 ) -> ApiResult<Json<PlayerStatus>> {
     Ok(Json(
         state
-            .ctl
-            .start_timeline(&id, PlayOrigin::User, Some(user.id))
+            .timelines
+            .start(&id, PlayOrigin::User, Some(user.id))
             .await?,
     ))
 }
@@ -279,9 +280,7 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PlayerStatus>> {
-    Ok(Json(
-        state.ctl.stop_this_timeline(&id, Some(user.id)).await?,
-    ))
+    Ok(Json(state.timelines.stop_this(&id, Some(user.id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -298,7 +297,9 @@ pub async fn jump(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<JumpInput>,
 ) -> ApiResult<Json<PlayerStatus>> {
-    Ok(Json(state.ctl.jump_to_clip(&id, &input.clip_id).await?))
+    Ok(Json(
+        state.timelines.jump_to_clip(&id, &input.clip_id).await?,
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,7 +307,7 @@ pub async fn jump(
 
 #[utoipa::path(get, path = "/api/overlays", tag = "overlays", responses((status = 200, body = [Overlay])))]
 pub async fn list_overlays(State(state): State<AppState>) -> ApiResult<Json<Vec<Overlay>>> {
-    Ok(Json(state.ctl.list_overlays().await?))
+    Ok(Json(state.overlays.list().await?))
 }
 
 #[utoipa::path(post, path = "/api/overlays", tag = "overlays", request_body = OverlayInput,
@@ -318,7 +319,7 @@ pub async fn create_overlay(
 ) -> ApiResult<(StatusCode, Json<Overlay>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_overlay(&input, Some(user.id)).await?),
+        Json(state.overlays.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -328,7 +329,7 @@ pub async fn read_overlay(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Overlay>> {
-    Ok(Json(state.ctl.overlay(id).await?))
+    Ok(Json(state.overlays.get(id).await?))
 }
 
 #[utoipa::path(put, path = "/api/overlays/{id}", tag = "overlays", request_body = OverlayInput,
@@ -340,7 +341,7 @@ pub async fn update_overlay(
     ApiJson(input): ApiJson<OverlayInput>,
 ) -> ApiResult<Json<Overlay>> {
     Ok(Json(
-        state.ctl.update_overlay(id, &input, Some(user.id)).await?,
+        state.overlays.update(id, &input, Some(user.id)).await?,
     ))
 }
 
@@ -352,7 +353,7 @@ pub async fn remove_overlay(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_overlay(id, Some(user.id)).await?;
+    state.overlays.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -361,7 +362,7 @@ pub async fn remove_overlay(
 
 #[utoipa::path(get, path = "/api/assets", tag = "overlays", responses((status = 200, body = [Asset])))]
 pub async fn list_assets(State(state): State<AppState>) -> ApiResult<Json<Vec<Asset>>> {
-    Ok(Json(state.ctl.list_assets().await?))
+    Ok(Json(state.assets.list().await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -455,7 +456,7 @@ pub async fn upload_asset(
             bytes,
         }
     };
-    match state.ctl.upload_asset(upload, Some(user.id)).await {
+    match state.assets.upload(upload, Some(user.id)).await {
         Ok((asset, created)) => {
             let status = if created {
                 StatusCode::CREATED
@@ -479,7 +480,7 @@ pub async fn read_asset(
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (asset, bytes) = state.ctl.asset_content(id).await?;
+    let (asset, bytes) = state.assets.content(id).await?;
     let etag = format!("\"{}\"", asset.sha256);
     let common = [
         (ETAG, etag.clone()),
@@ -519,7 +520,7 @@ pub async fn remove_asset(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_asset(id, Some(user.id)).await?;
+    state.assets.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

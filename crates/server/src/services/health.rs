@@ -8,11 +8,16 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
-use vs_base::{Error, ErrorKind, Protocol, Result};
+use vs_base::{Error, ErrorKind, Protocol, Result, SecretBox};
+use vs_db::Db;
 
+use super::cameras::{connect_url, validate_camera, CameraChange, CameraInput, CameraListener};
 use super::probe::{self, ProbeErrorKind, StreamInfo};
-use super::Controller;
+use super::programs::RunningPrograms;
+use super::{Events, Infra};
+use crate::config::Config;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -85,19 +90,61 @@ const SNAPSHOT_TTL: Duration = Duration::from_secs(3);
 
 type SnapshotSlot = Arc<tokio::sync::Mutex<Option<(Instant, Bytes)>>>;
 
-/// In-memory health state and snapshot cache.
-#[derive(Default)]
-pub struct HealthBook {
+/// Camera health: the state of every camera (kept in memory), the background monitor that
+/// probes them, connection tests and cached snapshots.
+pub struct HealthService {
+    db: Db,
+    secrets: SecretBox,
+    config: Arc<Config>,
+    events: Events,
+    shutdown: CancellationToken,
+    /// What the running programs decode: a camera whose frames rise needs no probe.
+    programs: Arc<RunningPrograms>,
     cameras: Mutex<HashMap<i64, CameraHealth>>,
     in_flight: Mutex<HashSet<i64>>,
     snapshots: Mutex<HashMap<(i64, Option<u32>), SnapshotSlot>>,
     /// Frames a running program had decoded from each camera at the previous round.
     decoded: Mutex<HashMap<i64, u64>>,
-    pub kick: tokio::sync::Notify,
+    kick: tokio::sync::Notify,
 }
 
-impl HealthBook {
-    pub fn get(&self, id: i64) -> CameraHealth {
+impl CameraListener for HealthService {
+    fn camera_changed(&self, id: i64, change: CameraChange) {
+        match change {
+            CameraChange::Added => self.kick(),
+            CameraChange::Updated { .. } => {
+                self.invalidate(id);
+                self.kick();
+            }
+            // Forgotten at the next round, which lists the cameras that remain.
+            CameraChange::Deleted => {}
+        }
+    }
+}
+
+impl HealthService {
+    pub fn new(infra: &Infra, programs: Arc<RunningPrograms>) -> Self {
+        HealthService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            config: infra.config.clone(),
+            events: infra.events.clone(),
+            shutdown: infra.shutdown.clone(),
+            programs,
+            cameras: Default::default(),
+            in_flight: Default::default(),
+            snapshots: Default::default(),
+            decoded: Default::default(),
+            kick: Default::default(),
+        }
+    }
+
+    /// Wakes the monitor for a round now (cameras were added or changed).
+    pub fn kick(&self) {
+        self.kick.notify_one();
+    }
+
+    fn get(&self, id: i64) -> CameraHealth {
         self.cameras
             .lock()
             .expect("health lock")
@@ -107,7 +154,7 @@ impl HealthBook {
     }
 
     /// Forgets what is known of a camera whose settings changed.
-    pub fn invalidate(&self, id: i64) {
+    fn invalidate(&self, id: i64) {
         self.cameras.lock().expect("health lock").remove(&id);
         self.snapshots
             .lock()
@@ -129,18 +176,16 @@ impl HealthBook {
             .expect("snapshot lock")
             .retain(|(id, _), _| live.contains(id));
     }
-}
 
-impl Controller {
     /// Health of every camera, in the order of the camera list.
-    pub async fn cameras_health(&self) -> Result<Vec<CameraHealth>> {
+    pub async fn all(&self) -> Result<Vec<CameraHealth>> {
         Ok(self
             .db
             .list_cameras()
             .await?
             .into_iter()
             .map(|c| {
-                let mut h = self.health.get(c.id);
+                let mut h = self.get(c.id);
                 if !c.enabled {
                     h.state = HealthState::Disabled;
                 }
@@ -149,9 +194,9 @@ impl Controller {
             .collect())
     }
 
-    pub async fn camera_health(&self, id: i64) -> Result<CameraHealth> {
+    pub async fn camera(&self, id: i64) -> Result<CameraHealth> {
         let c = self.db.camera(id).await?;
-        let mut h = self.health.get(id);
+        let mut h = self.get(id);
         if !c.enabled {
             h.state = HealthState::Disabled;
         }
@@ -165,7 +210,7 @@ impl Controller {
     /// Tests a stored camera now.
     pub async fn test_camera(&self, id: i64) -> Result<ConnectionTest> {
         let row = self.db.camera(id).await?;
-        let url = self.camera_connect_url(&row)?;
+        let url = connect_url(&self.secrets, &row)?;
         let protocol = Protocol::parse(&row.protocol).unwrap_or(Protocol::Rtsp);
         let result = self.run_test(&url, protocol).await;
         // A manual test is as good as a background check.
@@ -174,11 +219,8 @@ impl Controller {
     }
 
     /// Tests settings that are not saved yet (the "Test connection" button of the add form).
-    pub async fn test_unsaved(
-        &self,
-        input: &super::cameras::CameraInput,
-    ) -> Result<ConnectionTest> {
-        let v = super::cameras::validate_camera(input)?;
+    pub async fn test_unsaved(&self, input: &CameraInput) -> Result<ConnectionTest> {
+        let v = validate_camera(input)?;
         Ok(self.run_test(&v.connect_url(), v.url.protocol()).await)
     }
 
@@ -192,7 +234,7 @@ impl Controller {
     fn record(&self, id: i64, t: &ConnectionTest) {
         let now = vs_db::now();
         let new = {
-            let mut map = self.health.cameras.lock().expect("health lock");
+            let mut map = self.cameras.lock().expect("health lock");
             let old = map
                 .get(&id)
                 .cloned()
@@ -236,7 +278,7 @@ impl Controller {
             .record(t.elapsed_ms as f64 / 1000.0);
         if let Some((old, h)) = new {
             tracing::info!(camera = id, from = ?old, to = ?h.state, error = ?h.last_error, "camera health changed");
-            self.publish(
+            self.events.publish(
                 "camera_health",
                 serde_json::to_value(&h).unwrap_or_default(),
             );
@@ -255,7 +297,6 @@ impl Controller {
         }
         let row = self.db.camera(id).await?;
         let slot = self
-            .health
             .snapshots
             .lock()
             .expect("snapshot lock")
@@ -269,7 +310,7 @@ impl Controller {
                 return Ok(jpeg.clone());
             }
         }
-        let url = self.camera_connect_url(&row)?;
+        let url = connect_url(&self.secrets, &row)?;
         let protocol = Protocol::parse(&row.protocol).unwrap_or(Protocol::Rtsp);
         metrics::counter!("vistterstream_snapshot_grabs_total").increment(1);
         match probe::snapshot(
@@ -299,7 +340,7 @@ impl Controller {
     }
 
     /// Runs the background health checks until shutdown.
-    pub async fn run_health_monitor(self: Arc<Self>) {
+    pub async fn run_monitor(self: Arc<Self>) {
         let interval = Duration::from_secs(self.config.health_interval_s.max(1));
         let limit = Arc::new(tokio::sync::Semaphore::new(4));
         loop {
@@ -309,21 +350,9 @@ impl Controller {
             tokio::select! {
                 _ = self.shutdown.cancelled() => break,
                 _ = tokio::time::sleep(interval) => {}
-                _ = self.health.kick.notified() => {}
+                _ = self.kick.notified() => {}
             }
         }
-    }
-
-    /// Frames decoded so far from each camera by the running programs.
-    async fn program_frames(&self) -> HashMap<i64, u64> {
-        let mut frames = HashMap::new();
-        for handle in self.programs.running.lock().await.values() {
-            for ingest in handle.status().ingests {
-                let n = frames.entry(ingest.id).or_insert(0);
-                *n = (*n).max(ingest.frames);
-            }
-        }
-        frames
     }
 
     /// A camera a running program is decoding, and whose frame count went up since the last
@@ -332,16 +361,11 @@ impl Controller {
     /// interval on a Pi. When its frames stop coming, the next round probes it as usual.
     fn seen_by_program(&self, id: i64, decoded: &HashMap<i64, u64>) -> bool {
         let Some(&frames) = decoded.get(&id) else {
-            self.health.decoded.lock().expect("health lock").remove(&id);
+            self.decoded.lock().expect("health lock").remove(&id);
             return false;
         };
-        let before = self
-            .health
-            .decoded
-            .lock()
-            .expect("health lock")
-            .insert(id, frames);
-        let known = self.health.get(id);
+        let before = self.decoded.lock().expect("health lock").insert(id, frames);
+        let known = self.get(id);
         let alive = before.is_some_and(|b| frames > b);
         if !alive || known.codec.is_none() || known.state == HealthState::Offline {
             return false;
@@ -367,37 +391,37 @@ impl Controller {
     async fn health_round(self: Arc<Self>, limit: &Arc<tokio::sync::Semaphore>) -> Result<()> {
         let cameras = self.db.list_cameras().await?;
         let live: HashSet<i64> = cameras.iter().map(|c| c.id).collect();
-        self.health.forget_missing(&live);
-        let decoded = self.program_frames().await;
+        self.forget_missing(&live);
+        let decoded = self.programs.decoded_frames().await;
         for cam in cameras.into_iter().filter(|c| c.enabled) {
             if self.seen_by_program(cam.id, &decoded) {
                 continue;
             }
             // A camera whose previous check is still running is not checked twice.
-            if !self.health.in_flight.lock().expect("lock").insert(cam.id) {
+            if !self.in_flight.lock().expect("lock").insert(cam.id) {
                 continue;
             }
-            let ctl = self.clone();
+            let health = self.clone();
             let limit = limit.clone();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await;
-                let url = ctl.camera_connect_url(&cam);
+                let url = connect_url(&health.secrets, &cam);
                 if let Ok(url) = url {
                     let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
-                    let timeout = ctl.probe_timeout();
+                    let timeout = health.probe_timeout();
                     let started = Instant::now();
                     let r = tokio::select! {
-                        _ = ctl.shutdown.cancelled() => None,
-                        r = probe::probe(&ctl.config.ffprobe, &url, protocol, timeout) => Some(r),
+                        _ = health.shutdown.cancelled() => None,
+                        r = probe::probe(&health.config.ffprobe, &url, protocol, timeout) => Some(r),
                     };
                     // The camera may have been deleted while it was probed.
                     if let Some(r) = r {
-                        if ctl.db.camera(cam.id).await.is_ok() {
-                            ctl.record(cam.id, &outcome(r, started.elapsed()));
+                        if health.db.camera(cam.id).await.is_ok() {
+                            health.record(cam.id, &outcome(r, started.elapsed()));
                         }
                     }
                 }
-                ctl.health.in_flight.lock().expect("lock").remove(&cam.id);
+                health.in_flight.lock().expect("lock").remove(&cam.id);
             });
         }
         Ok(())

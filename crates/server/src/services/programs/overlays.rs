@@ -1,4 +1,4 @@
-//! Turns the stored overlays (placed in the 1920x1080 reference frame, see `assets.rs`) into
+//! Turns the stored overlays (placed in the 1920x1080 reference frame, see `overlays.rs`) into
 //! the stream engine's overlays at a program's size.
 
 use std::time::Duration;
@@ -6,9 +6,8 @@ use std::time::Duration;
 use vs_base::{Error, Result};
 use vs_engine::{ImageData, Overlay, OverlayKind as EngineKind, Rgba, TextStyle};
 
-use super::assets::{Overlay as StoredOverlay, OverlayKind};
-use super::programs::ProgramOverlay;
-use super::Controller;
+use super::{ProgramOverlay, ProgramService};
+use crate::services::overlays::{Overlay as StoredOverlay, OverlayKind};
 
 const REFERENCE_WIDTH: f64 = 1920.0;
 
@@ -45,7 +44,7 @@ pub fn local_tz() -> chrono_tz::Tz {
         .unwrap_or(chrono_tz::UTC)
 }
 
-impl Controller {
+impl ProgramService {
     /// The engine overlays for a program of `width` pixels, in the listed order.
     pub async fn engine_overlays(
         &self,
@@ -60,16 +59,17 @@ impl Controller {
         };
         let mut out = Vec::with_capacity(list.len());
         for item in list {
-            let o: StoredOverlay =
-                self.overlay(item.overlay_id)
-                    .await
-                    .map_err(|e| match e.kind {
-                        vs_base::ErrorKind::NotFound => Error::invalid(
-                            "overlay_id",
-                            format!("overlay {} does not exist", item.overlay_id),
-                        ),
-                        _ => e,
-                    })?;
+            let o: StoredOverlay = self
+                .overlays
+                .get(item.overlay_id)
+                .await
+                .map_err(|e| match e.kind {
+                    vs_base::ErrorKind::NotFound => Error::invalid(
+                        "overlay_id",
+                        format!("overlay {} does not exist", item.overlay_id),
+                    ),
+                    _ => e,
+                })?;
             let mut placed = o.definition.clone();
             if let Some(p) = item.placement {
                 placed.x = Some(p.x);
@@ -101,7 +101,7 @@ impl Controller {
                     let asset_id = o.asset_id.ok_or_else(|| {
                         Error::invalid("overlay_id", format!("overlay '{}' has no image", o.name))
                     })?;
-                    let (asset, bytes) = self.asset_content(asset_id).await?;
+                    let (asset, bytes) = self.overlays.asset_content(asset_id).await?;
                     if asset.mime != "image/png" {
                         return Err(Error::invalid(
                             "overlay_id",

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::RngCore;
@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 use vs_base::{Error, ErrorKind, Result};
+use vs_db::Db;
 
-use super::Controller;
+use crate::config::Config;
 
 /// A signed-in user as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,7 +132,28 @@ pub fn dummy_hash(cost: u32) -> String {
     bcrypt::hash(random_secret(), cost).expect("bcrypt of an in-memory string")
 }
 
-impl Controller {
+/// Users, sessions, API tokens and the login limiter.
+pub struct AuthService {
+    db: Db,
+    config: Arc<Config>,
+    pub login_limiter: LoginLimiter,
+    auth_cache: AuthCache,
+    /// Verified against when the username is unknown (see [`dummy_hash`]).
+    dummy_hash: String,
+}
+
+impl AuthService {
+    /// Computes a bcrypt hash at the configured cost: a fraction of a second at the default.
+    pub fn new(db: Db, config: Arc<Config>) -> Self {
+        AuthService {
+            db,
+            login_limiter: LoginLimiter::new(5, Duration::from_secs(300)),
+            auth_cache: AuthCache::new(Duration::from_secs(10)),
+            dummy_hash: dummy_hash(config.bcrypt_cost),
+            config,
+        }
+    }
+
     pub async fn setup_required(&self) -> Result<bool> {
         Ok(self.db.user_count().await? == 0)
     }

@@ -1,12 +1,13 @@
 //! Presets: named pan/tilt/zoom positions of a camera, checked against the appliance's units
-//! (pan −180…180°, tilt −90…90°, zoom 0…100 % of the camera's range).
+//! (pan −180…180°, tilt −90…90°, zoom 0…100 % of the camera's range). Stored by the
+//! `CameraService`, moved to and captured by the `PtzService`.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vs_base::Result;
 use vs_db::presets::{PresetRow, PresetWrite};
 
-use super::{validate, Controller};
+use super::validate;
 
 /// The body of `POST /api/cameras/{id}/presets` and `PUT /api/presets/{id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -79,62 +80,4 @@ pub fn validate_preset(p: &PresetInput, onvif_token: Option<String>) -> Result<P
         onvif_token,
         settle_ms,
     })
-}
-
-impl Controller {
-    pub async fn list_presets(&self, camera_id: i64) -> Result<Vec<Preset>> {
-        Ok(self
-            .db
-            .list_presets(camera_id)
-            .await?
-            .into_iter()
-            .map(Preset::from)
-            .collect())
-    }
-
-    pub async fn preset(&self, id: i64) -> Result<Preset> {
-        Ok(self.db.preset(id).await?.into())
-    }
-
-    pub async fn create_preset(
-        &self,
-        camera_id: i64,
-        input: &PresetInput,
-        user_id: Option<i64>,
-    ) -> Result<Preset> {
-        let w = validate_preset(input, None)?;
-        let row = self.db.create_preset(camera_id, &w).await?;
-        self.db
-            .audit(
-                user_id,
-                "preset_created",
-                Some(&row.name),
-                Some(&camera_id.to_string()),
-            )
-            .await?;
-        Ok(row.into())
-    }
-
-    pub async fn update_preset(
-        &self,
-        id: i64,
-        input: &PresetInput,
-        user_id: Option<i64>,
-    ) -> Result<Preset> {
-        let existing = self.db.preset(id).await?;
-        let w = validate_preset(input, existing.onvif_token)?;
-        let row = self.db.update_preset(id, &w).await?;
-        self.db
-            .audit(user_id, "preset_updated", Some(&row.name), None)
-            .await?;
-        Ok(row.into())
-    }
-
-    pub async fn delete_preset(&self, id: i64, user_id: Option<i64>) -> Result<()> {
-        let existing = self.db.preset(id).await?;
-        self.db.delete_preset(id).await?;
-        self.db
-            .audit(user_id, "preset_deleted", Some(&existing.name), None)
-            .await
-    }
 }

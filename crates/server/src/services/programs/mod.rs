@@ -3,20 +3,33 @@
 //! camera becomes the slate until it returns. A preset move on the camera that is on air is
 //! never seen: the picture is held until the camera has settled.
 
+pub mod overlays;
+pub mod running;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Result};
+use vs_base::{Error, Result, SecretBox};
 use vs_db::programs::{ProgramRow, ProgramWrite};
+use vs_db::Db;
 use vs_engine::{
     Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
 };
 
-use super::preview::PreviewSource;
+pub use running::RunningPrograms;
+
+use super::cameras::connect_url;
+use super::destinations::DestinationService;
+use super::overlays::OverlayService;
+use super::previews::{PreviewService, PreviewSource};
+use super::ptz::PtzService;
 use super::streams::state_name;
-use super::{validate, Controller};
+use super::{validate, Infra};
+use crate::config::Config;
 
 /// The body of `POST /api/programs` and `PUT /api/programs/{id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -151,18 +164,25 @@ pub struct ProgramView {
     pub updated_at: String,
 }
 
-/// The programs that run now.
-#[derive(Default)]
-pub struct ProgramRuntime {
-    pub(super) running: tokio::sync::Mutex<HashMap<i64, ProgramHandle>>,
+/// Programs: their settings, the ones that run (one encoder each), takes and overlays.
+pub struct ProgramService {
+    db: Db,
+    secrets: SecretBox,
+    config: Arc<Config>,
+    /// How FFmpeg children are spawned and timed (real, or a test's fakes).
+    engine: Deps,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    running: Arc<RunningPrograms>,
+    destinations: Arc<DestinationService>,
+    ptz: Arc<PtzService>,
+    /// The stored overlays (and through them the assets) a program shows.
+    overlays: Arc<OverlayService>,
+    /// A stopped program's preview ends with it.
+    previews: Arc<PreviewService>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
-}
-
-impl ProgramRuntime {
-    pub async fn running_ids(&self) -> Vec<i64> {
-        self.running.lock().await.keys().copied().collect()
-    }
+    encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
 }
 
 fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
@@ -210,7 +230,38 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
     }
 }
 
-impl Controller {
+impl ProgramService {
+    pub fn new(
+        infra: &Infra,
+        engine: Deps,
+        running: Arc<RunningPrograms>,
+        destinations: Arc<DestinationService>,
+        ptz: Arc<PtzService>,
+        overlays: Arc<OverlayService>,
+        previews: Arc<PreviewService>,
+    ) -> Self {
+        ProgramService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            config: infra.config.clone(),
+            engine,
+            tasks: infra.tasks.clone(),
+            shutdown: infra.shutdown.clone(),
+            running,
+            destinations,
+            ptz,
+            overlays,
+            previews,
+            take_lock: Default::default(),
+            encoder_probe: Default::default(),
+        }
+    }
+
+    /// The ids of the programs that run now.
+    pub async fn running_ids(&self) -> Vec<i64> {
+        self.running.ids().await
+    }
+
     async fn check_program(&self, input: &ProgramInput, overlays: String) -> Result<ProgramWrite> {
         let name = validate::name("name", &input.name, 64)?;
         if !(160..=3840).contains(&input.width) || input.width % 2 != 0 {
@@ -270,7 +321,7 @@ impl Controller {
                 ))
             }
         };
-        let ids = self.check_destination_ids(&input.destination_ids).await?;
+        let ids = self.destinations.check_ids(&input.destination_ids).await?;
         Ok(ProgramWrite {
             name,
             width: input.width,
@@ -286,7 +337,7 @@ impl Controller {
 
     async fn program_view(&self, row: ProgramRow) -> Result<ProgramView> {
         let destination_ids = self.db.program_destination_ids(row.id).await?;
-        let handle = self.programs.running.lock().await.get(&row.id).cloned();
+        let handle = self.running.get(row.id).await;
         let names: HashMap<i64, String> = self
             .db
             .list_cameras()
@@ -316,7 +367,7 @@ impl Controller {
         })
     }
 
-    pub async fn list_programs(&self) -> Result<Vec<ProgramView>> {
+    pub async fn list(&self) -> Result<Vec<ProgramView>> {
         let mut out = Vec::new();
         for row in self.db.list_programs().await? {
             out.push(self.program_view(row).await?);
@@ -324,16 +375,12 @@ impl Controller {
         Ok(out)
     }
 
-    pub async fn get_program(&self, id: i64) -> Result<ProgramView> {
+    pub async fn get(&self, id: i64) -> Result<ProgramView> {
         let row = self.db.program(id).await?;
         self.program_view(row).await
     }
 
-    pub async fn create_program(
-        &self,
-        input: &ProgramInput,
-        user: Option<i64>,
-    ) -> Result<ProgramView> {
+    pub async fn create(&self, input: &ProgramInput, user: Option<i64>) -> Result<ProgramView> {
         let w = self.check_program(input, "[]".into()).await?;
         let row = self.db.save_program(None, &w).await?;
         self.db
@@ -342,14 +389,14 @@ impl Controller {
         self.program_view(row).await
     }
 
-    pub async fn update_program(
+    pub async fn update(
         &self,
         id: i64,
         input: &ProgramInput,
         user: Option<i64>,
     ) -> Result<ProgramView> {
         let existing = self.db.program(id).await?;
-        if self.programs.running.lock().await.contains_key(&id) {
+        if self.running.lock().await.contains_key(&id) {
             return Err(Error::invalid_state(
                 "the program is running; stop it to change its settings (takes and overlays work while it runs)",
             ));
@@ -362,9 +409,9 @@ impl Controller {
         self.program_view(row).await
     }
 
-    pub async fn delete_program(&self, id: i64, user: Option<i64>) -> Result<()> {
+    pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
         let row = self.db.program(id).await?;
-        if self.programs.running.lock().await.contains_key(&id) {
+        if self.running.lock().await.contains_key(&id) {
             return Err(Error::invalid_state(
                 "the program is running; stop it before deleting it",
             ));
@@ -407,7 +454,7 @@ impl Controller {
                 cam.name
             )));
         }
-        let url = self.camera_connect_url(&cam)?;
+        let url = connect_url(&self.secrets, &cam)?;
         let mut spec = SourceSpec::new(cam.id, cam.name.clone(), url);
         if let Some(p) = cam.password_enc.as_deref() {
             spec.secrets.push(self.secrets.open(p)?);
@@ -415,9 +462,9 @@ impl Controller {
         Ok(spec)
     }
 
-    pub async fn start_program(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let row = self.db.program(id).await?;
-        if self.programs.running.lock().await.contains_key(&id) {
+        if self.running.lock().await.contains_key(&id) {
             return self.program_view(row).await;
         }
         let encoder = if row.encoder == "auto" {
@@ -443,7 +490,7 @@ impl Controller {
             if !dest.enabled {
                 continue;
             }
-            let (url, _) = self.destination_publish(&dest)?;
+            let (url, _) = self.destinations.publish(&dest)?;
             let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
             if let Some(k) = dest.stream_key_enc.as_deref() {
                 out.secrets.push(self.secrets.open(k)?);
@@ -455,7 +502,7 @@ impl Controller {
                 "every destination of this program is disabled",
             ));
         }
-        let handle = Program::start(config, Deps::real(), self.shutdown.clone()).await?;
+        let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
         let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
         if let Err(e) = self.apply_overlays(&handle, &overlays).await {
             tracing::warn!(program = id, error = ?e, "overlays could not be applied at start");
@@ -469,7 +516,7 @@ impl Controller {
                 }
             }
         }
-        self.programs.running.lock().await.insert(id, handle);
+        self.running.lock().await.insert(id, handle);
         self.db
             .set_program_runtime(id, "running", row.on_air_camera_id)
             .await?;
@@ -478,15 +525,16 @@ impl Controller {
             .await?;
         metrics::gauge!("vistterstream_programs_running").increment(1.0);
         tracing::info!(program = id, name = %row.name, "program started");
-        self.get_program(id).await
+        self.get(id).await
     }
 
-    pub async fn stop_program(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+    pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let row = self.db.program(id).await?;
-        let handle = self.programs.running.lock().await.remove(&id);
+        let handle = self.running.lock().await.remove(&id);
         if let Some(h) = handle {
             let on_air = h.status().on_air;
-            self.end_preview(PreviewSource::Program(id), "the program stopped");
+            self.previews
+                .end(PreviewSource::Program(id), "the program stopped");
             h.stop().await;
             metrics::gauge!("vistterstream_programs_running").decrement(1.0);
             self.db
@@ -501,17 +549,14 @@ impl Controller {
         self.db
             .audit(user, "program_stopped", Some(&row.name), None)
             .await?;
-        self.get_program(id).await
+        self.get(id).await
     }
 
     pub(crate) async fn running_program(&self, id: i64) -> Result<ProgramHandle> {
         self.db.program(id).await?;
-        self.programs
-            .running
-            .lock()
+        self.running
+            .get(id)
             .await
-            .get(&id)
-            .cloned()
             .ok_or_else(|| Error::invalid_state("the program is not running; start it first"))
     }
 
@@ -542,7 +587,7 @@ impl Controller {
                 ));
             }
         }
-        let _serial = self.programs.take_lock.lock().await;
+        let _serial = self.take_lock.lock().await;
         if let Some(preset_id) = t.preset_id {
             let on_air = handle.status().on_air == Some(t.camera_id);
             if on_air {
@@ -551,7 +596,7 @@ impl Controller {
             } else {
                 handle.preroll(source.clone()).await?;
             }
-            let moved = self.move_to_preset(preset_id).await;
+            let moved = self.ptz.move_to_preset(preset_id).await;
             if on_air {
                 handle.unhold();
             }
@@ -573,19 +618,19 @@ impl Controller {
             .await?;
         metrics::counter!("vistterstream_takes_total").increment(1);
         let _ = user;
-        self.get_program(id).await
+        self.get(id).await
     }
 
     /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
     /// A program resumed after a restart comes back on the slate too.
     pub async fn take_slate(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let handle = self.running_program(id).await?;
-        let _serial = self.programs.take_lock.lock().await;
+        let _serial = self.take_lock.lock().await;
         handle.take_slate().await?;
         self.db.set_program_runtime(id, "running", None).await?;
         metrics::counter!("vistterstream_takes_total").increment(1);
         let _ = user;
-        self.get_program(id).await
+        self.get(id).await
     }
 
     /// Starts decoding a camera without putting it on air, so the next take of it is instant.
@@ -612,7 +657,7 @@ impl Controller {
                 ));
             }
         }
-        let handle = self.programs.running.lock().await.get(&id).cloned();
+        let handle = self.running.get(id).await;
         if let Some(h) = &handle {
             // Rendered and validated first: on error nothing changes, on air or stored.
             self.apply_overlays(h, &overlays).await?;
@@ -624,7 +669,7 @@ impl Controller {
         self.db
             .audit(user, "program_overlays", Some(&row.name), None)
             .await?;
-        self.get_program(id).await
+        self.get(id).await
     }
 
     async fn apply_overlays(
@@ -639,12 +684,12 @@ impl Controller {
     }
 
     /// Starts again every program that was running when the appliance stopped.
-    pub async fn resume_programs(self: &Arc<Self>) -> Result<()> {
+    pub async fn resume(self: &Arc<Self>) -> Result<()> {
         for row in self.db.list_programs().await? {
             if row.desired_state == "running" {
-                let ctl = self.clone();
+                let programs = self.clone();
                 self.tasks.spawn(async move {
-                    match ctl.start_program(row.id, None).await {
+                    match programs.start(row.id, None).await {
                         Ok(_) => tracing::info!(program = row.id, "program resumed after restart"),
                         Err(e) => tracing::warn!(program = row.id, error = ?e, "program could not be resumed"),
                     }
@@ -655,8 +700,8 @@ impl Controller {
     }
 
     /// Stops every program (at shutdown), keeping what should run for the next start.
-    pub async fn stop_all_programs(&self) {
-        let all: Vec<(i64, ProgramHandle)> = self.programs.running.lock().await.drain().collect();
+    pub async fn stop_all(&self) {
+        let all: Vec<(i64, ProgramHandle)> = self.running.lock().await.drain().collect();
         for (id, h) in all {
             let on_air = h.status().on_air;
             h.stop().await;

@@ -9,18 +9,20 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vs_base::{Error, Result, Secret};
+use vs_base::{Error, Result, Secret, SecretBox};
 use vs_db::cameras::CameraRow;
 use vs_db::presets::PresetWrite;
+use vs_db::Db;
 use vs_onvif::{
     from_onvif, move_and_settle, to_onvif, MoveStatus, MoveTarget, OnvifClient, OnvifConfig,
     PresetPosition, Ptz, PtzVector, SettlePolicy,
 };
 
 use super::presets::Preset;
-use super::{validate, Controller};
+use super::{validate, Infra};
 
-/// Makes the ONVIF client of a camera. A trait so tests and the demo can point it anywhere.
+/// Makes the ONVIF client of a camera. A trait so tests and the demo can point it anywhere;
+/// `App::build_with` takes it in its `AppDeps`.
 pub trait PtzConnector: Send + Sync {
     fn connect(&self, config: OnvifConfig) -> Result<Arc<dyn Ptz>>;
 }
@@ -33,23 +35,16 @@ impl PtzConnector for OnvifConnector {
     }
 }
 
-/// One client per camera, kept while its settings do not change (it caches the discovery and
-/// the camera's clock offset).
-pub struct PtzClients {
-    connector: Box<dyn PtzConnector>,
-    /// Per camera: the settings the client was made with, and the client.
-    clients: Mutex<HashMap<i64, CachedClient>>,
-}
-
 type CachedClient = (String, Arc<dyn Ptz>);
 
-impl Default for PtzClients {
-    fn default() -> Self {
-        PtzClients {
-            connector: Box::new(OnvifConnector),
-            clients: Mutex::new(HashMap::new()),
-        }
-    }
+/// PTZ control over ONVIF. One client per camera, kept while its settings do not change (it
+/// caches the discovery and the camera's clock offset).
+pub struct PtzService {
+    db: Db,
+    secrets: SecretBox,
+    connector: Arc<dyn PtzConnector>,
+    /// Per camera: the settings the client was made with, and the client.
+    clients: Mutex<HashMap<i64, CachedClient>>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -117,16 +112,25 @@ fn to_position(p: PresetPosition) -> Position {
     }
 }
 
-impl Controller {
+impl PtzService {
+    pub fn new(infra: &Infra, connector: Arc<dyn PtzConnector>) -> Self {
+        PtzService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            connector,
+            clients: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// The PTZ client of a camera; refuses cameras that are not PTZ.
-    pub fn ptz_for(&self, cam: &CameraRow) -> Result<Arc<dyn Ptz>> {
+    pub fn client_for(&self, cam: &CameraRow) -> Result<Arc<dyn Ptz>> {
         if cam.kind != "PTZ" {
             return Err(Error::invalid_state(format!(
                 "camera '{}' is not a PTZ camera; set its type to PTZ to control it",
                 cam.name
             )));
         }
-        let url = Controller::stored_address(&cam.address)?;
+        let url = PtzService::stored_address(&cam.address)?;
         let host = cam
             .onvif_host
             .clone()
@@ -144,7 +148,7 @@ impl Controller {
             cam.username.as_deref().unwrap_or(""),
             cam.updated_at
         );
-        let mut clients = self.ptz.clients.lock().expect("ptz lock");
+        let mut clients = self.clients.lock().expect("ptz lock");
         if let Some((k, c)) = clients.get(&cam.id) {
             if *k == key {
                 return Ok(c.clone());
@@ -154,7 +158,7 @@ impl Controller {
         if let Some(user) = cam.username.as_deref().filter(|u| !u.is_empty()) {
             config = config.with_credentials(user, password);
         }
-        let client = self.ptz.connector.connect(config)?;
+        let client = self.connector.connect(config)?;
         clients.insert(cam.id, (key, client.clone()));
         Ok(client)
     }
@@ -167,7 +171,7 @@ impl Controller {
     pub async fn move_to_preset(&self, preset_id: i64) -> Result<MoveReport> {
         let preset = self.db.preset(preset_id).await?;
         let cam = self.db.camera(preset.camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         let ranges = ptz.ranges(&profile).await?;
         let stored = PresetPosition {
@@ -209,13 +213,9 @@ impl Controller {
         })
     }
 
-    pub(crate) async fn move_to_preset_for_stream(&self, preset_id: i64) -> Result<()> {
-        self.move_to_preset(preset_id).await.map(|_| ())
-    }
-
-    pub async fn ptz_state(&self, camera_id: i64) -> Result<PtzState> {
+    pub async fn status(&self, camera_id: i64) -> Result<PtzState> {
         let cam = self.db.camera(camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         let ranges = ptz.ranges(&profile).await?;
         let status = ptz.status(&profile).await?;
@@ -231,7 +231,7 @@ impl Controller {
     }
 
     /// Starts moving at the given velocities (the pad is pressed).
-    pub async fn ptz_move(&self, camera_id: i64, v: &PtzVelocity) -> Result<()> {
+    pub async fn start_move(&self, camera_id: i64, v: &PtzVelocity) -> Result<()> {
         for (field, value) in [("pan", v.pan), ("tilt", v.tilt), ("zoom", v.zoom)] {
             validate::range(field, value, -1.0, 1.0, " (fraction of top speed)")?;
         }
@@ -246,7 +246,7 @@ impl Controller {
             }
         };
         let cam = self.db.camera(camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         ptz.continuous_move(
             &profile,
@@ -262,9 +262,9 @@ impl Controller {
     }
 
     /// Stops any movement (the pad is released).
-    pub async fn ptz_stop(&self, camera_id: i64) -> Result<()> {
+    pub async fn stop(&self, camera_id: i64) -> Result<()> {
         let cam = self.db.camera(camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         ptz.stop(&profile).await?;
         Ok(())
@@ -279,7 +279,7 @@ impl Controller {
     ) -> Result<Preset> {
         let name = validate::name("name", &input.name, 64)?;
         let cam = self.db.camera(camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         let ranges = ptz.ranges(&profile).await?;
         let status = ptz.status(&profile).await?;
@@ -334,7 +334,7 @@ impl Controller {
     /// Imports the presets stored in the camera itself.
     pub async fn import_presets(&self, camera_id: i64, user: Option<i64>) -> Result<ImportReport> {
         let cam = self.db.camera(camera_id).await?;
-        let ptz = self.ptz_for(&cam)?;
+        let ptz = self.client_for(&cam)?;
         let profile = ptz.default_profile().await?;
         let ranges = ptz.ranges(&profile).await?;
         let existing = self.db.list_presets(camera_id).await?;

@@ -3,15 +3,16 @@
 //! and a summary of camera health.
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use serde::Serialize;
 use sysinfo::{Pid, ProcessRefreshKind, ProcessesToUpdate, System};
 use utoipa::ToSchema;
 use vs_base::Result;
 
-use super::health::HealthState;
-use super::Controller;
+use super::health::{HealthService, HealthState};
+use crate::config::Config;
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct MemoryStatus {
@@ -158,9 +159,33 @@ pub fn temperature_c(root: &Path) -> Option<f64> {
         .or_else(|| zones.iter().find_map(|z| read(z)))
 }
 
-impl Controller {
-    pub async fn system_status(&self) -> Result<SystemStatus> {
-        let health = self.cameras_health().await?;
+/// The dashboard's system status and the gauges computed at scrape time.
+pub struct StatusService {
+    config: Arc<Config>,
+    health: Arc<HealthService>,
+    started: Instant,
+    sampler: Sampler,
+    ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
+}
+
+impl StatusService {
+    pub fn new(config: Arc<Config>, health: Arc<HealthService>) -> Self {
+        StatusService {
+            config,
+            health,
+            started: Instant::now(),
+            sampler: Sampler::default(),
+            ffmpeg_version: Default::default(),
+        }
+    }
+
+    /// Refreshes the gauges that are computed rather than counted, just before a scrape.
+    pub fn update_gauges(&self) {
+        metrics::gauge!("vistterstream_uptime_seconds").set(self.started.elapsed().as_secs_f64());
+    }
+
+    pub async fn system(&self) -> Result<SystemStatus> {
+        let health = self.health.all().await?;
         let mut cams = CameraSummary {
             total: health.len(),
             ..Default::default()

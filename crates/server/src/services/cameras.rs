@@ -1,13 +1,18 @@
-//! Cameras: validation of what a user sends, credentials moved out of addresses and sealed,
-//! and the views the API returns (never with a secret).
+//! Cameras and their presets: validation of what a user sends, credentials moved out of
+//! addresses and sealed, the views the API returns (never with a secret), and the address with
+//! credentials that only FFmpeg and the camera see.
+
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result, Secret, StreamUrl};
+use vs_base::{Error, Protocol, Result, Secret, SecretBox, StreamUrl};
 use vs_db::cameras::{CameraRow, CameraWrite};
+use vs_db::Db;
 use vs_timeline::credentials::{join_credentials, split_credentials, CredentialPlacement};
 
-use super::{validate, Controller};
+use super::presets::{validate_preset, Preset, PresetInput};
+use super::{validate, Events, Infra};
 
 /// What kind of camera: a fixed view, or one that pans/tilts/zooms (ONVIF).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -239,8 +244,63 @@ pub fn validate_camera(input: &CameraInput) -> Result<ValidCamera> {
     })
 }
 
-impl Controller {
-    pub async fn list_cameras(&self) -> Result<Vec<Camera>> {
+/// The full address with credentials of a stored camera, for FFmpeg/ONVIF only.
+pub fn connect_url(secrets: &SecretBox, row: &CameraRow) -> Result<String> {
+    let password = row
+        .password_enc
+        .as_deref()
+        .map(|p| secrets.open(p))
+        .transpose()?;
+    connect_address(
+        &row.address,
+        row.username.as_deref(),
+        password.as_ref(),
+        row.credential_query.as_deref(),
+    )
+}
+
+/// What happened to a camera, for the services that keep something per camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CameraChange {
+    Added,
+    /// `connection`: the address, the login or `enabled` changed, so whatever is connected
+    /// to the old settings is stale.
+    Updated {
+        connection: bool,
+    },
+    Deleted,
+}
+
+/// Told of every camera change, synchronously, before the request that made it answers.
+pub trait CameraListener: Send + Sync {
+    fn camera_changed(&self, id: i64, change: CameraChange);
+}
+
+/// Cameras and their presets: validation, sealed credentials, the views the API returns.
+pub struct CameraService {
+    db: Db,
+    secrets: SecretBox,
+    events: Events,
+    listeners: Vec<Arc<dyn CameraListener>>,
+}
+
+impl CameraService {
+    pub fn new(infra: &Infra, listeners: Vec<Arc<dyn CameraListener>>) -> Self {
+        CameraService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            events: infra.events.clone(),
+            listeners,
+        }
+    }
+
+    fn tell(&self, id: i64, change: CameraChange) {
+        for l in &self.listeners {
+            l.camera_changed(id, change);
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<Camera>> {
         Ok(self
             .db
             .list_cameras()
@@ -250,11 +310,12 @@ impl Controller {
             .collect())
     }
 
-    pub async fn camera(&self, id: i64) -> Result<Camera> {
+    pub async fn get(&self, id: i64) -> Result<Camera> {
         Ok(self.db.camera(id).await?.into())
     }
 
-    pub(super) fn camera_write(
+    /// The row to write for a checked camera, its password sealed.
+    pub(crate) fn camera_write(
         &self,
         v: &ValidCamera,
         keep_password: Option<String>,
@@ -282,7 +343,7 @@ impl Controller {
         }
     }
 
-    pub async fn create_camera(&self, input: &CameraInput, user_id: Option<i64>) -> Result<Camera> {
+    pub async fn create(&self, input: &CameraInput, user_id: Option<i64>) -> Result<Camera> {
         let v = validate_camera(input)?;
         let row = self
             .db
@@ -298,12 +359,13 @@ impl Controller {
             .await?;
         tracing::info!(camera = row.id, name = %row.name, address = %row.address, "camera added");
         let camera = Camera::from(row);
-        self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
-        self.health.kick.notify_one();
+        self.events
+            .publish("camera_changed", serde_json::json!({ "id": camera.id }));
+        self.tell(camera.id, CameraChange::Added);
         Ok(camera)
     }
 
-    pub async fn update_camera(
+    pub async fn update(
         &self,
         id: i64,
         input: &CameraInput,
@@ -322,19 +384,12 @@ impl Controller {
                 ),
             )
             .await?;
-        self.health.invalidate(id);
-        if row.address != existing.address
+        let connection = row.address != existing.address
             || row.password_enc != existing.password_enc
             || row.username != existing.username
             || row.credential_query != existing.credential_query
-            || row.enabled != existing.enabled
-        {
-            // The running remux still has the old address: its viewers reconnect to a new one.
-            self.end_preview(
-                super::preview::PreviewSource::Camera(id),
-                "the camera's settings changed",
-            );
-        }
+            || row.enabled != existing.enabled;
+        self.tell(id, CameraChange::Updated { connection });
         self.db
             .audit(
                 user_id,
@@ -344,38 +399,117 @@ impl Controller {
             )
             .await?;
         let camera = Camera::from(row);
-        self.publish("camera_changed", serde_json::json!({ "id": camera.id }));
-        self.health.kick.notify_one();
+        self.events
+            .publish("camera_changed", serde_json::json!({ "id": camera.id }));
         Ok(camera)
     }
 
-    pub async fn delete_camera(&self, id: i64, user_id: Option<i64>) -> Result<()> {
+    pub async fn delete(&self, id: i64, user_id: Option<i64>) -> Result<()> {
         let existing = self.db.camera(id).await?;
         self.db.delete_camera(id).await?;
-        self.end_preview(
-            super::preview::PreviewSource::Camera(id),
-            "the camera was deleted",
-        );
+        self.tell(id, CameraChange::Deleted);
         self.db
             .audit(user_id, "camera_deleted", Some(&existing.name), None)
             .await?;
-        self.publish("camera_changed", serde_json::json!({ "id": id }));
+        self.events
+            .publish("camera_changed", serde_json::json!({ "id": id }));
         Ok(())
     }
 
+    /// After the commit of an import that added cameras in its own transaction: the camera
+    /// list cache, the audit log, the live events and the listeners, as `create` does for one.
+    pub async fn announce_added(&self, rows: &[CameraRow], user_id: Option<i64>) -> Vec<Camera> {
+        if rows.is_empty() {
+            return Vec::new();
+        }
+        self.db.forget_cameras();
+        let mut created = Vec::new();
+        for row in rows {
+            tracing::info!(camera = row.id, name = %row.name, address = %row.address, "camera added for a VistterStudio segment");
+            if let Err(e) = self
+                .db
+                .audit(
+                    user_id,
+                    "camera_created",
+                    Some(&row.name),
+                    Some(&row.address),
+                )
+                .await
+            {
+                tracing::warn!(camera = row.id, error = %e, "audit of an imported camera");
+            }
+            self.events
+                .publish("camera_changed", serde_json::json!({ "id": row.id }));
+            created.push(Camera::from(row.clone()));
+        }
+        for row in rows {
+            self.tell(row.id, CameraChange::Added);
+        }
+        created
+    }
+
     /// The full address with credentials of a stored camera, for FFmpeg/ONVIF only.
-    pub fn camera_connect_url(&self, row: &CameraRow) -> Result<String> {
-        let password = row
-            .password_enc
-            .as_deref()
-            .map(|p| self.secrets.open(p))
-            .transpose()?;
-        connect_address(
-            &row.address,
-            row.username.as_deref(),
-            password.as_ref(),
-            row.credential_query.as_deref(),
-        )
+    pub fn connect_url(&self, row: &CameraRow) -> Result<String> {
+        connect_url(&self.secrets, row)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Presets
+
+    pub async fn list_presets(&self, camera_id: i64) -> Result<Vec<Preset>> {
+        Ok(self
+            .db
+            .list_presets(camera_id)
+            .await?
+            .into_iter()
+            .map(Preset::from)
+            .collect())
+    }
+
+    pub async fn preset(&self, id: i64) -> Result<Preset> {
+        Ok(self.db.preset(id).await?.into())
+    }
+
+    pub async fn create_preset(
+        &self,
+        camera_id: i64,
+        input: &PresetInput,
+        user_id: Option<i64>,
+    ) -> Result<Preset> {
+        let w = validate_preset(input, None)?;
+        let row = self.db.create_preset(camera_id, &w).await?;
+        self.db
+            .audit(
+                user_id,
+                "preset_created",
+                Some(&row.name),
+                Some(&camera_id.to_string()),
+            )
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn update_preset(
+        &self,
+        id: i64,
+        input: &PresetInput,
+        user_id: Option<i64>,
+    ) -> Result<Preset> {
+        let existing = self.db.preset(id).await?;
+        let w = validate_preset(input, existing.onvif_token)?;
+        let row = self.db.update_preset(id, &w).await?;
+        self.db
+            .audit(user_id, "preset_updated", Some(&row.name), None)
+            .await?;
+        Ok(row.into())
+    }
+
+    pub async fn delete_preset(&self, id: i64, user_id: Option<i64>) -> Result<()> {
+        let existing = self.db.preset(id).await?;
+        self.db.delete_preset(id).await?;
+        self.db
+            .audit(user_id, "preset_deleted", Some(&existing.name), None)
+            .await
     }
 }
 

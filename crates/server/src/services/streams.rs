@@ -9,12 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result};
+use vs_base::{Error, Protocol, Result, SecretBox};
 use vs_db::streaming::{StreamRow, StreamWrite};
+use vs_db::Db;
 use vs_engine::{supervise, Deps, ProcessSpec, State, SupervisorConfig, SupervisorHandle};
 
-use super::{probe, validate, Controller};
+use super::cameras::connect_url;
+use super::destinations::DestinationService;
+use super::ptz::PtzService;
+use super::{probe, validate, Infra};
+use crate::config::Config;
 
 /// The body of `POST /api/streams` and `PUT /api/streams/{id}`.
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -87,9 +94,18 @@ struct Running {
     outputs: Vec<Output>,
 }
 
-/// The streams that run now.
-#[derive(Default)]
-pub struct StreamRuntime {
+/// Camera-to-destination streams and the supervised copies of the ones that run.
+pub struct StreamService {
+    db: Db,
+    secrets: SecretBox,
+    config: Arc<Config>,
+    /// How FFmpeg children are spawned and timed (real, or a test's fakes).
+    engine: Deps,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    destinations: Arc<DestinationService>,
+    ptz: Arc<PtzService>,
+    /// The streams that run now.
     running: tokio::sync::Mutex<HashMap<i64, Running>>,
 }
 
@@ -160,7 +176,26 @@ pub fn state_name(s: State) -> &'static str {
     }
 }
 
-impl Controller {
+impl StreamService {
+    pub fn new(
+        infra: &Infra,
+        engine: Deps,
+        destinations: Arc<DestinationService>,
+        ptz: Arc<PtzService>,
+    ) -> Self {
+        StreamService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            config: infra.config.clone(),
+            engine,
+            tasks: infra.tasks.clone(),
+            shutdown: infra.shutdown.clone(),
+            destinations,
+            ptz,
+            running: Default::default(),
+        }
+    }
+
     fn supervisor_config(&self) -> SupervisorConfig {
         SupervisorConfig {
             stall_timeout: Duration::from_secs(self.config.stall_timeout_s.max(1)),
@@ -188,7 +223,7 @@ impl Controller {
                 ));
             }
         }
-        let ids = self.check_destination_ids(&input.destination_ids).await?;
+        let ids = self.destinations.check_ids(&input.destination_ids).await?;
         Ok(StreamWrite {
             name,
             camera_id: input.camera_id,
@@ -217,7 +252,7 @@ impl Controller {
     }
 
     async fn stream_status(&self, id: i64) -> StreamStatus {
-        let running = self.streams.running.lock().await;
+        let running = self.running.lock().await;
         let Some(r) = running.get(&id) else {
             return StreamStatus {
                 state: "stopped".into(),
@@ -271,7 +306,7 @@ impl Controller {
         }
     }
 
-    pub async fn list_streams(&self) -> Result<Vec<Stream>> {
+    pub async fn list(&self) -> Result<Vec<Stream>> {
         let mut out = Vec::new();
         for row in self.db.list_streams().await? {
             out.push(self.stream_view(row).await?);
@@ -279,12 +314,12 @@ impl Controller {
         Ok(out)
     }
 
-    pub async fn get_stream(&self, id: i64) -> Result<Stream> {
+    pub async fn get(&self, id: i64) -> Result<Stream> {
         let row = self.db.stream(id).await?;
         self.stream_view(row).await
     }
 
-    pub async fn create_stream(&self, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
+    pub async fn create(&self, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
         let w = self.check_stream(input).await?;
         let row = self.db.save_stream(None, &w).await?;
         self.db
@@ -293,14 +328,9 @@ impl Controller {
         self.stream_view(row).await
     }
 
-    pub async fn update_stream(
-        &self,
-        id: i64,
-        input: &StreamInput,
-        user: Option<i64>,
-    ) -> Result<Stream> {
+    pub async fn update(&self, id: i64, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
         self.db.stream(id).await?;
-        if self.streams.running.lock().await.contains_key(&id) {
+        if self.running.lock().await.contains_key(&id) {
             return Err(Error::invalid_state(
                 "the stream is running; stop it before changing it",
             ));
@@ -313,9 +343,9 @@ impl Controller {
         self.stream_view(row).await
     }
 
-    pub async fn delete_stream(&self, id: i64, user: Option<i64>) -> Result<()> {
+    pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
         let row = self.db.stream(id).await?;
-        if self.streams.running.lock().await.contains_key(&id) {
+        if self.running.lock().await.contains_key(&id) {
             return Err(Error::invalid_state(
                 "the stream is running; stop it before deleting it",
             ));
@@ -327,10 +357,10 @@ impl Controller {
     }
 
     /// Starts a stream: one supervised copy per destination.
-    pub async fn start_stream(&self, id: i64, user: Option<i64>) -> Result<Stream> {
+    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<Stream> {
         let row = self.db.stream(id).await?;
         {
-            let running = self.streams.running.lock().await;
+            let running = self.running.lock().await;
             if running.contains_key(&id) {
                 drop(running);
                 return self.stream_view(row).await;
@@ -342,7 +372,7 @@ impl Controller {
                 "the camera is disabled; enable it first",
             ));
         }
-        let input = self.camera_connect_url(&cam)?;
+        let input = connect_url(&self.secrets, &cam)?;
         let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
         // What audio the camera has decides how AAC is always present. A camera that cannot be
         // probed now gets silence; the stream still starts and connects when the camera is back.
@@ -363,7 +393,7 @@ impl Controller {
         };
         if let Some(preset_id) = row.preset_id {
             // A move that fails must not keep the stream off the air: log and stream anyway.
-            if let Err(e) = self.move_to_preset_for_stream(preset_id).await {
+            if let Err(e) = self.ptz.move_to_preset(preset_id).await {
                 tracing::warn!(stream = id, error = %e, "preset move before streaming failed");
             }
         }
@@ -378,7 +408,7 @@ impl Controller {
             if !dest.enabled {
                 continue;
             }
-            let (publish, _shown) = self.destination_publish(&dest)?;
+            let (publish, _shown) = self.destinations.publish(&dest)?;
             let key = dest
                 .stream_key_enc
                 .as_deref()
@@ -393,7 +423,7 @@ impl Controller {
             let sup = supervise(
                 spec,
                 self.supervisor_config(),
-                Deps::real(),
+                self.engine.clone(),
                 self.shutdown.clone(),
             );
             let task = sup.task;
@@ -413,7 +443,7 @@ impl Controller {
             ));
         }
         let started_at = vs_db::now();
-        self.streams.running.lock().await.insert(
+        self.running.lock().await.insert(
             id,
             Running {
                 started_at: started_at.clone(),
@@ -431,12 +461,12 @@ impl Controller {
             .await?;
         metrics::gauge!("vistterstream_streams_running").increment(1.0);
         tracing::info!(stream = id, name = %row.name, audio = audio.label(), "stream started");
-        self.get_stream(id).await
+        self.get(id).await
     }
 
-    pub async fn stop_stream(&self, id: i64, user: Option<i64>) -> Result<Stream> {
+    pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<Stream> {
         let row = self.db.stream(id).await?;
-        let running = self.streams.running.lock().await.remove(&id);
+        let running = self.running.lock().await.remove(&id);
         if let Some(r) = running {
             let mut last_error = None;
             for o in r.outputs {
@@ -453,16 +483,16 @@ impl Controller {
         self.db
             .audit(user, "stream_stopped", Some(&row.name), None)
             .await?;
-        self.get_stream(id).await
+        self.get(id).await
     }
 
     /// Starts again every stream that was running when the appliance stopped.
-    pub async fn resume_streams(self: &Arc<Self>) -> Result<()> {
+    pub async fn resume(self: &Arc<Self>) -> Result<()> {
         for row in self.db.list_streams().await? {
             if row.desired_state == "running" {
-                let ctl = self.clone();
+                let streams = self.clone();
                 self.tasks.spawn(async move {
-                    match ctl.start_stream(row.id, None).await {
+                    match streams.start(row.id, None).await {
                         Ok(_) => tracing::info!(stream = row.id, "stream resumed after restart"),
                         Err(e) => tracing::warn!(stream = row.id, error = ?e, "stream could not be resumed"),
                     }

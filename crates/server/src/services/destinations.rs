@@ -3,10 +3,11 @@
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result, Secret, StreamUrl};
+use vs_base::{Error, Protocol, Result, Secret, SecretBox, StreamUrl};
 use vs_db::streaming::{DestinationRow, DestinationWrite};
+use vs_db::Db;
 
-use super::{validate, Controller};
+use super::{validate, Infra};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
@@ -127,7 +128,20 @@ pub fn publish_url(url: &str, key: Option<&Secret>) -> String {
     }
 }
 
-impl Controller {
+/// Where streams and programs go: platform presets or custom servers, keys sealed at rest.
+pub struct DestinationService {
+    db: Db,
+    secrets: SecretBox,
+}
+
+impl DestinationService {
+    pub fn new(infra: &Infra) -> Self {
+        DestinationService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+        }
+    }
+
     fn destination_write(
         &self,
         input: &DestinationInput,
@@ -193,7 +207,7 @@ impl Controller {
         })
     }
 
-    pub async fn list_destinations(&self) -> Result<Vec<Destination>> {
+    pub async fn list(&self) -> Result<Vec<Destination>> {
         Ok(self
             .db
             .list_destinations()
@@ -203,15 +217,11 @@ impl Controller {
             .collect())
     }
 
-    pub async fn destination(&self, id: i64) -> Result<Destination> {
+    pub async fn get(&self, id: i64) -> Result<Destination> {
         Ok(self.db.destination(id).await?.into())
     }
 
-    pub async fn create_destination(
-        &self,
-        input: &DestinationInput,
-        user: Option<i64>,
-    ) -> Result<Destination> {
+    pub async fn create(&self, input: &DestinationInput, user: Option<i64>) -> Result<Destination> {
         let w = self.destination_write(input, None)?;
         let row = self.db.create_destination(&w).await?;
         self.db
@@ -220,7 +230,7 @@ impl Controller {
         Ok(row.into())
     }
 
-    pub async fn update_destination(
+    pub async fn update(
         &self,
         id: i64,
         input: &DestinationInput,
@@ -235,7 +245,7 @@ impl Controller {
         Ok(row.into())
     }
 
-    pub async fn delete_destination(&self, id: i64, user: Option<i64>) -> Result<()> {
+    pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
         let existing = self.db.destination(id).await?;
         self.db.delete_destination(id).await?;
         self.db
@@ -245,7 +255,7 @@ impl Controller {
 
     /// The destinations of a stream or program: at least one, each existing; sorted, no
     /// duplicates.
-    pub async fn check_destination_ids(&self, ids: &[i64]) -> Result<Vec<i64>> {
+    pub async fn check_ids(&self, ids: &[i64]) -> Result<Vec<i64>> {
         if ids.is_empty() {
             return Err(Error::invalid(
                 "destination_ids",
@@ -264,7 +274,7 @@ impl Controller {
     }
 
     /// The publish URL with the key, for FFmpeg only; and the same URL redacted for logs.
-    pub fn destination_publish(&self, row: &DestinationRow) -> Result<(String, String)> {
+    pub fn publish(&self, row: &DestinationRow) -> Result<(String, String)> {
         let key = row
             .stream_key_enc
             .as_deref()
