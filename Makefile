@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 BIN_RELEASE := target/release/vistterstream
 BIN_DEBUG := target/debug/vistterstream
 
-.PHONY: run test deps deps-run ui ui-check build release lint rust-test api-contract packaging-test e2e bench clean
+.PHONY: run test deps deps-run ui ui-check api-types api-types-check build release lint deny rust-test api-contract packaging-test e2e bench clean
 
 ## Start the appliance on http://$(LISTEN) (data in $(DATA_DIR); simulated cameras when none is configured).
 run: deps-run ui release
@@ -31,8 +31,19 @@ web/node_modules/.package-lock.json: web/package-lock.json
 ui: web/node_modules/.package-lock.json
 	cd web && npm run build
 
+## Type check, unit tests, eslint and prettier of the web UI.
 ui-check: web/node_modules/.package-lock.json
-	cd web && npm run check && npm test
+	cd web && npm run check && npm test && npm run lint && npm run format:check
+
+## Regenerate the UI's API types (web/src/api/) from the OpenAPI document of the current code.
+api-types: web/node_modules/.package-lock.json
+	$(CARGO) build -p vistterstream
+	cd web && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm run gen:api
+
+## Fail when the committed API types differ from what the current code generates.
+api-types-check: web/node_modules/.package-lock.json
+	$(CARGO) build -p vistterstream
+	cd web && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm run check:api
 
 build:
 	$(CARGO) build --workspace --all-targets
@@ -43,6 +54,10 @@ release:
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Licences, duplicate versions, sources and advisories of the dependency graph (deny.toml).
+deny:
+	bash scripts/deny.sh
 
 rust-test:
 	$(CARGO) test --workspace --no-fail-fast

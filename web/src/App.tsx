@@ -57,10 +57,7 @@ export default function App() {
   return (
     <Routes>
       <Route path="/setup" element={setupRequired ? <Setup /> : <Navigate to={user ? '/' : '/login'} replace />} />
-      <Route
-        path="/login"
-        element={setupRequired ? <Navigate to="/setup" replace /> : <Login />}
-      />
+      <Route path="/login" element={setupRequired ? <Navigate to="/setup" replace /> : <Login />} />
       <Route
         element={
           <RequireUser>

@@ -22,18 +22,22 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const [setupRequired, setSetupRequired] = useState(false);
   const [user, setUser] = useState<User | null>(null);
 
-  const refresh = useCallback(async () => {
-    try {
-      const state = await api.authState();
-      setSetupRequired(state.setup_required);
-      setUser(state.user);
-      setLoadError(null);
-    } catch (e) {
-      setLoadError(e instanceof Error ? e.message : 'Cannot reach the appliance.');
-    } finally {
-      setLoading(false);
-    }
-  }, []);
+  const refresh = useCallback(
+    () =>
+      api.authState().then(
+        (state) => {
+          setSetupRequired(state.setup_required);
+          setUser(state.user ?? null);
+          setLoadError(null);
+          setLoading(false);
+        },
+        (e: unknown) => {
+          setLoadError(e instanceof Error ? e.message : 'Cannot reach the appliance.');
+          setLoading(false);
+        },
+      ),
+    [],
+  );
 
   useEffect(() => {
     void refresh();

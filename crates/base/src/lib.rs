@@ -1,10 +1,12 @@
 //! Foundations shared by every VistterStream crate: one error type, newtypes checked at
-//! parse time, and the at-rest encryption of secrets.
+//! parse time, the at-rest encryption of secrets, and the clock.
 
+pub mod clock;
 pub mod error;
 pub mod secret;
 pub mod stream_url;
 
+pub use clock::{Clock, TokioClock};
 pub use error::{Error, ErrorKind, Result};
 pub use secret::{Secret, SecretBox};
 pub use stream_url::{Protocol, StreamUrl, PASSWORD_QUERY_PARAMS};

@@ -1,14 +1,17 @@
 //! Picks the H.264 encoder by trying each candidate with a short real encode: `ffmpeg
 //! -encoders` lists what was compiled in, not what the hardware and drivers can actually do.
+//! The test encode's command line is in [`crate::ffmpeg::encode`].
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use tokio::io::AsyncReadExt;
 use vs_base::stream_url::redact_text;
-use vs_base::{Error, ErrorKind, Result};
+use vs_base::Result;
+
+use crate::ffmpeg::encode::{test_encode_args, VAAPI_DEVICE};
+use crate::ffmpeg::probe::ffmpeg_version;
+use crate::ffmpeg::run::{run_bounded, RunError};
 
 /// Hardware first, in the order the design asks for; libx264 always last.
 pub const CANDIDATES: &[&str] = &[
@@ -59,7 +62,7 @@ impl Default for ProbeOptions {
             fps: 30,
             duration: Duration::from_secs(1),
             timeout: Duration::from_secs(20),
-            vaapi_device: "/dev/dri/renderD128".into(),
+            vaapi_device: VAAPI_DEVICE.into(),
         }
     }
 }
@@ -99,142 +102,29 @@ pub async fn probe_encoders_with(
     Ok(EncoderProbe { results, selected })
 }
 
-/// The arguments of the test encode of `encoder`.
-pub fn probe_args(encoder: &str, opts: &ProbeOptions) -> Vec<String> {
-    let mut args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
-        .map(String::from)
-        .to_vec();
-    if encoder.ends_with("_vaapi") {
-        args.extend(["-vaapi_device".to_string(), opts.vaapi_device.clone()]);
-    }
-    args.extend([
-        "-f".into(),
-        "lavfi".into(),
-        "-i".into(),
-        format!(
-            "testsrc2=size={}x{}:rate={}",
-            opts.width, opts.height, opts.fps
-        ),
-        "-t".into(),
-        format!("{:.3}", opts.duration.as_secs_f64()),
-    ]);
-    // VAAPI wants frames in GPU memory; the others take system-memory yuv420p.
-    if encoder.ends_with("_vaapi") {
-        args.extend(["-vf".into(), "format=nv12,hwupload".into()]);
-    } else {
-        args.extend(["-pix_fmt".into(), "yuv420p".into()]);
-    }
-    args.extend(
-        ["-c:v", encoder, "-b:v", "2M", "-f", "null", "-"]
-            .iter()
-            .map(|s| s.to_string()),
-    );
-    args
-}
-
 async fn test_encode(
     ffmpeg: &Path,
     encoder: &str,
     opts: &ProbeOptions,
 ) -> std::result::Result<(), String> {
-    let mut child = tokio::process::Command::new(ffmpeg)
-        .args(probe_args(encoder, opts))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot run ffmpeg: {e}"))?;
-    let mut stderr = child.stderr.take().expect("stderr is piped");
-    let run = async {
-        let mut text = Vec::new();
-        // The pipe closes when FFmpeg exits; reading it all first avoids a full-pipe deadlock.
-        let _ = stderr.read_to_end(&mut text).await;
-        let status = child.wait().await;
-        (status, text)
+    let args = test_encode_args(encoder, opts);
+    let out = match run_bounded(ffmpeg, &args, opts.timeout).await {
+        Ok(out) => out,
+        Err(RunError::TimedOut { .. }) => {
+            return Err(format!("timed out after {}s", opts.timeout.as_secs_f64()))
+        }
+        Err(RunError::Spawn { source, .. }) => return Err(format!("cannot run ffmpeg: {source}")),
+        Err(e) => return Err(e.to_string()),
     };
-    match tokio::time::timeout(opts.timeout, run).await {
-        Ok((Ok(status), _)) if status.success() => Ok(()),
-        Ok((status, text)) => {
-            let text = redact_text(&String::from_utf8_lossy(&text));
-            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
-            let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
-            let status = match status {
-                Ok(s) => crate::spawner::Exit::from(s).to_string(),
-                Err(e) => e.to_string(),
-            };
-            Err(if tail.is_empty() {
-                status
-            } else {
-                format!("{status}: {tail}")
-            })
-        }
-        Err(_) => {
-            if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::killpg(
-                    nix::unistd::Pid::from_raw(pid as i32),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            let _ = child.kill().await;
-            Err(format!("timed out after {}s", opts.timeout.as_secs_f64()))
-        }
+    if out.exit.success() {
+        return Ok(());
     }
-}
-
-/// The version FFmpeg reports, e.g. `5.1.9-0+deb12u1`.
-pub async fn ffmpeg_version(ffmpeg: &Path) -> Result<String> {
-    let unavailable = |msg: String| Error::new(ErrorKind::Unavailable, msg);
-    let out = tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::process::Command::new(ffmpeg)
-            .args(["-hide_banner", "-version"])
-            .stdin(Stdio::null())
-            .kill_on_drop(true)
-            .output(),
-    )
-    .await
-    .map_err(|_| unavailable(format!("{} -version timed out", ffmpeg.display())))?
-    .map_err(|e| unavailable(format!("cannot run {}: {e}", ffmpeg.display())))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    parse_version(&text).ok_or_else(|| {
-        unavailable(format!(
-            "{} does not look like FFmpeg (no version line)",
-            ffmpeg.display()
-        ))
+    let text = redact_text(&String::from_utf8_lossy(&out.stderr));
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    let tail = lines[lines.len().saturating_sub(3)..].join(" | ");
+    Err(if tail.is_empty() {
+        out.exit.to_string()
+    } else {
+        format!("{}: {tail}", out.exit)
     })
-}
-
-fn parse_version(text: &str) -> Option<String> {
-    let line = text.lines().next()?;
-    let rest = line.strip_prefix("ffmpeg version ")?;
-    rest.split_whitespace().next().map(str::to_string)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn version_line() {
-        let text = "ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026 the FFmpeg developers\n\
-                    built with gcc 12";
-        assert_eq!(parse_version(text).as_deref(), Some("5.1.9-0+deb12u1"));
-        assert_eq!(
-            parse_version("ffmpeg version n7.1 Copyright").as_deref(),
-            Some("n7.1")
-        );
-        assert_eq!(parse_version("bash: ffmpeg: not found"), None);
-    }
-
-    #[test]
-    fn vaapi_gets_a_device_and_an_upload() {
-        let args = probe_args("h264_vaapi", &ProbeOptions::default()).join(" ");
-        assert!(args.contains("-vaapi_device /dev/dri/renderD128"));
-        assert!(args.contains("-vf format=nv12,hwupload"));
-        let args = probe_args("libx264", &ProbeOptions::default()).join(" ");
-        assert!(args.contains("-pix_fmt yuv420p -c:v libx264"));
-        assert!(args.ends_with("-f null -"));
-    }
 }

@@ -1,10 +1,14 @@
 //! The stream engine: supervises every FFmpeg child of the appliance (camera ingests, the
 //! program encoder, egress), parses their progress and picks the H.264 encoder.
 //!
+//! It is the only crate that knows FFmpeg: every command line, every output-format choice and
+//! every bounded one-shot run is in [`ffmpeg`]; the MP4 fragments of live previews are cut by
+//! [`fmp4`].
+//!
 //! Entry points: [`supervise`] runs one process under a [`SupervisorHandle`];
-//! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg; [`Program::start`]
-//! runs a program feed (cameras switched into one continuous encoded output with a slate and
-//! overlays, see [`program`]).
+//! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg; [`ffmpeg::probe`]
+//! looks at a camera; [`Program::start`] runs a program feed (cameras switched into one
+//! continuous encoded output with a slate and overlays, see [`program`]).
 //!
 //! An ingest whose decoded frames are read from stdout while progress travels on fd 3:
 //!
@@ -18,7 +22,9 @@
 //!     .args(["-i", "rtsp://user:pw@192.168.1.50/stream1"])
 //!     .args(["-f", "rawvideo", "-pix_fmt", "yuv420p", "-s", "1280x720", "-r", "30", "pipe:1"])
 //!     .stdin(StdinMode::Null)
-//!     .stdout(StdoutMode::Media);
+//!     .stdout(StdoutMode::Media)
+//!     // Every log line the supervisor writes about this child is inside this span.
+//!     .span(tracing::info_span!("ffmpeg", role = "ingest", camera_id = 3));
 //! let mut sup = supervise(spec, SupervisorConfig::default(), Deps::real(), shutdown);
 //! sup.handle.start().await?;
 //! while let Some(io) = sup.media.recv().await {
@@ -33,6 +39,8 @@
 pub mod backoff;
 pub mod clock;
 pub mod encoder;
+pub mod ffmpeg;
+pub mod fmp4;
 pub mod program;
 pub mod progress;
 pub mod spawner;
@@ -43,9 +51,9 @@ pub mod testing;
 pub use backoff::BackoffPolicy;
 pub use clock::{Clock, TokioClock};
 pub use encoder::{
-    ffmpeg_version, probe_encoders, probe_encoders_with, EncoderProbe, EncoderResult, ProbeOptions,
-    CANDIDATES,
+    probe_encoders, probe_encoders_with, EncoderProbe, EncoderResult, ProbeOptions, CANDIDATES,
 };
+pub use ffmpeg::ffmpeg_version;
 pub use program::{
     ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
     ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TapChunk, TextStyle,

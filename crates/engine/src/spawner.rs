@@ -75,6 +75,9 @@ pub struct ProcessSpec {
     /// Values masked in every stderr line, error and log, in addition to the credentials inside
     /// URLs that `redact_text` already strips. Put stream keys here: they live in URL paths.
     pub secrets: Vec<Secret>,
+    /// Whose child this is (role, camera, program, destination): the supervisor writes every
+    /// log line about the child inside this span. `None`: a span named after `name`.
+    pub span: Option<tracing::Span>,
 }
 
 impl ProcessSpec {
@@ -113,6 +116,22 @@ impl ProcessSpec {
     pub fn secret(mut self, secret: Secret) -> Self {
         self.secrets.push(secret);
         self
+    }
+
+    /// Says whose child this is in every log line about it, e.g.
+    /// `.span(tracing::info_span!("ffmpeg", role = "stream", stream_id = 4, destination_id = 2))`.
+    /// Never put a URL or a secret in a span's fields.
+    pub fn span(mut self, span: tracing::Span) -> Self {
+        self.span = Some(span);
+        self
+    }
+
+    /// The span the supervisor logs this child's lines in.
+    pub fn log_span(&self) -> tracing::Span {
+        match &self.span {
+            Some(s) => s.clone(),
+            None => tracing::info_span!("child", name = %self.name),
+        }
     }
 
     /// The arguments actually passed: the progress options first (they are global options,
@@ -170,6 +189,14 @@ impl fmt::Debug for ProcessSpec {
             .field("progress", &self.progress)
             .field("stdin", &self.stdin)
             .field("stdout", &self.stdout)
+            .field(
+                "span",
+                &self
+                    .span
+                    .as_ref()
+                    .and_then(|s| s.metadata())
+                    .map(|m| m.name()),
+            )
             .finish_non_exhaustive()
     }
 }

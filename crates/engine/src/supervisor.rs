@@ -16,7 +16,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info, warn, Instrument};
 use vs_base::{Error, ErrorKind, Result};
 
 use crate::backoff::BackoffPolicy;
@@ -40,6 +40,21 @@ pub enum State {
     Failed,
     /// Stopped on request or at shutdown.
     Stopped,
+}
+
+impl State {
+    /// The API's name of the state (as serialized): `idle`, `starting`, `running`, `backoff`,
+    /// `failed`, `stopped`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Idle => "idle",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Failed => "failed",
+            State::Stopped => "stopped",
+        }
+    }
 }
 
 /// Timings and policy of one supervisor.
@@ -356,10 +371,13 @@ impl Actor {
     async fn run(mut self) {
         self.status = Some(self.status_tx.borrow().clone());
         loop {
+            // Every line logged about the child carries its span; taken afresh at each phase
+            // because `UpdateSpec` may bring a new one.
+            let span = self.spec.log_span();
             let flow = match self.st().state {
-                State::Idle | State::Stopped | State::Failed => self.idle().await,
-                State::Starting | State::Running => self.run_once().await,
-                State::Backoff => self.backoff().await,
+                State::Idle | State::Stopped | State::Failed => self.idle().instrument(span).await,
+                State::Starting | State::Running => self.run_once().instrument(span).await,
+                State::Backoff => self.backoff().instrument(span).await,
             };
             if let Flow::Exit = flow {
                 break;
@@ -369,7 +387,10 @@ impl Actor {
             self.st_mut().state = State::Stopped;
         }
         self.publish();
-        debug!(name = %self.spec.name, "supervisor ended");
+        let name = &self.spec.name;
+        self.spec
+            .log_span()
+            .in_scope(|| debug!(name = %name, "supervisor ended"));
     }
 
     fn st(&self) -> &Status {

@@ -1,6 +1,7 @@
 //! The program feed end to end, with real FFmpeg, real RTSP cameras (GStreamer) and a real
 //! RTMP ingest (nginx-rtmp): takes, camera loss and return, overlays in the received pixels,
-//! a dead destination next to a live one, an encoder crash.
+//! a dead destination next to a live one, an encoder crash; and a real SRT listener (FFmpeg)
+//! for the container an SRT destination receives.
 //!
 //! The tests share two CPU cores with their cameras and FFmpegs, so they run one at a time
 //! (`serial()`), at 320x180 25 fps.
@@ -14,7 +15,7 @@ use vs_base::Secret;
 use vs_engine::program::{encode_png, RgbaImage};
 use vs_engine::*;
 use vs_testrig::{
-    packet_times, probe_streams, processes_with_marker, wait_no_processes_with_marker,
+    frame_count, packet_times, probe_streams, processes_with_marker, wait_no_processes_with_marker,
     CameraOptions, FakeCamera, RtmpOptions, RtmpServer, StreamKind,
 };
 
@@ -732,4 +733,105 @@ async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
     // discontinuity handling); the frames lost during the restart are not a hole in time.
     assert!(gap.seconds < 0.5, "{gap:?}");
     assert_no_leftovers(&[key, &cam.url()]).await;
+}
+
+/// A UDP port on 127.0.0.1 that was free a moment ago (SRT runs over UDP).
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind(("127.0.0.1", 0))
+        .and_then(|s| s.local_addr())
+        .map(|a| a.port())
+        .expect("bind udp 127.0.0.1:0")
+}
+
+/// An SRT destination gets MPEG-TS, as SRT receivers expect (it used to get FLV inside SRT,
+/// which they cannot read). A real SRT listener records what arrives; ffprobe checks it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_srt_destination_receives_mpeg_ts() {
+    let _serial = serial().await;
+    let protocols = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-protocols"])
+        .output()
+        .await
+        .expect("ffmpeg -protocols");
+    let protocols = String::from_utf8_lossy(&protocols.stdout);
+    assert!(
+        protocols.lines().any(|l| l.trim() == "srt"),
+        "this FFmpeg has no SRT support (Debian's ffmpeg has it):\n{protocols}"
+    );
+
+    let port = free_udp_port();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("received.ts");
+    // Forced to MPEG-TS like a real SRT receiver: anything else in the SRT payload is noise.
+    let mut listener = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-f", "mpegts", "-i"])
+        .arg(format!("srt://127.0.0.1:{port}?mode=listener"))
+        .args(["-map", "0", "-c", "copy", "-f", "mpegts"])
+        .arg(&file)
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg SRT listener");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let cam = camera("SrtCam").await;
+    let cfg = config(
+        "srt",
+        vec![OutputSpec::new(
+            1,
+            "srt receiver",
+            format!("srt://127.0.0.1:{port}"),
+        )],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    p.take(source(1, &cam)).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "camera on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    let s = wait_status(&mut rx, Duration::from_secs(30), "egress sends", |s| {
+        s.outputs[0].status.state == State::Running
+            && s.outputs[0]
+                .status
+                .progress
+                .as_ref()
+                .and_then(|p| p.frame)
+                .is_some_and(|f| f > 2 * FPS as u64)
+    })
+    .await;
+    assert_eq!(s.outputs[0].status.restarts, 0, "{:?}", s.outputs[0].status);
+    run_for(&p, 3.0).await;
+    p.stop().await;
+
+    // The caller's close ends the listener's input; it then finishes the file.
+    let exited = tokio::time::timeout(Duration::from_secs(10), listener.wait()).await;
+    if exited.is_err() {
+        let _ = listener.start_kill();
+        let _ = listener.wait().await;
+    }
+    let mut listener_err = String::new();
+    if let Some(mut e) = listener.stderr.take() {
+        use tokio::io::AsyncReadExt;
+        let _ = e.read_to_string(&mut listener_err).await;
+    }
+    eprintln!("SRT listener stderr: {listener_err}");
+
+    let info = probe_streams(&file)
+        .await
+        .unwrap_or_else(|e| panic!("what arrived over SRT is not MPEG-TS: {e:#}\n{listener_err}"));
+    eprintln!("received over SRT: {info:?}");
+    assert_eq!(info.format_name, "mpegts");
+    assert_eq!(info.video_codec(), Some("h264"));
+    assert_eq!(info.audio_codec(), Some("aac"), "AAC always present");
+    assert_eq!((info.width(), info.height()), (Some(W), Some(H)));
+    let frames = frame_count(&file).await.expect("frame count");
+    eprintln!("{frames} video frames received over SRT");
+    assert!(frames > 2 * FPS as u64, "{frames} frames");
+    let video = packet_times(&file, StreamKind::Video).await.unwrap();
+    video.assert_monotonic();
+    assert_no_leftovers(&[&format!("127.0.0.1:{port}"), &cam.url()]).await;
 }

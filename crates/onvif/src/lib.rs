@@ -4,7 +4,8 @@
 //! - [`Ptz`]: what the appliance asks of a PTZ camera; [`OnvifClient`] implements it.
 //! - [`mapping`]: the appliance's preset units (degrees, percent) ↔ the camera's ONVIF space.
 //! - [`move_and_settle`]: move, then wait until the camera has arrived.
-//! - [`sim::SimCamera`]: a loopback SOAP server that behaves like the captured Sunba camera.
+//! - `sim::SimCamera` (feature `sim`): a loopback SOAP server that behaves like the captured
+//!   Sunba camera.
 
 pub mod auth;
 pub mod client;
@@ -13,6 +14,7 @@ pub mod mapping;
 pub mod messages;
 pub mod ptz;
 pub mod settle;
+#[cfg(feature = "sim")]
 pub mod sim;
 pub mod soap;
 pub mod types;

@@ -1,5 +1,6 @@
 //! The command line: `serve` runs the appliance, `admin …` does maintenance on its data
-//! directory (while it is stopped, except `backup`), `healthcheck` probes a running one.
+//! directory (while it is stopped, except `backup`), `healthcheck` probes a running one,
+//! `openapi` prints the API document (the web UI's TypeScript types are generated from it).
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ pub enum Command {
         #[arg(long, env = "VS_LISTEN", default_value = "127.0.0.1:8080")]
         listen: std::net::SocketAddr,
     },
+    /// Print the OpenAPI document (JSON) to standard output; starts nothing.
+    Openapi,
 }
 
 #[derive(Debug, Subcommand)]
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> ExitCode {
         // Before the runtime exists: the environment may only change while one thread runs.
         Command::Serve(config) => crate::orphans::mark_process(&config.data_dir),
         Command::Healthcheck { listen } => return healthcheck(*listen),
+        Command::Openapi => return print_openapi(),
         Command::Admin { .. } => {}
     }
     let rt = match tokio::runtime::Builder::new_multi_thread()
@@ -90,7 +94,7 @@ pub fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Serve(config) => serve(config).await,
             Command::Admin { command } => admin(command).await,
-            Command::Healthcheck { .. } => Ok(()),
+            Command::Healthcheck { .. } | Command::Openapi => Ok(()),
         }
     });
     match result {
@@ -186,14 +190,12 @@ async fn admin(command: AdminCommand) -> vs_base::Result<()> {
             };
             let _lock = crate::datadir::prepare_and_lock(&config.data_dir)?;
             let db = vs_db::Db::open(&config.db_path()).await?;
-            let secrets = vs_base::SecretBox::load_or_create(&config.key_path())?;
-            let ctl = crate::controller::Controller::new(
-                db.clone(),
-                secrets,
-                std::sync::Arc::new(config),
-                CancellationToken::new(),
-            );
-            let created = ctl.reset_password(&username, &password).await?;
+            // The key is made (or checked) as `serve` does, so a reset on a fresh directory
+            // leaves it complete.
+            vs_base::SecretBox::load_or_create(&config.key_path())?;
+            let auth =
+                crate::services::auth::AuthService::new(db.clone(), std::sync::Arc::new(config));
+            let created = auth.reset_password(&username, &password).await?;
             db.close().await;
             if created {
                 println!("user '{username}' created");
@@ -210,6 +212,28 @@ async fn admin(command: AdminCommand) -> vs_base::Result<()> {
             force,
             data_dir,
         } => crate::backup::run_restore(&file, &data_dir, force).await,
+    }
+}
+
+/// The same document `/api/openapi.json` serves, without a data directory or a listener, so a
+/// build step can read it from the binary.
+fn print_openapi() -> ExitCode {
+    use utoipa::OpenApi;
+    let json = match crate::web::openapi::ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => json,
+        Err(e) => {
+            eprintln!("error: cannot serialize the OpenAPI document: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    // Not println!: it panics when the reader has gone (`vistterstream openapi | head`).
+    let mut out = std::io::stdout().lock();
+    match writeln!(out, "{json}").and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the OpenAPI document: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -12,8 +11,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 use vs_base::Result;
 
-use crate::controller::cameras::CameraInput;
-use crate::controller::Controller;
+use crate::services::cameras::{CameraInput, CameraService};
+use crate::services::health::HealthService;
+use crate::services::Infra;
 
 const SETTING: &str = "demo_cameras";
 
@@ -113,13 +113,13 @@ async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child>
 }
 
 /// Starts the demo, if asked and possible; the cameras stop with the appliance.
-pub async fn start(ctl: Arc<Controller>) -> Result<()> {
-    let Some(script) = find_script(ctl.config.testrig_dir.as_deref()) else {
+pub async fn start(infra: &Infra, cameras: &CameraService, health: &HealthService) -> Result<()> {
+    let Some(script) = find_script(infra.config.testrig_dir.as_deref()) else {
         tracing::warn!("demo mode: testrig/fake_camera.py not found; no simulated cameras");
         return Ok(());
     };
-    let mut demo: Vec<DemoCamera> = ctl.db.setting(SETTING).await?.unwrap_or_default();
-    let existing = ctl.db.list_cameras().await?;
+    let mut demo: Vec<DemoCamera> = infra.db.setting(SETTING).await?.unwrap_or_default();
+    let existing = infra.db.list_cameras().await?;
     demo.retain(|d| existing.iter().any(|c| c.id == d.camera_id));
     if existing.is_empty() {
         for (name, pattern, audio, port, ptz) in [
@@ -129,8 +129,8 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
         ] {
             let port = free_port(port);
             let onvif_port = ptz.then(|| free_port(8899));
-            let cam = ctl
-                .create_camera(
+            let cam = cameras
+                .create(
                     &CameraInput {
                         name: name.into(),
                         kind: if ptz { "PTZ" } else { "STATIC" }.into(),
@@ -156,7 +156,7 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
         }
         tracing::info!("demo mode: added {} simulated cameras", demo.len());
     }
-    ctl.db.set_setting(SETTING, &demo).await?;
+    infra.db.set_setting(SETTING, &demo).await?;
     if demo.is_empty() {
         return Ok(());
     }
@@ -185,9 +185,9 @@ pub async fn start(ctl: Arc<Controller>) -> Result<()> {
             ),
         }
     }
-    ctl.health.kick.notify_one();
-    let shutdown = ctl.shutdown.clone();
-    ctl.tasks.spawn(async move {
+    health.kick();
+    let shutdown = infra.shutdown.clone();
+    infra.tasks.spawn(async move {
         shutdown.cancelled().await;
         for sim in sims {
             sim.shutdown().await;

@@ -146,8 +146,9 @@ async fn first_run_setup_happens_once_and_validates() {
 }
 
 async fn sqlx_hash(app: &TestApp) -> String {
-    let ctl = &app.app.as_ref().unwrap().ctl;
-    ctl.db
+    let running = app.app.as_ref().unwrap();
+    running
+        .db
         .user_by_name(ADMIN)
         .await
         .unwrap()
@@ -160,8 +161,13 @@ async fn login_logout_and_rate_limit_per_user() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     // A second user, created from the command-line path.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
-    ctl.reset_password("bob", "bobs password").await.unwrap();
+    let running = app.app.as_ref().unwrap();
+    running
+        .services
+        .auth
+        .reset_password("bob", "bobs password")
+        .await
+        .unwrap();
 
     let c = app.anonymous();
     let login = |user: &'static str, pw: &'static str| {

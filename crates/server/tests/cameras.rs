@@ -39,12 +39,12 @@ async fn spec_example_round_trips_without_secrets() {
     assert_eq!(one, cam);
 
     // The password is encrypted at rest and is the right one when opened.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
-    let row = ctl.db.camera(id).await.unwrap();
+    let running = app.app.as_ref().unwrap();
+    let row = running.db.camera(id).await.unwrap();
     let sealed = row.password_enc.clone().unwrap();
     assert!(!sealed.contains("pass") || sealed.starts_with("v1:"));
     assert_eq!(
-        ctl.camera_connect_url(&row).unwrap(),
+        running.services.cameras.connect_url(&row).unwrap(),
         "rtsp://user:pass@192.168.1.50:554/stream1"
     );
     // Update without a password keeps it; an empty one clears it.
@@ -96,12 +96,13 @@ async fn reolink_query_credentials_are_sealed_and_go_back_in_the_query() {
 
     // FFmpeg gets the login back in the query, where the camera reads it; an edit of the
     // (credential-free) address keeps it there.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
-    let connect = |row: &vs_db::cameras::CameraRow| ctl.camera_connect_url(row).unwrap();
+    let running = app.app.as_ref().unwrap();
+    let connect =
+        |row: &vs_db::cameras::CameraRow| running.services.cameras.connect_url(row).unwrap();
     let expected = format!(
         "rtmp://192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0&user=admin&password={secret}"
     );
-    assert_eq!(connect(&ctl.db.camera(id).await.unwrap()), expected);
+    assert_eq!(connect(&running.db.camera(id).await.unwrap()), expected);
     let r = app
         .put(
             &format!("/api/cameras/{id}"),
@@ -111,7 +112,7 @@ async fn reolink_query_credentials_are_sealed_and_go_back_in_the_query() {
         .await;
     assert_eq!(r.status(), 200);
     assert!(!r.text().await.unwrap().contains(secret));
-    assert_eq!(connect(&ctl.db.camera(id).await.unwrap()), expected);
+    assert_eq!(connect(&running.db.camera(id).await.unwrap()), expected);
     // Credentials given in the userinfo now: that is where they go.
     let r = app
         .put(
@@ -122,7 +123,7 @@ async fn reolink_query_credentials_are_sealed_and_go_back_in_the_query() {
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(
-        connect(&ctl.db.camera(id).await.unwrap()),
+        connect(&running.db.camera(id).await.unwrap()),
         format!("rtmp://admin:{secret}@192.168.1.60/bcs/channel0_main.bcs?channel=0&stream=0")
     );
     app.stop().await;
@@ -143,9 +144,9 @@ async fn secrets_are_not_in_the_database_file_in_clear() {
     let body = r.text().await.unwrap();
     assert!(!body.contains(secret));
     // Checkpoint the WAL so everything is in the main file, then look at raw bytes.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
+    let running = app.app.as_ref().unwrap();
     vs_db::sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
-        .execute(ctl.db.pool())
+        .execute(running.db.pool())
         .await
         .unwrap();
     for f in ["vistterstream.db", "vistterstream.db-wal"] {
@@ -156,7 +157,7 @@ async fn secrets_are_not_in_the_database_file_in_clear() {
     }
     // The audit log got the redacted address only.
     let details: Vec<Option<String>> = vs_db::sqlx::query_scalar("SELECT detail FROM audit_log")
-        .fetch_all(ctl.db.pool())
+        .fetch_all(running.db.pool())
         .await
         .unwrap();
     assert!(details.iter().flatten().all(|d| !d.contains(secret)));

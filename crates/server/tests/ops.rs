@@ -601,3 +601,28 @@ async fn kill_9_then_restart_reaps_orphans_and_resumes_the_stream() {
     assert_eq!(no_marked_processes(dir.path()), Vec::<u32>::new());
     assert_eq!(integrity(&db).await, "ok");
 }
+
+/// `vistterstream openapi` (what the web UI's types are generated from) prints the document the
+/// running appliance serves, and needs no data directory.
+#[tokio::test]
+async fn openapi_subcommand_prints_the_served_document() {
+    let out = Command::new(BIN)
+        .arg("openapi")
+        .env_remove("VS_DATA_DIR")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let app = TestApp::spawn().await;
+    let served: Value = app.get("/api/openapi.json").await.json().await.unwrap();
+    app.stop().await;
+    assert_eq!(printed, served);
+    assert!(printed["paths"]["/api/cameras"].is_object());
+}

@@ -256,3 +256,76 @@ async fn errors_a_user_can_act_on_and_clock_skew() {
     sim.shutdown().await;
     app.stop().await;
 }
+
+/// A connector of the test's own, injected through `App::build_with`: it records the settings
+/// each camera's client is made with and points the client at the simulator whatever host the
+/// camera names.
+struct RedirectConnector {
+    to: std::net::SocketAddr,
+    asked: std::sync::Mutex<Vec<(String, u16, String)>>,
+}
+
+impl vistterstream::services::ptz::PtzConnector for RedirectConnector {
+    fn connect(
+        &self,
+        mut config: vs_onvif::OnvifConfig,
+    ) -> vs_base::Result<std::sync::Arc<dyn vs_onvif::Ptz>> {
+        self.asked.lock().unwrap().push((
+            config.host.clone(),
+            config.port,
+            config.username.clone(),
+        ));
+        config.host = self.to.ip().to_string();
+        config.port = self.to.port();
+        Ok(std::sync::Arc::new(vs_onvif::OnvifClient::new(config)?))
+    }
+}
+
+#[tokio::test]
+async fn the_ptz_connector_comes_in_through_the_app_deps() {
+    let sim = SimCamera::start(SimOptions::default()).await.unwrap();
+    let connector = std::sync::Arc::new(RedirectConnector {
+        to: sim.addr(),
+        asked: Default::default(),
+    });
+    let deps = vistterstream::AppDeps {
+        ptz: connector.clone(),
+        ..vistterstream::AppDeps::real()
+    };
+    let app = TestApp::spawn_with_deps(|_| {}, deps).await;
+    app.setup_admin().await;
+    // A host that resolves nowhere: only the injected connector can reach the camera.
+    let r = app
+        .post(
+            "/api/cameras",
+            json!({"name": "Sunba", "type": "PTZ", "protocol": "RTSP",
+                   "address": "rtsp://127.0.0.1:1/stream",
+                   "username": "admin", "password": "admin123",
+                   "onvif_host": "ptz.camera.invalid", "onvif_port": 8000}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let cam = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let p: Value = app
+        .post(
+            &format!("/api/cameras/{cam}/presets"),
+            json!({"name": "dock", "pan": 90, "tilt": 45, "zoom": 50}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let r = app
+        .post(&format!("/api/presets/{}/move", p["id"]), json!({}))
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let pos = sim.position();
+    assert!((pos.pan - 0.5).abs() < 0.02, "{pos:?}");
+    assert_eq!(
+        connector.asked.lock().unwrap().clone(),
+        [("ptz.camera.invalid".to_string(), 8000, "admin".to_string())],
+        "one client, made by the injected connector with the camera's settings"
+    );
+    sim.shutdown().await;
+    app.stop().await;
+}

@@ -440,3 +440,68 @@ async fn running_streams_come_back_after_a_restart() {
     app.stop().await;
     drop(dir);
 }
+
+/// A spawner of the test's own, injected through `App::build_with`: it records what it is
+/// asked to run and runs nothing (as if FFmpeg were not installed).
+#[derive(Default)]
+struct RecordingSpawner {
+    specs: std::sync::Mutex<Vec<vs_engine::ProcessSpec>>,
+}
+
+impl vs_engine::Spawner for RecordingSpawner {
+    fn spawn(&self, spec: &vs_engine::ProcessSpec) -> std::io::Result<vs_engine::SpawnedChild> {
+        self.specs.lock().unwrap().push(spec.clone());
+        Err(std::io::ErrorKind::NotFound.into())
+    }
+}
+
+#[tokio::test]
+async fn stream_children_are_spawned_through_the_app_deps() {
+    let spawner = std::sync::Arc::new(RecordingSpawner::default());
+    let mut deps = vistterstream::AppDeps::real();
+    deps.engine.spawner = spawner.clone();
+    let app = TestApp::spawn_with_deps(|_| {}, deps).await;
+    app.setup_admin().await;
+    let cam = camera(&app, "Nowhere", "rtsp://127.0.0.1:1/cam").await;
+    let dest = destination(&app, "Custom", "rtmp://127.0.0.1:1/live", "k-7Qx-secret").await;
+    let id = stream(&app, "Nowhere out", cam, &[dest]).await;
+    let r = app
+        .post(&format!("/api/streams/{id}/start"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let s = loop {
+        let s: Value = app
+            .get(&format!("/api/streams/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if output_state(&s, dest) == "failed" || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // The spawner refused, as a missing FFmpeg does: the output failed for good.
+    assert_eq!(output_state(&s, dest), "failed", "{s}");
+    let specs = spawner.specs.lock().unwrap().clone();
+    assert_eq!(specs.len(), 1, "one spawn, no retry of a missing program");
+    let spec = &specs[0];
+    assert!(
+        spec.name.starts_with(&format!("stream {id}")),
+        "{}",
+        spec.name
+    );
+    assert!(
+        spec.args.windows(2).any(|w| w == ["-c:v", "copy"]),
+        "{:?}",
+        spec.args
+    );
+    assert_eq!(
+        spec.args.last().map(String::as_str),
+        Some("rtmp://127.0.0.1:1/live/k-7Qx-secret")
+    );
+    // The key is handed over as a secret, so every log line of the child masks it.
+    assert!(spec.secrets.iter().any(|k| k.expose() == "k-7Qx-secret"));
+    app.stop().await;
+}

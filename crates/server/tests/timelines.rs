@@ -355,22 +355,22 @@ async fn credentials_in_a_clip_url_are_sealed_in_a_new_camera_and_never_shown() 
     );
 
     // Sealed at rest, and the right password when opened.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
+    let running = app.app.as_ref().unwrap();
     for c in created {
-        let row = ctl.db.camera(c["id"].as_i64().unwrap()).await.unwrap();
+        let row = running.db.camera(c["id"].as_i64().unwrap()).await.unwrap();
         let sealed = row.password_enc.clone().unwrap();
         assert!(!sealed.contains(secret));
-        assert_eq!(ctl.secrets.open(&sealed).unwrap().expose(), secret);
+        assert_eq!(running.secrets.open(&sealed).unwrap().expose(), secret);
     }
     // FFmpeg connects with the login where each camera reads it: userinfo for RTSP, the
     // query for Reolink's RTMP.
-    let rtmp = ctl
+    let rtmp = running
         .db
         .camera(created[1]["id"].as_i64().unwrap())
         .await
         .unwrap();
     assert_eq!(
-        ctl.camera_connect_url(&rtmp).unwrap(),
+        running.services.cameras.connect_url(&rtmp).unwrap(),
         format!("rtmp://10.0.0.9:1935/bcs/channel0_main.bcs?channel=0&stream=0&user=Dock&password={secret}")
     );
 
@@ -726,7 +726,6 @@ async fn each_validation_rule_answers_422_with_the_path() {
         .app
         .as_ref()
         .unwrap()
-        .ctl
         .db
         .timeline(&id)
         .await
@@ -1340,9 +1339,9 @@ async fn with_a_program_backend_the_player_plays_jumps_and_stops() {
         )
         .await;
     assert_eq!(r.status(), 201);
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
+    let running = app.app.as_ref().unwrap();
     let program = Arc::new(FakeProgram::default());
-    ctl.timelines.set_program(program.clone());
+    running.services.timelines.set_program(program.clone());
 
     let r = app.post("/api/stream/start/show", json!({})).await;
     assert_eq!(r.status(), 200);
@@ -1460,9 +1459,9 @@ async fn schedules_are_checked_and_run_the_timeline() {
 
     // Every day, all day: the appliance's own scheduler (one per appliance; a second one
     // here would race it for the wake-ups) starts it as soon as it looks.
-    let ctl = app.app.as_ref().unwrap().ctl.clone();
+    let running = app.app.as_ref().unwrap();
     let program = Arc::new(FakeProgram::default());
-    ctl.timelines.set_program(program.clone());
+    running.services.timelines.set_program(program.clone());
     let all_week = json!({"days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
                           "start": "00:00", "end": "00:00", "tz": "UTC"});
     assert_eq!(app.put(path, all_week).await.status(), 200);

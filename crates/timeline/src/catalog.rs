@@ -1,5 +1,5 @@
 //! What a timeline refers to — cameras, presets, overlays — seen through a trait, so that
-//! import, validation and export stay pure logic and tests need no database. The controller
+//! import, validation and export stay pure logic and tests need no database. The server
 //! implements it over a snapshot of its tables (or fills a [`MemoryCatalog`]).
 
 use vs_base::StreamUrl;
@@ -38,7 +38,7 @@ pub struct OverlayInfo {
     pub keys: Vec<String>,
 }
 
-/// Lookups a timeline needs. Synchronous on purpose: the controller loads the few rows once
+/// Lookups a timeline needs. Synchronous on purpose: the server loads the few rows once
 /// per import or validation, and the timeline logic then never waits on I/O.
 pub trait Catalog {
     fn camera(&self, id: i64) -> Option<CameraInfo>;

@@ -22,51 +22,11 @@ use serde::Serialize;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use utoipa::ToSchema;
+pub use vs_base::clock::{Clock, TokioClock};
 use vs_base::{Error, Result};
 
 use crate::cue::{Action, CueList, OverlayShow};
 use crate::model::Playback;
-
-/// A monotonic clock with an origin of its own choosing.
-#[async_trait]
-pub trait Clock: Send + Sync + 'static {
-    /// Time elapsed since the origin; never goes backwards.
-    fn now(&self) -> Duration;
-    /// Returns once `now() >= deadline` (possibly later; never earlier).
-    async fn sleep_until(&self, deadline: Duration);
-}
-
-/// The real clock: tokio's monotonic instant, which `tokio::time::pause` turns into a virtual
-/// one in tests.
-#[derive(Debug, Clone, Copy)]
-pub struct TokioClock {
-    origin: tokio::time::Instant,
-}
-
-impl TokioClock {
-    pub fn new() -> Self {
-        TokioClock {
-            origin: tokio::time::Instant::now(),
-        }
-    }
-}
-
-impl Default for TokioClock {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-#[async_trait]
-impl Clock for TokioClock {
-    fn now(&self) -> Duration {
-        tokio::time::Instant::now().saturating_duration_since(self.origin)
-    }
-
-    async fn sleep_until(&self, deadline: Duration) {
-        tokio::time::sleep_until(self.origin + deadline).await
-    }
-}
 
 /// What the executor drives: the program feed (switching its input, compositing overlays)
 /// and, through it, the PTZ cameras.
@@ -162,6 +122,7 @@ impl Executor {
             on_air_clip: None,
         });
         let runner = Runner {
+            origin: clock.now(),
             clock,
             control,
             list: cues,
@@ -286,6 +247,9 @@ enum Wake {
 
 struct Runner {
     clock: Arc<dyn Clock>,
+    /// The clock's instant at spawn: the executor's times (`anchor`, deadlines) are durations
+    /// since it, so cue arithmetic stays in plain milliseconds.
+    origin: tokio::time::Instant,
     control: Arc<dyn ProgramControl>,
     list: CueList,
     state: PlayState,
@@ -310,7 +274,8 @@ impl Runner {
         loop {
             let deadline = self.next_deadline();
             let clock = self.clock.clone();
-            let mut sleep = deadline.map(|d| clock.sleep_until(d));
+            let origin = self.origin;
+            let mut sleep = deadline.map(|d| clock.sleep_until(origin + d));
             let inflight = &mut self.inflight;
             let wake = std::future::poll_fn(|cx| {
                 inflight.poll(cx);
@@ -352,6 +317,11 @@ impl Runner {
         self.list.playback == Playback::Loop
     }
 
+    /// Clock time since the executor started.
+    fn now(&self) -> Duration {
+        self.clock.now().saturating_duration_since(self.origin)
+    }
+
     /// Clock time of a point `pass` passes after the anchor, at `at` into the timeline.
     fn due(&self, pass: u64, at: i64) -> Duration {
         let offset = pass as i128 * self.d() as i128 + at as i128 - self.anchor_pos as i128;
@@ -371,7 +341,7 @@ impl Runner {
     }
 
     fn elapsed_ms(&self) -> i64 {
-        let since = self.clock.now().saturating_sub(self.anchor);
+        let since = self.now().saturating_sub(self.anchor);
         self.anchor_pos + since.as_millis() as i64
     }
 
@@ -401,7 +371,7 @@ impl Runner {
         self.position_tx.send_replace(position);
         if self.state == PlayState::Playing {
             // The next publish is on the anchor's grid too, so the playhead does not drift.
-            let since = self.clock.now().saturating_sub(self.anchor);
+            let since = self.now().saturating_sub(self.anchor);
             let every = self.publish_every.as_nanos();
             let next = (since.as_nanos() / every + 1) * every;
             self.next_publish =
@@ -410,7 +380,7 @@ impl Runner {
     }
 
     fn on_timer(&mut self) {
-        let now = self.clock.now();
+        let now = self.now();
         let mut due = Vec::new();
         let mut first_due = now;
         let mut finished = false;
@@ -562,7 +532,7 @@ impl Runner {
     /// (Re)anchors the run at position `p`, bringing the program to the state the timeline has
     /// there.
     fn start_at(&mut self, p: i64) {
-        self.anchor = self.clock.now();
+        self.anchor = self.now();
         self.anchor_pos = p;
         self.pass = 0;
         self.next_publish = self.anchor;

@@ -1,5 +1,6 @@
 //! Timelines of the appliance: the model, VistterStudio import/export, validation, the cue
-//! compiler, the executor that fires cues from one monotonic clock, and the weekly scheduler.
+//! compiler, the executor that fires cues from one monotonic clock, the player that runs one
+//! timeline at a time through the program feed, and the weekly scheduler.
 //! Pure logic: no database, no HTTP; cameras, the program feed and time come in as traits.
 
 pub mod catalog;
@@ -7,6 +8,7 @@ pub mod credentials;
 pub mod cue;
 pub mod executor;
 pub mod model;
+pub mod player;
 pub mod schedule;
 pub mod validate;
 pub mod vistter;
@@ -18,6 +20,7 @@ pub use executor::{
     Clock, Executor, ExecutorOptions, PlayState, Position, ProgramControl, TokioClock,
 };
 pub use model::{Clip, ClipSource, Playback, Timeline, Track, TrackKind};
+pub use player::{ExecutorPlayer, FiredCue, PlayRequest, PlayerStatus, TimelinePlayer};
 pub use schedule::{Schedule, Transition};
 pub use validate::{validate, Issue, Report};
 pub use vistter::{

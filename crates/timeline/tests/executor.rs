@@ -2,9 +2,10 @@
 //! loops with slow control calls and late timers, then play, stop, jumps and play-once.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
+use tokio::time::Instant;
 use vs_base::Result;
 use vs_timeline::{
     compile, Clip, Clock, CompileOptions, CueList, Executor, ExecutorOptions, OverlayShow,
@@ -32,7 +33,7 @@ impl Rng {
 /// A program that records when each call started and takes a random while to answer.
 struct Recorder {
     clock: Arc<dyn Clock>,
-    calls: Mutex<Vec<(Duration, String)>>,
+    calls: Mutex<Vec<(Instant, String)>>,
     rng: Rng,
     max_latency_ms: u64,
     total_latency: Mutex<Duration>,
@@ -57,7 +58,7 @@ impl Recorder {
         Ok(())
     }
 
-    fn calls(&self) -> Vec<(Duration, String)> {
+    fn calls(&self) -> Vec<(Instant, String)> {
         self.calls.lock().unwrap().clone()
     }
 
@@ -93,10 +94,13 @@ struct LateClock {
 
 #[async_trait]
 impl Clock for LateClock {
-    fn now(&self) -> Duration {
+    fn now(&self) -> Instant {
         self.inner.now()
     }
-    async fn sleep_until(&self, deadline: Duration) {
+    fn wall(&self) -> SystemTime {
+        self.inner.wall()
+    }
+    async fn sleep_until(&self, deadline: Instant) {
         let late = Duration::from_millis(self.rng.below(21));
         self.inner.sleep_until(deadline + late).await
     }

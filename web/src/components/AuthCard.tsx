@@ -3,7 +3,15 @@
 import type { ReactNode } from 'react';
 import { Logo } from './ui';
 
-export default function AuthCard({ title, subtitle, children }: { title: string; subtitle?: string; children: ReactNode }) {
+export default function AuthCard({
+  title,
+  subtitle,
+  children,
+}: {
+  title: string;
+  subtitle?: string;
+  children: ReactNode;
+}) {
   return (
     <div className="flex min-h-screen items-center justify-center bg-gradient-to-br from-slate-900 via-slate-800 to-sky-900 p-6">
       <div className="w-full max-w-md">

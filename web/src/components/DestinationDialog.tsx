@@ -79,7 +79,7 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
       value={url}
       onChange={(e) => setUrl(e.target.value)}
       error={withSubject('The URL', fe.url)}
-      placeholder={custom ? 'rtmp://live.example.com/app' : info.defaultUrl ?? ''}
+      placeholder={custom ? 'rtmp://live.example.com/app' : (info.defaultUrl ?? '')}
       autoComplete="off"
       spellCheck={false}
       hint={
@@ -92,7 +92,7 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
 
   return (
     <Modal title={editing ? `Edit “${destination.name}”` : 'Add destination'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-5">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-5">
         {errors.form && <Alert>{errors.form}</Alert>}
         <fieldset>
           <legend className="label">Platform</legend>
@@ -174,7 +174,9 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
             onToggle={(e) => setAdvanced((e.target as HTMLDetailsElement).open)}
             className="rounded-lg border border-slate-200 px-4 py-3"
           >
-            <summary className="cursor-pointer select-none text-sm font-medium text-slate-700">Advanced: server URL</summary>
+            <summary className="cursor-pointer select-none text-sm font-medium text-slate-700">
+              Advanced: server URL
+            </summary>
             <div className="mt-3">{urlField}</div>
           </details>
         )}

@@ -11,7 +11,11 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
     label: 'Dashboard',
     end: true,
     icon: (
-      <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 3.75h6.5v6.5h-6.5zM13.75 3.75h6.5v6.5h-6.5zM3.75 13.75h6.5v6.5h-6.5zM13.75 13.75h6.5v6.5h-6.5z" />
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M3.75 3.75h6.5v6.5h-6.5zM13.75 3.75h6.5v6.5h-6.5zM3.75 13.75h6.5v6.5h-6.5zM13.75 13.75h6.5v6.5h-6.5z"
+      />
     ),
   },
   {
@@ -39,17 +43,35 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
   {
     to: '/program',
     label: 'Program',
-    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 5.25h16.5v10.5H3.75zM8.25 19.5h7.5M12 15.75v3.75M10.5 8.25l3.75 2.25-3.75 2.25z" />,
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M3.75 5.25h16.5v10.5H3.75zM8.25 19.5h7.5M12 15.75v3.75M10.5 8.25l3.75 2.25-3.75 2.25z"
+      />
+    ),
   },
   {
     to: '/timelines',
     label: 'Timelines',
-    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M3.75 6.75h16.5M3.75 12h16.5M3.75 17.25h16.5M8.25 4.5v4.5M14.25 9.75v4.5M10.5 15v4.5" />,
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M3.75 6.75h16.5M3.75 12h16.5M3.75 17.25h16.5M8.25 4.5v4.5M14.25 9.75v4.5M10.5 15v4.5"
+      />
+    ),
   },
   {
     to: '/overlays',
     label: 'Overlays',
-    icon: <path strokeLinecap="round" strokeLinejoin="round" d="M6.43 9.75L2.25 12l4.18 2.25m0-4.5l5.57 3 5.57-3m-11.14 0L2.25 7.5 12 2.25l9.75 5.25-4.18 2.25m0 0L21.75 12l-4.18 2.25m0 0l4.18 2.25L12 21.75 2.25 16.5l4.18-2.25m11.14 0l-5.57 3-5.57-3" />,
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M6.43 9.75L2.25 12l4.18 2.25m0-4.5l5.57 3 5.57-3m-11.14 0L2.25 7.5 12 2.25l9.75 5.25-4.18 2.25m0 0L21.75 12l-4.18 2.25m0 0l4.18 2.25L12 21.75 2.25 16.5l4.18-2.25m11.14 0l-5.57 3-5.57-3"
+      />
+    ),
   },
   {
     to: '/destinations',
@@ -100,7 +122,14 @@ export default function Layout() {
     <nav aria-label="Main" className="flex flex-row gap-1 md:flex-col">
       {NAV.map((item) => (
         <NavLink key={item.to} to={item.to} end={item.end} className={navClass}>
-          <svg className="h-5 w-5 shrink-0" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="1.5" aria-hidden="true">
+          <svg
+            className="h-5 w-5 shrink-0"
+            viewBox="0 0 24 24"
+            fill="none"
+            stroke="currentColor"
+            strokeWidth="1.5"
+            aria-hidden="true"
+          >
             {item.icon}
           </svg>
           <span>{item.label}</span>
@@ -113,28 +142,38 @@ export default function Layout() {
     <div className="min-h-screen md:flex">
       <aside className="bg-slate-900 text-slate-200 md:w-60 md:shrink-0">
         <div className="flex flex-col md:sticky md:top-0 md:h-screen">
-        <div className="flex items-center justify-between gap-3 px-4 py-4 md:px-5 md:py-5">
-          <div className="flex items-center gap-2.5">
-            <Logo className="h-8 w-8" />
-            <span className="text-base font-semibold tracking-tight text-white">VistterStream</span>
+          <div className="flex items-center justify-between gap-3 px-4 py-4 md:px-5 md:py-5">
+            <div className="flex items-center gap-2.5">
+              <Logo className="h-8 w-8" />
+              <span className="text-base font-semibold tracking-tight text-white">VistterStream</span>
+            </div>
           </div>
-        </div>
-        <div className="overflow-x-auto px-3 pb-3 md:flex-1 md:pb-0">{nav}</div>
-        <div className="hidden border-t border-slate-800 p-4 md:block">
-          <p className="text-xs text-slate-400">Signed in as</p>
-          <p className="truncate text-sm font-medium text-white" data-testid="current-user">
-            {user?.username}
-          </p>
-          <button type="button" className="btn mt-3 w-full bg-slate-800 text-slate-200 hover:bg-slate-700" onClick={onLogout} disabled={busy}>
-            Log out
-          </button>
-        </div>
-        <div className="flex items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden">
-          <span className="truncate text-sm text-slate-300">{user?.username}</span>
-          <button type="button" className="btn-sm btn bg-slate-800 text-slate-200" onClick={onLogout} disabled={busy}>
-            Log out
-          </button>
-        </div>
+          <div className="overflow-x-auto px-3 pb-3 md:flex-1 md:pb-0">{nav}</div>
+          <div className="hidden border-t border-slate-800 p-4 md:block">
+            <p className="text-xs text-slate-400">Signed in as</p>
+            <p className="truncate text-sm font-medium text-white" data-testid="current-user">
+              {user?.username}
+            </p>
+            <button
+              type="button"
+              className="btn mt-3 w-full bg-slate-800 text-slate-200 hover:bg-slate-700"
+              onClick={() => void onLogout()}
+              disabled={busy}
+            >
+              Log out
+            </button>
+          </div>
+          <div className="flex items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden">
+            <span className="truncate text-sm text-slate-300">{user?.username}</span>
+            <button
+              type="button"
+              className="btn-sm btn bg-slate-800 text-slate-200"
+              onClick={() => void onLogout()}
+              disabled={busy}
+            >
+              Log out
+            </button>
+          </div>
         </div>
       </aside>
       <main className="min-w-0 flex-1">

@@ -15,7 +15,7 @@ import { CameraIcon } from './ui';
 
 interface Props {
   /** A camera: plays /api/cameras/{id}/live. */
-  cameraId?: number | string;
+  cameraId?: number;
   /** Any live path instead, e.g. `/api/programs/3/live`. */
   src?: string;
   /** What the path shows, for the status texts. Default: `camera` with `cameraId`, else `program`. */
@@ -62,7 +62,11 @@ function claimSlot(group: string, limit: number, id: symbol, stop: () => void) {
 
 function releaseSlot(group: string, id: symbol) {
   const list = groups.get(group);
-  if (list) groups.set(group, list.filter((s) => s.id !== id));
+  if (list)
+    groups.set(
+      group,
+      list.filter((s) => s.id !== id),
+    );
 }
 
 type Phase = 'connecting' | 'playing' | 'offline' | 'unsupported' | 'not-running' | 'ended';
@@ -86,7 +90,8 @@ export default function LivePlayer({
   const what = kind ?? (cameraId !== undefined ? 'camera' : 'program');
   const withSnapshot = fallback && cameraId !== undefined;
   const videoRef = useRef<HTMLVideoElement>(null);
-  const initialPhase = (): Phase => (typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported');
+  const initialPhase = (): Phase =>
+    typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported';
   const [phase, setPhase] = useState<Phase>(initialPhase);
   const [running, setRunning] = useState(true);
   // Another source in the same player: start over (the video element is back if it was replaced
@@ -97,7 +102,9 @@ export default function LivePlayer({
     setPhase(initialPhase());
   }
   const stopped = useRef(onStopped);
-  stopped.current = onStopped;
+  useEffect(() => {
+    stopped.current = onStopped;
+  });
 
   useEffect(() => {
     if (!running || !path || !('MediaSource' in window)) return;
@@ -110,7 +117,8 @@ export default function LivePlayer({
     let queue: ArrayBuffer[] = [];
     let reconnect: number | undefined;
     const slot = Symbol('live');
-    if (group) claimSlot(group, groupLimit, slot, () => {
+    if (group)
+      claimSlot(group, groupLimit, slot, () => {
         setRunning(false);
         stopped.current?.();
       });
@@ -135,7 +143,7 @@ export default function LivePlayer({
       if (!next) return;
       try {
         sb.appendBuffer(next);
-      } catch (e) {
+      } catch {
         // Quota exceeded: drop what is buffered and continue from the next segment.
         if (b.length > 0) sb.remove(0, b.end(b.length - 1));
       }
@@ -183,7 +191,7 @@ export default function LivePlayer({
         if (typeof ev.data === 'string') {
           let msg: { type?: string; status?: string; mime?: string };
           try {
-            msg = JSON.parse(ev.data);
+            msg = JSON.parse(ev.data) as typeof msg;
           } catch {
             return;
           }
@@ -210,7 +218,11 @@ export default function LivePlayer({
         // A viewer that cannot keep up: drop the backlog rather than fall further behind.
         if (queue.length > 50) queue = queue.slice(-1);
         pump();
-        if (video.paused) video.play().then(() => !closed && setPhase('playing'), () => undefined);
+        if (video.paused)
+          video.play().then(
+            () => !closed && setPhase('playing'),
+            () => undefined,
+          );
         else setPhase('playing');
       };
       socket.onclose = () => {
@@ -242,16 +254,18 @@ export default function LivePlayer({
 
   if (phase === 'unsupported' || !running) {
     if (withSnapshot) {
-      if (!children) return <Snapshot cameraId={cameraId!} alt={alt} className={className} intervalMs={intervalMs} />;
+      if (!children) return <Snapshot cameraId={cameraId} alt={alt} className={className} intervalMs={intervalMs} />;
       return (
         <div className={`relative overflow-hidden bg-slate-900 ${className}`}>
-          <Snapshot cameraId={cameraId!} alt={alt} className="absolute inset-0 h-full w-full" intervalMs={intervalMs} />
+          <Snapshot cameraId={cameraId} alt={alt} className="absolute inset-0 h-full w-full" intervalMs={intervalMs} />
           {children}
         </div>
       );
     }
     return (
-      <div className={`relative flex flex-col items-center justify-center gap-2 overflow-hidden bg-slate-900 text-slate-400 ${className}`}>
+      <div
+        className={`relative flex flex-col items-center justify-center gap-2 overflow-hidden bg-slate-900 text-slate-400 ${className}`}
+      >
         <CameraIcon className="h-8 w-8" />
         <span className="px-3 text-center text-xs" data-testid="live-status">
           {running ? 'This browser cannot play the live video.' : 'Live view paused.'}
@@ -280,7 +294,7 @@ export default function LivePlayer({
     <div className={`relative overflow-hidden bg-slate-900 ${className}`} data-phase={phase}>
       {withSnapshot && (
         <Snapshot
-          cameraId={cameraId!}
+          cameraId={cameraId}
           alt={alt.replace(/^Live view/, 'Snapshot')}
           className="absolute inset-0 h-full w-full"
           intervalMs={phase === 'playing' ? 60_000 : intervalMs}
@@ -296,7 +310,10 @@ export default function LivePlayer({
         data-testid={videoTestId}
       />
       {phase !== 'playing' && (
-        <div className="absolute inset-x-0 bottom-0 bg-slate-900/70 px-3 py-1.5 text-xs text-slate-100" data-testid="live-status">
+        <div
+          className="absolute inset-x-0 bottom-0 bg-slate-900/70 px-3 py-1.5 text-xs text-slate-100"
+          data-testid="live-status"
+        >
           {statusText}
         </div>
       )}

@@ -9,7 +9,7 @@ import { Alert, TextField } from './ui';
 const FIELDS = ['name', 'pan', 'tilt', 'zoom', 'settle_ms'];
 
 interface Props {
-  cameraId: number | string;
+  cameraId: number;
   preset: Preset | null;
   onSaved: (p: Preset) => void;
   onClose: () => void;
@@ -28,7 +28,9 @@ export default function PresetDialog({ cameraId, preset, onSaved, onClose }: Pro
   const [pan, setPan] = useState(String(preset?.pan ?? 0));
   const [tilt, setTilt] = useState(String(preset?.tilt ?? 0));
   const [zoom, setZoom] = useState(String(preset?.zoom ?? 0));
-  const [settle, setSettle] = useState(preset?.settle_ms === null || preset?.settle_ms === undefined ? '' : String(preset.settle_ms));
+  const [settle, setSettle] = useState(
+    preset?.settle_ms === null || preset?.settle_ms === undefined ? '' : String(preset.settle_ms),
+  );
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
 
@@ -50,7 +52,13 @@ export default function PresetDialog({ cameraId, preset, onSaved, onClose }: Pro
       setErrors({ fields, form: null });
       return;
     }
-    const body: PresetInput = { name: name.trim(), pan: p as number, tilt: t as number, zoom: z as number, settle_ms: settleMs };
+    const body: PresetInput = {
+      name: name.trim(),
+      pan: p as number,
+      tilt: t as number,
+      zoom: z as number,
+      settle_ms: settleMs,
+    };
     setBusy(true);
     setErrors(NO_ERRORS);
     try {
@@ -66,13 +74,44 @@ export default function PresetDialog({ cameraId, preset, onSaved, onClose }: Pro
   const fe = errors.fields;
   return (
     <Modal title={preset ? `Edit preset “${preset.name}”` : 'Add preset'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {errors.form && <Alert>{errors.form}</Alert>}
-        <TextField id="preset-name" label="Preset name" value={name} onChange={(e) => setName(e.target.value)} error={fe.name} placeholder="Marina overview" />
+        <TextField
+          id="preset-name"
+          label="Preset name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={fe.name}
+          placeholder="Marina overview"
+        />
         <div className="grid grid-cols-3 gap-4">
-          <TextField id="preset-pan" label="Pan (°)" inputMode="decimal" value={pan} onChange={(e) => setPan(e.target.value)} error={fe.pan} hint="−180 to 180" />
-          <TextField id="preset-tilt" label="Tilt (°)" inputMode="decimal" value={tilt} onChange={(e) => setTilt(e.target.value)} error={fe.tilt} hint="−90 to 90" />
-          <TextField id="preset-zoom" label="Zoom (%)" inputMode="decimal" value={zoom} onChange={(e) => setZoom(e.target.value)} error={fe.zoom} hint="0 to 100" />
+          <TextField
+            id="preset-pan"
+            label="Pan (°)"
+            inputMode="decimal"
+            value={pan}
+            onChange={(e) => setPan(e.target.value)}
+            error={fe.pan}
+            hint="−180 to 180"
+          />
+          <TextField
+            id="preset-tilt"
+            label="Tilt (°)"
+            inputMode="decimal"
+            value={tilt}
+            onChange={(e) => setTilt(e.target.value)}
+            error={fe.tilt}
+            hint="−90 to 90"
+          />
+          <TextField
+            id="preset-zoom"
+            label="Zoom (%)"
+            inputMode="decimal"
+            value={zoom}
+            onChange={(e) => setZoom(e.target.value)}
+            error={fe.zoom}
+            hint="0 to 100"
+          />
         </div>
         <TextField
           id="preset-settle"

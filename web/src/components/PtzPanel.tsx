@@ -25,7 +25,15 @@ const PAD: { dir: Direction | null; label: string; angle: number }[] = [
 
 function Arrow({ angle }: { angle: number }) {
   return (
-    <svg className="h-5 w-5" viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth="2.2" aria-hidden="true" style={{ transform: `rotate(${angle}deg)` }}>
+    <svg
+      className="h-5 w-5"
+      viewBox="0 0 24 24"
+      fill="none"
+      stroke="currentColor"
+      strokeWidth="2.2"
+      aria-hidden="true"
+      style={{ transform: `rotate(${angle}deg)` }}
+    >
       <path strokeLinecap="round" strokeLinejoin="round" d="M12 19V5m-6 6l6-6 6 6" />
     </svg>
   );
@@ -36,16 +44,19 @@ function fmt(n: number): string {
 }
 
 /** Press-and-hold moves: one request now, again every second while held, stop on release. */
-function useHold(cameraId: number | string, onError: (msg: string | null) => void, onStopped: () => void) {
+function useHold(cameraId: number, speed: number, onError: (msg: string | null) => void, onStopped: () => void) {
   const [active, setActive] = useState<Direction | null>(null);
   const holding = useRef<Direction | null>(null);
   const timer = useRef<number | undefined>(undefined);
-  const speed = useRef(0.5);
+  const speedRef = useRef(speed);
   // Requests go out one after the other, so a stop never overtakes the move it ends.
   const queue = useRef<Promise<void>>(Promise.resolve());
   const pendingMoves = useRef(0);
   const callbacks = useRef({ onError, onStopped });
-  callbacks.current = { onError, onStopped };
+  useEffect(() => {
+    callbacks.current = { onError, onStopped };
+    speedRef.current = speed;
+  });
 
   const send = useCallback((fn: () => Promise<void>) => {
     const next = queue.current.then(fn);
@@ -81,7 +92,7 @@ function useHold(cameraId: number | string, onError: (msg: string | null) => voi
         if (holding.current !== dir) return Promise.resolve();
         pendingMoves.current += 1;
         return api
-          .ptzMove(cameraId, velocityFor(dir, speed.current, MOVE_TIMEOUT_MS))
+          .ptzMove(cameraId, velocityFor(dir, speedRef.current, MOVE_TIMEOUT_MS))
           .catch((err) => {
             // Stop repeating a move the camera refuses; the message says why.
             if (holding.current === dir) {
@@ -138,11 +149,11 @@ function useHold(cameraId: number | string, onError: (msg: string | null) => voi
     [release],
   );
 
-  return { active, press, release, releaseIf, stopAll, speed };
+  return { active, press, release, releaseIf, stopAll };
 }
 
 interface Props {
-  cameraId: number | string;
+  cameraId: number;
   /** changes when something else (a preset move) moved the camera */
   refreshKey?: number;
   onPresetsAdded: (presets: Preset[]) => void;
@@ -161,21 +172,29 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
   const [result, setResult] = useState<{ kind: 'success' | 'info'; text: string } | null>(null);
   const alive = useRef(true);
 
-  const refresh = useCallback(async () => {
+  // Shows "loading" only when asked again: the first load starts in that state.
+  const fetchState = useCallback(
+    () =>
+      api.ptzState(cameraId).then(
+        (st) => {
+          if (!alive.current) return;
+          setState(st);
+          setStateError(null);
+          setLoadingState(false);
+        },
+        (err: unknown) => {
+          if (!alive.current) return;
+          setState(null);
+          setStateError(describePtzError(err));
+          setLoadingState(false);
+        },
+      ),
+    [cameraId],
+  );
+  const refresh = useCallback(() => {
     setLoadingState(true);
-    try {
-      const s = await api.ptzState(cameraId);
-      if (!alive.current) return;
-      setState(s);
-      setStateError(null);
-    } catch (err) {
-      if (!alive.current) return;
-      setState(null);
-      setStateError(describePtzError(err));
-    } finally {
-      if (alive.current) setLoadingState(false);
-    }
-  }, [cameraId]);
+    return fetchState();
+  }, [fetchState]);
 
   useEffect(() => {
     alive.current = true;
@@ -185,8 +204,8 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
   }, []);
 
   useEffect(() => {
-    void refresh();
-  }, [refresh, refreshKey]);
+    void fetchState();
+  }, [fetchState, refreshKey]);
 
   // The camera keeps easing for a moment after a stop: read the position a little later.
   const afterStop = useCallback(() => {
@@ -195,8 +214,7 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
     }, 400);
   }, [refresh]);
 
-  const hold = useHold(cameraId, setError, afterStop);
-  hold.speed.current = speed;
+  const hold = useHold(cameraId, speed, setError, afterStop);
 
   const padHandlers = (dir: Direction) => ({
     onPointerDown: (e: PointerEvent<HTMLButtonElement>) => {
@@ -231,7 +249,9 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       aria-pressed={hold.active === dir}
       data-dir={dir}
       className={`flex h-12 w-12 touch-none select-none items-center justify-center rounded-xl border text-slate-700 shadow-sm transition focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500 focus-visible:ring-offset-2 ${
-        hold.active === dir ? 'border-sky-600 bg-sky-600 text-white' : 'border-slate-300 bg-white hover:bg-slate-50 active:bg-slate-100'
+        hold.active === dir
+          ? 'border-sky-600 bg-sky-600 text-white'
+          : 'border-slate-300 bg-white hover:bg-slate-50 active:bg-slate-100'
       } ${extra}`}
       {...padHandlers(dir)}
     >
@@ -256,8 +276,10 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       setCaptureName('');
       setResult({ kind: 'success', text: `Saved the current position as “${p.name}”.` });
     } catch (err) {
-      if (err instanceof ApiError && err.field === 'name') setCaptureError(withSubject('The name', err.message) ?? null);
-      else if (err instanceof ApiError && err.status === 409 && err.code === 'conflict') setCaptureError(sentence(err.message));
+      if (err instanceof ApiError && err.field === 'name')
+        setCaptureError(withSubject('The name', err.message) ?? null);
+      else if (err instanceof ApiError && err.status === 409 && err.code === 'conflict')
+        setCaptureError(sentence(err.message));
       else setError(describePtzError(err));
     } finally {
       setCapturing(false);
@@ -272,7 +294,10 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       const r = await api.importPresets(cameraId);
       onPresetsAdded(r.imported);
       const parts: string[] = [];
-      if (r.imported.length > 0) parts.push(`Imported ${r.imported.length} preset${r.imported.length === 1 ? '' : 's'}: ${r.imported.map((p) => p.name).join(', ')}.`);
+      if (r.imported.length > 0)
+        parts.push(
+          `Imported ${r.imported.length} preset${r.imported.length === 1 ? '' : 's'}: ${r.imported.map((p) => p.name).join(', ')}.`,
+        );
       if (r.skipped.length > 0) parts.push(`Skipped ${r.skipped.length} already saved: ${r.skipped.join(', ')}.`);
       if (parts.length === 0) parts.push('The camera has no presets of its own to import.');
       setResult({ kind: r.imported.length > 0 ? 'success' : 'info', text: parts.join(' ') });
@@ -385,7 +410,7 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       )}
 
       <div className="mt-5 space-y-3 border-t border-slate-100 pt-4">
-        <form onSubmit={onCapture} noValidate>
+        <form onSubmit={(e) => void onCapture(e)} noValidate>
           <label htmlFor="ptz-capture-name" className="label">
             Save current position as preset
           </label>

@@ -5,7 +5,7 @@ import { snapshotUrl } from '../api';
 import { CameraIcon } from './ui';
 
 interface Props {
-  cameraId: number | string;
+  cameraId: number;
   alt: string;
   /** milliseconds between refreshes */
   intervalMs?: number;

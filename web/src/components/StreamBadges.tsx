@@ -2,7 +2,19 @@
 
 import { outputStateStyle, platformInfo, streamStateStyle } from '../lib/streaming';
 
-function Pill({ label, cls, dot, pulse, testId }: { label: string; cls: string; dot?: string; pulse?: boolean; testId?: string }) {
+function Pill({
+  label,
+  cls,
+  dot,
+  pulse,
+  testId,
+}: {
+  label: string;
+  cls: string;
+  dot?: string;
+  pulse?: boolean;
+  testId?: string;
+}) {
   return (
     <span
       className={`inline-flex items-center gap-1.5 whitespace-nowrap rounded-full px-2.5 py-0.5 text-xs font-medium ring-1 ring-inset ${cls}`}

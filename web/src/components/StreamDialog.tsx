@@ -1,7 +1,8 @@
 // Create or edit a stream: a camera (optionally at one of its presets) to one or more destinations.
 
-import { useEffect, useState, type FormEvent } from 'react';
+import { useState, type FormEvent } from 'react';
 import { api, type Camera, type Destination, type Preset, type Stream, type StreamInput } from '../api';
+import { useLoad } from '../hooks/useLoad';
 import { mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { withSubject } from '../lib/streaming';
 import { Modal } from './Modal';
@@ -22,42 +23,22 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
   const editing = stream !== null;
   const [name, setName] = useState(stream?.name ?? '');
   const [cameraId, setCameraId] = useState<string>(String(stream?.camera_id ?? cameras[0]?.id ?? ''));
-  const [presetId, setPresetId] = useState<string>(stream?.preset_id === null || stream?.preset_id === undefined ? '' : String(stream.preset_id));
-  const [chosen, setChosen] = useState<Set<string>>(
-    () => new Set((stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])).map(String)),
+  const [presetId, setPresetId] = useState<string>(
+    stream?.preset_id === null || stream?.preset_id === undefined ? '' : String(stream.preset_id),
   );
-  const [presets, setPresets] = useState<Preset[] | null>(null);
-  const [presetsError, setPresetsError] = useState<string | null>(null);
+  const [chosen, setChosen] = useState<Set<number>>(
+    () => new Set(stream?.destination_ids ?? (destinations.length === 1 ? [destinations[0].id] : [])),
+  );
+  const presetsLoad = useLoad(() => (cameraId ? api.listPresets(Number(cameraId)) : Promise.resolve([])), [cameraId]);
+  const presets: Preset[] | null = presetsLoad.loading ? null : presetsLoad.error ? [] : (presetsLoad.data ?? []);
+  const presetsError =
+    presetsLoad.error && !presetsLoad.loading ? 'The presets of this camera could not be loaded.' : null;
   const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
   const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    if (!cameraId) {
-      setPresets([]);
-      return;
-    }
-    let cancelled = false;
-    setPresets(null);
-    setPresetsError(null);
-    api
-      .listPresets(cameraId)
-      .then((list) => {
-        if (!cancelled) setPresets(list);
-      })
-      .catch(() => {
-        if (!cancelled) {
-          setPresets([]);
-          setPresetsError('The presets of this camera could not be loaded.');
-        }
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, [cameraId]);
-
   const camera = cameras.find((c) => String(c.id) === cameraId);
 
-  const toggle = (id: string, on: boolean) =>
+  const toggle = (id: number, on: boolean) =>
     setChosen((prev) => {
       const next = new Set(prev);
       if (on) next.add(id);
@@ -75,12 +56,12 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
       setErrors({ fields, form: null });
       return;
     }
-    // Keep the ids' types as the appliance sent them (numbers).
+    // The selects hold strings; the API's ids are numbers.
     const body: StreamInput = {
       name: name.trim(),
-      camera_id: camera ? camera.id : cameraId,
-      preset_id: presetId === '' ? null : presets?.find((p) => String(p.id) === presetId)?.id ?? presetId,
-      destination_ids: destinations.filter((d) => chosen.has(String(d.id))).map((d) => d.id),
+      camera_id: Number(cameraId),
+      preset_id: presetId === '' ? null : Number(presetId),
+      destination_ids: destinations.filter((d) => chosen.has(d.id)).map((d) => d.id),
     };
     setBusy(true);
     setErrors(NO_ERRORS);
@@ -96,15 +77,20 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
 
   const fe = errors.fields;
   const presetOptions = [
-    { value: '', label: presets === null ? 'Loading presets…' : presets.length === 0 ? 'No presets' : 'None (as the camera points)' },
+    {
+      value: '',
+      label:
+        presets === null ? 'Loading presets…' : presets.length === 0 ? 'No presets' : 'None (as the camera points)',
+    },
     ...(presets ?? []).map((p) => ({ value: String(p.id), label: p.name })),
   ];
   // A preset chosen before that is not in the (loading) list must stay selectable.
-  if (presetId !== '' && !presetOptions.some((o) => o.value === presetId)) presetOptions.push({ value: presetId, label: `Preset ${presetId}` });
+  if (presetId !== '' && !presetOptions.some((o) => o.value === presetId))
+    presetOptions.push({ value: presetId, label: `Preset ${presetId}` });
 
   return (
     <Modal title={editing ? `Edit “${stream.name}”` : 'Create stream'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-5">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-5">
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="stream-name"
@@ -125,7 +111,10 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
               setPresetId('');
             }}
             error={withSubject('The camera', fe.camera_id)}
-            options={cameras.map((c) => ({ value: String(c.id), label: `${c.name}${c.enabled === false ? ' (disabled)' : ''}` }))}
+            options={cameras.map((c) => ({
+              value: String(c.id),
+              label: `${c.name}${c.enabled === false ? ' (disabled)' : ''}`,
+            }))}
           />
           <div>
             <SelectField
@@ -140,7 +129,9 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
             {!fe.preset_id && (
               <p className="hint">
                 {presetsError ??
-                  (camera?.type === 'PTZ' ? 'The camera moves there before the stream starts.' : 'Presets move PTZ cameras only.')}
+                  (camera?.type === 'PTZ'
+                    ? 'The camera moves there before the stream starts.'
+                    : 'Presets move PTZ cameras only.')}
               </p>
             )}
           </div>
@@ -151,13 +142,17 @@ export default function StreamDialog({ stream, cameras, destinations, onSaved, o
             {destinations.map((d) => {
               const id = `stream-dest-${d.id}`;
               return (
-                <label key={d.id} htmlFor={id} className="flex cursor-pointer items-center gap-3 px-3 py-2.5 hover:bg-slate-50">
+                <label
+                  key={d.id}
+                  htmlFor={id}
+                  className="flex cursor-pointer items-center gap-3 px-3 py-2.5 hover:bg-slate-50"
+                >
                   <input
                     id={id}
                     type="checkbox"
                     className="h-4 w-4 rounded border-slate-300 text-sky-600 focus:ring-sky-500"
-                    checked={chosen.has(String(d.id))}
-                    onChange={(e) => toggle(String(d.id), e.target.checked)}
+                    checked={chosen.has(d.id)}
+                    onChange={(e) => toggle(d.id, e.target.checked)}
                   />
                   <span className="min-w-0 flex-1 truncate text-sm font-medium text-slate-800">{d.name}</span>
                   {!d.enabled && <span className="text-xs text-slate-400">disabled</span>}

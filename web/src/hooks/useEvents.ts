@@ -1,63 +1,45 @@
-// Subscribes to the appliance's live event stream (SSE) and reconnects with backoff.
+// Listens to the appliance's live event stream (`/api/events`, one shared connection per page).
+//
+// Events the server publishes (crates/server/src/controller): `camera_health` (a CameraHealth),
+// `camera_changed`, `overlay_changed`, `timeline_changed` ({id}), `timeline_position` (a
+// PlayerStatus), `status` (a SystemStatus, every 5 s) and `lagged` (this client missed events).
+// Pages also listen for `stream_status` (a Stream) and `program_status` (a Program), which the
+// server does not publish yet: until they arrive, those pages fall back to a slow poll.
 
 import { useEffect, useRef, useState } from 'react';
+import { hubFor, type LiveState } from '../lib/eventHub';
 
-export type LiveState = 'connecting' | 'live' | 'reconnecting';
+export type { LiveState } from '../lib/eventHub';
 
 type Handlers = Record<string, (data: unknown) => void>;
 
-export function nextBackoff(previousMs: number): number {
-  return Math.min(30_000, Math.max(1_000, previousMs * 2));
+export interface EventOptions {
+  /**
+   * Events may have been missed: after a reconnect (not the first connect: the page loads its
+   * data itself) and on `lagged`. The page reloads what it shows.
+   */
+  onResync?: () => void;
+  url?: string;
 }
 
-export function useEvents(handlers: Handlers, url = '/api/events'): LiveState {
+export function useEvents(handlers: Handlers, { onResync, url = '/api/events' }: EventOptions = {}): LiveState {
   const [state, setState] = useState<LiveState>('connecting');
   const latest = useRef(handlers);
-  latest.current = handlers;
+  const resync = useRef(onResync);
+  useEffect(() => {
+    latest.current = handlers;
+    resync.current = onResync;
+  });
   const names = Object.keys(handlers).sort().join(',');
 
   useEffect(() => {
     if (typeof EventSource === 'undefined') return;
-    let source: EventSource | null = null;
-    let timer: number | undefined;
-    let delay = 0;
-    let stopped = false;
-
-    const connect = () => {
-      source = new EventSource(url, { withCredentials: true });
-      source.onopen = () => {
-        delay = 0;
-        setState('live');
-      };
-      source.onerror = () => {
-        // EventSource retries by itself after a dropped connection, but gives up for good on an
-        // HTTP error (e.g. 404 before the backend has the route); we retry in both cases.
-        setState('reconnecting');
-        if (source && source.readyState === EventSource.CLOSED && !stopped) {
-          source.close();
-          delay = nextBackoff(delay);
-          timer = window.setTimeout(connect, delay);
-        }
-      };
-      for (const name of names.split(',').filter(Boolean)) {
-        source.addEventListener(name, (ev) => {
-          const raw = (ev as MessageEvent<string>).data;
-          let data: unknown = raw;
-          try {
-            data = JSON.parse(raw);
-          } catch {
-            /* keep the raw text */
-          }
-          latest.current[name]?.(data);
-        });
-      }
-    };
-    connect();
-    return () => {
-      stopped = true;
-      if (timer !== undefined) window.clearTimeout(timer);
-      source?.close();
-    };
+    return hubFor(url).subscribe({
+      names: names.split(',').filter(Boolean),
+      onEvent: (name, data) => latest.current[name]?.(data),
+      onState: setState,
+      onResync: () => resync.current?.(),
+    });
   }, [url, names]);
 
   return state;

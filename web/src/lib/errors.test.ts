@@ -71,7 +71,8 @@ describe('describeTestResult', () => {
       fps: 25,
       has_audio: false,
       error_kind: null,
-      message: null,
+      message: 'connected',
+      elapsed_ms: 120,
     });
     expect(r).toEqual({ ok: true, title: 'Connection successful', detail: 'H264 · 640×480 · 25 fps · no audio' });
   });
@@ -85,6 +86,7 @@ describe('describeTestResult', () => {
       has_audio: null,
       error_kind: 'auth_failed',
       message: '401 Unauthorized',
+      elapsed_ms: 80,
     });
     expect(r.ok).toBe(false);
     expect(r.detail).toBe('The camera refused the username or password. (401 Unauthorized)');

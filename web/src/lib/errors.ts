@@ -24,7 +24,7 @@ export function mapApiError(
 ): FormErrors {
   if (err instanceof ApiError) {
     if (notAvailableMessage && err.notAvailable && !err.field) return { fields: {}, form: notAvailableMessage };
-    const field = err.field ? aliases[err.field] ?? err.field : undefined;
+    const field = err.field ? (aliases[err.field] ?? err.field) : undefined;
     if (field && knownFields.includes(field)) {
       return { fields: { [field]: sentence(err.message) }, form: null };
     }

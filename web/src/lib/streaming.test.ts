@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ApiError } from '../api';
 import {
+  isStream,
   describePtzError,
   formatBitrate,
   formatFps,
@@ -21,7 +22,9 @@ describe('withSubject', () => {
     );
   });
   it('keeps complete sentences and capitalizes them', () => {
-    expect(withSubject('The name', 'a destination named X already exists')).toBe('A destination named X already exists');
+    expect(withSubject('The name', 'a destination named X already exists')).toBe(
+      'A destination named X already exists',
+    );
     expect(withSubject('The name', undefined)).toBeUndefined();
   });
 });
@@ -80,10 +83,24 @@ describe('describePtzError', () => {
     expect(describePtzError(new ApiError(504, 'timeout', 'the camera did not answer GetStatus within 5.0 s'))).toBe(
       'The camera did not answer GetStatus within 5.0 s',
     );
-    expect(describePtzError(new ApiError(504, 'http_504', 'gateway'))).toBe('The camera did not answer in time (Gateway).');
+    expect(describePtzError(new ApiError(504, 'http_504', 'gateway'))).toBe(
+      'The camera did not answer in time (Gateway).',
+    );
   });
   it('tells when the appliance has no PTZ routes', () => {
-    expect(describePtzError(new ApiError(404, 'not_available', 'x'))).toBe('PTZ control is not available on this appliance.');
+    expect(describePtzError(new ApiError(404, 'not_available', 'x'))).toBe(
+      'PTZ control is not available on this appliance.',
+    );
     expect(describePtzError(new ApiError(404, 'not_found', 'preset 4 not found'))).toBe('Preset 4 not found');
+  });
+});
+
+describe('isStream', () => {
+  it('tells a whole stream from a reference to one', () => {
+    const stream = { id: 3, name: 'Harbor', status: { state: 'running', outputs: [] }, destination_ids: [1] };
+    expect(isStream(stream)).toBe(true);
+    expect(isStream({ id: 3 })).toBe(false);
+    expect(isStream(null)).toBe(false);
+    expect(isStream('3')).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 // Pure helpers for destinations, streams and PTZ: labels, colors, units and words for errors.
 
-import { ApiError, type OutputState, type Platform, type PtzVelocity, type StreamState } from '../api';
+import { ApiError, type OutputState, type Platform, type PtzVelocity, type Stream, type StreamState } from '../api';
 import { sentence } from './errors';
 
 export interface PlatformInfo {
@@ -104,11 +104,11 @@ const OUTPUT_STATES: Record<OutputState, StateStyle> = {
 };
 
 export function streamStateStyle(state: string): StateStyle {
-  return STREAM_STATES[state as StreamState] ?? { label: sentence(state || 'unknown'), ...GREY };
+  return STREAM_STATES[state] ?? { label: sentence(state || 'unknown'), ...GREY };
 }
 
 export function outputStateStyle(state: string): StateStyle {
-  return OUTPUT_STATES[state as OutputState] ?? { label: sentence(state || 'unknown'), ...GREY };
+  return OUTPUT_STATES[state] ?? { label: sentence(state || 'unknown'), ...GREY };
 }
 
 export function audioLabel(audio: string | null | undefined): string {
@@ -124,7 +124,8 @@ export function audioLabel(audio: string | null | undefined): string {
   }
 }
 
-export type Direction = 'up-left' | 'up' | 'up-right' | 'left' | 'right' | 'down-left' | 'down' | 'down-right' | 'zoom-in' | 'zoom-out';
+export type Direction =
+  'up-left' | 'up' | 'up-right' | 'left' | 'right' | 'down-left' | 'down' | 'down-right' | 'zoom-in' | 'zoom-out';
 
 const VECTORS: Record<Direction, [number, number, number]> = {
   'up-left': [-1, 1, 0],
@@ -152,9 +153,21 @@ export function describePtzError(err: unknown): string {
   if (err instanceof ApiError) {
     const msg = sentence(err.message);
     if (err.status === 504 && !/answer|time/i.test(msg)) return `The camera did not answer in time (${msg}).`;
-    if (err.code === 'not_available' || err.code === 'http_404' || err.status === 405 || err.status === 501) return 'PTZ control is not available on this appliance.';
+    if (err.code === 'not_available' || err.code === 'http_404' || err.status === 405 || err.status === 501)
+      return 'PTZ control is not available on this appliance.';
     return msg;
   }
   if (err instanceof Error && err.message) return err.message;
   return 'The camera could not be moved.';
+}
+
+/** A whole Stream (as the `stream_status` event carries it), not just a reference to one. */
+export function isStream(data: unknown): data is Stream {
+  return (
+    typeof data === 'object' &&
+    data !== null &&
+    typeof (data as Stream).id === 'number' &&
+    typeof (data as Stream).status === 'object' &&
+    Array.isArray((data as Stream).destination_ids)
+  );
 }

@@ -21,6 +21,8 @@ describe('timeline helpers', () => {
   it('formats times and ticks', () => {
     expect(formatMs(61_500)).toBe('1:01.5');
     expect(formatMs(5_000)).toBe('0:05');
-    expect(rulerTicks(60_000)).toEqual([0, 5000, 10000, 15000, 20000, 25000, 30000, 35000, 40000, 45000, 50000, 55000, 60000]);
+    expect(rulerTicks(60_000)).toEqual([
+      0, 5000, 10000, 15000, 20000, 25000, 30000, 35000, 40000, 45000, 50000, 55000, 60000,
+    ]);
   });
 });

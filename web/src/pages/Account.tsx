@@ -5,7 +5,10 @@ import { api, type ApiToken, type NewApiToken } from '../api';
 import { useAuth } from '../auth';
 import { ConfirmDialog } from '../components/Modal';
 import { Alert, LoadingState, PageHeader, TextField } from '../components/ui';
+import { useAction } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useLoad } from '../hooks/useLoad';
+import { removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { formatDateTime, formatRelative } from '../lib/format';
 
@@ -26,7 +29,7 @@ async function copyText(text: string): Promise<boolean> {
   area.style.opacity = '0';
   document.body.appendChild(area);
   area.select();
-  let ok = false;
+  let ok: boolean;
   try {
     ok = document.execCommand('copy');
   } catch {
@@ -40,30 +43,28 @@ function ChangePassword() {
   const [current, setCurrent] = useState('');
   const [next, setNext] = useState('');
   const [confirm, setConfirm] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const [mismatch, setMismatch] = useState(false);
   const [done, setDone] = useState(false);
+  const change = useAction(() => api.changePassword(current, next).then(() => true as const));
+  const busy = change.busy;
+  const errors: FormErrors = mismatch
+    ? { fields: { confirm_password: 'The new passwords do not match.' }, form: null }
+    : change.error
+      ? mapApiError(change.error, ['current_password', 'new_password', 'confirm_password'], {
+          password: 'new_password',
+        })
+      : NO_ERRORS;
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     setDone(false);
-    if (next !== confirm) {
-      setErrors({ fields: { confirm_password: 'The new passwords do not match.' }, form: null });
-      return;
-    }
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      await api.changePassword(current, next);
-      setCurrent('');
-      setNext('');
-      setConfirm('');
-      setDone(true);
-    } catch (err) {
-      setErrors(mapApiError(err, ['current_password', 'new_password', 'confirm_password'], { password: 'new_password' }));
-    } finally {
-      setBusy(false);
-    }
+    setMismatch(next !== confirm);
+    if (next !== confirm) return change.reset();
+    if (!(await change.run())) return;
+    setCurrent('');
+    setNext('');
+    setConfirm('');
+    setDone(true);
   };
 
   return (
@@ -74,7 +75,7 @@ function ChangePassword() {
         </h2>
         <p className="mt-1 text-sm text-slate-500">Changing the password signs out your other sessions.</p>
       </div>
-      <form onSubmit={onSubmit} noValidate className="space-y-4 p-6">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4 p-6">
         {errors.form && <Alert>{errors.form}</Alert>}
         {done && <Alert kind="success">Your password was changed.</Alert>}
         <TextField
@@ -122,8 +123,10 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
   return (
     <div className="rounded-lg border border-amber-200 bg-amber-50 p-4" data-testid="new-token">
       <p className="text-sm font-semibold text-amber-900">Copy the token “{token.name}” now</p>
-      <p className="mt-1 text-sm text-amber-800">It is shown only once. Send it as{' '}
-        <code className="rounded bg-amber-100 px-1 py-0.5 font-mono text-xs">Authorization: Bearer &lt;token&gt;</code>.</p>
+      <p className="mt-1 text-sm text-amber-800">
+        It is shown only once. Send it as{' '}
+        <code className="rounded bg-amber-100 px-1 py-0.5 font-mono text-xs">Authorization: Bearer &lt;token&gt;</code>.
+      </p>
       <div className="mt-3 flex flex-col gap-2 sm:flex-row">
         <label htmlFor="new-token-value" className="sr-only">
           New API token
@@ -135,18 +138,16 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
           onFocus={(e) => e.currentTarget.select()}
           className="input flex-1 font-mono text-xs"
         />
-        <button
-          type="button"
-          className="btn-secondary"
-          onClick={async () => setCopied(await copyText(token.token))}
-        >
+        <button type="button" className="btn-secondary" onClick={() => void copyText(token.token).then(setCopied)}>
           {copied ? 'Copied' : 'Copy token'}
         </button>
         <button type="button" className="btn-ghost" onClick={onDone}>
           Done
         </button>
       </div>
-      {copied === false && <p className="mt-2 text-xs text-amber-800">Copy failed: select the token and copy it by hand.</p>}
+      {copied === false && (
+        <p className="mt-2 text-xs text-amber-800">Copy failed: select the token and copy it by hand.</p>
+      )}
     </div>
   );
 }
@@ -154,45 +155,25 @@ function NewTokenBox({ token, onDone }: { token: NewApiToken; onDone: () => void
 function ApiTokens() {
   const tokens = useLoad(() => api.listTokens(), []);
   const [name, setName] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
   const [created, setCreated] = useState<NewApiToken | null>(null);
-  const [toRevoke, setToRevoke] = useState<ApiToken | null>(null);
-  const [revoking, setRevoking] = useState(false);
-  const [revokeError, setRevokeError] = useState<string | null>(null);
+  const create = useAction((tokenName: string) => api.createToken(tokenName));
+  const busy = create.busy;
+  const errors = create.error ? mapApiError(create.error, ['name'], { token_name: 'name' }) : NO_ERRORS;
+  const revoke = useConfirmDelete((t: ApiToken) => api.revokeToken(t.id), {
+    onDeleted: (t) => {
+      tokens.setData((prev) => removeId(prev, t.id));
+      if (created?.id === t.id) setCreated(null);
+    },
+  });
 
   const onCreate = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const t = await api.createToken(name.trim());
-      setCreated(t);
-      setName('');
-      const { token: _secret, ...listed } = t;
-      void _secret;
-      tokens.setData((prev) => [...(prev ?? []), listed]);
-    } catch (err) {
-      setErrors(mapApiError(err, ['name'], { token_name: 'name' }));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const onRevoke = async () => {
-    if (!toRevoke) return;
-    setRevoking(true);
-    setRevokeError(null);
-    try {
-      await api.revokeToken(toRevoke.id);
-      tokens.setData((prev) => (prev ?? []).filter((t) => t.id !== toRevoke.id));
-      if (created?.id === toRevoke.id) setCreated(null);
-      setToRevoke(null);
-    } catch (err) {
-      setRevokeError(mapApiError(err, []).form);
-    } finally {
-      setRevoking(false);
-    }
+    const t = await create.run(name.trim());
+    if (!t) return;
+    setCreated(t);
+    setName('');
+    const { token: _secret, ...listed } = t;
+    tokens.setData((prev) => upsert(prev, listed));
   };
 
   return (
@@ -201,10 +182,12 @@ function ApiTokens() {
         <h2 id="tokens-heading" className="text-base font-semibold">
           API tokens
         </h2>
-        <p className="mt-1 text-sm text-slate-500">Tokens let programs such as VistterStudio use this appliance’s API as you.</p>
+        <p className="mt-1 text-sm text-slate-500">
+          Tokens let programs such as VistterStudio use this appliance’s API as you.
+        </p>
       </div>
       <div className="space-y-5 p-6">
-        <form onSubmit={onCreate} noValidate className="flex flex-col gap-3 sm:flex-row sm:items-start">
+        <form onSubmit={(e) => void onCreate(e)} noValidate className="flex flex-col gap-3 sm:flex-row sm:items-start">
           <TextField
             id="token-name"
             label="Token name"
@@ -225,7 +208,9 @@ function ApiTokens() {
         ) : tokens.error && !tokens.data ? (
           <Alert>{describeLoadError(tokens.error)}</Alert>
         ) : !tokens.data || tokens.data.length === 0 ? (
-          <p className="rounded-lg border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500">No API tokens yet.</p>
+          <p className="rounded-lg border border-dashed border-slate-300 px-4 py-6 text-center text-sm text-slate-500">
+            No API tokens yet.
+          </p>
         ) : (
           <div className="overflow-x-auto rounded-lg border border-slate-200">
             <table className="min-w-full divide-y divide-slate-200">
@@ -261,10 +246,7 @@ function ApiTokens() {
                       <button
                         type="button"
                         className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
-                        onClick={() => {
-                          setRevokeError(null);
-                          setToRevoke(t);
-                        }}
+                        onClick={() => revoke.ask(t)}
                         aria-label={`Revoke token ${t.name}`}
                       >
                         Revoke
@@ -277,19 +259,16 @@ function ApiTokens() {
           </div>
         )}
       </div>
-      {toRevoke && (
+      {revoke.target && (
         <ConfirmDialog
           title="Revoke token?"
           message={
             <>
-              Programs using <strong className="text-slate-900">{toRevoke.name}</strong> will lose access at once.
+              Programs using <strong className="text-slate-900">{revoke.target.name}</strong> will lose access at once.
             </>
           }
           confirmLabel="Revoke token"
-          busy={revoking}
-          error={revokeError}
-          onConfirm={() => void onRevoke()}
-          onCancel={() => setToRevoke(null)}
+          {...revoke.dialog}
         />
       )}
     </section>

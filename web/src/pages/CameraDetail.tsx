@@ -1,8 +1,8 @@
 // One camera: its picture, its settings, its health and its presets.
 
-import { useCallback, useEffect, useState, type ReactNode } from 'react';
+import { useCallback, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, type CameraHealth, type Preset, type TestResult } from '../api';
+import { api, type Camera, type Preset, type TestResult } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import PresetDialog from '../components/PresetDialog';
 import PtzPanel from '../components/PtzPanel';
@@ -10,8 +10,12 @@ import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useAction } from '../hooks/useAction';
+import { useCameraHealth } from '../hooks/useCameraHealth';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
+import { byName, eventId, removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, sentence, TEST_UNAVAILABLE } from '../lib/errors';
 import { formatDateTime, formatRelative, formatStreamInfo, redactUrl } from '../lib/format';
 import { describePtzError } from '../lib/streaming';
@@ -34,91 +38,48 @@ function MoveStatus({ move }: { move?: MoveState }) {
   return <span className="text-red-600">{move.message}</span>;
 }
 
-function byName(a: Preset, b: Preset): number {
-  return a.name.localeCompare(b.name, undefined, { sensitivity: 'base' });
-}
-
 function fmt(n: number): string {
   return String(Number(n.toFixed(2)));
 }
 
 export default function CameraDetail() {
-  const { id = '' } = useParams();
+  const params = useParams();
+  const id = Number(params.id);
   const navigate = useNavigate();
   const camera = useLoad(() => api.getCamera(id), [id]);
   const presets = useLoad(() => api.listPresets(id), [id]);
-  const [health, setHealth] = useState<CameraHealth | null>(null);
-  const [testing, setTesting] = useState(false);
-  const [test, setTest] = useState<TestResult | null>(null);
-  const [testError, setTestError] = useState<string | null>(null);
-  const [confirmDelete, setConfirmDelete] = useState(false);
-  const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const { health: healthMap } = useCameraHealth();
+  const health = healthMap[id] ?? null;
   const [editing, setEditing] = useState<Preset | 'new' | null>(null);
-  const [presetToDelete, setPresetToDelete] = useState<Preset | null>(null);
-  const [presetDeleteError, setPresetDeleteError] = useState<string | null>(null);
-  const [presetDeleting, setPresetDeleting] = useState(false);
-  const [moves, setMoves] = useState<Record<string, MoveState>>({});
+  const [moves, setMoves] = useState<Record<number, MoveState>>({});
   const [ptzRefresh, setPtzRefresh] = useState(0);
-
-  useEffect(() => {
-    api
-      .camerasHealth()
-      .then((list) => setHealth(list.find((h) => String(h.camera_id) === id) ?? null))
-      .catch(() => setHealth(null));
-  }, [id]);
-
-  const onHealth = useCallback(
-    (data: unknown) => {
-      const h = data as CameraHealth;
-      if (h && String(h.camera_id) === id) setHealth(h);
+  const reloadCamera = camera.reload;
+  useEvents(
+    {
+      camera_changed: (data) => {
+        if (eventId(data) === id) void reloadCamera();
+      },
     },
-    [id],
+    { onResync: () => void reloadCamera() },
   );
-  useEvents({ camera_health: onHealth });
 
+  const test = useAction(() => api.testCamera(id));
+  const testError = test.error ? mapApiError(test.error, [], {}, TEST_UNAVAILABLE).form : null;
+  const [testResult, setTestResult] = useState<TestResult | null>(null);
   const onTest = async () => {
-    setTesting(true);
-    setTest(null);
-    setTestError(null);
-    try {
-      setTest(await api.testCamera(id));
-    } catch (err) {
-      setTestError(mapApiError(err, [], {}, TEST_UNAVAILABLE).form);
-    } finally {
-      setTesting(false);
-    }
+    setTestResult(null);
+    setTestResult((await test.run()) ?? null);
   };
 
-  const onDelete = async () => {
-    setDeleting(true);
-    setDeleteError(null);
-    try {
-      await api.deleteCamera(id);
-      navigate('/cameras', { replace: true });
-    } catch (err) {
-      setDeleteError(mapApiError(err, []).form);
-      setDeleting(false);
-    }
-  };
-
-  const onDeletePreset = async () => {
-    if (!presetToDelete) return;
-    setPresetDeleting(true);
-    setPresetDeleteError(null);
-    try {
-      await api.deletePreset(presetToDelete.id);
-      presets.setData((prev) => (prev ?? []).filter((p) => p.id !== presetToDelete.id));
-      setPresetToDelete(null);
-    } catch (err) {
-      setPresetDeleteError(mapApiError(err, []).form);
-    } finally {
-      setPresetDeleting(false);
-    }
-  };
+  const deleteCamera = useConfirmDelete((c: Camera) => api.deleteCamera(c.id), {
+    onDeleted: () => navigate('/cameras', { replace: true }),
+  });
+  const deletePreset = useConfirmDelete((p: Preset) => api.deletePreset(p.id), {
+    onDeleted: (p) => presets.setData((prev) => removeId(prev, p.id)),
+  });
 
   const onGo = async (p: Preset) => {
-    const key = String(p.id);
+    const key = p.id;
     setMoves((m) => ({ ...m, [key]: { state: 'moving' } }));
     try {
       const r = await api.moveToPreset(p.id);
@@ -130,24 +91,17 @@ export default function CameraDetail() {
     }
   };
 
+  const setPresets = presets.setData;
   const onPresetsAdded = useCallback(
     (added: Preset[]) => {
       if (added.length === 0) return;
-      presets.setData((prev) => {
-        const ids = new Set(added.map((p) => String(p.id)));
-        return [...(prev ?? []).filter((p) => !ids.has(String(p.id))), ...added].sort(byName);
-      });
+      setPresets((prev) => added.reduce<Preset[]>((list, p) => upsert(list, p, byName), prev ?? []));
     },
-    [presets.setData], // eslint-disable-line react-hooks/exhaustive-deps
+    [setPresets],
   );
 
   const onPresetSaved = (saved: Preset) => {
-    presets.setData((prev) => {
-      const list = prev ?? [];
-      const exists = list.some((p) => p.id === saved.id);
-      const next = exists ? list.map((p) => (p.id === saved.id ? saved : p)) : [...list, saved];
-      return next.sort(byName);
-    });
+    setPresets((prev) => upsert(prev, saved, byName));
     setEditing(null);
   };
 
@@ -169,13 +123,15 @@ export default function CameraDetail() {
   }
 
   const c = camera.data;
-  const state = c.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  const state = c.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
   const probe = health ? formatStreamInfo(health) : '';
   const ptz = c.type === 'PTZ';
   const detailsCard = (span: string) => (
     <div className={`card p-5 ${span}`}>
       <h2 className="text-base font-semibold">Details</h2>
-      <dl className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}>
+      <dl
+        className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}
+      >
         <Info label="Address">
           <span className="font-mono text-xs" data-testid="camera-address">
             {redactUrl(c.address)}
@@ -185,7 +141,11 @@ export default function CameraDetail() {
         <Info label="Password">{c.has_password ? 'Stored' : <span className="text-slate-400">None</span>}</Info>
         {c.type === 'PTZ' && (
           <Info label="ONVIF">
-            {c.onvif_host || c.onvif_port ? `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}` : <span className="text-slate-400">Stream host, port 80</span>}
+            {c.onvif_host || c.onvif_port ? (
+              `${c.onvif_host ?? 'stream host'}:${c.onvif_port ?? 80}`
+            ) : (
+              <span className="text-slate-400">Stream host, port 80</span>
+            )}
           </Info>
         )}
         <Info label="Enabled">{c.enabled === false ? 'No' : 'Yes'}</Info>
@@ -216,8 +176,8 @@ export default function CameraDetail() {
         description={`${c.type === 'PTZ' ? 'PTZ' : 'Static'} camera · ${c.protocol}`}
         actions={
           <>
-            <button type="button" className="btn-secondary" onClick={() => void onTest()} disabled={testing}>
-              {testing ? 'Testing connection…' : 'Test connection'}
+            <button type="button" className="btn-secondary" onClick={() => void onTest()} disabled={test.busy}>
+              {test.busy ? 'Testing connection…' : 'Test connection'}
             </button>
             <Link to={`/cameras/${c.id}/edit`} className="btn-secondary">
               Edit camera
@@ -225,10 +185,7 @@ export default function CameraDetail() {
             <button
               type="button"
               className="btn-secondary text-red-600 hover:bg-red-50"
-              onClick={() => {
-                setDeleteError(null);
-                setConfirmDelete(true);
-              }}
+              onClick={() => deleteCamera.ask(c)}
             >
               Delete camera
             </button>
@@ -236,14 +193,19 @@ export default function CameraDetail() {
         }
       />
 
-      {(test || testError) && (
-        <div className="mb-6">{test ? <TestResultBox result={test} /> : <Alert>{testError}</Alert>}</div>
+      {(testResult || testError) && (
+        <div className="mb-6">{testResult ? <TestResultBox result={testResult} /> : <Alert>{testError}</Alert>}</div>
       )}
 
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
         <div className="lg:col-span-3">
           <div className="card overflow-hidden">
-            <LivePlayer cameraId={c.id} alt={`Live view of ${c.name}`} className="aspect-video" intervalMs={ptz ? 3000 : 5000} />
+            <LivePlayer
+              cameraId={c.id}
+              alt={`Live view of ${c.name}`}
+              className="aspect-video"
+              intervalMs={ptz ? 3000 : 5000}
+            />
           </div>
         </div>
         {ptz ? (
@@ -263,7 +225,8 @@ export default function CameraDetail() {
               Presets
             </h2>
             <p className="text-sm text-slate-500">
-              Saved camera positions used by streams and timelines{ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
+              Saved camera positions used by streams and timelines
+              {ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
             </p>
           </div>
           {presets.data && presets.data.length > 0 && (
@@ -322,7 +285,7 @@ export default function CameraDetail() {
                     <td className="table-cell text-right tabular-nums">{fmt(p.zoom)}%</td>
                     {ptz && (
                       <td className="table-cell text-sm" aria-live="polite" data-testid="preset-move">
-                        <MoveStatus move={moves[String(p.id)]} />
+                        <MoveStatus move={moves[p.id]} />
                       </td>
                     )}
                     <td className="table-cell whitespace-nowrap text-right">
@@ -331,23 +294,25 @@ export default function CameraDetail() {
                           type="button"
                           className="btn-secondary btn-sm mr-1"
                           onClick={() => void onGo(p)}
-                          disabled={moves[String(p.id)]?.state === 'moving'}
+                          disabled={moves[p.id]?.state === 'moving'}
                           aria-label={`Go to preset ${p.name}`}
                           title="Move the camera to this preset"
                         >
                           Go
                         </button>
                       )}
-                      <button type="button" className="btn-ghost btn-sm" onClick={() => setEditing(p)} aria-label={`Edit preset ${p.name}`}>
+                      <button
+                        type="button"
+                        className="btn-ghost btn-sm"
+                        onClick={() => setEditing(p)}
+                        aria-label={`Edit preset ${p.name}`}
+                      >
                         Edit
                       </button>
                       <button
                         type="button"
                         className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
-                        onClick={() => {
-                          setPresetDeleteError(null);
-                          setPresetToDelete(p);
-                        }}
+                        onClick={() => deletePreset.ask(p)}
                         aria-label={`Delete preset ${p.name}`}
                       >
                         Delete
@@ -369,34 +334,29 @@ export default function CameraDetail() {
           onClose={() => setEditing(null)}
         />
       )}
-      {presetToDelete && (
+      {deletePreset.target && (
         <ConfirmDialog
           title="Delete preset?"
           message={
             <>
-              The preset <strong className="text-slate-900">{presetToDelete.name}</strong> will be deleted.
+              The preset <strong className="text-slate-900">{deletePreset.target.name}</strong> will be deleted.
             </>
           }
           confirmLabel="Delete preset"
-          busy={presetDeleting}
-          error={presetDeleteError}
-          onConfirm={() => void onDeletePreset()}
-          onCancel={() => setPresetToDelete(null)}
+          {...deletePreset.dialog}
         />
       )}
-      {confirmDelete && (
+      {deleteCamera.target && (
         <ConfirmDialog
           title="Delete camera?"
           message={
             <>
-              <strong className="text-slate-900">{c.name}</strong> and all of its presets will be deleted. This cannot be undone.
+              <strong className="text-slate-900">{c.name}</strong> and all of its presets will be deleted. This cannot
+              be undone.
             </>
           }
           confirmLabel="Delete camera"
-          busy={deleting}
-          error={deleteError}
-          onConfirm={() => void onDelete()}
-          onCancel={() => setConfirmDelete(false)}
+          {...deleteCamera.dialog}
         />
       )}
     </>

@@ -5,6 +5,7 @@ import { Link, useNavigate, useParams } from 'react-router-dom';
 import { api, PROTOCOLS, type Camera, type CameraInput, type CameraType, type Protocol, type TestResult } from '../api';
 import TestResultBox from '../components/TestResultBox';
 import { Alert, LoadingState, PageHeader, SelectField, TextField } from '../components/ui';
+import { useAction } from '../hooks/useAction';
 import { describeLoadError, mapApiError, TEST_UNAVAILABLE, NO_ERRORS, type FormErrors } from '../lib/errors';
 import { protocolFromAddress } from '../lib/format';
 
@@ -52,16 +53,29 @@ function fromCamera(c: Camera): FormState {
 }
 
 export default function CameraForm() {
-  const { id } = useParams();
-  const editing = id !== undefined;
+  const params = useParams();
+  const id = Number(params.id);
+  const editing = params.id !== undefined;
   const navigate = useNavigate();
   const [camera, setCamera] = useState<Camera | null>(null);
   const [loadError, setLoadError] = useState<unknown>(null);
   const [form, setForm] = useState<FormState>(EMPTY);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [saving, setSaving] = useState(false);
-  const [testing, setTesting] = useState(false);
+  // What the browser found wrong before asking the appliance; else the last failure of a test or a save.
+  const [clientErrors, setClientErrors] = useState<FormErrors | null>(null);
   const [test, setTest] = useState<TestResult | null>(null);
+  const testAction = useAction((body: CameraInput, saved: Camera | null) =>
+    saved ? api.testCamera(saved.id) : api.testUnsavedCamera(body),
+  );
+  const save = useAction((body: CameraInput) => (editing ? api.updateCamera(id, body) : api.createCamera(body)));
+  const errors =
+    clientErrors ??
+    (save.error
+      ? mapApiError(save.error, FIELDS)
+      : testAction.error
+        ? mapApiError(testAction.error, FIELDS, {}, TEST_UNAVAILABLE)
+        : NO_ERRORS);
+  const saving = save.busy;
+  const testing = testAction.busy;
 
   useEffect(() => {
     if (!editing) return;
@@ -112,58 +126,44 @@ export default function CameraForm() {
 
   const onTest = async () => {
     const built = buildBody();
-    if (built.errors) {
-      setErrors(built.errors);
-      return;
-    }
-    setTesting(true);
+    setClientErrors(built.errors ?? null);
+    if (!built.body) return;
+    save.reset();
     setTest(null);
-    setErrors(NO_ERRORS);
-    try {
-      const unchanged =
-        camera &&
-        built.body!.password === null &&
-        built.body!.address === camera.address &&
-        built.body!.protocol === camera.protocol &&
-        (built.body!.username ?? null) === (camera.username ?? null);
-      // A saved camera's stored password is only known to the appliance: test the saved camera then.
-      const result = unchanged ? await api.testCamera(camera.id) : await api.testUnsavedCamera(built.body!);
-      setTest(result);
-    } catch (err) {
-      setErrors(mapApiError(err, FIELDS, {}, TEST_UNAVAILABLE));
-    } finally {
-      setTesting(false);
-    }
+    const body = built.body;
+    const unchanged =
+      camera &&
+      body.password === null &&
+      body.address === camera.address &&
+      body.protocol === camera.protocol &&
+      (body.username ?? null) === (camera.username ?? null);
+    // A saved camera's stored password is only known to the appliance: test the saved camera then.
+    const result = await testAction.run(body, unchanged ? camera : null);
+    if (result) setTest(result);
   };
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
     const built = buildBody();
-    if (built.errors) {
-      setErrors(built.errors);
-      return;
-    }
-    setSaving(true);
-    setErrors(NO_ERRORS);
-    try {
-      if (editing) {
-        const saved = await api.updateCamera(id, built.body!);
-        navigate(`/cameras/${saved.id}`, { replace: true });
-      } else {
-        await api.createCamera(built.body!);
-        navigate('/cameras', { replace: true });
-      }
-    } catch (err) {
-      setErrors(mapApiError(err, FIELDS));
-    } finally {
-      setSaving(false);
-    }
+    setClientErrors(built.errors ?? null);
+    if (!built.body) return;
+    testAction.reset();
+    const saved = await save.run(built.body);
+    if (!saved) return;
+    navigate(editing ? `/cameras/${saved.id}` : '/cameras', { replace: true });
   };
 
   if (editing && !camera) {
     return loadError ? (
       <>
-        <PageHeader title="Edit camera" breadcrumb={<Link to="/cameras" className="hover:text-slate-700">← Cameras</Link>} />
+        <PageHeader
+          title="Edit camera"
+          breadcrumb={
+            <Link to="/cameras" className="hover:text-slate-700">
+              ← Cameras
+            </Link>
+          }
+        />
         <Alert title="The camera could not be loaded">{describeLoadError(loadError)}</Alert>
       </>
     ) : (
@@ -183,7 +183,7 @@ export default function CameraForm() {
           </Link>
         }
       />
-      <form onSubmit={onSubmit} noValidate className="card max-w-3xl divide-y divide-slate-200">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="card max-w-3xl divide-y divide-slate-200">
         <div className="space-y-5 p-6">
           {errors.form && <Alert>{errors.form}</Alert>}
           <h2 className="text-base font-semibold">General</h2>
@@ -281,7 +281,9 @@ export default function CameraForm() {
           <div className="space-y-5 p-6">
             <div>
               <h2 className="text-base font-semibold">PTZ control (ONVIF)</h2>
-              <p className="mt-1 text-sm text-slate-500">Where the camera answers ONVIF requests. Leave blank to use the stream’s host.</p>
+              <p className="mt-1 text-sm text-slate-500">
+                Where the camera answers ONVIF requests. Leave blank to use the stream’s host.
+              </p>
             </div>
             <div className="grid grid-cols-1 gap-5 sm:grid-cols-3">
               <TextField

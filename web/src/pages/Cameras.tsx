@@ -1,52 +1,34 @@
 // All cameras in a table, with add, edit and delete.
 
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
-import { api, type Camera, type CameraHealth } from '../api';
+import { api, type Camera } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useCameraHealth } from '../hooks/useCameraHealth';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
+import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
-import { describeLoadError, mapApiError } from '../lib/errors';
+import { removeId } from '../lib/collections';
+import { describeLoadError } from '../lib/errors';
 import { redactUrl } from '../lib/format';
 
 export default function Cameras() {
   const navigate = useNavigate();
   const cameras = useLoad(() => api.listCameras(), []);
-  const [health, setHealth] = useState<Record<string, CameraHealth>>({});
-  const [toDelete, setToDelete] = useState<Camera | null>(null);
-  const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
+  const { health } = useCameraHealth();
   const [notice, setNotice] = useState<string | null>(null);
+  const reloadCameras = cameras.reload;
+  // Cameras added elsewhere (another browser, a timeline import) appear without a reload.
+  useEvents({ camera_changed: () => void reloadCameras() }, { onResync: () => void reloadCameras() });
 
-  useEffect(() => {
-    api
-      .camerasHealth()
-      .then((list) => {
-        const map: Record<string, CameraHealth> = {};
-        for (const h of list) map[String(h.camera_id)] = h;
-        setHealth(map);
-      })
-      .catch(() => {
-        /* not available yet */
-      });
-  }, []);
-
-  const confirmDelete = async () => {
-    if (!toDelete) return;
-    setDeleting(true);
-    setDeleteError(null);
-    try {
-      await api.deleteCamera(toDelete.id);
-      cameras.setData((prev) => (prev ?? []).filter((c) => c.id !== toDelete.id));
-      setNotice(`Camera “${toDelete.name}” was deleted.`);
-      setToDelete(null);
-    } catch (err) {
-      setDeleteError(mapApiError(err, []).form);
-    } finally {
-      setDeleting(false);
-    }
-  };
+  const del = useConfirmDelete((c: Camera) => api.deleteCamera(c.id), {
+    onDeleted: (c) => {
+      cameras.setData((prev) => removeId(prev, c.id));
+      setNotice(`Camera “${c.name}” was deleted.`);
+    },
+  });
 
   const list = cameras.data;
   return (
@@ -126,7 +108,7 @@ export default function Cameras() {
                     {redactUrl(c.address)}
                   </td>
                   <td className="table-cell">
-                    <StatusBadge state={c.enabled === false ? 'disabled' : health[String(c.id)]?.state} />
+                    <StatusBadge state={c.enabled === false ? 'disabled' : health[c.id]?.state} />
                   </td>
                   <td className="table-cell whitespace-nowrap text-right" onClick={(e) => e.stopPropagation()}>
                     <Link to={`/cameras/${c.id}/edit`} className="btn-ghost btn-sm" aria-label={`Edit ${c.name}`}>
@@ -135,10 +117,7 @@ export default function Cameras() {
                     <button
                       type="button"
                       className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
-                      onClick={() => {
-                        setDeleteError(null);
-                        setToDelete(c);
-                      }}
+                      onClick={() => del.ask(c)}
                       aria-label={`Delete ${c.name}`}
                     >
                       Delete
@@ -150,20 +129,17 @@ export default function Cameras() {
           </table>
         </div>
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete camera?"
           message={
             <>
-              <strong className="text-slate-900">{toDelete.name}</strong> and all of its presets will be deleted. This cannot be
-              undone.
+              <strong className="text-slate-900">{del.target.name}</strong> and all of its presets will be deleted. This
+              cannot be undone.
             </>
           }
           confirmLabel="Delete camera"
-          busy={deleting}
-          error={deleteError}
-          onConfirm={() => void confirmDelete()}
-          onCancel={() => setToDelete(null)}
+          {...del.dialog}
         />
       )}
     </>

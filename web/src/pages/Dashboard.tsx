@@ -1,22 +1,22 @@
 // System health at a glance and a live tile for every camera.
 
-import { useCallback, useEffect, useState } from 'react';
+import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
-import { api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
+import { ApiError, api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
 import Snapshot from '../components/Snapshot';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
+import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useEvents, type LiveState } from '../hooks/useEvents';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
-import { ApiError } from '../api';
+import { FALLBACK_POLL_MS, usePoll } from '../hooks/usePoll';
 import { describeLoadError, sentence } from '../lib/errors';
 import { formatBytes, formatDateTime, formatPercent, formatRelative, formatUptime } from '../lib/format';
 
-type HealthMap = Record<string, CameraHealth>;
-
 function useNow(intervalMs = 10_000): number {
-  const [now, setNow] = useState(Date.now());
+  const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = window.setInterval(() => setNow(Date.now()), intervalMs);
     return () => window.clearInterval(t);
@@ -33,7 +33,10 @@ function LiveIndicator({ state }: { state: LiveState }) {
       }`}
       title={live ? 'Receiving live updates' : 'Live updates are not connected; retrying'}
     >
-      <span className={`h-2 w-2 rounded-full ${live ? 'animate-pulse bg-emerald-500' : 'bg-slate-400'}`} aria-hidden="true" />
+      <span
+        className={`h-2 w-2 rounded-full ${live ? 'animate-pulse bg-emerald-500' : 'bg-slate-400'}`}
+        aria-hidden="true"
+      />
       {live ? 'Live' : state === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
     </span>
   );
@@ -64,7 +67,8 @@ function SystemCards({ status }: { status: SystemStatus }) {
       <div className="card p-5">
         <p className="text-xs font-semibold uppercase tracking-wide text-slate-500">Disk</p>
         <p className="mt-2 text-2xl font-semibold tracking-tight">
-          {formatBytes(status.disk.free_bytes)} <span className="text-sm font-normal text-slate-500">free of {formatBytes(status.disk.total_bytes)}</span>
+          {formatBytes(status.disk.free_bytes)}{' '}
+          <span className="text-sm font-normal text-slate-500">free of {formatBytes(status.disk.total_bytes)}</span>
         </p>
         <Meter value={diskPct} label="Disk usage" />
         <p className="mt-2 truncate text-xs text-slate-500" title={status.disk.path}>
@@ -73,8 +77,18 @@ function SystemCards({ status }: { status: SystemStatus }) {
       </div>
       <Stat
         label="Temperature"
-        value={status.temperature_c === null || status.temperature_c === undefined ? 'Not available' : `${status.temperature_c.toFixed(1)} °C`}
-        sub={status.temperature_c === null ? 'No sensor found on this machine' : status.temperature_c > 75 ? 'Running hot' : 'Normal'}
+        value={
+          status.temperature_c === null || status.temperature_c === undefined
+            ? 'Not available'
+            : `${status.temperature_c.toFixed(1)} °C`
+        }
+        sub={
+          status.temperature_c == null
+            ? 'No sensor found on this machine'
+            : status.temperature_c > 75
+              ? 'Running hot'
+              : 'Normal'
+        }
       />
       <Stat label="Uptime" value={formatUptime(status.uptime_s)} sub="Since the appliance started" />
       <Stat
@@ -126,7 +140,7 @@ function StreamsCard({ streams }: { streams: Stream[] }) {
 }
 
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
-  const state = camera.enabled === false ? 'disabled' : health?.state ?? 'unknown';
+  const state = camera.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
   // Live on hover; at most 4 tiles play at once (the oldest goes back to its snapshot).
   const [live, setLive] = useState(false);
   return (
@@ -158,7 +172,10 @@ function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHe
         <StatusBadge state={state} />
       </div>
       {health?.last_error && state !== 'online' && (
-        <p className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600" title={sentence(health.last_error)}>
+        <p
+          className="truncate border-t border-slate-100 px-4 py-2 text-xs text-red-600"
+          title={sentence(health.last_error)}
+        >
           {sentence(health.last_error)}
         </p>
       )}
@@ -170,56 +187,32 @@ export default function Dashboard() {
   const now = useNow();
   const status = useLoad(() => api.status(), []);
   const cameras = useLoad(() => api.listCameras(), []);
-  const streams = useLoad(() => api.listStreams(), []);
-  const reloadStreams = streams.reload;
-  useEffect(() => {
-    const t = window.setInterval(() => void reloadStreams(), 10_000);
-    return () => window.clearInterval(t);
-  }, [reloadStreams]);
-  const [health, setHealth] = useState<HealthMap>({});
+  const streams = useLiveStreams();
+  const { health } = useCameraHealth();
 
-  useEffect(() => {
-    let cancelled = false;
-    api
-      .camerasHealth()
-      .then((list) => {
-        if (cancelled || !Array.isArray(list)) return;
-        setHealth((prev) => {
-          const next = { ...prev };
-          for (const h of list) next[String(h.camera_id)] = h;
-          return next;
-        });
-      })
-      .catch(() => {
-        /* health not available yet: tiles show "Unknown" */
-      });
-    return () => {
-      cancelled = true;
-    };
-  }, []);
+  const { setData: setStatus, reload: reloadStatus } = status;
+  const reloadCameras = cameras.reload;
+  const live = useEvents(
+    {
+      status: (data) => {
+        if (data && typeof data === 'object' && 'uptime_s' in data) setStatus(data as SystemStatus);
+      },
+      camera_changed: () => void reloadCameras(),
+    },
+    { onResync: () => void reloadCameras() },
+  );
 
-  const onHealth = useCallback((data: unknown) => {
-    const h = data as CameraHealth;
-    if (h && h.camera_id !== undefined) setHealth((prev) => ({ ...prev, [String(h.camera_id)]: h }));
-  }, []);
-  const setStatus = status.setData;
-  const onStatus = useCallback((data: unknown) => {
-    if (data && typeof data === 'object' && 'uptime_s' in (data as object)) setStatus(data as SystemStatus);
-  }, [setStatus]);
-  const live = useEvents({ camera_health: onHealth, status: onStatus });
-
-  // Without the event stream, poll the status so the cards do not freeze.
-  const reloadStatus = status.reload;
+  // The status comes every 5 s on the event stream; without it, poll so the cards do not freeze.
   const statusMissing = status.error instanceof ApiError && status.error.notAvailable;
-  useEffect(() => {
-    if (live === 'live' || statusMissing) return;
-    const t = window.setInterval(() => void reloadStatus(), 15_000);
-    return () => window.clearInterval(t);
-  }, [live, reloadStatus, statusMissing]);
+  usePoll(reloadStatus, FALLBACK_POLL_MS, live !== 'live' && !statusMissing);
 
   return (
     <>
-      <PageHeader title="Dashboard" description="System health and camera overview." actions={<LiveIndicator state={live} />} />
+      <PageHeader
+        title="Dashboard"
+        description="System health and camera overview."
+        actions={<LiveIndicator state={live} />}
+      />
 
       <section aria-labelledby="system-heading" className="mb-10">
         <h2 id="system-heading" className="mb-4 text-lg font-semibold">
@@ -274,7 +267,7 @@ export default function Dashboard() {
         ) : (
           <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3">
             {cameras.data?.map((c) => (
-              <CameraTile key={c.id} camera={c} health={health[String(c.id)]} now={now} />
+              <CameraTile key={c.id} camera={c} health={health[c.id]} now={now} />
             ))}
           </div>
         )}

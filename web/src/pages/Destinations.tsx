@@ -6,7 +6,9 @@ import DestinationDialog from '../components/DestinationDialog';
 import { ConfirmDialog } from '../components/Modal';
 import { PlatformBadge } from '../components/StreamBadges';
 import { Alert, DestinationIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useLoad } from '../hooks/useLoad';
+import { byName, removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, sentence } from '../lib/errors';
 
 function KeyState({ set }: { set: boolean }) {
@@ -32,48 +34,31 @@ export default function Destinations() {
   const destinations = useLoad(() => api.listDestinations(), []);
   const streams = useLoad(() => api.listStreams().catch(() => [] as Stream[]), []);
   const [editing, setEditing] = useState<Destination | 'new' | null>(null);
-  const [toDelete, setToDelete] = useState<Destination | null>(null);
-  const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
 
-  const usedBy = (d: Destination): Stream[] =>
-    (streams.data ?? []).filter((s) => s.destination_ids.some((id) => String(id) === String(d.id)));
+  const usedBy = (d: Destination): Stream[] => (streams.data ?? []).filter((s) => s.destination_ids.includes(d.id));
 
   const onSaved = (saved: Destination) => {
     const isNew = editing === 'new';
-    destinations.setData((prev) => {
-      const list = prev ?? [];
-      const next = list.some((d) => d.id === saved.id) ? list.map((d) => (d.id === saved.id ? saved : d)) : [...list, saved];
-      return next.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
-    });
+    destinations.setData((prev) => upsert(prev, saved, byName));
     setNotice(isNew ? `Destination “${saved.name}” was added.` : `Destination “${saved.name}” was saved.`);
     setEditing(null);
   };
 
-  const confirmDelete = async () => {
-    if (!toDelete) return;
-    setDeleting(true);
-    setDeleteError(null);
-    try {
-      await api.deleteDestination(toDelete.id);
-      destinations.setData((prev) => (prev ?? []).filter((d) => d.id !== toDelete.id));
-      setNotice(`Destination “${toDelete.name}” was deleted.`);
-      setToDelete(null);
-    } catch (err) {
-      const users = usedBy(toDelete);
-      if (err instanceof ApiError && err.status === 409) {
-        setDeleteError(sentence(err.message));
-      } else if (users.length > 0) {
-        // The appliance should answer 409 here; say what is wrong in any case.
-        setDeleteError(`It is used by a stream (${users.map((s) => s.name).join(', ')}). Remove it from the stream first.`);
-      } else {
-        setDeleteError(mapApiError(err, []).form);
-      }
-    } finally {
-      setDeleting(false);
-    }
-  };
+  const del = useConfirmDelete((d: Destination) => api.deleteDestination(d.id), {
+    onDeleted: (d) => {
+      destinations.setData((prev) => removeId(prev, d.id));
+      setNotice(`Destination “${d.name}” was deleted.`);
+    },
+    describe: (err, d) => {
+      const users = usedBy(d);
+      if (err instanceof ApiError && err.status === 409) return sentence(err.message);
+      // The appliance should answer 409 here; say what is wrong in any case.
+      if (users.length > 0)
+        return `It is used by a stream (${users.map((s) => s.name).join(', ')}). Remove it from the stream first.`;
+      return mapApiError(err, []).form;
+    },
+  });
 
   const list = destinations.data;
   const addButton = (label: string) => (
@@ -137,7 +122,9 @@ export default function Destinations() {
                   <td className="table-cell font-medium text-slate-900">
                     {d.name}
                     {!d.enabled && (
-                      <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs font-normal text-slate-500">Disabled</span>
+                      <span className="ml-2 rounded bg-slate-100 px-1.5 py-0.5 text-xs font-normal text-slate-500">
+                        Disabled
+                      </span>
                     )}
                   </td>
                   <td className="table-cell">
@@ -167,10 +154,7 @@ export default function Destinations() {
                     <button
                       type="button"
                       className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
-                      onClick={() => {
-                        setDeleteError(null);
-                        setToDelete(d);
-                      }}
+                      onClick={() => del.ask(d)}
                       aria-label={`Delete ${d.name}`}
                     >
                       Delete
@@ -199,29 +183,33 @@ export default function Destinations() {
       )}
       {body}
       {editing && (
-        <DestinationDialog destination={editing === 'new' ? null : editing} onSaved={onSaved} onClose={() => setEditing(null)} />
+        <DestinationDialog
+          destination={editing === 'new' ? null : editing}
+          onSaved={onSaved}
+          onClose={() => setEditing(null)}
+        />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete destination?"
           message={
             <>
               <p>
-                <strong className="text-slate-900">{toDelete.name}</strong> and its stored stream key will be deleted.
+                <strong className="text-slate-900">{del.target.name}</strong> and its stored stream key will be deleted.
               </p>
-              {usedBy(toDelete).length > 0 && !deleteError && (
+              {usedBy(del.target).length > 0 && !del.error && (
                 <p className="mt-2 text-amber-700">
-                  It is used by {usedBy(toDelete).map((s) => `“${s.name}”`).join(', ')}; remove it from{' '}
-                  {usedBy(toDelete).length === 1 ? 'that stream' : 'those streams'} first.
+                  It is used by{' '}
+                  {usedBy(del.target)
+                    .map((s) => `“${s.name}”`)
+                    .join(', ')}
+                  ; remove it from {usedBy(del.target).length === 1 ? 'that stream' : 'those streams'} first.
                 </p>
               )}
             </>
           }
           confirmLabel="Delete destination"
-          busy={deleting}
-          error={deleteError}
-          onConfirm={() => void confirmDelete()}
-          onCancel={() => setToDelete(null)}
+          {...del.dialog}
         />
       )}
     </>

@@ -6,7 +6,8 @@ import { api } from '../api';
 import { useAuth } from '../auth';
 import AuthCard from '../components/AuthCard';
 import { Alert, TextField } from '../components/ui';
-import { mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
+import { useAction } from '../hooks/useAction';
+import { mapApiError, NO_ERRORS } from '../lib/errors';
 
 const FIELDS = ['username', 'password'] as const;
 
@@ -17,31 +18,23 @@ export default function Login() {
   const from = (location.state as { from?: string } | null)?.from || '/';
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const login = useAction(() => api.login(username.trim(), password));
+  const errors = login.error ? mapApiError(login.error, FIELDS) : NO_ERRORS;
+  const busy = login.busy;
 
   if (user) return <Navigate to={from} replace />;
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const res = await api.login(username.trim(), password);
-      signedIn(res.user);
-      navigate(from, { replace: true });
-    } catch (err) {
-      const mapped = mapApiError(err, FIELDS);
-      setErrors(mapped);
-      setPassword('');
-    } finally {
-      setBusy(false);
-    }
+    const res = await login.run();
+    if (!res) return setPassword('');
+    signedIn(res.user);
+    navigate(from, { replace: true });
   };
 
   return (
     <AuthCard title="Sign in" subtitle="Use your VistterStream account.">
-      <form onSubmit={onSubmit} className="space-y-4" noValidate>
+      <form onSubmit={(e) => void onSubmit(e)} className="space-y-4" noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="username"

@@ -3,22 +3,19 @@
 // (the next camera's live view; the program's own output), one big take button per camera,
 // overlays, live status.
 
-import { useCallback, useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
+import { useAction, useRunner } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
+import { useEvents } from '../hooks/useEvents';
+import { useLivePrograms } from '../hooks/useLivePrograms';
 import { useLoad } from '../hooks/useLoad';
-import { describeLoadError, mapApiError, NO_ERRORS, sentence, type FormErrors } from '../lib/errors';
+import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
-import {
-  studio,
-  type EncoderProbe,
-  type Overlay,
-  type Program,
-  type ProgramInput,
-  type ProgramOverlay,
-} from '../studioApi';
+import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -54,13 +51,16 @@ function ProgramDialog({
   const [bitrate, setBitrate] = useState(program ? String(program.video_bitrate_kbps) : '');
   const [encoder, setEncoder] = useState(program?.encoder ?? 'auto');
   const [slate, setSlate] = useState(program?.slate_text ?? '');
-  const [dests, setDests] = useState<string[]>(
-    program ? program.destination_ids.map(String) : destinations.length === 1 ? [String(destinations[0].id)] : [],
+  const [dests, setDests] = useState<number[]>(
+    program ? program.destination_ids : destinations.length === 1 ? [destinations[0].id] : [],
   );
   const [probe, setProbe] = useState<EncoderProbe | null>(null);
   const [probeError, setProbeError] = useState<string | null>(null);
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const save = useAction((body: ProgramInput) =>
+    program ? studio.updateProgram(program.id, body) : studio.createProgram(body),
+  );
+  const errors = save.error ? mapApiError(save.error, FIELDS) : NO_ERRORS;
+  const busy = save.busy;
 
   useEffect(() => {
     let alive = true;
@@ -86,18 +86,10 @@ function ProgramDialog({
       video_bitrate_kbps: bitrate.trim() === '' ? null : Number(bitrate),
       encoder,
       slate_text: slate.trim() === '' ? null : slate.trim(),
-      destination_ids: dests.map(Number),
+      destination_ids: dests,
     };
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const saved = editing ? await studio.updateProgram(program.id, body) : await studio.createProgram(body);
-      onSaved(saved);
-    } catch (err) {
-      setErrors(mapApiError(err, FIELDS));
-    } finally {
-      setBusy(false);
-    }
+    const saved = await save.run(body);
+    if (saved) onSaved(saved);
   };
 
   const fe = errors.fields;
@@ -109,9 +101,15 @@ function ProgramDialog({
 
   return (
     <Modal title={editing ? `Edit “${program.name}”` : 'New program'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {errors.form && <Alert>{errors.form}</Alert>}
-        <TextField id="program-name" label="Name" value={name} onChange={(e) => setName(e.target.value)} error={fe.name} />
+        <TextField
+          id="program-name"
+          label="Name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          error={fe.name}
+        />
         <div className="grid grid-cols-2 gap-3">
           <div>
             <label htmlFor="program-size" className="label">
@@ -142,8 +140,22 @@ function ProgramDialog({
         </div>
         {size === 'custom' && (
           <div className="grid grid-cols-2 gap-3">
-            <TextField id="program-width" label="Width" inputMode="numeric" value={width} onChange={(e) => setWidth(e.target.value)} error={fe.width} />
-            <TextField id="program-height" label="Height" inputMode="numeric" value={height} onChange={(e) => setHeight(e.target.value)} error={fe.height} />
+            <TextField
+              id="program-width"
+              label="Width"
+              inputMode="numeric"
+              value={width}
+              onChange={(e) => setWidth(e.target.value)}
+              error={fe.width}
+            />
+            <TextField
+              id="program-height"
+              label="Height"
+              inputMode="numeric"
+              value={height}
+              onChange={(e) => setHeight(e.target.value)}
+              error={fe.height}
+            />
           </div>
         )}
         {size !== 'custom' && (fe.width || fe.height) && <p className="field-error">{fe.width ?? fe.height}</p>}
@@ -172,7 +184,9 @@ function ProgramDialog({
             {fe.encoder ? (
               <p className="field-error">{fe.encoder}</p>
             ) : (
-              <p className="hint">{probe ? 'Tested on this appliance.' : probeError ? `Probe failed: ${probeError}` : 'Testing encoders…'}</p>
+              <p className="hint">
+                {probe ? 'Tested on this appliance.' : probeError ? `Probe failed: ${probeError}` : 'Testing encoders…'}
+              </p>
             )}
           </div>
         </div>
@@ -195,9 +209,9 @@ function ProgramDialog({
                 <label key={d.id} className="flex items-center gap-2 text-sm">
                   <input
                     type="checkbox"
-                    checked={dests.includes(String(d.id))}
+                    checked={dests.includes(d.id)}
                     onChange={(e) =>
-                      setDests((prev) => (e.target.checked ? [...prev, String(d.id)] : prev.filter((x) => x !== String(d.id))))
+                      setDests((prev) => (e.target.checked ? [...prev, d.id] : prev.filter((x) => x !== d.id)))
                     }
                   />
                   {d.name}
@@ -224,7 +238,17 @@ function ProgramDialog({
 
 // The badges sit in the title row, not on the picture: the pane shows exactly what goes out,
 // overlays in its corners included.
-function PaneTitle({ color, title, badge, children }: { color: string; title: string; badge?: ReactNode; children?: ReactNode }) {
+function PaneTitle({
+  color,
+  title,
+  badge,
+  children,
+}: {
+  color: string;
+  title: string;
+  badge?: ReactNode;
+  children?: ReactNode;
+}) {
   return (
     <div className="mb-2 flex min-h-[1.75rem] items-center justify-between gap-2">
       <div className="flex min-w-0 items-center gap-2">
@@ -329,7 +353,13 @@ function ProgramPane({ program, onAirCam }: { program: Program; onAirCam: Camera
 
 function StateDot({ state }: { state: string }) {
   const color =
-    state === 'running' ? 'bg-emerald-500' : state === 'starting' ? 'bg-sky-500' : state === 'backoff' || state === 'failed' ? 'bg-red-500' : 'bg-slate-400';
+    state === 'running'
+      ? 'bg-emerald-500'
+      : state === 'starting'
+        ? 'bg-sky-500'
+        : state === 'backoff' || state === 'failed'
+          ? 'bg-red-500'
+          : 'bg-slate-400';
   return (
     <span className="inline-flex items-center gap-1.5 text-xs font-medium text-slate-700">
       <span className={`h-2 w-2 rounded-full ${color}`} aria-hidden="true" />
@@ -368,7 +398,7 @@ function TakeCard({
   busy: boolean;
 }) {
   const live = program.live;
-  const cid = Number(camera.id);
+  const cid = camera.id;
   const onAir = live?.on_air_camera_id === cid;
   const pending = live?.pending_camera_id === cid;
   const [preset, setPreset] = useState('');
@@ -416,7 +446,12 @@ function TakeCard({
           >
             Preview
           </button>
-          <button type="button" className="btn-ghost btn-sm" onClick={() => onPreroll(cid)} aria-label={`Preroll ${camera.name}`}>
+          <button
+            type="button"
+            className="btn-ghost btn-sm"
+            onClick={() => onPreroll(cid)}
+            aria-label={`Preroll ${camera.name}`}
+          >
             Preroll
           </button>
         </span>
@@ -450,28 +485,23 @@ function ProgramControl({
   program: Program;
   cameras: Camera[];
   overlays: Overlay[];
-  presets: Record<string, Preset[]>;
+  presets: Record<number, Preset[]>;
   onChange: (p: Program) => void;
 }) {
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
   const [note, setNote] = useState<string | null>(null);
+  // `{ program }` so that a call answering nothing (preroll) still tells success from failure.
+  const action = useAction(async (fn: () => Promise<Program | void>) => ({ program: await fn() }));
+  const busy = action.busy;
+  const error = action.error ? errorText(action.error) : null;
   const live = program.live;
-  const running = live !== null;
+  const running = live != null;
 
   const act = async (fn: () => Promise<Program | void>, done?: string) => {
-    setBusy(true);
-    setError(null);
     setNote(null);
-    try {
-      const p = await fn();
-      if (p) onChange(p);
-      if (done) setNote(done);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+    const r = await action.run(fn);
+    if (!r) return;
+    if (r.program) onChange(r.program);
+    if (done) setNote(done);
   };
 
   const visibleOf = (o: Overlay) => program.overlays.some((po) => po.overlay_id === o.id && po.visible);
@@ -483,16 +513,13 @@ function ProgramControl({
   };
 
   const onAirId = live?.on_air_camera_id ?? null;
-  const onAirCam = cameras.find((c) => Number(c.id) === onAirId);
+  const onAirCam = cameras.find((c) => c.id === onAirId);
   // Preview: the camera going on air next (a pending take), else the one last selected for
   // preview (Preview or Preroll on its card), else the first enabled camera not on air.
   const [previewId, setPreviewId] = useState<number | null>(null);
-  const pendingCam = cameras.find((c) => Number(c.id) === live?.pending_camera_id);
+  const pendingCam = cameras.find((c) => c.id === live?.pending_camera_id);
   const previewCam =
-    pendingCam ??
-    cameras.find((c) => Number(c.id) === previewId) ??
-    cameras.find((c) => c.enabled && Number(c.id) !== onAirId) ??
-    null;
+    pendingCam ?? cameras.find((c) => c.id === previewId) ?? cameras.find((c) => c.enabled && c.id !== onAirId) ?? null;
   const previewPending = pendingCam !== undefined;
 
   return (
@@ -501,7 +528,11 @@ function ProgramControl({
       {note && <Alert kind="success">{note}</Alert>}
 
       <div className="grid gap-4 lg:grid-cols-2">
-        <PreviewPane camera={previewCam} pending={previewPending} onAir={previewCam !== null && Number(previewCam.id) === onAirId} />
+        <PreviewPane
+          camera={previewCam}
+          pending={previewPending}
+          onAir={previewCam !== null && previewCam.id === onAirId}
+        />
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
 
@@ -528,17 +559,20 @@ function ProgramControl({
                 key={c.id}
                 camera={c}
                 program={program}
-                presets={presets[String(c.id)] ?? []}
-                previewed={previewCam !== null && Number(previewCam.id) === Number(c.id)}
+                presets={presets[c.id] ?? []}
+                previewed={previewCam !== null && previewCam.id === c.id}
                 busy={busy || !running}
                 onTake={(cid, pid) => {
                   // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && Number(previewCam.id) === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
+                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
                   void act(() => studio.take(program.id, cid, pid));
                 }}
                 onPreroll={(cid) => {
                   setPreviewId(cid);
-                  void act(() => studio.preroll(program.id, cid), `Preroll started for ${cameras.find((x) => Number(x.id) === cid)?.name}.`);
+                  void act(
+                    () => studio.preroll(program.id, cid),
+                    `Preroll started for ${cameras.find((x) => x.id === cid)?.name}.`,
+                  );
                 }}
                 onPreview={setPreviewId}
               />
@@ -557,9 +591,15 @@ function ProgramControl({
                 <Metric label="Encoder" value={`${live.encoder} (${live.encoder_state})`} />
                 <Metric label="Uptime" value={formatUptime(live.uptime_s)} />
                 <Metric label="FPS" value={live.fps_measured.toFixed(1)} />
-                <Metric label="Bitrate" value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'} />
+                <Metric
+                  label="Bitrate"
+                  value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'}
+                />
                 <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
-                <Metric label="Take latency" value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'} />
+                <Metric
+                  label="Take latency"
+                  value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'}
+                />
                 <Metric label="Duplicated" value={String(live.duplicated_frames)} />
                 <Metric label="Dropped" value={String(live.dropped_frames)} />
                 <Metric label="Slate frames" value={String(live.slate_frames)} />
@@ -584,7 +624,12 @@ function ProgramControl({
               {overlays.map((o) => (
                 <li key={o.id}>
                   <label className="flex items-center gap-2 text-sm">
-                    <input type="checkbox" checked={visibleOf(o)} disabled={busy} onChange={(e) => toggleOverlay(o, e.target.checked)} />
+                    <input
+                      type="checkbox"
+                      checked={visibleOf(o)}
+                      disabled={busy}
+                      onChange={(e) => toggleOverlay(o, e.target.checked)}
+                    />
                     {o.name} <span className="text-xs text-slate-400">{o.kind}</span>
                   </label>
                 </li>
@@ -598,7 +643,11 @@ function ProgramControl({
             <table className="w-full text-sm">
               <tbody>
                 {live.outputs.map((o) => (
-                  <tr key={`d${o.destination_id}`} data-testid="program-output" className="border-t border-slate-100 align-top">
+                  <tr
+                    key={`d${o.destination_id}`}
+                    data-testid="program-output"
+                    className="border-t border-slate-100 align-top"
+                  >
                     <td className="py-1 pr-2">{o.destination}</td>
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
@@ -612,8 +661,14 @@ function ProgramControl({
                   </tr>
                 ))}
                 {live.ingests.map((i) => (
-                  <tr key={`c${i.camera_id}`} data-testid="program-ingest" className="border-t border-slate-100 align-top">
-                    <td className="py-1 pr-2"><span className="text-xs text-slate-400">Camera</span> {i.camera}</td>
+                  <tr
+                    key={`c${i.camera_id}`}
+                    data-testid="program-ingest"
+                    className="border-t border-slate-100 align-top"
+                  >
+                    <td className="py-1 pr-2">
+                      <span className="text-xs text-slate-400">Camera</span> {i.camera}
+                    </td>
                     <td className="py-1 pr-2">
                       <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
                     </td>
@@ -634,19 +689,29 @@ function ProgramControl({
 // ---------- page ----------
 
 export default function ProgramPage() {
-  const programs = useLoad(() => studio.listPrograms(), []);
+  const programs = useLivePrograms();
   const destinations = useLoad(() => api.listDestinations(), []);
   const cameras = useLoad(() => api.listCameras(), []);
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
-  const [presets, setPresets] = useState<Record<string, Preset[]>>({});
+  const [presets, setPresets] = useState<Record<number, Preset[]>>({});
   const [selectedId, setSelectedId] = useState<number | null>(null);
   const [editing, setEditing] = useState<Program | 'new' | null>(null);
-  const [toDelete, setToDelete] = useState<Program | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
 
   const list = programs.data ?? [];
   const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
+
+  // Cameras and overlays changed elsewhere (another browser, a sync from VistterStudio).
+  const reloadCameras = cameras.reload;
+  const reloadOverlays = overlays.reload;
+  useEvents(
+    { camera_changed: () => void reloadCameras(), overlay_changed: () => void reloadOverlays() },
+    {
+      onResync: () => {
+        void reloadCameras();
+        void reloadOverlays();
+      },
+    },
+  );
 
   // Presets of the PTZ cameras, for "take at preset".
   useEffect(() => {
@@ -654,54 +719,33 @@ export default function ProgramPage() {
       if (c.type !== 'PTZ') continue;
       api
         .listPresets(c.id)
-        .then((ps) => setPresets((prev) => ({ ...prev, [String(c.id)]: ps })))
+        .then((ps) => setPresets((prev) => ({ ...prev, [c.id]: ps })))
         .catch(() => undefined);
     }
   }, [cameras.data]);
 
-  const setPrograms = programs.setData;
-  const replace = useCallback(
-    (p: Program) => setPrograms((prev) => (prev ?? []).map((x) => (x.id === p.id ? p : x))),
-    [setPrograms],
-  );
-
-  // Live status, every second.
-  const selId = selected?.id;
-  useEffect(() => {
-    if (selId === undefined) return;
-    let alive = true;
-    const timer = window.setInterval(() => {
-      studio
-        .getProgram(selId)
-        .then((p) => alive && replace(p))
-        .catch(() => undefined);
-    }, 1000);
-    return () => {
-      alive = false;
-      window.clearInterval(timer);
-    };
-  }, [selId, replace]);
-
-  const run = async (fn: () => Promise<Program | void>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      const p = await fn();
-      if (p) replace(p);
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
+  const { settle } = programs;
+  const action = useRunner();
+  const run = async (fn: () => Promise<Program>) => {
+    const p = await action.run(fn);
+    if (p) settle(p);
   };
+  const busy = action.busy;
+  const error = action.error ? errorText(action.error) : null;
+
+  const del = useConfirmDelete((p: Program) => studio.deleteProgram(p.id), {
+    onDeleted: (p) => programs.remove(p.id),
+    describe: (e) => sentence(errorText(e)),
+  });
 
   const destName = useMemo(() => {
-    const m = new Map((destinations.data ?? []).map((d) => [Number(d.id), d.name]));
+    const m = new Map((destinations.data ?? []).map((d) => [d.id, d.name]));
     return (ids: number[]) => ids.map((i) => m.get(i) ?? `#${i}`).join(', ');
   }, [destinations.data]);
 
   if (programs.loading && !programs.data) return <LoadingState />;
-  if (programs.error && !programs.data) return <Alert title="Cannot load programs">{describeLoadError(programs.error)}</Alert>;
+  if (programs.error && !programs.data)
+    return <Alert title="Cannot load programs">{describeLoadError(programs.error)}</Alert>;
 
   return (
     <div>
@@ -746,11 +790,17 @@ export default function ProgramPage() {
                     <span className="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs text-slate-600">stopped</span>
                   )}
                   <span className="block text-xs text-slate-500">
-                    {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} → {destName(p.destination_ids)}
+                    {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} →{' '}
+                    {destName(p.destination_ids)}
                   </span>
                 </button>
                 {p.live ? (
-                  <button type="button" className="btn-danger btn-sm" disabled={busy} onClick={() => void run(() => studio.stopProgram(p.id))}>
+                  <button
+                    type="button"
+                    className="btn-danger btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.stopProgram(p.id))}
+                  >
                     Stop
                   </button>
                 ) : (
@@ -766,10 +816,22 @@ export default function ProgramPage() {
                     Start
                   </button>
                 )}
-                <button type="button" className="btn-secondary btn-sm" disabled={!!p.live} onClick={() => setEditing(p)} aria-label={`Edit ${p.name}`}>
+                <button
+                  type="button"
+                  className="btn-secondary btn-sm"
+                  disabled={!!p.live}
+                  onClick={() => setEditing(p)}
+                  aria-label={`Edit ${p.name}`}
+                >
                   Edit
                 </button>
-                <button type="button" className="btn-ghost btn-sm" disabled={!!p.live} onClick={() => setToDelete(p)} aria-label={`Delete ${p.name}`}>
+                <button
+                  type="button"
+                  className="btn-ghost btn-sm"
+                  disabled={!!p.live}
+                  onClick={() => del.ask(p)}
+                  aria-label={`Delete ${p.name}`}
+                >
                   Delete
                 </button>
               </div>
@@ -783,7 +845,7 @@ export default function ProgramPage() {
                 cameras={cameras.data ?? []}
                 overlays={overlays.data ?? []}
                 presets={presets}
-                onChange={replace}
+                onChange={settle}
               />
             </>
           )}
@@ -804,28 +866,12 @@ export default function ProgramPage() {
           }}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete program"
-          message={`Delete “${toDelete.name}”?`}
+          message={`Delete “${del.target.name}”?`}
           confirmLabel="Delete"
-          busy={busy}
-          onCancel={() => setToDelete(null)}
-          onConfirm={() =>
-            void (async () => {
-              setBusy(true);
-              try {
-                await studio.deleteProgram(toDelete.id);
-                programs.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
-                setToDelete(null);
-              } catch (e) {
-                setError(sentence(errorText(e)));
-                setToDelete(null);
-              } finally {
-                setBusy(false);
-              }
-            })()
-          }
+          {...del.dialog}
         />
       )}
     </div>

@@ -2,10 +2,11 @@
 
 import { useState, type FormEvent } from 'react';
 import { useNavigate } from 'react-router-dom';
-import { api } from '../api';
+import { ApiError, api } from '../api';
 import { useAuth } from '../auth';
 import AuthCard from '../components/AuthCard';
 import { Alert, TextField } from '../components/ui';
+import { useAction } from '../hooks/useAction';
 import { mapApiError, NO_ERRORS, type FormErrors } from '../lib/errors';
 
 const FIELDS = ['username', 'password', 'confirm'] as const;
@@ -16,34 +17,37 @@ export default function Setup() {
   const [username, setUsername] = useState('admin');
   const [password, setPassword] = useState('');
   const [confirm, setConfirm] = useState('');
-  const [errors, setErrors] = useState<FormErrors>(NO_ERRORS);
-  const [busy, setBusy] = useState(false);
+  const [mismatch, setMismatch] = useState(false);
+  const setup = useAction(() =>
+    api.setup(username.trim(), password).catch((err: unknown) => {
+      // Someone else finished the set-up meanwhile: go to the login page.
+      if (err instanceof ApiError && err.code === 'conflict') void refresh();
+      throw err;
+    }),
+  );
+  const errors: FormErrors = mismatch
+    ? { fields: { confirm: 'The passwords do not match.' }, form: null }
+    : setup.error
+      ? mapApiError(setup.error, FIELDS)
+      : NO_ERRORS;
+  const busy = setup.busy;
 
   const onSubmit = async (e: FormEvent) => {
     e.preventDefault();
-    if (password !== confirm) {
-      setErrors({ fields: { confirm: 'The passwords do not match.' }, form: null });
-      return;
-    }
-    setBusy(true);
-    setErrors(NO_ERRORS);
-    try {
-      const { user } = await api.setup(username.trim(), password);
-      signedIn(user);
-      navigate('/', { replace: true });
-    } catch (err) {
-      const mapped = mapApiError(err, FIELDS);
-      setErrors(mapped);
-      // Someone else finished the set-up meanwhile: go to the login page.
-      if ((err as { code?: string }).code === 'conflict') void refresh();
-    } finally {
-      setBusy(false);
-    }
+    setMismatch(password !== confirm);
+    if (password !== confirm) return setup.reset();
+    const res = await setup.run();
+    if (!res) return;
+    signedIn(res.user);
+    navigate('/', { replace: true });
   };
 
   return (
-    <AuthCard title="Welcome to VistterStream" subtitle="Create the administrator account to finish setting up this appliance.">
-      <form onSubmit={onSubmit} className="space-y-4" noValidate>
+    <AuthCard
+      title="Welcome to VistterStream"
+      subtitle="Create the administrator account to finish setting up this appliance."
+    >
+      <form onSubmit={(e) => void onSubmit(e)} className="space-y-4" noValidate>
         {errors.form && <Alert>{errors.form}</Alert>}
         <TextField
           id="username"

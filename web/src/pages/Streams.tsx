@@ -1,65 +1,19 @@
-// Camera-to-destination streams with their live status (polled every 2 s), start and stop.
+// Camera-to-destination streams with their live status (from the event stream), start and stop.
 
-import { useCallback, useEffect, useRef, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { ApiError, api, type Camera, type Destination, type OutputStatus, type Preset, type Stream } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import StreamDialog from '../components/StreamDialog';
 import { OutputStateBadge, StreamStateBadge } from '../components/StreamBadges';
 import { Alert, CameraIcon, DestinationIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useAction } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import { audioLabel, formatBitrate, formatFps } from '../lib/streaming';
-
-const POLL_MS = 2000;
-
-/** Loads the streams now and every `POLL_MS` while the page is open and visible. */
-function usePolledStreams() {
-  const [streams, setStreams] = useState<Stream[] | undefined>(undefined);
-  const [error, setError] = useState<unknown>(null);
-  const [stale, setStale] = useState(false);
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    let ctrl: AbortController | null = null;
-    const tick = async () => {
-      if (document.visibilityState !== 'hidden') {
-        ctrl = new AbortController();
-        try {
-          const list = await api.listStreams(ctrl.signal);
-          if (stopped) return;
-          setStreams(list);
-          setError(null);
-          setStale(false);
-        } catch (e) {
-          if (stopped || (e as Error).name === 'AbortError') return;
-          setError(e);
-          setStale(true);
-        }
-      }
-      if (!stopped) timer = window.setTimeout(() => void tick(), POLL_MS);
-    };
-    void tick();
-    return () => {
-      stopped = true;
-      ctrl?.abort();
-      if (timer !== undefined) window.clearTimeout(timer);
-    };
-  }, []);
-
-  const replace = useCallback((s: Stream) => {
-    setStreams((prev) => {
-      const list = prev ?? [];
-      const next = list.some((x) => x.id === s.id) ? list.map((x) => (x.id === s.id ? s : x)) : [...list, s];
-      return next.sort((a, b) => a.name.localeCompare(b.name, undefined, { sensitivity: 'base' }));
-    });
-  }, []);
-  const remove = useCallback((id: Stream['id']) => setStreams((prev) => (prev ?? []).filter((x) => x.id !== id)), []);
-
-  return { streams, error, stale, replace, remove };
-}
 
 function LastError({ text }: { text: string | null }) {
   const [open, setOpen] = useState(false);
@@ -88,14 +42,14 @@ function LastError({ text }: { text: string | null }) {
   );
 }
 
-function OutputsTable({ stream, destinations }: { stream: Stream; destinations: Record<string, Destination> }) {
+function OutputsTable({ stream, destinations }: { stream: Stream; destinations: Record<number, Destination> }) {
   // A stopped stream has no outputs: list its destinations so the card still says where it goes.
   const rows: OutputStatus[] =
     stream.status.outputs.length > 0
       ? stream.status.outputs
       : stream.destination_ids.map((id) => ({
           destination_id: id,
-          destination: destinations[String(id)]?.name ?? `Destination ${id}`,
+          destination: destinations[id]?.name ?? `Destination ${id}`,
           state: 'stopped',
           uptime_s: 0,
           fps: null,
@@ -136,12 +90,14 @@ function OutputsTable({ stream, destinations }: { stream: Stream; destinations: 
               <td className="table-cell truncate py-2 font-medium text-slate-800" title={o.destination}>
                 {o.destination}
               </td>
-              <td className="table-cell py-2">{live ? <OutputStateBadge state={o.state} /> : <span className="text-slate-400">Stopped</span>}</td>
+              <td className="table-cell py-2">
+                {live ? <OutputStateBadge state={o.state} /> : <span className="text-slate-400">Stopped</span>}
+              </td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatFps(o.fps) : '—'}</td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatBitrate(o.bitrate_kbps) : '—'}</td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? o.restarts : '—'}</td>
               <td className="table-cell max-w-0 py-2">
-                <LastError text={o.last_error} />
+                <LastError text={o.last_error ?? null} />
               </td>
             </tr>
           ))}
@@ -155,28 +111,25 @@ interface CardProps {
   stream: Stream;
   camera?: Camera;
   preset?: Preset;
-  destinations: Record<string, Destination>;
+  destinations: Record<number, Destination>;
   onChanged: (s: Stream) => void;
   onEdit: (s: Stream) => void;
   onDelete: (s: Stream) => void;
 }
 
 function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, onDelete }: CardProps) {
-  const [busy, setBusy] = useState<'start' | 'stop' | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const start = useAction(() => api.startStream(stream.id));
+  const stop = useAction(() => api.stopStream(stream.id));
+  const busy = start.busy ? 'start' : stop.busy ? 'stop' : null;
+  const failed = start.error ?? stop.error;
+  const error = failed ? mapApiError(failed, []).form : null;
   const st = stream.status;
   const stopped = st.state === 'stopped';
 
   const run = async (what: 'start' | 'stop') => {
-    setBusy(what);
-    setError(null);
-    try {
-      onChanged(what === 'start' ? await api.startStream(stream.id) : await api.stopStream(stream.id));
-    } catch (err) {
-      setError(mapApiError(err, []).form);
-    } finally {
-      setBusy(null);
-    }
+    (what === 'start' ? stop : start).reset();
+    const s = await (what === 'start' ? start : stop).run();
+    if (s) onChanged(s);
   };
 
   const lockedTitle = stopped ? undefined : 'Stop the stream to change it';
@@ -197,7 +150,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
             ) : (
               <span>Camera {stream.camera_id}</span>
             )}
-            {stream.preset_id !== null && <span>· preset {preset ? `“${preset.name}”` : stream.preset_id}</span>}
+            {stream.preset_id != null && <span>· preset {preset ? `“${preset.name}”` : stream.preset_id}</span>}
             <span aria-hidden="true">→</span>
             <span>
               {stream.destination_ids.length} destination{stream.destination_ids.length === 1 ? '' : 's'}
@@ -303,11 +256,27 @@ function SetupChecklist({ cameras, destinations }: { cameras: number; destinatio
             <DestinationIcon />
           </div>
           <h2 className="text-base font-semibold">Before your first stream</h2>
-          <p className="mt-1 text-sm text-slate-500">A stream sends one camera to one or more destinations. You need at least one of each.</p>
+          <p className="mt-1 text-sm text-slate-500">
+            A stream sends one camera to one or more destinations. You need at least one of each.
+          </p>
         </div>
         <ol className="mt-6 divide-y divide-slate-100 border-y border-slate-100">
-          {item(1, cameras > 0, 'Add a camera', 'The IP camera whose picture is streamed.', '/cameras/new', 'Add a camera')}
-          {item(2, destinations > 0, 'Add a destination', 'Your YouTube, Facebook or Twitch channel, or an RTMP/SRT server.', '/destinations', 'Add a destination')}
+          {item(
+            1,
+            cameras > 0,
+            'Add a camera',
+            'The IP camera whose picture is streamed.',
+            '/cameras/new',
+            'Add a camera',
+          )}
+          {item(
+            2,
+            destinations > 0,
+            'Add a destination',
+            'Your YouTube, Facebook or Twitch channel, or an RTMP/SRT server.',
+            '/destinations',
+            'Add a destination',
+          )}
         </ol>
       </div>
     </div>
@@ -315,20 +284,18 @@ function SetupChecklist({ cameras, destinations }: { cameras: number; destinatio
 }
 
 export default function Streams() {
-  const { streams, error, stale, replace, remove } = usePolledStreams();
+  const { data: streams, error, replace, remove, live, pushed } = useLiveStreams();
+  const stale = error !== null && streams !== undefined;
   const cameras = useLoad(() => api.listCameras(), []);
   const destinations = useLoad(() => api.listDestinations(), []);
-  const [presets, setPresets] = useState<Record<string, Preset>>({});
+  const [presets, setPresets] = useState<Record<number, Preset>>({});
   const [editing, setEditing] = useState<Stream | 'new' | null>(null);
-  const [toDelete, setToDelete] = useState<Stream | null>(null);
-  const [deleting, setDeleting] = useState(false);
-  const [deleteError, setDeleteError] = useState<string | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
-  const fetchedPresets = useRef(new Set<string>());
+  const fetchedPresets = useRef(new Set<number>());
 
   // Preset names for the cards: one request per camera that streams from a preset.
   useEffect(() => {
-    const cams = new Set((streams ?? []).filter((s) => s.preset_id !== null).map((s) => String(s.camera_id)));
+    const cams = new Set((streams ?? []).filter((s) => s.preset_id != null).map((s) => s.camera_id));
     for (const cam of cams) {
       if (fetchedPresets.current.has(cam)) continue;
       fetchedPresets.current.add(cam);
@@ -337,7 +304,7 @@ export default function Streams() {
         .then((list) =>
           setPresets((prev) => {
             const next = { ...prev };
-            for (const p of list) next[String(p.id)] = p;
+            for (const p of list) next[p.id] = p;
             return next;
           }),
         )
@@ -345,37 +312,34 @@ export default function Streams() {
     }
   }, [streams]);
 
-  const cameraMap: Record<string, Camera> = {};
-  for (const c of cameras.data ?? []) cameraMap[String(c.id)] = c;
-  const destMap: Record<string, Destination> = {};
-  for (const d of destinations.data ?? []) destMap[String(d.id)] = d;
+  const cameraMap: Record<number, Camera> = {};
+  for (const c of cameras.data ?? []) cameraMap[c.id] = c;
+  const destMap: Record<number, Destination> = {};
+  for (const d of destinations.data ?? []) destMap[d.id] = d;
 
   const canCreate = (cameras.data?.length ?? 0) > 0 && (destinations.data?.length ?? 0) > 0;
   const started = (streams ?? []).filter((s) => s.status.state !== 'stopped');
   const onAir = started.filter((s) => s.status.state === 'running' || s.status.state === 'degraded').length;
 
   const onSaved = (s: Stream) => {
-    setNotice(editing === 'new' ? `Stream “${s.name}” was created. Start it when you are ready.` : `Stream “${s.name}” was saved.`);
-    fetchedPresets.current.delete(String(s.camera_id));
+    setNotice(
+      editing === 'new'
+        ? `Stream “${s.name}” was created. Start it when you are ready.`
+        : `Stream “${s.name}” was saved.`,
+    );
+    fetchedPresets.current.delete(s.camera_id);
     replace(s);
     setEditing(null);
   };
 
-  const confirmDelete = async () => {
-    if (!toDelete) return;
-    setDeleting(true);
-    setDeleteError(null);
-    try {
-      await api.deleteStream(toDelete.id);
-      remove(toDelete.id);
-      setNotice(`Stream “${toDelete.name}” was deleted.`);
-      setToDelete(null);
-    } catch (err) {
-      setDeleteError(err instanceof ApiError && err.status === 409 ? sentence(err.message) : mapApiError(err, []).form);
-    } finally {
-      setDeleting(false);
-    }
-  };
+  const del = useConfirmDelete((st: Stream) => api.deleteStream(st.id), {
+    onDeleted: (st) => {
+      remove(st.id);
+      setNotice(`Stream “${st.name}” was deleted.`);
+    },
+    describe: (err) =>
+      err instanceof ApiError && err.status === 409 ? sentence(err.message) : mapApiError(err, []).form,
+  });
 
   let body;
   if (streams === undefined && !error) {
@@ -408,8 +372,8 @@ export default function Streams() {
           <StreamCard
             key={s.id}
             stream={s}
-            camera={cameraMap[String(s.camera_id)]}
-            preset={s.preset_id !== null ? presets[String(s.preset_id)] : undefined}
+            camera={cameraMap[s.camera_id]}
+            preset={s.preset_id != null ? presets[s.preset_id] : undefined}
             destinations={destMap}
             onChanged={(s) => {
               setNotice(null);
@@ -419,10 +383,7 @@ export default function Streams() {
               setNotice(null);
               setEditing(x);
             }}
-            onDelete={(x) => {
-              setDeleteError(null);
-              setToDelete(x);
-            }}
+            onDelete={del.ask}
           />
         ))}
       </div>
@@ -435,7 +396,7 @@ export default function Streams() {
         title="Streams"
         description={
           streams && streams.length > 0
-            ? `${onAir} of ${streams.length} on air${started.length > onAir ? `, ${started.length - onAir} starting or reconnecting` : ''} · status refreshes every 2 seconds.`
+            ? `${onAir} of ${streams.length} on air${started.length > onAir ? `, ${started.length - onAir} starting or reconnecting` : ''} · ${live === 'live' && pushed ? 'live status' : 'status refreshes every 15 seconds'}.`
             : 'Send a camera to YouTube, Facebook, Twitch or your own server.'
         }
         actions={
@@ -457,7 +418,7 @@ export default function Streams() {
       />
       {stale && streams !== undefined && (
         <div className="mb-4">
-          <Alert kind="warning">Live status is not updating: {describeLoadError(error)} Retrying…</Alert>
+          <Alert kind="warning">Status is not updating: {describeLoadError(error)} Retrying…</Alert>
         </div>
       )}
       {notice && (
@@ -475,19 +436,17 @@ export default function Streams() {
           onClose={() => setEditing(null)}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete stream?"
           message={
             <>
-              The stream <strong className="text-slate-900">{toDelete.name}</strong> will be deleted. The camera and the destinations stay.
+              The stream <strong className="text-slate-900">{del.target.name}</strong> will be deleted. The camera and
+              the destinations stay.
             </>
           }
           confirmLabel="Delete stream"
-          busy={deleting}
-          error={deleteError}
-          onConfirm={() => void confirmDelete()}
-          onCancel={() => setToDelete(null)}
+          {...del.dialog}
         />
       )}
     </>

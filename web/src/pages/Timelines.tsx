@@ -1,15 +1,27 @@
 // Timelines: import VistterStudio files, play them through the program, and a small editor with
 // tracks of clips on a time ruler (drag to move, snapped to 100 ms) and a live playhead.
 
-import { useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { ApiError, api, type Camera, type Preset } from '../api';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
+import { useAction, useRunner } from '../hooks/useAction';
+import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
+import { upsert } from '../lib/collections';
 import { describeLoadError, mapApiError } from '../lib/errors';
 import { formatMs, locatePath, movedStart, newClipId, rulerTicks } from '../lib/timeline';
-import { studio, type Clip, type ImportResult, type Issue, type Overlay, type PlayerStatus, type Timeline, type Track } from '../studioApi';
+import {
+  studio,
+  type Clip,
+  type ImportResult,
+  type Issue,
+  type Overlay,
+  type PlayerStatus,
+  type Timeline,
+  type Track,
+} from '../api';
 
 function errorWithPath(e: unknown): Issue {
   if (e instanceof ApiError) return { path: e.field ?? '', message: e.message };
@@ -20,7 +32,10 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
   if (issues.length === 0) return null;
   return (
     <Alert kind={kind} title={title}>
-      <ul className="list-disc space-y-0.5 pl-5" data-testid={kind === 'error' ? 'timeline-errors' : 'timeline-warnings'}>
+      <ul
+        className="list-disc space-y-0.5 pl-5"
+        data-testid={kind === 'error' ? 'timeline-errors' : 'timeline-warnings'}
+      >
         {issues.map((i, n) => (
           <li key={n}>
             {i.path && <code className="mr-1 rounded bg-white/60 px-1 text-xs">{i.path}</code>}
@@ -36,24 +51,18 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
 
 function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) {
   const [report, setReport] = useState<ImportResult | null>(null);
-  const [error, setError] = useState<Issue | null>(null);
-  const [busy, setBusy] = useState(false);
+  const importing = useAction(async (file: File) => studio.importTimeline(await file.text()));
+  const error = importing.error ? errorWithPath(importing.error) : null;
+  const busy = importing.busy;
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     e.target.value = '';
     if (!file) return;
-    setBusy(true);
-    setError(null);
     setReport(null);
-    try {
-      const r = await studio.importTimeline(await file.text());
-      setReport(r);
-      onImported(r);
-    } catch (err) {
-      setError(errorWithPath(err));
-    } finally {
-      setBusy(false);
-    }
+    const r = await importing.run(file);
+    if (!r) return;
+    setReport(r);
+    onImported(r);
   };
   return (
     <div className="card mb-6 space-y-3 p-4">
@@ -61,7 +70,13 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
         <label htmlFor="timeline-import" className="text-sm font-medium">
           Import a VistterStudio file
         </label>
-        <input id="timeline-import" type="file" accept=".json,application/json" onChange={(e) => void onFile(e)} disabled={busy} />
+        <input
+          id="timeline-import"
+          type="file"
+          accept=".json,application/json"
+          onChange={(e) => void onFile(e)}
+          disabled={busy}
+        />
         {busy && <span className="text-sm text-slate-500">Importing…</span>}
       </div>
       {error && <IssueList title="The file was not imported" issues={[error]} kind="error" />}
@@ -121,11 +136,18 @@ function ClipDialog({
   const [track, setTrack] = useState(target.track);
   const trackKind = timeline.tracks[track]?.kind;
   const src = existing?.source;
-  const [type, setType] = useState<'camera' | 'overlay' | 'passthrough'>(src?.type ?? (trackKind === 'overlay' ? 'overlay' : 'camera'));
-  const [cameraId, setCameraId] = useState(src?.type === 'camera' ? String(src.camera_id) : String(cameras[0]?.id ?? ''));
-  const [presetId, setPresetId] = useState(src?.type === 'camera' && src.preset_id != null ? String(src.preset_id) : '');
-  const [presets, setPresets] = useState<Preset[]>([]);
-  const [overlayId, setOverlayId] = useState(src?.type === 'overlay' ? String(src.overlay_id) : String(overlays[0]?.id ?? ''));
+  const [type, setType] = useState<'camera' | 'overlay' | 'passthrough'>(
+    src?.type ?? (trackKind === 'overlay' ? 'overlay' : 'camera'),
+  );
+  const [cameraId, setCameraId] = useState(
+    src?.type === 'camera' ? String(src.camera_id) : String(cameras[0]?.id ?? ''),
+  );
+  const [presetId, setPresetId] = useState(
+    src?.type === 'camera' && src.preset_id != null ? String(src.preset_id) : '',
+  );
+  const [overlayId, setOverlayId] = useState(
+    src?.type === 'overlay' ? String(src.overlay_id) : String(overlays[0]?.id ?? ''),
+  );
   const ov = src?.type === 'overlay' ? src : null;
   const [place, setPlace] = useState({
     x: String(ov?.x ?? 40),
@@ -135,18 +157,19 @@ function ClipDialog({
     opacity: String(ov?.opacity ?? 1),
   });
   const lastEnd = Math.max(0, ...timeline.tracks[track].clips.map((c) => c.end_ms));
-  const [start, setStart] = useState(String((existing?.start_ms ?? Math.min(lastEnd, timeline.duration_ms - 1000)) / 1000));
+  const [start, setStart] = useState(
+    String((existing?.start_ms ?? Math.min(lastEnd, timeline.duration_ms - 1000)) / 1000),
+  );
   const [end, setEnd] = useState(String((existing?.end_ms ?? Math.min(lastEnd + 10_000, timeline.duration_ms)) / 1000));
   const [error, setError] = useState<string | null>(null);
 
-  useEffect(() => {
-    const cam = cameras.find((c) => String(c.id) === cameraId);
-    if (!cam || cam.type !== 'PTZ') {
-      setPresets([]);
-      return;
-    }
-    api.listPresets(cam.id).then(setPresets).catch(() => setPresets([]));
-  }, [cameraId, cameras]);
+  // Presets only move PTZ cameras.
+  const ptzId = cameras.find((c) => String(c.id) === cameraId && c.type === 'PTZ')?.id ?? null;
+  const presetsLoad = useLoad(
+    () => (ptzId === null ? Promise.resolve([]) : api.listPresets(ptzId).catch(() => [] as Preset[])),
+    [ptzId],
+  );
+  const presets = presetsLoad.data ?? [];
 
   // An overlay's own placement as the default for a new overlay clip.
   const pickOverlay = (id: string) => {
@@ -194,20 +217,37 @@ function ClipDialog({
 
   return (
     <Modal title={existing ? 'Edit clip' : 'Add clip'} onClose={onClose}>
-      <form onSubmit={onSubmit} noValidate className="space-y-4">
+      <form onSubmit={(e) => void onSubmit(e)} noValidate className="space-y-4">
         {error && <Alert>{error}</Alert>}
         <div className="grid grid-cols-2 gap-3">
           <div>
-            <label htmlFor="clip-track" className="label">Track</label>
-            <select id="clip-track" className="input" value={track} onChange={(e) => setTrack(Number(e.target.value))} disabled={!!existing}>
+            <label htmlFor="clip-track" className="label">
+              Track
+            </label>
+            <select
+              id="clip-track"
+              className="input"
+              value={track}
+              onChange={(e) => setTrack(Number(e.target.value))}
+              disabled={!!existing}
+            >
               {timeline.tracks.map((t, i) => (
-                <option key={i} value={i}>{t.name || t.kind} ({t.kind})</option>
+                <option key={i} value={i}>
+                  {t.name || t.kind} ({t.kind})
+                </option>
               ))}
             </select>
           </div>
           <div>
-            <label htmlFor="clip-type" className="label">Shows</label>
-            <select id="clip-type" className="input" value={type} onChange={(e) => setType(e.target.value as typeof type)}>
+            <label htmlFor="clip-type" className="label">
+              Shows
+            </label>
+            <select
+              id="clip-type"
+              className="input"
+              value={type}
+              onChange={(e) => setType(e.target.value as typeof type)}
+            >
               <option value="camera">A camera</option>
               <option value="overlay">An overlay</option>
               <option value="passthrough">Passthrough</option>
@@ -217,16 +257,42 @@ function ClipDialog({
         {type === 'camera' && (
           <div className="grid grid-cols-2 gap-3">
             <div>
-              <label htmlFor="clip-camera" className="label">Camera</label>
-              <select id="clip-camera" className="input" value={cameraId} onChange={(e) => { setCameraId(e.target.value); setPresetId(''); }}>
-                {cameras.map((c) => <option key={c.id} value={String(c.id)}>{c.name}</option>)}
+              <label htmlFor="clip-camera" className="label">
+                Camera
+              </label>
+              <select
+                id="clip-camera"
+                className="input"
+                value={cameraId}
+                onChange={(e) => {
+                  setCameraId(e.target.value);
+                  setPresetId('');
+                }}
+              >
+                {cameras.map((c) => (
+                  <option key={c.id} value={String(c.id)}>
+                    {c.name}
+                  </option>
+                ))}
               </select>
             </div>
             <div>
-              <label htmlFor="clip-preset" className="label">Preset</label>
-              <select id="clip-preset" className="input" value={presetId} onChange={(e) => setPresetId(e.target.value)} disabled={presets.length === 0}>
+              <label htmlFor="clip-preset" className="label">
+                Preset
+              </label>
+              <select
+                id="clip-preset"
+                className="input"
+                value={presetId}
+                onChange={(e) => setPresetId(e.target.value)}
+                disabled={presets.length === 0}
+              >
                 <option value="">None</option>
-                {presets.map((p) => <option key={p.id} value={String(p.id)}>{p.name}</option>)}
+                {presets.map((p) => (
+                  <option key={p.id} value={String(p.id)}>
+                    {p.name}
+                  </option>
+                ))}
               </select>
             </div>
           </div>
@@ -234,16 +300,35 @@ function ClipDialog({
         {type === 'overlay' && (
           <>
             <div>
-              <label htmlFor="clip-overlay" className="label">Overlay</label>
-              <select id="clip-overlay" className="input" value={overlayId} onChange={(e) => pickOverlay(e.target.value)}>
-                {overlays.map((o) => <option key={o.id} value={String(o.id)}>{o.name}</option>)}
+              <label htmlFor="clip-overlay" className="label">
+                Overlay
+              </label>
+              <select
+                id="clip-overlay"
+                className="input"
+                value={overlayId}
+                onChange={(e) => pickOverlay(e.target.value)}
+              >
+                {overlays.map((o) => (
+                  <option key={o.id} value={String(o.id)}>
+                    {o.name}
+                  </option>
+                ))}
               </select>
             </div>
             <div className="grid grid-cols-5 gap-2">
               {(['x', 'y', 'width', 'height', 'opacity'] as const).map((k) => (
                 <div key={k}>
-                  <label htmlFor={`clip-${k}`} className="label capitalize">{k}</label>
-                  <input id={`clip-${k}`} className="input" inputMode="decimal" value={place[k]} onChange={(e) => setPlace((p) => ({ ...p, [k]: e.target.value }))} />
+                  <label htmlFor={`clip-${k}`} className="label capitalize">
+                    {k}
+                  </label>
+                  <input
+                    id={`clip-${k}`}
+                    className="input"
+                    inputMode="decimal"
+                    value={place[k]}
+                    onChange={(e) => setPlace((p) => ({ ...p, [k]: e.target.value }))}
+                  />
                 </div>
               ))}
             </div>
@@ -251,19 +336,45 @@ function ClipDialog({
         )}
         <div className="grid grid-cols-2 gap-3">
           <div>
-            <label htmlFor="clip-start" className="label">Start (s)</label>
-            <input id="clip-start" className="input" inputMode="decimal" value={start} onChange={(e) => setStart(e.target.value)} />
+            <label htmlFor="clip-start" className="label">
+              Start (s)
+            </label>
+            <input
+              id="clip-start"
+              className="input"
+              inputMode="decimal"
+              value={start}
+              onChange={(e) => setStart(e.target.value)}
+            />
           </div>
           <div>
-            <label htmlFor="clip-end" className="label">End (s)</label>
-            <input id="clip-end" className="input" inputMode="decimal" value={end} onChange={(e) => setEnd(e.target.value)} />
+            <label htmlFor="clip-end" className="label">
+              End (s)
+            </label>
+            <input
+              id="clip-end"
+              className="input"
+              inputMode="decimal"
+              value={end}
+              onChange={(e) => setEnd(e.target.value)}
+            />
           </div>
         </div>
         <div className="flex justify-between gap-2 pt-2">
-          {existing ? <button type="button" className="btn-danger" onClick={onDelete}>Delete clip</button> : <span />}
+          {existing ? (
+            <button type="button" className="btn-danger" onClick={onDelete}>
+              Delete clip
+            </button>
+          ) : (
+            <span />
+          )}
           <div className="flex gap-2">
-            <button type="button" className="btn-secondary" onClick={onClose}>Cancel</button>
-            <button type="submit" className="btn-primary">{existing ? 'Apply' : 'Add clip'}</button>
+            <button type="button" className="btn-secondary" onClick={onClose}>
+              Cancel
+            </button>
+            <button type="submit" className="btn-primary">
+              {existing ? 'Apply' : 'Add clip'}
+            </button>
           </div>
         </div>
       </form>
@@ -282,7 +393,7 @@ const TRACK_COLORS: Record<string, string> = {
 
 function clipLabel(c: Clip, cameras: Camera[], overlays: Overlay[]): string {
   const s = c.source;
-  if (s?.type === 'camera') return cameras.find((x) => Number(x.id) === s.camera_id)?.name ?? `camera ${s.camera_id}`;
+  if (s?.type === 'camera') return cameras.find((x) => x.id === s.camera_id)?.name ?? `camera ${s.camera_id}`;
   if (s?.type === 'overlay') return overlays.find((x) => x.id === s.overlay_id)?.name ?? `overlay ${s.overlay_id}`;
   return s?.type ?? 'clip';
 }
@@ -309,10 +420,26 @@ function Editor({
   const [warnings, setWarnings] = useState<Issue[]>(initial.warnings ?? []);
   const [busy, setBusy] = useState(false);
   const [saved, setSaved] = useState(false);
-  const drag = useRef<{ track: number; clip: number; x0: number; start0: number; width: number; moved: boolean } | null>(null);
+  const drag = useRef<{
+    track: number;
+    clip: number;
+    x0: number;
+    start0: number;
+    width: number;
+    moved: boolean;
+  } | null>(null);
   const [dragPreview, setDragPreview] = useState<{ track: number; clip: number; start: number } | null>(null);
   const dur = Math.max(1, t.duration_ms);
-  const bad = useMemo(() => new Set(errors.map((e) => locatePath(e.path)).filter((l) => l.clip !== null).map((l) => `${l.track}:${l.clip}`)), [errors]);
+  const bad = useMemo(
+    () =>
+      new Set(
+        errors
+          .map((e) => locatePath(e.path))
+          .filter((l) => l.clip !== null)
+          .map((l) => `${l.track}:${l.clip}`),
+      ),
+    [errors],
+  );
 
   const update = (fn: (d: Timeline) => void) => {
     setT((prev) => {
@@ -327,7 +454,14 @@ function Editor({
   const onPointerDown = (e: React.PointerEvent<HTMLDivElement>, track: number, clip: number) => {
     const lane = (e.currentTarget.parentElement as HTMLElement).getBoundingClientRect();
     e.currentTarget.setPointerCapture(e.pointerId);
-    drag.current = { track, clip, x0: e.clientX, start0: t.tracks[track].clips[clip].start_ms, width: lane.width, moved: false };
+    drag.current = {
+      track,
+      clip,
+      x0: e.clientX,
+      start0: t.tracks[track].clips[clip].start_ms,
+      width: lane.width,
+      moved: false,
+    };
   };
   const onPointerMove = (e: React.PointerEvent<HTMLDivElement>) => {
     const d = drag.current;
@@ -360,7 +494,7 @@ function Editor({
     setBusy(true);
     setErrors([]);
     try {
-      const r = await studio.updateTimeline(t);
+      const r = await studio.updateTimeline(t.id, t);
       setT(structuredClone(r));
       setWarnings(r.warnings ?? []);
       setDirty(false);
@@ -388,11 +522,20 @@ function Editor({
     <section className="card mt-6 space-y-4 p-4" aria-label="Timeline editor" data-testid="timeline-editor">
       <div className="flex flex-wrap items-end gap-3">
         <div className="min-w-[12rem] flex-1">
-          <label htmlFor="tl-name" className="label">Name</label>
-          <input id="tl-name" className="input" value={t.name} onChange={(e) => update((n) => void (n.name = e.target.value))} />
+          <label htmlFor="tl-name" className="label">
+            Name
+          </label>
+          <input
+            id="tl-name"
+            className="input"
+            value={t.name}
+            onChange={(e) => update((n) => void (n.name = e.target.value))}
+          />
         </div>
         <div className="w-32">
-          <label htmlFor="tl-duration" className="label">Duration (s)</label>
+          <label htmlFor="tl-duration" className="label">
+            Duration (s)
+          </label>
           <input
             id="tl-duration"
             className="input"
@@ -402,19 +545,41 @@ function Editor({
           />
         </div>
         <div className="w-32">
-          <label htmlFor="tl-playback" className="label">Playback</label>
-          <select id="tl-playback" className="input" value={t.playback} onChange={(e) => update((n) => void (n.playback = e.target.value as 'loop' | 'once'))}>
+          <label htmlFor="tl-playback" className="label">
+            Playback
+          </label>
+          <select
+            id="tl-playback"
+            className="input"
+            value={t.playback}
+            onChange={(e) => update((n) => void (n.playback = e.target.value as 'loop' | 'once'))}
+          >
             <option value="loop">Loop</option>
             <option value="once">Once</option>
           </select>
         </div>
-        <button type="button" className="btn-secondary" onClick={() => setTarget({ track: 0, clip: null })} disabled={t.tracks.length === 0}>
+        <button
+          type="button"
+          className="btn-secondary"
+          onClick={() => setTarget({ track: 0, clip: null })}
+          disabled={t.tracks.length === 0}
+        >
           Add clip
         </button>
         <button
           type="button"
           className="btn-secondary"
-          onClick={() => update((n) => void n.tracks.push({ id: `track-${Date.now().toString(36)}`, kind: 'overlay', name: `Overlays ${n.tracks.length}`, clips: [] }))}
+          onClick={() =>
+            update(
+              (n) =>
+                void n.tracks.push({
+                  id: `track-${Date.now().toString(36)}`,
+                  kind: 'overlay',
+                  name: `Overlays ${n.tracks.length}`,
+                  clips: [],
+                }),
+            )
+          }
         >
           Add overlay track
         </button>
@@ -433,7 +598,11 @@ function Editor({
         <div className="w-28 shrink-0" />
         <div className="relative h-6 flex-1 border-b border-slate-300 text-[10px] text-slate-500">
           {ticks.map((ms) => (
-            <span key={ms} className="absolute top-0 -translate-x-1/2 border-l border-slate-300 pl-0.5" style={{ left: `${(ms / dur) * 100}%` }}>
+            <span
+              key={ms}
+              className="absolute top-0 -translate-x-1/2 border-l border-slate-300 pl-0.5"
+              style={{ left: `${(ms / dur) * 100}%` }}
+            >
               {formatMs(ms)}
             </span>
           ))}
@@ -448,7 +617,8 @@ function Editor({
             </div>
             <div className="relative h-12 flex-1 overflow-hidden rounded bg-slate-100">
               {tr.clips.map((c, ci) => {
-                const start = dragPreview && dragPreview.track === ti && dragPreview.clip === ci ? dragPreview.start : c.start_ms;
+                const start =
+                  dragPreview && dragPreview.track === ti && dragPreview.clip === ci ? dragPreview.start : c.start_ms;
                 const len = c.end_ms - c.start_ms;
                 return (
                   <div
@@ -467,7 +637,9 @@ function Editor({
                     onKeyDown={(e) => e.key === 'Enter' && setTarget({ track: ti, clip: ci })}
                   >
                     <span className="block truncate font-medium">{clipLabel(c, cameras, overlays)}</span>
-                    <span className="block truncate opacity-80">{formatMs(start)}–{formatMs(start + len)}</span>
+                    <span className="block truncate opacity-80">
+                      {formatMs(start)}–{formatMs(start + len)}
+                    </span>
                   </div>
                 );
               })}
@@ -478,7 +650,11 @@ function Editor({
           <div className="pointer-events-none absolute inset-y-0 left-0 right-0 flex gap-2">
             <div className="w-28 shrink-0" />
             <div className="relative flex-1">
-              <div data-testid="playhead" className="absolute inset-y-0 w-0.5 bg-red-600" style={{ left: `${(Math.min(player.position_ms, dur) / dur) * 100}%` }} />
+              <div
+                data-testid="playhead"
+                className="absolute inset-y-0 w-0.5 bg-red-600"
+                style={{ left: `${(Math.min(player.position_ms, dur) / dur) * 100}%` }}
+              />
             </div>
           </div>
         )}
@@ -522,57 +698,70 @@ export default function TimelinesPage() {
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
   const [player, setPlayer] = useState<PlayerStatus | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
-  const [toDelete, setToDelete] = useState<Timeline | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
 
-  useEffect(() => {
-    studio.playerStatus().then(setPlayer).catch(() => undefined);
+  const loadPlayer = useCallback(() => {
+    studio
+      .playerStatus()
+      .then(setPlayer)
+      .catch(() => undefined);
   }, []);
-  useEvents({
-    timeline_position: (d) => setPlayer(d as PlayerStatus),
-    timeline_changed: () => void timelines.reload(),
-  });
+  useEffect(loadPlayer, [loadPlayer]);
+  const { reload: reloadTimelines, setData: setTimelines } = timelines;
+  const reloadCameras = cameras.reload;
+  const reloadOverlays = overlays.reload;
+  useEvents(
+    {
+      timeline_position: (d) => setPlayer(d as PlayerStatus),
+      timeline_changed: () => void reloadTimelines(),
+      camera_changed: () => void reloadCameras(),
+      overlay_changed: () => void reloadOverlays(),
+    },
+    {
+      onResync: () => {
+        loadPlayer();
+        void reloadTimelines();
+      },
+    },
+  );
 
+  const action = useRunner();
+  const busy = action.busy;
+  const error = action.error ? mapApiError(action.error, []).form : null;
   const run = async (fn: () => Promise<PlayerStatus>) => {
-    setBusy(true);
-    setError(null);
-    try {
-      setPlayer(await fn());
-    } catch (e) {
-      setError(mapApiError(e, []).form);
-    } finally {
-      setBusy(false);
-    }
+    const p = await action.run(fn);
+    if (p) setPlayer(p);
   };
 
   const newTimeline = async () => {
-    setBusy(true);
-    setError(null);
     const base = 'New timeline';
     const names = new Set((timelines.data ?? []).map((t) => t.name));
     let name = base;
     for (let i = 2; names.has(name); i++) name = `${base} ${i}`;
-    try {
-      const created = await studio.createTimeline({
+    const created = await action.run(() =>
+      studio.createTimeline({
         id: `tl-${Date.now().toString(36)}`,
         name,
         duration_ms: 60_000,
         playback: 'loop',
         destination_ids: [],
         tracks: [{ id: 'video', kind: 'video', name: 'Video', clips: [] }],
-      });
-      timelines.setData((prev) => [...(prev ?? []), created]);
-      setEditingId(created.id);
-    } catch (e) {
-      setError(mapApiError(e, []).form);
-    } finally {
-      setBusy(false);
-    }
+      }),
+    );
+    if (!created) return;
+    setTimelines((prev) => upsert(prev, created));
+    setEditingId(created.id ?? null);
   };
 
+  const del = useConfirmDelete((t: Timeline) => studio.deleteTimeline(t.id ?? ''), {
+    onDeleted: (t) => {
+      setTimelines((prev) => (prev ?? []).filter((x) => x.id !== t.id));
+      if (editingId === t.id) setEditingId(null);
+    },
+  });
+
   if (timelines.loading && !timelines.data) return <LoadingState />;
-  if (timelines.error && !timelines.data) return <Alert title="Cannot load timelines">{describeLoadError(timelines.error)}</Alert>;
+  if (timelines.error && !timelines.data)
+    return <Alert title="Cannot load timelines">{describeLoadError(timelines.error)}</Alert>;
   const list = timelines.data ?? [];
   const editing = list.find((t) => t.id === editingId) ?? null;
   const playingId = player?.state === 'playing' ? player.timeline_id : null;
@@ -590,7 +779,7 @@ export default function TimelinesPage() {
       />
       <ImportPanel
         onImported={(r) => {
-          timelines.setData((prev) => [...(prev ?? []).filter((t) => t.id !== r.timeline.id), r.timeline]);
+          setTimelines((prev) => upsert(prev, r.timeline));
           if (r.created_cameras.length > 0) void cameras.reload();
         }}
       />
@@ -607,33 +796,69 @@ export default function TimelinesPage() {
             const playing = playingId === t.id;
             const clips = t.tracks.reduce((n, tr) => n + tr.clips.length, 0);
             return (
-              <div key={t.id} data-testid="timeline-row" className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}>
+              <div
+                key={t.id}
+                data-testid="timeline-row"
+                className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}
+              >
                 <div className="min-w-0 flex-1">
                   <p className="font-medium">
                     {t.name}
-                    {playing && <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">PLAYING {formatMs(player!.position_ms)}</span>}
+                    {playing && (
+                      <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">
+                        PLAYING {formatMs(player!.position_ms)}
+                      </span>
+                    )}
                   </p>
                   <p className="text-xs text-slate-500">
                     {formatMs(t.duration_ms)} · {t.playback} · {t.tracks.length} tracks · {clips} clips
-                    {(t.warnings?.length ?? 0) > 0 && <span className="text-amber-700"> · {t.warnings!.length} warnings</span>}
+                    {(t.warnings?.length ?? 0) > 0 && (
+                      <span className="text-amber-700"> · {t.warnings.length} warnings</span>
+                    )}
                   </p>
                 </div>
                 {playing ? (
-                  <button type="button" className="btn-danger btn-sm" disabled={busy} onClick={() => void run(() => studio.stopTimeline(t.id))}>
+                  <button
+                    type="button"
+                    className="btn-danger btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.stopTimeline(t.id))}
+                  >
                     Stop
                   </button>
                 ) : (
-                  <button type="button" className="btn-primary btn-sm" disabled={busy} onClick={() => void run(() => studio.startTimeline(t.id))} aria-label={`Start ${t.name}`}>
+                  <button
+                    type="button"
+                    className="btn-primary btn-sm"
+                    disabled={busy}
+                    onClick={() => void run(() => studio.startTimeline(t.id))}
+                    aria-label={`Start ${t.name}`}
+                  >
                     Start
                   </button>
                 )}
-                <button type="button" className="btn-secondary btn-sm" onClick={() => setEditingId(t.id)} aria-label={`Edit ${t.name}`}>
+                <button
+                  type="button"
+                  className="btn-secondary btn-sm"
+                  onClick={() => setEditingId(t.id)}
+                  aria-label={`Edit ${t.name}`}
+                >
                   Edit
                 </button>
-                <a className="btn-ghost btn-sm" href={`/api/timelines/${encodeURIComponent(t.id)}/export`} aria-label={`Export ${t.name}`}>
+                <a
+                  className="btn-ghost btn-sm"
+                  href={`/api/timelines/${encodeURIComponent(t.id)}/export`}
+                  aria-label={`Export ${t.name}`}
+                >
                   Export
                 </a>
-                <button type="button" className="btn-ghost btn-sm" disabled={playing} onClick={() => setToDelete(t)} aria-label={`Delete ${t.name}`}>
+                <button
+                  type="button"
+                  className="btn-ghost btn-sm"
+                  disabled={playing}
+                  onClick={() => del.ask(t)}
+                  aria-label={`Delete ${t.name}`}
+                >
                   Delete
                 </button>
               </div>
@@ -649,31 +874,15 @@ export default function TimelinesPage() {
           overlays={overlays.data ?? []}
           player={player}
           onClose={() => setEditingId(null)}
-          onSaved={(s) => timelines.setData((prev) => (prev ?? []).map((x) => (x.id === s.id ? s : x)))}
+          onSaved={(s) => setTimelines((prev) => upsert(prev, s))}
         />
       )}
-      {toDelete && (
+      {del.target && (
         <ConfirmDialog
           title="Delete timeline"
-          message={`Delete “${toDelete.name}”?`}
+          message={`Delete “${del.target.name}”?`}
           confirmLabel="Delete"
-          busy={busy}
-          onCancel={() => setToDelete(null)}
-          onConfirm={() =>
-            void (async () => {
-              setBusy(true);
-              try {
-                await studio.deleteTimeline(toDelete.id);
-                timelines.setData((prev) => (prev ?? []).filter((x) => x.id !== toDelete.id));
-                if (editingId === toDelete.id) setEditingId(null);
-              } catch (e) {
-                setError(mapApiError(e, []).form);
-              } finally {
-                setBusy(false);
-                setToDelete(null);
-              }
-            })()
-          }
+          {...del.dialog}
         />
       )}
     </div>

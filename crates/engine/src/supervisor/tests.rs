@@ -609,3 +609,112 @@ async fn manual_clock_drives_stall_detection() {
     assert_ne!(q.pid, p.pid);
     assert_eq!(status.borrow().restarts, 1);
 }
+
+/// Captures what a `fmt` subscriber writes, for checking log lines.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogBuffer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn every_log_line_about_a_child_says_whose_it_is() {
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::DEBUG)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    // The runtime is single-threaded: the actor's task logs on this thread.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let spec = spec().span(tracing::info_span!(
+        "ffmpeg",
+        role = "ingest",
+        program_id = 7,
+        camera_id = 3
+    ));
+    let mut r = rig_with(config(), spec);
+    let p = r.running().await;
+    p.stderr("[rtsp @ 0x5] Connection to tcp://10.0.0.2:554 failed: Connection refused");
+    p.exit(Exit::Code(1));
+    r.until("backoff", |s| s.state == State::Backoff).await;
+    let q = r.next_process().await;
+    q.frame(1);
+    r.until("running again", |s| s.state == State::Running)
+        .await;
+    r.sup.handle.stop().await.unwrap();
+
+    let text = logs.text();
+    let whose = r#"ffmpeg{role="ingest" program_id=7 camera_id=3}"#;
+    for event in [
+        "started",
+        "running",
+        "run failed",
+        "stopped",
+        "Connection refused",
+    ] {
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(event)).collect();
+        assert!(!lines.is_empty(), "no {event:?} line in:\n{text}");
+        for l in lines {
+            assert!(l.contains(whose), "{event:?} line without its span: {l}");
+        }
+    }
+    assert!(!text.contains("secret"), "{text}");
+
+    // Without a span of its own, a child's lines carry its name.
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let mut r = rig();
+    r.running().await;
+    r.sup.handle.stop().await.unwrap();
+    let started = logs
+        .text()
+        .lines()
+        .find(|l| l.contains("started"))
+        .map(str::to_owned);
+    assert!(
+        started
+            .as_deref()
+            .is_some_and(|l| l.contains(r#"child{name=cam 1}"#)),
+        "{started:?}"
+    );
+}
+
+#[test]
+fn state_names_are_the_serialized_ones() {
+    for s in [
+        State::Idle,
+        State::Starting,
+        State::Running,
+        State::Backoff,
+        State::Failed,
+        State::Stopped,
+    ] {
+        assert_eq!(
+            serde_json::to_value(s).unwrap(),
+            serde_json::Value::from(s.as_str())
+        );
+    }
+}

@@ -21,7 +21,7 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, CurrentUser};
 use super::openapi::Binary;
 use super::Routes;
-use crate::controller::assets::{Asset, AssetUpload, MAX_ASSET_BYTES};
+use crate::services::assets::{Asset, AssetUpload, MAX_ASSET_BYTES};
 use crate::state::AppState;
 
 /// Room for the multipart envelope around a maximal file.
@@ -43,7 +43,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/assets", tag = "overlays", operation_id = "list_assets",
     responses((status = 200, body = [Asset])))]
 pub async fn list_assets(State(state): State<AppState>) -> ApiResult<Json<Vec<Asset>>> {
-    Ok(Json(state.ctl.list_assets().await?))
+    Ok(Json(state.assets.list().await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -116,7 +116,7 @@ pub async fn upload_asset(
             bytes,
         }
     };
-    match state.ctl.upload_asset(upload, Some(user.id)).await {
+    match state.assets.upload(upload, Some(user.id)).await {
         Ok((asset, created)) => {
             let status = if created {
                 StatusCode::CREATED
@@ -223,7 +223,7 @@ pub async fn read_asset(
     ApiPath(id): ApiPath<i64>,
     headers: HeaderMap,
 ) -> ApiResult<Response> {
-    let (asset, bytes) = state.ctl.asset_content(id).await?;
+    let (asset, bytes) = state.assets.content(id).await?;
     let etag = format!("\"{}\"", asset.sha256);
     let common = [
         (ETAG, etag.clone()),
@@ -265,7 +265,7 @@ pub async fn remove_asset(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_asset(id, Some(user.id)).await?;
+    state.assets.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

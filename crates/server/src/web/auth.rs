@@ -17,7 +17,7 @@ use super::extract::{
     session_cookie, ApiJson, ApiPath, CurrentUser, SessionCookie, SESSION_COOKIE,
 };
 use super::Routes;
-use crate::controller::auth::{
+use crate::services::auth::{
     Credentials, NewSession, NewToken, PasswordChange, TokenInfo, UserInfo,
 };
 use crate::state::AppState;
@@ -50,7 +50,7 @@ pub fn router() -> Routes {
 }
 
 fn cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if state.ctl.config.secure_cookie {
+    let secure = if state.config.secure_cookie {
         "; Secure"
     } else {
         ""
@@ -62,11 +62,7 @@ fn cookie_header(state: &AppState, value: &str, max_age: u64) -> HeaderValue {
 }
 
 fn logged_in(state: &AppState, s: NewSession, status: StatusCode) -> Response {
-    let cookie = cookie_header(
-        state,
-        &s.cookie_value,
-        state.ctl.config.session_ttl().as_secs(),
-    );
+    let cookie = cookie_header(state, &s.cookie_value, state.config.session_ttl().as_secs());
     (
         status,
         [(SET_COOKIE, cookie)],
@@ -84,11 +80,11 @@ async fn auth_state(
     headers: HeaderMap,
 ) -> ApiResult<Json<AuthState>> {
     let user = match session_cookie(&headers) {
-        Some(c) => state.ctl.session_user(&c).await?,
+        Some(c) => state.auth.session_user(&c).await?,
         None => None,
     };
     Ok(Json(AuthState {
-        setup_required: state.ctl.setup_required().await?,
+        setup_required: state.auth.setup_required().await?,
         user,
     }))
 }
@@ -103,7 +99,7 @@ async fn setup(
     State(state): State<AppState>,
     ApiJson(c): ApiJson<Credentials>,
 ) -> ApiResult<Response> {
-    let s = state.ctl.setup(&c).await?;
+    let s = state.auth.setup(&c).await?;
     Ok(logged_in(&state, s, StatusCode::CREATED))
 }
 
@@ -119,12 +115,12 @@ async fn login(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     ApiJson(c): ApiJson<Credentials>,
 ) -> ApiResult<Response> {
-    match state.ctl.login(&c, addr.ip()).await {
+    match state.auth.login(&c, addr.ip()).await {
         Ok(s) => Ok(logged_in(&state, s, StatusCode::OK)),
         Err(e) if e.kind == ErrorKind::RateLimited => {
             let key = (addr.ip(), c.username.trim().to_lowercase());
             let wait = state
-                .ctl
+                .auth
                 .login_limiter
                 .blocked(&key)
                 .map(|d| d.as_secs().max(1))
@@ -145,7 +141,7 @@ async fn login(
         headers(("set-cookie" = String, description = "Clears the session cookie")))))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(c) = session_cookie(&headers) {
-        state.ctl.logout(&c).await?;
+        state.auth.logout(&c).await?;
     }
     Ok((
         StatusCode::NO_CONTENT,
@@ -168,7 +164,7 @@ async fn change_password(
 ) -> ApiResult<StatusCode> {
     let keep = cookie.map(|Extension(SessionCookie(c))| c);
     state
-        .ctl
+        .auth
         .change_password(&user, &change, keep.as_deref())
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -181,7 +177,7 @@ async fn list_tokens(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> ApiResult<Json<Vec<TokenInfo>>> {
-    Ok(Json(state.ctl.list_tokens(&user).await?))
+    Ok(Json(state.auth.list_tokens(&user).await?))
 }
 
 /// Creates a bearer token for a machine client; the token is in this response only.
@@ -195,7 +191,7 @@ async fn create_token(
 ) -> ApiResult<(StatusCode, Json<TokenInfo>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_token(&user, &req).await?),
+        Json(state.auth.create_token(&user, &req).await?),
     ))
 }
 
@@ -208,6 +204,6 @@ async fn revoke_token(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.revoke_token(&user, id).await?;
+    state.auth.revoke_token(&user, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

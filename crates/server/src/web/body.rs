@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use vs_base::Error;
 
 use super::error::ApiError;
-use crate::controller::assets::MAX_ASSET_BYTES;
+use crate::services::assets::MAX_ASSET_BYTES;
 
 /// The error of a body over the limit: 413, in the API's JSON error shape.
 pub fn too_large(size: Option<u64>) -> Response {

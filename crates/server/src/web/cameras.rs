@@ -8,8 +8,8 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::cameras::{Camera, CameraInput};
-use crate::controller::presets::{Preset, PresetInput};
+use crate::services::cameras::{Camera, CameraInput};
+use crate::services::presets::{Preset, PresetInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -36,7 +36,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/cameras", tag = "cameras", operation_id = "list_cameras",
     responses((status = 200, body = [Camera])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Camera>>> {
-    Ok(Json(state.ctl.list_cameras().await?))
+    Ok(Json(state.cameras.list().await?))
 }
 
 /// Adds a camera. Credentials inside the address are moved to the encrypted store.
@@ -48,7 +48,7 @@ async fn create(
     CurrentUser(user): CurrentUser,
     ApiJson(input): ApiJson<CameraInput>,
 ) -> ApiResult<(StatusCode, Json<Camera>)> {
-    let cam = state.ctl.create_camera(&input, Some(user.id)).await?;
+    let cam = state.cameras.create(&input, Some(user.id)).await?;
     Ok((StatusCode::CREATED, Json(cam)))
 }
 
@@ -57,7 +57,7 @@ async fn create(
     params(("id" = i64, Path, description = "Camera id")),
     responses((status = 200, body = Camera), (status = 404, body = ErrorBody)))]
 async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Camera>> {
-    Ok(Json(state.ctl.camera(id).await?))
+    Ok(Json(state.cameras.get(id).await?))
 }
 
 /// Replaces a camera's settings; an absent password keeps the stored one.
@@ -71,9 +71,7 @@ async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<CameraInput>,
 ) -> ApiResult<Json<Camera>> {
-    Ok(Json(
-        state.ctl.update_camera(id, &input, Some(user.id)).await?,
-    ))
+    Ok(Json(state.cameras.update(id, &input, Some(user.id)).await?))
 }
 
 /// Deletes a camera and its presets.
@@ -86,7 +84,7 @@ async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_camera(id, Some(user.id)).await?;
+    state.cameras.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -98,7 +96,7 @@ async fn list_presets(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Vec<Preset>>> {
-    Ok(Json(state.ctl.list_presets(id).await?))
+    Ok(Json(state.cameras.list_presets(id).await?))
 }
 
 /// Adds a preset to a camera; names are unique per camera.
@@ -112,13 +110,16 @@ async fn create_preset(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<PresetInput>,
 ) -> ApiResult<(StatusCode, Json<Preset>)> {
-    let p = state.ctl.create_preset(id, &input, Some(user.id)).await?;
+    let p = state
+        .cameras
+        .create_preset(id, &input, Some(user.id))
+        .await?;
     Ok((StatusCode::CREATED, Json(p)))
 }
 
 /// A preset must belong to the camera named in the path.
 async fn owned_preset(state: &AppState, camera_id: i64, preset_id: i64) -> ApiResult<Preset> {
-    let p = state.ctl.preset(preset_id).await?;
+    let p = state.cameras.preset(preset_id).await?;
     if p.camera_id != camera_id {
         return Err(
             vs_base::Error::not_found(format!("preset {preset_id} of camera {camera_id}")).into(),
@@ -153,7 +154,7 @@ async fn update_camera_preset(
     owned_preset(&state, camera_id, preset_id).await?;
     Ok(Json(
         state
-            .ctl
+            .cameras
             .update_preset(preset_id, &input, Some(user.id))
             .await?,
     ))
@@ -169,7 +170,10 @@ async fn remove_camera_preset(
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<StatusCode> {
     owned_preset(&state, camera_id, preset_id).await?;
-    state.ctl.delete_preset(preset_id, Some(user.id)).await?;
+    state
+        .cameras
+        .delete_preset(preset_id, Some(user.id))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -181,7 +185,7 @@ async fn read_preset(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Preset>> {
-    Ok(Json(state.ctl.preset(id).await?))
+    Ok(Json(state.cameras.preset(id).await?))
 }
 
 /// Replaces a preset.
@@ -196,7 +200,10 @@ async fn update_preset(
     ApiJson(input): ApiJson<PresetInput>,
 ) -> ApiResult<Json<Preset>> {
     Ok(Json(
-        state.ctl.update_preset(id, &input, Some(user.id)).await?,
+        state
+            .cameras
+            .update_preset(id, &input, Some(user.id))
+            .await?,
     ))
 }
 
@@ -209,6 +216,6 @@ async fn remove_preset(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_preset(id, Some(user.id)).await?;
+    state.cameras.delete_preset(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

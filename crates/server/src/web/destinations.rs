@@ -8,7 +8,7 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::destinations::{Destination, DestinationInput};
+use crate::services::destinations::{Destination, DestinationInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -24,7 +24,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/destinations", tag = "destinations", operation_id = "list_destinations",
     responses((status = 200, body = [Destination])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Destination>>> {
-    Ok(Json(state.ctl.list_destinations().await?))
+    Ok(Json(state.destinations.list().await?))
 }
 
 /// Adds a destination. For YouTube, Facebook and Twitch only the stream key is needed.
@@ -39,7 +39,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Destination>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_destination(&input, Some(user.id)).await?),
+        Json(state.destinations.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -51,7 +51,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Destination>> {
-    Ok(Json(state.ctl.destination(id).await?))
+    Ok(Json(state.destinations.get(id).await?))
 }
 
 /// Replaces a destination; an absent stream_key keeps the stored one.
@@ -66,10 +66,7 @@ pub async fn update(
     ApiJson(input): ApiJson<DestinationInput>,
 ) -> ApiResult<Json<Destination>> {
     Ok(Json(
-        state
-            .ctl
-            .update_destination(id, &input, Some(user.id))
-            .await?,
+        state.destinations.update(id, &input, Some(user.id)).await?,
     ))
 }
 
@@ -83,6 +80,6 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_destination(id, Some(user.id)).await?;
+    state.destinations.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use vs_base::Error;
 
 use super::error::{ApiError, JsonBodyRejection};
-use crate::controller::auth::UserInfo;
+use crate::services::auth::UserInfo;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "vs_session";
@@ -72,10 +72,10 @@ fn bearer(headers: &axum::http::HeaderMap) -> Option<String> {
 pub async fn require_auth(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let headers = req.headers();
     let user = if let Some(token) = bearer(headers) {
-        state.ctl.token_user(&token).await
+        state.auth.token_user(&token).await
     } else if let Some(cookie) = session_cookie(headers) {
         req.extensions_mut().insert(SessionCookie(cookie.clone()));
-        state.ctl.session_user(&cookie).await
+        state.auth.session_user(&cookie).await
     } else {
         Ok(None)
     };

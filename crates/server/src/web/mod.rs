@@ -1,5 +1,5 @@
 //! The web layer: authentication, validation of the request's shape, and JSON. No business
-//! logic lives here; every handler calls the controller. The route table is assembled here,
+//! logic lives here; every handler calls the services. The route table is assembled here,
 //! from one `router()` per resource.
 
 pub mod assets;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, generated from the Rust types and handler annotations, and the route
 //! that serves it. The statuses every operation shares by its shape (401 behind auth, 400 for
 //! a malformed id, query or JSON body, 413 for a body over the limit) are added here, in one
-//! place; each annotation lists what its controller call can answer.
+//! place; each annotation lists what its service call can answer.
 
 use std::sync::LazyLock;
 
@@ -17,7 +17,7 @@ use super::{
     assets, auth, cameras, destinations, error, overlays, preview, programs, ptz, status, streams,
     studio, system, timelines, Routes,
 };
-use crate::controller;
+use crate::services;
 
 /// Where the document is served (and where the Swagger UI at `/api/docs` reads it).
 pub const DOCUMENT_PATH: &str = "/api/openapi.json";
@@ -49,7 +49,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         assets::list_assets, assets::upload_asset, assets::read_asset, assets::remove_asset,
         studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
     ),
-    components(schemas(error::ErrorBody, controller::auth::UserInfo, timelines::ExportFormat)),
+    components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat)),
     modifiers(&Security, &SharedResponses),
     security(("session" = []), ("bearer" = [])),
     tags(
@@ -105,7 +105,7 @@ impl Modify for Security {
     }
 }
 
-/// The statuses an operation can answer because of its shape rather than its controller call:
+/// The statuses an operation can answer because of its shape rather than its service call:
 /// - 401 from `require_auth` on every operation that does not opt out of the global security;
 /// - 400 from `ApiPath` (an integer id that is not one), `ApiQuery` and `ApiJson` (malformed
 ///   JSON, wrong shape, no `Content-Type: application/json`);

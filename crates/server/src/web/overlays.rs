@@ -9,7 +9,7 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::assets::{Overlay, OverlayInput};
+use crate::services::overlays::{Overlay, OverlayInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -25,7 +25,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/overlays", tag = "overlays", operation_id = "list_overlays",
     responses((status = 200, body = [Overlay])))]
 pub async fn list_overlays(State(state): State<AppState>) -> ApiResult<Json<Vec<Overlay>>> {
-    Ok(Json(state.ctl.list_overlays().await?))
+    Ok(Json(state.overlays.list().await?))
 }
 
 /// Adds an overlay; its fields are checked per kind (422 naming the first bad one).
@@ -39,7 +39,7 @@ pub async fn create_overlay(
 ) -> ApiResult<(StatusCode, Json<Overlay>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_overlay(&input, Some(user.id)).await?),
+        Json(state.overlays.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -50,7 +50,7 @@ pub async fn read_overlay(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Overlay>> {
-    Ok(Json(state.ctl.overlay(id).await?))
+    Ok(Json(state.overlays.get(id).await?))
 }
 
 /// Replaces an overlay; timelines and programs that show it take the change.
@@ -65,7 +65,7 @@ pub async fn update_overlay(
     ApiJson(input): ApiJson<OverlayInput>,
 ) -> ApiResult<Json<Overlay>> {
     Ok(Json(
-        state.ctl.update_overlay(id, &input, Some(user.id)).await?,
+        state.overlays.update(id, &input, Some(user.id)).await?,
     ))
 }
 
@@ -79,6 +79,6 @@ pub async fn remove_overlay(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_overlay(id, Some(user.id)).await?;
+    state.overlays.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -13,12 +13,12 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiPath;
 use super::Routes;
-use crate::controller::preview::{PreviewStats, Viewer, ViewerMessage};
+use crate::services::previews::{PreviewStats, Viewer, ViewerMessage};
 use crate::state::AppState;
 
 /// A send that cannot complete in this time means the viewer stopped reading for good (its
 /// TCP window has been full all along): the socket is closed. Shorter lags are handled by
-/// skipping fragments, see `controller::preview`.
+/// skipping fragments, see `services::previews`.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
 pub fn router() -> Routes {
@@ -44,7 +44,7 @@ async fn live(
     ApiPath(id): ApiPath<i64>,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let viewer = state.ctl.join_preview(id).await?;
+    let viewer = state.previews.join_camera(id).await?;
     Ok(ws.on_upgrade(move |socket| serve(socket, viewer)))
 }
 
@@ -56,7 +56,7 @@ async fn stats(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PreviewStats>> {
-    Ok(Json(state.ctl.preview_stats(id).await?))
+    Ok(Json(state.previews.camera_stats(id).await?))
 }
 
 /// Live preview of a running program's output (what the destinations receive, overlays
@@ -73,7 +73,7 @@ async fn program_live(
     ApiPath(id): ApiPath<i64>,
     ws: WebSocketUpgrade,
 ) -> ApiResult<Response> {
-    let viewer = state.ctl.join_program_preview(id).await?;
+    let viewer = state.previews.join_program(id).await?;
     Ok(ws.on_upgrade(move |socket| serve(socket, viewer)))
 }
 
@@ -85,7 +85,7 @@ async fn program_stats(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PreviewStats>> {
-    Ok(Json(state.ctl.program_preview_stats(id).await?))
+    Ok(Json(state.previews.program_stats(id).await?))
 }
 
 async fn serve(mut socket: WebSocket, mut viewer: Viewer) {

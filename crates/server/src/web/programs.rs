@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
+use crate::services::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -31,7 +31,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/programs", tag = "programs", operation_id = "list_programs",
     responses((status = 200, body = [ProgramView])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ProgramView>>> {
-    Ok(Json(state.ctl.list_programs().await?))
+    Ok(Json(state.programs.list().await?))
 }
 
 /// Creates a program: size, frame rate, bitrate, encoder, slate text, destinations.
@@ -45,7 +45,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ProgramView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_program(&input, Some(user.id)).await?),
+        Json(state.programs.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -57,7 +57,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.get_program(id).await?))
+    Ok(Json(state.programs.get(id).await?))
 }
 
 /// Changes a stopped program's settings.
@@ -72,7 +72,7 @@ pub async fn update(
     ApiJson(input): ApiJson<ProgramInput>,
 ) -> ApiResult<Json<ProgramView>> {
     Ok(Json(
-        state.ctl.update_program(id, &input, Some(user.id)).await?,
+        state.programs.update(id, &input, Some(user.id)).await?,
     ))
 }
 
@@ -85,7 +85,7 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_program(id, Some(user.id)).await?;
+    state.programs.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -102,7 +102,7 @@ pub async fn start(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.start_program(id, Some(user.id)).await?))
+    Ok(Json(state.programs.start(id, Some(user.id)).await?))
 }
 
 /// Stops the program (answers the same when it was not running).
@@ -114,7 +114,7 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.stop_program(id, Some(user.id)).await?))
+    Ok(Json(state.programs.stop(id, Some(user.id)).await?))
 }
 
 /// Switches what is on air, without restarting the encoder or the RTMP sessions.
@@ -131,7 +131,7 @@ pub async fn take(
     ApiPath(id): ApiPath<i64>,
     ApiJson(t): ApiJson<TakeInput>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.take(id, &t, Some(user.id)).await?))
+    Ok(Json(state.programs.take(id, &t, Some(user.id)).await?))
 }
 
 /// Cuts to the slate (image and text of the program's settings) at the next frame, e.g. for a
@@ -145,7 +145,7 @@ pub async fn slate(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ProgramView>> {
-    Ok(Json(state.ctl.take_slate(id, Some(user.id)).await?))
+    Ok(Json(state.programs.take_slate(id, Some(user.id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -164,7 +164,7 @@ pub async fn preroll(
     ApiPath(id): ApiPath<i64>,
     ApiJson(p): ApiJson<PrerollInput>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.preroll(id, p.camera_id).await?;
+    state.programs.preroll(id, p.camera_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,7 +183,7 @@ pub async fn overlays(
 ) -> ApiResult<Json<ProgramView>> {
     Ok(Json(
         state
-            .ctl
+            .programs
             .set_program_overlays(id, list, Some(user.id))
             .await?,
     ))
@@ -195,7 +195,7 @@ pub async fn overlays(
     responses((status = 200, body = EncoderProbeView),
         (status = 503, body = ErrorBody, description = "FFmpeg cannot be run")))]
 pub async fn encoders(State(state): State<AppState>) -> ApiResult<Json<EncoderProbeView>> {
-    let probe = state.ctl.encoder_probe().await?;
+    let probe = state.programs.encoder_probe().await?;
     Ok(Json(EncoderProbeView {
         selected: probe.selected,
         results: probe

@@ -9,8 +9,8 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::presets::Preset;
-use crate::controller::ptz::{CaptureInput, ImportReport, MoveReport, PtzState, PtzVelocity};
+use crate::services::presets::Preset;
+use crate::services::ptz::{CaptureInput, ImportReport, MoveReport, PtzState, PtzVelocity};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -39,7 +39,7 @@ pub async fn move_preset(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<MoveReport>> {
-    Ok(Json(state.ctl.move_to_preset(id).await?))
+    Ok(Json(state.ptz.move_to_preset(id).await?))
 }
 
 /// Moves the camera named in the path to one of its presets; answers once it has settled.
@@ -54,13 +54,13 @@ async fn move_camera_preset(
     State(state): State<AppState>,
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
 ) -> ApiResult<Json<MoveReport>> {
-    let p = state.ctl.preset(preset_id).await?;
+    let p = state.cameras.preset(preset_id).await?;
     if p.camera_id != camera_id {
         return Err(
             vs_base::Error::not_found(format!("preset {preset_id} of camera {camera_id}")).into(),
         );
     }
-    Ok(Json(state.ctl.move_to_preset(preset_id).await?))
+    Ok(Json(state.ptz.move_to_preset(preset_id).await?))
 }
 
 /// Saves the camera's current position as a new preset.
@@ -79,7 +79,7 @@ pub async fn capture(
 ) -> ApiResult<(StatusCode, Json<Preset>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.capture_preset(id, &input, Some(user.id)).await?),
+        Json(state.ptz.capture_preset(id, &input, Some(user.id)).await?),
     ))
 }
 
@@ -94,7 +94,7 @@ pub async fn import(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ImportReport>> {
-    Ok(Json(state.ctl.import_presets(id, Some(user.id)).await?))
+    Ok(Json(state.ptz.import_presets(id, Some(user.id)).await?))
 }
 
 /// Where the camera points now, and whether it moves.
@@ -107,7 +107,7 @@ pub async fn state(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<PtzState>> {
-    Ok(Json(state.ctl.ptz_state(id).await?))
+    Ok(Json(state.ptz.status(id).await?))
 }
 
 /// Starts a continuous move (pad pressed); the camera stops by itself after `timeout_ms`.
@@ -121,7 +121,7 @@ pub async fn start_move(
     ApiPath(id): ApiPath<i64>,
     ApiJson(v): ApiJson<PtzVelocity>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.ptz_move(id, &v).await?;
+    state.ptz.start_move(id, &v).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -135,6 +135,6 @@ pub async fn stop(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.ptz_stop(id).await?;
+    state.ptz.stop(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

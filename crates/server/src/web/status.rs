@@ -21,9 +21,9 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::Binary;
 use super::Routes;
-use crate::controller::cameras::CameraInput;
-use crate::controller::health::{CameraHealth, ConnectionTest};
-use crate::controller::status::SystemStatus;
+use crate::services::cameras::CameraInput;
+use crate::services::health::{CameraHealth, ConnectionTest};
+use crate::services::status::SystemStatus;
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -41,14 +41,14 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "get_status",
     responses((status = 200, body = SystemStatus)))]
 pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SystemStatus>> {
-    Ok(Json(state.ctl.system_status().await?))
+    Ok(Json(state.status.system().await?))
 }
 
 /// Health of every camera.
 #[utoipa::path(get, path = "/api/cameras/health", tag = "cameras", operation_id = "list_camera_health",
     responses((status = 200, body = [CameraHealth])))]
 pub async fn cameras_health(State(state): State<AppState>) -> ApiResult<Json<Vec<CameraHealth>>> {
-    Ok(Json(state.ctl.cameras_health().await?))
+    Ok(Json(state.health.all().await?))
 }
 
 /// Health of one camera.
@@ -59,7 +59,7 @@ pub async fn camera_health(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<CameraHealth>> {
-    Ok(Json(state.ctl.camera_health(id).await?))
+    Ok(Json(state.health.camera(id).await?))
 }
 
 /// Tests a saved camera now: reachable or not, codec, size, frame rate, audio.
@@ -70,7 +70,7 @@ pub async fn test_camera(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<ConnectionTest>> {
-    Ok(Json(state.ctl.test_camera(id).await?))
+    Ok(Json(state.health.test_camera(id).await?))
 }
 
 /// Tests camera settings before saving them.
@@ -80,7 +80,7 @@ pub async fn test_unsaved(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CameraInput>,
 ) -> ApiResult<Json<ConnectionTest>> {
-    Ok(Json(state.ctl.test_unsaved(&input).await?))
+    Ok(Json(state.health.test_unsaved(&input).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -104,7 +104,7 @@ pub async fn snapshot(
     ApiPath(id): ApiPath<i64>,
     ApiQuery(q): ApiQuery<SnapshotQuery>,
 ) -> ApiResult<impl IntoResponse> {
-    let jpeg = state.ctl.snapshot(id, q.width).await?;
+    let jpeg = state.health.snapshot(id, q.width).await?;
     Ok((
         [(CONTENT_TYPE, "image/jpeg"), (CACHE_CONTROL, "no-store")],
         jpeg,
@@ -120,8 +120,7 @@ pub async fn snapshot(
 pub async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    let ctl = state.ctl.clone();
-    let changes = BroadcastStream::new(ctl.events.subscribe()).filter_map(|e| match e {
+    let changes = BroadcastStream::new(state.events.subscribe()).filter_map(|e| match e {
         Ok(e) => Some(Event::default().event(e.kind).json_data(e.data).ok()?),
         // A browser too slow to keep up misses events; tell it to refetch.
         Err(BroadcastStreamRecvError::Lagged(n)) => {
@@ -130,18 +129,19 @@ pub async fn events(
     });
     let ticker =
         tokio_stream::wrappers::IntervalStream::new(tokio::time::interval(Duration::from_secs(5)));
-    let status_ctl = ctl.clone();
+    let status_service = state.status.clone();
     let statuses = ticker.then(move |_| {
-        let ctl = status_ctl.clone();
+        let status = status_service.clone();
         async move {
-            ctl.system_status()
+            status
+                .system()
                 .await
                 .ok()
                 .and_then(|s| Event::default().event("status").json_data(s).ok())
         }
     });
     let statuses = statuses.filter_map(|e| e);
-    let shutdown = ctl.shutdown.clone();
+    let shutdown = state.shutdown.clone();
     let stream = futures::StreamExt::take_until(changes.merge(statuses).map(Ok), async move {
         shutdown.cancelled().await
     });

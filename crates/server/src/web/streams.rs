@@ -8,7 +8,7 @@ use axum::Json;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::controller::streams::{Stream, StreamInput};
+use crate::services::streams::{Stream, StreamInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -23,7 +23,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/streams", tag = "streams", operation_id = "list_streams",
     responses((status = 200, body = [Stream])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Stream>>> {
-    Ok(Json(state.ctl.list_streams().await?))
+    Ok(Json(state.streams.list().await?))
 }
 
 /// Creates a stream from a camera (optionally at a preset) to one or more destinations.
@@ -37,7 +37,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<Stream>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_stream(&input, Some(user.id)).await?),
+        Json(state.streams.create(&input, Some(user.id)).await?),
     ))
 }
 
@@ -49,7 +49,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Stream>> {
-    Ok(Json(state.ctl.get_stream(id).await?))
+    Ok(Json(state.streams.get(id).await?))
 }
 
 /// Changes a stopped stream.
@@ -64,9 +64,7 @@ pub async fn update(
     ApiPath(id): ApiPath<i64>,
     ApiJson(input): ApiJson<StreamInput>,
 ) -> ApiResult<Json<Stream>> {
-    Ok(Json(
-        state.ctl.update_stream(id, &input, Some(user.id)).await?,
-    ))
+    Ok(Json(state.streams.update(id, &input, Some(user.id)).await?))
 }
 
 /// Deletes a stopped stream.
@@ -78,7 +76,7 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_stream(id, Some(user.id)).await?;
+    state.streams.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -92,7 +90,7 @@ pub async fn start(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Stream>> {
-    Ok(Json(state.ctl.start_stream(id, Some(user.id)).await?))
+    Ok(Json(state.streams.start(id, Some(user.id)).await?))
 }
 
 /// Stops the stream.
@@ -104,5 +102,5 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
 ) -> ApiResult<Json<Stream>> {
-    Ok(Json(state.ctl.stop_stream(id, Some(user.id)).await?))
+    Ok(Json(state.streams.stop(id, Some(user.id)).await?))
 }

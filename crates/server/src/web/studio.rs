@@ -16,7 +16,7 @@ use super::body::read_body;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
-use crate::controller::timelines::{StudioAck, StudioStatus, SyncInput, SyncResult};
+use crate::services::timelines::{StudioAck, StudioStatus, SyncInput, SyncResult};
 use crate::state::AppState;
 
 /// A sync carries images as base64: several logos at the 10 MiB asset limit each.
@@ -74,8 +74,8 @@ pub async fn sync(
         }
     };
     match state
-        .ctl
-        .sync_studio(input, q.create_cameras.unwrap_or(true), Some(user.id))
+        .timelines
+        .sync(input, q.create_cameras.unwrap_or(true), Some(user.id))
         .await
     {
         Ok(r) => Json(r).into_response(),
@@ -87,7 +87,7 @@ pub async fn sync(
 #[utoipa::path(get, path = "/api/segments", tag = "vistterstudio", operation_id = "list_studio_segments",
     responses((status = 200, description = "[{id, filename, name, duration, created, updated, tracks, assets, apiConfigs}]", body = [Object])))]
 pub async fn segments(State(state): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
-    Ok(Json(state.ctl.studio_segments().await?))
+    Ok(Json(state.timelines.studio_segments().await?))
 }
 
 /// One timeline as a flat segment, never with credentials.
@@ -98,7 +98,7 @@ pub async fn segment(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<Value>> {
-    Ok(Json(state.ctl.studio_segment(&id).await?))
+    Ok(Json(state.timelines.studio_segment(&id).await?))
 }
 
 /// Plays a segment (a timeline) through the program feed, replacing what plays. 503
@@ -116,7 +116,10 @@ pub async fn start(
     ApiPath(segment_id): ApiPath<String>,
 ) -> ApiResult<Json<StudioAck>> {
     Ok(Json(
-        state.ctl.studio_start(&segment_id, Some(user.id)).await?,
+        state
+            .timelines
+            .studio_start(&segment_id, Some(user.id))
+            .await?,
     ))
 }
 
@@ -127,7 +130,7 @@ pub async fn stop(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
 ) -> ApiResult<Json<StudioAck>> {
-    Ok(Json(state.ctl.studio_stop(Some(user.id)).await?))
+    Ok(Json(state.timelines.studio_stop(Some(user.id)).await?))
 }
 
 /// `{isStreaming, currentSegment: {id, name, duration} | null}` as a node answers, followed by
@@ -135,5 +138,5 @@ pub async fn stop(
 #[utoipa::path(get, path = "/api/stream/status", tag = "vistterstudio", operation_id = "get_studio_status",
     responses((status = 200, body = StudioStatus)))]
 pub async fn status(State(state): State<AppState>) -> Json<StudioStatus> {
-    Json(state.ctl.studio_status())
+    Json(state.timelines.studio_status())
 }

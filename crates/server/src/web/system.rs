@@ -40,7 +40,7 @@ async fn health() -> Json<Health> {
     responses((status = 200, description = "Prometheus text exposition format 0.0.4",
         content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    state.ctl.update_gauges();
+    state.status.update_gauges();
     (
         [(CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

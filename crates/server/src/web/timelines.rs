@@ -16,7 +16,7 @@ use vs_timeline::{CueList, Format, Report, Timeline};
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
-use crate::controller::timelines::{
+use crate::services::timelines::{
     ImportResult, PlayOrigin, PlayerStatus, ScheduleInput, TimelineView,
 };
 use crate::state::AppState;
@@ -42,7 +42,7 @@ pub fn router() -> Routes {
 #[utoipa::path(get, path = "/api/timelines", tag = "timelines", operation_id = "list_timelines",
     responses((status = 200, body = [TimelineView])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<TimelineView>>> {
-    Ok(Json(state.ctl.list_timelines().await?))
+    Ok(Json(state.timelines.list().await?))
 }
 
 /// Creates a timeline (the id is generated when absent). Refused with 422 and the path of the
@@ -57,7 +57,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<TimelineView>)> {
     Ok((
         StatusCode::CREATED,
-        Json(state.ctl.create_timeline(input, Some(user.id)).await?),
+        Json(state.timelines.create(input, Some(user.id)).await?),
     ))
 }
 
@@ -68,7 +68,7 @@ pub async fn validate(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<Timeline>,
 ) -> ApiResult<Json<Report>> {
-    Ok(Json(state.ctl.validate_timeline(input).await?))
+    Ok(Json(state.timelines.validate(input).await?))
 }
 
 #[utoipa::path(get, path = "/api/timelines/{id}", tag = "timelines", operation_id = "get_timeline",
@@ -78,7 +78,7 @@ pub async fn read(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<TimelineView>> {
-    Ok(Json(state.ctl.timeline(&id).await?))
+    Ok(Json(state.timelines.get(&id).await?))
 }
 
 /// Replaces a timeline (its schedule stays). A playing timeline goes on with the new version.
@@ -93,7 +93,7 @@ pub async fn update(
     ApiJson(input): ApiJson<Timeline>,
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
-        state.ctl.update_timeline(&id, input, Some(user.id)).await?,
+        state.timelines.update(&id, input, Some(user.id)).await?,
     ))
 }
 
@@ -106,7 +106,7 @@ pub async fn remove(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<StatusCode> {
-    state.ctl.delete_timeline(&id, Some(user.id)).await?;
+    state.timelines.delete(&id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -118,7 +118,7 @@ pub async fn cues(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<CueList>> {
-    Ok(Json(state.ctl.timeline_cues(&id).await?))
+    Ok(Json(state.timelines.cues(&id).await?))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -152,8 +152,8 @@ pub async fn import(
         )
     })?;
     let result = state
-        .ctl
-        .import_segment(doc, q.create_cameras.unwrap_or(true), Some(user.id))
+        .timelines
+        .import(doc, q.create_cameras.unwrap_or(true), Some(user.id))
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
@@ -189,7 +189,7 @@ pub async fn export(
         ExportFormat::Flat => Format::Flat,
         ExportFormat::Declared => Format::Declared,
     });
-    let (filename, text) = state.ctl.export_timeline(&id, format).await?;
+    let (filename, text) = state.timelines.export(&id, format).await?;
     Ok((
         [
             (CONTENT_TYPE, "application/json".to_string()),
@@ -216,8 +216,8 @@ pub async fn set_schedule(
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
         state
-            .ctl
-            .set_timeline_schedule(&id, Some(&input), Some(user.id))
+            .timelines
+            .set_schedule(&id, Some(&input), Some(user.id))
             .await?,
     ))
 }
@@ -233,8 +233,8 @@ pub async fn clear_schedule(
 ) -> ApiResult<Json<TimelineView>> {
     Ok(Json(
         state
-            .ctl
-            .set_timeline_schedule(&id, None, Some(user.id))
+            .timelines
+            .set_schedule(&id, None, Some(user.id))
             .await?,
     ))
 }
@@ -254,8 +254,8 @@ pub async fn start(
 ) -> ApiResult<Json<PlayerStatus>> {
     Ok(Json(
         state
-            .ctl
-            .start_timeline(&id, PlayOrigin::User, Some(user.id))
+            .timelines
+            .start(&id, PlayOrigin::User, Some(user.id))
             .await?,
     ))
 }
@@ -270,9 +270,7 @@ pub async fn stop(
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<Json<PlayerStatus>> {
-    Ok(Json(
-        state.ctl.stop_this_timeline(&id, Some(user.id)).await?,
-    ))
+    Ok(Json(state.timelines.stop_this(&id, Some(user.id)).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -291,5 +289,7 @@ pub async fn jump(
     ApiPath(id): ApiPath<String>,
     ApiJson(input): ApiJson<JumpInput>,
 ) -> ApiResult<Json<PlayerStatus>> {
-    Ok(Json(state.ctl.jump_to_clip(&id, &input.clip_id).await?))
+    Ok(Json(
+        state.timelines.jump_to_clip(&id, &input.clip_id).await?,
+    ))
 }

@@ -5,7 +5,7 @@
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
-use vistterstream::{App, Config};
+use vistterstream::{App, AppDeps, Config};
 
 pub struct TestApp {
     pub base: String,
@@ -24,12 +24,18 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+        Self::spawn_with_deps(tweak, AppDeps::real()).await
+    }
+
+    /// The appliance with what it acts on the world through replaced (a fake spawner, a PTZ
+    /// connector of the test's own).
+    pub async fn spawn_with_deps(tweak: impl FnOnce(&mut Config), deps: AppDeps) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut config = Config::for_tests(dir.path().to_path_buf());
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let shutdown = CancellationToken::new();
-        let app = App::build(config, listener, shutdown.clone())
+        let app = App::build_with(config, listener, shutdown.clone(), deps)
             .await
             .expect("app boots");
         let base = format!("http://{}", app.addr());

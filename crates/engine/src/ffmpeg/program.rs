@@ -1,0 +1,246 @@
+//! The FFmpeg command lines of a program: camera ingest (decode to raw frames at the program's
+//! size and rate), the program encoder (raw frames + silent AAC in, MPEG-TS out) and egress
+//! (MPEG-TS in, copied into the container its destination's URL calls for).
+
+use std::time::Duration;
+
+use super::encode::{device_args, frame_format_args, tuning_args, VAAPI_DEVICE};
+use super::input::NETWORK_TIMEOUT;
+use super::output::OutputFormat;
+use crate::program::{ProgramConfig, SourceSpec};
+
+/// How long an egress write may block before FFmpeg gives up on its destination.
+pub const EGRESS_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Ingest: one camera decoded to `yuv420p` frames of exactly the program's size and rate on
+/// stdout. The picture is letterboxed, never stretched, when the aspect ratios differ.
+pub fn ingest_args(cfg: &ProgramConfig, src: &SourceSpec) -> Vec<String> {
+    let (w, h, fps) = (cfg.width, cfg.height, cfg.fps);
+    let mut a: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into()];
+    a.extend(["-loglevel", "error"].map(String::from));
+    // Decode what arrives now instead of buffering for smoothness, and probe half a second
+    // instead of five: a cold take goes on air about a second sooner. FFmpeg still waits for
+    // a key frame before it outputs anything, so no broken picture goes on air.
+    a.extend(
+        [
+            "-fflags",
+            "nobuffer",
+            "-flags",
+            "low_delay",
+            "-analyzeduration",
+            "500000",
+        ]
+        .map(String::from),
+    );
+    a.extend(src.transport().options(NETWORK_TIMEOUT));
+    a.extend(["-i".to_string(), src.url.clone()]);
+    a.extend(["-map", "0:v:0", "-an", "-sn", "-dn"].map(String::from));
+    a.extend([
+        "-vf".into(),
+        format!(
+            "scale={w}:{h}:force_original_aspect_ratio=decrease,\
+             pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
+        ),
+    ]);
+    a.extend(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            &format!("{w}x{h}"),
+            "-r",
+            &fps.to_string(),
+            "pipe:1",
+        ]
+        .map(String::from),
+    );
+    a
+}
+
+/// The program encoder: raw frames on stdin (video), silent stereo AAC (audio, always present
+/// because YouTube drops video-only streams), H.264 at a fixed GOP of two seconds, MPEG-TS on
+/// stdout for the fan-out.
+pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
+    let (w, h, fps) = (cfg.width, cfg.height, cfg.fps);
+    let enc = cfg.encoder.as_str();
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+        .map(String::from)
+        .to_vec();
+    a.extend(device_args(enc, VAAPI_DEVICE));
+    a.extend(
+        [
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-s",
+            &format!("{w}x{h}"),
+            "-r",
+            &fps.to_string(),
+            // Frames arrive paced by the program clock; a short queue would only add
+            // "thread message queue blocking" warnings when the encoder hiccups.
+            "-thread_queue_size",
+            "64",
+            "-i",
+            "pipe:0",
+            "-f",
+            "lavfi",
+            "-i",
+            "anullsrc=r=48000:cl=stereo",
+            "-map",
+            "0:v:0",
+            "-map",
+            "1:a:0",
+        ]
+        .map(String::from),
+    );
+    a.extend(frame_format_args(enc));
+    let kbps = cfg.video_bitrate_kbps;
+    let gop = (2 * fps).to_string();
+    a.extend(["-c:v".to_string(), enc.to_string()]);
+    a.extend(tuning_args(enc));
+    a.extend(
+        [
+            "-b:v",
+            &format!("{kbps}k"),
+            "-maxrate",
+            &format!("{kbps}k"),
+            "-bufsize",
+            &format!("{}k", 2 * kbps),
+            "-g",
+            &gop,
+            "-keyint_min",
+            &gop,
+            // No B-frames: no reordering delay and DTS = PTS, which the egress copies as is.
+            "-bf",
+            "0",
+            "-c:a",
+            "aac",
+            "-b:a",
+            &format!("{}k", cfg.audio_bitrate_kbps),
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-f",
+            "mpegts",
+            "-flush_packets",
+            "1",
+            "pipe:1",
+        ]
+        .map(String::from),
+    );
+    a
+}
+
+/// Egress: the encoder's MPEG-TS from stdin, copied (no re-encode) to one destination in the
+/// container its URL calls for ([`OutputFormat::for_url`]: FLV for RTMP, MPEG-TS for SRT).
+/// FFmpeg's copy starts at the first key frame, so a destination attached or re-attached
+/// mid-stream starts cleanly.
+pub fn egress_args(url: &str) -> Vec<String> {
+    let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
+        .map(String::from)
+        .to_vec();
+    a.extend(["-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy"].map(String::from));
+    a.extend(OutputFormat::for_url(url).args());
+    a.extend([
+        "-rw_timeout".to_string(),
+        EGRESS_TIMEOUT.as_micros().to_string(),
+    ]);
+    a.push(url.to_string());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::program::{OutputSpec, SlateSpec};
+
+    fn cfg() -> ProgramConfig {
+        let mut c = ProgramConfig::new("p", 1280, 720, 30);
+        c.outputs
+            .push(OutputSpec::new(1, "yt", "rtmp://127.0.0.1/live2/key"));
+        c.slate = SlateSpec::default();
+        c
+    }
+
+    #[test]
+    fn ingest_decodes_to_raw_frames_of_the_program_size() {
+        let src = SourceSpec::new(3, "Dock", "rtsp://u:p@127.0.0.1:8554/cam").rtsp(true);
+        let a = ingest_args(&cfg(), &src).join(" ");
+        assert!(
+            a.contains("-rtsp_transport tcp -timeout 5000000 -i rtsp://u:p@127.0.0.1:8554/cam"),
+            "{a}"
+        );
+        assert!(
+            a.ends_with("-f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30 pipe:1"),
+            "{a}"
+        );
+        assert!(a.contains("force_original_aspect_ratio=decrease"));
+        let http = SourceSpec::new(4, "Web", "http://127.0.0.1/x.flv");
+        let a = ingest_args(&cfg(), &http).join(" ");
+        assert!(
+            a.contains("-rw_timeout 5000000 -i http://127.0.0.1/x.flv"),
+            "{a}"
+        );
+        let file = SourceSpec::new(5, "Clip", "/tmp/clip.mp4");
+        let a = ingest_args(&cfg(), &file).join(" ");
+        assert!(
+            a.contains("-analyzeduration 500000 -i /tmp/clip.mp4"),
+            "{a}"
+        );
+    }
+
+    #[test]
+    fn encoder_reads_raw_frames_and_adds_silence() {
+        let a = encoder_args(&cfg()).join(" ");
+        assert!(
+            a.contains("-f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-i pipe:0 -f lavfi -i anullsrc=r=48000:cl=stereo"),
+            "{a}"
+        );
+        assert!(
+            a.contains("-c:v libx264 -preset veryfast -tune zerolatency"),
+            "{a}"
+        );
+        assert!(a.contains("-g 60"), "{a}");
+        assert!(a.contains("-c:a aac -b:a 128k"), "{a}");
+        assert!(a.ends_with("-f mpegts -flush_packets 1 pipe:1"), "{a}");
+        let mut c = cfg();
+        c.encoder = "h264_vaapi".into();
+        let a = encoder_args(&c).join(" ");
+        assert!(a.contains("-vaapi_device /dev/dri/renderD128"));
+        assert!(a.contains("-vf format=nv12,hwupload -c:v h264_vaapi"));
+    }
+
+    #[test]
+    fn egress_copies() {
+        let a = egress_args("rtmp://x/live2/k").join(" ");
+        assert!(
+            a.contains("-f mpegts -i pipe:0 -map 0 -c copy -f flv"),
+            "{a}"
+        );
+        assert!(a.ends_with("rtmp://x/live2/k"));
+    }
+
+    /// RTMP egress is byte for byte what it was; SRT gets MPEG-TS (it used to get FLV, which
+    /// no SRT receiver reads).
+    #[test]
+    fn egress_container_follows_the_destination() {
+        assert_eq!(
+            egress_args("rtmp://x/live2/k").join(" "),
+            "-hide_banner -nostdin -loglevel error -f mpegts -i pipe:0 -map 0 -c copy -f flv \
+             -flvflags no_duration_filesize -rw_timeout 10000000 rtmp://x/live2/k"
+        );
+        assert_eq!(
+            egress_args("srt://127.0.0.1:9000?streamid=k").join(" "),
+            "-hide_banner -nostdin -loglevel error -f mpegts -i pipe:0 -map 0 -c copy \
+             -f mpegts -rw_timeout 10000000 srt://127.0.0.1:9000?streamid=k"
+        );
+    }
+}

@@ -1,0 +1,140 @@
+//! Camera-to-destination copy streams: the camera's video is copied (no re-encode: near-zero
+//! CPU on a Pi) and AAC audio is always present (the camera's, transcoded, or silence), because
+//! YouTube drops video-only streams.
+
+use vs_base::Protocol;
+
+use super::input::{InputTransport, NETWORK_TIMEOUT};
+use super::output::OutputFormat;
+
+/// How the output's AAC audio is made from what the camera has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioPlan {
+    /// The camera sends AAC: copied.
+    CopyAac,
+    /// The camera sends another codec: transcoded to AAC.
+    Transcode,
+    /// The camera has no audio (or could not be probed): silent AAC.
+    Silence,
+}
+
+impl AudioPlan {
+    /// The plan for a camera whose audio codec (as ffprobe names it) is `codec`, `None` when
+    /// it has no audio.
+    pub fn for_codec(codec: Option<&str>) -> Self {
+        match codec {
+            Some("aac") => AudioPlan::CopyAac,
+            Some(_) => AudioPlan::Transcode,
+            None => AudioPlan::Silence,
+        }
+    }
+
+    /// The API's word for it: "camera", "transcoded" or "silence".
+    pub fn label(self) -> &'static str {
+        match self {
+            AudioPlan::CopyAac => "camera",
+            AudioPlan::Transcode => "transcoded",
+            AudioPlan::Silence => "silence",
+        }
+    }
+}
+
+/// The FFmpeg arguments of one camera-to-destination copy; the container follows the
+/// destination's URL ([`OutputFormat::for_url`]).
+pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "warning".into()];
+    a.extend(InputTransport::of_protocol(protocol).options(NETWORK_TIMEOUT));
+    a.extend(["-fflags", "+genpts", "-i"].map(String::from));
+    a.push(input.into());
+    if audio == AudioPlan::Silence {
+        a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
+    }
+    a.extend(["-map", "0:v:0"].map(String::from));
+    match audio {
+        AudioPlan::CopyAac => a.extend(["-map", "0:a:0", "-c:a", "copy"].map(String::from)),
+        AudioPlan::Transcode => a.extend(
+            [
+                "-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ar", "44100",
+            ]
+            .map(String::from),
+        ),
+        AudioPlan::Silence => a.extend(
+            ["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-shortest"].map(String::from),
+        ),
+    }
+    a.extend(["-c:v", "copy"].map(String::from));
+    a.extend(OutputFormat::for_url(output).args());
+    a.push(output.into());
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_args_always_carry_aac() {
+        let a = copy_args(
+            "rtsp://u:p@h/s",
+            Protocol::Rtsp,
+            AudioPlan::Silence,
+            "rtmp://x/live2/k",
+        );
+        let s = a.join(" ");
+        assert!(s.contains("-c:v copy"));
+        assert!(s.contains("anullsrc"));
+        assert!(s.contains("-map 1:a:0 -c:a aac"));
+        assert!(s.contains("-rtsp_transport tcp -timeout 5000000"));
+        assert!(s.ends_with("-f flv -flvflags no_duration_filesize rtmp://x/live2/k"));
+        let s = copy_args(
+            "rtmp://h/app/s",
+            Protocol::Rtmp,
+            AudioPlan::CopyAac,
+            "srt://x:9000",
+        )
+        .join(" ");
+        assert!(s.contains("-rw_timeout 5000000"));
+        assert!(s.contains("-map 0:a:0 -c:a copy"));
+        assert!(s.contains("-f mpegts srt://x:9000"));
+    }
+
+    /// The exact command lines the server's integration tests were written against.
+    #[test]
+    fn copy_args_are_unchanged() {
+        assert_eq!(
+            copy_args(
+                "rtsp://u:p@h/s",
+                Protocol::Rtsp,
+                AudioPlan::Transcode,
+                "rtmp://x/live2/k"
+            )
+            .join(" "),
+            "-hide_banner -loglevel warning -rtsp_transport tcp -timeout 5000000 -fflags +genpts \
+             -i rtsp://u:p@h/s -map 0:v:0 -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -c:v copy \
+             -f flv -flvflags no_duration_filesize rtmp://x/live2/k"
+        );
+        assert_eq!(
+            copy_args(
+                "rtmp://h/a/s",
+                Protocol::Rtmp,
+                AudioPlan::Silence,
+                "srt://x:9000"
+            )
+            .join(" "),
+            "-hide_banner -loglevel warning -rw_timeout 5000000 -fflags +genpts -i rtmp://h/a/s \
+             -f lavfi -i anullsrc=r=44100:cl=stereo -map 0:v:0 -map 1:a:0 -c:a aac -b:a 128k \
+             -shortest -c:v copy -f mpegts srt://x:9000"
+        );
+    }
+
+    #[test]
+    fn audio_plan_from_the_camera_codec() {
+        assert_eq!(AudioPlan::for_codec(Some("aac")), AudioPlan::CopyAac);
+        assert_eq!(
+            AudioPlan::for_codec(Some("pcm_mulaw")),
+            AudioPlan::Transcode
+        );
+        assert_eq!(AudioPlan::for_codec(None), AudioPlan::Silence);
+        assert_eq!(AudioPlan::Transcode.label(), "transcoded");
+    }
+}

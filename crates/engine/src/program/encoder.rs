@@ -1,0 +1,137 @@
+//! The program encoder: one long-lived FFmpeg fed raw frames on stdin at exactly the
+//! program's rate, whose MPEG-TS goes to the fan-out. Restarted by its supervisor when it
+//! fails; the frame writer then moves to the new run's stdin and the RTMP sessions (held by
+//! the egress processes) carry on.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+use super::config::ProgramConfig;
+use super::fanout::{self, FanOut};
+use super::slot::FrameData;
+use super::switcher::Stats;
+use crate::backoff::BackoffPolicy;
+use crate::ffmpeg::program::encoder_args;
+use crate::spawner::{BoxWrite, ProcessSpec, StdinMode, StdoutMode};
+use crate::supervisor::{MediaIo, SupervisorConfig};
+
+/// Frames waiting for the encoder's stdin: a few frames absorb scheduling jitter; more would
+/// only add latency.
+pub(super) const ENCODER_QUEUE_FRAMES: usize = 3;
+
+/// The encoder process; its log lines say which program they are about.
+pub(super) fn encoder_spec(config: &ProgramConfig) -> ProcessSpec {
+    ProcessSpec {
+        name: format!("program {} encoder", config.name),
+        program: config.ffmpeg.clone(),
+        args: encoder_args(config),
+        stdin: StdinMode::Media,
+        stdout: StdoutMode::Media,
+        ..Default::default()
+    }
+    .span(tracing::info_span!(
+        "ffmpeg",
+        role = "encoder",
+        program = %config.name,
+        program_id = config.id,
+    ))
+}
+
+pub(super) fn encoder_supervision() -> SupervisorConfig {
+    SupervisorConfig {
+        startup_timeout: Duration::from_secs(15),
+        stall_timeout: Duration::from_secs(5),
+        stop_timeout: Duration::from_secs(4),
+        backoff: BackoffPolicy {
+            initial: Duration::from_millis(200),
+            max: Duration::from_secs(5),
+            ..BackoffPolicy::default()
+        },
+        ..SupervisorConfig::default()
+    }
+}
+
+/// Hands each encoder run's stdin to the frame writer and pumps its stdout into the fan-out.
+pub(super) async fn encoder_io(
+    mut media: mpsc::Receiver<MediaIo>,
+    stdin_tx: mpsc::Sender<BoxWrite>,
+    fanout: Arc<FanOut>,
+    cancel: CancellationToken,
+) {
+    let mut pump: Option<JoinHandle<()>> = None;
+    loop {
+        let io = tokio::select! {
+            _ = cancel.cancelled() => break,
+            io = media.recv() => match io { Some(io) => io, None => break },
+        };
+        if let Some(stdin) = io.stdin {
+            if stdin_tx.send(stdin).await.is_err() {
+                break;
+            }
+        }
+        if let Some(stdout) = io.stdout {
+            // The previous run's pipe has ended (or will, its process is gone); a stale
+            // reader must not interleave old packets with the new run's.
+            if let Some(p) = pump.take() {
+                p.abort();
+            }
+            fanout.new_run();
+            let fanout = fanout.clone();
+            pump = Some(tokio::spawn(async move {
+                fanout::pump_ts(stdout, &fanout).await;
+            }));
+        }
+    }
+    if let Some(p) = pump {
+        p.abort();
+    }
+}
+
+/// Writes program frames into the current encoder run; frames are dropped (and counted) while
+/// there is none.
+pub(super) async fn frame_writer(
+    mut frames: mpsc::Receiver<FrameData>,
+    mut stdins: mpsc::Receiver<BoxWrite>,
+    stats: Arc<Stats>,
+    cancel: CancellationToken,
+) {
+    let mut stdin: Option<BoxWrite> = None;
+    loop {
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            s = stdins.recv() => match s {
+                Some(s) => stdin = Some(s),
+                None => return,
+            },
+            f = frames.recv() => {
+                let Some(frame) = f else { return };
+                let Some(w) = stdin.as_mut() else {
+                    stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let written = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    r = w.write_all(&frame) => r,
+                };
+                match written {
+                    Ok(()) => {
+                        stats.written.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        debug!(error = %e, "encoder stdin closed; waiting for its next run");
+                        stdin = None;
+                        stats.dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! The handle of a running program: takes, pre-rolls, releases, holds, overlays, status and
+//! stop, all serialized so that a stop never races a take.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+use vs_base::{Error, Result};
+
+use super::config::{ProgramConfig, SourceSpec};
+use super::egress::Egress;
+use super::fanout::{FanOut, TapChunk};
+use super::ingest::{stop_ingest, Ingest};
+use super::overlay::{Overlay, Overlays};
+use super::status::{build_status, ProgramStatus};
+use super::switcher::{Pending, Selection, Stats};
+use crate::supervisor::{Deps, Shutdown, SupervisorHandle};
+
+/// Controls a running program. Cheap to clone.
+#[derive(Clone)]
+pub struct ProgramHandle {
+    pub(super) inner: Arc<Inner>,
+}
+
+/// The state shared by the handles and the program's tasks.
+pub(super) struct Inner {
+    pub(super) config: ProgramConfig,
+    pub(super) deps: Deps,
+    pub(super) sup_shutdown: Shutdown,
+    pub(super) cancel: CancellationToken,
+    pub(super) selection: Arc<Mutex<Selection>>,
+    pub(super) stats: Arc<Stats>,
+    pub(super) overlays: Overlays,
+    pub(super) encoder: SupervisorHandle,
+    pub(super) egress: Vec<Egress>,
+    pub(super) ingests: Mutex<BTreeMap<i64, Ingest>>,
+    /// Serializes take/preroll/release/stop; true once stopped.
+    pub(super) ops: tokio::sync::Mutex<bool>,
+    pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) supervisors: Mutex<Vec<JoinHandle<()>>>,
+    pub(super) status_tx: watch::Sender<ProgramStatus>,
+    pub(super) status_rx: watch::Receiver<ProgramStatus>,
+    pub(super) started_at: SystemTime,
+    pub(super) status_kick: Arc<tokio::sync::Notify>,
+    pub(super) fanout: Arc<FanOut>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The last handle went away without `stop`: end the tasks; the supervisors stop their
+        // children on the same token.
+        self.cancel.cancel();
+    }
+}
+
+impl ProgramHandle {
+    /// The program's encoded MPEG-TS as it leaves the encoder, for a live preview: where to
+    /// start (PAT, PMT and the packets since the last keyframe; empty before the first one),
+    /// then the live chunks. A reader that falls behind loses chunks (it gets `Lagged`),
+    /// never slows the program. It ends (`Closed`) only when the program is dropped; the
+    /// caller's own stop tells it when to let go.
+    pub fn tap_ts(&self) -> (Vec<Bytes>, broadcast::Receiver<TapChunk>) {
+        self.inner.fanout.tap()
+    }
+
+    /// Puts `source` on air, starting its ingest if it is not running (or restarting it if
+    /// its URL changed). Returns at once: the cut happens at the first tick at which the
+    /// source has a fresh frame (the next tick for a pre-rolled source); until then the
+    /// previous source (or the slate) stays on air. The previous source keeps being decoded,
+    /// so a take back is instant too, until it is [`release`](Self::release)d.
+    pub async fn take(&self, source: SourceSpec) -> Result<()> {
+        let ops = self.inner.ops.lock().await;
+        if *ops {
+            return Err(Error::invalid_state("the program has stopped"));
+        }
+        let id = source.id;
+        let src = self.ensure_ingest(source).await?;
+        {
+            let mut sel = self.inner.selection.lock().expect("selection lock");
+            if sel.on_air.as_ref().is_some_and(|s| s.id == id) {
+                sel.pending = None;
+            } else {
+                sel.pending = Some(Pending {
+                    source: src,
+                    since: self.inner.deps.clock.now(),
+                });
+            }
+        }
+        info!(program = %self.inner.config.name, source = id, "take");
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
+    /// Cuts to the slate at the next tick (a gap in a timeline, or an operator's choice),
+    /// cancelling a pending take. Sources keep being decoded until released, so a take back
+    /// is instant.
+    pub async fn take_slate(&self) -> Result<()> {
+        let ops = self.inner.ops.lock().await;
+        if *ops {
+            return Err(Error::invalid_state("the program has stopped"));
+        }
+        {
+            let mut sel = self.inner.selection.lock().expect("selection lock");
+            sel.pending = None;
+            sel.on_air = None;
+            sel.hold_until = None;
+        }
+        info!(program = %self.inner.config.name, "take slate");
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
+    /// Starts decoding `source` without putting it on air, so that a later take is instant.
+    pub async fn preroll(&self, source: SourceSpec) -> Result<()> {
+        let ops = self.inner.ops.lock().await;
+        if *ops {
+            return Err(Error::invalid_state("the program has stopped"));
+        }
+        self.ensure_ingest(source).await?;
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
+    /// Stops the ingest of a source that is neither on air nor being taken. Releasing a source
+    /// that has no ingest does nothing.
+    pub async fn release(&self, id: i64) -> Result<()> {
+        let ops = self.inner.ops.lock().await;
+        if *ops {
+            return Ok(());
+        }
+        {
+            let sel = self.inner.selection.lock().expect("selection lock");
+            let busy = sel.on_air.as_ref().is_some_and(|s| s.id == id)
+                || sel.pending.as_ref().is_some_and(|p| p.source.id == id);
+            if busy {
+                return Err(Error::invalid_state(format!(
+                    "source {id} is on air; take another source first"
+                )));
+            }
+        }
+        let ingest = self.inner.ingests.lock().expect("ingests lock").remove(&id);
+        if let Some(ingest) = ingest {
+            stop_ingest(ingest).await;
+            info!(program = %self.inner.config.name, source = id, "ingest released");
+        }
+        drop(ops);
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
+    /// Freezes the picture on air for at most `max` (until [`unhold`](Self::unhold) or a
+    /// take): for moving the on-air camera to a preset without showing the move. Overlays
+    /// (a clock) stay live.
+    pub fn hold(&self, max: Duration) {
+        let until = self.inner.deps.clock.now() + max;
+        self.inner
+            .selection
+            .lock()
+            .expect("selection lock")
+            .hold_until = Some(until);
+        self.inner.status_kick.notify_one();
+    }
+
+    pub fn unhold(&self) {
+        self.inner
+            .selection
+            .lock()
+            .expect("selection lock")
+            .hold_until = None;
+        self.inner.status_kick.notify_one();
+    }
+
+    /// Replaces the overlays atomically (validated and rendered first; on error the previous
+    /// set stays). The encoder is not touched.
+    pub async fn set_overlays(&self, overlays: Vec<Overlay>) -> Result<()> {
+        self.inner.overlays.set(overlays).await
+    }
+
+    /// A fresh snapshot (counters as of now; `fps_measured` as of the last publication).
+    pub fn status(&self) -> ProgramStatus {
+        let fps = self.inner.status_rx.borrow().fps_measured;
+        build_status(&self.inner, fps)
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<ProgramStatus> {
+        self.inner.status_rx.clone()
+    }
+
+    pub fn config(&self) -> &ProgramConfig {
+        &self.inner.config
+    }
+
+    /// Stops the program: egress first (each destination gets a clean end of stream), then
+    /// the encoder, then the ingests, then the internal tasks. Every child is reaped when this
+    /// returns. Calling it again does nothing.
+    pub async fn stop(&self) {
+        let mut ops = self.inner.ops.lock().await;
+        if *ops {
+            return;
+        }
+        *ops = true;
+        let inner = &self.inner;
+        futures_join(inner.egress.iter().map(|e| e.handle.stop())).await;
+        let _ = inner.encoder.stop().await;
+        let ingests: Vec<Ingest> =
+            std::mem::take(&mut *inner.ingests.lock().expect("ingests lock"))
+                .into_values()
+                .collect();
+        futures_join(ingests.into_iter().map(stop_ingest)).await;
+        inner.cancel.cancel();
+        let tasks = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));
+        let sups = std::mem::take(&mut *inner.supervisors.lock().expect("supervisors lock"));
+        for t in sups.into_iter().chain(tasks) {
+            let _ = t.await;
+        }
+        info!(program = %inner.config.name, "program stopped");
+    }
+}
+
+pub(super) async fn futures_join<F: std::future::Future>(futs: impl IntoIterator<Item = F>) {
+    let mut set = Vec::new();
+    for f in futs {
+        set.push(f);
+    }
+    // Sequential awaits would add up stop timeouts; polling them together keeps the total at
+    // the longest one.
+    let mut pinned: Vec<std::pin::Pin<Box<F>>> = set.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pinned.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pinned.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await
+}

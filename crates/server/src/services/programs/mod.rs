@@ -1,0 +1,711 @@
+//! Programs: one continuous output per program. One long-lived encoder owns the connections to
+//! the destinations; cameras are fed into it and switched (takes) without restarting it. A lost
+//! camera becomes the slate until it returns. A preset move on the camera that is on air is
+//! never seen: the picture is held until the camera has settled.
+
+pub mod overlays;
+pub mod running;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use utoipa::ToSchema;
+use vs_base::{Error, Result, SecretBox};
+use vs_db::programs::{ProgramRow, ProgramWrite};
+use vs_db::Db;
+use vs_engine::{
+    Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
+};
+
+pub use running::RunningPrograms;
+
+use super::cameras::connect_url;
+use super::destinations::DestinationService;
+use super::overlays::OverlayService;
+use super::previews::{PreviewService, PreviewSource};
+use super::ptz::PtzService;
+use super::streams::state_name;
+use super::{validate, Infra};
+use crate::config::Config;
+
+/// The body of `POST /api/programs` and `PUT /api/programs/{id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramInput {
+    #[schema(example = "Main program")]
+    pub name: String,
+    #[serde(default = "default_width")]
+    #[schema(example = 1280)]
+    pub width: i64,
+    #[serde(default = "default_height")]
+    #[schema(example = 720)]
+    pub height: i64,
+    #[serde(default = "default_fps")]
+    #[schema(example = 30)]
+    pub fps: i64,
+    /// Video bitrate; derived from size and rate when absent.
+    #[serde(default)]
+    pub video_bitrate_kbps: Option<i64>,
+    /// `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name.
+    #[serde(default)]
+    pub encoder: Option<String>,
+    /// Shown while the on-air camera has no picture.
+    #[serde(default)]
+    pub slate_text: Option<String>,
+    pub destination_ids: Vec<i64>,
+}
+
+fn default_width() -> i64 {
+    1280
+}
+fn default_height() -> i64 {
+    720
+}
+fn default_fps() -> i64 {
+    30
+}
+
+/// The body of `POST /api/programs/{id}/take`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TakeInput {
+    pub camera_id: i64,
+    /// Move the camera to this preset first; the move is not seen on air.
+    #[serde(default)]
+    pub preset_id: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgramOutputLive {
+    pub destination_id: i64,
+    pub destination: String,
+    pub state: String,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+    pub dropped_bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgramIngestLive {
+    pub camera_id: i64,
+    pub camera: String,
+    pub state: String,
+    pub frames: u64,
+    pub last_error: Option<String>,
+}
+
+/// The live state of a running program.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgramLive {
+    pub on_air_camera_id: Option<i64>,
+    /// A camera taken but not on air yet (connecting, or settling after a preset move).
+    pub pending_camera_id: Option<i64>,
+    pub slate_active: bool,
+    pub held: bool,
+    pub encoder: String,
+    pub encoder_state: String,
+    /// Encoding speed relative to real time (1.0 = keeping up).
+    pub speed: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+    pub fps_measured: f64,
+    pub frames: u64,
+    pub duplicated_frames: u64,
+    pub dropped_frames: u64,
+    pub slate_frames: u64,
+    pub uptime_s: u64,
+    pub take_latency_ms: Option<u64>,
+    pub switch_gap_frames: Option<u64>,
+    pub outputs: Vec<ProgramOutputLive>,
+    pub ingests: Vec<ProgramIngestLive>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProgramOverlay {
+    pub overlay_id: i64,
+    pub visible: bool,
+    /// Where to draw it (1920x1080 reference pixels), instead of the overlay's own placement:
+    /// set by timeline clips.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<Placement>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    pub x: i32,
+    pub y: i32,
+    pub width: i32,
+    pub height: i32,
+    pub opacity: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ProgramView {
+    pub id: i64,
+    pub name: String,
+    pub width: i64,
+    pub height: i64,
+    pub fps: i64,
+    pub video_bitrate_kbps: i64,
+    pub encoder: String,
+    pub slate_text: String,
+    pub destination_ids: Vec<i64>,
+    pub overlays: Vec<ProgramOverlay>,
+    pub desired_state: String,
+    /// The camera on air (kept across restarts).
+    pub on_air_camera_id: Option<i64>,
+    /// Present while the program runs.
+    pub live: Option<ProgramLive>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// Programs: their settings, the ones that run (one encoder each), takes and overlays.
+pub struct ProgramService {
+    db: Db,
+    secrets: SecretBox,
+    config: Arc<Config>,
+    /// How FFmpeg children are spawned and timed (real, or a test's fakes).
+    engine: Deps,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    running: Arc<RunningPrograms>,
+    destinations: Arc<DestinationService>,
+    ptz: Arc<PtzService>,
+    /// The stored overlays (and through them the assets) a program shows.
+    overlays: Arc<OverlayService>,
+    /// A stopped program's preview ends with it.
+    previews: Arc<PreviewService>,
+    /// Serializes takes per program so two operators' clicks apply in order.
+    take_lock: tokio::sync::Mutex<()>,
+    encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
+}
+
+fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
+    let p = s.encoder.progress.as_ref();
+    ProgramLive {
+        on_air_camera_id: s.on_air,
+        pending_camera_id: s.pending_take,
+        slate_active: s.slate_active,
+        held: s.held,
+        encoder: s.encoder_name.clone(),
+        encoder_state: state_name(s.encoder.state).into(),
+        speed: p.and_then(|p| p.speed),
+        bitrate_kbps: p.and_then(|p| p.bitrate_kbps),
+        fps_measured: (s.fps_measured * 10.0).round() / 10.0,
+        frames: s.ticks,
+        duplicated_frames: s.duplicated_frames,
+        dropped_frames: s.dropped_frames,
+        slate_frames: s.slate_frames,
+        uptime_s: s.started_at.elapsed().map(|d| d.as_secs()).unwrap_or(0),
+        take_latency_ms: s.take_latency_ms,
+        switch_gap_frames: s.switch_gap_frames,
+        outputs: s
+            .outputs
+            .iter()
+            .map(|o| ProgramOutputLive {
+                destination_id: o.id,
+                destination: o.name.clone(),
+                state: state_name(o.status.state).into(),
+                restarts: o.status.restarts,
+                last_error: o.status.last_error.clone(),
+                dropped_bytes: o.dropped_bytes,
+            })
+            .collect(),
+        ingests: s
+            .ingests
+            .iter()
+            .map(|i| ProgramIngestLive {
+                camera_id: i.id,
+                camera: names.get(&i.id).cloned().unwrap_or_else(|| i.name.clone()),
+                state: state_name(i.status.state).into(),
+                frames: i.frames,
+                last_error: i.status.last_error.clone(),
+            })
+            .collect(),
+    }
+}
+
+impl ProgramService {
+    pub fn new(
+        infra: &Infra,
+        engine: Deps,
+        running: Arc<RunningPrograms>,
+        destinations: Arc<DestinationService>,
+        ptz: Arc<PtzService>,
+        overlays: Arc<OverlayService>,
+        previews: Arc<PreviewService>,
+    ) -> Self {
+        ProgramService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            config: infra.config.clone(),
+            engine,
+            tasks: infra.tasks.clone(),
+            shutdown: infra.shutdown.clone(),
+            running,
+            destinations,
+            ptz,
+            overlays,
+            previews,
+            take_lock: Default::default(),
+            encoder_probe: Default::default(),
+        }
+    }
+
+    /// The ids of the programs that run now.
+    pub async fn running_ids(&self) -> Vec<i64> {
+        self.running.ids().await
+    }
+
+    async fn check_program(&self, input: &ProgramInput, overlays: String) -> Result<ProgramWrite> {
+        let name = validate::name("name", &input.name, 64)?;
+        if !(160..=3840).contains(&input.width) || input.width % 2 != 0 {
+            return Err(Error::invalid(
+                "width",
+                "must be an even number from 160 to 3840",
+            ));
+        }
+        if !(90..=2160).contains(&input.height) || input.height % 2 != 0 {
+            return Err(Error::invalid(
+                "height",
+                "must be an even number from 90 to 2160",
+            ));
+        }
+        if !(1..=60).contains(&input.fps) {
+            return Err(Error::invalid("fps", "must be between 1 and 60"));
+        }
+        let bitrate = match input.video_bitrate_kbps {
+            Some(b) if (200..=20_000).contains(&b) => b,
+            Some(_) => {
+                return Err(Error::invalid(
+                    "video_bitrate_kbps",
+                    "must be between 200 and 20000",
+                ))
+            }
+            None => ProgramConfig::new(
+                "x",
+                input.width as u32,
+                input.height as u32,
+                input.fps as u32,
+            )
+            .video_bitrate_kbps
+            .clamp(200, 20_000) as i64,
+        };
+        let encoder = match input.encoder.as_deref().map(str::trim) {
+            None | Some("") | Some("auto") => "auto".to_string(),
+            Some(e) if vs_engine::CANDIDATES.contains(&e) => e.to_string(),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "encoder",
+                    format!(
+                        "must be auto or one of {}",
+                        vs_engine::CANDIDATES.join(", ")
+                    ),
+                ))
+            }
+        };
+        let slate_text = match input.slate_text.as_deref().map(str::trim) {
+            None | Some("") => "We'll be right back".to_string(),
+            Some(t) if t.chars().count() <= 120 && !t.chars().any(char::is_control) => {
+                t.to_string()
+            }
+            Some(_) => {
+                return Err(Error::invalid(
+                    "slate_text",
+                    "must be at most 120 characters on one line",
+                ))
+            }
+        };
+        let ids = self.destinations.check_ids(&input.destination_ids).await?;
+        Ok(ProgramWrite {
+            name,
+            width: input.width,
+            height: input.height,
+            fps: input.fps,
+            video_bitrate_kbps: bitrate,
+            encoder,
+            slate_text,
+            overlays,
+            destination_ids: ids,
+        })
+    }
+
+    async fn program_view(&self, row: ProgramRow) -> Result<ProgramView> {
+        let destination_ids = self.db.program_destination_ids(row.id).await?;
+        let handle = self.running.get(row.id).await;
+        let names: HashMap<i64, String> = self
+            .db
+            .list_cameras()
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        Ok(ProgramView {
+            id: row.id,
+            name: row.name,
+            width: row.width,
+            height: row.height,
+            fps: row.fps,
+            video_bitrate_kbps: row.video_bitrate_kbps,
+            encoder: row.encoder,
+            slate_text: row.slate_text,
+            destination_ids,
+            overlays: serde_json::from_str(&row.overlays).unwrap_or_default(),
+            desired_state: row.desired_state,
+            on_air_camera_id: handle
+                .as_ref()
+                .and_then(|h| h.status().on_air)
+                .or(row.on_air_camera_id),
+            live: handle.map(|h| live(&h.status(), &names)),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    pub async fn list(&self) -> Result<Vec<ProgramView>> {
+        let mut out = Vec::new();
+        for row in self.db.list_programs().await? {
+            out.push(self.program_view(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        self.program_view(row).await
+    }
+
+    pub async fn create(&self, input: &ProgramInput, user: Option<i64>) -> Result<ProgramView> {
+        let w = self.check_program(input, "[]".into()).await?;
+        let row = self.db.save_program(None, &w).await?;
+        self.db
+            .audit(user, "program_created", Some(&row.name), None)
+            .await?;
+        self.program_view(row).await
+    }
+
+    pub async fn update(
+        &self,
+        id: i64,
+        input: &ProgramInput,
+        user: Option<i64>,
+    ) -> Result<ProgramView> {
+        let existing = self.db.program(id).await?;
+        if self.running.lock().await.contains_key(&id) {
+            return Err(Error::invalid_state(
+                "the program is running; stop it to change its settings (takes and overlays work while it runs)",
+            ));
+        }
+        let w = self.check_program(input, existing.overlays).await?;
+        let row = self.db.save_program(Some(id), &w).await?;
+        self.db
+            .audit(user, "program_updated", Some(&row.name), None)
+            .await?;
+        self.program_view(row).await
+    }
+
+    pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
+        let row = self.db.program(id).await?;
+        if self.running.lock().await.contains_key(&id) {
+            return Err(Error::invalid_state(
+                "the program is running; stop it before deleting it",
+            ));
+        }
+        self.db.delete_program(id).await?;
+        self.db
+            .audit(user, "program_deleted", Some(&row.name), None)
+            .await
+    }
+
+    /// The encoder for `auto`: the first candidate that really encodes on this machine,
+    /// probed once.
+    pub async fn auto_encoder(&self) -> Result<String> {
+        let probe = self
+            .encoder_probe
+            .get_or_try_init(|| vs_engine::probe_encoders(&self.config.ffmpeg))
+            .await?;
+        probe.selected.clone().ok_or_else(|| {
+            Error::new(
+                vs_base::ErrorKind::Unavailable,
+                "no working H.264 encoder was found; install FFmpeg with libx264",
+            )
+        })
+    }
+
+    pub async fn encoder_probe(&self) -> Result<vs_engine::EncoderProbe> {
+        Ok(self
+            .encoder_probe
+            .get_or_try_init(|| vs_engine::probe_encoders(&self.config.ffmpeg))
+            .await?
+            .clone())
+    }
+
+    /// The source spec of a camera, with its credentials (redacted from every log).
+    pub(crate) async fn camera_source(&self, camera_id: i64) -> Result<SourceSpec> {
+        let cam = self.db.camera(camera_id).await?;
+        if !cam.enabled {
+            return Err(Error::invalid_state(format!(
+                "camera '{}' is disabled",
+                cam.name
+            )));
+        }
+        let url = connect_url(&self.secrets, &cam)?;
+        let mut spec = SourceSpec::new(cam.id, cam.name.clone(), url);
+        if let Some(p) = cam.password_enc.as_deref() {
+            spec.secrets.push(self.secrets.open(p)?);
+        }
+        Ok(spec)
+    }
+
+    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        if self.running.lock().await.contains_key(&id) {
+            return self.program_view(row).await;
+        }
+        let encoder = if row.encoder == "auto" {
+            self.auto_encoder().await?
+        } else {
+            row.encoder.clone()
+        };
+        let mut config = ProgramConfig::new(
+            row.name.clone(),
+            row.width as u32,
+            row.height as u32,
+            row.fps as u32,
+        );
+        config.video_bitrate_kbps = row.video_bitrate_kbps as u32;
+        config.encoder = encoder;
+        config.ffmpeg = self.config.ffmpeg.clone();
+        config.slate = SlateSpec {
+            text: row.slate_text.clone(),
+            image: None,
+        };
+        for dest_id in self.db.program_destination_ids(id).await? {
+            let dest = self.db.destination(dest_id).await?;
+            if !dest.enabled {
+                continue;
+            }
+            let (url, _) = self.destinations.publish(&dest)?;
+            let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
+            if let Some(k) = dest.stream_key_enc.as_deref() {
+                out.secrets.push(self.secrets.open(k)?);
+            }
+            config.outputs.push(out);
+        }
+        if config.outputs.is_empty() {
+            return Err(Error::invalid_state(
+                "every destination of this program is disabled",
+            ));
+        }
+        let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
+        let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
+        if let Err(e) = self.apply_overlays(&handle, &overlays).await {
+            tracing::warn!(program = id, error = ?e, "overlays could not be applied at start");
+        }
+        // What was on air before a restart goes back on air.
+        if let Some(cam) = row.on_air_camera_id {
+            match self.camera_source(cam).await {
+                Ok(src) => handle.take(src).await?,
+                Err(e) => {
+                    tracing::warn!(program = id, camera = cam, error = ?e, "previous on-air camera unavailable")
+                }
+            }
+        }
+        self.running.lock().await.insert(id, handle);
+        self.db
+            .set_program_runtime(id, "running", row.on_air_camera_id)
+            .await?;
+        self.db
+            .audit(user, "program_started", Some(&row.name), None)
+            .await?;
+        metrics::gauge!("vistterstream_programs_running").increment(1.0);
+        tracing::info!(program = id, name = %row.name, "program started");
+        self.get(id).await
+    }
+
+    pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        let handle = self.running.lock().await.remove(&id);
+        if let Some(h) = handle {
+            let on_air = h.status().on_air;
+            self.previews
+                .end(PreviewSource::Program(id), "the program stopped");
+            h.stop().await;
+            metrics::gauge!("vistterstream_programs_running").decrement(1.0);
+            self.db
+                .set_program_runtime(id, "stopped", on_air.or(row.on_air_camera_id))
+                .await?;
+            tracing::info!(program = id, "program stopped");
+        } else {
+            self.db
+                .set_program_runtime(id, "stopped", row.on_air_camera_id)
+                .await?;
+        }
+        self.db
+            .audit(user, "program_stopped", Some(&row.name), None)
+            .await?;
+        self.get(id).await
+    }
+
+    pub(crate) async fn running_program(&self, id: i64) -> Result<ProgramHandle> {
+        self.db.program(id).await?;
+        self.running
+            .get(id)
+            .await
+            .ok_or_else(|| Error::invalid_state("the program is not running; start it first"))
+    }
+
+    /// Puts a camera on air; with a preset, the camera is moved first and the move is not
+    /// seen: when the camera is on air its picture is held until it has settled, otherwise it
+    /// is decoded in the background and cut to once it has settled.
+    pub async fn take(&self, id: i64, t: &TakeInput, user: Option<i64>) -> Result<ProgramView> {
+        let handle = self.running_program(id).await?;
+        let source = self
+            .camera_source(t.camera_id)
+            .await
+            .map_err(|e| match e.kind {
+                vs_base::ErrorKind::NotFound => Error::invalid(
+                    "camera_id",
+                    format!("camera {} does not exist", t.camera_id),
+                ),
+                _ => e,
+            })?;
+        if let Some(p) = t.preset_id {
+            let preset =
+                self.db.preset(p).await.map_err(|_| {
+                    Error::invalid("preset_id", format!("preset {p} does not exist"))
+                })?;
+            if preset.camera_id != t.camera_id {
+                return Err(Error::invalid(
+                    "preset_id",
+                    "the preset belongs to another camera",
+                ));
+            }
+        }
+        let _serial = self.take_lock.lock().await;
+        if let Some(preset_id) = t.preset_id {
+            let on_air = handle.status().on_air == Some(t.camera_id);
+            if on_air {
+                // Bounded by the settle timeout, so a lost camera cannot freeze the program.
+                handle.hold(std::time::Duration::from_secs(35));
+            } else {
+                handle.preroll(source.clone()).await?;
+            }
+            let moved = self.ptz.move_to_preset(preset_id).await;
+            if on_air {
+                handle.unhold();
+            }
+            moved?;
+        }
+        let previous = handle.status().on_air;
+        handle.take(source).await?;
+        // Only the camera on air and the one before it (for an instant take back) stay
+        // decoded: on a Pi every extra decode costs a large share of a core.
+        for ingest in handle.status().ingests {
+            if ingest.id != t.camera_id && Some(ingest.id) != previous {
+                if let Err(e) = handle.release(ingest.id).await {
+                    tracing::debug!(program = id, camera = ingest.id, error = ?e, "ingest kept");
+                }
+            }
+        }
+        self.db
+            .set_program_runtime(id, "running", Some(t.camera_id))
+            .await?;
+        metrics::counter!("vistterstream_takes_total").increment(1);
+        let _ = user;
+        self.get(id).await
+    }
+
+    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
+    /// A program resumed after a restart comes back on the slate too.
+    pub async fn take_slate(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let handle = self.running_program(id).await?;
+        let _serial = self.take_lock.lock().await;
+        handle.take_slate().await?;
+        self.db.set_program_runtime(id, "running", None).await?;
+        metrics::counter!("vistterstream_takes_total").increment(1);
+        let _ = user;
+        self.get(id).await
+    }
+
+    /// Starts decoding a camera without putting it on air, so the next take of it is instant.
+    pub async fn preroll(&self, id: i64, camera_id: i64) -> Result<()> {
+        let handle = self.running_program(id).await?;
+        let source = self.camera_source(camera_id).await?;
+        handle.preroll(source).await
+    }
+
+    /// Sets the overlays of a program (which ones, visible or not), live if it runs.
+    pub async fn set_program_overlays(
+        &self,
+        id: i64,
+        overlays: Vec<ProgramOverlay>,
+        user: Option<i64>,
+    ) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        let mut seen = std::collections::HashSet::new();
+        for o in &overlays {
+            if !seen.insert(o.overlay_id) {
+                return Err(Error::invalid(
+                    "overlay_id",
+                    format!("overlay {} is listed twice", o.overlay_id),
+                ));
+            }
+        }
+        let handle = self.running.get(id).await;
+        if let Some(h) = &handle {
+            // Rendered and validated first: on error nothing changes, on air or stored.
+            self.apply_overlays(h, &overlays).await?;
+        } else {
+            self.engine_overlays(&overlays, row.width as u32).await?;
+        }
+        let json = serde_json::to_string(&overlays).map_err(Error::internal)?;
+        self.db.set_program_overlays(id, &json).await?;
+        self.db
+            .audit(user, "program_overlays", Some(&row.name), None)
+            .await?;
+        self.get(id).await
+    }
+
+    async fn apply_overlays(
+        &self,
+        handle: &ProgramHandle,
+        overlays: &[ProgramOverlay],
+    ) -> Result<()> {
+        let engine = self
+            .engine_overlays(overlays, handle.config().width)
+            .await?;
+        handle.set_overlays(engine).await
+    }
+
+    /// Starts again every program that was running when the appliance stopped.
+    pub async fn resume(self: &Arc<Self>) -> Result<()> {
+        for row in self.db.list_programs().await? {
+            if row.desired_state == "running" {
+                let programs = self.clone();
+                self.tasks.spawn(async move {
+                    match programs.start(row.id, None).await {
+                        Ok(_) => tracing::info!(program = row.id, "program resumed after restart"),
+                        Err(e) => tracing::warn!(program = row.id, error = ?e, "program could not be resumed"),
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Stops every program (at shutdown), keeping what should run for the next start.
+    pub async fn stop_all(&self) {
+        let all: Vec<(i64, ProgramHandle)> = self.running.lock().await.drain().collect();
+        for (id, h) in all {
+            let on_air = h.status().on_air;
+            h.stop().await;
+            let _ = self.db.set_program_runtime(id, "running", on_air).await;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+//! The programs that run now, by id: owned by the `ProgramService`, read by the previews
+//! (a program's preview taps its output) and by camera health (a camera a program decodes
+//! needs no probe). A registry both can hold without holding the program service.
+
+use std::collections::HashMap;
+
+use tokio::sync::{Mutex, MutexGuard};
+use vs_engine::ProgramHandle;
+
+#[derive(Default)]
+pub struct RunningPrograms {
+    handles: Mutex<HashMap<i64, ProgramHandle>>,
+}
+
+impl RunningPrograms {
+    /// The map itself, for a change or a look that must not race a start or a stop.
+    pub async fn lock(&self) -> MutexGuard<'_, HashMap<i64, ProgramHandle>> {
+        self.handles.lock().await
+    }
+
+    pub async fn ids(&self) -> Vec<i64> {
+        self.handles.lock().await.keys().copied().collect()
+    }
+
+    pub async fn get(&self, id: i64) -> Option<ProgramHandle> {
+        self.handles.lock().await.get(&id).cloned()
+    }
+
+    /// Frames decoded so far from each camera by the running programs.
+    pub async fn decoded_frames(&self) -> HashMap<i64, u64> {
+        let mut frames = HashMap::new();
+        for handle in self.handles.lock().await.values() {
+            for ingest in handle.status().ingests {
+                let n = frames.entry(ingest.id).or_insert(0);
+                *n = (*n).max(ingest.frames);
+            }
+        }
+        frames
+    }
+}

@@ -1,0 +1,535 @@
+//! Camera-to-destination streams: the camera's video is copied (no re-encode: near-zero CPU on
+//! a Pi), AAC audio is always present (the camera's, transcoded, or silence, because YouTube
+//! drops video-only streams). Each destination has its own supervised FFmpeg, so one failing
+//! destination never stops the others; each recovers by itself with backoff. What the user
+//! asked for (running or not) is stored, so running streams come back after a restart.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use utoipa::ToSchema;
+use vs_base::{Error, Protocol, Result, SecretBox};
+use vs_db::streaming::{StreamRow, StreamWrite};
+use vs_db::Db;
+use vs_engine::{supervise, Deps, ProcessSpec, State, SupervisorConfig, SupervisorHandle};
+
+use super::cameras::connect_url;
+use super::destinations::DestinationService;
+use super::ptz::PtzService;
+use super::{probe, validate, Infra};
+use crate::config::Config;
+
+/// The body of `POST /api/streams` and `PUT /api/streams/{id}`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StreamInput {
+    #[schema(example = "Marina to YouTube")]
+    pub name: String,
+    pub camera_id: i64,
+    /// Move the camera to this preset before streaming (PTZ cameras).
+    #[serde(default)]
+    pub preset_id: Option<i64>,
+    /// One or more destinations.
+    pub destination_ids: Vec<i64>,
+}
+
+/// The live state of one output (one destination) of a stream.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct OutputStatus {
+    pub destination_id: i64,
+    pub destination: String,
+    /// idle, starting, running, backoff, failed, stopped
+    pub state: String,
+    /// The FFmpeg process of this output, while one runs.
+    pub pid: Option<u32>,
+    pub uptime_s: u64,
+    pub fps: Option<f64>,
+    pub bitrate_kbps: Option<f64>,
+    pub speed: Option<f64>,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StreamStatus {
+    /// stopped, starting, running (every output), degraded (some outputs), reconnecting (none)
+    pub state: String,
+    pub started_at: Option<String>,
+    pub uptime_s: u64,
+    /// What is sent besides the camera's video: "camera" (AAC copied), "transcoded", "silence".
+    pub audio: Option<String>,
+    pub outputs: Vec<OutputStatus>,
+    /// For a stopped stream: the last error it had while it ran, so the cause stays visible.
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Stream {
+    pub id: i64,
+    pub name: String,
+    pub camera_id: i64,
+    pub preset_id: Option<i64>,
+    pub destination_ids: Vec<i64>,
+    /// What the user asked for: running or stopped.
+    pub desired_state: String,
+    pub status: StreamStatus,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+struct Output {
+    destination_id: i64,
+    destination: String,
+    handle: SupervisorHandle,
+}
+
+struct Running {
+    started_at: String,
+    started: std::time::Instant,
+    audio: &'static str,
+    outputs: Vec<Output>,
+}
+
+/// Camera-to-destination streams and the supervised copies of the ones that run.
+pub struct StreamService {
+    db: Db,
+    secrets: SecretBox,
+    config: Arc<Config>,
+    /// How FFmpeg children are spawned and timed (real, or a test's fakes).
+    engine: Deps,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
+    destinations: Arc<DestinationService>,
+    ptz: Arc<PtzService>,
+    /// The streams that run now.
+    running: tokio::sync::Mutex<HashMap<i64, Running>>,
+}
+
+/// How the program's audio is made from what the camera has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AudioPlan {
+    CopyAac,
+    Transcode,
+    Silence,
+}
+
+impl AudioPlan {
+    fn label(self) -> &'static str {
+        match self {
+            AudioPlan::CopyAac => "camera",
+            AudioPlan::Transcode => "transcoded",
+            AudioPlan::Silence => "silence",
+        }
+    }
+}
+
+/// The FFmpeg arguments of one camera-to-destination copy.
+pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str) -> Vec<String> {
+    let mut a: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "warning".into()];
+    match protocol {
+        Protocol::Rtsp | Protocol::Rtsps => {
+            a.extend(["-rtsp_transport", "tcp", "-timeout", "5000000"].map(String::from))
+        }
+        _ => a.extend(["-rw_timeout", "5000000"].map(String::from)),
+    }
+    a.extend(["-fflags", "+genpts", "-i"].map(String::from));
+    a.push(input.into());
+    if audio == AudioPlan::Silence {
+        a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
+    }
+    a.extend(["-map", "0:v:0"].map(String::from));
+    match audio {
+        AudioPlan::CopyAac => a.extend(["-map", "0:a:0", "-c:a", "copy"].map(String::from)),
+        AudioPlan::Transcode => a.extend(
+            [
+                "-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ar", "44100",
+            ]
+            .map(String::from),
+        ),
+        AudioPlan::Silence => a.extend(
+            ["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-shortest"].map(String::from),
+        ),
+    }
+    a.extend(["-c:v", "copy"].map(String::from));
+    if output.starts_with("srt://") {
+        a.extend(["-f", "mpegts"].map(String::from));
+    } else {
+        a.extend(["-f", "flv", "-flvflags", "no_duration_filesize"].map(String::from));
+    }
+    a.push(output.into());
+    a
+}
+
+/// The API's name of a supervisor state.
+pub fn state_name(s: State) -> &'static str {
+    match s {
+        State::Idle => "idle",
+        State::Starting => "starting",
+        State::Running => "running",
+        State::Backoff => "backoff",
+        State::Failed => "failed",
+        State::Stopped => "stopped",
+    }
+}
+
+impl StreamService {
+    pub fn new(
+        infra: &Infra,
+        engine: Deps,
+        destinations: Arc<DestinationService>,
+        ptz: Arc<PtzService>,
+    ) -> Self {
+        StreamService {
+            db: infra.db.clone(),
+            secrets: infra.secrets.clone(),
+            config: infra.config.clone(),
+            engine,
+            tasks: infra.tasks.clone(),
+            shutdown: infra.shutdown.clone(),
+            destinations,
+            ptz,
+            running: Default::default(),
+        }
+    }
+
+    fn supervisor_config(&self) -> SupervisorConfig {
+        SupervisorConfig {
+            stall_timeout: Duration::from_secs(self.config.stall_timeout_s.max(1)),
+            ..Default::default()
+        }
+    }
+
+    async fn check_stream(&self, input: &StreamInput) -> Result<StreamWrite> {
+        let name = validate::name("name", &input.name, 64)?;
+        self.db.camera(input.camera_id).await.map_err(|_| {
+            Error::invalid(
+                "camera_id",
+                format!("camera {} does not exist", input.camera_id),
+            )
+        })?;
+        if let Some(p) = input.preset_id {
+            let preset =
+                self.db.preset(p).await.map_err(|_| {
+                    Error::invalid("preset_id", format!("preset {p} does not exist"))
+                })?;
+            if preset.camera_id != input.camera_id {
+                return Err(Error::invalid(
+                    "preset_id",
+                    "the preset belongs to another camera",
+                ));
+            }
+        }
+        let ids = self.destinations.check_ids(&input.destination_ids).await?;
+        Ok(StreamWrite {
+            name,
+            camera_id: input.camera_id,
+            preset_id: input.preset_id,
+            destination_ids: ids,
+        })
+    }
+
+    async fn stream_view(&self, row: StreamRow) -> Result<Stream> {
+        let destination_ids = self.db.stream_destination_ids(row.id).await?;
+        let mut status = self.stream_status(row.id).await;
+        if status.state == "stopped" {
+            status.last_error = row.last_error.clone();
+        }
+        Ok(Stream {
+            id: row.id,
+            name: row.name,
+            camera_id: row.camera_id,
+            preset_id: row.preset_id,
+            destination_ids,
+            desired_state: row.desired_state,
+            status,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+
+    async fn stream_status(&self, id: i64) -> StreamStatus {
+        let running = self.running.lock().await;
+        let Some(r) = running.get(&id) else {
+            return StreamStatus {
+                state: "stopped".into(),
+                started_at: None,
+                uptime_s: 0,
+                audio: None,
+                outputs: vec![],
+                last_error: None,
+            };
+        };
+        let outputs: Vec<OutputStatus> = r
+            .outputs
+            .iter()
+            .map(|o| {
+                let s = o.handle.status();
+                let p = s.progress.as_ref();
+                OutputStatus {
+                    destination_id: o.destination_id,
+                    destination: o.destination.clone(),
+                    state: state_name(s.state).into(),
+                    pid: s.pid,
+                    uptime_s: s.started_at.map(|t| t.elapsed().as_secs()).unwrap_or(0),
+                    fps: p.and_then(|p| p.fps),
+                    bitrate_kbps: p.and_then(|p| p.bitrate_kbps),
+                    speed: p.and_then(|p| p.speed),
+                    restarts: s.restarts,
+                    last_error: s.last_error.clone(),
+                }
+            })
+            .collect();
+        let up = outputs.iter().filter(|o| o.state == "running").count();
+        let state = if up == outputs.len() {
+            "running"
+        } else if up > 0 {
+            "degraded"
+        } else if outputs
+            .iter()
+            .all(|o| o.state == "starting" || o.state == "idle")
+        {
+            "starting"
+        } else {
+            "reconnecting"
+        };
+        StreamStatus {
+            state: state.into(),
+            started_at: Some(r.started_at.clone()),
+            uptime_s: r.started.elapsed().as_secs(),
+            audio: Some(r.audio.into()),
+            outputs,
+            last_error: None,
+        }
+    }
+
+    pub async fn list(&self) -> Result<Vec<Stream>> {
+        let mut out = Vec::new();
+        for row in self.db.list_streams().await? {
+            out.push(self.stream_view(row).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get(&self, id: i64) -> Result<Stream> {
+        let row = self.db.stream(id).await?;
+        self.stream_view(row).await
+    }
+
+    pub async fn create(&self, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
+        let w = self.check_stream(input).await?;
+        let row = self.db.save_stream(None, &w).await?;
+        self.db
+            .audit(user, "stream_created", Some(&row.name), None)
+            .await?;
+        self.stream_view(row).await
+    }
+
+    pub async fn update(&self, id: i64, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
+        self.db.stream(id).await?;
+        if self.running.lock().await.contains_key(&id) {
+            return Err(Error::invalid_state(
+                "the stream is running; stop it before changing it",
+            ));
+        }
+        let w = self.check_stream(input).await?;
+        let row = self.db.save_stream(Some(id), &w).await?;
+        self.db
+            .audit(user, "stream_updated", Some(&row.name), None)
+            .await?;
+        self.stream_view(row).await
+    }
+
+    pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
+        let row = self.db.stream(id).await?;
+        if self.running.lock().await.contains_key(&id) {
+            return Err(Error::invalid_state(
+                "the stream is running; stop it before deleting it",
+            ));
+        }
+        self.db.delete_stream(id).await?;
+        self.db
+            .audit(user, "stream_deleted", Some(&row.name), None)
+            .await
+    }
+
+    /// Starts a stream: one supervised copy per destination.
+    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<Stream> {
+        let row = self.db.stream(id).await?;
+        {
+            let running = self.running.lock().await;
+            if running.contains_key(&id) {
+                drop(running);
+                return self.stream_view(row).await;
+            }
+        }
+        let cam = self.db.camera(row.camera_id).await?;
+        if !cam.enabled {
+            return Err(Error::invalid_state(
+                "the camera is disabled; enable it first",
+            ));
+        }
+        let input = connect_url(&self.secrets, &cam)?;
+        let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
+        // What audio the camera has decides how AAC is always present. A camera that cannot be
+        // probed now gets silence; the stream still starts and connects when the camera is back.
+        let audio = match probe::probe(
+            &self.config.ffprobe,
+            &input,
+            protocol,
+            Duration::from_secs(5),
+        )
+        .await
+        {
+            Ok((info, _)) => match info.audio_codec.as_deref() {
+                Some("aac") => AudioPlan::CopyAac,
+                Some(_) => AudioPlan::Transcode,
+                None => AudioPlan::Silence,
+            },
+            Err(_) => AudioPlan::Silence,
+        };
+        if let Some(preset_id) = row.preset_id {
+            // A move that fails must not keep the stream off the air: log and stream anyway.
+            if let Err(e) = self.ptz.move_to_preset(preset_id).await {
+                tracing::warn!(stream = id, error = %e, "preset move before streaming failed");
+            }
+        }
+        let camera_password = cam
+            .password_enc
+            .as_deref()
+            .map(|p| self.secrets.open(p))
+            .transpose()?;
+        let mut outputs = Vec::new();
+        for dest_id in self.db.stream_destination_ids(id).await? {
+            let dest = self.db.destination(dest_id).await?;
+            if !dest.enabled {
+                continue;
+            }
+            let (publish, _shown) = self.destinations.publish(&dest)?;
+            let key = dest
+                .stream_key_enc
+                .as_deref()
+                .map(|k| self.secrets.open(k))
+                .transpose()?;
+            let mut spec =
+                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
+                    .args(copy_args(&input, protocol, audio, &publish));
+            for s in [camera_password.clone(), key].into_iter().flatten() {
+                spec = spec.secret(s);
+            }
+            let sup = supervise(
+                spec,
+                self.supervisor_config(),
+                self.engine.clone(),
+                self.shutdown.clone(),
+            );
+            let task = sup.task;
+            self.tasks.spawn(async move {
+                let _ = task.await;
+            });
+            sup.handle.start().await?;
+            outputs.push(Output {
+                destination_id: dest.id,
+                destination: dest.name.clone(),
+                handle: sup.handle,
+            });
+        }
+        if outputs.is_empty() {
+            return Err(Error::invalid_state(
+                "every destination of this stream is disabled",
+            ));
+        }
+        let started_at = vs_db::now();
+        self.running.lock().await.insert(
+            id,
+            Running {
+                started_at: started_at.clone(),
+                started: std::time::Instant::now(),
+                audio: audio.label(),
+                outputs,
+            },
+        );
+        self.db.set_stream_desired(id, "running").await?;
+        self.db
+            .set_stream_status(id, "running", Some(&started_at), None)
+            .await?;
+        self.db
+            .audit(user, "stream_started", Some(&row.name), None)
+            .await?;
+        metrics::gauge!("vistterstream_streams_running").increment(1.0);
+        tracing::info!(stream = id, name = %row.name, audio = audio.label(), "stream started");
+        self.get(id).await
+    }
+
+    pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<Stream> {
+        let row = self.db.stream(id).await?;
+        let running = self.running.lock().await.remove(&id);
+        if let Some(r) = running {
+            let mut last_error = None;
+            for o in r.outputs {
+                last_error = last_error.or(o.handle.status().last_error);
+                let _ = o.handle.stop().await;
+            }
+            metrics::gauge!("vistterstream_streams_running").decrement(1.0);
+            self.db
+                .set_stream_status(id, "stopped", None, last_error.as_deref())
+                .await?;
+            tracing::info!(stream = id, name = %row.name, "stream stopped");
+        }
+        self.db.set_stream_desired(id, "stopped").await?;
+        self.db
+            .audit(user, "stream_stopped", Some(&row.name), None)
+            .await?;
+        self.get(id).await
+    }
+
+    /// Starts again every stream that was running when the appliance stopped.
+    pub async fn resume(self: &Arc<Self>) -> Result<()> {
+        for row in self.db.list_streams().await? {
+            if row.desired_state == "running" {
+                let streams = self.clone();
+                self.tasks.spawn(async move {
+                    match streams.start(row.id, None).await {
+                        Ok(_) => tracing::info!(stream = row.id, "stream resumed after restart"),
+                        Err(e) => tracing::warn!(stream = row.id, error = ?e, "stream could not be resumed"),
+                    }
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_args_always_carry_aac() {
+        let a = copy_args(
+            "rtsp://u:p@h/s",
+            Protocol::Rtsp,
+            AudioPlan::Silence,
+            "rtmp://x/live2/k",
+        );
+        let s = a.join(" ");
+        assert!(s.contains("-c:v copy"));
+        assert!(s.contains("anullsrc"));
+        assert!(s.contains("-map 1:a:0 -c:a aac"));
+        assert!(s.contains("-rtsp_transport tcp -timeout 5000000"));
+        assert!(s.ends_with("-f flv -flvflags no_duration_filesize rtmp://x/live2/k"));
+        let s = copy_args(
+            "rtmp://h/app/s",
+            Protocol::Rtmp,
+            AudioPlan::CopyAac,
+            "srt://x:9000",
+        )
+        .join(" ");
+        assert!(s.contains("-rw_timeout 5000000"));
+        assert!(s.contains("-map 0:a:0 -c:a copy"));
+        assert!(s.contains("-f mpegts srt://x:9000"));
+    }
+}
