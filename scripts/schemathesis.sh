@@ -8,7 +8,8 @@
 #    generated cameras, destinations and overlay URLs point anywhere, and starting a stream or
 #    a program makes FFmpeg connect to them. Nothing can leave the machine from in there.
 # 3. The debug binary starts on 127.0.0.1 with a fresh data directory and no demo cameras;
-#    set-up and an API token are done through the API; schemathesis runs with the token.
+#    set-up, an API token and one resource of each kind are made through the API;
+#    schemathesis runs with the token (every operation but the endless event stream).
 #
 #   VS_BIN=path             the binary (default target/debug/vistterstream; `make` builds it)
 #   ST_MAX_EXAMPLES=N       generated cases per operation and phase (default 40: about a minute)
