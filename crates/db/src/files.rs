@@ -120,25 +120,31 @@ mod tests {
 
     #[tokio::test]
     async fn an_open_database_and_files_left_by_a_crash_are_tightened() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("vistterstream.db");
-        let db = Db::open(&path).await.unwrap();
+        // A crash (`kill -9`) leaves the -wal and -shm beside the database, with the last
+        // writes still in the WAL: copies taken while a database is open are exactly that.
+        let live = tempfile::tempdir().unwrap();
+        let db = Db::open(&live.path().join("vistterstream.db"))
+            .await
+            .unwrap();
         write_something(&db).await;
-        db.close().await;
-        // As a database from before this rule, after a `kill -9`: world-readable, with an
-        // (empty) WAL and shared-memory file beside it.
-        let [wal, shm, _] =
-            super::COMPANIONS.map(|s| dir.path().join(format!("vistterstream.db{s}")));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        for p in [&wal, &shm] {
-            std::fs::write(p, b"").unwrap();
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o664)).unwrap();
+        let crashed = tempfile::tempdir().unwrap();
+        let path = crashed.path().join("vistterstream.db");
+        let files: Vec<_> = std::iter::once(path.clone())
+            .chain(super::companions(&path).into_iter().take(2))
+            .collect();
+        for (f, m) in files.iter().zip([0o644, 0o664, 0o604]) {
+            std::fs::copy(live.path().join(f.file_name().unwrap()), f).unwrap();
+            // As an appliance from before this rule left them.
+            std::fs::set_permissions(f, std::fs::Permissions::from_mode(m)).unwrap();
         }
+        db.close().await;
+
         let db = Db::open(&path).await.unwrap();
-        for p in [&path, &wal, &shm] {
-            assert_eq!(mode(p), 0o600, "{}", p.display());
+        for f in &files {
+            assert_eq!(mode(f), 0o600, "{}", f.display());
         }
         let v: Option<i64> = db.setting("probe").await.unwrap();
-        assert_eq!(v, Some(1), "the data is intact");
+        assert_eq!(v, Some(1), "the write that was only in the WAL is there");
+        db.close().await;
     }
 }
