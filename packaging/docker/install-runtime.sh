@@ -34,7 +34,7 @@ rm -rf /var/lib/apt/lists/*
 groupadd --system --gid "$USER_ID" "$USER_NAME"
 useradd --system --uid "$USER_ID" --gid "$USER_ID" --groups video \
   --home-dir "$DATA_DIR" --no-create-home --shell /usr/sbin/nologin "$USER_NAME"
-install -d -o "$USER_ID" -g "$USER_ID" -m 0750 "$DATA_DIR"
+install -d -o "$USER_ID" -g "$USER_ID" -m 0700 "$DATA_DIR"
 
 ffmpeg -hide_banner -version | head -1
 tini --version

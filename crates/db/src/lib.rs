@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cameras;
+mod files;
 pub mod presets;
 pub mod programs;
 pub mod settings;
@@ -32,8 +33,10 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens (creating if needed) the database file and runs pending migrations.
+    /// Opens (creating if needed) the database file and runs pending migrations. The file and
+    /// SQLite's -wal / -shm / -journal beside it are made readable by the owner only.
     pub async fn open(path: &Path) -> Result<Db> {
+        files::make_private(path)?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(Error::internal)?
             .create_if_missing(true)
@@ -60,9 +63,7 @@ impl Db {
             .connect_with(opts)
             .await
             .map_err(|e| Error::internal(anyhow::Error::new(e).context("opening the database")))?;
-        MIGRATOR.run(&pool).await.map_err(|e| {
-            Error::internal(anyhow::Error::new(e).context("migrating the database"))
-        })?;
+        migrate(&pool).await?;
         Ok(Db {
             pool,
             cameras: Default::default(),
@@ -87,6 +88,45 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Runs the pending migrations on one connection of the pool with foreign keys OFF, then
+/// turns them back ON before the connection returns to the pool.
+///
+/// Why: sqlx runs each SQLite migration inside a transaction (it ignores `-- no-transaction`
+/// for SQLite, launchbadge/sqlx#2085), and `PRAGMA foreign_keys` is a no-op inside one. A
+/// migration that rebuilds a table (SQLite's 12-step procedure, as 0006 does) needs them off:
+/// with them on, DROP TABLE runs an implicit DELETE that cascades to, nulls or is refused by
+/// the child rows. Such a migration checks `pragma_foreign_key_check` itself before its
+/// transaction commits (0006 shows how), since nothing here can roll it back afterwards.
+/// Creating tables with foreign keys off changes nothing for the other migrations.
+async fn migrate(pool: &SqlitePool) -> Result<()> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    let r = migrate_on(&mut conn).await;
+    if r.is_err() {
+        // Never hand a connection that may still have foreign keys off back to the pool.
+        drop(conn.detach());
+    }
+    r.map_err(|e| Error::internal(e.context("migrating the database")))
+}
+
+async fn migrate_on(conn: &mut sqlx::SqliteConnection) -> anyhow::Result<()> {
+    sqlx::query("PRAGMA foreign_keys = OFF")
+        .execute(&mut *conn)
+        .await?;
+    MIGRATOR.run(&mut *conn).await?;
+    sqlx::query("PRAGMA foreign_keys = ON")
+        .execute(&mut *conn)
+        .await?;
+    // The pragma is silently ignored inside a transaction: make sure none was left open.
+    let on: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(&mut *conn)
+        .await?;
+    anyhow::ensure!(
+        on == 1,
+        "foreign keys could not be turned back on after migrating"
+    );
+    Ok(())
 }
 
 /// Current time as stored in the database (RFC 3339, UTC, milliseconds).

@@ -626,3 +626,59 @@ async fn openapi_subcommand_prints_the_served_document() {
     assert_eq!(printed, served);
     assert!(printed["paths"]["/api/cameras"].is_object());
 }
+
+fn mode(p: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Secrets at rest: the data directory is the appliance's user's only (an existing open one is
+/// tightened, and the log says so), and so are the database, its -wal and -shm (SQLite gives
+/// them the database's mode), the key and a backup.
+#[tokio::test]
+async fn the_data_directory_and_the_database_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let app = Appliance::start(&dir).await;
+    app.setup_admin().await;
+    assert_eq!(mode(&dir), 0o700);
+    assert!(
+        app.log().contains("the data directory was mode 0755"),
+        "{}",
+        app.log()
+    );
+    // While the appliance runs, in WAL mode: all three exist.
+    for f in [
+        "vistterstream.db",
+        "vistterstream.db-wal",
+        "vistterstream.db-shm",
+        "secret.key",
+    ] {
+        assert_eq!(mode(&dir.join(f)), 0o600, "{f}");
+    }
+    let archive = tmp.path().join("backup.tar.gz");
+    let (ok, _, stderr) = run_bin(&["admin", "backup", archive.to_str().unwrap()], &dir).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(mode(&archive), 0o600, "the backup holds the key");
+    let (status, _, log) = app.terminate().await;
+    assert!(status.success(), "{log}");
+
+    // A second start on the now private directory has nothing to tighten or to say.
+    let app = Appliance::start(&dir).await;
+    assert!(
+        !app.log().contains("the data directory was mode"),
+        "{}",
+        app.log()
+    );
+    assert_eq!(mode(&dir), 0o700);
+    let (status, _, log) = app.terminate().await;
+    assert!(status.success(), "{log}");
+}
