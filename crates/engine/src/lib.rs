@@ -33,6 +33,7 @@
 pub mod backoff;
 pub mod clock;
 pub mod encoder;
+pub mod hub;
 pub mod program;
 pub mod progress;
 pub mod spawner;
