@@ -195,8 +195,11 @@ pub fn decoder_args(width: u32, height: u32) -> Vec<String> {
         "nobuffer",
         "-flags",
         "low_delay",
+        // The stream is ours and starts with PAT, PMT and a keyframe with SPS/PPS: no need
+        // to wait for 5 s or 5 MB of it (a larger probe size waits for that many bytes of a
+        // live stream before the first picture).
         "-probesize",
-        "65536",
+        "32",
         "-analyzeduration",
         "0",
         "-f",

@@ -142,10 +142,7 @@ impl Ring {
     }
 
     fn evict(&self, st: &mut RingState) {
-        loop {
-            let Some(front) = st.entries.front() else {
-                break;
-            };
+        while let Some(front) = st.entries.front() {
             let before_key = st.last_key.is_some_and(|k| front.seq < k);
             let keep_behind = st
                 .last_key
@@ -264,6 +261,16 @@ pub struct Subscription {
     /// live the keyframe is.
     pub backlog_age: Duration,
     pub live: Receiver,
+}
+
+impl std::fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("info", &self.info)
+            .field("backlog", &self.backlog.len())
+            .field("backlog_age", &self.backlog_age)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Subscription {

@@ -421,6 +421,13 @@ impl Actor {
                     }
                 }
             };
+            // retina's errors span lines (connection and message context): keep one line.
+            let error = error
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join("; ");
             failures += 1;
             warn!(camera = id, failures, error = %error, "hub session: connection failed");
             lock(&self.inner.status).last_error = Some(error);
