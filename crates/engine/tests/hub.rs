@@ -785,3 +785,71 @@ fn thread_cpu(tid: i32) -> f64 {
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
     (utime + stime) / hz
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_camera_is_stalled_and_reconnected_when_it_thaws() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    init_tracing();
+    let cam = FakeCamera::start(
+        CameraOptions::new("Frozen")
+            .fps(15)
+            .overlay(false)
+            .max_clients(1),
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let opts = HubOptions {
+        stall_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(3),
+        backoff: vs_engine::BackoffPolicy {
+            initial: Duration::from_millis(300),
+            max: Duration::from_secs(1),
+            ..HubOptions::default().backoff
+        },
+        ..HubOptions::default()
+    };
+    let hub = CameraHub::new(opts, Deps::real(), shutdown.clone());
+    hub.configure(8, camera_cfg(&cam)).await.unwrap();
+    let session = playing(&hub, 8).await;
+    let mut sub = session.subscribe(ConsumerKind::Preview).await.unwrap().live;
+    let pid = Pid::from_raw(cam.pid().unwrap() as i32);
+
+    // The camera freezes: its TCP connection stays open but nothing comes.
+    kill(pid, Signal::SIGSTOP).unwrap();
+    let mut state = session.watch_state();
+    let frozen = Instant::now();
+    tokio::time::timeout(
+        Duration::from_secs(6),
+        state.wait_for(|s| *s == SessionState::Backoff),
+    )
+    .await
+    .expect("stall detected")
+    .unwrap();
+    let detected = frozen.elapsed();
+    let err = session.stats().last_error.unwrap();
+    assert!(err.contains("stalled"), "{err}");
+    assert!(detected >= Duration::from_millis(1500), "{detected:?}");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    kill(pid, Signal::SIGCONT).unwrap();
+
+    assert!(
+        session.wait_playing(Duration::from_secs(20)).await,
+        "{:?}",
+        session.stats()
+    );
+    // The subscription that was open during the freeze receives the new connection's packets.
+    let mut got = 0;
+    while got < 10 {
+        let ev = tokio::time::timeout(Duration::from_secs(10), sub.recv())
+            .await
+            .expect("packets after the thaw")
+            .unwrap();
+        if matches!(ev, Event::Packet(_)) {
+            got += 1;
+        }
+    }
+    println!("figure: stall detected after {detected:?} (stall timeout 2 s)");
+    hub.shutdown().await;
+}

@@ -543,3 +543,213 @@ impl Actor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::packet::{VideoInfo, TIMEBASE};
+    use crate::hub::tsmux::tests::test_info;
+    use async_trait::async_trait;
+    use bytes::Bytes;
+    use std::collections::VecDeque;
+    use vs_base::StreamUrl;
+
+    /// One scripted connection: frames 33 ms apart, then an error.
+    struct FakeConnection {
+        frames: VecDeque<SourceFrame>,
+        info: StreamInfo,
+    }
+
+    #[async_trait]
+    impl Connection for FakeConnection {
+        fn transport(&self) -> &'static str {
+            "fake"
+        }
+        fn info(&self) -> Option<StreamInfo> {
+            Some(self.info.clone())
+        }
+        async fn next(&mut self) -> Result<SourceFrame, String> {
+            tokio::time::sleep(Duration::from_millis(33)).await;
+            self.frames
+                .pop_front()
+                .ok_or_else(|| "connection lost".to_string())
+        }
+        async fn close(self: Box<Self>) {}
+    }
+
+    struct FakeConnector {
+        script: Mutex<VecDeque<Result<Vec<SourceFrame>, String>>>,
+        info: StreamInfo,
+    }
+
+    #[async_trait]
+    impl Connector for FakeConnector {
+        async fn connect(
+            &self,
+            _id: i64,
+            _cfg: &SourceConfig,
+        ) -> Result<Box<dyn Connection>, String> {
+            let next = lock(&self.script).pop_front();
+            match next {
+                Some(Ok(frames)) => Ok(Box::new(FakeConnection {
+                    frames: frames.into(),
+                    info: self.info.clone(),
+                })),
+                Some(Err(e)) => Err(e),
+                // The camera stays away.
+                None => {
+                    std::future::pending::<()>().await;
+                    unreachable!()
+                }
+            }
+        }
+    }
+
+    fn frames(first_ts: i64, n: i64, gop: i64) -> Vec<SourceFrame> {
+        (0..n)
+            .map(|i| SourceFrame {
+                stream: StreamKind::Video,
+                pts: first_ts + i * 3000,
+                dts: first_ts + i * 3000,
+                keyframe: i % gop == 0,
+                data: Bytes::from_static(&[0, 0, 0, 2, 0x65, 0x88]),
+                info_changed: i == 0,
+                lost: 0,
+            })
+            .collect()
+    }
+
+    fn start(script: Vec<Result<Vec<SourceFrame>, String>>) -> CameraSession {
+        let connector = FakeConnector {
+            script: Mutex::new(script.into()),
+            info: test_info(false),
+        };
+        let url = StreamUrl::parse("rtsp://127.0.0.1/cam", "url").unwrap().url;
+        let opts = HubOptions {
+            backoff: BackoffPolicy {
+                initial: Duration::from_secs(1),
+                max: Duration::from_secs(4),
+                jitter: 0.0,
+                ..BackoffPolicy::default()
+            },
+            ..HubOptions::default()
+        };
+        CameraSession::start(
+            9,
+            SourceConfig::new(url),
+            opts,
+            Arc::new(connector),
+            CancellationToken::new(),
+        )
+        .0
+    }
+
+    async fn next_video(rx: &mut crate::hub::fanout::Receiver) -> Packet {
+        loop {
+            if let crate::hub::fanout::Event::Packet(p) = rx.recv().await.unwrap() {
+                if p.is_video() {
+                    return p;
+                }
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconnects_with_backoff_and_keeps_one_monotonic_timeline() {
+        // Frames before the first keyframe are dropped; the second connection's camera clock
+        // restarted at zero; one connection attempt in between fails.
+        let mut first = frames(1_000_000 - 6000, 32, 15);
+        first.drain(..2);
+        first[0].info_changed = true;
+        let script = vec![Ok(first), Err("refused".into()), Ok(frames(0, 30, 15))];
+        let session = start(script);
+        let mut state = session.watch_state();
+        let sub = session.subscribe(ConsumerKind::Program).await.unwrap();
+        assert!(sub.backlog[0].is_video_keyframe());
+        assert_eq!(sub.backlog[0].dts, 0, "the timeline starts at zero");
+        let mut live = sub.live;
+        let mut last = sub.backlog.last().unwrap().dts;
+        let mut seen = 0;
+        let t0 = Instant::now();
+        let mut gap = 0;
+        while seen < 40 {
+            let p = next_video(&mut live).await;
+            assert!(p.dts > last, "{} then {}", last, p.dts);
+            gap = gap.max(p.dts - last);
+            last = p.dts;
+            seen += 1;
+        }
+        // Lost after ~1 s, backoff 1 s, refused, backoff 2 s, then connected: the outage shows
+        // as a gap of about 3 s, not as a jump back to the new clock's zero.
+        assert!(t0.elapsed() > Duration::from_secs(3));
+        assert!((3 * TIMEBASE..4 * TIMEBASE).contains(&gap), "gap {gap}");
+        let stats = session.stats();
+        assert_eq!(stats.reconnects, 1);
+        assert_eq!(stats.transport, "fake");
+        assert_eq!(stats.last_error.as_deref(), Some("refused"));
+        assert_eq!(*state.borrow_and_update(), SessionState::Playing);
+        assert_eq!(stats.consumers[&ConsumerKind::Program], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_clock_jump_inside_a_connection_is_counted_and_absorbed() {
+        let mut f = frames(0, 20, 10);
+        f.extend(frames(50 * 3600 * TIMEBASE, 20, 10));
+        let session = start(vec![Ok(f)]);
+        let sub = session.subscribe(ConsumerKind::Other).await.unwrap();
+        let mut live = sub.live;
+        let mut last = sub.backlog.last().unwrap().dts;
+        for _ in 0..30 {
+            let p = next_video(&mut live).await;
+            assert!(
+                p.dts > last && p.dts - last < 2 * 3000 + 100,
+                "{} then {}",
+                last,
+                p.dts
+            );
+            last = p.dts;
+        }
+        assert_eq!(session.stats().clock_jumps, 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn subscribers_wait_for_the_first_keyframe_and_stop_ends_them() {
+        let session = start(vec![Err("down".into()), Ok(frames(0, 100, 10))]);
+        assert!(session.cached().is_none());
+        let sub = session.subscribe(ConsumerKind::Preview).await.unwrap();
+        assert_eq!(
+            sub.info.video,
+            VideoInfo::from_parameter_sets(
+                Bytes::from_static(crate::hub::h264::tests::SPS),
+                Bytes::from_static(crate::hub::h264::tests::PPS)
+            )
+            .unwrap()
+        );
+        assert!(session.cached().is_some());
+        let mut live = sub.live;
+        session.stop();
+        loop {
+            match live.recv().await {
+                Ok(_) => continue,
+                Err(end) => {
+                    assert_eq!(end, End::Stopped);
+                    break;
+                }
+            }
+        }
+        let mut state = session.watch_state();
+        state
+            .wait_for(|s| *s == SessionState::Stopped)
+            .await
+            .unwrap();
+        let err = session
+            .subscribe_with(
+                ConsumerKind::Preview,
+                Duration::from_secs(1),
+                Duration::from_secs(1),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Unavailable);
+    }
+}
