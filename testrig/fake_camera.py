@@ -68,6 +68,9 @@ def parse_args(argv):
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=int, default=15)
     p.add_argument("--bitrate", type=int, default=0, help="kbit/s; 0 = derived from size")
+    p.add_argument(
+        "--gop", type=int, default=0, help="frames between key frames; 0 = one per second"
+    )
     p.add_argument("--audio", action="store_true", help="add an AAC sine tone")
     p.add_argument(
         "--audio-freq",
@@ -103,6 +106,8 @@ def parse_args(argv):
         args.path = "/" + args.path
     if (args.user is None) != (args.password is None):
         p.error("--user and --password go together")
+    if args.gop < 0:
+        p.error("--gop must be 0 (one key frame per second) or more")
     if args.max_clients < 0:
         p.error("--max-clients must be 0 (no limit) or more")
     if not 20 <= args.audio_freq <= 20000:
@@ -261,8 +266,8 @@ def build_launch(args):
     video += [
         "videoconvert",
         "video/x-raw,format=I420",
-        # Key frame every second, no B-frames: what an IP camera sends.
-        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
+        # Key frame every second (or --gop frames), no B-frames: what an IP camera sends.
+        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop or args.fps} "
         f"bframes=0 bitrate={bitrate} threads=1",
         "video/x-h264,profile=baseline",
         "rtph264pay name=pay0 pt=96 config-interval=-1",

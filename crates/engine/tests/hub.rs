@@ -83,6 +83,20 @@ fn processes_holding(secret: &str, exclude: &[u32]) -> Vec<String> {
     found
 }
 
+/// Mean luma of one of the seven vertical SMPTE bars (rows 40-50 % of the height).
+fn band_luma(yuv: &[u8], width: usize, height: usize, band: usize) -> f64 {
+    let (x0, x1) = (band * width / 7 + 4, (band + 1) * width / 7 - 4);
+    let (y0, y1) = (height * 4 / 10, height / 2);
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        sum += yuv[y * width + x0..y * width + x1]
+            .iter()
+            .map(|&v| v as u64)
+            .sum::<u64>();
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
 async fn write_file(path: &Path, data: &[u8]) {
     tokio::fs::write(path, data).await.expect("write file");
 }
@@ -225,6 +239,18 @@ async fn one_session_serves_every_consumer_of_a_one_client_camera() {
             .expect("decoded frames in time")
             .expect("decoder runs");
         assert_eq!(f.data.len(), 320 * 180 * 3 / 2);
+        if f.index == 0 {
+            // The first picture is the cached keyframe itself, not a concealed P-frame: the
+            // test pattern's bars are there (75 % white on the left, blue on the right).
+            let (white, blue) = (
+                band_luma(&f.data, 320, 180, 0),
+                band_luma(&f.data, 320, 180, 6),
+            );
+            assert!(
+                white > 150.0 && blue < 60.0,
+                "bars: white {white}, blue {blue}"
+            );
+        }
         if f.live {
             live_frames += 1;
         }
@@ -851,5 +877,65 @@ async fn a_frozen_camera_is_stalled_and_reconnected_when_it_thaws() {
         }
     }
     println!("figure: stall detected after {detected:?} (stall timeout 2 s)");
+    hub.shutdown().await;
+}
+
+/// How long a decoder started on a connected camera takes to reach live (the cold take of a
+/// program): 720p30 with a 2 s GOP, started at random points of the GOP. Printed, not asserted
+/// against a target (the machine is shared).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_decoder_catch_up_on_a_720p30_camera_is_measured() {
+    init_tracing();
+    let cam = FakeCamera::start(
+        CameraOptions::new("Take")
+            .size(1280, 720)
+            .fps(30)
+            .gop(60)
+            .overlay(false)
+            .bitrate_kbps(4000)
+            .max_clients(1),
+    )
+    .await
+    .unwrap();
+    let (hub, shutdown) = hub();
+    hub.configure(10, camera_cfg(&cam)).await.unwrap();
+    let session = playing(&hub, 10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let mut catch_up = Vec::new();
+    let mut backlog = Vec::new();
+    for i in 0..8u64 {
+        // Spread the starts over the GOP.
+        tokio::time::sleep(Duration::from_millis(300 + (i * 677) % 1700)).await;
+        let decoder = HubDecoder::start(
+            session.clone(),
+            DecoderOptions::new(1280, 720),
+            Deps::real(),
+            shutdown.clone(),
+        );
+        let mut status = decoder.watch_status();
+        tokio::time::timeout(Duration::from_secs(15), status.wait_for(|s| s.caught_up))
+            .await
+            .expect("the decoder catches up")
+            .unwrap();
+        let st = decoder.status();
+        catch_up.push(st.catch_up.unwrap());
+        backlog.push(st.backlog_frames);
+        decoder.stop().await;
+    }
+    let mut sorted = catch_up.clone();
+    sorted.sort();
+    let pct = |p: f64| sorted[((sorted.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "figure: cold decoder start to first live frame, 720p30 GOP 2 s: p50 {:?}, p95 {:?}, \
+         max {:?} (backlog frames {:?})",
+        pct(0.5),
+        pct(0.95),
+        sorted.last().unwrap(),
+        backlog
+    );
+    // Not a latency target, a guard against the decoder waiting for the camera's next
+    // keyframe (a whole GOP, 2 s) instead of starting from the cached one.
+    assert!(pct(0.5) < Duration::from_millis(1500), "{sorted:?}");
+    assert_eq!(session.stats().reconnects, 0);
     hub.shutdown().await;
 }

@@ -46,6 +46,8 @@ pub struct CameraOptions {
     pub overlay: bool,
     /// Video bitrate in kbit/s; `None` derives one from the size.
     pub bitrate_kbps: Option<u32>,
+    /// Frames between key frames; `None`: one key frame per second.
+    pub gop: Option<u32>,
     /// At most this many RTSP sessions at once (`--max-clients`): a further client's SETUP
     /// is refused (503), as on real cameras. `None`: no limit.
     pub max_clients: Option<u32>,
@@ -70,6 +72,7 @@ impl Default for CameraOptions {
             pattern: "smpte".into(),
             overlay: true,
             bitrate_kbps: None,
+            gop: None,
             max_clients: None,
             audio_freq: 440,
         }
@@ -133,6 +136,12 @@ impl CameraOptions {
 
     pub fn bitrate_kbps(mut self, kbps: u32) -> Self {
         self.bitrate_kbps = Some(kbps);
+        self
+    }
+
+    /// A key frame every `frames` frames (real cameras often use 2 s).
+    pub fn gop(mut self, frames: u32) -> Self {
+        self.gop = (frames > 0).then_some(frames);
         self
     }
 
@@ -265,6 +274,9 @@ impl FakeCamera {
         if o.audio {
             cmd.arg("--audio");
             cmd.args(["--audio-freq", &o.audio_freq.to_string()]);
+        }
+        if let Some(n) = o.gop {
+            cmd.args(["--gop", &n.to_string()]);
         }
         if let Some(n) = o.max_clients {
             cmd.args(["--max-clients", &n.to_string()]);

@@ -189,10 +189,10 @@ pub fn decoder_args(width: u32, height: u32) -> Vec<String> {
         "-nostdin",
         "-loglevel",
         "error",
-        // Decode each packet as it comes: the cached keyframe and the packets after it are
-        // all there at once, the decoder catches up to live faster than real time.
-        "-fflags",
-        "nobuffer",
+        // The cached keyframe and the packets after it arrive at once: the decoder catches up
+        // to live faster than real time. No `-fflags nobuffer`: it drops the packets read
+        // while probing, the cached keyframe among them, and the first picture then waits
+        // for the camera's next keyframe (a whole GOP).
         "-flags",
         "low_delay",
         // The stream is ours and starts with PAT, PMT and a keyframe with SPS/PPS: no need
