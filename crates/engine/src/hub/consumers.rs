@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde::Serialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vs_base::{Error, ErrorKind, Result};
@@ -297,9 +297,40 @@ pub struct DecoderStatus {
     pub last_error: Option<String>,
 }
 
+/// The newest decoded frames, oldest dropped first when the reader is slow.
+struct FrameQueue {
+    frames: Mutex<VecDeque<DecodedFrame>>,
+    capacity: usize,
+    ready: Notify,
+    closed: std::sync::atomic::AtomicBool,
+}
+
+impl FrameQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<DecodedFrame>> {
+        self.frames.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn push(&self, frame: DecodedFrame) {
+        {
+            let mut q = self.lock();
+            q.push_back(frame);
+            while q.len() > self.capacity {
+                q.pop_front();
+            }
+        }
+        self.ready.notify_one();
+    }
+
+    fn close(&self) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.ready.notify_one();
+    }
+}
+
 /// A camera decoded to raw frames from its hub session.
 pub struct HubDecoder {
-    frames: mpsc::Receiver<DecodedFrame>,
+    frames: Arc<FrameQueue>,
     status: watch::Receiver<DecoderStatus>,
     handle: SupervisorHandle,
     cancel: CancellationToken,
@@ -330,7 +361,13 @@ impl HubDecoder {
             ..SupervisorConfig::default()
         };
         let mut sup = supervise(spec, config, deps, cancel.clone());
-        let (frames_tx, frames) = mpsc::channel(opts.queue.max(1));
+        let frames = Arc::new(FrameQueue {
+            frames: Mutex::new(VecDeque::new()),
+            capacity: opts.queue.max(1),
+            ready: Notify::new(),
+            closed: Default::default(),
+        });
+        let frames_tx = frames.clone();
         let (status_tx, status) = watch::channel(DecoderStatus::default());
         let handle = sup.handle.clone();
         let driver_cancel = cancel.clone();
@@ -366,6 +403,7 @@ impl HubDecoder {
             }
             let _ = sup.handle.stop().await;
             let _ = sup.task.await;
+            frames_tx.close();
         });
         HubDecoder {
             frames,
@@ -376,17 +414,29 @@ impl HubDecoder {
         }
     }
 
-    /// The next decoded frame (`None` once stopped).
+    /// The next decoded frame (`None` once stopped). A reader that does not keep up loses
+    /// the oldest frames (at most `DecoderOptions::queue` wait), never blocks the decoder.
     pub async fn next_frame(&mut self) -> Option<DecodedFrame> {
-        self.frames.recv().await
+        loop {
+            if let Some(f) = self.frames.lock().pop_front() {
+                return Some(f);
+            }
+            if self
+                .frames
+                .closed
+                .load(std::sync::atomic::Ordering::Acquire)
+            {
+                return None;
+            }
+            self.frames.ready.notified().await;
+        }
     }
 
     /// Drops every queued frame and returns the newest, if any.
     pub fn newest_frame(&mut self) -> Option<DecodedFrame> {
-        let mut newest = None;
-        while let Ok(f) = self.frames.try_recv() {
-            newest = Some(f);
-        }
+        let mut q = self.frames.lock();
+        let newest = q.pop_back();
+        q.clear();
         newest
     }
 
@@ -418,7 +468,7 @@ async fn decoder_run(
     run: u64,
     mut stdin: crate::spawner::BoxWrite,
     mut stdout: crate::spawner::BoxRead,
-    frames: mpsc::Sender<DecodedFrame>,
+    frames: Arc<FrameQueue>,
     status: watch::Sender<DecoderStatus>,
     handle: SupervisorHandle,
     cancel: CancellationToken,
@@ -509,17 +559,16 @@ async fn decoder_run(
             behind,
             arrival,
         };
-        // A reader that does not keep up loses the oldest frames, never blocks the decoder.
-        if let Err(mpsc::error::TrySendError::Full(frame)) = frames.try_send(frame) {
-            drop(frame);
-        }
+        frames.push(frame);
         index += 1;
     }
     writer.abort();
     if let Ok(FeedEnd::Ended(end)) = writer.await {
         status.send_modify(|s| s.last_error = Some(format!("subscription ended: {end}")));
-        // A new source: start a new run (a new subscription) right away.
-        let _ = handle.restart().await;
+        if end == End::SourceChanged {
+            // A new source: a new run (a new subscription) right away, not after a backoff.
+            let _ = handle.restart().await;
+        }
     }
 }
 

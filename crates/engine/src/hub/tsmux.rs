@@ -15,7 +15,7 @@ const PID_VIDEO: u16 = 0x100;
 const PID_AUDIO: u16 = 0x101;
 /// The first timestamp written (1 s): room for audio slightly before the first video frame.
 pub const START: i64 = 90_000;
-/// How far the PCR runs ahead of... behind the decode times: the decoder's buffer delay.
+/// How far the PCR runs behind the decode times (the decoder's buffer delay).
 const PCR_DELAY: i64 = 9_000;
 const TS: usize = 188;
 const MASK_33: i64 = (1 << 33) - 1;
