@@ -2,6 +2,7 @@
 //! one-session limit), real FFmpeg consumers, nginx-rtmp.
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
@@ -947,5 +948,45 @@ async fn cold_decoder_catch_up_on_a_720p30_camera_is_measured() {
     // keyframe (a whole GOP, 2 s) instead of starting from the cached one.
     assert!(pct(0.5) < Duration::from_millis(1500), "{sorted:?}");
     assert_eq!(session.stats().reconnects, 0);
+    hub.shutdown().await;
+}
+
+/// The FFmpeg pull also reads RTSP (the route of RTSPS cameras, which the in-process client
+/// cannot read): digest credentials reach FFmpeg through its stdin, never its command line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rtsp_camera_can_be_read_through_the_ffmpeg_pull() {
+    init_tracing();
+    let password = "pullPw-31ab";
+    let cam = FakeCamera::start(
+        CameraOptions::new("Pull")
+            .overlay(false)
+            .audio(true)
+            .credentials("admin", password)
+            .max_clients(1),
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let connector = DefaultConnector::new(Deps::real(), shutdown.clone()).ffmpeg_for_rtsp(true);
+    let hub = CameraHub::with_connector(HubOptions::default(), Arc::new(connector), shutdown);
+    hub.configure(12, camera_cfg(&cam)).await.unwrap();
+    let session = playing(&hub, 12).await;
+    assert_eq!(session.stats().transport, "ffmpeg");
+    let sub = session.subscribe(ConsumerKind::Preview).await.unwrap();
+    assert_eq!((sub.info.video.width, sub.info.video.height), (640, 360));
+    assert!(
+        sub.info.audio.as_ref().is_some_and(|a| a.is_aac()),
+        "{:?}",
+        sub.info
+    );
+    let mut live = sub.live;
+    let mut video = 0;
+    while video < 20 {
+        if let Event::Packet(p) = live.recv().await.unwrap() {
+            video += p.is_video() as u32;
+        }
+    }
+    let leaks = processes_holding(password, &[cam.pid().unwrap()]);
+    assert!(leaks.is_empty(), "{leaks:#?}");
     hub.shutdown().await;
 }

@@ -2,7 +2,7 @@
 //! (program decoding, previews, copy streams, snapshots, health).
 //!
 //! Each [`CameraSession`] holds ONE connection to its camera — RTSP read in-process with
-//! `retina`, RTMP/SRT through one FFmpeg pull — and fans the packets out through a bounded
+//! `retina`, RTSPS/RTMP/SRT through one FFmpeg pull — and fans the packets out through a bounded
 //! ring that is also the keyframe cache: a new consumer starts at once on the newest keyframe,
 //! a slow one is moved ahead to a newer keyframe and never slows the others. Timestamps given
 //! to consumers are one continuous 90 kHz timeline per session (see [`timeline`] for the rule).
@@ -83,7 +83,7 @@ impl CameraHub {
     /// A hub reading RTSP in-process and other protocols with FFmpeg pulls spawned by `deps`.
     /// Cancelling `shutdown` stops every session.
     pub fn new(opts: HubOptions, deps: Deps, shutdown: CancellationToken) -> Self {
-        let connector = DefaultConnector::new(deps, shutdown.clone());
+        let connector = DefaultConnector::new(deps, shutdown.clone()).ffmpeg(opts.ffmpeg.clone());
         Self::with_connector(opts, Arc::new(connector), shutdown)
     }
 

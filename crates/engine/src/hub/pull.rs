@@ -1,4 +1,4 @@
-//! Sources the in-process RTSP client cannot read (RTMP(S), SRT): one FFmpeg per camera copies
+//! Sources the in-process RTSP client cannot read (RTMP(S), SRT, RTSPS): one FFmpeg per camera copies
 //! the stream to MPEG-TS on its stdout (`-c copy -f mpegts pipe:1`), demuxed here into the
 //! hub's packets.
 //!
@@ -49,7 +49,10 @@ pub(crate) fn ffconcat_list(cfg: &SourceConfig) -> String {
             // SRT's timeouts are in microseconds as well.
             list.push_str(&format!("option timeout {RW_TIMEOUT_US}\n"));
         }
-        _ => list.push_str(&format!("option rw_timeout {RW_TIMEOUT_US}\n")),
+        Protocol::Rtsp | Protocol::Rtsps => {
+            list.push_str("option rtsp_transport tcp\n");
+            list.push_str(&format!("option timeout {RW_TIMEOUT_US}\n"));
+        }
     }
     list
 }
@@ -60,7 +63,7 @@ pub(crate) fn pull_spec(camera_id: i64, cfg: &SourceConfig, ffmpeg: &Path) -> Pr
         .args(["-fflags", "nobuffer", "-analyzeduration", "1000000"])
         .args([
             "-protocol_whitelist",
-            "pipe,tcp,tls,rtmp,rtmps,rtmpt,srt,udp,crypto,file",
+            "pipe,tcp,tls,udp,rtmp,rtmps,rtmpt,srt,rtsp,rtsps,rtp,srtp,crypto",
         ])
         .args(["-f", "concat", "-safe", "0", "-i", "pipe:0"])
         .args(["-map", "0:v:0", "-map", "0:a:0?", "-c", "copy"])
@@ -338,5 +341,11 @@ mod tests {
             "{list}"
         );
         assert!(list.contains("option rw_timeout 5000000"));
+        let rtsps = ffconcat_list(&cfg("rtsps://127.0.0.1:322/cam"));
+        assert!(
+            rtsps.contains("file 'rtsps://cam:s3cr'\\''et@127.0.0.1:322/cam'"),
+            "{rtsps}"
+        );
+        assert!(rtsps.contains("option rtsp_transport tcp\n"), "{rtsps}");
     }
 }

@@ -42,6 +42,8 @@ pub struct HubOptions {
     pub jump_bound: i64,
     /// Window of the bitrate and frame-rate measurements.
     pub meter_window: Duration,
+    /// The FFmpeg binary of the pulls (RTMP/SRT cameras).
+    pub ffmpeg: std::path::PathBuf,
 }
 
 impl Default for HubOptions {
@@ -61,6 +63,7 @@ impl Default for HubOptions {
             subscribe_timeout: Duration::from_secs(10),
             jump_bound: super::timeline::DEFAULT_JUMP_BOUND,
             meter_window: Duration::from_secs(5),
+            ffmpeg: "ffmpeg".into(),
         }
     }
 }

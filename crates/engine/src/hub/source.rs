@@ -1,7 +1,7 @@
 //! Where a session's packets come from: a camera's source settings, and the seam between the
 //! session (supervision, timeline, fan-out) and the code that talks to the camera.
 //!
-//! [`DefaultConnector`] reads RTSP(S) cameras in-process (`retina`) and everything else through
+//! [`DefaultConnector`] reads RTSP cameras in-process (`retina`) and everything else through
 //! one FFmpeg pull per camera; tests and other transports can plug in their own
 //! [`Connector`].
 
@@ -48,9 +48,10 @@ impl SourceConfig {
         self
     }
 
-    /// Whether the session reads this source in-process (RTSP) or through FFmpeg.
+    /// Whether the session can read this source in-process: plain RTSP. (`retina` has no
+    /// TLS: RTSPS goes through FFmpeg like RTMP and SRT.)
     pub fn in_process(&self) -> bool {
-        matches!(self.protocol, Protocol::Rtsp | Protocol::Rtsps)
+        self.protocol == Protocol::Rtsp
     }
 
     /// Removes the credentials (and any URL userinfo or password parameter) from a text.
@@ -123,13 +124,14 @@ pub trait Connector: Send + Sync + 'static {
     ) -> Result<Box<dyn Connection>, String>;
 }
 
-/// RTSP(S) in-process, RTMP(S)/SRT with an FFmpeg pull.
+/// RTSP in-process, RTSPS, RTMP(S) and SRT with an FFmpeg pull.
 #[derive(Clone)]
 pub struct DefaultConnector {
     deps: Deps,
     ffmpeg: std::path::PathBuf,
     shutdown: CancellationToken,
     group: Arc<retina::client::SessionGroup>,
+    ffmpeg_for_rtsp: bool,
 }
 
 impl DefaultConnector {
@@ -140,7 +142,15 @@ impl DefaultConnector {
             ffmpeg: "ffmpeg".into(),
             shutdown,
             group: Arc::new(retina::client::SessionGroup::default()),
+            ffmpeg_for_rtsp: false,
         }
+    }
+
+    /// Reads plain RTSP cameras through FFmpeg too (an escape hatch for a camera the
+    /// in-process client does not get along with).
+    pub fn ffmpeg_for_rtsp(mut self, yes: bool) -> Self {
+        self.ffmpeg_for_rtsp = yes;
+        self
     }
 
     /// The FFmpeg binary of the pulls (default: `ffmpeg` on `PATH`).
@@ -157,7 +167,7 @@ impl Connector for DefaultConnector {
         camera_id: i64,
         cfg: &SourceConfig,
     ) -> Result<Box<dyn Connection>, String> {
-        if cfg.in_process() {
+        if cfg.in_process() && !self.ffmpeg_for_rtsp {
             let conn = super::rtsp::RtspConnection::connect(cfg, self.group.clone()).await?;
             Ok(Box::new(conn))
         } else {
