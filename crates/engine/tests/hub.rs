@@ -276,6 +276,24 @@ async fn one_session_serves_every_consumer_of_a_one_client_camera() {
     let probed = vs_testrig::probe_streams(&jpeg_path).await.unwrap();
     assert_eq!((probed.width(), probed.height()), (Some(640), Some(360)));
 
+    // The newest cached picture, scaled.
+    let small = snapshot_from_cache(
+        &session,
+        &SnapshotOptions {
+            size: Some((320, 180)),
+            newest: true,
+            ..SnapshotOptions::default()
+        },
+        &vs_engine::TokioSpawner,
+    )
+    .await
+    .unwrap();
+    let small_path = dir.path().join("small.jpg");
+    write_file(&small_path, &small).await;
+    let probed = vs_testrig::probe_streams(&small_path).await.unwrap();
+    assert_eq!((probed.width(), probed.height()), (Some(320), Some(180)));
+    assert_eq!(hub.stats()[&1].state, SessionState::Playing);
+
     // No descendant (decoder, egress, snapshot) holds the camera's password.
     let leaks = processes_holding(password, &[cam.pid().unwrap()]);
     assert!(leaks.is_empty(), "password visible in: {leaks:#?}");
