@@ -729,11 +729,17 @@ async fn an_rtmp_camera_is_read_through_one_ffmpeg_pull_without_its_secrets_on_t
     assert!(audio > 20, "{audio} audio packets");
 
     // The pull is there, and neither the password nor the stream key is on its command line.
+    let pid = session.stats().pid.expect("the pull's pid");
     let pulls: Vec<_> = vs_testrig::ffmpeg_processes()
         .into_iter()
-        .filter(|p| p.command().contains("concat"))
+        .filter(|p| p.pid == pid)
         .collect();
     assert_eq!(pulls.len(), 1, "{pulls:?}");
+    assert!(
+        pulls[0].command().contains("-i pipe:0"),
+        "{}",
+        pulls[0].command()
+    );
     assert!(
         !pulls[0].command().contains("rtmp://"),
         "{}",

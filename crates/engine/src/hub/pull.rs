@@ -275,6 +275,10 @@ impl Connection for PullConnection {
         "ffmpeg"
     }
 
+    fn pid(&self) -> Option<u32> {
+        self.handle.status().pid
+    }
+
     fn info(&self) -> Option<StreamInfo> {
         Some(StreamInfo {
             video: self.video.clone()?,

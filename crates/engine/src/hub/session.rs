@@ -73,6 +73,7 @@ struct Status {
     since: SystemTime,
     playing_since: Option<Instant>,
     transport: &'static str,
+    pid: Option<u32>,
     info: Option<Arc<StreamInfo>>,
     reconnects: u64,
     clock_jumps: u64,
@@ -137,6 +138,7 @@ impl CameraSession {
                 since: SystemTime::now(),
                 playing_since: None,
                 transport: "",
+                pid: None,
                 info: None,
                 reconnects: 0,
                 clock_jumps: 0,
@@ -242,6 +244,7 @@ impl CameraSession {
                 // Replaced by a new ring (the source changed): try that one.
                 Err(End::SourceChanged) => {
                     tokio::task::yield_now().await;
+                    continue;
                 }
                 Err(End::Stopped) => {
                     return Err(Error::new(
@@ -295,6 +298,7 @@ impl CameraSession {
                 .map(|s| now.saturating_duration_since(s))
                 .unwrap_or_default(),
             transport: st.transport,
+            pid: st.pid,
             bitrate_bps: if playing { bitrate_bps } else { 0 },
             fps: if playing { fps } else { 0.0 },
             gop_seconds: gop.map(|g| g.0),
@@ -397,6 +401,7 @@ impl Actor {
                     {
                         let mut st = lock(&self.inner.status);
                         st.transport = conn.transport();
+                        st.pid = conn.pid();
                         if connections > 1 {
                             st.reconnects += 1;
                         }
@@ -408,6 +413,7 @@ impl Actor {
                     let started = Instant::now();
                     let outcome = self.play(conn.as_mut()).await;
                     conn.close().await;
+                    lock(&self.inner.status).pid = None;
                     match outcome {
                         Outcome::Stop => break,
                         Outcome::Reconfigured => {
@@ -528,7 +534,7 @@ impl Actor {
         };
         lock(&self.inner.meter).record(&packet, now);
         let first_key =
-            packet.is_video_keyframe() && self.inner.state.borrow().ne(&SessionState::Playing);
+            packet.is_video_keyframe() && *self.inner.state.borrow() != SessionState::Playing;
         lock(&self.inner.ring).push(Shared {
             packet,
             info,

@@ -104,6 +104,10 @@ pub struct SourceFrame {
 pub trait Connection: Send {
     /// `rtsp` or `ffmpeg`, for the stats.
     fn transport(&self) -> &'static str;
+    /// The child process reading the camera, if there is one.
+    fn pid(&self) -> Option<u32> {
+        None
+    }
     /// The parameters as of the frames returned so far (video once a keyframe came).
     fn info(&self) -> Option<StreamInfo>;
     /// The next frame. An error ends the connection; its text must be free of credentials.

@@ -104,8 +104,10 @@ pub struct SessionStats {
     pub since: SystemTime,
     /// Time since the current connection started playing; zero when not playing.
     pub uptime: Duration,
-    /// `rtsp` (in-process) or `ffmpeg` (a pull child for RTMP/SRT).
+    /// `rtsp` (in-process) or `ffmpeg` (a pull child for RTSPS/RTMP/SRT).
     pub transport: &'static str,
+    /// The pull child's pid while it runs.
+    pub pid: Option<u32>,
     /// Over the last few seconds, video and audio payload.
     pub bitrate_bps: u64,
     pub fps: f64,
