@@ -203,7 +203,7 @@ impl StatusService {
         let load = System::load_average();
         let ffmpeg_version = self
             .ffmpeg_version
-            .get_or_init(|| super::probe::ffmpeg_version(&self.config.ffmpeg))
+            .get_or_init(|| async { vs_engine::ffmpeg_version(&self.config.ffmpeg).await.ok() })
             .await
             .clone();
         Ok(SystemStatus {
