@@ -118,7 +118,10 @@ mod tests {
             .expect("the change is published before the period")
             .unwrap();
         assert_eq!((e.kind, e.data["n"].as_u64()), ("thing_status", Some(0)));
-        assert!(changed.elapsed() >= DEBOUNCE, "published after the debounce");
+        assert!(
+            changed.elapsed() >= DEBOUNCE,
+            "published after the debounce"
+        );
         tokio::time::sleep(DEBOUNCE * 2).await;
         assert!(rx.try_recv().is_err(), "two quick changes, one event");
         let e = tokio::time::timeout(period * 2, rx.recv())

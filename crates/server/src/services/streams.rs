@@ -22,8 +22,8 @@ use vs_engine::{supervise, Deps, ProcessSpec, Status, SupervisorConfig, Supervis
 
 use super::cameras::connect_url;
 use super::destinations::DestinationService;
-use super::ptz::PtzService;
 use super::live::{self, Feed};
+use super::ptz::PtzService;
 use super::{validate, Events, Infra};
 use crate::config::Config;
 
@@ -377,7 +377,13 @@ impl StreamService {
         let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
         // What audio the camera has decides how AAC is always present. A camera that cannot be
         // probed now gets silence; the stream still starts and connects when the camera is back.
-        let audio = match probe(&self.config.ffprobe, &input, protocol, Duration::from_secs(5)).await
+        let audio = match probe(
+            &self.config.ffprobe,
+            &input,
+            protocol,
+            Duration::from_secs(5),
+        )
+        .await
         {
             Ok((info, _)) => AudioPlan::for_codec(info.audio_codec.as_deref()),
             Err(_) => AudioPlan::Silence,

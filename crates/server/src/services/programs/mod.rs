@@ -24,10 +24,10 @@ pub use running::RunningPrograms;
 
 use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::live::{self, Feed};
 use super::overlays::OverlayService;
 use super::previews::{PreviewService, PreviewSource};
 use super::ptz::PtzService;
-use super::live::{self, Feed};
 use super::{validate, Events, Infra};
 use crate::config::Config;
 
