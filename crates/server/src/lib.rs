@@ -7,6 +7,9 @@ pub mod app;
 pub mod backup;
 pub mod cli;
 pub mod config;
+// The data directory's lock is a raw `flock` on an owned descriptor (its SAFETY comment is
+// there); `nix::fcntl::Flock` covers the call and would let this allow go.
+#[allow(unsafe_code)]
 pub mod datadir;
 pub mod demo;
 pub mod orphans;
