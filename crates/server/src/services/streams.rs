@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
@@ -104,7 +105,7 @@ struct Running {
 /// go out with the periodic push).
 type Signature = Vec<(vs_engine::State, u32, Option<String>)>;
 
-fn signature(outputs: &[tokio::sync::watch::Receiver<Status>]) -> Signature {
+fn signature(outputs: &[watch::Receiver<Status>]) -> Signature {
     outputs
         .iter()
         .map(|rx| {
@@ -328,8 +329,12 @@ impl StreamService {
 
     /// Pushes a running stream's status while it runs: at every change of an output's state,
     /// restarts or last error, and every `STATUS_PERIOD`.
-    fn spawn_feed(self: &Arc<Self>, id: i64, outputs: &[Output], stop: CancellationToken) {
-        let rxs: Vec<_> = outputs.iter().map(|o| o.handle.subscribe()).collect();
+    fn spawn_feed(
+        self: &Arc<Self>,
+        id: i64,
+        rxs: Vec<watch::Receiver<Status>>,
+    ) -> CancellationToken {
+        let stop = self.shutdown.child_token();
         let changes = futures::stream::select_all(
             rxs.iter()
                 .map(|rx| tokio_stream::wrappers::WatchStream::from_changes(rx.clone())),
@@ -353,8 +358,9 @@ impl StreamService {
             changes,
             move || signature(&rxs),
             view,
-            stop,
+            stop.clone(),
         ));
+        stop
     }
 
     /// Starts a stream: one supervised copy per destination.
@@ -447,9 +453,11 @@ impl StreamService {
             ));
         }
         let started_at = vs_db::now();
-        let feed = self.shutdown.child_token();
-        self.spawn_feed(id, &outputs, feed.clone());
-        self.running.lock().await.insert(
+        let statuses = outputs.iter().map(|o| o.handle.subscribe()).collect();
+        // Under the lock, so the feed's first read already finds this run.
+        let mut running = self.running.lock().await;
+        let feed = self.spawn_feed(id, statuses);
+        running.insert(
             id,
             Running {
                 started_at: started_at.clone(),
@@ -459,6 +467,7 @@ impl StreamService {
                 feed,
             },
         );
+        drop(running);
         self.db.set_stream_desired(id, "running").await?;
         self.db
             .set_stream_status(id, "running", Some(&started_at), None)

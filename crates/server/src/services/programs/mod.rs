@@ -615,8 +615,11 @@ impl ProgramService {
                 }
             }
         }
+        // Under the lock, so the feed's first read already finds the program running.
+        let mut running = self.running.lock().await;
         self.spawn_feed(id, &handle);
-        self.running.lock().await.insert(id, handle);
+        running.insert(id, handle);
+        drop(running);
         self.db
             .set_program_runtime(id, "running", row.on_air_camera_id)
             .await?;
