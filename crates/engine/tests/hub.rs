@@ -808,8 +808,7 @@ fn standby_cpu_of_a_720p30_session_is_measured() {
             let session = playing(&hub, 7).await;
             // Let the connection settle, then measure this thread for 10 s.
             tokio::time::sleep(Duration::from_secs(2)).await;
-            // SAFETY: gettid has no preconditions.
-            let tid = unsafe { libc::gettid() };
+            let tid = nix::unistd::gettid().as_raw();
             let before = thread_cpu(tid);
             let t = Instant::now();
             tokio::time::sleep(Duration::from_secs(10)).await;
@@ -842,8 +841,9 @@ fn thread_cpu(tid: i32) -> f64 {
     // Fields 14 and 15 of stat (utime, stime), counted from `state` as field 3.
     let utime: f64 = fields[11].parse().unwrap();
     let stime: f64 = fields[12].parse().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+        .unwrap()
+        .expect("CLK_TCK is always defined") as f64;
     (utime + stime) / hz
 }
 
