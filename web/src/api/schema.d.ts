@@ -513,7 +513,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live events: `camera_health` on every change, `status` every few seconds.
+         * Live events: `camera_health` on every change, `stream_status` and `program_status` on every
+         *     change and periodically while running, `status` every few seconds.
          *     The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
          *     events it missed) and should refetch what it shows.
          */
@@ -4671,7 +4672,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events `camera_health`, `camera_changed`, `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;
