@@ -6,9 +6,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use crate::services::cameras::{Camera, CameraInput};
-use crate::services::presets::{Preset, PresetInput};
+use crate::services::presets::{DeletePresetQuery, Preset, PresetInput};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -141,11 +141,12 @@ async fn remove_camera_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+    ApiQuery(q): ApiQuery<DeletePresetQuery>,
 ) -> ApiResult<StatusCode> {
     owned_preset(&state, camera_id, preset_id).await?;
     state
         .cameras
-        .delete_preset(preset_id, Some(user.id))
+        .delete_preset(preset_id, Some(user.id), q.force.unwrap_or(false))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -181,7 +182,11 @@ async fn remove_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DeletePresetQuery>,
 ) -> ApiResult<StatusCode> {
-    state.cameras.delete_preset(id, Some(user.id)).await?;
+    state
+        .cameras
+        .delete_preset(id, Some(user.id), q.force.unwrap_or(false))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
