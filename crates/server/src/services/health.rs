@@ -496,8 +496,6 @@ impl HealthService {
             let limit = limit.clone();
             tokio::spawn(async move {
                 let _permit = limit.acquire().await;
-                // Alongside the video probe, and finished before its result is recorded.
-                let ptz_check = tokio::spawn(health.clone().check_ptz(cam.clone()));
                 let url = connect_url(&health.secrets, &cam);
                 if let Ok(url) = url {
                     let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
@@ -507,11 +505,17 @@ impl HealthService {
                         _ = health.shutdown.cancelled() => None,
                         r = probe::probe(&health.config.ffprobe, &url, protocol, timeout) => Some(r),
                     };
-                    let _ = ptz_check.await;
+                    // The video's own time: a slow ONVIF answer must not make it "slow".
+                    let probe_took = started.elapsed();
+                    // PTZ control matters once the video answers (an offline camera is
+                    // offline), and its verdict goes into the same record.
+                    if matches!(r, Some(Ok(_))) {
+                        health.clone().check_ptz(cam.clone()).await;
+                    }
                     // The camera may have been deleted while it was probed.
                     if let Some(r) = r {
                         if health.db.camera(cam.id).await.is_ok() {
-                            health.record(cam.id, &outcome(r, started.elapsed()));
+                            health.record(cam.id, &outcome(r, probe_took));
                         }
                     }
                 }

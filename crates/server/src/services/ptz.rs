@@ -145,7 +145,9 @@ pub struct PtzVelocity {
     pub tilt: f64,
     #[serde(default)]
     pub zoom: f64,
-    /// The camera stops by itself after this long, should the stop never arrive (100–10000).
+    /// The move ends after this long unless another move refreshes it: the camera is told
+    /// (ONVIF Timeout), and the appliance sends Stop itself then for cameras that ignore it
+    /// (100–10000, default 2000).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
