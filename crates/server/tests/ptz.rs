@@ -438,27 +438,33 @@ async fn a_move_the_camera_does_not_end_is_stopped_by_the_appliance() {
     app.setup_admin().await;
     let cam = ptz_camera(&app, &sim, "admin123").await;
     let pad = format!("/api/cameras/{cam}/ptz/move");
-    let slow_right = json!({"pan": 0.2, "tilt": 0.0, "timeout_ms": 500});
+    let timeout = Duration::from_millis(800);
+    let slow_right = json!({"pan": 0.2, "tilt": 0.0, "timeout_ms": 800});
 
     // Held: each refresh pushes the deadline back, so nothing stops the head meanwhile.
+    let first = Instant::now();
+    let mut last = first;
     for _ in 0..5 {
         assert_eq!(app.post(&pad, slow_right.clone()).await.status(), 204);
+        last = Instant::now();
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert_eq!(stop_calls(&sim), 0, "stopped while held");
     assert!(sim.is_moving());
 
     // Released without a stop (a closed tab, a lost network): the appliance sends one.
-    tokio::time::sleep(Duration::from_millis(250 + 400)).await;
+    tokio::time::sleep_until((last + timeout + Duration::from_millis(500)).into()).await;
     assert_eq!(stop_calls(&sim), 1, "{:?}", sim.stats().actions);
     assert!(!sim.is_moving());
     let stopped = sim.position();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(sim.position(), stopped, "the head still moves");
-    // 1.25 s held + 0.5 s timeout at 0.2 units/s, not the 0.05 of a head left running for 2 s.
+    // At 0.2 units/s from the first move to the deadline of the last (plus a little for the
+    // exchanges), not further as a head left running would be.
+    let held = (last - first + timeout).as_secs_f64();
     assert!(
-        stopped.pan > 0.2 && stopped.pan < 0.45,
-        "stopped at {stopped:?}"
+        stopped.pan > 0.2 * held - 0.02 && stopped.pan < 0.2 * held + 0.06,
+        "stopped at {stopped:?} after {held:.2} s"
     );
 
     // An explicit stop ends the watchdog: no second Stop later.
@@ -468,7 +474,7 @@ async fn a_move_the_camera_does_not_end_is_stopped_by_the_appliance() {
         .await;
     assert_eq!(r.status(), 204);
     assert_eq!(stop_calls(&sim), 2);
-    tokio::time::sleep(Duration::from_millis(900)).await;
+    tokio::time::sleep(timeout + Duration::from_millis(500)).await;
     assert_eq!(stop_calls(&sim), 2, "{:?}", sim.stats().actions);
 
     // A preset move right after the pad is not cut short by the pad's pending Stop.
