@@ -1,8 +1,8 @@
 //! Camera health: every enabled camera is probed in the background at a configurable interval;
 //! its state (online / degraded / offline) and what the probe found are kept in memory, and
 //! every change is pushed to browsers. Snapshots are cached so many viewers mean one FFmpeg run.
-//! A PTZ camera's ONVIF login is checked alongside its video: good video with PTZ control that
-//! does not work is `degraded`, not `online`.
+//! A PTZ camera whose video answers also has its ONVIF login checked: good video with PTZ
+//! control that does not work is `degraded`, not `online`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -27,7 +27,8 @@ pub enum HealthState {
     /// Not checked yet.
     Unknown,
     Online,
-    /// Reachable, but slow to answer or with a very low frame rate.
+    /// Reachable, but slow to answer, with a very low frame rate, or (PTZ cameras) with PTZ
+    /// control that does not work, e.g. a refused ONVIF login.
     Degraded,
     Offline,
     Disabled,
