@@ -291,7 +291,10 @@ export interface paths {
         /** Replaces a preset of the camera named in the path. */
         put: operations["update_camera_preset"];
         post?: never;
-        /** Deletes a preset of the camera named in the path. */
+        /**
+         * Deletes a preset of the camera named in the path, and first its copy on the camera when it
+         *     has one.
+         */
         delete: operations["delete_camera_preset"];
         options?: never;
         head?: never;
@@ -629,7 +632,7 @@ export interface paths {
         /** Replaces a preset. */
         put: operations["update_preset"];
         post?: never;
-        /** Deletes a preset. */
+        /** Deletes a preset, and first its copy on the camera when it has one. */
         delete: operations["delete_preset"];
         options?: never;
         head?: never;
@@ -2042,7 +2045,9 @@ export interface components {
             tilt?: number;
             /**
              * Format: int64
-             * @description The camera stops by itself after this long, should the stop never arrive (100–10000).
+             * @description The move ends after this long unless another move refreshes it: the camera is told
+             *     (ONVIF Timeout), and the appliance sends Stop itself then for cameras that ignore it
+             *     (100–10000, default 2000).
              */
             timeout_ms?: number | null;
             /** Format: double */
@@ -3616,7 +3621,10 @@ export interface operations {
     };
     delete_camera_preset: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: delete from the appliance even if the camera cannot remove its copy. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Camera id */
@@ -3654,6 +3662,24 @@ export interface operations {
             };
             /** @description No such preset on this camera */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not remove its copy; nothing was deleted (see force) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time; nothing was deleted (see force) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5208,7 +5234,10 @@ export interface operations {
     };
     delete_preset: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: delete from the appliance even if the camera cannot remove its copy. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Preset id */
@@ -5243,6 +5272,24 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not remove its copy; nothing was deleted (see force) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time; nothing was deleted (see force) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
