@@ -409,15 +409,11 @@ impl StreamService {
                 continue;
             }
             let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = dest
-                .stream_key_enc
-                .as_deref()
-                .map(|k| self.secrets.open(k))
-                .transpose()?;
+            let key = self.destinations.publish_secrets(&dest)?;
             let mut spec =
                 ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
                     .args(copy_args(&input, protocol, audio, &publish));
-            for s in [camera_password.clone(), key].into_iter().flatten() {
+            for s in camera_password.clone().into_iter().chain(key) {
                 spec = spec.secret(s);
             }
             let sup = supervise(
