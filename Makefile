@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 BIN_RELEASE := target/release/vistterstream
 BIN_DEBUG := target/debug/vistterstream
 
-.PHONY: run test deps deps-run ui ui-check api-types api-types-check build release lint deny rust-test packaging-test e2e bench clean
+.PHONY: run test deps deps-run ui ui-check api-types api-types-check build release lint deny rust-test api-contract packaging-test e2e bench clean
 
 ## Start the appliance on http://$(LISTEN) (data in $(DATA_DIR); simulated cameras when none is configured).
 run: deps-run ui release
@@ -61,6 +61,12 @@ deny:
 
 rust-test:
 	$(CARGO) test --workspace --no-fail-fast
+
+## The OpenAPI document against the live appliance: schemathesis (in a venv under target/),
+## in a network namespace that holds only loopback.
+api-contract:
+	$(CARGO) build -p vistterstream
+	VS_BIN=$(CURDIR)/$(BIN_DEBUG) bash scripts/schemathesis.sh
 
 ## Dockerfile/compose checks, the Docker build scripts (native + arm64 cross), systemd unit, install.sh.
 packaging-test: ui

@@ -28,6 +28,8 @@ PACKAGES=(
   chromium                       # headless UI tests
   fonts-dejavu-core              # fonts for text overlays
   wrk                            # HTTP load tests
+  python3-venv                   # the venv of schemathesis (scripts/schemathesis.sh)
+  iproute2                       # `ip link set lo up` in its network namespace
 )
 
 check_only=0
@@ -43,7 +45,7 @@ if [[ $mode == run ]]; then
   # The appliance itself needs FFmpeg and a font; the demo's simulated cameras need GStreamer.
   keep=()
   for pkg in "${PACKAGES[@]}"; do
-    case "$pkg" in nginx|libnginx-mod-rtmp|chromium|wrk) ;; *) keep+=("$pkg") ;; esac
+    case "$pkg" in nginx|libnginx-mod-rtmp|chromium|wrk|python3-venv|iproute2) ;; *) keep+=("$pkg") ;; esac
   done
   PACKAGES=("${keep[@]}")
 fi

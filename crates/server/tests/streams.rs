@@ -374,7 +374,11 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
         .unwrap()
         .clone();
     let pid = out["pid"].as_u64().unwrap() as i32;
-    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGSTOP,
+    )
+    .unwrap();
     let frozen = Instant::now();
     let s = wait_stream(&app, sid, Duration::from_secs(20), |s| {
         let o = s["status"]["outputs"]

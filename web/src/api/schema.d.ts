@@ -11,6 +11,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every asset, by name. */
         get: operations["list_assets"];
         put?: never;
         /**
@@ -36,11 +37,11 @@ export interface paths {
          * Serves an asset's bytes with its type. SVG can hold scripts: the sandbox policy keeps one
          *     opened from the appliance's own origin from running them with the user's session.
          */
-        get: operations["read_asset"];
+        get: operations["get_asset"];
         put?: never;
         post?: never;
         /** Deletes an asset no overlay shows (409 naming the overlays otherwise). */
-        delete: operations["remove_asset"];
+        delete: operations["delete_asset"];
         options?: never;
         head?: never;
         patch?: never;
@@ -122,7 +123,7 @@ export interface paths {
             cookie?: never;
         };
         /** Whether set-up is needed, and who is logged in (if anyone). */
-        get: operations["auth_state"];
+        get: operations["get_auth_state"];
         put?: never;
         post?: never;
         delete?: never;
@@ -174,10 +175,10 @@ export interface paths {
             cookie?: never;
         };
         /** Every camera, by name. */
-        get: operations["list"];
+        get: operations["list_cameras"];
         put?: never;
         /** Adds a camera. Credentials inside the address are moved to the encrypted store. */
-        post: operations["create"];
+        post: operations["create_camera"];
         delete?: never;
         options?: never;
         head?: never;
@@ -191,12 +192,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read"];
+        /** One camera (never its password). */
+        get: operations["get_camera"];
         /** Replaces a camera's settings; an absent password keeps the stored one. */
-        put: operations["update"];
+        put: operations["update_camera"];
         post?: never;
         /** Deletes a camera and its presets. */
-        delete: operations["remove"];
+        delete: operations["delete_camera"];
         options?: never;
         head?: never;
         patch?: never;
@@ -210,7 +212,7 @@ export interface paths {
             cookie?: never;
         };
         /** Health of one camera. */
-        get: operations["camera_health"];
+        get: operations["get_camera_health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -233,7 +235,7 @@ export interface paths {
          *     messages are MP4: the init segment (`ftyp`+`moov`), then `moof`+`mdat` fragments, starting
          *     at a keyframe. After an outage a new `init` follows: the player re-initialises.
          */
-        get: operations["live"];
+        get: operations["camera_live_preview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -250,7 +252,7 @@ export interface paths {
             cookie?: never;
         };
         /** Viewers of a camera's preview and whether its remux runs. */
-        get: operations["stats"];
+        get: operations["get_camera_preview_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -266,10 +268,47 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list_presets"];
+        /** The presets of a camera. */
+        get: operations["list_camera_presets"];
         put?: never;
         /** Adds a preset to a camera; names are unique per camera. */
-        post: operations["create_preset"];
+        post: operations["create_camera_preset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{id}/presets/{preset_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A preset of the camera named in the path. */
+        get: operations["get_camera_preset"];
+        /** Replaces a preset of the camera named in the path. */
+        put: operations["update_camera_preset"];
+        post?: never;
+        /** Deletes a preset of the camera named in the path. */
+        delete: operations["delete_camera_preset"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{id}/presets/{preset_id}/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Moves the camera named in the path to one of its presets; answers once it has settled. */
+        post: operations["move_to_camera_preset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -286,7 +325,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Saves the camera's current position as a new preset. */
-        post: operations["capture"];
+        post: operations["capture_preset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -303,7 +342,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Imports the presets stored in the camera. */
-        post: operations["import"];
+        post: operations["import_camera_presets"];
         delete?: never;
         options?: never;
         head?: never;
@@ -318,7 +357,7 @@ export interface paths {
             cookie?: never;
         };
         /** Where the camera points now, and whether it moves. */
-        get: operations["state"];
+        get: operations["get_ptz_state"];
         put?: never;
         post?: never;
         delete?: never;
@@ -337,7 +376,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Starts a continuous move (pad pressed); the camera stops by itself after `timeout_ms`. */
-        post: operations["start_move"];
+        post: operations["start_ptz_move"];
         delete?: never;
         options?: never;
         head?: never;
@@ -354,7 +393,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Stops any movement (pad released). */
-        post: operations["stop"];
+        post: operations["stop_ptz"];
         delete?: never;
         options?: never;
         head?: never;
@@ -369,7 +408,7 @@ export interface paths {
             cookie?: never;
         };
         /** A current JPEG of the camera (cached for a few seconds). */
-        get: operations["snapshot"];
+        get: operations["get_camera_snapshot"];
         put?: never;
         post?: never;
         delete?: never;
@@ -403,7 +442,7 @@ export interface paths {
             cookie?: never;
         };
         /** Health of every camera. */
-        get: operations["cameras_health"];
+        get: operations["list_camera_health"];
         put?: never;
         post?: never;
         delete?: never;
@@ -422,7 +461,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Tests camera settings before saving them. */
-        post: operations["test_unsaved"];
+        post: operations["test_camera_settings"];
         delete?: never;
         options?: never;
         head?: never;
@@ -436,10 +475,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        /** Every destination (never a stream key). */
+        get: operations["list_destinations"];
         put?: never;
         /** Adds a destination. For YouTube, Facebook and Twitch only the stream key is needed. */
-        post: operations["create"];
+        post: operations["create_destination"];
         delete?: never;
         options?: never;
         head?: never;
@@ -453,12 +493,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read"];
+        /** One destination (never its stream key). */
+        get: operations["get_destination"];
         /** Replaces a destination; an absent stream_key keeps the stored one. */
-        put: operations["update"];
+        put: operations["update_destination"];
         post?: never;
         /** Deletes a destination that no stream uses. */
-        delete: operations["remove"];
+        delete: operations["delete_destination"];
         options?: never;
         head?: never;
         patch?: never;
@@ -471,8 +512,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Live events: `camera_health` on every change, `status` every few seconds. */
-        get: operations["events"];
+        /**
+         * Live events: `camera_health` on every change, `status` every few seconds.
+         *     The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
+         *     events it missed) and should refetch what it shows.
+         */
+        get: operations["stream_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -489,7 +534,24 @@ export interface paths {
             cookie?: never;
         };
         /** Liveness: answers as long as the server runs. */
-        get: operations["health"];
+        get: operations["get_health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/openapi.json": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This document (OpenAPI 3.1). */
+        get: operations["get_openapi"];
         put?: never;
         post?: never;
         delete?: never;
@@ -505,8 +567,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /** Every overlay, by name. */
         get: operations["list_overlays"];
         put?: never;
+        /** Adds an overlay; its fields are checked per kind (422 naming the first bad one). */
         post: operations["create_overlay"];
         delete?: never;
         options?: never;
@@ -521,11 +585,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read_overlay"];
+        get: operations["get_overlay"];
+        /** Replaces an overlay; timelines and programs that show it take the change. */
         put: operations["update_overlay"];
         post?: never;
         /** Deletes an overlay no timeline shows (409 naming the timelines otherwise). */
-        delete: operations["remove_overlay"];
+        delete: operations["delete_overlay"];
         options?: never;
         head?: never;
         patch?: never;
@@ -544,7 +609,7 @@ export interface paths {
          * VistterStudio pushes assets (base64, deduplicated by SHA-256), overlay definitions and
          *     segments. Everything is stored in one transaction: on any error nothing is.
          */
-        post: operations["sync"];
+        post: operations["studio_sync"];
         delete?: never;
         options?: never;
         head?: never;
@@ -558,10 +623,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read_preset"];
+        /** A preset, whichever camera it belongs to. */
+        get: operations["get_preset"];
+        /** Replaces a preset. */
         put: operations["update_preset"];
         post?: never;
-        delete: operations["remove_preset"];
+        /** Deletes a preset. */
+        delete: operations["delete_preset"];
         options?: never;
         head?: never;
         patch?: never;
@@ -577,7 +645,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Moves the camera to the preset; answers once the camera has settled. */
-        post: operations["move_preset"];
+        post: operations["move_to_preset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -591,10 +659,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["list"];
+        /** Every program with its live status. */
+        get: operations["list_programs"];
         put?: never;
         /** Creates a program: size, frame rate, bitrate, encoder, slate text, destinations. */
-        post: operations["create"];
+        post: operations["create_program"];
         delete?: never;
         options?: never;
         head?: never;
@@ -609,11 +678,12 @@ export interface paths {
             cookie?: never;
         };
         /** A program with its live status while it runs. */
-        get: operations["read"];
+        get: operations["get_program"];
         /** Changes a stopped program's settings. */
-        put: operations["update"];
+        put: operations["update_program"];
         post?: never;
-        delete: operations["remove"];
+        /** Deletes a stopped program. */
+        delete: operations["delete_program"];
         options?: never;
         head?: never;
         patch?: never;
@@ -632,7 +702,7 @@ export interface paths {
          *     `{"type":"ended","reason":"the program stopped"}` just before the socket closes when the
          *     program stops. 409 when the program is not running.
          */
-        get: operations["program_live"];
+        get: operations["program_live_preview"];
         put?: never;
         post?: never;
         delete?: never;
@@ -649,7 +719,7 @@ export interface paths {
             cookie?: never;
         };
         /** Viewers of a program's preview and whether its remux runs. */
-        get: operations["program_stats"];
+        get: operations["get_program_preview_stats"];
         put?: never;
         post?: never;
         delete?: never;
@@ -667,7 +737,7 @@ export interface paths {
         };
         get?: never;
         /** Sets the program's overlays and which are visible; applied live without touching the encoder. */
-        put: operations["overlays"];
+        put: operations["set_program_overlays"];
         post?: never;
         delete?: never;
         options?: never;
@@ -685,7 +755,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Starts decoding a camera in the background so its next take is instant. */
-        post: operations["preroll"];
+        post: operations["preroll_program_camera"];
         delete?: never;
         options?: never;
         head?: never;
@@ -705,7 +775,7 @@ export interface paths {
          * Cuts to the slate (image and text of the program's settings) at the next frame, e.g. for a
          *     break; the cameras stay decoded so the next take is at once.
          */
-        post: operations["slate"];
+        post: operations["take_program_slate"];
         delete?: never;
         options?: never;
         head?: never;
@@ -725,7 +795,7 @@ export interface paths {
          * Starts the program: the encoder connects to every destination and shows the slate until a
          *     camera is taken (or the camera that was on air before goes back on air).
          */
-        post: operations["start"];
+        post: operations["start_program"];
         delete?: never;
         options?: never;
         head?: never;
@@ -741,7 +811,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        post: operations["stop"];
+        /** Stops the program (answers the same when it was not running). */
+        post: operations["stop_program"];
         delete?: never;
         options?: never;
         head?: never;
@@ -758,7 +829,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Switches what is on air, without restarting the encoder or the RTMP sessions. */
-        post: operations["take"];
+        post: operations["take_program_camera"];
         delete?: never;
         options?: never;
         head?: never;
@@ -773,7 +844,7 @@ export interface paths {
             cookie?: never;
         };
         /** Every timeline in the studio's flat segment shape, plus `filename` (as a node lists them). */
-        get: operations["segments"];
+        get: operations["list_studio_segments"];
         put?: never;
         post?: never;
         delete?: never;
@@ -790,7 +861,7 @@ export interface paths {
             cookie?: never;
         };
         /** One timeline as a flat segment, never with credentials. */
-        get: operations["segment"];
+        get: operations["get_studio_segment"];
         put?: never;
         post?: never;
         delete?: never;
@@ -807,7 +878,7 @@ export interface paths {
             cookie?: never;
         };
         /** CPU, memory, disk, temperature, uptime, versions and a camera health summary. */
-        get: operations["status"];
+        get: operations["get_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -830,7 +901,7 @@ export interface paths {
          *     `unavailable` while the appliance has no program feed: it never claims to stream when it
          *     does not.
          */
-        post: operations["start"];
+        post: operations["studio_start_segment"];
         delete?: never;
         options?: never;
         head?: never;
@@ -848,7 +919,7 @@ export interface paths {
          * `{isStreaming, currentSegment: {id, name, duration} | null}` as a node answers, followed by
          *     the player's own fields.
          */
-        get: operations["status"];
+        get: operations["get_studio_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -867,7 +938,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Stops the playing timeline (answers success when nothing plays, as a node does). */
-        post: operations["stop"];
+        post: operations["studio_stop"];
         delete?: never;
         options?: never;
         head?: never;
@@ -882,10 +953,10 @@ export interface paths {
             cookie?: never;
         };
         /** Every stream with its live status. */
-        get: operations["list"];
+        get: operations["list_streams"];
         put?: never;
         /** Creates a stream from a camera (optionally at a preset) to one or more destinations. */
-        post: operations["create"];
+        post: operations["create_stream"];
         delete?: never;
         options?: never;
         head?: never;
@@ -899,12 +970,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read"];
+        /** A stream with its live status. */
+        get: operations["get_stream"];
         /** Changes a stopped stream. */
-        put: operations["update"];
+        put: operations["update_stream"];
         post?: never;
         /** Deletes a stopped stream. */
-        delete: operations["remove"];
+        delete: operations["delete_stream"];
         options?: never;
         head?: never;
         patch?: never;
@@ -920,7 +992,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Starts the stream (it then runs, and comes back after a restart, until stopped). */
-        post: operations["start"];
+        post: operations["start_stream"];
         delete?: never;
         options?: never;
         head?: never;
@@ -937,7 +1009,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Stops the stream. */
-        post: operations["stop"];
+        post: operations["stop_stream"];
         delete?: never;
         options?: never;
         head?: never;
@@ -955,7 +1027,7 @@ export interface paths {
          * Which H.264 encoders work on this machine (each tried with a one-second encode), and the
          *     one `auto` picks.
          */
-        get: operations["encoders"];
+        get: operations["get_encoders"];
         put?: never;
         post?: never;
         delete?: never;
@@ -972,13 +1044,13 @@ export interface paths {
             cookie?: never;
         };
         /** Every timeline, by name, with its schedule and current warnings. */
-        get: operations["list"];
+        get: operations["list_timelines"];
         put?: never;
         /**
          * Creates a timeline (the id is generated when absent). Refused with 422 and the path of the
          *     first problem in `field` (`tracks[0].clips[2].end_ms`) unless valid.
          */
-        post: operations["create"];
+        post: operations["create_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -992,12 +1064,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get: operations["read"];
+        get: operations["get_timeline"];
         /** Replaces a timeline (its schedule stays). A playing timeline goes on with the new version. */
-        put: operations["update"];
+        put: operations["update_timeline"];
         post?: never;
         /** Deletes a timeline that is not playing. */
-        delete: operations["remove"];
+        delete: operations["delete_timeline"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1011,7 +1083,7 @@ export interface paths {
             cookie?: never;
         };
         /** The compiled cue list: every program change with its time. */
-        get: operations["cues"];
+        get: operations["get_timeline_cues"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1028,7 +1100,7 @@ export interface paths {
             cookie?: never;
         };
         /** The timeline as a VistterStudio segment file, never with credentials. */
-        get: operations["export"];
+        get: operations["export_timeline"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1047,7 +1119,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Moves the playing timeline to the start of a clip. */
-        post: operations["jump"];
+        post: operations["jump_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1066,10 +1138,10 @@ export interface paths {
          * Runs the timeline on these days between these times (`end` before `start`: overnight;
          *     equal: all day). 422 with `field` for a bad day, time or time zone.
          */
-        put: operations["set_schedule"];
+        put: operations["set_timeline_schedule"];
         post?: never;
         /** The timeline no longer runs by itself. */
-        delete: operations["clear_schedule"];
+        delete: operations["clear_timeline_schedule"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1088,7 +1160,7 @@ export interface paths {
          * Plays the timeline through the program feed (503 `unavailable` while the appliance has no
          *     program feed).
          */
-        post: operations["start"];
+        post: operations["start_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1105,7 +1177,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Stops the timeline if it is the one playing. */
-        post: operations["stop"];
+        post: operations["stop_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1125,7 +1197,7 @@ export interface paths {
          * Imports a VistterStudio segment file exactly as the studio writes it (flat or declared
          *     shape). Credentials in stream addresses are sealed; unknown addresses become new cameras.
          */
-        post: operations["import"];
+        post: operations["import_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1142,7 +1214,7 @@ export interface paths {
         get?: never;
         put?: never;
         /** Checks a timeline without saving it: every error and warning with its path. */
-        post: operations["validate"];
+        post: operations["validate_timeline"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1157,7 +1229,7 @@ export interface paths {
             cookie?: never;
         };
         /** Prometheus metrics in the text exposition format. */
-        get: operations["metrics"];
+        get: operations["get_metrics"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1217,6 +1289,16 @@ export interface components {
             /** @example /api/assets/1 */
             url: string;
         };
+        /** @description A browser's upload form. */
+        AssetForm: {
+            /**
+             * Format: binary
+             * @description The image.
+             */
+            file: string;
+            /** @description The asset's name (else the file's name). */
+            name?: string | null;
+        };
         /**
          * @description An asset reference in a synced overlay: the studio's id of an asset of the same sync, or
          *     the id of an asset already on the appliance.
@@ -1227,6 +1309,11 @@ export interface components {
             setup_required: boolean;
             user?: null | components["schemas"]["UserInfo"];
         };
+        /**
+         * Format: binary
+         * @description The bytes of a file (an image), in a request or a response body; for the document only.
+         */
+        Binary: string;
         /**
          * @description A camera as the API shows it: the address never carries credentials, the password is
          *     only reported as present or not.
@@ -1434,6 +1521,22 @@ export interface components {
             path: string;
             /** Format: int64 */
             total_bytes: number;
+        };
+        /** @description The result of the encoder probe. */
+        EncoderProbeView: {
+            /** @description One entry per candidate, in the order tried. */
+            results: components["schemas"]["EncoderTrial"][];
+            /** @description The encoder `auto` uses: the first that worked; null when none did. */
+            selected?: string | null;
+        };
+        /** @description One candidate encoder's one-second test encode. */
+        EncoderTrial: {
+            /** Format: int64 */
+            elapsed_ms: number;
+            encoder: string;
+            /** @description Why the test encode failed: the last lines FFmpeg printed, or the timeout. */
+            error?: string | null;
+            ok: boolean;
         };
         /** @description The JSON body of every error response. */
         ErrorBody: {
@@ -2251,6 +2354,15 @@ export interface operations {
                     "application/json": components["schemas"]["Asset"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     upload_asset: {
@@ -2263,17 +2375,17 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description the image, raw or as multipart field `file` */
+        /** @description The image, raw with its type or as the form field `file` */
         requestBody: {
             content: {
-                "image/jpeg": number[];
-                "image/png": number[];
-                "image/svg+xml": number[];
-                "multipart/form-data": number[];
+                "image/jpeg": components["schemas"]["Binary"];
+                "image/png": components["schemas"]["Binary"];
+                "image/svg+xml": components["schemas"]["Binary"];
+                "multipart/form-data": components["schemas"]["AssetForm"];
             };
         };
         responses: {
-            /** @description these bytes were already stored */
+            /** @description These bytes were already stored */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2290,6 +2402,25 @@ export interface operations {
                     "application/json": components["schemas"]["Asset"];
                 };
             };
+            /** @description A malformed multipart body, or a bad query */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is over 10 MiB */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -2298,6 +2429,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Not a PNG, JPEG or SVG image, a type that is not the one claimed, or a form without a file */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2308,31 +2440,59 @@ export interface operations {
             };
         };
     };
-    read_asset: {
+    get_asset: {
         parameters: {
             query?: never;
-            header?: never;
-            path?: never;
+            header?: {
+                /** @description The ETag of a copy the client has */
+                "if-none-match"?: string | null;
+            };
+            path: {
+                /** @description Asset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description the image */
+            /** @description The image */
             200: {
+                headers: {
+                    /** @description The quoted SHA-256 of the bytes */
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": components["schemas"]["Binary"];
+                    "image/png": components["schemas"]["Binary"];
+                    "image/svg+xml": components["schemas"]["Binary"];
+                };
+            };
+            /** @description The client's copy is current */
+            304: {
+                headers: {
+                    etag?: string;
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/jpeg": number[];
-                    "image/png": number[];
-                    "image/svg+xml": number[];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            304: {
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             404: {
                 headers: {
@@ -2344,11 +2504,14 @@ export interface operations {
             };
         };
     };
-    remove_asset: {
+    delete_asset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Asset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2359,6 +2522,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2367,6 +2548,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description An overlay shows the asset */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2392,12 +2574,24 @@ export interface operations {
         responses: {
             200: {
                 headers: {
+                    /** @description The session cookie */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["LoggedIn"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Wrong username or password */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2406,8 +2600,20 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Too many failed logins for this username from this address */
             429: {
                 headers: {
+                    /** @description Seconds until the next try is accepted */
+                    "retry-after"?: number;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2421,12 +2627,18 @@ export interface operations {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description The session to end */
+                vs_session?: string | null;
+            };
         };
         requestBody?: never;
         responses: {
+            /** @description Logged out (also when there was no session) */
             204: {
                 headers: {
+                    /** @description Clears the session cookie */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content?: never;
@@ -2446,12 +2658,23 @@ export interface operations {
             };
         };
         responses: {
+            /** @description Changed; the user's other sessions are ended */
             204: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not logged in, or the current password is wrong */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2460,6 +2683,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The new password is refused */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2485,12 +2718,24 @@ export interface operations {
         responses: {
             201: {
                 headers: {
+                    /** @description The session cookie */
+                    "set-cookie"?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["LoggedIn"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A user exists already */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2499,6 +2744,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Username or password refused; `field` names which */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -2509,12 +2764,15 @@ export interface operations {
             };
         };
     };
-    auth_state: {
+    get_auth_state: {
         parameters: {
             query?: never;
             header?: never;
             path?: never;
-            cookie?: never;
+            cookie?: {
+                /** @description The session cookie, when logged in */
+                vs_session?: string | null;
+            };
         };
         requestBody?: never;
         responses: {
@@ -2545,6 +2803,15 @@ export interface operations {
                     "application/json": components["schemas"]["TokenInfo"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     create_token: {
@@ -2568,7 +2835,43 @@ export interface operations {
                     "application/json": components["schemas"]["TokenInfo"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A token has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2582,7 +2885,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Token id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2593,7 +2899,8 @@ export interface operations {
                 };
                 content?: never;
             };
-            404: {
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2601,208 +2908,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-        };
-    };
-    list: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Camera"][];
-                };
-            };
-        };
-    };
-    create: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CameraInput"];
-            };
-        };
-        responses: {
-            201: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Camera"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    read: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Camera"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    update: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CameraInput"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["Camera"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    remove: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    camera_health: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["CameraHealth"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    live: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description WebSocket of fragmented MP4 */
-            101: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -2819,6 +2925,274 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+        };
+    };
+    list_cameras: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Camera"][];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_camera: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CameraInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Camera"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A camera has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_camera: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Camera"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_camera: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CameraInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Camera"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Another camera has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_camera: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A stream, program or timeline uses the camera */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2829,11 +3203,118 @@ export interface operations {
             };
         };
     };
-    stats: {
+    get_camera_health: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraHealth"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    camera_live_preview: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_camera_preview_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2846,6 +3327,24 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewStats"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2856,11 +3355,14 @@ export interface operations {
             };
         };
     };
-    list_presets: {
+    list_camera_presets: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2873,6 +3375,24 @@ export interface operations {
                     "application/json": components["schemas"]["Preset"][];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2883,11 +3403,14 @@ export interface operations {
             };
         };
     };
-    create_preset: {
+    create_camera_preset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -2904,6 +3427,24 @@ export interface operations {
                     "application/json": components["schemas"]["Preset"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2912,7 +3453,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera has a preset of this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2930,11 +3481,282 @@ export interface operations {
             };
         };
     };
-    capture: {
+    get_camera_preset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+                /** @description Preset id */
+                preset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such preset on this camera */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_camera_preset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+                /** @description Preset id */
+                preset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PresetInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Preset"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such preset on this camera */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera has another preset of this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_camera_preset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+                /** @description Preset id */
+                preset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such preset on this camera */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    move_to_camera_preset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+                /** @description Preset id */
+                preset_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MoveReport"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such preset on this camera */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The stored position cannot be sent to the camera */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera refused, or answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    capture_preset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -2951,7 +3773,43 @@ export interface operations {
                     "application/json": components["schemas"]["Preset"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera, or has a preset of this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2967,7 +3825,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera refused, or answered something unusable */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2977,11 +3845,14 @@ export interface operations {
             };
         };
     };
-    import: {
+    import_camera_presets: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -2994,6 +3865,33 @@ export interface operations {
                     "application/json": components["schemas"]["ImportReport"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3002,7 +3900,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera refused, or answered something unusable */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3012,11 +3920,14 @@ export interface operations {
             };
         };
     };
-    state: {
+    get_ptz_state: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3029,6 +3940,33 @@ export interface operations {
                     "application/json": components["schemas"]["PtzState"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3037,7 +3975,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera refused, or answered something unusable */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3047,11 +3995,14 @@ export interface operations {
             };
         };
     };
-    start_move: {
+    start_ptz_move: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -3066,7 +4017,43 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3082,7 +4069,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera refused, or answered something unusable */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3092,11 +4089,14 @@ export interface operations {
             };
         };
     };
-    stop: {
+    stop_ptz: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3107,6 +4107,33 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3115,7 +4142,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera refused, or answered something unusable */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3125,13 +4162,16 @@ export interface operations {
             };
         };
     };
-    snapshot: {
+    get_camera_snapshot: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Scale to this width in pixels (aspect ratio kept). */
+                width?: number;
+            };
             header?: never;
             path: {
-                /** @description Scale to this width in pixels (aspect ratio kept). */
-                width: number | null;
+                /** @description Camera id */
+                id: number;
             };
             cookie?: never;
         };
@@ -3143,7 +4183,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "image/jpeg": unknown;
+                    "image/jpeg": components["schemas"]["Binary"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -3154,6 +4212,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Width out of range */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera gave no picture */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3162,6 +4230,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description FFmpeg cannot be run */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not give a picture in time */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -3176,17 +4254,39 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description The outcome, reachable or not */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -3199,7 +4299,7 @@ export interface operations {
             };
         };
     };
-    cameras_health: {
+    list_camera_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -3216,9 +4316,18 @@ export interface operations {
                     "application/json": components["schemas"]["CameraHealth"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    test_unsaved: {
+    test_camera_settings: {
         parameters: {
             query?: never;
             header?: never;
@@ -3231,12 +4340,40 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The outcome, reachable or not */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ConnectionTest"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             422: {
@@ -3249,7 +4386,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_destinations: {
         parameters: {
             query?: never;
             header?: never;
@@ -3266,9 +4403,18 @@ export interface operations {
                     "application/json": components["schemas"]["Destination"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    create: {
+    create_destination: {
         parameters: {
             query?: never;
             header?: never;
@@ -3289,7 +4435,35 @@ export interface operations {
                     "application/json": components["schemas"]["Destination"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A destination has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3307,11 +4481,14 @@ export interface operations {
             };
         };
     };
-    read: {
+    get_destination: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3324,6 +4501,24 @@ export interface operations {
                     "application/json": components["schemas"]["Destination"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3334,11 +4529,14 @@ export interface operations {
             };
         };
     };
-    update: {
+    update_destination: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -3355,6 +4553,24 @@ export interface operations {
                     "application/json": components["schemas"]["Destination"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3363,7 +4579,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Another destination has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3381,11 +4607,14 @@ export interface operations {
             };
         };
     };
-    remove: {
+    delete_destination: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3396,6 +4625,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3404,6 +4651,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A stream or program sends to it */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3414,7 +4662,7 @@ export interface operations {
             };
         };
     };
-    events: {
+    stream_events: {
         parameters: {
             query?: never;
             header?: never;
@@ -3423,18 +4671,27 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": string;
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    health: {
+    get_health: {
         parameters: {
             query?: never;
             header?: never;
@@ -3449,6 +4706,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    get_openapi: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The OpenAPI document */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
                 };
             };
         };
@@ -3468,6 +4745,15 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Overlay"][];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3493,7 +4779,35 @@ export interface operations {
                     "application/json": components["schemas"]["Overlay"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An overlay has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3511,11 +4825,14 @@ export interface operations {
             };
         };
     };
-    read_overlay: {
+    get_overlay: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Overlay id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3526,6 +4843,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Overlay"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -3542,7 +4877,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Overlay id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -3559,6 +4897,24 @@ export interface operations {
                     "application/json": components["schemas"]["Overlay"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3567,7 +4923,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Another overlay has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3585,11 +4951,14 @@ export interface operations {
             };
         };
     };
-    remove_overlay: {
+    delete_overlay: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Overlay id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3600,6 +4969,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3608,6 +4995,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A timeline shows the overlay */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3618,7 +5006,7 @@ export interface operations {
             };
         };
     };
-    sync: {
+    studio_sync: {
         parameters: {
             query?: {
                 /**
@@ -3645,6 +5033,7 @@ export interface operations {
                     "application/json": components["schemas"]["SyncResult"];
                 };
             };
+            /** @description Not JSON, or not the shape of a sync */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -3653,6 +5042,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3661,6 +5051,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description A segment's id or name clashes with a stored one */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3669,6 +5060,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is over 48 MiB */
             413: {
                 headers: {
                     [name: string]: unknown;
@@ -3687,11 +5079,14 @@ export interface operations {
             };
         };
     };
-    read_preset: {
+    get_preset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Preset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3702,6 +5097,24 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Preset"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -3718,7 +5131,10 @@ export interface operations {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Preset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -3735,6 +5151,24 @@ export interface operations {
                     "application/json": components["schemas"]["Preset"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3743,7 +5177,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera has another preset of this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3761,11 +5205,14 @@ export interface operations {
             };
         };
     };
-    remove_preset: {
+    delete_preset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Preset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3775,6 +5222,24 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             404: {
                 headers: {
@@ -3786,11 +5251,14 @@ export interface operations {
             };
         };
     };
-    move_preset: {
+    move_to_preset: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Preset id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3803,6 +5271,24 @@ export interface operations {
                     "application/json": components["schemas"]["MoveReport"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3811,6 +5297,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera is not a PTZ camera */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3819,6 +5306,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The stored position cannot be sent to the camera */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera refused, or answered something unusable */
             502: {
                 headers: {
                     [name: string]: unknown;
@@ -3827,6 +5324,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The camera did not answer in time */
             504: {
                 headers: {
                     [name: string]: unknown;
@@ -3837,7 +5335,7 @@ export interface operations {
             };
         };
     };
-    list: {
+    list_programs: {
         parameters: {
             query?: never;
             header?: never;
@@ -3854,9 +5352,18 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    create: {
+    create_program: {
         parameters: {
             query?: never;
             header?: never;
@@ -3877,7 +5384,35 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A program has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3895,11 +5430,14 @@ export interface operations {
             };
         };
     };
-    read: {
+    get_program: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -3912,7 +5450,8 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
-            404: {
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3920,104 +5459,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-        };
-    };
-    update: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["ProgramInput"];
-            };
-        };
-        responses: {
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProgramView"];
-                };
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    remove: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            204: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorBody"];
-                };
-            };
-        };
-    };
-    program_live: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description WebSocket of fragmented MP4 */
-            101: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -4034,6 +5476,131 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+        };
+    };
+    update_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The program runs, or another program has this name */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_program: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The program runs */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4044,11 +5611,70 @@ export interface operations {
             };
         };
     };
-    program_stats: {
+    program_live_preview: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages */
+            101: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The program is not running */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_program_preview_stats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4061,6 +5687,24 @@ export interface operations {
                     "application/json": components["schemas"]["PreviewStats"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4071,11 +5715,14 @@ export interface operations {
             };
         };
     };
-    overlays: {
+    set_program_overlays: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4092,7 +5739,43 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The program stopped while the overlays were applied */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4108,13 +5791,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No font for a text overlay */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    preroll: {
+    preroll_program_camera: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4129,6 +5824,25 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such program or camera */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4137,7 +5851,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The program is not running, or the camera is disabled */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4147,11 +5871,14 @@ export interface operations {
             };
         };
     };
-    slate: {
+    take_program_slate: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4164,6 +5891,24 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4172,6 +5917,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The program is not running */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4182,21 +5928,43 @@ export interface operations {
             };
         };
     };
-    start: {
+    start_program: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description Running (also when it already ran) */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ProgramView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -4207,6 +5975,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Every destination of the program is disabled */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4215,6 +5984,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Stored settings the engine refuses */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No working H.264 encoder, or no font for a text overlay */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4225,11 +6004,14 @@ export interface operations {
             };
         };
     };
-    stop: {
+    stop_program: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4242,6 +6024,24 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4252,11 +6052,14 @@ export interface operations {
             };
         };
     };
-    take: {
+    take_program_camera: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4273,6 +6076,24 @@ export interface operations {
                     "application/json": components["schemas"]["ProgramView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4281,6 +6102,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The program is not running, the camera is disabled, or the camera is not PTZ */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4289,6 +6111,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No such camera or preset, or the preset is another camera's */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4297,7 +6129,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The PTZ camera refused the move */
             502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The PTZ camera did not answer or settle in time */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4307,7 +6149,7 @@ export interface operations {
             };
         };
     };
-    segments: {
+    list_studio_segments: {
         parameters: {
             query?: never;
             header?: never;
@@ -4325,23 +6167,45 @@ export interface operations {
                     "application/json": Record<string, never>[];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    segment: {
+    get_studio_segment: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
+            /** @description The segment file, flat shape */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": Record<string, never>;
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -4354,7 +6218,7 @@ export interface operations {
             };
         };
     };
-    status: {
+    get_status: {
         parameters: {
             query?: never;
             header?: never;
@@ -4371,13 +6235,25 @@ export interface operations {
                     "application/json": components["schemas"]["SystemStatus"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    start: {
+    studio_start_segment: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                segment_id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4390,6 +6266,15 @@ export interface operations {
                     "application/json": components["schemas"]["StudioAck"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4398,6 +6283,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The program feed cannot take the timeline now */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The timeline does not validate against what is configured now */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4406,6 +6301,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The appliance has no program feed */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -4416,7 +6312,7 @@ export interface operations {
             };
         };
     };
-    status: {
+    get_studio_status: {
         parameters: {
             query?: never;
             header?: never;
@@ -4433,9 +6329,18 @@ export interface operations {
                     "application/json": components["schemas"]["StudioStatus"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    stop: {
+    studio_stop: {
         parameters: {
             query?: never;
             header?: never;
@@ -4452,9 +6357,18 @@ export interface operations {
                     "application/json": components["schemas"]["StudioAck"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    list: {
+    list_streams: {
         parameters: {
             query?: never;
             header?: never;
@@ -4471,9 +6385,18 @@ export interface operations {
                     "application/json": components["schemas"]["Stream"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    create: {
+    create_stream: {
         parameters: {
             query?: never;
             header?: never;
@@ -4494,6 +6417,25 @@ export interface operations {
                     "application/json": components["schemas"]["Stream"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A stream has this name */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4502,6 +6444,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad field, or a camera, preset or destination that does not exist */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4512,11 +6464,14 @@ export interface operations {
             };
         };
     };
-    read: {
+    get_stream: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Stream id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4529,6 +6484,24 @@ export interface operations {
                     "application/json": components["schemas"]["Stream"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4539,11 +6512,14 @@ export interface operations {
             };
         };
     };
-    update: {
+    update_stream: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Stream id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4560,6 +6536,24 @@ export interface operations {
                     "application/json": components["schemas"]["Stream"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4568,6 +6562,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The stream runs, or another stream has this name */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4576,6 +6571,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A bad field, or a camera, preset or destination that does not exist */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4586,11 +6591,14 @@ export interface operations {
             };
         };
     };
-    remove: {
+    delete_stream: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Stream id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4601,6 +6609,24 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4609,6 +6635,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The stream runs */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4619,11 +6646,72 @@ export interface operations {
             };
         };
     };
-    start: {
+    start_stream: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Stream id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Running (also when it already ran) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Stream"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera or every destination of the stream is disabled */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    stop_stream: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Stream id */
+                id: number;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4636,7 +6724,8 @@ export interface operations {
                     "application/json": components["schemas"]["Stream"];
                 };
             };
-            404: {
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4644,7 +6733,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            409: {
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4654,7 +6752,7 @@ export interface operations {
             };
         };
     };
-    stop: {
+    get_encoders: {
         parameters: {
             query?: never;
             header?: never;
@@ -4668,10 +6766,20 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Stream"];
+                    "application/json": components["schemas"]["EncoderProbeView"];
                 };
             };
-            404: {
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description FFmpeg cannot be run */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4681,25 +6789,7 @@ export interface operations {
             };
         };
     };
-    encoders: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description encoder probe */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content?: never;
-            };
-        };
-    };
-    list: {
+    list_timelines: {
         parameters: {
             query?: never;
             header?: never;
@@ -4716,9 +6806,18 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"][];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    create: {
+    create_timeline: {
         parameters: {
             query?: never;
             header?: never;
@@ -4739,7 +6838,35 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A timeline has this id or name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4757,11 +6884,14 @@ export interface operations {
             };
         };
     };
-    read: {
+    get_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4774,6 +6904,15 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4784,11 +6923,14 @@ export interface operations {
             };
         };
     };
-    update: {
+    update_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4805,6 +6947,24 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4813,7 +6973,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Another timeline has this name */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4831,11 +7001,14 @@ export interface operations {
             };
         };
     };
-    remove: {
+    delete_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4846,6 +7019,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4854,6 +7036,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The timeline plays */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4864,11 +7047,14 @@ export interface operations {
             };
         };
     };
-    cues: {
+    get_timeline_cues: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -4881,6 +7067,15 @@ export interface operations {
                     "application/json": components["schemas"]["CueList"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4891,7 +7086,7 @@ export interface operations {
             };
         };
     };
-    export: {
+    export_timeline: {
         parameters: {
             query?: {
                 /**
@@ -4901,18 +7096,41 @@ export interface operations {
                 format?: components["schemas"]["ExportFormat"];
             };
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
         responses: {
-            /** @description a VistterStudio segment file */
+            /** @description A VistterStudio segment file (as an attachment) */
             200: {
+                headers: {
+                    /** @description attachment; filename="….json" */
+                    "content-disposition"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -4923,6 +7141,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The timeline cannot be written in this shape */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4933,11 +7152,14 @@ export interface operations {
             };
         };
     };
-    jump: {
+    jump_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4954,6 +7176,25 @@ export interface operations {
                     "application/json": components["schemas"]["PlayerStatus"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The timeline does not play */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -4962,6 +7203,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The timeline has no such clip */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -4972,11 +7223,14 @@ export interface operations {
             };
         };
     };
-    set_schedule: {
+    set_timeline_schedule: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody: {
@@ -4993,7 +7247,34 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5011,11 +7292,14 @@ export interface operations {
             };
         };
     };
-    clear_schedule: {
+    clear_timeline_schedule: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5028,6 +7312,15 @@ export interface operations {
                     "application/json": components["schemas"]["TimelineView"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5038,11 +7331,14 @@ export interface operations {
             };
         };
     };
-    start: {
+    start_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5055,6 +7351,15 @@ export interface operations {
                     "application/json": components["schemas"]["PlayerStatus"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5063,6 +7368,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The program feed cannot take the timeline now */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The timeline does not validate against what is configured now */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5071,6 +7386,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The appliance has no program feed */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -5081,11 +7397,14 @@ export interface operations {
             };
         };
     };
-    stop: {
+    stop_timeline: {
         parameters: {
             query?: never;
             header?: never;
-            path?: never;
+            path: {
+                /** @description Timeline id */
+                id: string;
+            };
             cookie?: never;
         };
         requestBody?: never;
@@ -5098,6 +7417,15 @@ export interface operations {
                     "application/json": components["schemas"]["PlayerStatus"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5106,6 +7434,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Another timeline, or none, plays */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5116,7 +7445,7 @@ export interface operations {
             };
         };
     };
-    import: {
+    import_timeline: {
         parameters: {
             query?: {
                 /**
@@ -5129,7 +7458,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description a VistterStudio segment file */
+        /** @description A VistterStudio segment file, with any Content-Type */
         requestBody: {
             content: {
                 "application/json": Record<string, never>;
@@ -5144,6 +7473,7 @@ export interface operations {
                     "application/json": components["schemas"]["ImportResult"];
                 };
             };
+            /** @description Not JSON, or a bad query */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -5152,6 +7482,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A timeline has this id or name */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -5160,6 +7500,16 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description The file is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a segment file, or (with create_cameras=false) stream addresses no camera has */
             422: {
                 headers: {
                     [name: string]: unknown;
@@ -5170,7 +7520,7 @@ export interface operations {
             };
         };
     };
-    validate: {
+    validate_timeline: {
         parameters: {
             query?: never;
             header?: never;
@@ -5183,6 +7533,7 @@ export interface operations {
             };
         };
         responses: {
+            /** @description The report, valid or not */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5191,9 +7542,36 @@ export interface operations {
                     "application/json": components["schemas"]["Report"];
                 };
             };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
-    metrics: {
+    get_metrics: {
         parameters: {
             query?: never;
             header?: never;
@@ -5202,13 +7580,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Prometheus text format */
+            /** @description Prometheus text exposition format 0.0.4 */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": unknown;
+                    "text/plain": string;
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -12,9 +12,9 @@ use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 use vs_base::{Error, ErrorKind, Protocol, Result, SecretBox};
 use vs_db::Db;
+use vs_engine::ffmpeg::probe::{self, ProbeErrorKind, StreamInfo};
 
 use super::cameras::{connect_url, validate_camera, CameraChange, CameraInput, CameraListener};
-use super::probe::{self, ProbeErrorKind, StreamInfo};
 use super::programs::RunningPrograms;
 use super::{Events, Infra};
 use crate::config::Config;

@@ -7,7 +7,7 @@ use axum::http::header::{RETRY_AFTER, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vs_base::ErrorKind;
@@ -16,6 +16,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{
     session_cookie, ApiJson, ApiPath, CurrentUser, SessionCookie, SESSION_COOKIE,
 };
+use super::Routes;
 use crate::services::auth::{
     Credentials, NewSession, NewToken, PasswordChange, TokenInfo, UserInfo,
 };
@@ -33,16 +34,16 @@ pub struct LoggedIn {
     pub user: UserInfo,
 }
 
-pub fn public_router() -> Router<AppState> {
-    Router::new()
+pub fn public_router() -> Routes {
+    Routes::new()
         .route("/api/auth/state", get(auth_state))
         .route("/api/auth/setup", post(setup))
         .route("/api/auth/login", post(login))
         .route("/api/auth/logout", post(logout))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/auth/password", post(change_password))
         .route("/api/auth/tokens", get(list_tokens).post(create_token))
         .route("/api/auth/tokens/{id}", delete(revoke_token))
@@ -71,7 +72,8 @@ fn logged_in(state: &AppState, s: NewSession, status: StatusCode) -> Response {
 }
 
 /// Whether set-up is needed, and who is logged in (if anyone).
-#[utoipa::path(get, path = "/api/auth/state", tag = "auth",
+#[utoipa::path(get, path = "/api/auth/state", tag = "auth", operation_id = "get_auth_state", security(()),
+    params(("vs_session" = Option<String>, Cookie, description = "The session cookie, when logged in")),
     responses((status = 200, body = AuthState)))]
 async fn auth_state(
     State(state): State<AppState>,
@@ -88,8 +90,11 @@ async fn auth_state(
 }
 
 /// First-run set-up: creates the admin account and logs it in. Refused once a user exists.
-#[utoipa::path(post, path = "/api/auth/setup", tag = "auth", request_body = Credentials,
-    responses((status = 201, body = LoggedIn), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/setup", tag = "auth", operation_id = "setup", security(()),
+    request_body = Credentials,
+    responses((status = 201, body = LoggedIn, headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 409, body = ErrorBody, description = "A user exists already"),
+        (status = 422, body = ErrorBody, description = "Username or password refused; `field` names which")))]
 async fn setup(
     State(state): State<AppState>,
     ApiJson(c): ApiJson<Credentials>,
@@ -99,8 +104,12 @@ async fn setup(
 }
 
 /// Logs in with username and password; sets the session cookie.
-#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = Credentials,
-    responses((status = 200, body = LoggedIn), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", operation_id = "login", security(()),
+    request_body = Credentials,
+    responses((status = 200, body = LoggedIn, headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 401, body = ErrorBody, description = "Wrong username or password"),
+        (status = 429, body = ErrorBody, description = "Too many failed logins for this username from this address",
+            headers(("retry-after" = u64, description = "Seconds until the next try is accepted")))))]
 async fn login(
     State(state): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -126,7 +135,10 @@ async fn login(
 }
 
 /// Ends the session and clears the cookie.
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 204)))]
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", operation_id = "logout", security(()),
+    params(("vs_session" = Option<String>, Cookie, description = "The session to end")),
+    responses((status = 204, description = "Logged out (also when there was no session)",
+        headers(("set-cookie" = String, description = "Clears the session cookie")))))]
 async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(c) = session_cookie(&headers) {
         state.auth.logout(&c).await?;
@@ -139,8 +151,11 @@ async fn logout(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<
 }
 
 /// Changes the password of the logged-in user; other sessions are ended.
-#[utoipa::path(post, path = "/api/auth/password", tag = "auth", request_body = PasswordChange,
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/password", tag = "auth", operation_id = "change_password",
+    request_body = PasswordChange,
+    responses((status = 204, description = "Changed; the user's other sessions are ended"),
+        (status = 401, body = ErrorBody, description = "Not logged in, or the current password is wrong"),
+        (status = 422, body = ErrorBody, description = "The new password is refused")))]
 async fn change_password(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -156,7 +171,8 @@ async fn change_password(
 }
 
 /// The live API tokens of the logged-in user (never the tokens themselves).
-#[utoipa::path(get, path = "/api/auth/tokens", tag = "auth", responses((status = 200, body = [TokenInfo])))]
+#[utoipa::path(get, path = "/api/auth/tokens", tag = "auth", operation_id = "list_tokens",
+    responses((status = 200, body = [TokenInfo])))]
 async fn list_tokens(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -165,8 +181,9 @@ async fn list_tokens(
 }
 
 /// Creates a bearer token for a machine client; the token is in this response only.
-#[utoipa::path(post, path = "/api/auth/tokens", tag = "auth", request_body = NewToken,
-    responses((status = 201, body = TokenInfo), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/auth/tokens", tag = "auth", operation_id = "create_token", request_body = NewToken,
+    responses((status = 201, body = TokenInfo), (status = 409, body = ErrorBody, description = "A token has this name"),
+        (status = 422, body = ErrorBody)))]
 async fn create_token(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -179,7 +196,8 @@ async fn create_token(
 }
 
 /// Revokes a token.
-#[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "auth",
+#[utoipa::path(delete, path = "/api/auth/tokens/{id}", tag = "auth", operation_id = "revoke_token",
+    params(("id" = i64, Path, description = "Token id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn revoke_token(
     State(state): State<AppState>,

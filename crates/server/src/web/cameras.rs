@@ -3,16 +3,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::Routes;
 use crate::services::cameras::{Camera, CameraInput};
 use crate::services::presets::{Preset, PresetInput};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/cameras", get(list).post(create))
         .route("/api/cameras/{id}", get(read).put(update).delete(remove))
         .route(
@@ -32,14 +33,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every camera, by name.
-#[utoipa::path(get, path = "/api/cameras", tag = "cameras", responses((status = 200, body = [Camera])))]
+#[utoipa::path(get, path = "/api/cameras", tag = "cameras", operation_id = "list_cameras",
+    responses((status = 200, body = [Camera])))]
 async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Camera>>> {
     Ok(Json(state.cameras.list().await?))
 }
 
 /// Adds a camera. Credentials inside the address are moved to the encrypted store.
-#[utoipa::path(post, path = "/api/cameras", tag = "cameras", request_body = CameraInput,
-    responses((status = 201, body = Camera), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras", tag = "cameras", operation_id = "create_camera", request_body = CameraInput,
+    responses((status = 201, body = Camera), (status = 409, body = ErrorBody, description = "A camera has this name"),
+        (status = 422, body = ErrorBody)))]
 async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -49,15 +52,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(cam)))
 }
 
-#[utoipa::path(get, path = "/api/cameras/{id}", tag = "cameras",
+/// One camera (never its password).
+#[utoipa::path(get, path = "/api/cameras/{id}", tag = "cameras", operation_id = "get_camera",
+    params(("id" = i64, Path, description = "Camera id")),
     responses((status = 200, body = Camera), (status = 404, body = ErrorBody)))]
 async fn read(State(state): State<AppState>, ApiPath(id): ApiPath<i64>) -> ApiResult<Json<Camera>> {
     Ok(Json(state.cameras.get(id).await?))
 }
 
 /// Replaces a camera's settings; an absent password keeps the stored one.
-#[utoipa::path(put, path = "/api/cameras/{id}", tag = "cameras", request_body = CameraInput,
-    responses((status = 200, body = Camera), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/cameras/{id}", tag = "cameras", operation_id = "update_camera", request_body = CameraInput,
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = Camera), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Another camera has this name"), (status = 422, body = ErrorBody)))]
 async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -68,8 +75,10 @@ async fn update(
 }
 
 /// Deletes a camera and its presets.
-#[utoipa::path(delete, path = "/api/cameras/{id}", tag = "cameras",
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/cameras/{id}", tag = "cameras", operation_id = "delete_camera",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "A stream, program or timeline uses the camera")))]
 async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -79,7 +88,9 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/cameras/{id}/presets", tag = "presets",
+/// The presets of a camera.
+#[utoipa::path(get, path = "/api/cameras/{id}/presets", tag = "presets", operation_id = "list_camera_presets",
+    params(("id" = i64, Path, description = "Camera id")),
     responses((status = 200, body = [Preset]), (status = 404, body = ErrorBody)))]
 async fn list_presets(
     State(state): State<AppState>,
@@ -89,8 +100,10 @@ async fn list_presets(
 }
 
 /// Adds a preset to a camera; names are unique per camera.
-#[utoipa::path(post, path = "/api/cameras/{id}/presets", tag = "presets", request_body = PresetInput,
-    responses((status = 201, body = Preset), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/presets", tag = "presets", operation_id = "create_camera_preset",
+    request_body = PresetInput, params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 201, body = Preset), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The camera has a preset of this name"), (status = 422, body = ErrorBody)))]
 async fn create_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -115,6 +128,10 @@ async fn owned_preset(state: &AppState, camera_id: i64, preset_id: i64) -> ApiRe
     Ok(p)
 }
 
+/// A preset of the camera named in the path.
+#[utoipa::path(get, path = "/api/cameras/{id}/presets/{preset_id}", tag = "presets", operation_id = "get_camera_preset",
+    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id")),
+    responses((status = 200, body = Preset), (status = 404, body = ErrorBody, description = "No such preset on this camera")))]
 async fn read_camera_preset(
     State(state): State<AppState>,
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
@@ -122,6 +139,12 @@ async fn read_camera_preset(
     Ok(Json(owned_preset(&state, camera_id, preset_id).await?))
 }
 
+/// Replaces a preset of the camera named in the path.
+#[utoipa::path(put, path = "/api/cameras/{id}/presets/{preset_id}", tag = "presets", operation_id = "update_camera_preset",
+    request_body = PresetInput,
+    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id")),
+    responses((status = 200, body = Preset), (status = 404, body = ErrorBody, description = "No such preset on this camera"),
+        (status = 409, body = ErrorBody, description = "The camera has another preset of this name"), (status = 422, body = ErrorBody)))]
 async fn update_camera_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -137,6 +160,10 @@ async fn update_camera_preset(
     ))
 }
 
+/// Deletes a preset of the camera named in the path.
+#[utoipa::path(delete, path = "/api/cameras/{id}/presets/{preset_id}", tag = "presets", operation_id = "delete_camera_preset",
+    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id")),
+    responses((status = 204), (status = 404, body = ErrorBody, description = "No such preset on this camera")))]
 async fn remove_camera_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -150,7 +177,9 @@ async fn remove_camera_preset(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/presets/{id}", tag = "presets",
+/// A preset, whichever camera it belongs to.
+#[utoipa::path(get, path = "/api/presets/{id}", tag = "presets", operation_id = "get_preset",
+    params(("id" = i64, Path, description = "Preset id")),
     responses((status = 200, body = Preset), (status = 404, body = ErrorBody)))]
 async fn read_preset(
     State(state): State<AppState>,
@@ -159,8 +188,11 @@ async fn read_preset(
     Ok(Json(state.cameras.preset(id).await?))
 }
 
-#[utoipa::path(put, path = "/api/presets/{id}", tag = "presets", request_body = PresetInput,
-    responses((status = 200, body = Preset), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+/// Replaces a preset.
+#[utoipa::path(put, path = "/api/presets/{id}", tag = "presets", operation_id = "update_preset", request_body = PresetInput,
+    params(("id" = i64, Path, description = "Preset id")),
+    responses((status = 200, body = Preset), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The camera has another preset of this name"), (status = 422, body = ErrorBody)))]
 async fn update_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -175,7 +207,9 @@ async fn update_preset(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/presets/{id}", tag = "presets",
+/// Deletes a preset.
+#[utoipa::path(delete, path = "/api/presets/{id}", tag = "presets", operation_id = "delete_preset",
+    params(("id" = i64, Path, description = "Preset id")),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn remove_preset(
     State(state): State<AppState>,

@@ -3,15 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::Routes;
 use crate::services::destinations::{Destination, DestinationInput};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/destinations", get(list).post(create))
         .route(
             "/api/destinations/{id}",
@@ -19,14 +20,18 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-#[utoipa::path(get, path = "/api/destinations", tag = "destinations", responses((status = 200, body = [Destination])))]
+/// Every destination (never a stream key).
+#[utoipa::path(get, path = "/api/destinations", tag = "destinations", operation_id = "list_destinations",
+    responses((status = 200, body = [Destination])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Destination>>> {
     Ok(Json(state.destinations.list().await?))
 }
 
 /// Adds a destination. For YouTube, Facebook and Twitch only the stream key is needed.
-#[utoipa::path(post, path = "/api/destinations", tag = "destinations", request_body = DestinationInput,
-    responses((status = 201, body = Destination), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/destinations", tag = "destinations", operation_id = "create_destination",
+    request_body = DestinationInput,
+    responses((status = 201, body = Destination), (status = 409, body = ErrorBody, description = "A destination has this name"),
+        (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -38,7 +43,9 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/destinations/{id}", tag = "destinations",
+/// One destination (never its stream key).
+#[utoipa::path(get, path = "/api/destinations/{id}", tag = "destinations", operation_id = "get_destination",
+    params(("id" = i64, Path, description = "Destination id")),
     responses((status = 200, body = Destination), (status = 404, body = ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,
@@ -48,8 +55,10 @@ pub async fn read(
 }
 
 /// Replaces a destination; an absent stream_key keeps the stored one.
-#[utoipa::path(put, path = "/api/destinations/{id}", tag = "destinations", request_body = DestinationInput,
-    responses((status = 200, body = Destination), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/destinations/{id}", tag = "destinations", operation_id = "update_destination",
+    request_body = DestinationInput, params(("id" = i64, Path, description = "Destination id")),
+    responses((status = 200, body = Destination), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Another destination has this name"), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -62,8 +71,10 @@ pub async fn update(
 }
 
 /// Deletes a destination that no stream uses.
-#[utoipa::path(delete, path = "/api/destinations/{id}", tag = "destinations",
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/destinations/{id}", tag = "destinations", operation_id = "delete_destination",
+    params(("id" = i64, Path, description = "Destination id")),
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "A stream or program sends to it")))]
 pub async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

@@ -2,6 +2,7 @@
 //! JSON `{error, message, field?}` body, internal detail logged and never sent.
 
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -65,6 +66,91 @@ impl IntoResponse for ApiError {
         };
         (status, Json(body)).into_response()
     }
+}
+
+/// The rejection of `ApiJson`: the error of `From<JsonRejection> for ApiError`, except that a
+/// body over the route's limit is a 413 (as it is when its Content-Length says so up front).
+pub struct JsonBodyRejection(Response);
+
+impl From<JsonRejection> for JsonBodyRejection {
+    fn from(r: JsonRejection) -> Self {
+        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return JsonBodyRejection(too_large_body());
+        }
+        JsonBodyRejection(ApiError::from(r).into_response())
+    }
+}
+
+impl IntoResponse for JsonBodyRejection {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+/// 413 for a body over the API-wide limit, in the API's error shape.
+fn too_large_body() -> Response {
+    let mut r = ApiError(Error::new(
+        ErrorKind::Validation,
+        format!(
+            "the request body is larger than this route accepts ({} MiB)",
+            super::API_BODY_LIMIT / (1024 * 1024)
+        ),
+    ))
+    .into_response();
+    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    r
+}
+
+/// axum's own rejections (a WebSocket route called without the upgrade, a body that cannot be
+/// read) and tower-http's body limit answer in plain text; every API error is JSON, so they
+/// are rewritten here with their status and headers (Allow, Retry-After) kept.
+pub async fn json_rejections(resp: Response) -> Response {
+    let status = resp.status();
+    let plain = resp
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !status.is_client_error() || !plain {
+        return resp;
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large_body();
+    }
+    let (mut parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .map(|b| String::from_utf8_lossy(&b).trim().to_string())
+        .unwrap_or_default();
+    let code = match status {
+        StatusCode::UNAUTHORIZED => ErrorKind::Unauthenticated.code(),
+        StatusCode::FORBIDDEN => ErrorKind::Forbidden.code(),
+        StatusCode::NOT_FOUND => ErrorKind::NotFound.code(),
+        StatusCode::CONFLICT => ErrorKind::Conflict.code(),
+        StatusCode::TOO_MANY_REQUESTS => ErrorKind::RateLimited.code(),
+        _ => ErrorKind::Validation.code(),
+    };
+    let body = ErrorBody {
+        error: code.to_string(),
+        message: if text.is_empty() {
+            status
+                .canonical_reason()
+                .unwrap_or("bad request")
+                .to_string()
+        } else {
+            text
+        },
+        field: None,
+    };
+    parts.headers.remove(CONTENT_TYPE);
+    parts.headers.remove(CONTENT_LENGTH);
+    let mut r = (status, Json(body)).into_response();
+    for (k, v) in parts.headers.iter() {
+        if !r.headers().contains_key(k) {
+            r.headers_mut().insert(k.clone(), v.clone());
+        }
+    }
+    r
 }
 
 impl From<JsonRejection> for ApiError {

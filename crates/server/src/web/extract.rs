@@ -7,7 +7,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use vs_base::Error;
 
-use super::error::ApiError;
+use super::error::{ApiError, JsonBodyRejection};
 use crate::services::auth::UserInfo;
 use crate::state::AppState;
 
@@ -15,7 +15,7 @@ pub const SESSION_COOKIE: &str = "vs_session";
 
 /// `Json<T>` with JSON error bodies.
 #[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+#[from_request(via(axum::Json), rejection(JsonBodyRejection))]
 pub struct ApiJson<T>(pub T);
 
 /// `Path<T>` with JSON error bodies.

@@ -2,12 +2,15 @@
 //! logic lives here; every handler calls the services. The route table is assembled here,
 //! from one `router()` per resource.
 
+pub mod assets;
 pub mod auth;
+pub mod body;
 pub mod cameras;
 pub mod destinations;
 pub mod error;
 pub mod extract;
 pub mod openapi;
+pub mod overlays;
 pub mod preview;
 pub mod programs;
 pub mod ptz;
@@ -19,16 +22,54 @@ pub mod timelines;
 pub mod ui;
 
 use axum::middleware;
+use axum::routing::MethodRouter;
 use axum::Router;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
-use utoipa::OpenApi;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
 
-pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
+/// The body limit of every route but the uploads (`upload_routes`).
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+
+/// A resource's routes and the paths they were registered under. Every API route goes through
+/// it, so the test in `openapi.rs` can hold the whole route table against the OpenAPI document.
+#[derive(Default)]
+pub struct Routes {
+    router: Router<AppState>,
+    paths: Vec<&'static str>,
+}
+
+impl Routes {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn route(mut self, path: &'static str, methods: MethodRouter<AppState>) -> Self {
+        self.router = self.router.route(path, methods);
+        self.paths.push(path);
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Self {
+        self.router = self.router.merge(other.router);
+        self.paths.extend(other.paths);
+        self
+    }
+}
+
+/// Routes that answer without a session or token.
+fn public_routes() -> Routes {
+    Routes::new()
+        .merge(system::public_router())
+        .merge(auth::public_router())
+        .merge(openapi::router())
+}
+
+/// Routes behind authentication and the API-wide body limit.
+fn protected_routes() -> Routes {
+    Routes::new()
         .merge(auth::router())
         .merge(cameras::router())
         .merge(preview::router())
@@ -39,25 +80,41 @@ pub fn router(state: AppState) -> Router {
         .merge(status::router())
         .merge(system::router())
         .merge(timelines::router())
+        .merge(overlays::router())
         .merge(studio::router())
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            extract::require_auth,
-        ));
+}
 
-    let public = Router::new()
-        .merge(system::public_router())
-        .merge(auth::public_router())
-        .merge(SwaggerUi::new("/api/docs").url("/api/openapi.json", openapi::ApiDoc::openapi()));
+/// Routes behind authentication that read large bodies under their own limits.
+fn upload_routes() -> Routes {
+    Routes::new()
+        .merge(assets::router())
+        .merge(studio::upload_router())
+}
+
+/// Every path the API serves, public or not (the Swagger UI pages under `/api/docs` and the
+/// web UI's fallback aside).
+pub fn api_paths() -> Vec<&'static str> {
+    [public_routes(), protected_routes(), upload_routes()]
+        .into_iter()
+        .flat_map(|r| r.paths)
+        .collect()
+}
+
+pub fn router(state: AppState) -> Router {
+    let auth = || middleware::from_fn_with_state(state.clone(), extract::require_auth);
+    let protected = protected_routes().router.route_layer(auth());
+    let public = public_routes().router.merge(
+        SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from(openapi::DOCUMENT_PATH)),
+    );
 
     Router::new()
         .merge(public)
         .merge(protected)
         .fallback(ui::serve)
-        .layer(RequestBodyLimitLayer::new(1024 * 1024))
+        .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
         // Merged after the 1 MiB limit, which applies only to the routes merged before it.
-        .merge(timelines::upload_router(state.clone()))
-        .merge(studio::upload_router(state.clone()))
+        .merge(upload_routes().router.route_layer(auth()))
+        .layer(middleware::map_response(error::json_rejections))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -8,10 +8,11 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::Response;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::ApiPath;
+use super::Routes;
 use crate::services::previews::{PreviewStats, Viewer, ViewerMessage};
 use crate::state::AppState;
 
@@ -20,8 +21,8 @@ use crate::state::AppState;
 /// skipping fragments, see `services::previews`.
 const SEND_TIMEOUT: Duration = Duration::from_secs(15);
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/cameras/{id}/live", get(live))
         .route("/api/cameras/{id}/live/stats", get(stats))
         .route("/api/programs/{id}/live", get(program_live))
@@ -33,9 +34,11 @@ pub fn router() -> Router<AppState> {
 /// `{"type":"status","status":"offline"|"online"}` when the camera is lost or returns. Binary
 /// messages are MP4: the init segment (`ftyp`+`moov`), then `moof`+`mdat` fragments, starting
 /// at a keyframe. After an outage a new `init` follows: the player re-initialises.
-#[utoipa::path(get, path = "/api/cameras/{id}/live", tag = "cameras",
-    responses((status = 101, description = "WebSocket of fragmented MP4"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/cameras/{id}/live", tag = "cameras", operation_id = "camera_live_preview",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 101, description = "Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is disabled")))]
 async fn live(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -46,7 +49,8 @@ async fn live(
 }
 
 /// Viewers of a camera's preview and whether its remux runs.
-#[utoipa::path(get, path = "/api/cameras/{id}/live/stats", tag = "cameras",
+#[utoipa::path(get, path = "/api/cameras/{id}/live/stats", tag = "cameras", operation_id = "get_camera_preview_stats",
+    params(("id" = i64, Path, description = "Camera id")),
     responses((status = 200, body = PreviewStats), (status = 404, body = ErrorBody)))]
 async fn stats(
     State(state): State<AppState>,
@@ -59,9 +63,11 @@ async fn stats(
 /// included) over a WebSocket, with the camera previews' messages plus
 /// `{"type":"ended","reason":"the program stopped"}` just before the socket closes when the
 /// program stops. 409 when the program is not running.
-#[utoipa::path(get, path = "/api/programs/{id}/live", tag = "programs",
-    responses((status = 101, description = "WebSocket of fragmented MP4"),
-        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/programs/{id}/live", tag = "programs", operation_id = "program_live_preview",
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 101, description = "Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The program is not running")))]
 async fn program_live(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -72,7 +78,8 @@ async fn program_live(
 }
 
 /// Viewers of a program's preview and whether its remux runs.
-#[utoipa::path(get, path = "/api/programs/{id}/live/stats", tag = "programs",
+#[utoipa::path(get, path = "/api/programs/{id}/live/stats", tag = "programs", operation_id = "get_program_preview_stats",
+    params(("id" = i64, Path, description = "Program id")),
     responses((status = 200, body = PreviewStats), (status = 404, body = ErrorBody)))]
 async fn program_stats(
     State(state): State<AppState>,

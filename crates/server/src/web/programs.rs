@@ -4,17 +4,18 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::Routes;
 use crate::services::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/programs", get(list).post(create))
         .route("/api/programs/{id}", get(read).put(update).delete(remove))
         .route("/api/programs/{id}/start", post(start))
@@ -26,14 +27,17 @@ pub fn router() -> Router<AppState> {
         .route("/api/system/encoders", get(encoders))
 }
 
-#[utoipa::path(get, path = "/api/programs", tag = "programs", responses((status = 200, body = [ProgramView])))]
+/// Every program with its live status.
+#[utoipa::path(get, path = "/api/programs", tag = "programs", operation_id = "list_programs",
+    responses((status = 200, body = [ProgramView])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ProgramView>>> {
     Ok(Json(state.programs.list().await?))
 }
 
 /// Creates a program: size, frame rate, bitrate, encoder, slate text, destinations.
-#[utoipa::path(post, path = "/api/programs", tag = "programs", request_body = ProgramInput,
-    responses((status = 201, body = ProgramView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/programs", tag = "programs", operation_id = "create_program", request_body = ProgramInput,
+    responses((status = 201, body = ProgramView), (status = 409, body = ErrorBody, description = "A program has this name"),
+        (status = 422, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -46,7 +50,8 @@ pub async fn create(
 }
 
 /// A program with its live status while it runs.
-#[utoipa::path(get, path = "/api/programs/{id}", tag = "programs",
+#[utoipa::path(get, path = "/api/programs/{id}", tag = "programs", operation_id = "get_program",
+    params(("id" = i64, Path, description = "Program id")),
     responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,
@@ -56,8 +61,10 @@ pub async fn read(
 }
 
 /// Changes a stopped program's settings.
-#[utoipa::path(put, path = "/api/programs/{id}", tag = "programs", request_body = ProgramInput,
-    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/programs/{id}", tag = "programs", operation_id = "update_program", request_body = ProgramInput,
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The program runs, or another program has this name"), (status = 422, body = ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -69,8 +76,10 @@ pub async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/api/programs/{id}", tag = "programs",
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+/// Deletes a stopped program.
+#[utoipa::path(delete, path = "/api/programs/{id}", tag = "programs", operation_id = "delete_program",
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The program runs")))]
 pub async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -82,8 +91,12 @@ pub async fn remove(
 
 /// Starts the program: the encoder connects to every destination and shows the slate until a
 /// camera is taken (or the camera that was on air before goes back on air).
-#[utoipa::path(post, path = "/api/programs/{id}/start", tag = "programs",
-    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/programs/{id}/start", tag = "programs", operation_id = "start_program",
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView, description = "Running (also when it already ran)"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Every destination of the program is disabled"),
+        (status = 422, body = ErrorBody, description = "Stored settings the engine refuses"),
+        (status = 503, body = ErrorBody, description = "No working H.264 encoder, or no font for a text overlay")))]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -92,7 +105,9 @@ pub async fn start(
     Ok(Json(state.programs.start(id, Some(user.id)).await?))
 }
 
-#[utoipa::path(post, path = "/api/programs/{id}/stop", tag = "programs",
+/// Stops the program (answers the same when it was not running).
+#[utoipa::path(post, path = "/api/programs/{id}/stop", tag = "programs", operation_id = "stop_program",
+    params(("id" = i64, Path, description = "Program id")),
     responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody)))]
 pub async fn stop(
     State(state): State<AppState>,
@@ -103,9 +118,13 @@ pub async fn stop(
 }
 
 /// Switches what is on air, without restarting the encoder or the RTMP sessions.
-#[utoipa::path(post, path = "/api/programs/{id}/take", tag = "programs", request_body = TakeInput,
-    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/programs/{id}/take", tag = "programs", operation_id = "take_program_camera", request_body = TakeInput,
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The program is not running, the camera is disabled, or the camera is not PTZ"),
+        (status = 422, body = ErrorBody, description = "No such camera or preset, or the preset is another camera's"),
+        (status = 502, body = ErrorBody, description = "The PTZ camera refused the move"),
+        (status = 504, body = ErrorBody, description = "The PTZ camera did not answer or settle in time")))]
 pub async fn take(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -117,8 +136,10 @@ pub async fn take(
 
 /// Cuts to the slate (image and text of the program's settings) at the next frame, e.g. for a
 /// break; the cameras stay decoded so the next take is at once.
-#[utoipa::path(post, path = "/api/programs/{id}/slate", tag = "programs",
-    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/programs/{id}/slate", tag = "programs", operation_id = "take_program_slate",
+    params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The program is not running")))]
 pub async fn slate(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -134,8 +155,10 @@ pub struct PrerollInput {
 }
 
 /// Starts decoding a camera in the background so its next take is instant.
-#[utoipa::path(post, path = "/api/programs/{id}/preroll", tag = "programs", request_body = PrerollInput,
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/programs/{id}/preroll", tag = "programs", operation_id = "preroll_program_camera",
+    request_body = PrerollInput, params(("id" = i64, Path, description = "Program id")),
+    responses((status = 204), (status = 404, body = ErrorBody, description = "No such program or camera"),
+        (status = 409, body = ErrorBody, description = "The program is not running, or the camera is disabled")))]
 pub async fn preroll(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -146,8 +169,12 @@ pub async fn preroll(
 }
 
 /// Sets the program's overlays and which are visible; applied live without touching the encoder.
-#[utoipa::path(put, path = "/api/programs/{id}/overlays", tag = "programs", request_body = [ProgramOverlay],
-    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/programs/{id}/overlays", tag = "programs", operation_id = "set_program_overlays",
+    request_body = [ProgramOverlay], params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The program stopped while the overlays were applied"),
+        (status = 422, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "No font for a text overlay")))]
 pub async fn overlays(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -164,13 +191,41 @@ pub async fn overlays(
 
 /// Which H.264 encoders work on this machine (each tried with a one-second encode), and the
 /// one `auto` picks.
-#[utoipa::path(get, path = "/api/system/encoders", tag = "programs", responses((status = 200, description = "encoder probe")))]
-pub async fn encoders(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+#[utoipa::path(get, path = "/api/system/encoders", tag = "programs", operation_id = "get_encoders",
+    responses((status = 200, body = EncoderProbeView),
+        (status = 503, body = ErrorBody, description = "FFmpeg cannot be run")))]
+pub async fn encoders(State(state): State<AppState>) -> ApiResult<Json<EncoderProbeView>> {
     let probe = state.programs.encoder_probe().await?;
-    Ok(Json(serde_json::json!({
-        "selected": probe.selected,
-        "results": probe.results.iter().map(|r| serde_json::json!({
-            "encoder": r.encoder, "ok": r.ok, "error": r.error, "elapsed_ms": r.elapsed.as_millis() as u64,
-        })).collect::<Vec<_>>(),
-    })))
+    Ok(Json(EncoderProbeView {
+        selected: probe.selected,
+        results: probe
+            .results
+            .iter()
+            .map(|r| EncoderTrial {
+                encoder: r.encoder.clone(),
+                ok: r.ok,
+                error: r.error.clone(),
+                elapsed_ms: r.elapsed.as_millis() as u64,
+            })
+            .collect(),
+    }))
+}
+
+/// The result of the encoder probe.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EncoderProbeView {
+    /// The encoder `auto` uses: the first that worked; null when none did.
+    pub selected: Option<String>,
+    /// One entry per candidate, in the order tried.
+    pub results: Vec<EncoderTrial>,
+}
+
+/// One candidate encoder's one-second test encode.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EncoderTrial {
+    pub encoder: String,
+    pub ok: bool,
+    /// Why the test encode failed: the last lines FFmpeg printed, or the timeout.
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
 }

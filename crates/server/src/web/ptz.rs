@@ -4,16 +4,17 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::Routes;
 use crate::services::presets::Preset;
 use crate::services::ptz::{CaptureInput, ImportReport, MoveReport, PtzState, PtzVelocity};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/presets/{id}/move", post(move_preset))
         .route(
             "/api/cameras/{id}/presets/{preset_id}/move",
@@ -27,9 +28,13 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Moves the camera to the preset; answers once the camera has settled.
-#[utoipa::path(post, path = "/api/presets/{id}/move", tag = "ptz",
-    responses((status = 200, body = MoveReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-              (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/presets/{id}/move", tag = "ptz", operation_id = "move_to_preset",
+    params(("id" = i64, Path, description = "Preset id")),
+    responses((status = 200, body = MoveReport), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The stored position cannot be sent to the camera"),
+        (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn move_preset(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -37,6 +42,14 @@ pub async fn move_preset(
     Ok(Json(state.ptz.move_to_preset(id).await?))
 }
 
+/// Moves the camera named in the path to one of its presets; answers once it has settled.
+#[utoipa::path(post, path = "/api/cameras/{id}/presets/{preset_id}/move", tag = "ptz", operation_id = "move_to_camera_preset",
+    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id")),
+    responses((status = 200, body = MoveReport), (status = 404, body = ErrorBody, description = "No such preset on this camera"),
+        (status = 422, body = ErrorBody, description = "The stored position cannot be sent to the camera"),
+        (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 async fn move_camera_preset(
     State(state): State<AppState>,
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
@@ -51,8 +64,13 @@ async fn move_camera_preset(
 }
 
 /// Saves the camera's current position as a new preset.
-#[utoipa::path(post, path = "/api/cameras/{id}/presets/capture", tag = "ptz", request_body = CaptureInput,
-    responses((status = 201, body = Preset), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/presets/capture", tag = "ptz", operation_id = "capture_preset",
+    request_body = CaptureInput, params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 201, body = Preset), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera, or has a preset of this name"),
+        (status = 422, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn capture(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -66,8 +84,11 @@ pub async fn capture(
 }
 
 /// Imports the presets stored in the camera.
-#[utoipa::path(post, path = "/api/cameras/{id}/presets/import", tag = "ptz",
-    responses((status = 200, body = ImportReport), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/presets/import", tag = "ptz", operation_id = "import_camera_presets",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = ImportReport), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -77,8 +98,11 @@ pub async fn import(
 }
 
 /// Where the camera points now, and whether it moves.
-#[utoipa::path(get, path = "/api/cameras/{id}/ptz", tag = "ptz",
-    responses((status = 200, body = PtzState), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/cameras/{id}/ptz", tag = "ptz", operation_id = "get_ptz_state",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = PtzState), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn state(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -87,8 +111,11 @@ pub async fn state(
 }
 
 /// Starts a continuous move (pad pressed); the camera stops by itself after `timeout_ms`.
-#[utoipa::path(post, path = "/api/cameras/{id}/ptz/move", tag = "ptz", request_body = PtzVelocity,
-    responses((status = 204), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/ptz/move", tag = "ptz", operation_id = "start_ptz_move",
+    request_body = PtzVelocity, params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn start_move(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -99,8 +126,11 @@ pub async fn start_move(
 }
 
 /// Stops any movement (pad released).
-#[utoipa::path(post, path = "/api/cameras/{id}/ptz/stop", tag = "ptz",
-    responses((status = 204), (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/ptz/stop", tag = "ptz", operation_id = "stop_ptz",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
 pub async fn stop(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,

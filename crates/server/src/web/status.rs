@@ -9,7 +9,7 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures::Stream;
 use serde::Deserialize;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
@@ -19,13 +19,15 @@ use utoipa::IntoParams;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::openapi::Binary;
+use super::Routes;
 use crate::services::cameras::CameraInput;
 use crate::services::health::{CameraHealth, ConnectionTest};
 use crate::services::status::SystemStatus;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/status", get(status))
         .route("/api/events", get(events))
         .route("/api/cameras/health", get(cameras_health))
@@ -36,19 +38,22 @@ pub fn router() -> Router<AppState> {
 }
 
 /// CPU, memory, disk, temperature, uptime, versions and a camera health summary.
-#[utoipa::path(get, path = "/api/status", tag = "system", responses((status = 200, body = SystemStatus)))]
+#[utoipa::path(get, path = "/api/status", tag = "system", operation_id = "get_status",
+    responses((status = 200, body = SystemStatus)))]
 pub async fn status(State(state): State<AppState>) -> ApiResult<Json<SystemStatus>> {
     Ok(Json(state.status.system().await?))
 }
 
 /// Health of every camera.
-#[utoipa::path(get, path = "/api/cameras/health", tag = "cameras", responses((status = 200, body = [CameraHealth])))]
+#[utoipa::path(get, path = "/api/cameras/health", tag = "cameras", operation_id = "list_camera_health",
+    responses((status = 200, body = [CameraHealth])))]
 pub async fn cameras_health(State(state): State<AppState>) -> ApiResult<Json<Vec<CameraHealth>>> {
     Ok(Json(state.health.all().await?))
 }
 
 /// Health of one camera.
-#[utoipa::path(get, path = "/api/cameras/{id}/health", tag = "cameras",
+#[utoipa::path(get, path = "/api/cameras/{id}/health", tag = "cameras", operation_id = "get_camera_health",
+    params(("id" = i64, Path, description = "Camera id")),
     responses((status = 200, body = CameraHealth), (status = 404, body = ErrorBody)))]
 pub async fn camera_health(
     State(state): State<AppState>,
@@ -58,8 +63,9 @@ pub async fn camera_health(
 }
 
 /// Tests a saved camera now: reachable or not, codec, size, frame rate, audio.
-#[utoipa::path(post, path = "/api/cameras/{id}/test", tag = "cameras",
-    responses((status = 200, body = ConnectionTest), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/{id}/test", tag = "cameras", operation_id = "test_camera",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = ConnectionTest, description = "The outcome, reachable or not"), (status = 404, body = ErrorBody)))]
 pub async fn test_camera(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -68,8 +74,8 @@ pub async fn test_camera(
 }
 
 /// Tests camera settings before saving them.
-#[utoipa::path(post, path = "/api/cameras/test", tag = "cameras", request_body = CameraInput,
-    responses((status = 200, body = ConnectionTest), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/cameras/test", tag = "cameras", operation_id = "test_camera_settings", request_body = CameraInput,
+    responses((status = 200, body = ConnectionTest, description = "The outcome, reachable or not"), (status = 422, body = ErrorBody)))]
 pub async fn test_unsaved(
     State(state): State<AppState>,
     ApiJson(input): ApiJson<CameraInput>,
@@ -78,15 +84,21 @@ pub async fn test_unsaved(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SnapshotQuery {
     /// Scale to this width in pixels (aspect ratio kept).
+    #[param(minimum = 32, maximum = 3840)]
     pub width: Option<u32>,
 }
 
 /// A current JPEG of the camera (cached for a few seconds).
-#[utoipa::path(get, path = "/api/cameras/{id}/snapshot", tag = "cameras", params(SnapshotQuery),
-    responses((status = 200, content_type = "image/jpeg", description = "JPEG image"),
-              (status = 404, body = ErrorBody), (status = 502, body = ErrorBody), (status = 504, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/cameras/{id}/snapshot", tag = "cameras", operation_id = "get_camera_snapshot",
+    params(("id" = i64, Path, description = "Camera id"), SnapshotQuery),
+    responses((status = 200, content_type = "image/jpeg", body = Binary, description = "JPEG image"),
+        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody, description = "Width out of range"),
+        (status = 502, body = ErrorBody, description = "The camera gave no picture"),
+        (status = 503, body = ErrorBody, description = "FFmpeg cannot be run"),
+        (status = 504, body = ErrorBody, description = "The camera did not give a picture in time")))]
 pub async fn snapshot(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<i64>,
@@ -100,8 +112,11 @@ pub async fn snapshot(
 }
 
 /// Live events: `camera_health` on every change, `status` every few seconds.
-#[utoipa::path(get, path = "/api/events", tag = "system",
-    responses((status = 200, content_type = "text/event-stream", description = "Server-Sent Events")))]
+/// The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
+/// events it missed) and should refetch what it shows.
+#[utoipa::path(get, path = "/api/events", tag = "system", operation_id = "stream_events",
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "Server-Sent Events `camera_health`, `camera_changed`, `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count")))]
 pub async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -3,15 +3,16 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::Routes;
 use crate::services::streams::{Stream, StreamInput};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/streams", get(list).post(create))
         .route("/api/streams/{id}", get(read).put(update).delete(remove))
         .route("/api/streams/{id}/start", post(start))
@@ -19,14 +20,16 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Every stream with its live status.
-#[utoipa::path(get, path = "/api/streams", tag = "streams", responses((status = 200, body = [Stream])))]
+#[utoipa::path(get, path = "/api/streams", tag = "streams", operation_id = "list_streams",
+    responses((status = 200, body = [Stream])))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<Stream>>> {
     Ok(Json(state.streams.list().await?))
 }
 
 /// Creates a stream from a camera (optionally at a preset) to one or more destinations.
-#[utoipa::path(post, path = "/api/streams", tag = "streams", request_body = StreamInput,
-    responses((status = 201, body = Stream), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/streams", tag = "streams", operation_id = "create_stream", request_body = StreamInput,
+    responses((status = 201, body = Stream), (status = 409, body = ErrorBody, description = "A stream has this name"),
+        (status = 422, body = ErrorBody, description = "A bad field, or a camera, preset or destination that does not exist")))]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -38,7 +41,9 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/streams/{id}", tag = "streams",
+/// A stream with its live status.
+#[utoipa::path(get, path = "/api/streams/{id}", tag = "streams", operation_id = "get_stream",
+    params(("id" = i64, Path, description = "Stream id")),
     responses((status = 200, body = Stream), (status = 404, body = ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,
@@ -48,8 +53,11 @@ pub async fn read(
 }
 
 /// Changes a stopped stream.
-#[utoipa::path(put, path = "/api/streams/{id}", tag = "streams", request_body = StreamInput,
-    responses((status = 200, body = Stream), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/streams/{id}", tag = "streams", operation_id = "update_stream", request_body = StreamInput,
+    params(("id" = i64, Path, description = "Stream id")),
+    responses((status = 200, body = Stream), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The stream runs, or another stream has this name"),
+        (status = 422, body = ErrorBody, description = "A bad field, or a camera, preset or destination that does not exist")))]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -60,8 +68,9 @@ pub async fn update(
 }
 
 /// Deletes a stopped stream.
-#[utoipa::path(delete, path = "/api/streams/{id}", tag = "streams",
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/streams/{id}", tag = "streams", operation_id = "delete_stream",
+    params(("id" = i64, Path, description = "Stream id")),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The stream runs")))]
 pub async fn remove(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -72,8 +81,10 @@ pub async fn remove(
 }
 
 /// Starts the stream (it then runs, and comes back after a restart, until stopped).
-#[utoipa::path(post, path = "/api/streams/{id}/start", tag = "streams",
-    responses((status = 200, body = Stream), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/streams/{id}/start", tag = "streams", operation_id = "start_stream",
+    params(("id" = i64, Path, description = "Stream id")),
+    responses((status = 200, body = Stream, description = "Running (also when it already ran)"), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The camera or every destination of the stream is disabled")))]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -83,7 +94,8 @@ pub async fn start(
 }
 
 /// Stops the stream.
-#[utoipa::path(post, path = "/api/streams/{id}/stop", tag = "streams",
+#[utoipa::path(post, path = "/api/streams/{id}/stop", tag = "streams", operation_id = "stop_stream",
+    params(("id" = i64, Path, description = "Stream id")),
     responses((status = 200, body = Stream), (status = 404, body = ErrorBody)))]
 pub async fn stop(
     State(state): State<AppState>,

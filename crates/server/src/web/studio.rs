@@ -4,26 +4,26 @@
 //! so a studio that drives a node can drive this appliance.
 
 use axum::extract::{Request, State};
-use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
 use vs_base::{Error, ErrorKind};
 
+use super::body::read_body;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, CurrentUser};
-use super::timelines::read_body;
+use super::Routes;
 use crate::services::timelines::{StudioAck, StudioStatus, SyncInput, SyncResult};
 use crate::state::AppState;
 
 /// A sync carries images as base64: several logos at the 10 MiB asset limit each.
 const SYNC_LIMIT: usize = 48 * 1024 * 1024;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/api/segments", get(segments))
         .route("/api/segments/{id}", get(segment))
         .route("/api/stream/start/{segment_id}", post(start))
@@ -31,15 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/stream/status", get(status))
 }
 
-/// The sync route, with its own authentication layer: it is merged outside the API-wide body
-/// limit.
-pub fn upload_router(state: AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api/overlays/sync", post(sync))
-        .route_layer(middleware::from_fn_with_state(
-            state,
-            super::extract::require_auth,
-        ))
+/// The sync route: merged outside the API-wide body limit (see `web::upload_routes`).
+pub fn upload_router() -> Routes {
+    Routes::new().route("/api/overlays/sync", post(sync))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -53,9 +47,11 @@ pub struct SyncQuery {
 
 /// VistterStudio pushes assets (base64, deduplicated by SHA-256), overlay definitions and
 /// segments. Everything is stored in one transaction: on any error nothing is.
-#[utoipa::path(post, path = "/api/overlays/sync", tag = "vistterstudio", params(SyncQuery), request_body = SyncInput,
-    responses((status = 200, body = SyncResult), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 413, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/overlays/sync", tag = "vistterstudio", operation_id = "studio_sync", params(SyncQuery),
+    request_body = SyncInput,
+    responses((status = 200, body = SyncResult), (status = 400, body = ErrorBody, description = "Not JSON, or not the shape of a sync"),
+        (status = 409, body = ErrorBody, description = "A segment's id or name clashes with a stored one"),
+        (status = 413, body = ErrorBody, description = "The body is over 48 MiB"), (status = 422, body = ErrorBody)))]
 pub async fn sync(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -88,15 +84,16 @@ pub async fn sync(
 }
 
 /// Every timeline in the studio's flat segment shape, plus `filename` (as a node lists them).
-#[utoipa::path(get, path = "/api/segments", tag = "vistterstudio",
+#[utoipa::path(get, path = "/api/segments", tag = "vistterstudio", operation_id = "list_studio_segments",
     responses((status = 200, description = "[{id, filename, name, duration, created, updated, tracks, assets, apiConfigs}]", body = [Object])))]
 pub async fn segments(State(state): State<AppState>) -> ApiResult<Json<Vec<Value>>> {
     Ok(Json(state.timelines.studio_segments().await?))
 }
 
 /// One timeline as a flat segment, never with credentials.
-#[utoipa::path(get, path = "/api/segments/{id}", tag = "vistterstudio",
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/segments/{id}", tag = "vistterstudio", operation_id = "get_studio_segment",
+    params(("id" = String, Path, description = "Timeline id")),
+    responses((status = 200, body = Object, description = "The segment file, flat shape"), (status = 404, body = ErrorBody)))]
 pub async fn segment(
     State(state): State<AppState>,
     ApiPath(id): ApiPath<String>,
@@ -107,8 +104,12 @@ pub async fn segment(
 /// Plays a segment (a timeline) through the program feed, replacing what plays. 503
 /// `unavailable` while the appliance has no program feed: it never claims to stream when it
 /// does not.
-#[utoipa::path(post, path = "/api/stream/start/{segment_id}", tag = "vistterstudio",
-    responses((status = 200, body = StudioAck), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+#[utoipa::path(post, path = "/api/stream/start/{segment_id}", tag = "vistterstudio", operation_id = "studio_start_segment",
+    params(("segment_id" = String, Path, description = "Timeline id")),
+    responses((status = 200, body = StudioAck), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The program feed cannot take the timeline now"),
+        (status = 422, body = ErrorBody, description = "The timeline does not validate against what is configured now"),
+        (status = 503, body = ErrorBody, description = "The appliance has no program feed")))]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -123,7 +124,7 @@ pub async fn start(
 }
 
 /// Stops the playing timeline (answers success when nothing plays, as a node does).
-#[utoipa::path(post, path = "/api/stream/stop", tag = "vistterstudio",
+#[utoipa::path(post, path = "/api/stream/stop", tag = "vistterstudio", operation_id = "studio_stop",
     responses((status = 200, body = StudioAck)))]
 pub async fn stop(
     State(state): State<AppState>,
@@ -134,7 +135,7 @@ pub async fn stop(
 
 /// `{isStreaming, currentSegment: {id, name, duration} | null}` as a node answers, followed by
 /// the player's own fields.
-#[utoipa::path(get, path = "/api/stream/status", tag = "vistterstudio",
+#[utoipa::path(get, path = "/api/stream/status", tag = "vistterstudio", operation_id = "get_studio_status",
     responses((status = 200, body = StudioStatus)))]
 pub async fn status(State(state): State<AppState>) -> Json<StudioStatus> {
     Json(state.timelines.studio_status())

@@ -4,10 +4,11 @@ use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::Routes;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -16,16 +17,17 @@ pub struct Health {
     pub version: &'static str,
 }
 
-pub fn public_router() -> Router<AppState> {
-    Router::new().route("/api/health", get(health))
+pub fn public_router() -> Routes {
+    Routes::new().route("/api/health", get(health))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/metrics", get(metrics))
+pub fn router() -> Routes {
+    Routes::new().route("/metrics", get(metrics))
 }
 
 /// Liveness: answers as long as the server runs.
-#[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/api/health", tag = "system", operation_id = "get_health", security(()),
+    responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health {
         status: "ok",
@@ -34,8 +36,9 @@ async fn health() -> Json<Health> {
 }
 
 /// Prometheus metrics in the text exposition format.
-#[utoipa::path(get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[utoipa::path(get, path = "/metrics", tag = "system", operation_id = "get_metrics",
+    responses((status = 200, description = "Prometheus text exposition format 0.0.4",
+        content_type = "text/plain", body = String)))]
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     state.status.update_gauges();
     (
