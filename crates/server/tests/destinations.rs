@@ -173,7 +173,7 @@ async fn wait_stream(
     }
 }
 
-fn output<'a>(s: &'a Value, dest: i64) -> &'a Value {
+fn output(s: &Value, dest: i64) -> &Value {
     s["status"]["outputs"]
         .as_array()
         .unwrap()

@@ -184,8 +184,9 @@ impl DestinationService {
             (None, Some("")) => None,
             (None, Some(k)) => Some(self.secrets.seal(&Secret::new(k))),
         };
-        // A URL that carries a key is a new full publish URL: its credentials (maybe none)
-        // replace the stored ones. A URL without any secret keeps them, as an absent key does.
+        // A URL that carries a key or credentials is a new publish URL: its credentials (maybe
+        // none) replace the stored ones. A URL without any secret keeps them, as an absent key
+        // keeps the key: that is the URL the API returned, sent back by an edit.
         let url_secrets_enc = if split.had_secrets() {
             self.seal_credentials(&split.credentials)
         } else {
