@@ -179,6 +179,8 @@ impl App {
             metrics: metrics_handle(),
         };
 
+        // Before anything publishes: keys left inside stored URLs by older versions are sealed.
+        services.destinations.seal_keys_in_urls().await?;
         spawn_housekeeping(&infra);
         infra.tasks.spawn(services.health.clone().run_monitor());
         services.streams.resume().await?;

@@ -1492,13 +1492,22 @@ export interface components {
         Destination: {
             created_at: string;
             enabled: boolean;
-            /** @description The key itself is never returned. */
+            /** @description The key itself (typed, or split off a pasted URL) is never returned. */
             has_stream_key: boolean;
+            /**
+             * @description Credentials split off a pasted URL (user name and password, SRT passphrase) are
+             *     stored, sealed; never returned.
+             */
+            has_url_credentials: boolean;
             /** Format: int64 */
             id: number;
             name: string;
             platform: components["schemas"]["Platform"];
             updated_at: string;
+            /**
+             * @description The server part only: never a stream key or a credential. An RTMP application of two
+             *     segments or more ends with `/` (nothing after it is a key).
+             */
             url: string;
         };
         /** @description The body of `POST /api/destinations` and `PUT /api/destinations/{id}`. */
@@ -1511,11 +1520,17 @@ export interface components {
              * @example youtube
              */
             platform: string;
-            /** @description Write-only. On update: absent or null keeps the stored key. */
+            /**
+             * @description Write-only. On update: absent or null keeps the stored key, "" removes it. With a key
+             *     given here, the whole path of an RTMP `url` is the application.
+             */
             stream_key?: string | null;
             /**
-             * @description Server URL without the key. Optional for the platforms (their ingest is used);
-             *     required for `custom`. rtmp://, rtmps:// or srt://.
+             * @description Server URL, rtmp://, rtmps:// or srt://. Optional for the platforms (their ingest is
+             *     used); required for `custom`. A full publish URL may be pasted: the stream key in it
+             *     (the RTMP stream name after the application, with its query; SRT `streamid`) and its
+             *     credentials (user:password@, SRT `passphrase`) are split off, sealed and never returned;
+             *     a new URL that carries a key replaces the stored key and credentials.
              */
             url?: string | null;
         };

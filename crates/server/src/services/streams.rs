@@ -412,11 +412,7 @@ impl StreamService {
                 continue;
             }
             let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = dest
-                .stream_key_enc
-                .as_deref()
-                .map(|k| self.secrets.open(k))
-                .transpose()?;
+            let key = self.destinations.publish_secrets(&dest)?;
             let mut spec =
                 ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
                     .args(copy_args(&input, protocol, audio, &publish))
@@ -427,7 +423,7 @@ impl StreamService {
                         camera_id = cam.id,
                         destination_id = dest.id
                     ));
-            for s in [camera_password.clone(), key].into_iter().flatten() {
+            for s in camera_password.clone().into_iter().chain(key) {
                 spec = spec.secret(s);
             }
             let sup = supervise(
