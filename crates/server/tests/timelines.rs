@@ -1272,12 +1272,13 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
         .unwrap();
     assert_eq!(status["isStreaming"], false);
     assert_eq!(status["currentSegment"], Value::Null);
-    assert_eq!(status["program_available"], true);
+    // No program is configured: nothing can play, and the status says so.
+    assert_eq!(status["program_available"], false);
     assert_eq!(status["state"], "stopped");
 
-    // No program configured: a clear 409, and the status does not claim otherwise.
+    // No program configured: 503 as documented, and the status does not claim otherwise.
     let r = post("/api/stream/start/segment_001").await.unwrap();
-    let body = assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
+    let body = assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
     assert!(
         body["message"]
             .as_str()
@@ -1288,7 +1289,7 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
     let r = app
         .post("/api/timelines/segment_001/start", json!({}))
         .await;
-    assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
     let status: Value = get("/api/stream/status")
         .await
         .unwrap()
@@ -1296,6 +1297,7 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
         .await
         .unwrap();
     assert_eq!(status["isStreaming"], false);
+    assert_eq!(status["program_available"], false);
     let r = post("/api/stream/start/nope").await.unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found", None).await;
     let r = post("/api/stream/stop").await.unwrap();

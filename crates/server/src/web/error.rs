@@ -68,42 +68,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The rejection of `ApiJson`: the error of `From<JsonRejection> for ApiError`, except that a
-/// body over the route's limit is a 413 (as it is when its Content-Length says so up front).
-pub struct JsonBodyRejection(Response);
-
-impl From<JsonRejection> for JsonBodyRejection {
-    fn from(r: JsonRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return JsonBodyRejection(too_large_body());
-        }
-        JsonBodyRejection(ApiError::from(r).into_response())
-    }
-}
-
-impl IntoResponse for JsonBodyRejection {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-/// 413 for a body over the API-wide limit, in the API's error shape.
-fn too_large_body() -> Response {
-    let mut r = ApiError(Error::new(
-        ErrorKind::Validation,
-        format!(
-            "the request body is larger than this route accepts ({} MiB)",
-            super::API_BODY_LIMIT / (1024 * 1024)
-        ),
-    ))
-    .into_response();
-    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    r
-}
-
 /// axum's own rejections (a WebSocket route called without the upgrade, a body that cannot be
-/// read) and tower-http's body limit answer in plain text; every API error is JSON, so they
-/// are rewritten here with their status and headers (Allow, Retry-After) kept.
+/// read) answer in plain text; every API error is JSON, so they are rewritten here with their
+/// status and headers (Allow, Retry-After) kept. (A 413 is JSON already: `body::limit_body`
+/// answers it with the route's limit.)
 pub async fn json_rejections(resp: Response) -> Response {
     let status = resp.status();
     let plain = resp
@@ -113,9 +81,6 @@ pub async fn json_rejections(resp: Response) -> Response {
         .is_some_and(|v| v.starts_with("text/plain"));
     if !status.is_client_error() || !plain {
         return resp;
-    }
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large_body();
     }
     let (mut parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024)
