@@ -1305,6 +1305,32 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
     let ack: Value = r.json().await.unwrap();
     assert_eq!(ack["success"], true);
     assert_eq!(ack["status"]["state"], "stopped");
+    assert_eq!(ack["status"]["program_available"], false);
+
+    // Once a program is configured, the status says a start can play.
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "Out", "platform": "custom", "url": "rtmp://127.0.0.1:9/live", "stream_key": "k"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dest = r.json::<Value>().await.unwrap()["id"].clone();
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let status: Value = get("/api/stream/status")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["program_available"], true);
+    assert_eq!(status["isStreaming"], false);
 
     // Every studio endpoint needs the token.
     for (method, path) in [
