@@ -73,7 +73,9 @@ pub struct Config {
 /// An origin as a browser sends it (`https://cams.example.org`, `http://10.0.0.5:8080`).
 fn parse_origin(value: &str) -> Result<String, String> {
     crate::web::csrf::origin_of(value).ok_or_else(|| {
-        format!("'{value}' is not an origin: write scheme://host[:port], e.g. https://cams.example.org")
+        format!(
+            "'{value}' is not an origin: write scheme://host[:port], e.g. https://cams.example.org"
+        )
     })
 }
 

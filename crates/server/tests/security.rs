@@ -24,7 +24,9 @@ async fn count(app: &TestApp, path: &str) -> usize {
 }
 
 async fn token(app: &TestApp) -> String {
-    let r = app.post("/api/auth/tokens", json!({"name": "script"})).await;
+    let r = app
+        .post("/api/auth/tokens", json!({"name": "script"}))
+        .await;
     assert_eq!(r.status(), 201);
     r.json::<Value>().await.unwrap()["token"]
         .as_str()
@@ -70,7 +72,12 @@ async fn writes_with_the_session_cookie_must_come_from_the_appliance() {
         .await;
     assert_refused(post_camera(&app, "A", &[("sec-fetch-site", "cross-site")]).await).await;
     assert_refused(
-        post_camera(&app, "A", &[("sec-fetch-site", "cross-site"), ("origin", &own)]).await,
+        post_camera(
+            &app,
+            "A",
+            &[("sec-fetch-site", "cross-site"), ("origin", &own)],
+        )
+        .await,
     )
     .await;
     // Same site, other origin: another port of this host gets the SameSite cookie sent along.
@@ -98,7 +105,12 @@ async fn writes_with_the_session_cookie_must_come_from_the_appliance() {
     .await;
     assert_eq!(r.status(), 201);
     let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let r = post_camera(&app, "Referer only", &[("referer", &format!("{own}/cameras/new"))]).await;
+    let r = post_camera(
+        &app,
+        "Referer only",
+        &[("referer", &format!("{own}/cameras/new"))],
+    )
+    .await;
     assert_eq!(r.status(), 201);
     let r = post_camera(&app, "Script with the cookie", &[]).await;
     assert_eq!(r.status(), 201);
@@ -272,7 +284,10 @@ async fn bodies_of_a_type_browsers_send_across_sites_are_refused() {
             .await
             .unwrap();
         let e = assert_unsupported(r).await;
-        assert!(e["message"].as_str().unwrap().contains("application/json"), "{e}");
+        assert!(
+            e["message"].as_str().unwrap().contains("application/json"),
+            "{e}"
+        );
     }
     assert_eq!(count(&app, "/api/cameras").await, 0);
     assert_eq!(count(&app, "/api/timelines").await, 0);
@@ -290,9 +305,13 @@ async fn bodies_of_a_type_browsers_send_across_sites_are_refused() {
             .unwrap();
         assert_unsupported(r).await;
     }
-    let r = send("/api/auth/tokens", Some("text/plain"), json!({"name": "x"}).to_string())
-        .await
-        .unwrap();
+    let r = send(
+        "/api/auth/tokens",
+        Some("text/plain"),
+        json!({"name": "x"}).to_string(),
+    )
+    .await
+    .unwrap();
     assert_unsupported(r).await;
     let r = app
         .anonymous()
@@ -381,7 +400,9 @@ async fn arrays_are_not_objects() {
         .await;
     assert_eq!(r.status(), 201, "the object form is fine");
 
-    let r = app.post("/api/timelines/import", json!([{"name": "x"}])).await;
+    let r = app
+        .post("/api/timelines/import", json!([{"name": "x"}]))
+        .await;
     let e = assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
     wrong_shape(&e, "the body must be a JSON object");
     let r = app
@@ -394,9 +415,7 @@ async fn arrays_are_not_objects() {
         .unwrap();
     let e = assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
     wrong_shape(&e, "the body must be a JSON object");
-    let r = app
-        .post("/api/auth/tokens", json!(["name"]))
-        .await;
+    let r = app.post("/api/auth/tokens", json!(["name"])).await;
     assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
     assert_eq!(count(&app, "/api/cameras").await, 1);
     assert_eq!(count(&app, "/api/timelines").await, 1);
@@ -539,7 +558,13 @@ async fn bodies_over_the_route_limit_get_a_truthful_413() {
 
 /// The name a hidden character was put in, the field, and the message.
 async fn assert_hidden_refused(r: reqwest::Response, field: &str, message: &str) {
-    let e = assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation", Some(field)).await;
+    let e = assert_error(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        Some(field),
+    )
+    .await;
     assert_eq!(e["message"], message, "{e}");
 }
 

@@ -103,7 +103,13 @@ mod tests {
             e.message,
             "name contains an invisible or control character (U+202E RIGHT-TO-LEFT OVERRIDE) at position 5"
         );
-        for bad in ["a\u{200B}b", "a\u{200D}b", "a\u{2060}b", "\u{FEFF}ab", "a\u{2028}b"] {
+        for bad in [
+            "a\u{200B}b",
+            "a\u{200D}b",
+            "a\u{2060}b",
+            "\u{FEFF}ab",
+            "a\u{2028}b",
+        ] {
             assert!(name("name", bad, 64).is_err(), "{bad:?}");
         }
         // Text stays text: markup is stored as typed, shown as typed.

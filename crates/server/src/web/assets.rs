@@ -76,7 +76,7 @@ pub async fn upload_asset(
     request: Request,
 ) -> Response {
     if let Err(r) = require_media(request.headers(), Media::Upload) {
-        return r;
+        return r.into_response();
     }
     let content_type = media_type(request.headers()).unwrap_or_default();
     let upload = if content_type == "multipart/form-data" {

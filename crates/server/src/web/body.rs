@@ -187,14 +187,20 @@ pub fn media_type(headers: &HeaderMap) -> Option<String> {
     headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
         .filter(|v| !v.is_empty())
 }
 
 /// Refuses (415) a body whose Content-Type is not what the route reads. Browsers send
 /// `text/plain`, `application/x-www-form-urlencoded` and `multipart/form-data` across sites
 /// without asking first; no JSON route takes them.
-pub fn require_media(headers: &HeaderMap, media: Media) -> Result<(), Response> {
+pub fn require_media(headers: &HeaderMap, media: Media) -> Result<(), UnsupportedMedia> {
     let got = media_type(headers);
     let ok = match (media, got.as_deref()) {
         (Media::Json, Some("application/json")) => true,
@@ -215,19 +221,24 @@ pub fn require_media(headers: &HeaderMap, media: Media) -> Result<(), Response> 
         Some(t) => format!("Content-Type {t}"),
         None => "no Content-Type".to_string(),
     };
-    Err(unsupported_media(format!(
+    Err(UnsupportedMedia(format!(
         "this route reads {wanted}; the request has {got}"
     )))
 }
 
-/// 415 in the API's error shape.
-pub fn unsupported_media(message: String) -> Response {
-    let body = ErrorBody {
-        error: "unsupported_media_type".to_string(),
-        message,
-        field: None,
-    };
-    (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response()
+/// A body of a type the route does not read: 415 in the API's error shape.
+#[derive(Debug)]
+pub struct UnsupportedMedia(pub String);
+
+impl IntoResponse for UnsupportedMedia {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: "unsupported_media_type".to_string(),
+            message: self.0,
+            field: None,
+        };
+        (StatusCode::UNSUPPORTED_MEDIA_TYPE, Json(body)).into_response()
+    }
 }
 
 #[cfg(test)]
@@ -242,10 +253,7 @@ mod tests {
         let paths: std::collections::BTreeSet<_> = BODY_LIMITS.iter().map(|(p, _)| p).collect();
         assert_eq!(paths.len(), BODY_LIMITS.len(), "a route is listed twice");
         for (p, _) in BODY_LIMITS {
-            assert!(
-                super::super::api_paths().contains(p),
-                "{p} is not a route"
-            );
+            assert!(super::super::api_paths().contains(p), "{p} is not a route");
         }
     }
 
@@ -265,7 +273,10 @@ mod tests {
             "application/jsonp",
         ] {
             assert_eq!(
-                require_media(&h(bad), Media::Json).unwrap_err().status(),
+                require_media(&h(bad), Media::Json)
+                    .unwrap_err()
+                    .into_response()
+                    .status(),
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "{bad}"
             );

@@ -28,15 +28,17 @@ where
     type Rejection = Response;
 
     async fn from_request(req: Request, _: &S) -> Result<Self, Response> {
-        require_media(req.headers(), Media::Json)?;
+        require_media(req.headers(), Media::Json).map_err(IntoResponse::into_response)?;
         let bytes = read_body(req).await?;
-        Ok(ApiJson(parse_json::<T>(&bytes)?))
+        Ok(ApiJson(
+            parse_json::<T>(&bytes).map_err(IntoResponse::into_response)?,
+        ))
     }
 }
 
 /// Parses a JSON body of type `T`, refusing what serde would take but the document does not
 /// allow (an array where an object is expected), with 400 and the place in the message.
-pub fn parse_json<T>(bytes: &[u8]) -> Result<T, Response>
+pub fn parse_json<T>(bytes: &[u8]) -> Result<T, ApiError>
 where
     T: DeserializeOwned + utoipa::PartialSchema,
 {
@@ -45,14 +47,12 @@ where
             ErrorKind::Validation,
             format!("the body is not valid JSON: {e}"),
         ))
-        .into_response()
     })?;
     super::shape::check(&value, &super::shape::schema_of::<T>()).map_err(|m| {
         ApiError(Error::new(
             ErrorKind::Validation,
             format!("the body has the wrong shape: {m}"),
         ))
-        .into_response()
     })?;
     // From the value (its strings moved, not copied: a sync is up to 48 MiB), with the path
     // of the field at fault in the message.
@@ -64,7 +64,7 @@ where
         } else {
             format!("the body has the wrong shape: {path}: {inner}")
         };
-        ApiError(Error::new(ErrorKind::Validation, message)).into_response()
+        ApiError(Error::new(ErrorKind::Validation, message))
     })
 }
 

@@ -125,10 +125,15 @@ impl Modify for SharedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
             let read = item.get.iter_mut().map(|op| (false, op));
-            let writes = [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch]
-                .into_iter()
-                .flatten()
-                .map(|op| (true, op));
+            let writes = [
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            .map(|op| (true, op));
             for (changes_state, op) in read.chain(writes) {
                 add_shared_responses(op, changes_state);
             }
@@ -183,7 +188,10 @@ fn add_shared_responses(op: &mut Operation, changes_state: bool) {
         );
     }
     if json_body {
-        add("413", "The body is larger than the route accepts (1 MiB unless stated)");
+        add(
+            "413",
+            "The body is larger than the route accepts (1 MiB unless stated)",
+        );
         add("415", "The body's Content-Type is not application/json");
     }
 }

@@ -53,7 +53,11 @@ impl std::fmt::Display for Mismatch {
             .collect::<Vec<_>>()
             .join(" or ");
         if self.path.is_empty() {
-            write!(f, "the body must be {expected}, not {}", article(self.found))
+            write!(
+                f,
+                "the body must be {expected}, not {}",
+                article(self.found)
+            )
         } else {
             write!(
                 f,
@@ -292,7 +296,9 @@ mod tests {
         };
         assert!(check(&clip(json!({"type": "camera", "camera_id": 1})), &timeline).is_ok());
         assert!(check(
-            &clip(json!({"type": "overlay", "overlay_id": 1, "x": 0, "y": 0, "width": 1, "height": 1})),
+            &clip(
+                json!({"type": "overlay", "overlay_id": 1, "x": 0, "y": 0, "width": 1, "height": 1})
+            ),
             &timeline
         )
         .is_ok());
@@ -301,7 +307,11 @@ mod tests {
             "`tracks[0].clips[0].source` must be a JSON object, not an array"
         );
         assert_eq!(
-            check(&json!({"name": "T", "duration_ms": 1, "tracks": [[]]}), &timeline).unwrap_err(),
+            check(
+                &json!({"name": "T", "duration_ms": 1, "tracks": [[]]}),
+                &timeline
+            )
+            .unwrap_err(),
             "`tracks[0]` must be a JSON object, not an array"
         );
         // Unknown fields (kept by the timeline as they are) may hold anything.

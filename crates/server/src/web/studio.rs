@@ -27,7 +27,6 @@ pub fn router() -> Routes {
         .route("/api/stream/status", get(status))
 }
 
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SyncQuery {
