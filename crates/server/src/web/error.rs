@@ -1,7 +1,7 @@
 //! The one place where an appliance error becomes an HTTP response: status from the kind, a
 //! JSON `{error, message, field?}` body, internal detail logged and never sent.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -118,24 +118,6 @@ pub async fn json_rejections(resp: Response) -> Response {
     r
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let msg = match &r {
-            JsonRejection::MissingJsonContentType(_) => {
-                "send a JSON body with the header Content-Type: application/json".to_string()
-            }
-            JsonRejection::JsonSyntaxError(_) => {
-                format!("the body is not valid JSON: {}", clean(&r.body_text()))
-            }
-            JsonRejection::JsonDataError(_) => {
-                format!("the body has the wrong shape: {}", clean(&r.body_text()))
-            }
-            _ => format!("cannot read the request body: {}", r.body_text()),
-        };
-        ApiError(Error::new(ErrorKind::Validation, msg))
-    }
-}
-
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         ApiError(Error::new(
@@ -157,8 +139,6 @@ impl From<QueryRejection> for ApiError {
 /// Strips axum's generic prefixes so the serde detail (field, line, column) is what remains.
 fn clean(text: &str) -> String {
     let t = text
-        .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
-        .trim_start_matches("Failed to parse the request body as JSON: ")
         .trim_start_matches("Failed to deserialize query string: ")
         .trim_start_matches("Invalid URL: ");
     t.to_string()
