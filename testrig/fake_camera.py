@@ -23,7 +23,8 @@ compressed timestamps while the health checks came and went. Real cameras do not
 Run it with /usr/bin/python3 (it needs Debian's python3-gi and gir1.2-gst-rtsp-server-1.0):
 
     /usr/bin/python3 testrig/fake_camera.py --port 8554 --path /cam --name "Dock" \
-        --width 640 --height 360 --fps 15 --audio --user admin --password secret
+        --width 640 --height 360 --fps 15 --audio --user admin --password secret \
+        --max-clients 1
     /usr/bin/python3 testrig/fake_camera.py --port 8554 --path /cam --time-bars \
         --width 1280 --height 720 --fps 30
 
@@ -67,7 +68,23 @@ def parse_args(argv):
     p.add_argument("--height", type=int, default=360)
     p.add_argument("--fps", type=int, default=15)
     p.add_argument("--bitrate", type=int, default=0, help="kbit/s; 0 = derived from size")
+    p.add_argument(
+        "--gop", type=int, default=0, help="frames between key frames; 0 = one per second"
+    )
     p.add_argument("--audio", action="store_true", help="add an AAC sine tone")
+    p.add_argument(
+        "--audio-freq",
+        type=int,
+        default=440,
+        help="frequency of the sine tone in Hz (implies --audio when not 440)",
+    )
+    p.add_argument(
+        "--max-clients",
+        type=int,
+        default=0,
+        help="at most N RTSP sessions at once (a further SETUP is refused with 503, as "
+        "real cameras do); 0 = no limit",
+    )
     p.add_argument("--user", default=None)
     p.add_argument("--password", default=None)
     p.add_argument(
@@ -89,6 +106,14 @@ def parse_args(argv):
         args.path = "/" + args.path
     if (args.user is None) != (args.password is None):
         p.error("--user and --password go together")
+    if args.gop < 0:
+        p.error("--gop must be 0 (one key frame per second) or more")
+    if args.max_clients < 0:
+        p.error("--max-clients must be 0 (no limit) or more")
+    if not 20 <= args.audio_freq <= 20000:
+        p.error("--audio-freq must be between 20 and 20000 Hz")
+    if args.audio_freq != 440:
+        args.audio = True
     if args.width <= 0 or args.height <= 0 or args.fps <= 0:
         p.error("--width, --height and --fps must be positive")
     if args.address not in ("127.0.0.1", "::1", "localhost"):
@@ -241,8 +266,8 @@ def build_launch(args):
     video += [
         "videoconvert",
         "video/x-raw,format=I420",
-        # Key frame every second, no B-frames: what an IP camera sends.
-        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.fps} "
+        # Key frame every second (or --gop frames), no B-frames: what an IP camera sends.
+        f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={args.gop or args.fps} "
         f"bframes=0 bitrate={bitrate} threads=1",
         "video/x-h264,profile=baseline",
         "rtph264pay name=pay0 pt=96 config-interval=-1",
@@ -255,7 +280,7 @@ def build_launch(args):
         parts.append(
             " ! ".join(
                 [
-                    "audiotestsrc is-live=true wave=sine freq=440 volume=0.2",
+                    f"audiotestsrc is-live=true wave=sine freq={args.audio_freq} volume=0.2",
                     "audioconvert",
                     "audioresample",
                     "audio/x-raw,rate=48000,channels=2",
@@ -314,6 +339,10 @@ def main(argv):
         start_time_bars(factory, args)
     if args.user is not None:
         setup_auth(server, factory, args)
+    if args.max_clients:
+        # GStreamer's session pool answers a SETUP beyond the limit with 503 Service
+        # Unavailable; a session ends when its client's connection closes.
+        server.get_session_pool().set_max_sessions(args.max_clients)
     server.get_mount_points().add_factory(args.path, factory)
 
     try:

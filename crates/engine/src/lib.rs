@@ -41,6 +41,7 @@ pub mod clock;
 pub mod encoder;
 pub mod ffmpeg;
 pub mod fmp4;
+pub mod hub;
 pub mod program;
 pub mod progress;
 pub mod spawner;

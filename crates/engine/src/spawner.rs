@@ -370,9 +370,9 @@ impl Spawner for TokioSpawner {
 /// capped by `/proc/sys/fs/pipe-max-size` and the call does not exist outside Linux.
 fn grow_pipe(fd: &impl std::os::fd::AsRawFd) {
     #[cfg(target_os = "linux")]
-    // SAFETY: F_SETPIPE_SZ on a descriptor we own; failure leaves the pipe as it was.
-    unsafe {
-        libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20);
+    {
+        // Failure leaves the pipe as it was.
+        let _ = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETPIPE_SZ(1 << 20));
     }
     #[cfg(not(target_os = "linux"))]
     let _ = fd;
@@ -396,21 +396,25 @@ fn cloexec_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
     }
 }
 
+/// `pre_exec` is the one place the appliance needs `unsafe`: placing a descriptor at a given
+/// number in the child can only happen between fork and exec, and neither std nor nix offers a
+/// safe way to do it.
+#[allow(unsafe_code)]
 fn install_fd3(cmd: &mut tokio::process::Command, write: &std::os::fd::OwnedFd) {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     use std::os::fd::AsRawFd;
     let fd = write.as_raw_fd();
     // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
-    // which are async-signal-safe; it allocates nothing and touches no lock.
+    // which are async-signal-safe; it allocates nothing (an `Errno` becomes an `io::Error`
+    // without allocating) and touches no lock. `fd` stays open in the parent (the caller keeps
+    // `write` until the spawn returns), so the child's copy is valid.
     unsafe {
         cmd.pre_exec(move || {
             // dup2 onto itself would keep FD_CLOEXEC, so that case clears the flag instead.
-            let rc = if fd == 3 {
-                libc::fcntl(3, libc::F_SETFD, 0)
+            if fd == 3 {
+                fcntl(3, FcntlArg::F_SETFD(FdFlag::empty()))?;
             } else {
-                libc::dup2(fd, 3)
-            };
-            if rc < 0 {
-                return Err(io::Error::last_os_error());
+                nix::unistd::dup2(fd, 3)?;
             }
             Ok(())
         });

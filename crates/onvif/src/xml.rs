@@ -155,7 +155,7 @@ pub fn parse(input: &str) -> Result<Element, String> {
     root.ok_or_else(|| "empty XML document".into())
 }
 
-fn namespace(ns: &ResolveResult) -> Option<String> {
+fn namespace(ns: &ResolveResult<'_>) -> Option<String> {
     match ns {
         ResolveResult::Bound(n) => Some(String::from_utf8_lossy(n.as_ref()).into_owned()),
         _ => None,

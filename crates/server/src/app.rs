@@ -87,15 +87,15 @@ fn metrics_handle() -> PrometheusHandle {
 /// Every service, each given what it uses, lowest first. Nothing here starts a task.
 fn wire(infra: &Infra, deps: AppDeps) -> Services {
     let running = Arc::new(RunningPrograms::default());
-    let health = Arc::new(HealthService::new(infra, running.clone()));
+    let ptz = Arc::new(PtzService::new(infra, deps.ptz));
+    let health = Arc::new(HealthService::new(infra, running.clone(), ptz.clone()));
     let previews = Arc::new(PreviewService::new(
         infra,
         deps.engine.clone(),
         running.clone(),
     ));
     let listeners: Vec<Arc<dyn CameraListener>> = vec![health.clone(), previews.clone()];
-    let cameras = Arc::new(CameraService::new(infra, listeners));
-    let ptz = Arc::new(PtzService::new(infra, deps.ptz));
+    let cameras = Arc::new(CameraService::new(infra, listeners, ptz.clone()));
     let destinations = Arc::new(DestinationService::new(infra));
     let assets = Arc::new(AssetService::new(infra));
     let overlays = Arc::new(OverlayService::new(infra, assets.clone()));
@@ -179,6 +179,8 @@ impl App {
             metrics: metrics_handle(),
         };
 
+        // Before anything publishes: keys left inside stored URLs by older versions are sealed.
+        services.destinations.seal_keys_in_urls().await?;
         spawn_housekeeping(&infra);
         infra.tasks.spawn(services.health.clone().run_monitor());
         services.streams.resume().await?;

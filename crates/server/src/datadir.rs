@@ -92,21 +92,9 @@ fn tighten(_dir: &Path) -> Option<u32> {
     None
 }
 
-#[cfg(unix)]
+/// `flock(LOCK_EX | LOCK_NB)` on Unix (std's file locks); released when the file is closed.
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
-    use std::os::unix::io::AsRawFd;
-    // SAFETY: flock on a valid, owned descriptor; the lock is released when it is closed.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(unix))]
-fn lock_exclusive(_file: &File) -> std::io::Result<()> {
-    Ok(())
+    file.try_lock().map_err(std::io::Error::from)
 }
 
 #[cfg(test)]

@@ -194,11 +194,12 @@ pub async fn start(infra: &Infra, cameras: &CameraService, health: &HealthServic
         }
         for mut c in children {
             if let Some(pid) = c.id() {
-                // SAFETY: signalling the process group we created for this child.
-                #[cfg(unix)]
-                unsafe {
-                    libc::kill(-(pid as i32), libc::SIGTERM);
-                }
+                // The group we created for this child (it is not reaped yet, so the id is
+                // still ours); gone already is fine.
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
             }
             if tokio::time::timeout(Duration::from_secs(3), c.wait())
                 .await

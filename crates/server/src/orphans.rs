@@ -19,6 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
 use sha2::{Digest, Sha256};
 
 /// The environment variable that marks the appliance's processes.
@@ -73,7 +74,7 @@ pub fn reap(data_dir: &Path) -> Vec<u32> {
         "stopping processes left over by a previous run that did not stop cleanly"
     );
     for &pid in &found {
-        signal(pid, libc::SIGTERM);
+        signal(pid, Signal::SIGTERM);
     }
     let deadline = Instant::now() + GRACE;
     while Instant::now() < deadline && found.iter().any(|&p| alive(p)) {
@@ -81,7 +82,7 @@ pub fn reap(data_dir: &Path) -> Vec<u32> {
     }
     for &pid in &found {
         if alive(pid) {
-            signal(pid, libc::SIGKILL);
+            signal(pid, Signal::SIGKILL);
         }
     }
     found
@@ -129,11 +130,9 @@ pub fn scan(markers: &[String]) -> Vec<u32> {
     out
 }
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: kill has no memory preconditions; a vanished PID only returns ESRCH.
-    unsafe {
-        libc::kill(pid as libc::pid_t, sig);
-    }
+/// A vanished PID only returns ESRCH, which is what was wanted.
+fn signal(pid: u32, sig: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
 /// Whether the process exists and is not a zombie (a zombie has exited; its parent reaps it).

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::*;
+use nix::sys::signal::Signal;
 use reqwest::Client;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -149,7 +150,7 @@ impl Appliance {
     /// SIGTERM, then the exit status and how long it took.
     async fn terminate(mut self) -> (std::process::ExitStatus, Duration, String) {
         let started = Instant::now();
-        signal(self.pid(), libc::SIGTERM);
+        signal(self.pid(), Signal::SIGTERM);
         let status = match tokio::time::timeout(STOP_BOUND, self.child.wait()).await {
             Ok(s) => s.unwrap(),
             Err(_) => panic!(
@@ -185,11 +186,8 @@ impl Appliance {
     }
 }
 
-fn signal(pid: u32, sig: i32) {
-    // SAFETY: plain kill(2) on a PID this test owns.
-    unsafe {
-        libc::kill(pid as libc::pid_t, sig);
-    }
+fn signal(pid: u32, sig: Signal) {
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig);
 }
 
 /// Runs the binary to completion: (success, stdout, stderr).

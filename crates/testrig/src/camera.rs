@@ -46,6 +46,14 @@ pub struct CameraOptions {
     pub overlay: bool,
     /// Video bitrate in kbit/s; `None` derives one from the size.
     pub bitrate_kbps: Option<u32>,
+    /// Frames between key frames; `None`: one key frame per second.
+    pub gop: Option<u32>,
+    /// At most this many RTSP sessions at once (`--max-clients`): a further client's SETUP
+    /// is refused (503), as on real cameras. `None`: no limit.
+    pub max_clients: Option<u32>,
+    /// Frequency of the audio tone in Hz (with `audio`); each camera can have its own so a
+    /// test can tell whose sound is on air.
+    pub audio_freq: u32,
 }
 
 impl Default for CameraOptions {
@@ -64,6 +72,9 @@ impl Default for CameraOptions {
             pattern: "smpte".into(),
             overlay: true,
             bitrate_kbps: None,
+            gop: None,
+            max_clients: None,
+            audio_freq: 440,
         }
     }
 }
@@ -120,6 +131,30 @@ impl CameraOptions {
 
     pub fn overlay(mut self, overlay: bool) -> Self {
         self.overlay = overlay;
+        self
+    }
+
+    pub fn bitrate_kbps(mut self, kbps: u32) -> Self {
+        self.bitrate_kbps = Some(kbps);
+        self
+    }
+
+    /// A key frame every `frames` frames (real cameras often use 2 s).
+    pub fn gop(mut self, frames: u32) -> Self {
+        self.gop = (frames > 0).then_some(frames);
+        self
+    }
+
+    /// Refuses RTSP sessions beyond `n` at once (`n` = 0 means no limit).
+    pub fn max_clients(mut self, n: u32) -> Self {
+        self.max_clients = (n > 0).then_some(n);
+        self
+    }
+
+    /// Turns audio on with a sine tone of `hz`.
+    pub fn audio_freq(mut self, hz: u32) -> Self {
+        self.audio = true;
+        self.audio_freq = hz;
         self
     }
 }
@@ -238,6 +273,13 @@ impl FakeCamera {
             .args(["--pattern", &o.pattern]);
         if o.audio {
             cmd.arg("--audio");
+            cmd.args(["--audio-freq", &o.audio_freq.to_string()]);
+        }
+        if let Some(n) = o.gop {
+            cmd.args(["--gop", &n.to_string()]);
+        }
+        if let Some(n) = o.max_clients {
+            cmd.args(["--max-clients", &n.to_string()]);
         }
         if !o.overlay {
             cmd.arg("--no-overlay");

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use nix::sys::signal::Signal;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
@@ -86,7 +87,7 @@ impl GroupChild {
     /// SIGTERM to the group, then SIGKILL after `grace`; waits for the leader to be reaped.
     pub(crate) async fn stop(mut self, grace: Duration) -> Result<()> {
         if self.try_exited().is_none() {
-            signal_group(self.pgid, libc::SIGTERM);
+            signal_group(self.pgid, Signal::SIGTERM);
             if tokio::time::timeout(grace, self.child.wait())
                 .await
                 .is_err()
@@ -95,7 +96,7 @@ impl GroupChild {
             }
         }
         // Whatever else is left in the group (the leader's own children) goes too.
-        signal_group(self.pgid, libc::SIGKILL);
+        signal_group(self.pgid, Signal::SIGKILL);
         tokio::time::timeout(Duration::from_secs(5), self.child.wait())
             .await
             .with_context(|| format!("{} survived SIGKILL", self.what))?
@@ -110,28 +111,32 @@ impl Drop for GroupChild {
         // kill_on_drop only kills the leader; take the whole group down. tokio reaps the
         // leader in the background. After stop() the group is gone and its id may be reused.
         if !self.reaped {
-            signal_group(self.pgid, libc::SIGKILL);
+            signal_group(self.pgid, Signal::SIGKILL);
         }
     }
 }
 
-fn signal_group(pgid: i32, sig: i32) {
-    // SAFETY: killpg has no memory-safety preconditions; ESRCH (group gone) is fine.
-    unsafe {
-        libc::killpg(pgid, sig);
-    }
+/// ESRCH (the group is gone) is fine.
+fn signal_group(pgid: i32, sig: Signal) {
+    let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), sig);
 }
 
 /// Makes the kernel SIGKILL the child when the thread that spawned it exits (for a tokio
 /// runtime: when the runtime's worker threads do, or the test's thread for `current_thread`),
 /// so even a test killed with SIGKILL leaves no process behind.
+///
+/// `unsafe` because the parent-death signal is set in the child, between fork and exec
+/// (`pre_exec`), which neither std nor nix offers safely.
+#[allow(unsafe_code)]
 pub(crate) fn die_with_parent(cmd: &mut Command) {
-    let parent = std::process::id() as libc::pid_t;
-    // SAFETY: prctl and getppid are async-signal-safe; the hook allocates nothing else.
+    let parent = nix::unistd::Pid::from_raw(std::process::id() as i32);
+    // SAFETY: the hook runs in the forked child before exec and calls only prctl and getppid,
+    // which are async-signal-safe; it touches no lock and allocates only on the error path,
+    // after which the child exits without exec.
     unsafe {
         cmd.pre_exec(move || {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            if libc::getppid() != parent {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
+            if nix::unistd::getppid() != parent {
                 return Err(std::io::Error::other("test process already gone"));
             }
             Ok(())

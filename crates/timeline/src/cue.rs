@@ -116,7 +116,7 @@ pub fn compile(timeline: &Timeline, options: &CompileOptions) -> CueList {
         });
     };
 
-    let mut shots: Vec<Shot> = timeline
+    let mut shots: Vec<Shot<'_>> = timeline
         .tracks
         .iter()
         .find(|t| t.kind == TrackKind::Video)

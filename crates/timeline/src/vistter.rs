@@ -755,7 +755,7 @@ const CLIP_MANAGED: &[&str] = &["startTime", "endTime", "asset", "position", "op
 pub fn export(
     timeline: &Timeline,
     catalog: &dyn Catalog,
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<Value> {
     let format = options.format.unwrap_or_else(|| Format::of(timeline));
     let extra = &timeline.extra;
@@ -862,7 +862,7 @@ pub fn export(
 pub fn export_pretty(
     timeline: &Timeline,
     catalog: &dyn Catalog,
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<String> {
     let value = export(timeline, catalog, options)?;
     let mut text = serde_json::to_string_pretty(&value).map_err(Error::internal)?;
@@ -875,7 +875,7 @@ fn export_track(
     ti: usize,
     catalog: &dyn Catalog,
     assets: &[Value],
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<Value> {
     let mut out = Map::new();
     out.insert(
@@ -918,7 +918,7 @@ fn export_clip(
     path: &str,
     catalog: &dyn Catalog,
     assets: &[Value],
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<Value> {
     let extra = &clip.extra;
     let shadow_asset = extra.get("asset").and_then(Value::as_object);
@@ -1014,7 +1014,7 @@ fn camera_asset(
     preset_id: Option<i64>,
     path: &str,
     catalog: &dyn Catalog,
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<Map<String, Value>> {
     let camera = catalog.camera(camera_id).ok_or_else(|| {
         Error::invalid(
@@ -1086,7 +1086,7 @@ fn overlay_asset(
     path: &str,
     catalog: &dyn Catalog,
     assets: &[Value],
-    options: &ExportOptions,
+    options: &ExportOptions<'_>,
 ) -> Result<Map<String, Value>> {
     let overlay = catalog.overlay(overlay_id).ok_or_else(|| {
         Error::invalid(

@@ -291,7 +291,10 @@ export interface paths {
         /** Replaces a preset of the camera named in the path. */
         put: operations["update_camera_preset"];
         post?: never;
-        /** Deletes a preset of the camera named in the path. */
+        /**
+         * Deletes a preset of the camera named in the path, and first its copy on the camera when it
+         *     has one.
+         */
         delete: operations["delete_camera_preset"];
         options?: never;
         head?: never;
@@ -513,7 +516,8 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live events: `camera_health` on every change, `status` every few seconds.
+         * Live events: `camera_health` on every change, `stream_status` and `program_status` on every
+         *     change and periodically while running, `status` every few seconds.
          *     The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
          *     events it missed) and should refetch what it shows.
          */
@@ -628,7 +632,7 @@ export interface paths {
         /** Replaces a preset. */
         put: operations["update_preset"];
         post?: never;
-        /** Deletes a preset. */
+        /** Deletes a preset, and first its copy on the camera when it has one. */
         delete: operations["delete_preset"];
         options?: never;
         head?: never;
@@ -1488,13 +1492,22 @@ export interface components {
         Destination: {
             created_at: string;
             enabled: boolean;
-            /** @description The key itself is never returned. */
+            /** @description The key itself (typed, or split off a pasted URL) is never returned. */
             has_stream_key: boolean;
+            /**
+             * @description Credentials split off a pasted URL (user name and password, SRT passphrase) are
+             *     stored, sealed; never returned.
+             */
+            has_url_credentials: boolean;
             /** Format: int64 */
             id: number;
             name: string;
             platform: components["schemas"]["Platform"];
             updated_at: string;
+            /**
+             * @description The server part only: never a stream key or a credential. An RTMP application of two
+             *     segments or more ends with `/` (nothing after it is a key).
+             */
             url: string;
         };
         /** @description The body of `POST /api/destinations` and `PUT /api/destinations/{id}`. */
@@ -1507,11 +1520,17 @@ export interface components {
              * @example youtube
              */
             platform: string;
-            /** @description Write-only. On update: absent or null keeps the stored key. */
+            /**
+             * @description Write-only. On update: absent or null keeps the stored key, "" removes it. With a key
+             *     given here, the whole path of an RTMP `url` is the application.
+             */
             stream_key?: string | null;
             /**
-             * @description Server URL without the key. Optional for the platforms (their ingest is used);
-             *     required for `custom`. rtmp://, rtmps:// or srt://.
+             * @description Server URL, rtmp://, rtmps:// or srt://. Optional for the platforms (their ingest is
+             *     used); required for `custom`. A full publish URL may be pasted: the stream key in it
+             *     (the RTMP stream name after the application, with its query; SRT `streamid`) and its
+             *     credentials (user:password@, SRT `passphrase`) are split off, sealed and never returned;
+             *     a new URL that carries a key replaces the stored key and credentials.
              */
             url?: string | null;
         };
@@ -2041,7 +2060,9 @@ export interface components {
             tilt?: number;
             /**
              * Format: int64
-             * @description The camera stops by itself after this long, should the stop never arrive (100–10000).
+             * @description The move ends after this long unless another move refreshes it: the camera is told
+             *     (ONVIF Timeout), and the appliance sends Stop itself then for cameras that ignore it
+             *     (100–10000, default 2000).
              */
             timeout_ms?: number | null;
             /** Format: double */
@@ -3822,7 +3843,10 @@ export interface operations {
     };
     delete_camera_preset: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: delete from the appliance even if the camera cannot remove its copy. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Camera id */
@@ -3869,6 +3893,24 @@ export interface operations {
             };
             /** @description No such preset on this camera */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not remove its copy; nothing was deleted (see force) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time; nothing was deleted (see force) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5022,7 +5064,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events `camera_health`, `camera_changed`, `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5639,7 +5681,10 @@ export interface operations {
     };
     delete_preset: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description true: delete from the appliance even if the camera cannot remove its copy. */
+                force?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Preset id */
@@ -5683,6 +5728,24 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not remove its copy; nothing was deleted (see force) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time; nothing was deleted (see force) */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

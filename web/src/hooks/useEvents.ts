@@ -1,10 +1,12 @@
 // Listens to the appliance's live event stream (`/api/events`, one shared connection per page).
 //
-// Events the server publishes (crates/server/src/controller): `camera_health` (a CameraHealth),
-// `camera_changed`, `overlay_changed`, `timeline_changed` ({id}), `timeline_position` (a
-// PlayerStatus), `status` (a SystemStatus, every 5 s) and `lagged` (this client missed events).
-// Pages also listen for `stream_status` (a Stream) and `program_status` (a Program), which the
-// server does not publish yet: until they arrive, those pages fall back to a slow poll.
+// Events the server publishes (crates/server/src/services; docs/architecture.md lists them):
+// `camera_health` (a CameraHealth), `camera_changed`, `overlay_changed`, `timeline_changed` ({id}),
+// `timeline_position` (a PlayerStatus), `stream_status` (a Stream; {id} once deleted),
+// `program_status` (a Program; {id} once deleted), `status` (a SystemStatus, every 5 s) and
+// `lagged` (this client missed events). A running stream or program is pushed at every change
+// and steadily (every 2 s / 1 s); pages poll slowly only until the first one or while the
+// event stream is down.
 
 import { useEffect, useRef, useState } from 'react';
 import { hubFor, type LiveState } from '../lib/eventHub';

@@ -1,7 +1,7 @@
 // The programs with their live status, kept current by `program_status` events (a Program, or
-// {id} to refetch one). The server does not publish those yet: until the first one arrives (or
-// while the event stream is down) a slow poll stands in, and a take waiting for its camera's
-// first frame is followed up until it is on air.
+// {id} to refetch one). Until the first one arrives (or while the event stream is down) a slow
+// poll stands in, and a take waiting for its camera's first frame is followed up until it is on
+// air.
 
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError, studio, type Program } from '../api';

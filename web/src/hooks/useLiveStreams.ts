@@ -1,6 +1,6 @@
 // The camera-to-destination streams with their live status, kept current by `stream_status`
-// events (a Stream, or {id} to refetch one). The server does not publish those yet: until the
-// first one arrives (or while the event stream is down) a slow poll stands in.
+// events (a Stream, or {id} to refetch one). Until the first one arrives (or while the event
+// stream is down) a slow poll stands in.
 
 import { useCallback, useState } from 'react';
 import { ApiError, api, type Stream } from '../api';

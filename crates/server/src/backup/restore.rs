@@ -88,8 +88,7 @@ impl Owner {
                 |e: io::Error| io_fail(format!("cannot set the owner of {}", dir.display()), e);
             fs::set_permissions(dir, fs::Permissions::from_mode(self.meta.mode() & 0o7777))
                 .map_err(err)?;
-            // SAFETY: geteuid has no preconditions.
-            let root = unsafe { libc::geteuid() } == 0;
+            let root = nix::unistd::geteuid().is_root();
             if root && (self.meta.uid(), self.meta.gid()) != (0, 0) {
                 let (uid, gid) = (Some(self.meta.uid()), Some(self.meta.gid()));
                 let mut stack = vec![dir.to_path_buf()];
@@ -364,28 +363,16 @@ fn same_device(_a: &Path, _b: &Path) -> bool {
 /// Swaps two directories in one atomic step (Linux `renameat2(RENAME_EXCHANGE)`); where that
 /// is not available, two renames (the data directory is missing for an instant, never mixed).
 fn exchange(a: &Path, b: &Path) -> io::Result<()> {
-    #[cfg(target_os = "linux")]
+    // nix wraps renameat2 for glibc only; elsewhere the two renames below.
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        use std::ffi::CString;
-        use std::os::unix::ffi::OsStrExt;
-        let ca = CString::new(a.as_os_str().as_bytes())?;
-        let cb = CString::new(b.as_os_str().as_bytes())?;
-        // SAFETY: two valid NUL-terminated paths; the call does not retain them.
-        let rc = unsafe {
-            libc::renameat2(
-                libc::AT_FDCWD,
-                ca.as_ptr(),
-                libc::AT_FDCWD,
-                cb.as_ptr(),
-                libc::RENAME_EXCHANGE,
-            )
-        };
-        if rc == 0 {
-            return Ok(());
-        }
-        let e = io::Error::last_os_error();
-        if !matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOSYS)) {
-            return Err(e);
+        use nix::errno::Errno;
+        use nix::fcntl::{renameat2, RenameFlags};
+        match renameat2(None, a, None, b, RenameFlags::RENAME_EXCHANGE) {
+            Ok(()) => return Ok(()),
+            // The file system (or the kernel) cannot exchange: fall back.
+            Err(Errno::EINVAL | Errno::ENOSYS) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     let tmp = a.with_extension("swap");

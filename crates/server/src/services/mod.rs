@@ -9,7 +9,9 @@
 //! - programs → destinations, ptz, overlays → assets; previews (a program's preview ends with
 //!   it); the registry of running programs (`programs::RunningPrograms`)
 //! - streams → destinations, ptz
-//! - previews → running programs; health → running programs; status → health
+//! - cameras → ptz (a deleted preset's copy on the camera)
+//! - previews → running programs; health → running programs, ptz (the ONVIF login check);
+//!   status → health
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
@@ -23,10 +25,10 @@ pub mod cameras;
 pub mod destinations;
 pub mod events;
 pub mod health;
+pub mod live;
 pub mod overlays;
 pub mod presets;
 pub mod previews;
-pub mod probe;
 pub mod programs;
 pub mod ptz;
 pub mod status;

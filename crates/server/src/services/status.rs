@@ -115,16 +115,12 @@ pub fn disk_of(path: &Path) -> DiskStatus {
 
 #[cfg(unix)]
 fn statvfs(path: &Path) -> Option<(u64, u64)> {
-    use std::os::unix::ffi::OsStrExt;
-    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
-    // SAFETY: a valid NUL-terminated path and a zeroed out-struct owned by this frame.
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    if rc != 0 {
-        return None;
-    }
-    let frsize = st.f_frsize as u64;
-    Some((st.f_blocks as u64 * frsize, st.f_bavail as u64 * frsize))
+    let st = nix::sys::statvfs::statvfs(path).ok()?;
+    let frsize = st.fragment_size() as u64;
+    Some((
+        st.blocks() as u64 * frsize,
+        st.blocks_available() as u64 * frsize,
+    ))
 }
 
 #[cfg(not(unix))]
@@ -203,7 +199,7 @@ impl StatusService {
         let load = System::load_average();
         let ffmpeg_version = self
             .ffmpeg_version
-            .get_or_init(|| super::probe::ffmpeg_version(&self.config.ffmpeg))
+            .get_or_init(|| async { vs_engine::ffmpeg_version(&self.config.ffmpeg).await.ok() })
             .await
             .clone();
         Ok(SystemStatus {

@@ -9,18 +9,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
 use vs_base::{Error, Protocol, Result, SecretBox};
 use vs_db::streaming::{StreamRow, StreamWrite};
 use vs_db::Db;
-use vs_engine::{supervise, Deps, ProcessSpec, State, SupervisorConfig, SupervisorHandle};
+use vs_engine::ffmpeg::probe::probe;
+use vs_engine::ffmpeg::stream::copy_args;
+use vs_engine::ffmpeg::AudioPlan;
+use vs_engine::{supervise, Deps, ProcessSpec, Status, SupervisorConfig, SupervisorHandle};
 
 use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::live::{self, Feed};
 use super::ptz::PtzService;
-use super::{probe, validate, Infra};
+use super::{validate, Events, Infra};
 use crate::config::Config;
 
 /// The body of `POST /api/streams` and `PUT /api/streams/{id}`.
@@ -92,7 +97,26 @@ struct Running {
     started: std::time::Instant,
     audio: &'static str,
     outputs: Vec<Output>,
+    /// Ends the task that pushes this run's status to browsers.
+    feed: CancellationToken,
 }
+
+/// What a browser sees change in a running stream, per output (uptime and rates aside: those
+/// go out with the periodic push).
+type Signature = Vec<(vs_engine::State, u32, Option<String>)>;
+
+fn signature(outputs: &[watch::Receiver<Status>]) -> Signature {
+    outputs
+        .iter()
+        .map(|rx| {
+            let s = rx.borrow();
+            (s.state, s.restarts, s.last_error.clone())
+        })
+        .collect()
+}
+
+/// How often a running stream's status is pushed without a change (uptime, fps, bitrate).
+const STATUS_PERIOD: Duration = Duration::from_secs(2);
 
 /// Camera-to-destination streams and the supervised copies of the ones that run.
 pub struct StreamService {
@@ -103,77 +127,12 @@ pub struct StreamService {
     engine: Deps,
     tasks: TaskTracker,
     shutdown: CancellationToken,
+    /// Every change of a stream goes out as `stream_status`.
+    events: Events,
     destinations: Arc<DestinationService>,
     ptz: Arc<PtzService>,
     /// The streams that run now.
     running: tokio::sync::Mutex<HashMap<i64, Running>>,
-}
-
-/// How the program's audio is made from what the camera has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AudioPlan {
-    CopyAac,
-    Transcode,
-    Silence,
-}
-
-impl AudioPlan {
-    fn label(self) -> &'static str {
-        match self {
-            AudioPlan::CopyAac => "camera",
-            AudioPlan::Transcode => "transcoded",
-            AudioPlan::Silence => "silence",
-        }
-    }
-}
-
-/// The FFmpeg arguments of one camera-to-destination copy.
-pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "warning".into()];
-    match protocol {
-        Protocol::Rtsp | Protocol::Rtsps => {
-            a.extend(["-rtsp_transport", "tcp", "-timeout", "5000000"].map(String::from))
-        }
-        _ => a.extend(["-rw_timeout", "5000000"].map(String::from)),
-    }
-    a.extend(["-fflags", "+genpts", "-i"].map(String::from));
-    a.push(input.into());
-    if audio == AudioPlan::Silence {
-        a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
-    }
-    a.extend(["-map", "0:v:0"].map(String::from));
-    match audio {
-        AudioPlan::CopyAac => a.extend(["-map", "0:a:0", "-c:a", "copy"].map(String::from)),
-        AudioPlan::Transcode => a.extend(
-            [
-                "-map", "0:a:0", "-c:a", "aac", "-b:a", "128k", "-ar", "44100",
-            ]
-            .map(String::from),
-        ),
-        AudioPlan::Silence => a.extend(
-            ["-map", "1:a:0", "-c:a", "aac", "-b:a", "128k", "-shortest"].map(String::from),
-        ),
-    }
-    a.extend(["-c:v", "copy"].map(String::from));
-    if output.starts_with("srt://") {
-        a.extend(["-f", "mpegts"].map(String::from));
-    } else {
-        a.extend(["-f", "flv", "-flvflags", "no_duration_filesize"].map(String::from));
-    }
-    a.push(output.into());
-    a
-}
-
-/// The API's name of a supervisor state.
-pub fn state_name(s: State) -> &'static str {
-    match s {
-        State::Idle => "idle",
-        State::Starting => "starting",
-        State::Running => "running",
-        State::Backoff => "backoff",
-        State::Failed => "failed",
-        State::Stopped => "stopped",
-    }
 }
 
 impl StreamService {
@@ -190,6 +149,7 @@ impl StreamService {
             engine,
             tasks: infra.tasks.clone(),
             shutdown: infra.shutdown.clone(),
+            events: infra.events.clone(),
             destinations,
             ptz,
             running: Default::default(),
@@ -272,7 +232,7 @@ impl StreamService {
                 OutputStatus {
                     destination_id: o.destination_id,
                     destination: o.destination.clone(),
-                    state: state_name(s.state).into(),
+                    state: s.state.as_str().into(),
                     pid: s.pid,
                     uptime_s: s.started_at.map(|t| t.elapsed().as_secs()).unwrap_or(0),
                     fps: p.and_then(|p| p.fps),
@@ -325,7 +285,7 @@ impl StreamService {
         self.db
             .audit(user, "stream_created", Some(&row.name), None)
             .await?;
-        self.stream_view(row).await
+        Ok(self.announce(self.stream_view(row).await?))
     }
 
     pub async fn update(&self, id: i64, input: &StreamInput, user: Option<i64>) -> Result<Stream> {
@@ -340,7 +300,7 @@ impl StreamService {
         self.db
             .audit(user, "stream_updated", Some(&row.name), None)
             .await?;
-        self.stream_view(row).await
+        Ok(self.announce(self.stream_view(row).await?))
     }
 
     pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
@@ -351,13 +311,60 @@ impl StreamService {
             ));
         }
         self.db.delete_stream(id).await?;
+        // A reference, not the stream: a page that asks for it learns (404) that it is gone.
+        self.events
+            .publish("stream_status", serde_json::json!({ "id": id }));
         self.db
             .audit(user, "stream_deleted", Some(&row.name), None)
             .await
     }
 
+    /// Tells browsers a stream as `GET /api/streams/{id}` returns it, and returns it.
+    fn announce(&self, stream: Stream) -> Stream {
+        if let Ok(data) = serde_json::to_value(&stream) {
+            self.events.publish("stream_status", data);
+        }
+        stream
+    }
+
+    /// Pushes a running stream's status while it runs: at every change of an output's state,
+    /// restarts or last error, and every `STATUS_PERIOD`.
+    fn spawn_feed(
+        self: &Arc<Self>,
+        id: i64,
+        rxs: Vec<watch::Receiver<Status>>,
+    ) -> CancellationToken {
+        let stop = self.shutdown.child_token();
+        let changes = futures::stream::select_all(
+            rxs.iter()
+                .map(|rx| tokio_stream::wrappers::WatchStream::from_changes(rx.clone())),
+        );
+        let service = Arc::downgrade(self);
+        let view = move || {
+            let service = service.clone();
+            async move {
+                let stream = service.upgrade()?.get(id).await.ok()?;
+                serde_json::to_value(stream).ok()
+            }
+        };
+        let feed = Feed {
+            kind: "stream_status",
+            period: STATUS_PERIOD,
+        };
+        let events = self.events.clone();
+        self.tasks.spawn(live::run(
+            feed,
+            events,
+            changes,
+            move || signature(&rxs),
+            view,
+            stop.clone(),
+        ));
+        stop
+    }
+
     /// Starts a stream: one supervised copy per destination.
-    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<Stream> {
+    pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<Stream> {
         let row = self.db.stream(id).await?;
         {
             let running = self.running.lock().await;
@@ -376,7 +383,7 @@ impl StreamService {
         let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
         // What audio the camera has decides how AAC is always present. A camera that cannot be
         // probed now gets silence; the stream still starts and connects when the camera is back.
-        let audio = match probe::probe(
+        let audio = match probe(
             &self.config.ffprobe,
             &input,
             protocol,
@@ -384,11 +391,7 @@ impl StreamService {
         )
         .await
         {
-            Ok((info, _)) => match info.audio_codec.as_deref() {
-                Some("aac") => AudioPlan::CopyAac,
-                Some(_) => AudioPlan::Transcode,
-                None => AudioPlan::Silence,
-            },
+            Ok((info, _)) => AudioPlan::for_codec(info.audio_codec.as_deref()),
             Err(_) => AudioPlan::Silence,
         };
         if let Some(preset_id) = row.preset_id {
@@ -409,15 +412,18 @@ impl StreamService {
                 continue;
             }
             let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = dest
-                .stream_key_enc
-                .as_deref()
-                .map(|k| self.secrets.open(k))
-                .transpose()?;
+            let key = self.destinations.publish_secrets(&dest)?;
             let mut spec =
                 ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
-                    .args(copy_args(&input, protocol, audio, &publish));
-            for s in [camera_password.clone(), key].into_iter().flatten() {
+                    .args(copy_args(&input, protocol, audio, &publish))
+                    .span(tracing::info_span!(
+                        "ffmpeg",
+                        role = "stream",
+                        stream_id = id,
+                        camera_id = cam.id,
+                        destination_id = dest.id
+                    ));
+            for s in camera_password.clone().into_iter().chain(key) {
                 spec = spec.secret(s);
             }
             let sup = supervise(
@@ -443,15 +449,21 @@ impl StreamService {
             ));
         }
         let started_at = vs_db::now();
-        self.running.lock().await.insert(
+        let statuses = outputs.iter().map(|o| o.handle.subscribe()).collect();
+        // Under the lock, so the feed's first read already finds this run.
+        let mut running = self.running.lock().await;
+        let feed = self.spawn_feed(id, statuses);
+        running.insert(
             id,
             Running {
                 started_at: started_at.clone(),
                 started: std::time::Instant::now(),
                 audio: audio.label(),
                 outputs,
+                feed,
             },
         );
+        drop(running);
         self.db.set_stream_desired(id, "running").await?;
         self.db
             .set_stream_status(id, "running", Some(&started_at), None)
@@ -461,13 +473,14 @@ impl StreamService {
             .await?;
         metrics::gauge!("vistterstream_streams_running").increment(1.0);
         tracing::info!(stream = id, name = %row.name, audio = audio.label(), "stream started");
-        self.get(id).await
+        Ok(self.announce(self.get(id).await?))
     }
 
     pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<Stream> {
         let row = self.db.stream(id).await?;
         let running = self.running.lock().await.remove(&id);
         if let Some(r) = running {
+            r.feed.cancel();
             let mut last_error = None;
             for o in r.outputs {
                 last_error = last_error.or(o.handle.status().last_error);
@@ -483,7 +496,7 @@ impl StreamService {
         self.db
             .audit(user, "stream_stopped", Some(&row.name), None)
             .await?;
-        self.get(id).await
+        Ok(self.announce(self.get(id).await?))
     }
 
     /// Starts again every stream that was running when the appliance stopped.
@@ -500,36 +513,5 @@ impl StreamService {
             }
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn copy_args_always_carry_aac() {
-        let a = copy_args(
-            "rtsp://u:p@h/s",
-            Protocol::Rtsp,
-            AudioPlan::Silence,
-            "rtmp://x/live2/k",
-        );
-        let s = a.join(" ");
-        assert!(s.contains("-c:v copy"));
-        assert!(s.contains("anullsrc"));
-        assert!(s.contains("-map 1:a:0 -c:a aac"));
-        assert!(s.contains("-rtsp_transport tcp -timeout 5000000"));
-        assert!(s.ends_with("-f flv -flvflags no_duration_filesize rtmp://x/live2/k"));
-        let s = copy_args(
-            "rtmp://h/app/s",
-            Protocol::Rtmp,
-            AudioPlan::CopyAac,
-            "srt://x:9000",
-        )
-        .join(" ");
-        assert!(s.contains("-rw_timeout 5000000"));
-        assert!(s.contains("-map 0:a:0 -c:a copy"));
-        assert!(s.contains("-f mpegts srt://x:9000"));
     }
 }

@@ -8,14 +8,15 @@
 //!
 //! Why this shape: a camera (or a Pi) copes with one extra RTSP session, not one per browser
 //! tab, and H.264 needs no re-encode to play in Media Source Extensions, only a remux into
-//! fragmented MP4. FFmpeg's stdout is split (`fmp4.rs`) into the init segment (`ftyp`+`moov`)
-//! and media fragments (`moof`+`mdat`) by one reader per remux (`remux.rs`). Fragments go out through a bounded `broadcast` channel:
+//! fragmented MP4. The remux's command line is `vs_engine::ffmpeg::preview`'s; its stdout is
+//! cut by `vs_engine::fmp4` into the init segment (`ftyp`+`moov`) and media fragments
+//! (`moof`+`mdat`), read by one task per run (`remux.rs`). Fragments go out through a bounded
+//! `broadcast` channel:
 //! sending never waits, so a stalled viewer can only hurt itself. It is skipped forward to the
 //! next keyframe when it lags (its socket is closed by the web layer if one send takes too
 //! long). The fragments since the last keyframe are kept so a new viewer starts at once,
 //! decodable, instead of waiting up to a GOP for the next keyframe.
 
-pub mod fmp4;
 mod remux;
 mod viewer;
 
@@ -30,8 +31,10 @@ use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
 use vs_base::{Error, Result, SecretBox};
 use vs_db::Db;
+use vs_engine::ffmpeg::preview::{camera_args, program_args};
+use vs_engine::ffmpeg::InputTransport;
 use vs_engine::{
-    supervise, Deps, ProcessSpec, ProgramHandle, State, StdinMode, StdoutMode, SupervisorConfig,
+    supervise, Deps, ProcessSpec, ProgramHandle, StdinMode, StdoutMode, SupervisorConfig,
 };
 
 use remux::{feed_run, read_run, ProgramTap, Remux};
@@ -118,81 +121,6 @@ impl CameraListener for PreviewService {
     }
 }
 
-/// Output options shared by every remux: video copied into fragmented MP4 on stdout,
-/// fragments cut at every keyframe and at least every 200 ms so latency stays low.
-fn fmp4_output(a: &mut Vec<String>) {
-    a.extend(
-        [
-            "-map",
-            "0:v:0",
-            "-c:v",
-            "copy",
-            "-an",
-            "-f",
-            "mp4",
-            "-movflags",
-            "frag_keyframe+empty_moov+default_base_moof",
-            "-frag_duration",
-            "200000",
-            "pipe:1",
-        ]
-        .map(String::from),
-    );
-}
-
-/// The FFmpeg arguments of a camera's preview remux.
-pub fn remux_args(input: &str, rtsp: bool) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-loglevel", "warning", "-nostdin"]
-        .map(String::from)
-        .to_vec();
-    if rtsp {
-        a.extend(["-rtsp_transport", "tcp", "-timeout", "5000000"].map(String::from));
-    } else {
-        a.extend(["-rw_timeout", "5000000"].map(String::from));
-    }
-    // Low probing: the stream parameters come from the SDP; waiting seconds to analyse would
-    // add directly to the time a viewer waits for the first picture.
-    a.extend(
-        [
-            "-fflags",
-            "nobuffer",
-            "-probesize",
-            "500000",
-            "-analyzeduration",
-            "1000000",
-        ]
-        .map(String::from),
-    );
-    a.extend(["-i".to_string(), input.to_string()]);
-    fmp4_output(&mut a);
-    a
-}
-
-/// The FFmpeg arguments of a program's preview remux: the program's MPEG-TS on stdin,
-/// starting at a keyframe (see `feed_run`), so a short probe finds the parameters; FFmpeg
-/// probes for the whole duration given, which the keyframe cache usually has in store.
-pub fn program_remux_args() -> Vec<String> {
-    let mut a: Vec<String> = [
-        "-hide_banner",
-        "-loglevel",
-        "warning",
-        "-fflags",
-        "nobuffer",
-        "-probesize",
-        "1000000",
-        "-analyzeduration",
-        "500000",
-        "-f",
-        "mpegts",
-        "-i",
-        "pipe:0",
-    ]
-    .map(String::from)
-    .to_vec();
-    fmp4_output(&mut a);
-    a
-}
-
 impl PreviewService {
     pub fn new(infra: &Infra, engine: Deps, programs: Arc<RunningPrograms>) -> Self {
         PreviewService {
@@ -216,15 +144,15 @@ impl PreviewService {
             ));
         }
         let input = connect_url(&self.secrets, &cam)?;
-        let rtsp = input.starts_with("rtsp");
         Ok(self.join_source(
             PreviewSource::Camera(camera_id),
             || {
                 let mut spec =
                     ProcessSpec::new(format!("preview camera {camera_id}"), &self.config.ffmpeg)
-                        .args(remux_args(&input, rtsp))
+                        .args(camera_args(&input, InputTransport::of_url(&input)))
                         .stdin(StdinMode::Quit)
-                        .stdout(StdoutMode::Media);
+                        .stdout(StdoutMode::Media)
+                        .span(tracing::info_span!("ffmpeg", role = "preview", camera_id));
                 if let Some(p) = cam.password_enc.as_deref() {
                     if let Ok(p) = self.secrets.open(p) {
                         spec = spec.secret(p);
@@ -250,9 +178,10 @@ impl PreviewService {
             PreviewSource::Program(program_id),
             || {
                 ProcessSpec::new(format!("preview program {program_id}"), &self.config.ffmpeg)
-                    .args(program_remux_args())
+                    .args(program_args())
                     .stdin(StdinMode::Media)
                     .stdout(StdoutMode::Media)
+                    .span(tracing::info_span!("ffmpeg", role = "preview", program_id))
             },
             Some(handle),
         );
@@ -363,7 +292,7 @@ impl PreviewService {
             program_id,
             viewers,
             running: true,
-            state: Some(state_name(status.state).to_string()),
+            state: Some(status.state.as_str().to_string()),
             online: cur.online == Some(true),
             mime: cur.init.as_ref().map(|(m, _)| m.clone()),
             fragments: cur.fragments,
@@ -450,17 +379,5 @@ impl PreviewService {
         let _ = remux.handle.stop().await;
         metrics::gauge!("vistterstream_preview_remuxes").decrement(1.0);
         tracing::info!(source = %source, "preview remux stopped");
-    }
-}
-
-/// The supervisor state as the stats report it.
-fn state_name(s: State) -> &'static str {
-    match s {
-        State::Idle => "idle",
-        State::Starting => "starting",
-        State::Running => "running",
-        State::Backoff => "backoff",
-        State::Failed => "failed",
-        State::Stopped => "stopped",
     }
 }

@@ -4,14 +4,14 @@
 
 use std::sync::{Arc, Mutex};
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
+use vs_engine::fmp4::{Segment, SegmentReader};
 use vs_engine::program::tsgop::TsGop;
 use vs_engine::{ProgramHandle, SupervisorHandle, TapChunk};
 
-use super::fmp4::{next_box, BoxState, Splitter};
 use super::viewer::Packet;
 
 /// Bound of the keyframe cache: a camera with a very long GOP must not grow it without end.
@@ -87,34 +87,21 @@ pub(super) async fn feed_run(
     }
 }
 
-/// Splits one run's stdout into boxes and publishes the init segment and fragments. When the
+/// Cuts one run's stdout into segments and publishes the init segment and fragments. When the
 /// pipe ends (the camera was lost, FFmpeg died) the viewers are told the camera is offline.
-pub(super) async fn read_run(remux: Arc<Remux>, mut stdout: vs_engine::BoxRead) {
-    let mut buf = BytesMut::with_capacity(256 << 10);
-    let mut splitter = Splitter::default();
+pub(super) async fn read_run(remux: Arc<Remux>, stdout: vs_engine::BoxRead) {
+    let mut reader = SegmentReader::new(stdout);
     loop {
-        match stdout.read_buf(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
-        }
-        loop {
-            match next_box(&buf) {
-                BoxState::Incomplete => break,
-                BoxState::Invalid => {
-                    tracing::warn!("preview: malformed MP4 from the remux; waiting for a restart");
-                    go_offline(&remux);
-                    return;
-                }
-                BoxState::Complete { kind, len } => {
-                    let data = buf.split_to(len).freeze();
-                    if let Some(p) = splitter.push(kind, data) {
-                        publish(&remux, p);
-                    }
-                }
+        match reader.next().await {
+            Ok(Some(Segment::Init { mime, data })) => publish(&remux, Packet::Init { mime, data }),
+            Ok(Some(Segment::Fragment { data, keyframe })) => {
+                publish(&remux, Packet::Fragment { data, keyframe })
             }
-        }
-        if buf.capacity() - buf.len() < 64 << 10 {
-            buf.reserve(256 << 10);
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "preview: waiting for the remux to restart");
+                break;
+            }
         }
     }
     go_offline(&remux);

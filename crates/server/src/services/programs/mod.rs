@@ -24,11 +24,11 @@ pub use running::RunningPrograms;
 
 use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::live::{self, Feed};
 use super::overlays::OverlayService;
 use super::previews::{PreviewService, PreviewSource};
 use super::ptz::PtzService;
-use super::streams::state_name;
-use super::{validate, Infra};
+use super::{validate, Events, Infra};
 use crate::config::Config;
 
 /// The body of `POST /api/programs` and `PUT /api/programs/{id}`.
@@ -183,6 +183,10 @@ pub struct ProgramService {
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
+    /// Every change of a program goes out as `program_status`.
+    events: Events,
+    /// Ends the task that pushes a running program's status, by program.
+    feeds: std::sync::Mutex<HashMap<i64, CancellationToken>>,
 }
 
 fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
@@ -193,7 +197,7 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
         slate_active: s.slate_active,
         held: s.held,
         encoder: s.encoder_name.clone(),
-        encoder_state: state_name(s.encoder.state).into(),
+        encoder_state: s.encoder.state.as_str().into(),
         speed: p.and_then(|p| p.speed),
         bitrate_kbps: p.and_then(|p| p.bitrate_kbps),
         fps_measured: (s.fps_measured * 10.0).round() / 10.0,
@@ -210,7 +214,7 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
             .map(|o| ProgramOutputLive {
                 destination_id: o.id,
                 destination: o.name.clone(),
-                state: state_name(o.status.state).into(),
+                state: o.status.state.as_str().into(),
                 restarts: o.status.restarts,
                 last_error: o.status.last_error.clone(),
                 dropped_bytes: o.dropped_bytes,
@@ -222,11 +226,44 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
             .map(|i| ProgramIngestLive {
                 camera_id: i.id,
                 camera: names.get(&i.id).cloned().unwrap_or_else(|| i.name.clone()),
-                state: state_name(i.status.state).into(),
+                state: i.status.state.as_str().into(),
                 frames: i.frames,
                 last_error: i.status.last_error.clone(),
             })
             .collect(),
+    }
+}
+
+/// How often a running program's status is pushed without a change (counters, uptime).
+const STATUS_PERIOD: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What a browser sees change in a running program (counters aside: those go out with the
+/// periodic push): the cameras on air and pending, slate and hold, and the state, restarts and
+/// last error of every process.
+#[derive(PartialEq)]
+struct Signature {
+    on_air: Option<i64>,
+    pending: Option<i64>,
+    slate: bool,
+    held: bool,
+    processes: Vec<(&'static str, i64, vs_engine::State, u32, Option<String>)>,
+}
+
+impl Signature {
+    fn of(s: &ProgramStatus) -> Self {
+        let process = |role: &'static str, id: i64, st: &vs_engine::Status| {
+            (role, id, st.state, st.restarts, st.last_error.clone())
+        };
+        Signature {
+            on_air: s.on_air,
+            pending: s.pending_take,
+            slate: s.slate_active,
+            held: s.held,
+            processes: std::iter::once(process("encoder", 0, &s.encoder))
+                .chain(s.outputs.iter().map(|o| process("output", o.id, &o.status)))
+                .chain(s.ingests.iter().map(|i| process("ingest", i.id, &i.status)))
+                .collect(),
+        }
     }
 }
 
@@ -254,6 +291,63 @@ impl ProgramService {
             previews,
             take_lock: Default::default(),
             encoder_probe: Default::default(),
+            events: infra.events.clone(),
+            feeds: Default::default(),
+        }
+    }
+
+    /// Tells browsers a program as `GET /api/programs/{id}` returns it, and returns it.
+    fn announce(&self, program: ProgramView) -> ProgramView {
+        if let Ok(data) = serde_json::to_value(&program) {
+            self.events.publish("program_status", data);
+        }
+        program
+    }
+
+    /// The program as `get` returns it, told to browsers: after every action that changes it.
+    async fn get_announced(&self, id: i64) -> Result<ProgramView> {
+        Ok(self.announce(self.get(id).await?))
+    }
+
+    /// Pushes a running program's status while it runs: at every change of its cameras (a
+    /// take, pending then on air), slate, hold or processes, and every `STATUS_PERIOD`.
+    fn spawn_feed(self: &Arc<Self>, id: i64, handle: &ProgramHandle) {
+        let stop = self.shutdown.child_token();
+        if let Some(old) = self
+            .feeds
+            .lock()
+            .expect("feeds lock")
+            .insert(id, stop.clone())
+        {
+            old.cancel();
+        }
+        let status = handle.subscribe();
+        let changes = tokio_stream::wrappers::WatchStream::from_changes(status.clone());
+        let service = Arc::downgrade(self);
+        let view = move || {
+            let service = service.clone();
+            async move {
+                let program = service.upgrade()?.get(id).await.ok()?;
+                serde_json::to_value(program).ok()
+            }
+        };
+        let feed = Feed {
+            kind: "program_status",
+            period: STATUS_PERIOD,
+        };
+        self.tasks.spawn(live::run(
+            feed,
+            self.events.clone(),
+            changes,
+            move || Signature::of(&status.borrow()),
+            view,
+            stop,
+        ));
+    }
+
+    fn end_feed(&self, id: i64) {
+        if let Some(stop) = self.feeds.lock().expect("feeds lock").remove(&id) {
+            stop.cancel();
         }
     }
 
@@ -386,7 +480,7 @@ impl ProgramService {
         self.db
             .audit(user, "program_created", Some(&row.name), None)
             .await?;
-        self.program_view(row).await
+        Ok(self.announce(self.program_view(row).await?))
     }
 
     pub async fn update(
@@ -406,7 +500,7 @@ impl ProgramService {
         self.db
             .audit(user, "program_updated", Some(&row.name), None)
             .await?;
-        self.program_view(row).await
+        Ok(self.announce(self.program_view(row).await?))
     }
 
     pub async fn delete(&self, id: i64, user: Option<i64>) -> Result<()> {
@@ -417,6 +511,9 @@ impl ProgramService {
             ));
         }
         self.db.delete_program(id).await?;
+        // A reference, not the program: a page that asks for it learns (404) that it is gone.
+        self.events
+            .publish("program_status", serde_json::json!({ "id": id }));
         self.db
             .audit(user, "program_deleted", Some(&row.name), None)
             .await
@@ -462,7 +559,7 @@ impl ProgramService {
         Ok(spec)
     }
 
-    pub async fn start(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
+    pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let row = self.db.program(id).await?;
         if self.running.lock().await.contains_key(&id) {
             return self.program_view(row).await;
@@ -478,6 +575,8 @@ impl ProgramService {
             row.height as u32,
             row.fps as u32,
         );
+        // Labels the logs of the program's children (`program_id`).
+        config.id = Some(id);
         config.video_bitrate_kbps = row.video_bitrate_kbps as u32;
         config.encoder = encoder;
         config.ffmpeg = self.config.ffmpeg.clone();
@@ -492,9 +591,8 @@ impl ProgramService {
             }
             let (url, _) = self.destinations.publish(&dest)?;
             let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
-            if let Some(k) = dest.stream_key_enc.as_deref() {
-                out.secrets.push(self.secrets.open(k)?);
-            }
+            out.secrets
+                .extend(self.destinations.publish_secrets(&dest)?);
             config.outputs.push(out);
         }
         if config.outputs.is_empty() {
@@ -516,7 +614,11 @@ impl ProgramService {
                 }
             }
         }
-        self.running.lock().await.insert(id, handle);
+        // Under the lock, so the feed's first read already finds the program running.
+        let mut running = self.running.lock().await;
+        self.spawn_feed(id, &handle);
+        running.insert(id, handle);
+        drop(running);
         self.db
             .set_program_runtime(id, "running", row.on_air_camera_id)
             .await?;
@@ -525,13 +627,14 @@ impl ProgramService {
             .await?;
         metrics::gauge!("vistterstream_programs_running").increment(1.0);
         tracing::info!(program = id, name = %row.name, "program started");
-        self.get(id).await
+        self.get_announced(id).await
     }
 
     pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let row = self.db.program(id).await?;
         let handle = self.running.lock().await.remove(&id);
         if let Some(h) = handle {
+            self.end_feed(id);
             let on_air = h.status().on_air;
             self.previews
                 .end(PreviewSource::Program(id), "the program stopped");
@@ -549,7 +652,7 @@ impl ProgramService {
         self.db
             .audit(user, "program_stopped", Some(&row.name), None)
             .await?;
-        self.get(id).await
+        self.get_announced(id).await
     }
 
     pub(crate) async fn running_program(&self, id: i64) -> Result<ProgramHandle> {
@@ -618,7 +721,7 @@ impl ProgramService {
             .await?;
         metrics::counter!("vistterstream_takes_total").increment(1);
         let _ = user;
-        self.get(id).await
+        self.get_announced(id).await
     }
 
     /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
@@ -630,7 +733,7 @@ impl ProgramService {
         self.db.set_program_runtime(id, "running", None).await?;
         metrics::counter!("vistterstream_takes_total").increment(1);
         let _ = user;
-        self.get(id).await
+        self.get_announced(id).await
     }
 
     /// Starts decoding a camera without putting it on air, so the next take of it is instant.
@@ -669,7 +772,7 @@ impl ProgramService {
         self.db
             .audit(user, "program_overlays", Some(&row.name), None)
             .await?;
-        self.get(id).await
+        self.get_announced(id).await
     }
 
     async fn apply_overlays(
@@ -703,6 +806,7 @@ impl ProgramService {
     pub async fn stop_all(&self) {
         let all: Vec<(i64, ProgramHandle)> = self.running.lock().await.drain().collect();
         for (id, h) in all {
+            self.end_feed(id);
             let on_air = h.status().on_air;
             h.stop().await;
             let _ = self.db.set_program_runtime(id, "running", on_air).await;
