@@ -1,11 +1,12 @@
 //! Foundations shared by every VistterStream crate: one error type, newtypes checked at
-//! parse time, the at-rest encryption of secrets, and the clock.
+//! parse time, the at-rest encryption of secrets, the clock, and the characters names refuse.
 
 pub mod clock;
 pub mod error;
 pub mod publish_url;
 pub mod secret;
 pub mod stream_url;
+pub mod text;
 
 pub use clock::{Clock, TokioClock};
 pub use error::{Error, ErrorKind, Result};

@@ -2441,8 +2441,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is over 10 MiB */
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The image is over 10 MiB (the body, form envelope included, over 10 MiB + 64 KiB) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is neither multipart/form-data nor an image type */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2561,6 +2579,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -2621,8 +2648,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2664,6 +2709,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
         };
     };
     change_password: {
@@ -2704,8 +2758,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2756,6 +2828,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A user exists already */
             409: {
                 headers: {
@@ -2765,8 +2846,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2874,6 +2964,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A token has this name */
             409: {
                 headers: {
@@ -2883,8 +2982,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2931,6 +3039,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3015,6 +3132,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A camera has this name */
             409: {
                 headers: {
@@ -3024,8 +3150,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3133,6 +3268,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3150,8 +3294,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3198,6 +3351,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3302,6 +3464,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A handshake with the session cookie from a page that is not this appliance's (Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3466,6 +3637,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3483,8 +3663,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3597,6 +3786,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such preset on this camera */
             404: {
                 headers: {
@@ -3615,8 +3813,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3668,6 +3875,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3737,6 +3953,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3833,6 +4058,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -3850,8 +4084,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3918,6 +4161,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4077,6 +4329,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4094,8 +4355,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4160,6 +4430,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4331,6 +4610,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4409,8 +4697,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4495,6 +4801,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A destination has this name */
             409: {
                 headers: {
@@ -4504,8 +4819,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4613,6 +4937,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4630,8 +4963,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4678,6 +5020,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4839,6 +5190,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description An overlay has this name */
             409: {
                 headers: {
@@ -4848,8 +5208,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4957,6 +5326,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -4974,8 +5352,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5022,6 +5409,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5093,6 +5489,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A segment's id or name clashes with a stored one */
             409: {
                 headers: {
@@ -5104,6 +5509,15 @@ export interface operations {
             };
             /** @description The body is over 48 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5211,6 +5625,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5228,8 +5651,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5279,6 +5711,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5345,6 +5786,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5465,6 +5915,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A program has this name */
             409: {
                 headers: {
@@ -5474,8 +5933,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5583,6 +6051,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5600,8 +6077,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5648,6 +6134,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5704,6 +6199,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A handshake with the session cookie from a page that is not this appliance's (Origin) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5820,6 +6324,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -5837,8 +6350,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5905,6 +6427,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description No such program or camera */
             404: {
                 headers: {
@@ -5923,8 +6454,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5965,6 +6505,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6023,6 +6572,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6105,6 +6663,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6157,6 +6724,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6174,8 +6750,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6338,6 +6923,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6364,7 +6958,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The appliance has no program feed */
+            /** @description No program is configured to play through (the status shows `program_available: false`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -6422,6 +7016,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6498,6 +7101,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A stream has this name */
             409: {
                 headers: {
@@ -6507,8 +7119,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6617,6 +7238,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6634,8 +7264,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6683,6 +7322,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6748,6 +7396,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -6798,6 +7455,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6919,6 +7585,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description A timeline has this id or name */
             409: {
                 headers: {
@@ -6928,8 +7603,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7028,6 +7712,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7045,8 +7738,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7084,6 +7786,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7257,6 +7968,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description The timeline does not play */
             409: {
                 headers: {
@@ -7266,8 +7986,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7328,6 +8057,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7336,8 +8074,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7384,6 +8131,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7423,6 +8179,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7449,7 +8214,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The appliance has no program feed */
+            /** @description No program is configured to play through (the status shows `program_available: false`) */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -7489,6 +8254,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -7521,7 +8295,7 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A VistterStudio segment file, with any Content-Type */
+        /** @description A VistterStudio segment file (a JSON object), sent as application/json */
         requestBody: {
             content: {
                 "application/json": Record<string, never>;
@@ -7536,7 +8310,7 @@ export interface operations {
                     "application/json": components["schemas"]["ImportResult"];
                 };
             };
-            /** @description Not JSON, or a bad query */
+            /** @description Not JSON, not an object, or a bad query */
             400: {
                 headers: {
                     [name: string]: unknown;
@@ -7547,6 +8321,15 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7565,6 +8348,15 @@ export interface operations {
             };
             /** @description The file is over 1 MiB */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7623,8 +8415,26 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description The body is larger than the route accepts */
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
             413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };
