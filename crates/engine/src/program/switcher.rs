@@ -1,7 +1,8 @@
 //! What goes on air at each tick of the program clock: the newest frame of the on-air source,
 //! the same frame again, or the slate, with the overlays blended into a copy. Also commits
-//! takes (a source goes on air when it has a fresh frame, so a cut never shows black) and
-//! keeps the counters the status reports.
+//! takes (a source goes on air at the first tick at which its slot has a fresh frame — slots
+//! only ever hold live frames, see `ingest` — so a cut never shows black nor a picture older
+//! than the take) and keeps the counters the status reports.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,21 @@ pub struct Source {
 pub struct Pending {
     pub source: Source,
     pub since: Instant,
+    /// The source had a fresh frame when it was taken.
+    pub pre_rolled: bool,
+}
+
+/// The last take that reached air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakeRecord {
+    pub source: i64,
+    /// The tick (counted from 0 at the program's start) whose frame was the source's first.
+    pub tick: u64,
+    /// From the `take` call to that tick.
+    pub latency: Duration,
+    /// How long before that tick the session received the packet of that first frame.
+    pub frame_age: Duration,
+    pub pre_rolled: bool,
 }
 
 /// Which source is on air and which one was asked for; shared with the program handle.
@@ -32,6 +48,7 @@ pub struct Selection {
     pub pending: Option<Pending>,
     pub take_latency: Option<Duration>,
     pub switch_gap_frames: Option<u64>,
+    pub last_take: Option<TakeRecord>,
     /// Until then the picture on air is frozen (e.g. while the on-air camera moves to a
     /// preset).
     pub hold_until: Option<Instant>,
@@ -67,8 +84,8 @@ pub struct Switcher {
     last: Option<BaseKey>,
     /// Ticks since the last new source frame.
     repeats: u64,
-    /// Start of a committed take whose source has not shown a frame yet.
-    awaiting_first: Option<Instant>,
+    /// A committed take whose source has not shown a frame yet.
+    awaiting_first: Option<(i64, Instant, bool)>,
     composed: Option<(BaseKey, u64, FrameData)>,
     last_base: Option<FrameData>,
     slate_was: bool,
@@ -114,7 +131,7 @@ impl Switcher {
                 // slate): the operator asked for it and must see that it does not work.
                 if fresh || now.saturating_duration_since(p.since) >= self.take_timeout {
                     let p = sel.pending.take().expect("checked above");
-                    self.awaiting_first = Some(p.since);
+                    self.awaiting_first = Some((p.source.id, p.since, p.pre_rolled));
                     sel.on_air = Some(p.source);
                     // A cut replaces a frozen picture.
                     sel.hold_until = None;
@@ -127,8 +144,9 @@ impl Switcher {
             (sel.on_air.clone(), sel.hold_until.is_some())
         };
 
-        let (key, base) = match (&self.last, &self.last_base) {
-            (Some(key), Some(base)) if held => (*key, base.clone()),
+        let tick = self.stats.ticks.load(Ordering::Relaxed);
+        let (key, base, frame_at) = match (&self.last, &self.last_base) {
+            (Some(key), Some(base)) if held => (*key, base.clone(), None),
             _ => {
                 let frame = on_air.as_ref().and_then(|src| {
                     src.slot
@@ -141,10 +159,11 @@ impl Switcher {
                                     seq: f.seq,
                                 },
                                 f.data,
+                                Some(f.at),
                             )
                         })
                 });
-                frame.unwrap_or((BaseKey::Slate, self.slate.clone()))
+                frame.unwrap_or((BaseKey::Slate, self.slate.clone(), None))
             }
         };
         let slate = key == BaseKey::Slate;
@@ -168,10 +187,20 @@ impl Switcher {
             _ => {}
         }
         if is_new {
-            if let Some(since) = self.awaiting_first.take() {
+            if let Some((source, since, pre_rolled)) = self.awaiting_first.take() {
+                let latency = now.saturating_duration_since(since);
                 let mut sel = self.selection.lock().expect("selection lock");
-                sel.take_latency = Some(now.saturating_duration_since(since));
+                sel.take_latency = Some(latency);
                 sel.switch_gap_frames = Some(self.repeats);
+                sel.last_take = Some(TakeRecord {
+                    source,
+                    tick,
+                    latency,
+                    frame_age: frame_at
+                        .map(|at| now.saturating_duration_since(at))
+                        .unwrap_or_default(),
+                    pre_rolled,
+                });
                 self.kick.notify_one();
             }
             self.repeats = 0;
@@ -235,6 +264,7 @@ mod tests {
         sel.lock().unwrap().pending = Some(Pending {
             source: src.clone(),
             since: at,
+            pre_rolled: false,
         });
     }
 
