@@ -198,6 +198,11 @@ pub fn decoder_args(width: u32, height: u32) -> Vec<String> {
         // for the camera's next keyframe (a whole GOP).
         "-flags",
         "low_delay",
+        // Each PES is one access unit (the hub's muxer writes them so): without the parser,
+        // which only ends a frame when it sees the next one start, a frame comes out as soon
+        // as its packet is in, a frame interval sooner.
+        "-fflags",
+        "noparse",
         // The stream is ours and starts with PAT, PMT and a keyframe with SPS/PPS: no need
         // to wait for 5 s or 5 MB of it (a larger probe size waits for that many bytes of a
         // live stream before the first picture).
@@ -358,14 +363,7 @@ impl HubDecoder {
         shutdown: CancellationToken,
     ) -> HubDecoder {
         let cancel = shutdown.child_token();
-        let spec = ProcessSpec::new(
-            format!("hub decoder camera {}", session.camera_id()),
-            opts.ffmpeg.clone(),
-        )
-        .args(decoder_args(opts.width, opts.height))
-        .progress(ProgressSource::Fd3)
-        .stdin(StdinMode::Media)
-        .stdout(StdoutMode::Media);
+        let spec = Self::process_spec(&opts, session.camera_id());
         let config = SupervisorConfig {
             // The child has nothing to do while the camera is away (before its first keyframe,
             // during an outage): FFmpeg's own progress cannot tell idle from stuck, so the run
@@ -431,6 +429,19 @@ impl HubDecoder {
             cancel,
             task,
         }
+    }
+
+    /// The decoder child of camera `camera_id`: its command depends on `opts` alone (it reads
+    /// the camera's packets on stdin), so a spawner may have started it ahead of time.
+    pub fn process_spec(opts: &DecoderOptions, camera_id: i64) -> ProcessSpec {
+        ProcessSpec::new(
+            format!("hub decoder camera {camera_id}"),
+            opts.ffmpeg.clone(),
+        )
+        .args(decoder_args(opts.width, opts.height))
+        .progress(ProgressSource::Fd3)
+        .stdin(StdinMode::Media)
+        .stdout(StdoutMode::Media)
     }
 
     /// The next decoded frame (`None` once stopped). A reader that does not keep up loses

@@ -41,6 +41,10 @@ pub(super) struct Inner {
     pub(super) ingests: Mutex<BTreeMap<i64, Ingest>>,
     /// The sessions of [`SourceInput::Url`] sources.
     pub(super) own_hub: CameraHub,
+    /// Keeps a decoder process ready for the next take.
+    pub(super) warm: Arc<super::warm::WarmSpawner>,
+    /// `deps` with decoders spawned from `warm`.
+    pub(super) decoder_deps: Deps,
     /// Serializes take/preroll/release/stop; true once stopped.
     pub(super) ops: tokio::sync::Mutex<bool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -228,6 +232,7 @@ impl ProgramHandle {
                 .into_values()
                 .collect();
         futures_join(ingests.into_iter().map(stop_ingest)).await;
+        inner.warm.stop().await;
         inner.own_hub.shutdown().await;
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));

@@ -24,7 +24,7 @@ use super::handle::ProgramHandle;
 use super::slot::FrameSlot;
 use super::switcher::Source;
 use crate::hub::{
-    CameraHub, CameraSession, ConsumerKind, DecoderOptions, DecoderStatus, HubDecoder, SessionState,
+    CameraHub, CameraSession, DecoderOptions, DecoderStatus, HubDecoder, SessionState,
 };
 use crate::supervisor::{Deps, SupervisorHandle};
 
@@ -101,14 +101,12 @@ impl ProgramHandle {
         let slot = Arc::new(FrameSlot::new());
         let current = Arc::new(Mutex::new(Current::default()));
         let cancel = inner.cancel.child_token();
-        let mut opts = DecoderOptions::new(inner.config.width, inner.config.height);
-        opts.ffmpeg = inner.config.ffmpeg.clone();
-        opts.kind = ConsumerKind::Program;
         let task = tokio::spawn(ingest_task(
             hub,
             spec.id,
-            opts,
-            inner.deps.clone(),
+            super::decoder_options(&inner.config),
+            // Decoders come from the program's spare when there is one.
+            inner.decoder_deps.clone(),
             slot.clone(),
             current.clone(),
             cancel.clone(),

@@ -98,6 +98,7 @@ mod switcher;
 mod text;
 mod ticker;
 pub mod tsgop;
+mod warm;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -106,7 +107,7 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 use vs_base::{Error, Result};
 
-use crate::hub::{CameraHub, HubOptions};
+use crate::hub::{CameraHub, DecoderOptions, HubDecoder, HubOptions};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
 pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceInput, SourceSpec};
@@ -207,6 +208,15 @@ impl Program {
             cancel.clone(),
         )));
         enc.handle.start().await?;
+        let warm = warm::WarmSpawner::start(
+            deps.spawner.clone(),
+            HubDecoder::process_spec(&decoder_options(&config), 0),
+            cancel.child_token(),
+        );
+        let decoder_deps = Deps {
+            spawner: warm.clone(),
+            clock: deps.clock.clone(),
+        };
 
         let selection = Arc::new(Mutex::new(Selection::default()));
         let status_kick = Arc::new(tokio::sync::Notify::new());
@@ -258,6 +268,8 @@ impl Program {
             config,
             deps,
             own_hub,
+            warm,
+            decoder_deps,
             cancel,
             selection,
             stats,
@@ -297,4 +309,12 @@ fn own_hub_options(config: &ProgramConfig) -> HubOptions {
         ffmpeg: config.ffmpeg.clone(),
         ..defaults
     }
+}
+
+/// How a program decodes its cameras: at its own size.
+fn decoder_options(config: &ProgramConfig) -> DecoderOptions {
+    let mut opts = DecoderOptions::new(config.width, config.height);
+    opts.ffmpeg = config.ffmpeg.clone();
+    opts.kind = crate::hub::ConsumerKind::Program;
+    opts
 }
