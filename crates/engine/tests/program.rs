@@ -713,6 +713,59 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
     assert_no_leftovers(&[key, &a.url()]).await;
 }
 
+/// A camera disabled while on air (its hub session is removed) shows the slate; enabled again
+/// (a new session), it is back on air without another take. A take of a camera without a
+/// session is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_disabled_and_enabled_again_comes_back_on_air_by_itself() {
+    let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
+    let cam = camera("Toggle").await;
+    let cfg = config("toggle", vec![]);
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let err = p
+        .take(SourceSpec::hub(&hub, 7, "not configured"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, vs_base::ErrorKind::Unavailable, "{err:?}");
+
+    let src = source(&hub, 1, &cam).await;
+    p.take(src).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    let parsed = StreamUrl::parse(&cam.url(), "url").unwrap();
+    hub.configure(1, SourceConfig::new(parsed.url.clone()).enabled(false))
+        .await
+        .unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(5), "slate", |s| {
+        s.slate_active && s.ingests.iter().any(|i| i.session.is_none())
+    })
+    .await;
+    assert_eq!(s.on_air, Some(1), "the camera stays taken");
+    let back = Instant::now();
+    hub.configure(1, SourceConfig::new(parsed.url))
+        .await
+        .unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "back on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    eprintln!(
+        "camera enabled again: back on air after {:?}",
+        back.elapsed()
+    );
+    assert_one_session(&hub, 1);
+    p.stop().await;
+    hub.shutdown().await;
+    assert_no_leftovers(&[&cam.url()]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder() {
     let _serial = serial().await;

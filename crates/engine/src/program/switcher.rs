@@ -391,6 +391,35 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_take_records_its_tick_latency_and_the_age_of_its_first_frame() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        assert_eq!(sw.tick(t0, &none)[0], 41);
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        take(&sel, &b, t0 + Duration::from_millis(10));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(40), &none)[0], 41);
+        assert!(sel.lock().unwrap().last_take.is_none());
+        // The session received the frame's packet at 60 ms; it is on air at the tick of 80.
+        b.slot.put(frame(20), t0 + Duration::from_millis(60));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(80), &none)[0], 20);
+        let t = sel.lock().unwrap().last_take.unwrap();
+        assert_eq!(
+            t,
+            TakeRecord {
+                source: 2,
+                tick: 2,
+                latency: Duration::from_millis(70),
+                frame_age: Duration::from_millis(20),
+                pre_rolled: false,
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_dead_source_goes_on_air_after_the_take_timeout() {
         let (mut sw, sel, _) = switcher();
         let none = OverlaySet::default();
