@@ -364,7 +364,7 @@ async fn watch_output(
     let cancel = CancellationToken::new();
     let (a, l, c) = (arrivals.clone(), log.clone(), cancel.clone());
     tokio::spawn(async move {
-        let mut note = |chunk: &[u8]| {
+        let note = |chunk: &[u8]| {
             let now = Instant::now();
             for p in chunk.chunks_exact(188) {
                 let start = p[1] & 0x40 != 0;

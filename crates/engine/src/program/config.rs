@@ -143,6 +143,9 @@ pub struct ProgramConfig {
     /// A taken source that delivers no frame goes on air (showing the slate) after this long;
     /// until then the previous source stays on air.
     pub take_timeout: Duration,
+    /// A take goes on air with a frame whose packet the camera's session received at most
+    /// this long before the `take` call: never a cached or lagging picture.
+    pub take_max_age: Duration,
     /// The font of the slate and of text overlays without their own; the first of
     /// [`FONT_PATHS`](super::FONT_PATHS) found when `None`.
     pub font: Option<PathBuf>,
@@ -167,6 +170,7 @@ impl ProgramConfig {
             slate: SlateSpec::default(),
             source_timeout: Duration::from_secs(1),
             take_timeout: Duration::from_secs(10),
+            take_max_age: Duration::from_millis(200),
             font: None,
         }
     }

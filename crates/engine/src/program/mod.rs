@@ -226,6 +226,7 @@ impl Program {
             Arc::new(slate),
             config.source_timeout,
             config.take_timeout,
+            config.take_max_age,
             status_kick.clone(),
         );
         tasks.push(tokio::spawn(clock::program_clock(

@@ -81,6 +81,7 @@ pub struct Switcher {
     slate: FrameData,
     source_timeout: Duration,
     take_timeout: Duration,
+    take_max_age: Duration,
     last: Option<BaseKey>,
     /// Ticks since the last new source frame.
     repeats: u64,
@@ -100,6 +101,7 @@ impl Switcher {
         slate: FrameData,
         source_timeout: Duration,
         take_timeout: Duration,
+        take_max_age: Duration,
         kick: Arc<Notify>,
     ) -> Self {
         Switcher {
@@ -108,6 +110,7 @@ impl Switcher {
             slate,
             source_timeout,
             take_timeout,
+            take_max_age,
             last: None,
             repeats: 0,
             awaiting_first: None,
@@ -123,10 +126,11 @@ impl Switcher {
         let (on_air, held) = {
             let mut sel = self.selection.lock().expect("selection lock");
             if let Some(p) = &sel.pending {
-                let fresh =
-                    p.source.slot.latest().is_some_and(|f| {
-                        now.saturating_duration_since(f.at) <= self.source_timeout
-                    });
+                // As new as the take: a decoder still catching up (or lagging) is waited for.
+                let fresh = p.source.slot.latest().is_some_and(|f| {
+                    now.saturating_duration_since(f.at) <= self.source_timeout
+                        && p.since.saturating_duration_since(f.at) <= self.take_max_age
+                });
                 // A source that never delivers goes on air anyway after a while (showing the
                 // slate): the operator asked for it and must see that it does not work.
                 if fresh || now.saturating_duration_since(p.since) >= self.take_timeout {
@@ -251,6 +255,7 @@ mod tests {
             slate,
             Duration::from_secs(1),
             Duration::from_secs(5),
+            Duration::from_millis(200),
             Arc::new(Notify::new()),
         );
         (sw, sel, stats)
@@ -417,6 +422,35 @@ mod tests {
                 pre_rolled: false,
             }
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_take_waits_for_a_frame_as_new_as_itself() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        a.slot.put(frame(10), t0);
+        take(&sel, &a, t0);
+        assert_eq!(sw.tick(t0, &none)[0], 10);
+        // B's decoder lags: its newest frame's packet arrived 300 ms before the take.
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        let t1 = t0 + Duration::from_millis(500);
+        b.slot.put(frame(20), t1 - Duration::from_millis(300));
+        take(&sel, &b, t1);
+        a.slot.put(frame(11), t1);
+        assert_eq!(sw.tick(t1, &none)[0], 11, "not on the lagging picture");
+        assert!(sel.lock().unwrap().pending.is_some());
+        b.slot.put(frame(21), t1 - Duration::from_millis(150));
+        let t2 = t1 + Duration::from_millis(40);
+        assert_eq!(sw.tick(t2, &none)[0], 21);
+        assert_eq!(sel.lock().unwrap().on_air.as_ref().unwrap().id, 2);
     }
 
     #[tokio::test(start_paused = true)]
