@@ -280,8 +280,9 @@ async fn main() -> Result<()> {
         gaps.iter().max().copied().unwrap_or(0)
     );
     if sources.len() >= 2 {
-        // A cold take: the source's ingest is not running, so this is connect + probe + the
-        // camera's next key frame.
+        // A take that is not pre-rolled: the source's decoder is not running. With `--hub` the
+        // session stays connected and the decoder starts from its cached keyframe; without,
+        // the release closed the program's own session, so this also connects to the camera.
         let (on, off) = (sources[0].clone(), sources[1].clone());
         program.take(on.clone()).await?;
         tokio::time::timeout(
