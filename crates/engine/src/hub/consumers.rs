@@ -345,6 +345,9 @@ impl FrameQueue {
 /// The supervisor's own progress deadlines for a decoder: never (see `HubDecoder::start`).
 const IDLE_IS_FINE: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// Packets a decoder may keep without a frame out while no more come.
+const DECODER_HOLDS: usize = 4;
+
 /// A camera decoded to raw frames from its hub session.
 pub struct HubDecoder {
     frames: Arc<FrameQueue>,
@@ -566,12 +569,13 @@ async fn decoder_run(
                     _ = cancel.cancelled() => break None,
                     r = &mut read => break Some(r),
                     _ = watchdog.tick() => {
-                        // The demuxer may hold the newest packet until the next one starts, so
-                        // one packet waiting is normal; two waiting for this long is not.
+                        // FFmpeg holds a packet or two until the next ones come (demuxer and
+                        // decoder delay), which during an outage may be for minutes; more than
+                        // that, waiting this long, is a stuck decoder.
                         let stuck = written
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
-                            .get(1)
+                            .get(DECODER_HOLDS)
                             .is_some_and(|(at, _)| at.elapsed() >= opts.stall_timeout);
                         if stuck {
                             status.send_modify(|s| {
