@@ -68,6 +68,11 @@ api-contract:
 	$(CARGO) build -p vistterstream
 	VS_BIN=$(CURDIR)/$(BIN_DEBUG) bash scripts/schemathesis.sh
 
+## Timed fault drills (crates/server/tests/faults.rs): each recovery against its bound, in a table.
+.PHONY: faults
+faults:
+	$(CARGO) test -p vistterstream --test faults -- --ignored --nocapture --test-threads 1
+
 ## Dockerfile/compose checks, the Docker build scripts (native + arm64 cross), systemd unit, install.sh.
 packaging-test: ui
 	bash tests/packaging/run.sh

@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 prerequisites=(deps ui)
-read -r -a stages <<<"${VS_TEST_STAGES:-ui-check api-types-check lint deny rust-test api-contract packaging-test e2e}"
+read -r -a stages <<<"${VS_TEST_STAGES:-ui-check api-types-check lint deny rust-test api-contract faults packaging-test e2e}"
 
 names=()
 secs=()
