@@ -16,7 +16,7 @@
 //!
 //! Ignored by a plain `cargo test`: `make faults` (a stage of `make test`) runs it alone, as it
 //! times recoveries and wants the machine to itself:
-//! `cargo test -p vistterstream --test faults -- --ignored --nocapture`.
+//! `cargo test -p vistterstream --test faults -- --ignored --nocapture --test-threads 1`.
 
 mod common;
 
