@@ -31,7 +31,7 @@ if [ "${1:-}" != "--takes-only" ]; then
   cargo test --release -q -p vs-engine --test hub --no-run
   for test in one_session_serves_every_consumer standby_cpu cold_decoder a_frozen_camera; do
     echo "--- $test"
-    cargo test --release -q -p vs-engine --test hub -- --nocapture --test-threads 1 "$test" 2>&1 \
+    cargo test --release -q -p vs-engine --test hub -- --nocapture --test-threads 1 --include-ignored "$test" 2>&1 \
       | grep -E '^figure|test result' || { echo "$test failed" >&2; exit 1; }
   done
 fi
