@@ -74,9 +74,10 @@ api-contract:
 	VS_BIN=$(CURDIR)/$(BIN_DEBUG) bash scripts/schemathesis.sh
 
 ## Timed fault drills (crates/server/tests/faults.rs): each recovery against its bound, in a table.
+## --workspace, not -p: the same feature set as the rust-test stage, so nothing is compiled again.
 .PHONY: faults
 faults:
-	$(CARGO) test -p vistterstream --test faults -- --ignored --nocapture --test-threads 1
+	$(CARGO) test --workspace --test faults -- --ignored --nocapture --test-threads 1
 
 ## Dockerfile/compose checks, the Docker build scripts (native + arm64 cross), systemd unit, install.sh.
 packaging-test: ui
