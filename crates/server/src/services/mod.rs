@@ -8,13 +8,15 @@
 //!   `timelines::bridge` → programs, ptz
 //! - programs → destinations, ptz, overlays → assets; previews (a program's preview ends with
 //!   it); the registry of running programs (`programs::RunningPrograms`)
-//! - streams → destinations, ptz
-//! - previews → running programs; health → running programs; status → health
+//! - streams → destinations, ptz, hub
+//! - previews → running programs, hub; health → hub; status → health, hub
+//! - hub: the camera sessions (every consumer of a camera but the program reads one)
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
-//! trait handed in at construction: a camera that changes tells its `CameraListener`s (health
-//! forgets what it knew, previews of the old address end); the timeline player drives the
+//! trait handed in at construction: a camera that changes tells its `CameraListener`s (the hub
+//! reconnects, stops or starts its session, health forgets what it knew, previews of the old
+//! address end); the timeline player drives the
 //! program through `vs_timeline::ProgramControl`. No service points back at its caller.
 
 pub mod assets;
@@ -23,6 +25,7 @@ pub mod cameras;
 pub mod destinations;
 pub mod events;
 pub mod health;
+pub mod hub;
 pub mod live;
 pub mod overlays;
 pub mod presets;
@@ -67,6 +70,7 @@ pub struct Services {
     pub auth: Arc<auth::AuthService>,
     pub cameras: Arc<cameras::CameraService>,
     pub health: Arc<health::HealthService>,
+    pub hub: Arc<hub::HubService>,
     pub ptz: Arc<ptz::PtzService>,
     pub destinations: Arc<destinations::DestinationService>,
     pub streams: Arc<streams::StreamService>,
