@@ -142,7 +142,11 @@ async fn ten_viewers_one_remux_and_a_stalled_viewer_hurts_nobody() {
     let s = stats(&app, id).await;
     assert_eq!(s["viewers"], 10, "{s}");
     assert_eq!(s["running"], true, "{s}");
-    assert_eq!(remuxes(&app, id, &cam).await, 1, "one remux for ten viewers");
+    assert_eq!(
+        remuxes(&app, id, &cam).await,
+        1,
+        "one remux for ten viewers"
+    );
 
     let tasks: Vec<_> = readers
         .into_iter()
@@ -222,7 +226,11 @@ async fn unauthenticated_upgrade_is_refused() {
         .await
         .expect_err("refused");
     assert!(err.starts_with("401"), "{err}");
-    assert_eq!(remuxes(&app, id, &cam).await, 0, "nothing started for a refused viewer");
+    assert_eq!(
+        remuxes(&app, id, &cam).await,
+        0,
+        "nothing started for a refused viewer"
+    );
     app.stop().await;
 }
 

@@ -74,10 +74,7 @@ impl SourceConfig {
             None => String::new(),
         };
         let mut sep = if out.contains('?') { '&' } else { '?' };
-        for (name, value) in [
-            (user_param, user),
-            (password_param, pw.map(|p| p.expose())),
-        ] {
+        for (name, value) in [(user_param, user), (password_param, pw.map(|p| p.expose()))] {
             if let Some(v) = value.filter(|v| !v.is_empty()) {
                 out.push(sep);
                 out.push_str(name);

@@ -597,7 +597,10 @@ mod tests {
     #[test]
     fn failures_map_onto_the_probe_kinds_and_a_broken_connection_waits_for_the_retry() {
         let cases = [
-            ("RTSP DESCRIBE failed: 401 Unauthorized", ProbeErrorKind::AuthFailed),
+            (
+                "RTSP DESCRIBE failed: 401 Unauthorized",
+                ProbeErrorKind::AuthFailed,
+            ),
             (
                 "Unable to connect to RTSP server: Connection refused (os error 111)",
                 ProbeErrorKind::Unreachable,
@@ -615,14 +618,14 @@ mod tests {
             assert!(!t.reachable);
             assert_eq!(t.error_kind, Some(kind), "{error}");
         }
-        let t = verdict(
-            &stats(SessionState::Backoff, 2, Some(cases[5].0)),
-            None,
-        )
-        .unwrap();
+        let t = verdict(&stats(SessionState::Backoff, 2, Some(cases[5].0)), None).unwrap();
         assert!(t.message.contains("set it to H.264"), "{}", t.message);
         // Lost after playing: no verdict until the next attempt.
-        assert!(verdict(&stats(SessionState::Backoff, 0, Some("connection lost")), None).is_none());
+        assert!(verdict(
+            &stats(SessionState::Backoff, 0, Some("connection lost")),
+            None
+        )
+        .is_none());
         assert!(verdict(&stats(SessionState::Connecting, 0, None), None).is_none());
     }
 }

@@ -25,7 +25,7 @@ use vs_engine::ffmpeg::stream::hub_copy_args;
 use vs_engine::ffmpeg::AudioPlan;
 use vs_engine::hub::{feed_ts, ConsumerKind, End, FeedEnd};
 use vs_engine::{
-    supervise, Deps, MediaIo, ProcessSpec, StdinMode, Status, SupervisorConfig, SupervisorHandle,
+    supervise, Deps, MediaIo, ProcessSpec, Status, StdinMode, SupervisorConfig, SupervisorHandle,
 };
 
 use super::destinations::DestinationService;
