@@ -489,6 +489,21 @@ async fn a_disabled_camera_has_no_session_and_enabling_it_connects() {
     })
     .await;
     assert_eq!(camera_connections(cam.port()), 1);
+    // The camera page follows the session from the event stream.
+    let events = app.client.get(app.url("/api/events")).send().await.unwrap();
+    let mut sse = events.bytes_stream();
+    let mut seen = String::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let wanted = format!("\"camera_id\":{id},\"state\":\"playing\"");
+    while !(seen.contains("event: camera_session") && seen.contains(&wanted)) {
+        let chunk = tokio::time::timeout_at(deadline.into(), sse.next())
+            .await
+            .expect("a camera_session event in time")
+            .unwrap()
+            .unwrap();
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    drop(sse);
 
     // Disabled again: the session and its connection go away.
     let r = app.put(&format!("/api/cameras/{id}"), body(false)).await;

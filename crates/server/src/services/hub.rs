@@ -26,7 +26,7 @@ use vs_timeline::credentials::CredentialPlacement;
 
 use super::cameras::{placement_of, CameraChange, CameraListener};
 use super::health::ConnectionTest;
-use super::Infra;
+use super::{Events, Infra};
 use crate::config::Config;
 
 /// A session's state as the API shows it.
@@ -190,6 +190,9 @@ pub enum SessionCheck {
     Verdict(ConnectionTest),
 }
 
+/// How often every session is pushed to browsers without a change of state.
+const SESSION_PUSH: Duration = Duration::from_secs(2);
+
 /// A measured frame rate is trusted once the connection has played this long (the meter's
 /// window fills; before that one slow first second would read as "low frame rate").
 const FPS_SETTLE: Duration = Duration::from_secs(3);
@@ -307,6 +310,7 @@ fn kind_name(k: ConsumerKind) -> &'static str {
 pub struct HubService {
     db: Db,
     secrets: SecretBox,
+    events: Events,
     hub: CameraHub,
     engine: Deps,
     tasks: TaskTracker,
@@ -398,6 +402,7 @@ impl HubService {
         HubService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
+            events: infra.events.clone(),
             hub,
             engine,
             tasks: infra.tasks.clone(),
@@ -406,19 +411,61 @@ impl HubService {
         }
     }
 
-    /// Starts a session for every enabled camera, and stops them all at shutdown.
-    pub async fn boot(&self, shutdown: tokio_util::sync::CancellationToken) -> Result<()> {
+    /// Starts a session for every enabled camera and the task that pushes them to browsers;
+    /// stops them all at shutdown.
+    pub async fn boot(
+        self: &Arc<Self>,
+        shutdown: tokio_util::sync::CancellationToken,
+    ) -> Result<()> {
         for row in self.db.list_cameras().await? {
             if row.enabled {
                 sync(&self.db, &self.secrets, &self.hub, &self.sync_lock, row.id).await;
             }
         }
+        self.tasks
+            .spawn(self.clone().push_sessions(shutdown.clone()));
         let hub = self.hub.clone();
         self.tasks.spawn(async move {
             shutdown.cancelled().await;
             hub.shutdown().await;
         });
         Ok(())
+    }
+
+    /// Publishes every session as `camera_session` (a [`CameraSessionView`]) when one changes
+    /// state (debounced) and every `SESSION_PUSH`, so the camera page needs no poll.
+    async fn push_sessions(self: Arc<Self>, shutdown: tokio_util::sync::CancellationToken) {
+        let mut tick = tokio::time::interval(SESSION_PUSH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let sessions: Vec<CameraSession> = self
+                .hub
+                .camera_ids()
+                .into_iter()
+                .filter_map(|id| self.hub.session(id))
+                .collect();
+            let mut states: Vec<_> = sessions.iter().map(|s| s.watch_state()).collect();
+            let changed = async {
+                if states.is_empty() {
+                    std::future::pending::<()>().await;
+                }
+                let _ =
+                    futures::future::select_all(states.iter_mut().map(|w| Box::pin(w.changed())))
+                        .await;
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+                _ = changed => tick.reset(),
+            }
+            for s in sessions {
+                let view = CameraSessionView::of(s.camera_id(), s.stats());
+                if let Ok(data) = serde_json::to_value(view) {
+                    self.events.publish("camera_session", data);
+                }
+            }
+        }
     }
 
     pub fn hub(&self) -> &CameraHub {
