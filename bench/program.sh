@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Program feed benchmark: CPU of the whole pipeline (the appliance-side process and its FFmpeg
-# children: two camera ingests, the encoder, the egress) for a 720p30 program with two cameras,
+# Program feed benchmark: CPU of the whole pipeline (the appliance-side process — with the two
+# camera sessions, read in-process — and its FFmpeg children: two camera decoders, the idle
+# spare decoder, the encoder, the egress) for a 720p30 program with two cameras,
 # an image and a clock overlay, against the physical floor measured during the same window: a plain
 # `ffmpeg` that only decodes one camera, scales it and does the same libx264 encode.
 # Also reports the take-to-air latency (ms) and the switch gap (frames) of takes between the
@@ -50,9 +51,9 @@ role_of() {
   local cmd; cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
   case "$cmd" in
     *"-f lavfi -i anullsrc"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
+    *"-f rawvideo"*"pipe:1"*) echo "decoder (camera session -> raw frames; one is the idle spare)" ;;
     *"-f mpegts -i pipe:0"*) echo "egress" ;;
-    *"-f rawvideo"*"pipe:1"*) echo "ingest $(grep -oE 'rtsp://[^ ]+' <<<"$cmd")" ;;
-    *program_run*) echo "program (Rust: clock, overlays, fan-out)" ;;
+    *program_run*) echo "program (Rust: camera sessions, clock, overlays, fan-out)" ;;
     *) echo "$(cat "/proc/$1/comm" 2>/dev/null)" ;;
   esac
 }

@@ -13,7 +13,10 @@ Python (an appsrc, paced at --fps) carrying a machine-readable capture time: acr
 frame was made, `int(time.time() * 1000) & 0xFFFFFFFF`; blocks 32..39 are a checksum, the sum
 of that value's 4 bytes mod 256. Block i spans columns [i*W//40, (i+1)*W//40); read it at its
 centre, at half the bar height. bench/preview_latency.mjs reads it back in a browser to
-measure camera-to-picture latency. The text overlays move below the bars.
+measure camera-to-picture latency. The text overlays move below the bars. --color paints the
+picture below the bars (so a program test can tell cameras apart by colour), and --busy fills
+the bottom third with fresh luma noise every frame (a scene that keeps the encoder at its
+bitrate and the decoders busy, like a real camera looking at water or leaves).
 
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
 tried first: with RTSP over TCP, GStreamer then delivered each frame to an existing client
@@ -101,6 +104,17 @@ def parse_args(argv):
         help="grey picture with the capture time (ms) coded in 40 black/white blocks on top "
         "(replaces --pattern; for latency measurements)",
     )
+    p.add_argument(
+        "--color",
+        choices=sorted(COLORS),
+        default="grey",
+        help="with --time-bars: the colour of the picture below the bars",
+    )
+    p.add_argument(
+        "--busy",
+        action="store_true",
+        help="with --time-bars: fresh luma noise in the bottom third of every frame",
+    )
     args = p.parse_args(argv)
     if not args.path.startswith("/"):
         args.path = "/" + args.path
@@ -133,7 +147,15 @@ def gst_quote(text):
 # --time-bars: the appsrc's name in the launch line, and the code's layout.
 TIME_BARS_SRC = "timebars"
 TIME_BARS_BLOCKS = 40
-Y_BLACK, Y_WHITE, Y_GREY = 16, 235, 128
+Y_BLACK, Y_WHITE = 16, 235
+# --color: (Y, U, V), BT.601 limited range.
+COLORS = {
+    "grey": (128, 128, 128),
+    "red": (81, 90, 240),
+    "green": (145, 54, 34),
+    "blue": (41, 240, 110),
+    "yellow": (210, 16, 146),
+}
 
 
 def time_bars_height(height):
@@ -147,9 +169,10 @@ class TimeBars:
     of blocks is rebuilt (and repeated down the bar height).
     """
 
-    def __init__(self, width, height):
+    def __init__(self, width, height, color="grey", busy=False):
         self.width, self.height = width, height
         self.bar_h = time_bars_height(height)
+        y, u, v = COLORS[color]
         edges = [i * width // TIME_BARS_BLOCKS for i in range(TIME_BARS_BLOCKS + 1)]
         # blocks[i][bit]: the bytes of block i, black (0) or white (1), on one row.
         self.blocks = [
@@ -157,9 +180,14 @@ class TimeBars:
             for a, b in zip(edges, edges[1:])
         ]
         cw, ch = (width + 1) // 2, (height + 1) // 2
-        self.rest = bytes([Y_GREY]) * (width * (height - self.bar_h)) + bytes([128]) * (
-            2 * cw * ch
-        )
+        # The bars' chroma stays neutral: black and white blocks, whatever the colour.
+        bar_c = min(ch, (self.bar_h + 1) // 2)
+        chroma = bytes([128]) * (cw * bar_c) + bytes([u]) * (cw * (ch - bar_c))
+        chroma += bytes([128]) * (cw * bar_c) + bytes([v]) * (cw * (ch - bar_c))
+        below = height - self.bar_h
+        self.noise_len = width * (below // 3) if busy else 0
+        self.flat = bytes([y]) * (width * below - self.noise_len)
+        self.chroma = chroma
 
     @staticmethod
     def code(ms):
@@ -173,7 +201,8 @@ class TimeBars:
         row = b"".join(
             blk[(code >> (TIME_BARS_BLOCKS - 1 - i)) & 1] for i, blk in enumerate(self.blocks)
         )
-        return row * self.bar_h + self.rest
+        noise = os.urandom(self.noise_len) if self.noise_len else b""
+        return row * self.bar_h + self.flat + noise + self.chroma
 
 
 def feed_time_bars(appsrc, bars, fps, stopped):
@@ -202,7 +231,7 @@ def feed_time_bars(appsrc, bars, fps, stopped):
 
 def start_time_bars(factory, args):
     """Feeds each client's pipeline (the factory is not shared) from its own thread."""
-    bars = TimeBars(args.width, args.height)
+    bars = TimeBars(args.width, args.height, args.color, args.busy)
 
     def configure(_factory, media):
         appsrc = media.get_element().get_by_name(TIME_BARS_SRC)

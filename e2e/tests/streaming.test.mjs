@@ -10,6 +10,8 @@ import { atPath, launchBrowser, newPage, shot, startAppliance, startFakeCamera, 
 const ADMIN = 'admin';
 const PASSWORD = 'tidal-stream-31';
 const YOUTUBE_KEY = 'abcd-SECRET-efgh-4821';
+/** The key inside the custom destination's pasted publish URL (issue 13: split off and sealed). */
+const PASTED_KEY = 'pasted-SECRET-7735';
 
 /** A loopback port that was free a moment ago: nothing listens there. */
 function deadPort() {
@@ -28,12 +30,14 @@ describe('destinations, streams and PTZ', () => {
   let app;
   let browser;
   let page;
+  let ingestServer;
   let ingestUrl;
   let onvifPort;
   let ptzCameraId;
 
   before(async () => {
-    ingestUrl = `rtmp://127.0.0.1:${await deadPort()}/live/key`;
+    ingestServer = `rtmp://127.0.0.1:${await deadPort()}/live`;
+    ingestUrl = `${ingestServer}/${PASTED_KEY}`;
     onvifPort = await deadPort();
     camera = await startFakeCamera('Harbor', { path: '/harbor' });
     app = await startAppliance('streaming', { extraArgs: ['--health-interval-s', '2', '--bcrypt-cost', '10'] });
@@ -120,8 +124,10 @@ describe('destinations, streams and PTZ', () => {
     const row = await visible(page.getByTestId('destination-row').filter({ hasText: 'Local ingest' }));
     const text = await row.innerText();
     assert.match(text, /Custom/);
-    assert.ok(text.includes(ingestUrl), text);
-    assert.match(text, /No key/);
+    // The whole publish URL was pasted: the row shows the server part, and that a key is set.
+    assert.ok(text.includes(ingestServer), text);
+    assert.match(text, /Key set/);
+    assert.ok(!(await page.content()).includes(PASTED_KEY), 'the pasted key is not in the page');
     await shot(page, 'destinations');
   });
 
@@ -156,6 +162,8 @@ describe('destinations, streams and PTZ', () => {
     await visible(card.getByTestId('stream-state').filter({ hasText: 'Reconnecting' }), 45_000);
     const err = await visible(card.getByTestId('output-error'), 30_000);
     assert.ok((await err.innerText()).trim().length > 0, 'the output shows its last error');
+    // FFmpeg's error names the publish URL; the key pasted inside it is masked there too.
+    assert.ok(!(await page.content()).includes(PASTED_KEY), 'the pasted key is not in the output error');
     await visible(card.getByTestId('output-state'));
     assert.match(await card.getByTestId('stream-audio').innerText(), /camera|transcoded|silence/);
     await shot(page, 'streams-reconnecting');

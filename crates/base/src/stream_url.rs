@@ -173,6 +173,11 @@ impl StreamUrl {
         self.url.as_str()
     }
 
+    /// The parsed address, for the other address helpers of this crate.
+    pub(crate) fn inner(&self) -> &Url {
+        &self.url
+    }
+
     /// The address with credentials inserted: only for handing to FFmpeg or a device.
     pub fn with_credentials(&self, username: Option<&str>, password: Option<&Secret>) -> String {
         let mut u = self.url.clone();
@@ -198,7 +203,7 @@ impl fmt::Debug for StreamUrl {
     }
 }
 
-fn percent_decode(s: &str) -> String {
+pub(crate) fn percent_decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -248,7 +253,12 @@ pub fn redact_text(text: &str) -> String {
 /// lower case.
 pub const PASSWORD_QUERY_PARAMS: &[&str] = &["password", "pass", "pwd", "passwd"];
 
-/// Replaces the value of every `?name=` / `&name=` password parameter with `***`.
+/// Query parameters whose value is a secret of a publish address, besides the passwords:
+/// SRT's `passphrase` and `streamid` (the stream key of an SRT ingest), and the usual names
+/// of a key or token in a query. Lower case. `redact_text` masks them all.
+pub const SECRET_QUERY_PARAMS: &[&str] = &["passphrase", "streamid", "key", "token", "secret"];
+
+/// Replaces the value of every `?name=` / `&name=` password or secret parameter with `***`.
 fn redact_query_passwords(text: &str) -> String {
     let lower = text.to_ascii_lowercase();
     let bytes = text.as_bytes();
@@ -260,13 +270,13 @@ fn redact_query_passwords(text: &str) -> String {
             let after = &lower[i + 1..];
             if let Some(name) = PASSWORD_QUERY_PARAMS
                 .iter()
+                .chain(SECRET_QUERY_PARAMS)
                 .find(|n| after.starts_with(*n) && after[n.len()..].starts_with('='))
             {
                 let start = i + 1 + name.len() + 1;
+                // '#' does not end the value: FFmpeg passes it through raw (SRT stream ids).
                 let end = text[start..]
-                    .find(|c: char| {
-                        c == '&' || c == '#' || c.is_whitespace() || c == '"' || c == '\''
-                    })
+                    .find(|c: char| c == '&' || c.is_whitespace() || c == '"' || c == '\'')
                     .map_or(text.len(), |e| start + e);
                 out.push_str(&text[copied..start]);
                 out.push_str("***");
@@ -334,6 +344,23 @@ mod tests {
             "a?pwd=***&b=1 and ?passage=2"
         );
         assert_eq!(redact_text("é?pass=ü"), "é?pass=***");
+    }
+
+    #[test]
+    fn redact_text_hides_publish_secrets_in_queries() {
+        let line = "Connection to srt://10.0.0.9:9000?latency=200&streamid=#!::r=live/k9,m=publish&passphrase=abcdefghij failed";
+        assert_eq!(
+            redact_text(line),
+            "Connection to srt://10.0.0.9:9000?latency=200&streamid=***&passphrase=*** failed"
+        );
+        assert_eq!(
+            redact_text("rtmp://h/app?token=t0k3n&Key=k3y&x=1"),
+            "rtmp://h/app?token=***&Key=***&x=1"
+        );
+        assert_eq!(
+            redact_text("?keyframes=1&monkey=2"),
+            "?keyframes=1&monkey=2"
+        );
     }
 
     #[test]

@@ -10,10 +10,14 @@ pub mod settings;
 pub mod streaming;
 pub mod timelines;
 
+use std::future::Future;
 use std::path::Path;
+use std::pin::Pin;
 use std::str::FromStr;
 use std::time::Duration;
 
+use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migration, MigrationSource, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::SqlitePool;
 use vs_base::{Error, Result};
@@ -21,7 +25,25 @@ use vs_base::{Error, Result};
 pub use sqlx;
 
 /// The embedded migrations, in order. They are never edited once landed.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The embedded migrations up to a version, as the source of a [`Migrator`].
+#[derive(Debug)]
+struct UpTo(i64);
+
+impl MigrationSource<'static> for UpTo {
+    fn resolve(
+        self,
+    ) -> Pin<Box<dyn Future<Output = std::result::Result<Vec<Migration>, BoxDynError>> + Send>>
+    {
+        let up_to: Vec<Migration> = MIGRATOR
+            .iter()
+            .filter(|m| m.version <= self.0)
+            .cloned()
+            .collect();
+        Box::pin(async move { Ok(up_to) })
+    }
+}
 
 /// The database handle: a pool of connections to one SQLite file.
 #[derive(Clone, Debug)]
@@ -36,6 +58,19 @@ impl Db {
     /// Opens (creating if needed) the database file and runs pending migrations. The file and
     /// SQLite's -wal / -shm / -journal beside it are made readable by the owner only.
     pub async fn open(path: &Path) -> Result<Db> {
+        Self::open_with(path, &MIGRATOR).await
+    }
+
+    /// Opens like [`Db::open`], applying the embedded migrations only up to `version`: for the
+    /// test of one migration, which must not depend on the ones landed after it.
+    pub async fn open_up_to(path: &Path, version: i64) -> Result<Db> {
+        let migrator = Migrator::new(UpTo(version))
+            .await
+            .map_err(|e| Error::internal(anyhow::Error::new(e).context("migrations")))?;
+        Self::open_with(path, &migrator).await
+    }
+
+    async fn open_with(path: &Path, migrator: &Migrator) -> Result<Db> {
         files::make_private(path)?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
             .map_err(Error::internal)?
@@ -44,7 +79,7 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        Self::connect(opts, 8).await
+        Self::connect(opts, 8, migrator).await
     }
 
     /// An in-memory database, for unit tests.
@@ -53,17 +88,17 @@ impl Db {
             .map_err(Error::internal)?
             .foreign_keys(true);
         // One connection: every connection to :memory: is a different database.
-        Self::connect(opts, 1).await
+        Self::connect(opts, 1, &MIGRATOR).await
     }
 
-    async fn connect(opts: SqliteConnectOptions, max: u32) -> Result<Db> {
+    async fn connect(opts: SqliteConnectOptions, max: u32, migrator: &Migrator) -> Result<Db> {
         let pool = SqlitePoolOptions::new()
             .max_connections(max)
             .min_connections(1)
             .connect_with(opts)
             .await
             .map_err(|e| Error::internal(anyhow::Error::new(e).context("opening the database")))?;
-        migrate(&pool).await?;
+        migrate(&pool, migrator).await?;
         Ok(Db {
             pool,
             cameras: Default::default(),
@@ -100,9 +135,9 @@ impl Db {
 /// the child rows. Such a migration checks `pragma_foreign_key_check` itself before its
 /// transaction commits (0006 shows how), since nothing here can roll it back afterwards.
 /// Creating tables with foreign keys off changes nothing for the other migrations.
-async fn migrate(pool: &SqlitePool) -> Result<()> {
+async fn migrate(pool: &SqlitePool, migrator: &Migrator) -> Result<()> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
-    let r = migrate_on(&mut conn).await;
+    let r = migrate_on(&mut conn, migrator).await;
     if r.is_err() {
         // Never hand a connection that may still have foreign keys off back to the pool.
         drop(conn.detach());
@@ -110,11 +145,11 @@ async fn migrate(pool: &SqlitePool) -> Result<()> {
     r.map_err(|e| Error::internal(e.context("migrating the database")))
 }
 
-async fn migrate_on(conn: &mut sqlx::SqliteConnection) -> anyhow::Result<()> {
+async fn migrate_on(conn: &mut sqlx::SqliteConnection, migrator: &Migrator) -> anyhow::Result<()> {
     sqlx::query("PRAGMA foreign_keys = OFF")
         .execute(&mut *conn)
         .await?;
-    MIGRATOR.run(&mut *conn).await?;
+    migrator.run(&mut *conn).await?;
     sqlx::query("PRAGMA foreign_keys = ON")
         .execute(&mut *conn)
         .await?;

@@ -12,6 +12,8 @@ pub struct DestinationRow {
     pub platform: String,
     pub url: String,
     pub stream_key_enc: Option<String>,
+    /// Sealed credentials of the publish address (userinfo, SRT passphrase); see 0007.
+    pub url_secrets_enc: Option<String>,
     pub enabled: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -23,6 +25,7 @@ pub struct DestinationWrite {
     pub platform: String,
     pub url: String,
     pub stream_key_enc: Option<String>,
+    pub url_secrets_enc: Option<String>,
     pub enabled: bool,
 }
 
@@ -49,7 +52,7 @@ pub struct StreamWrite {
 }
 
 const DEST_COLUMNS: &str =
-    "id, name, platform, url, stream_key_enc, enabled, created_at, updated_at";
+    "id, name, platform, url, stream_key_enc, url_secrets_enc, enabled, created_at, updated_at";
 const STREAM_COLUMNS: &str = "id, name, camera_id, preset_id, desired_state, status, started_at, last_error, created_at, updated_at";
 
 fn in_use(e: sqlx::Error, what: &str) -> Error {
@@ -120,13 +123,14 @@ impl Db {
     pub async fn create_destination(&self, d: &DestinationWrite) -> Result<DestinationRow> {
         let t = now();
         sqlx::query_as(&format!(
-            "INSERT INTO destinations (name, platform, url, stream_key_enc, enabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING {DEST_COLUMNS}"
+            "INSERT INTO destinations (name, platform, url, stream_key_enc, url_secrets_enc, enabled, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DEST_COLUMNS}"
         ))
         .bind(&d.name)
         .bind(&d.platform)
         .bind(&d.url)
         .bind(&d.stream_key_enc)
+        .bind(&d.url_secrets_enc)
         .bind(d.enabled)
         .bind(&t)
         .bind(&t)
@@ -141,13 +145,14 @@ impl Db {
         d: &DestinationWrite,
     ) -> Result<DestinationRow> {
         sqlx::query_as(&format!(
-            "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, enabled = ?, updated_at = ?
+            "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, url_secrets_enc = ?, enabled = ?, updated_at = ?
              WHERE id = ? RETURNING {DEST_COLUMNS}"
         ))
         .bind(&d.name)
         .bind(&d.platform)
         .bind(&d.url)
         .bind(&d.stream_key_enc)
+        .bind(&d.url_secrets_enc)
         .bind(d.enabled)
         .bind(now())
         .bind(id)
@@ -155,6 +160,33 @@ impl Db {
         .await
         .map_err(|e| unique_or(e, "name", format!("a destination named '{}' already exists", d.name)))?
         .ok_or_else(|| Error::not_found(format!("destination {id}")))
+    }
+
+    /// Moves the secrets found inside a stored URL to the sealed columns, once at boot. Only
+    /// if the row still holds `old_url` (nothing written meanwhile is overwritten); `updated_at`
+    /// stays, the user changed nothing. Returns whether the row was rewritten.
+    pub async fn reseal_destination_url(
+        &self,
+        id: i64,
+        old_url: &str,
+        url: &str,
+        stream_key_enc: Option<&str>,
+        url_secrets_enc: Option<&str>,
+    ) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE destinations SET url = ?, stream_key_enc = ?, url_secrets_enc = ?
+             WHERE id = ? AND url = ?",
+        )
+        .bind(url)
+        .bind(stream_key_enc)
+        .bind(url_secrets_enc)
+        .bind(id)
+        .bind(old_url)
+        .execute(self.pool())
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(n == 1)
     }
 
     pub async fn delete_destination(&self, id: i64) -> Result<()> {
@@ -321,6 +353,7 @@ mod tests {
                 platform: "custom".into(),
                 url: "rtmp://h/app".into(),
                 stream_key_enc: None,
+                url_secrets_enc: None,
                 enabled: true,
             })
             .await
@@ -344,5 +377,45 @@ mod tests {
         db.delete_stream(s.id).await.unwrap();
         db.delete_destination(d.id).await.unwrap();
         db.delete_camera(cam.id).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn url_secrets_round_trip_and_reseal_only_touches_the_row_as_read() {
+        let db = Db::open_in_memory().await.unwrap();
+        let d = db
+            .create_destination(&DestinationWrite {
+                name: "d".into(),
+                platform: "custom".into(),
+                url: "rtmp://h/app/KEY".into(),
+                stream_key_enc: None,
+                url_secrets_enc: Some("v1:creds".into()),
+                enabled: true,
+            })
+            .await
+            .unwrap();
+        assert_eq!(d.url_secrets_enc.as_deref(), Some("v1:creds"));
+        // Written meanwhile (another URL): left alone.
+        let moved = db
+            .reseal_destination_url(
+                d.id,
+                "rtmp://h/other/KEY",
+                "rtmp://h/app",
+                Some("v1:k"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(!moved);
+        assert_eq!(db.destination(d.id).await.unwrap().url, "rtmp://h/app/KEY");
+        let moved = db
+            .reseal_destination_url(d.id, "rtmp://h/app/KEY", "rtmp://h/app", Some("v1:k"), None)
+            .await
+            .unwrap();
+        assert!(moved);
+        let after = db.destination(d.id).await.unwrap();
+        assert_eq!(after.url, "rtmp://h/app");
+        assert_eq!(after.stream_key_enc.as_deref(), Some("v1:k"));
+        assert_eq!(after.url_secrets_enc, None);
+        assert_eq!(after.updated_at, d.updated_at, "the user changed nothing");
     }
 }

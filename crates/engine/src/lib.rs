@@ -7,8 +7,9 @@
 //!
 //! Entry points: [`supervise`] runs one process under a [`SupervisorHandle`];
 //! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg; [`ffmpeg::probe`]
-//! looks at a camera; [`Program::start`] runs a program feed (cameras switched into one
-//! continuous encoded output with a slate and overlays, see [`program`]).
+//! looks at a camera; [`hub::CameraHub`] keeps one session per camera for every consumer;
+//! [`Program::start`] runs a program feed (hub cameras switched into one continuous encoded
+//! output with a slate and overlays, see [`program`]).
 //!
 //! An ingest whose decoded frames are read from stdout while progress travels on fd 3:
 //!
@@ -57,7 +58,8 @@ pub use encoder::{
 pub use ffmpeg::ffmpeg_version;
 pub use program::{
     ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
-    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TapChunk, TextStyle,
+    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceInput, SourceSpec,
+    TakeStatus, TapChunk, TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

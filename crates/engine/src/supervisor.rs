@@ -155,7 +155,7 @@ pub struct Status {
 }
 
 impl Status {
-    fn new(name: String) -> Self {
+    pub(crate) fn new(name: String) -> Self {
         Status {
             name,
             state: State::Idle,

@@ -1014,3 +1014,96 @@ async fn an_rtsp_camera_can_be_read_through_the_ffmpeg_pull() {
     assert!(leaks.is_empty(), "{leaks:#?}");
     hub.shutdown().await;
 }
+
+/// A decoder whose camera goes away is idle, not stuck: it keeps its run and subscription for
+/// longer than its stall timeout and decodes again as soon as the session plays. A decoder
+/// that stops turning packets into frames (frozen with SIGSTOP) is restarted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decoder_idles_through_an_outage_and_is_restarted_only_when_stuck() {
+    use nix::sys::signal::{kill, Signal};
+    use nix::unistd::Pid;
+    init_tracing();
+    let mut cam = FakeCamera::start(
+        CameraOptions::new("Idle")
+            .size(320, 180)
+            .fps(15)
+            .overlay(false)
+            .max_clients(1),
+    )
+    .await
+    .unwrap();
+    let (hub, shutdown) = hub();
+    hub.configure(13, camera_cfg(&cam)).await.unwrap();
+    let session = playing(&hub, 13).await;
+    let mut opts = DecoderOptions::new(320, 180);
+    opts.stall_timeout = Duration::from_secs(3);
+    let mut decoder = HubDecoder::start(session.clone(), opts, Deps::real(), shutdown.clone());
+    let mut status = decoder.watch_status();
+    tokio::time::timeout(Duration::from_secs(15), status.wait_for(|s| s.caught_up))
+        .await
+        .expect("the decoder catches up")
+        .unwrap();
+
+    cam.stop().await.unwrap();
+    let mut state = session.watch_state();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| *s != SessionState::Playing),
+    )
+    .await
+    .expect("the session noticed the camera is gone")
+    .unwrap();
+    // Twice the stall timeout without a packet.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    while decoder.newest_frame().is_some() {}
+    assert_eq!(decoder.process().status().restarts, 0, "idle is not stuck");
+    let run = decoder.status().run;
+    cam.restart().await.unwrap();
+    let back = Instant::now();
+    let frame = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let f = decoder.next_frame().await.expect("decoder running");
+            if f.live && f.arrival.into_std() >= back {
+                return f;
+            }
+        }
+    })
+    .await
+    .expect("frames again after the camera came back");
+    assert_eq!(frame.run, run, "the same run, the same subscription");
+    println!(
+        "figure: decoder frames again {:?} after the camera came back",
+        back.elapsed()
+    );
+
+    let pid = decoder.process().status().pid.expect("decoder pid");
+    kill(Pid::from_raw(pid as i32), Signal::SIGSTOP).unwrap();
+    let mut process = decoder.process().subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        process.wait_for(|s| s.restarts >= 1 && s.pid.is_some_and(|p| p != pid)),
+    )
+    .await
+    .expect("a frozen decoder is restarted")
+    .unwrap();
+    let st = decoder.status();
+    assert!(
+        st.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("stalled")),
+        "{st:?}"
+    );
+    let frame = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let f = decoder.next_frame().await.expect("decoder running");
+            if f.live && f.run > run {
+                return f;
+            }
+        }
+    })
+    .await
+    .expect("frames from the new run");
+    assert!(frame.run > run);
+    decoder.stop().await;
+    hub.shutdown().await;
+}

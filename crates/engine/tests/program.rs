@@ -1,7 +1,11 @@
-//! The program feed end to end, with real FFmpeg, real RTSP cameras (GStreamer) and a real
-//! RTMP ingest (nginx-rtmp): takes, camera loss and return, overlays in the received pixels,
-//! a dead destination next to a live one, an encoder crash; and a real SRT listener (FFmpeg)
-//! for the container an SRT destination receives.
+//! The program feed end to end, with real FFmpeg, real RTSP cameras (GStreamer) read through
+//! the camera hub and a real RTMP ingest (nginx-rtmp): takes (pre-rolled and not, each
+//! camera's colour in turn, every picture live), camera loss and return, overlays in the
+//! received pixels, a dead destination next to a live one, an encoder crash; and a real SRT
+//! listener (FFmpeg) for the container an SRT destination receives.
+//!
+//! Every camera accepts one RTSP session (`--max-clients 1`): the hub's session is the only
+//! connection, whatever the program decodes.
 //!
 //! The tests share two CPU cores with their cameras and FFmpegs, so they run one at a time
 //! (`serial()`), at 320x180 25 fps.
@@ -11,12 +15,14 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use vs_base::Secret;
+use vs_base::{Secret, StreamUrl};
+use vs_engine::hub::{CameraHub, ConsumerKind, HubOptions, SessionState, SourceConfig};
 use vs_engine::program::{encode_png, RgbaImage};
 use vs_engine::*;
 use vs_testrig::{
-    frame_count, packet_times, probe_streams, processes_with_marker, wait_no_processes_with_marker,
-    CameraOptions, FakeCamera, RtmpOptions, RtmpServer, StreamKind,
+    frame_count, ms_between, packet_times, probe_streams, processes_with_marker, read_time_bars,
+    wait_no_processes_with_marker, wall_clock_ms, CameraOptions, FakeCamera, RtmpOptions,
+    RtmpServer, StreamKind,
 };
 
 const W: u32 = 320;
@@ -29,8 +35,18 @@ async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
     SERIAL.lock().await
 }
 
+fn init_tracing() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            std::env::var("RUST_LOG").unwrap_or_else(|_| "vs_engine=info,retina=warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+/// A camera that accepts a single RTSP session.
 async fn camera(name: &str) -> FakeCamera {
-    FakeCamera::start(
+    start_camera(
         CameraOptions::new(name)
             .size(W, H)
             .fps(FPS)
@@ -38,11 +54,54 @@ async fn camera(name: &str) -> FakeCamera {
             .path(format!("/{}", name.to_lowercase())),
     )
     .await
-    .expect("fake camera")
 }
 
-fn source(id: i64, cam: &FakeCamera) -> SourceSpec {
-    SourceSpec::new(id, cam.options().name.clone(), cam.url())
+async fn start_camera(opts: CameraOptions) -> FakeCamera {
+    FakeCamera::start(opts.max_clients(1))
+        .await
+        .expect("fake camera")
+}
+
+/// The appliance's camera hub, with a short reconnect backoff (a lost camera is retried
+/// within 2 s).
+fn hub() -> CameraHub {
+    let opts = HubOptions {
+        backoff: BackoffPolicy {
+            initial: Duration::from_millis(500),
+            max: Duration::from_secs(2),
+            ..HubOptions::default().backoff
+        },
+        ..HubOptions::default()
+    };
+    CameraHub::new(opts, Deps::real(), CancellationToken::new())
+}
+
+/// Camera `id` of the hub, connected (its session playing) before the program uses it.
+async fn source(hub: &CameraHub, id: i64, cam: &FakeCamera) -> SourceSpec {
+    let parsed = StreamUrl::parse(&cam.url(), "url").unwrap();
+    hub.configure(id, SourceConfig::new(parsed.url))
+        .await
+        .unwrap();
+    let session = hub.session(id).unwrap();
+    assert!(
+        session.wait_playing(Duration::from_secs(20)).await,
+        "camera {id} not playing: {:?}",
+        session.stats()
+    );
+    SourceSpec::hub(hub, id, cam.options().name.clone())
+}
+
+/// The hub's session is the camera's only one, and the program is among its consumers.
+fn assert_one_session(hub: &CameraHub, id: i64) {
+    let stats = hub.session(id).unwrap().stats();
+    assert_eq!(stats.state, SessionState::Playing, "{stats:?}");
+    assert!(
+        stats
+            .consumers
+            .get(&ConsumerKind::Program)
+            .is_some_and(|n| *n >= 1),
+        "the program decodes the hub's session: {stats:?}"
+    );
 }
 
 fn output(id: i64, name: &str, url: String, key: &str) -> OutputSpec {
@@ -203,6 +262,8 @@ async fn assert_no_leftovers(markers: &[&str]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
     let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
     let rtmp = RtmpServer::start().await.unwrap();
     let (a, b) = (camera("TakeA").await, camera("TakeB").await);
     let key = "takes-key-5d1";
@@ -214,7 +275,7 @@ async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
         .await
         .unwrap();
     let mut rx = p.subscribe();
-    let (sa, sb) = (source(1, &a), source(2, &b));
+    let (sa, sb) = (source(&hub, 1, &a).await, source(&hub, 2, &b).await);
     p.preroll(sa.clone()).await.unwrap();
     p.preroll(sb.clone()).await.unwrap();
     wait_status(
@@ -290,8 +351,11 @@ async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
         s.outputs[0].status.restarts, 0,
         "the egress never restarted"
     );
+    assert_one_session(&hub, 1);
+    assert_one_session(&hub, 2);
 
     p.stop().await;
+    hub.shutdown().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
@@ -305,9 +369,223 @@ async fn ten_takes_between_two_cameras_are_one_rtmp_session() {
     assert_no_leftovers(&[key, &a.url(), &b.url()]).await;
 }
 
+/// What a frame of a recording of `--time-bars` cameras shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Seen {
+    Red,
+    Blue,
+    /// The slate, or anything else.
+    Other,
+}
+
+/// Each frame of a recording (decoded at the program's size): whose colour it shows below the
+/// time bars, and the capture time the bars carry.
+async fn seen_frames(file: &Path) -> Vec<(Seen, Option<u32>)> {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args([
+            "-map", "0:v:0", "-pix_fmt", "yuv420p", "-f", "rawvideo", "-",
+        ])
+        .output()
+        .await
+        .expect("ffmpeg decode");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (w, h) = (W as usize, H as usize);
+    let (cw, ch) = (w / 2, h / 2);
+    out.stdout
+        .chunks_exact(w * h * 3 / 2)
+        .map(|f| {
+            let mean = |plane: &[u8]| {
+                // The lower half of the picture: well below the bars.
+                let rows = &plane[cw * (ch / 2)..cw * (ch - 2)];
+                rows.iter().map(|&v| v as f64).sum::<f64>() / rows.len() as f64
+            };
+            let u = mean(&f[w * h..w * h + cw * ch]);
+            let v = mean(&f[w * h + cw * ch..]);
+            let seen = if v > 190.0 && u < 140.0 {
+                Seen::Red
+            } else if u > 190.0 && v < 160.0 {
+                Seen::Blue
+            } else {
+                Seen::Other
+            };
+            (seen, read_time_bars(&f[..w * h], w, h))
+        })
+        .collect()
+}
+
+/// Takes between two cameras of the hub, first without pre-roll (the other camera is released
+/// after each take, so each take starts a decoder from the session's cached keyframe, at
+/// varying points of a 2 s GOP), then pre-rolled. The received stream shows each camera's
+/// colour in turn, with continuous timestamps, and the first pictures of every take were
+/// captured after the take (give or take the camera's own latency): a take never shows the
+/// cached keyframe or anything else older than itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn takes_put_each_camera_on_air_live_whether_pre_rolled_or_not() {
+    let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
+    let rtmp = RtmpServer::start().await.unwrap();
+    let cam = |name: &str, color: &str| {
+        CameraOptions::new(name)
+            .size(W, H)
+            .fps(FPS)
+            .gop(2 * FPS)
+            .time_bars(color)
+            .overlay(false)
+            .path(format!("/{}", name.to_lowercase()))
+    };
+    let red = start_camera(cam("Red", "red")).await;
+    let blue = start_camera(cam("Blue", "blue")).await;
+    let key = "live-takes-key-3f0";
+    let cfg = config(
+        "live takes",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let sources = [source(&hub, 1, &red).await, source(&hub, 2, &blue).await];
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    run_for(&p, 1.0).await;
+
+    // (camera, wall clock ms at the take, pre-rolled, take-to-air ms, age of its first frame)
+    let mut takes: Vec<(i64, u32, bool, f64, f64)> = Vec::new();
+    for i in 0..12u64 {
+        let pre_rolled = i >= 6;
+        let id = (i % 2) as i64 + 1;
+        let other = 3 - id;
+        if pre_rolled {
+            p.preroll(sources[id as usize - 1].clone()).await.unwrap();
+        }
+        // Spread the takes over the cameras' GOP.
+        tokio::time::sleep(Duration::from_millis(900 + (i * 370) % 1300)).await;
+        if pre_rolled {
+            wait_status(&mut rx, Duration::from_secs(10), "pre-rolled", |s| {
+                s.ingests.iter().any(|g| g.id == id && g.caught_up)
+            })
+            .await;
+        } else {
+            assert!(
+                p.status().ingests.iter().all(|g| g.id != id),
+                "camera {id} is not decoded before its take"
+            );
+        }
+        let before = p.status().ticks;
+        let at = wall_clock_ms();
+        p.take(sources[id as usize - 1].clone()).await.unwrap();
+        let s = wait_status(&mut rx, Duration::from_secs(10), "take on air", |s| {
+            s.on_air == Some(id)
+                && s.last_take
+                    .as_ref()
+                    .is_some_and(|t| t.source == id && t.tick >= before)
+        })
+        .await;
+        assert!(!s.slate_active, "{s:#?}");
+        let t = s.last_take.unwrap();
+        assert_eq!(t.pre_rolled, pre_rolled, "{t:?}");
+        takes.push((id, at, t.pre_rolled, t.latency_ms, t.frame_age_ms));
+        if !pre_rolled {
+            p.release(other).await.unwrap();
+        }
+    }
+    run_for(&p, 1.0).await;
+    let s = p.status();
+    assert_eq!(s.encoder.restarts, 0);
+    assert_one_session(&hub, 1);
+    assert_one_session(&hub, 2);
+    for (id, _, pre, latency, age) in &takes {
+        eprintln!(
+            "take of camera {id} ({}): {latency:.0} ms to air, first frame {age:.0} ms old",
+            if *pre { "pre-rolled" } else { "not pre-rolled" }
+        );
+    }
+    let pre: Vec<f64> = takes.iter().filter(|t| t.2).map(|t| t.3).collect();
+    assert!(
+        pre.iter().all(|&l| l <= 200.0),
+        "a pre-rolled take is on air at the next tick: {pre:?}"
+    );
+    p.stop().await;
+    hub.shutdown().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let r = check_recording(&rtmp, key).await;
+
+    let rec = rtmp.recordings_for(key).remove(0);
+    let frames = seen_frames(&rec).await;
+    assert!(
+        frames.len() as f64 >= r.span * FPS as f64 - 2.0,
+        "{} frames decoded for {:.1} s",
+        frames.len(),
+        r.span
+    );
+    // Where each camera's run starts.
+    let mut starts = Vec::new();
+    let mut current = Seen::Other;
+    for (i, (seen, _)) in frames.iter().enumerate() {
+        if *seen != Seen::Other && *seen != current {
+            starts.push(i);
+            current = *seen;
+        }
+    }
+    let order: Vec<Seen> = starts.iter().map(|&i| frames[i].0).collect();
+    let expected: Vec<Seen> = takes
+        .iter()
+        .map(|t| if t.0 == 1 { Seen::Red } else { Seen::Blue })
+        .collect();
+    assert_eq!(order, expected, "each camera's colour in turn");
+    for (k, &start) in starts.iter().enumerate() {
+        let (_, at, pre, ..) = takes[k];
+        let first: Vec<i64> = frames[start..(start + 5).min(frames.len())]
+            .iter()
+            .map(|(_, code)| {
+                let code = code.unwrap_or_else(|| panic!("take {k}: no time code at {start}"));
+                ms_between(code, at)
+            })
+            .collect();
+        eprintln!(
+            "take {k} ({}): first frames on air captured {first:?} ms after the take",
+            if pre { "pre-rolled" } else { "not pre-rolled" }
+        );
+        assert!(
+            first.iter().all(|&d| d >= -200),
+            "take {k}: a picture older than the take went on air: {first:?} ms"
+        );
+        assert!(
+            first.windows(2).all(|w| w[1] >= w[0]),
+            "take {k}: time goes forward: {first:?}"
+        );
+    }
+    // Within each camera's run, capture times never go back (no cached picture shown late).
+    for (i, pair) in frames.windows(2).enumerate() {
+        if let ((a, Some(ta)), (b, Some(tb))) = (pair[0], pair[1]) {
+            if a == b && a != Seen::Other {
+                assert!(
+                    ms_between(tb, ta) >= 0,
+                    "frame {}: capture time went back {} ms",
+                    i + 1,
+                    ms_between(ta, tb)
+                );
+            }
+        }
+    }
+    assert_no_leftovers(&[key, &red.url(), &blue.url()]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() {
     let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
     let rtmp = RtmpServer::start().await.unwrap();
     let mut a = camera("LossA").await;
     let key = "loss-key-91c";
@@ -319,7 +597,7 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
         .await
         .unwrap();
     let mut rx = p.subscribe();
-    let sa = source(1, &a);
+    let sa = source(&hub, 1, &a).await;
     let t_take = Instant::now();
     p.take(sa.clone()).await.unwrap();
     let s = wait_status(&mut rx, Duration::from_secs(20), "A on air", |s| {
@@ -327,7 +605,7 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
     })
     .await;
     eprintln!(
-        "cold take (ingest not pre-rolled): {} ms to air (measured here {:?})",
+        "take of a connected camera, not pre-rolled: {} ms to air (measured here {:?})",
         s.take_latency_ms.unwrap_or(0),
         t_take.elapsed()
     );
@@ -368,11 +646,18 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
     )
     .await;
     let back_after = back_from.elapsed();
+    let session = hub.session(1).unwrap().stats();
     eprintln!(
         "slate shown {slate_after:?} after the camera died; camera back on air \
-         {back_after:?} after it returned; ingest restarts {}",
-        s.ingests[0].status.restarts
+         {back_after:?} after it returned; decoder restarts {}; session reconnects {}",
+        s.ingests[0].status.restarts, session.reconnects
     );
+    assert!(session.reconnects >= 1, "{session:?}");
+    assert_eq!(
+        s.ingests[0].status.restarts, 0,
+        "the decoder waited on its subscription through the outage"
+    );
+    assert_one_session(&hub, 1);
 
     // The slate on cue (a gap in a timeline) while the camera is fine, then the camera again:
     // still decoded, so the take back is at once.
@@ -397,6 +682,7 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
     .await;
     run_for(&p, 3.0).await;
     p.stop().await;
+    hub.shutdown().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
@@ -427,12 +713,67 @@ async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() 
     assert_no_leftovers(&[key, &a.url()]).await;
 }
 
+/// A camera disabled while on air (its hub session is removed) shows the slate; enabled again
+/// (a new session), it is back on air without another take. A take of a camera without a
+/// session is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_disabled_and_enabled_again_comes_back_on_air_by_itself() {
+    let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
+    let cam = camera("Toggle").await;
+    let cfg = config("toggle", vec![]);
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let err = p
+        .take(SourceSpec::hub(&hub, 7, "not configured"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, vs_base::ErrorKind::Unavailable, "{err:?}");
+
+    let src = source(&hub, 1, &cam).await;
+    p.take(src).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    let parsed = StreamUrl::parse(&cam.url(), "url").unwrap();
+    hub.configure(1, SourceConfig::new(parsed.url.clone()).enabled(false))
+        .await
+        .unwrap();
+    let s = wait_status(&mut rx, Duration::from_secs(5), "slate", |s| {
+        s.slate_active && s.ingests.iter().any(|i| i.session.is_none())
+    })
+    .await;
+    assert_eq!(s.on_air, Some(1), "the camera stays taken");
+    let back = Instant::now();
+    hub.configure(1, SourceConfig::new(parsed.url))
+        .await
+        .unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "back on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    eprintln!(
+        "camera enabled again: back on air after {:?}",
+        back.elapsed()
+    );
+    assert_one_session(&hub, 1);
+    p.stop().await;
+    hub.shutdown().await;
+    assert_no_leftovers(&[&cam.url()]).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder() {
     let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
     let rtmp = RtmpServer::start().await.unwrap();
     // A black picture without burned-in text, so the overlay colours are known exactly.
-    let cam = FakeCamera::start(
+    let cam = start_camera(
         CameraOptions::new("Black")
             .size(W, H)
             .fps(FPS)
@@ -440,8 +781,7 @@ async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder()
             .overlay(false)
             .path("/black"),
     )
-    .await
-    .unwrap();
+    .await;
     let key = "overlay-key-7e2";
     let cfg = config(
         "overlays",
@@ -499,7 +839,7 @@ async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder()
     ];
     p.set_overlays(overlays).await.unwrap();
     let mut rx = p.subscribe();
-    p.take(source(1, &cam)).await.unwrap();
+    p.take(source(&hub, 1, &cam).await).await.unwrap();
     wait_status(&mut rx, Duration::from_secs(20), "on air", |s| {
         s.on_air == Some(1) && !s.slate_active
     })
@@ -519,6 +859,7 @@ async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder()
     );
     assert_eq!(s.encoder.restarts, 0);
     p.stop().await;
+    hub.shutdown().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
@@ -566,6 +907,8 @@ async fn overlays_appear_in_the_received_frames_and_change_without_the_encoder()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_destination_does_not_disturb_the_live_one() {
     let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
     let rtmp = RtmpServer::start().await.unwrap();
     let cam = camera("TwoOut").await;
     let (live_key, dead_key) = ("live-key-a11", "dead-key-b22");
@@ -583,7 +926,7 @@ async fn a_dead_destination_does_not_disturb_the_live_one() {
         .await
         .unwrap();
     let mut rx = p.subscribe();
-    p.take(source(1, &cam)).await.unwrap();
+    p.take(source(&hub, 1, &cam).await).await.unwrap();
     rtmp.wait_for_publishes(1, Duration::from_secs(20))
         .await
         .unwrap();
@@ -642,6 +985,7 @@ async fn a_dead_destination_does_not_disturb_the_live_one() {
     );
     assert_eq!(s3.encoder.restarts, 0, "nor the encoder");
     p.stop().await;
+    hub.shutdown().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
@@ -667,6 +1011,8 @@ async fn a_dead_destination_does_not_disturb_the_live_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
     let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
     let rtmp = RtmpServer::start().await.unwrap();
     let cam = camera("Crash").await;
     let key = "crash-key-c33";
@@ -678,7 +1024,7 @@ async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
         .await
         .unwrap();
     let mut rx = p.subscribe();
-    p.take(source(1, &cam)).await.unwrap();
+    p.take(source(&hub, 1, &cam).await).await.unwrap();
     rtmp.wait_for_publishes(1, Duration::from_secs(20))
         .await
         .unwrap();
@@ -709,6 +1055,7 @@ async fn an_encoder_crash_keeps_the_program_and_the_rtmp_session() {
         s.fps_measured
     );
     p.stop().await;
+    hub.shutdown().await;
     rtmp.wait_for_publish_done(1, Duration::from_secs(10))
         .await
         .unwrap();
@@ -745,6 +1092,7 @@ fn free_udp_port() -> u16 {
 
 /// An SRT destination gets MPEG-TS, as SRT receivers expect (it used to get FLV inside SRT,
 /// which they cannot read). A real SRT listener records what arrives; ffprobe checks it.
+/// The camera is given as a URL: the program opens a session of its own for it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_srt_destination_receives_mpeg_ts() {
     let _serial = serial().await;
@@ -788,7 +1136,9 @@ async fn an_srt_destination_receives_mpeg_ts() {
         .await
         .unwrap();
     let mut rx = p.subscribe();
-    p.take(source(1, &cam)).await.unwrap();
+    p.take(SourceSpec::new(1, "SrtCam", cam.url()))
+        .await
+        .unwrap();
     wait_status(&mut rx, Duration::from_secs(20), "camera on air", |s| {
         s.on_air == Some(1) && !s.slate_active
     })

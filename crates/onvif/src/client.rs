@@ -176,6 +176,7 @@ impl OnvifClient {
         let device = self.device_url();
         self.sync_clock().await?;
 
+        let mut caps_error = None;
         let mut addrs = match self
             .call(
                 &device,
@@ -190,10 +191,12 @@ impl OnvifClient {
             Err(
                 e @ (OnvifError::AuthFailed(_)
                 | OnvifError::Timeout(_)
-                | OnvifError::Unreachable(_)),
+                | OnvifError::Unreachable(_)
+                | OnvifError::NotOnvif { .. }),
             ) => return Err(e),
             Err(e) => {
                 tracing::debug!(error = %e, "GetCapabilities failed; trying GetServices");
+                caps_error = Some(e);
                 msg::ServiceAddrs::default()
             }
         };
@@ -217,8 +220,20 @@ impl OnvifClient {
                     addrs.events = addrs.events.or(s.events);
                     addrs.device = addrs.device.or(s.device);
                 }
-                Err(e @ (OnvifError::AuthFailed(_) | OnvifError::Timeout(_))) => return Err(e),
-                Err(e) => tracing::debug!(error = %e, "GetServices failed"),
+                Err(
+                    e @ (OnvifError::AuthFailed(_)
+                    | OnvifError::Timeout(_)
+                    | OnvifError::NotOnvif { .. }),
+                ) => return Err(e),
+                // Neither call worked: we know nothing of the device, and "no PTZ service"
+                // would be a guess; the first refusal is what the user needs to see.
+                Err(e) => match caps_error {
+                    Some(first) => {
+                        tracing::debug!(error = %e, "GetServices failed too");
+                        return Err(first);
+                    }
+                    None => tracing::debug!(error = %e, "GetServices failed"),
+                },
             }
         }
 
@@ -419,10 +434,9 @@ impl OnvifClient {
                     .collect();
                 let Some(challenge) = DigestChallenge::pick(values.iter().map(String::as_str))
                 else {
-                    return Err(OnvifError::AuthFailed(format!(
-                        "HTTP 401 with no usable Digest challenge ({})",
-                        values.join("; ")
-                    )));
+                    return Err(OnvifError::AuthFailed(
+                        self.unchallenged_401(op, wsse, &values),
+                    ));
                 };
                 // A second 401 right after answering a fresh challenge means wrong credentials,
                 // unless the server only said our nonce went stale.
@@ -436,6 +450,13 @@ impl OnvifClient {
                 continue;
             }
 
+            let media_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.split(';').next())
+                .map(|v| v.trim().to_ascii_lowercase())
+                .filter(|v| !v.is_empty());
             let text = read_body(resp)
                 .await
                 .map_err(|e| self.transport_error(op, &e))?;
@@ -447,6 +468,21 @@ impl OnvifClient {
                 Ok(Reply::Fault(f)) => Err(classify_fault(op, f)),
                 Err(_) if status == StatusCode::FORBIDDEN => {
                     Err(OnvifError::AuthFailed(format!("{op}: HTTP 403 forbidden")))
+                }
+                // Every ONVIF device answers SOAP at its device service, and no ONVIF service
+                // answers a success without it: a web page or an empty reply here means the
+                // address is some other server (the camera's web UI, an RTSP port...). The XML
+                // parser's complaint about it would tell a user nothing.
+                Err(e) if status.is_success() || url.path() == self.config.device_path => {
+                    tracing::debug!(op, status = status.as_u16(), error = %e, "not a SOAP answer");
+                    Err(OnvifError::NotOnvif {
+                        target: self.target(),
+                        answer: format!(
+                            "HTTP {}, {}",
+                            status.as_u16(),
+                            media_type.as_deref().unwrap_or("no content type")
+                        ),
+                    })
                 }
                 Err(_) if matches!(status.as_u16(), 404 | 405 | 501) => {
                     Err(OnvifError::NotSupported {
@@ -463,12 +499,45 @@ impl OnvifClient {
         }
     }
 
+    /// `host:port` as configured, for messages.
+    fn target(&self) -> String {
+        if self.config.host.contains(':') && !self.config.host.starts_with('[') {
+            format!("[{}]:{}", self.config.host, self.config.port)
+        } else {
+            format!("{}:{}", self.config.host, self.config.port)
+        }
+    }
+
+    /// Why a 401 without a Digest challenge we can answer is a refused login. Servers that
+    /// only check WS-Security answer a bad token with a bare 401; listing their (absent)
+    /// challenge headers would say nothing.
+    fn unchallenged_401(&self, op: &str, sent_wsse: bool, challenges: &[String]) -> String {
+        let schemes: Vec<&str> = challenges
+            .iter()
+            .filter_map(|v| v.split_whitespace().next())
+            .collect();
+        match (schemes.is_empty(), sent_wsse && self.uses_wsse()) {
+            (true, true) => format!("{op}: the WS-Security login was refused with HTTP 401"),
+            (true, false) => format!("{op}: HTTP 401 without an authentication challenge"),
+            (false, _) => format!(
+                "{op}: HTTP 401 asking for {} authentication, which ONVIF does not use",
+                schemes.join("/")
+            ),
+        }
+    }
+
     fn transport_error(&self, op: &str, e: &reqwest::Error) -> OnvifError {
-        let target = format!("{}:{}", self.config.host, self.config.port);
+        let target = self.target();
         if e.is_timeout() {
             OnvifError::elapsed_timeout(op, self.config.timeout)
         } else if e.is_connect() {
             OnvifError::Unreachable(format!("{target}: {}", root_cause(e)))
+        } else if not_http(e) {
+            // An RTSP port or some other protocol given as the ONVIF port.
+            OnvifError::NotOnvif {
+                target,
+                answer: format!("not HTTP: {}", root_cause(e)),
+            }
         } else {
             OnvifError::Protocol(format!("{op} to {target}: {}", root_cause(e)))
         }
@@ -521,6 +590,21 @@ async fn read_body(mut resp: reqwest::Response) -> Result<String, reqwest::Error
         buf.extend_from_slice(&chunk);
     }
     Ok(String::from_utf8_lossy(&buf).into_owned())
+}
+
+/// Whether the peer answered bytes that are not an HTTP response.
+fn not_http(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_parse() || h.is_parse_status())
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {

@@ -47,6 +47,14 @@ pub enum OnvifError {
     Fault { action: String, fault: SoapFault },
     /// The camera answered something that is not a usable ONVIF response.
     Protocol(String),
+    /// Something answered at the address, but not with SOAP: a web page, an RTSP server, an
+    /// empty reply. Almost always the wrong port.
+    NotOnvif {
+        /// `host:port` as configured.
+        target: String,
+        /// What came back instead, e.g. `HTTP 200, text/html`.
+        answer: String,
+    },
     /// The caller passed a value that cannot be sent (empty token, NaN position).
     InvalidInput(String),
 }
@@ -59,7 +67,7 @@ impl OnvifError {
             OnvifError::Unreachable(_) => "unreachable",
             OnvifError::NotFound(_) => "not_found",
             OnvifError::Timeout(_) => "timeout",
-            OnvifError::Protocol(_) => "protocol",
+            OnvifError::Protocol(_) | OnvifError::NotOnvif { .. } => "protocol",
             OnvifError::NotPtzCapable(_) => "not_ptz_capable",
             OnvifError::NotSupported { .. } => "not_supported",
             OnvifError::Fault { .. } => "device_fault",
@@ -79,11 +87,13 @@ impl fmt::Display for OnvifError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OnvifError::NotPtzCapable(m) => write!(f, "the camera cannot pan/tilt/zoom: {m}"),
-            OnvifError::AuthFailed(m) => write!(
-                f,
-                "the camera rejected the ONVIF username or password ({m}); check the camera's \
-                 credentials and that its clock is roughly right"
-            ),
+            OnvifError::AuthFailed(m) => {
+                f.write_str("the camera rejected the ONVIF username or password")?;
+                if !m.is_empty() {
+                    write!(f, " ({m})")?;
+                }
+                f.write_str("; check the camera's credentials and that its clock is roughly right")
+            }
             OnvifError::NotSupported { action, detail } => {
                 write!(f, "the camera does not support {action}")?;
                 if !detail.is_empty() {
@@ -98,6 +108,11 @@ impl fmt::Display for OnvifError {
                 write!(f, "the camera refused {action}: {fault}")
             }
             OnvifError::Protocol(m) => write!(f, "unexpected answer from the camera: {m}"),
+            OnvifError::NotOnvif { target, answer } => write!(
+                f,
+                "the device at {target} answered, but not with ONVIF SOAP ({answer}) — is this \
+                 the ONVIF port? Common ONVIF ports are 8899, 80, 8000"
+            ),
             OnvifError::InvalidInput(m) => f.write_str(m),
         }
     }
@@ -214,6 +229,20 @@ mod tests {
         assert_eq!(classify_fault("GotoPreset", f).code(), "not_ptz_capable");
         let f = fault("s:Receiver", &[], "busy");
         assert_eq!(classify_fault("GotoPreset", f).code(), "device_fault");
+    }
+
+    #[test]
+    fn messages_have_no_empty_parentheses() {
+        assert_eq!(
+            OnvifError::AuthFailed(String::new()).to_string(),
+            "the camera rejected the ONVIF username or password; check the camera's credentials \
+             and that its clock is roughly right"
+        );
+        let e = OnvifError::NotSupported {
+            action: "RemovePreset".into(),
+            detail: String::new(),
+        };
+        assert_eq!(e.to_string(), "the camera does not support RemovePreset");
     }
 
     #[test]

@@ -630,3 +630,124 @@ async fn trait_object_is_usable() {
     assert_eq!(r.polls, 1);
     cam.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_camera_can_ignore_the_move_timeout() {
+    // The mode the appliance's stop watchdog is tested against: like the third-party ONVIF
+    // server that kept moving until told to stop.
+    let cam = sim(SimOptions {
+        honour_move_timeout: false,
+        ..SimOptions::default()
+    })
+    .await;
+    let c = client(&cam);
+    c.continuous_move(
+        "000",
+        PtzVector::new(0.2, 0.0, 0.0),
+        Some(Duration::from_millis(200)),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(cam.is_moving(), "the timeout was ignored");
+    c.stop("000").await.unwrap();
+    assert!(!cam.is_moving());
+    cam.shutdown().await;
+}
+
+/// A real HTTP server on 127.0.0.1 that is not ONVIF: it answers every request with a web page,
+/// like a camera's web interface on its HTTP port.
+async fn web_page_server(status: u16) -> (std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+    use axum::http::StatusCode;
+    use axum::response::Html;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = axum::Router::new().fallback(move || async move {
+        (
+            StatusCode::from_u16(status).unwrap(),
+            Html("<!DOCTYPE html>\n<html lang=en><head><title>IPCam</title></head><body>Login</body></html>"),
+        )
+    });
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (addr, task)
+}
+
+#[tokio::test]
+async fn a_port_that_does_not_speak_onvif_says_so() {
+    for status in [200, 404] {
+        let (addr, server) = web_page_server(status).await;
+        let c = OnvifClient::new(
+            OnvifConfig::new("127.0.0.1", addr.port()).with_credentials("admin", Secret::new("x")),
+        )
+        .unwrap();
+        let e = c.presets("000").await.unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "the device at 127.0.0.1:{} answered, but not with ONVIF SOAP (HTTP {status}, \
+                 text/html) — is this the ONVIF port? Common ONVIF ports are 8899, 80, 8000",
+                addr.port()
+            )
+        );
+        assert_eq!(e.code(), "protocol");
+        let base: vs_base::Error = e.into();
+        assert_eq!(base.kind, vs_base::ErrorKind::Device);
+        server.abort();
+    }
+
+    // The camera's RTSP port given as its ONVIF port: an answer, but not even HTTP.
+    let rtsp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = rtsp.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = rtsp.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let _ = sock.read(&mut buf).await;
+            let _ = sock
+                .write_all(b"RTSP/1.0 400 Bad Request\r\nCSeq: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let c = OnvifClient::new(
+        OnvifConfig::new("127.0.0.1", port).with_credentials("admin", Secret::new("x")),
+    )
+    .unwrap();
+    let e = c.presets("000").await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "the device at 127.0.0.1:{port} answered, but not with ONVIF SOAP (not HTTP: invalid \
+             HTTP version parsed) — is this the ONVIF port? Common ONVIF ports are 8899, 80, 8000"
+        )
+    );
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_login_refused_without_a_challenge_says_what_happened() {
+    // A WS-Security-only server answers a bad token with a bare 401: no challenge to list.
+    let cam = sim(SimOptions {
+        http_digest: false,
+        bare_401: true,
+        ..SimOptions::default()
+    })
+    .await;
+    let c = OnvifClient::new(
+        cam.client_config()
+            .with_credentials("admin", Secret::new("wrong")),
+    )
+    .unwrap();
+    let e = c.presets("000").await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "the camera rejected the ONVIF username or password (GetCapabilities: the WS-Security \
+         login was refused with HTTP 401); check the camera's credentials and that its clock is \
+         roughly right"
+    );
+    assert!(!e.to_string().contains("()"), "{e}");
+    // The right password still gets in.
+    assert_eq!(client(&cam).presets("000").await.unwrap().len(), 1);
+    cam.shutdown().await;
+}

@@ -88,8 +88,9 @@ fn metrics_handle() -> PrometheusHandle {
 /// Every service, each given what it uses, lowest first. Nothing here starts a task.
 fn wire(infra: &Infra, deps: AppDeps) -> Services {
     let running = Arc::new(RunningPrograms::default());
+    let ptz = Arc::new(PtzService::new(infra, deps.ptz));
     let hub = Arc::new(HubService::new(infra, deps.engine.clone()));
-    let health = Arc::new(HealthService::new(infra, hub.clone()));
+    let health = Arc::new(HealthService::new(infra, hub.clone(), ptz.clone()));
     let previews = Arc::new(PreviewService::new(
         infra,
         deps.engine.clone(),
@@ -98,8 +99,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
     ));
     let listeners: Vec<Arc<dyn CameraListener>> =
         vec![hub.clone(), health.clone(), previews.clone()];
-    let cameras = Arc::new(CameraService::new(infra, listeners));
-    let ptz = Arc::new(PtzService::new(infra, deps.ptz));
+    let cameras = Arc::new(CameraService::new(infra, listeners, ptz.clone()));
     let destinations = Arc::new(DestinationService::new(infra));
     let assets = Arc::new(AssetService::new(infra));
     let overlays = Arc::new(OverlayService::new(infra, assets.clone()));
@@ -189,6 +189,8 @@ impl App {
             metrics: metrics_handle(),
         };
 
+        // Before anything publishes: keys left inside stored URLs by older versions are sealed.
+        services.destinations.seal_keys_in_urls().await?;
         spawn_housekeeping(&infra);
         // Before the streams resume: they read the cameras' sessions.
         services.hub.boot(shutdown.clone()).await?;

@@ -33,6 +33,13 @@ pub struct Config {
     #[arg(long, env = "VS_SECURE_COOKIE", default_value_t = false)]
     pub secure_cookie: bool,
 
+    /// Origins besides the appliance's own (the scheme, host and port of the request's Host
+    /// header) whose pages may send state-changing requests with the session cookie, e.g.
+    /// `https://cams.example.org` when a proxy in front rewrites the Host header. Comma-separated.
+    #[arg(long = "allowed-origin", env = "VS_ALLOWED_ORIGINS", value_delimiter = ',',
+        value_parser = parse_origin)]
+    pub allowed_origins: Vec<String>,
+
     /// How long a browser session lasts, in hours.
     #[arg(long, env = "VS_SESSION_HOURS", default_value_t = 24 * 14)]
     pub session_hours: u64,
@@ -63,6 +70,15 @@ pub struct Config {
     pub testrig_dir: Option<PathBuf>,
 }
 
+/// An origin as a browser sends it (`https://cams.example.org`, `http://10.0.0.5:8080`).
+fn parse_origin(value: &str) -> Result<String, String> {
+    crate::web::csrf::origin_of(value).ok_or_else(|| {
+        format!(
+            "'{value}' is not an origin: write scheme://host[:port], e.g. https://cams.example.org"
+        )
+    })
+}
+
 impl Config {
     /// A configuration for tests: a given data directory, fast hashing, fast health checks.
     pub fn for_tests(data_dir: PathBuf) -> Config {
@@ -73,6 +89,7 @@ impl Config {
             log_json: false,
             bcrypt_cost: 4,
             secure_cookie: false,
+            allowed_origins: Vec::new(),
             session_hours: 1,
             health_interval_s: 1,
             stall_timeout_s: 4,

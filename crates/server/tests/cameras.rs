@@ -226,7 +226,14 @@ async fn every_bad_field_is_a_clear_error_and_nothing_is_written() {
         .send()
         .await
         .unwrap();
-    let e = assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
+    // Not declared JSON: 415 (browsers send text/plain across sites without asking first).
+    let e = assert_error(
+        r,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        None,
+    )
+    .await;
     assert!(e["message"].as_str().unwrap().contains("Content-Type"));
 
     let list: Value = app.get("/api/cameras").await.json().await.unwrap();

@@ -315,3 +315,53 @@ async fn snapshot_of_a_dead_camera_is_a_clear_gateway_error() {
     assert!(!body.to_string().contains("secretpw"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_ptz_camera_whose_onvif_login_fails_is_degraded() {
+    let video = FakeCamera::start(CameraOptions::new("Sunba").size(320, 240).fps(15))
+        .await
+        .unwrap();
+    let sim = vs_onvif::sim::SimCamera::start(vs_onvif::sim::SimOptions::default())
+        .await
+        .unwrap();
+    let app = TestApp::spawn().await; // health interval: 1 s
+    app.setup_admin().await;
+    let camera = |password: &str| {
+        json!({"name": "Sunba", "type": "PTZ", "protocol": "RTSP", "address": video.url(),
+               "username": "admin", "password": password,
+               "onvif_host": "127.0.0.1", "onvif_port": sim.addr().port()})
+    };
+    let r = app.post("/api/cameras", camera("wrong")).await;
+    assert_eq!(r.status(), 201);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+    // The video plays, but the PTZ control cannot log in: not "online".
+    let (h, _) = wait_health(&app, id, Duration::from_secs(20), |h| {
+        h["state"] != "unknown"
+    })
+    .await;
+    assert_eq!(h["state"], "degraded", "{h}");
+    assert_eq!(
+        h["last_error"],
+        "video ok, PTZ login refused (check the ONVIF user/password)"
+    );
+    assert_eq!(h["error_kind"], "auth_failed");
+    assert_eq!(h["codec"], "h264", "the video's findings are kept: {h}");
+    assert!(!h.to_string().contains("wrong"), "no password: {h}");
+    let all: Value = app.get("/api/cameras/health").await.json().await.unwrap();
+    assert_eq!(all[0]["state"], "degraded", "{all}");
+
+    // The password fixed: online, with nothing to report.
+    let r = app
+        .put(&format!("/api/cameras/{id}"), camera("admin123"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let (h, _) = wait_health(&app, id, Duration::from_secs(20), |h| {
+        h["state"] == "online"
+    })
+    .await;
+    assert!(h["last_error"].is_null(), "{h}");
+    assert!(h["error_kind"].is_null(), "{h}");
+    sim.shutdown().await;
+    app.stop().await;
+}

@@ -105,7 +105,7 @@ async fn destinations_validate_and_never_return_keys() {
             "url",
         ),
         (
-            json!({"name": "C", "platform": "custom", "url": "rtmp://u:p@x/live"}),
+            json!({"name": "C", "platform": "custom", "url": "rtsp://x/live/key"}),
             "url",
         ),
         (
@@ -137,6 +137,26 @@ async fn destinations_validate_and_never_return_keys() {
         )
         .await;
     assert_error(r, StatusCode::CONFLICT, "conflict", Some("name")).await;
+    // Credentials inside a URL were refused; they are now split off and sealed (issue 13):
+    // the URL stored and returned has none.
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "C", "platform": "custom", "url": "rtmp://u:pw-77@x/live"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!(c["url"], "rtmp://x/live");
+    assert_eq!(c["has_url_credentials"], true);
+    assert_eq!(c["has_stream_key"], false);
+    assert!(!c.to_string().contains("pw-77"), "{c}");
+    assert_eq!(
+        app.delete(&format!("/api/destinations/{}", c["id"]))
+            .await
+            .status(),
+        204
+    );
 
     // Update without a key keeps it; a destination used by a stream cannot be deleted.
     let id = d["id"].as_i64().unwrap();

@@ -1272,12 +1272,13 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
         .unwrap();
     assert_eq!(status["isStreaming"], false);
     assert_eq!(status["currentSegment"], Value::Null);
-    assert_eq!(status["program_available"], true);
+    // No program is configured: nothing can play, and the status says so.
+    assert_eq!(status["program_available"], false);
     assert_eq!(status["state"], "stopped");
 
-    // No program configured: a clear 409, and the status does not claim otherwise.
+    // No program configured: 503 as documented, and the status does not claim otherwise.
     let r = post("/api/stream/start/segment_001").await.unwrap();
-    let body = assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
+    let body = assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
     assert!(
         body["message"]
             .as_str()
@@ -1288,7 +1289,7 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
     let r = app
         .post("/api/timelines/segment_001/start", json!({}))
         .await;
-    assert_error(r, StatusCode::CONFLICT, "invalid_state", None).await;
+    assert_error(r, StatusCode::SERVICE_UNAVAILABLE, "unavailable", None).await;
     let status: Value = get("/api/stream/status")
         .await
         .unwrap()
@@ -1296,6 +1297,7 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
         .await
         .unwrap();
     assert_eq!(status["isStreaming"], false);
+    assert_eq!(status["program_available"], false);
     let r = post("/api/stream/start/nope").await.unwrap();
     assert_error(r, StatusCode::NOT_FOUND, "not_found", None).await;
     let r = post("/api/stream/stop").await.unwrap();
@@ -1303,6 +1305,32 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
     let ack: Value = r.json().await.unwrap();
     assert_eq!(ack["success"], true);
     assert_eq!(ack["status"]["state"], "stopped");
+    assert_eq!(ack["status"]["program_available"], false);
+
+    // Once a program is configured, the status says a start can play.
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "Out", "platform": "custom", "url": "rtmp://127.0.0.1:9/live", "stream_key": "k"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dest = r.json::<Value>().await.unwrap()["id"].clone();
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let status: Value = get("/api/stream/status")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(status["program_available"], true);
+    assert_eq!(status["isStreaming"], false);
 
     // Every studio endpoint needs the token.
     for (method, path) in [

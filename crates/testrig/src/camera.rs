@@ -54,6 +54,15 @@ pub struct CameraOptions {
     /// Frequency of the audio tone in Hz (with `audio`); each camera can have its own so a
     /// test can tell whose sound is on air.
     pub audio_freq: u32,
+    /// `--time-bars`: instead of `pattern`, a plain picture with the capture time (wall clock,
+    /// ms) coded in 40 black/white blocks across the top (see [`read_time_bars`]).
+    pub time_bars: bool,
+    /// With `time_bars`: the picture's colour below the bars (`grey`, `red`, `green`, `blue`,
+    /// `yellow`).
+    pub color: Option<String>,
+    /// With `time_bars`: fresh noise in the bottom third of every frame (keeps the encoder at
+    /// its bitrate, like a busy real scene).
+    pub busy: bool,
 }
 
 impl Default for CameraOptions {
@@ -75,6 +84,9 @@ impl Default for CameraOptions {
             gop: None,
             max_clients: None,
             audio_freq: 440,
+            time_bars: false,
+            color: None,
+            busy: false,
         }
     }
 }
@@ -148,6 +160,19 @@ impl CameraOptions {
     /// Refuses RTSP sessions beyond `n` at once (`n` = 0 means no limit).
     pub fn max_clients(mut self, n: u32) -> Self {
         self.max_clients = (n > 0).then_some(n);
+        self
+    }
+
+    /// A picture of `color` with the capture time coded on top (see [`read_time_bars`]).
+    pub fn time_bars(mut self, color: impl Into<String>) -> Self {
+        self.time_bars = true;
+        self.color = Some(color.into());
+        self
+    }
+
+    /// With [`time_bars`](Self::time_bars): noise in the bottom third of every frame.
+    pub fn busy(mut self, busy: bool) -> Self {
+        self.busy = busy;
         self
     }
 
@@ -284,6 +309,15 @@ impl FakeCamera {
         if !o.overlay {
             cmd.arg("--no-overlay");
         }
+        if o.time_bars {
+            cmd.arg("--time-bars");
+            if let Some(c) = &o.color {
+                cmd.args(["--color", c]);
+            }
+            if o.busy {
+                cmd.arg("--busy");
+            }
+        }
         if let Some(kbps) = o.bitrate_kbps {
             cmd.args(["--bitrate", &kbps.to_string()]);
         }
@@ -374,4 +408,45 @@ fn python() -> PathBuf {
     std::env::var_os("VS_TESTRIG_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/python3"))
+}
+
+/// Reads the capture time a `--time-bars` camera coded into a picture: `luma` is the Y plane
+/// of a `width`x`height` frame (the camera's own size, or the picture scaled to another). Returns
+/// the low 32 bits of the wall clock in milliseconds when the frame was made, or `None` if the
+/// blocks do not carry a valid code (no time bars, or a damaged picture).
+pub fn read_time_bars(luma: &[u8], width: usize, height: usize) -> Option<u32> {
+    const BLOCKS: usize = 40;
+    let bar_h = (height / 12).max(16).min(height);
+    let y = bar_h / 2;
+    if luma.len() < width * height || width < BLOCKS {
+        return None;
+    }
+    let mut code: u64 = 0;
+    for i in 0..BLOCKS {
+        let x = (i * width / BLOCKS + (i + 1) * width / BLOCKS) / 2;
+        let v = luma[y * width + x];
+        code = (code << 1) | u64::from(v > 126);
+    }
+    let value = (code >> 8) as u32;
+    let checksum = (code & 0xff) as u8;
+    let sum = value
+        .to_be_bytes()
+        .iter()
+        .fold(0u8, |a, b| a.wrapping_add(*b));
+    (sum == checksum).then_some(value)
+}
+
+/// The low 32 bits of the wall clock in milliseconds, as a `--time-bars` camera codes it.
+pub fn wall_clock_ms() -> u32 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or_default();
+    (ms & 0xFFFF_FFFF) as u32
+}
+
+/// `a - b` in milliseconds for two [`read_time_bars`] / [`wall_clock_ms`] values (which wrap
+/// every 49.7 days).
+pub fn ms_between(a: u32, b: u32) -> i64 {
+    i64::from(a.wrapping_sub(b) as i32)
 }

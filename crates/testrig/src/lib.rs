@@ -18,7 +18,9 @@ pub mod probe;
 pub mod procs;
 mod rtmp;
 
-pub use camera::{AuthMethod, CameraOptions, FakeCamera};
+pub use camera::{
+    ms_between, read_time_bars, wall_clock_ms, AuthMethod, CameraOptions, FakeCamera,
+};
 pub use probe::{
     frame_count, packet_count, packet_times, packet_times_live, probe_streams, Gap, Packet,
     PacketTimes, ProbedStream, StreamInfo, StreamKind,

@@ -109,8 +109,10 @@ pub fn validate(timeline: &Timeline, catalog: &dyn Catalog) -> Report {
         r.error("name", "must not be empty");
     } else if name.chars().count() > MAX_NAME_LEN {
         r.error("name", format!("must be at most {MAX_NAME_LEN} characters"));
-    } else if name.chars().any(char::is_control) {
-        r.error("name", "must not contain control characters");
+    } else if let Some((at, c)) = vs_base::text::find_invisible_or_control(name) {
+        let lead = timeline.name.len() - timeline.name.trim_start().len();
+        let at = at + timeline.name[..lead].chars().count();
+        r.error("name", vs_base::text::invisible_message("name", at, c));
     }
     if d <= 0 {
         r.error(

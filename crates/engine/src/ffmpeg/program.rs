@@ -1,63 +1,16 @@
-//! The FFmpeg command lines of a program: camera ingest (decode to raw frames at the program's
-//! size and rate), the program encoder (raw frames + silent AAC in, MPEG-TS out) and egress
-//! (MPEG-TS in, copied into the container its destination's URL calls for).
+//! The FFmpeg command lines of a program: the program encoder (raw frames + silent AAC in,
+//! MPEG-TS out) and egress (MPEG-TS in, copied into the container its destination's URL calls
+//! for). The cameras are decoded from their hub sessions
+//! ([`decoder_args`](crate::hub::decoder_args)).
 
 use std::time::Duration;
 
 use super::encode::{device_args, frame_format_args, tuning_args, VAAPI_DEVICE};
-use super::input::NETWORK_TIMEOUT;
 use super::output::OutputFormat;
-use crate::program::{ProgramConfig, SourceSpec};
+use crate::program::ProgramConfig;
 
 /// How long an egress write may block before FFmpeg gives up on its destination.
 pub const EGRESS_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Ingest: one camera decoded to `yuv420p` frames of exactly the program's size and rate on
-/// stdout. The picture is letterboxed, never stretched, when the aspect ratios differ.
-pub fn ingest_args(cfg: &ProgramConfig, src: &SourceSpec) -> Vec<String> {
-    let (w, h, fps) = (cfg.width, cfg.height, cfg.fps);
-    let mut a: Vec<String> = vec!["-hide_banner".into(), "-nostdin".into()];
-    a.extend(["-loglevel", "error"].map(String::from));
-    // Decode what arrives now instead of buffering for smoothness, and probe half a second
-    // instead of five: a cold take goes on air about a second sooner. FFmpeg still waits for
-    // a key frame before it outputs anything, so no broken picture goes on air.
-    a.extend(
-        [
-            "-fflags",
-            "nobuffer",
-            "-flags",
-            "low_delay",
-            "-analyzeduration",
-            "500000",
-        ]
-        .map(String::from),
-    );
-    a.extend(src.transport().options(NETWORK_TIMEOUT));
-    a.extend(["-i".to_string(), src.url.clone()]);
-    a.extend(["-map", "0:v:0", "-an", "-sn", "-dn"].map(String::from));
-    a.extend([
-        "-vf".into(),
-        format!(
-            "scale={w}:{h}:force_original_aspect_ratio=decrease,\
-             pad={w}:{h}:(ow-iw)/2:(oh-ih)/2,setsar=1"
-        ),
-    ]);
-    a.extend(
-        [
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "yuv420p",
-            "-s",
-            &format!("{w}x{h}"),
-            "-r",
-            &fps.to_string(),
-            "pipe:1",
-        ]
-        .map(String::from),
-    );
-    a
-}
 
 /// The program encoder: raw frames on stdin (video), silent stereo AAC (audio, always present
 /// because YouTube drops video-only streams), H.264 at a fixed GOP of two seconds, MPEG-TS on
@@ -164,33 +117,6 @@ mod tests {
             .push(OutputSpec::new(1, "yt", "rtmp://127.0.0.1/live2/key"));
         c.slate = SlateSpec::default();
         c
-    }
-
-    #[test]
-    fn ingest_decodes_to_raw_frames_of_the_program_size() {
-        let src = SourceSpec::new(3, "Dock", "rtsp://u:p@127.0.0.1:8554/cam").rtsp(true);
-        let a = ingest_args(&cfg(), &src).join(" ");
-        assert!(
-            a.contains("-rtsp_transport tcp -timeout 5000000 -i rtsp://u:p@127.0.0.1:8554/cam"),
-            "{a}"
-        );
-        assert!(
-            a.ends_with("-f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30 pipe:1"),
-            "{a}"
-        );
-        assert!(a.contains("force_original_aspect_ratio=decrease"));
-        let http = SourceSpec::new(4, "Web", "http://127.0.0.1/x.flv");
-        let a = ingest_args(&cfg(), &http).join(" ");
-        assert!(
-            a.contains("-rw_timeout 5000000 -i http://127.0.0.1/x.flv"),
-            "{a}"
-        );
-        let file = SourceSpec::new(5, "Clip", "/tmp/clip.mp4");
-        let a = ingest_args(&cfg(), &file).join(" ");
-        assert!(
-            a.contains("-analyzeduration 500000 -i /tmp/clip.mp4"),
-            "{a}"
-        );
     }
 
     #[test]

@@ -46,14 +46,15 @@ pub enum FeedEnd {
 /// Writes a subscription as MPEG-TS into `out`: the backlog (from the cached keyframe) at
 /// once, then every live packet as it comes. Returns when either side ends.
 pub async fn feed_ts<W: AsyncWrite + Unpin>(sub: Subscription, out: &mut W) -> FeedEnd {
-    feed_ts_counting(sub, out, |_| {}).await
+    feed_ts_counting(sub, out, |_, _| {}).await
 }
 
-/// [`feed_ts`] calling `on_video` with each video packet once it is written.
+/// [`feed_ts`] calling `on_video` with each video packet, and when the session received it,
+/// once it is written.
 async fn feed_ts_counting<W: AsyncWrite + Unpin>(
     sub: Subscription,
     out: &mut W,
-    mut on_video: impl FnMut(&Packet),
+    mut on_video: impl FnMut(&Packet, Instant),
 ) -> FeedEnd {
     let mut mux = TsMuxer::new(&sub.info);
     let mut buf = Vec::with_capacity(256 * 1024);
@@ -64,8 +65,10 @@ async fn feed_ts_counting<W: AsyncWrite + Unpin>(
     if let Err(e) = out.write_all(&buf).await {
         return FeedEnd::WriteFailed(e);
     }
-    for p in sub.backlog.iter().filter(|p| p.is_video()) {
-        on_video(p);
+    for (p, at) in sub.backlog.iter().zip(&sub.backlog_arrivals) {
+        if p.is_video() {
+            on_video(p, *at);
+        }
     }
     let mut live = sub.live;
     loop {
@@ -88,7 +91,7 @@ async fn feed_ts_counting<W: AsyncWrite + Unpin>(
                     return FeedEnd::WriteFailed(e);
                 }
                 if p.is_video() {
-                    on_video(&p);
+                    on_video(&p, live.arrival().unwrap_or_else(Instant::now));
                 }
             }
         }
@@ -200,6 +203,11 @@ pub fn decoder_args(width: u32, height: u32) -> Vec<String> {
         // for the camera's next keyframe (a whole GOP).
         "-flags",
         "low_delay",
+        // Each PES is one access unit (the hub's muxer writes them so): without the parser,
+        // which only ends a frame when it sees the next one start, a frame comes out as soon
+        // as its packet is in, a frame interval sooner.
+        "-fflags",
+        "noparse",
         // The stream is ours and starts with PAT, PMT and a keyframe with SPS/PPS: no need
         // to wait for 5 s or 5 MB of it (a larger probe size waits for that many bytes of a
         // live stream before the first picture).
@@ -252,6 +260,10 @@ pub struct DecoderOptions {
     /// Frames buffered for the reader of [`HubDecoder::next_frame`]; older ones are dropped
     /// when it does not keep up (a program takes the newest frame anyway).
     pub queue: usize,
+    /// Packets went in but no frame came out for this long: the decoder is stuck and is
+    /// restarted. A decoder whose camera is silent (an outage) is idle, not stuck: it keeps
+    /// its run and its subscription, and decodes again as soon as packets flow.
+    pub stall_timeout: Duration,
 }
 
 impl DecoderOptions {
@@ -263,6 +275,7 @@ impl DecoderOptions {
             kind: ConsumerKind::Program,
             max_delay: Duration::from_secs(1),
             queue: 4,
+            stall_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -282,7 +295,8 @@ pub struct DecodedFrame {
     /// Video packets written to the decoder after this frame's packet, when it came out: 0 or
     /// 1 means the picture is current.
     pub behind: u64,
-    /// When the session received this frame's packet.
+    /// When the session received this frame's packet (for a frame of the backlog, up to a
+    /// GOP ago; after an outage, that long ago).
     pub arrival: Instant,
 }
 
@@ -333,6 +347,12 @@ impl FrameQueue {
     }
 }
 
+/// The supervisor's own progress deadlines for a decoder: never (see `HubDecoder::start`).
+const IDLE_IS_FINE: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// Packets a decoder may keep without a frame out while no more come.
+const DECODER_HOLDS: usize = 4;
+
 /// A camera decoded to raw frames from its hub session.
 pub struct HubDecoder {
     frames: Arc<FrameQueue>,
@@ -351,18 +371,18 @@ impl HubDecoder {
         shutdown: CancellationToken,
     ) -> HubDecoder {
         let cancel = shutdown.child_token();
-        let spec = ProcessSpec::new(
-            format!("hub decoder camera {}", session.camera_id()),
-            opts.ffmpeg.clone(),
-        )
-        .args(decoder_args(opts.width, opts.height))
-        .progress(ProgressSource::Fd3)
-        .stdin(StdinMode::Media)
-        .stdout(StdoutMode::Media);
+        let spec = Self::process_spec(&opts, session.camera_id());
         let config = SupervisorConfig {
-            // The first run may wait for the camera's first keyframe.
-            startup_timeout: Duration::from_secs(30),
-            stall_timeout: Duration::from_secs(15),
+            // The child has nothing to do while the camera is away (before its first keyframe,
+            // during an outage): FFmpeg's own progress cannot tell idle from stuck, so the run
+            // watches its input and output instead (`DecoderOptions::stall_timeout`).
+            startup_timeout: IDLE_IS_FINE,
+            stall_timeout: IDLE_IS_FINE,
+            backoff: crate::backoff::BackoffPolicy {
+                initial: Duration::from_millis(200),
+                max: Duration::from_secs(5),
+                ..crate::backoff::BackoffPolicy::default()
+            },
             ..SupervisorConfig::default()
         };
         let mut sup = supervise(spec, config, deps, cancel.clone());
@@ -417,6 +437,19 @@ impl HubDecoder {
             cancel,
             task,
         }
+    }
+
+    /// The decoder child of camera `camera_id`: its command depends on `opts` alone (it reads
+    /// the camera's packets on stdin), so a spawner may have started it ahead of time.
+    pub fn process_spec(opts: &DecoderOptions, camera_id: i64) -> ProcessSpec {
+        ProcessSpec::new(
+            format!("hub decoder camera {camera_id}"),
+            opts.ffmpeg.clone(),
+        )
+        .args(decoder_args(opts.width, opts.height))
+        .progress(ProgressSource::Fd3)
+        .stdin(StdinMode::Media)
+        .stdout(StdoutMode::Media)
     }
 
     /// The next decoded frame (`None` once stopped). A reader that does not keep up loses
@@ -508,15 +541,16 @@ async fn decoder_run(
             ..DecoderStatus::default()
         }
     });
-    // Arrival times of the video packets written, in order: frame N is packet N.
-    let written: Arc<Mutex<VecDeque<Instant>>> = Arc::default();
+    // (written at, received by the session) of the video packets written and not decoded
+    // yet, in order: frame N is packet N.
+    let written: Arc<Mutex<VecDeque<(Instant, Instant)>>> = Arc::default();
     let total_written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (w, t) = (written.clone(), total_written.clone());
     let writer = tokio::spawn(async move {
-        let end = feed_ts_counting(sub, &mut stdin, move |_p| {
+        let end = feed_ts_counting(sub, &mut stdin, move |_p, arrival| {
             w.lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .push_back(Instant::now());
+                .push_back((Instant::now(), arrival));
             t.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         })
         .await;
@@ -526,20 +560,51 @@ async fn decoder_run(
 
     let frame_len = (opts.width * opts.height * 3 / 2) as usize;
     let mut index = 0u64;
+    let mut watchdog = tokio::time::interval(Duration::from_millis(500));
+    watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let mut buf = vec![0u8; frame_len];
-        let got = tokio::select! {
-            _ = cancel.cancelled() => break,
-            r = read_frame(&mut stdout, &mut buf) => r,
+        // One read future across the watchdog's ticks: a read dropped halfway would lose the
+        // alignment of the frames.
+        let got = {
+            let read = read_frame(&mut stdout, &mut buf);
+            tokio::pin!(read);
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => break None,
+                    r = &mut read => break Some(r),
+                    _ = watchdog.tick() => {
+                        // FFmpeg holds a packet or two until the next ones come (demuxer and
+                        // decoder delay), which during an outage may be for minutes; more than
+                        // that, waiting this long, is a stuck decoder.
+                        let stuck = written
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(DECODER_HOLDS)
+                            .is_some_and(|(at, _)| at.elapsed() >= opts.stall_timeout);
+                        if stuck {
+                            status.send_modify(|s| {
+                                s.last_error = Some(format!(
+                                    "stalled: packets in, no frame out for {}s",
+                                    opts.stall_timeout.as_secs_f64()
+                                ))
+                            });
+                            let _ = handle.restart().await;
+                            break None;
+                        }
+                    }
+                }
+            }
         };
         match got {
-            Ok(true) => {}
+            Some(Ok(true)) => {}
             _ => break,
         }
         let arrival = written
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .pop_front()
+            .map(|(_, arrival)| arrival)
             .unwrap_or_else(Instant::now);
         let behind = total_written
             .load(std::sync::atomic::Ordering::Relaxed)

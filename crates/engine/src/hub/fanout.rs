@@ -216,6 +216,7 @@ impl Ring {
         let start = (key - st.first_seq()) as usize;
         let info = st.entries[start].item.info.clone();
         let mut backlog = Vec::with_capacity(st.entries.len() - start);
+        let mut backlog_arrivals = Vec::with_capacity(st.entries.len() - start);
         let mut last_info = info.clone();
         for e in st.entries.range(start..) {
             if !Arc::ptr_eq(&e.item.info, &last_info) {
@@ -225,6 +226,7 @@ impl Ring {
             }
             last_info = e.item.info.clone();
             backlog.push(e.item.packet.clone());
+            backlog_arrivals.push(e.item.arrival);
         }
         let cursor = key + backlog.len() as u64;
         let newest_arrival = st
@@ -238,9 +240,11 @@ impl Ring {
             backlog_age: newest_arrival.saturating_duration_since(oldest_arrival),
             info: info.clone(),
             backlog,
+            backlog_arrivals,
             live: Receiver {
                 ring: self.clone(),
                 cursor,
+                arrival: None,
                 info,
                 max_delay,
                 wake: self.notify.subscribe(),
@@ -257,6 +261,9 @@ impl Ring {
 pub struct Subscription {
     pub info: Arc<StreamInfo>,
     pub backlog: Vec<Packet>,
+    /// When the session received each packet of `backlog`: a backlog whose newest packet is
+    /// old means the camera has been silent since (an outage), not that it is live.
+    pub backlog_arrivals: Vec<Instant>,
     /// Arrival time of the newest backlog packet minus that of the keyframe: how far behind
     /// live the keyframe is.
     pub backlog_age: Duration,
@@ -294,6 +301,8 @@ pub enum Event {
 pub struct Receiver {
     ring: Arc<Ring>,
     cursor: u64,
+    /// When the session received the packet last returned.
+    arrival: Option<Instant>,
     info: Arc<StreamInfo>,
     max_delay: Duration,
     wake: watch::Receiver<u64>,
@@ -306,6 +315,11 @@ impl Receiver {
     /// Packets skipped so far because this subscriber fell behind.
     pub fn skipped(&self) -> u64 {
         self.skipped
+    }
+
+    /// When the session received the packet [`recv`](Self::recv) returned last.
+    pub fn arrival(&self) -> Option<Instant> {
+        self.arrival
     }
 
     /// The parameters of the packets being delivered.
@@ -362,6 +376,7 @@ impl Receiver {
                 return Ok(Some(Event::Info(self.info.clone())));
             }
             self.cursor += 1;
+            self.arrival = Some(e.item.arrival);
             return Ok(Some(Event::Packet(e.item.packet.clone())));
         }
     }

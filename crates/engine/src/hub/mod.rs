@@ -157,6 +157,11 @@ impl CameraHub {
         }
     }
 
+    /// Whether both handles are the same hub.
+    pub fn same_hub(&self, other: &CameraHub) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
     pub fn session(&self, camera_id: i64) -> Option<CameraSession> {
         self.sessions().get(&camera_id).map(|e| e.session.clone())
     }

@@ -4,10 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vs_base::{Error, Result, Secret};
+use vs_base::{Error, Result, Secret, StreamUrl};
 
-use super::pixels;
-use crate::ffmpeg::InputTransport;
+use crate::hub::{CameraHub, SourceConfig};
 
 /// A destination of the program.
 #[derive(Debug, Clone)]
@@ -48,46 +47,77 @@ impl Default for SlateSpec {
     }
 }
 
-/// A camera (or any FFmpeg-readable URL) that can be put on air.
-#[derive(Debug, Clone)]
+/// A camera that can be put on air: named by its id in takes, releases and the status.
+#[derive(Clone)]
 pub struct SourceSpec {
-    /// The camera's id: sources are named by it in takes, releases and the status.
     pub id: i64,
     pub name: String,
-    /// With credentials; they are redacted from logs.
-    pub url: String,
+    pub input: SourceInput,
+    /// Strings masked in every log and status message of this source (with
+    /// [`SourceInput::Url`], the credentials inside the URL).
     pub secrets: Vec<Secret>,
-    /// RTSP: TCP transport and a socket timeout. Otherwise a read/write timeout on network
-    /// URLs.
-    pub rtsp: bool,
+}
+
+/// Where a source's pictures come from. Either way the program decodes a hub session
+/// ([`HubDecoder`](crate::hub::HubDecoder)); only who owns the session differs.
+#[derive(Clone)]
+pub enum SourceInput {
+    /// Camera `id` of the appliance's hub: the session is shared with every other consumer
+    /// and stays connected whatever the program does, so a take of a camera that is not
+    /// pre-rolled starts from its cached keyframe at once.
+    Hub(CameraHub),
+    /// An address for which the program opens a session of its own when the source is taken
+    /// or pre-rolled, closed when it is released (a take that is not pre-rolled then waits
+    /// for the connection). For callers without a hub; credentials inside the URL are taken
+    /// out of it and never reach a command line.
+    Url(String),
 }
 
 impl SourceSpec {
-    pub fn new(id: i64, name: impl Into<String>, url: impl Into<String>) -> Self {
-        let url = url.into();
+    /// Camera `id` of `hub`.
+    pub fn hub(hub: &CameraHub, id: i64, name: impl Into<String>) -> Self {
         SourceSpec {
             id,
             name: name.into(),
-            rtsp: url.starts_with("rtsp://") || url.starts_with("rtsps://"),
-            url,
+            input: SourceInput::Hub(hub.clone()),
             secrets: Vec::new(),
         }
     }
 
-    pub fn rtsp(mut self, rtsp: bool) -> Self {
-        self.rtsp = rtsp;
-        self
+    /// An address the program connects to itself (`rtsp://user:pw@host/path`, `rtmp://`, `srt://`
+    /// …): see [`SourceInput::Url`].
+    pub fn new(id: i64, name: impl Into<String>, url: impl Into<String>) -> Self {
+        SourceSpec {
+            id,
+            name: name.into(),
+            input: SourceInput::Url(url.into()),
+            secrets: Vec::new(),
+        }
     }
 
-    /// How its ingest bounds reads: from the `rtsp` flag, else from the URL.
-    pub fn transport(&self) -> InputTransport {
-        if self.rtsp {
-            InputTransport::Rtsp
-        } else if self.url.contains("://") {
-            InputTransport::Network
-        } else {
-            InputTransport::Local
-        }
+    /// The hub session settings of a [`SourceInput::Url`] source.
+    pub(super) fn url_config(url: &str) -> Result<SourceConfig> {
+        let parsed = StreamUrl::parse(url, "source")?;
+        let cfg = SourceConfig::new(parsed.url);
+        Ok(match (parsed.username, parsed.password) {
+            (None, None) => cfg,
+            (user, Some(pw)) => cfg.credentials(user.unwrap_or_default(), pw),
+            (Some(user), None) => cfg.credentials(user, Secret::new("")),
+        })
+    }
+}
+
+impl std::fmt::Debug for SourceSpec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let input = match &self.input {
+            SourceInput::Hub(_) => "hub".to_string(),
+            SourceInput::Url(u) => vs_base::stream_url::redact_text(u),
+        };
+        f.debug_struct("SourceSpec")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("input", &input)
+            .finish_non_exhaustive()
     }
 }
 
@@ -113,6 +143,9 @@ pub struct ProgramConfig {
     /// A taken source that delivers no frame goes on air (showing the slate) after this long;
     /// until then the previous source stays on air.
     pub take_timeout: Duration,
+    /// A take goes on air with a frame whose packet the camera's session received at most
+    /// this long before the `take` call: never a cached or lagging picture.
+    pub take_max_age: Duration,
     /// The font of the slate and of text overlays without their own; the first of
     /// [`FONT_PATHS`](super::FONT_PATHS) found when `None`.
     pub font: Option<PathBuf>,
@@ -137,6 +170,7 @@ impl ProgramConfig {
             slate: SlateSpec::default(),
             source_timeout: Duration::from_secs(1),
             take_timeout: Duration::from_secs(10),
+            take_max_age: Duration::from_millis(200),
             font: None,
         }
     }
@@ -167,10 +201,6 @@ impl ProgramConfig {
             return Err(Error::invalid("outputs", "duplicate output id"));
         }
         Ok(())
-    }
-
-    pub(super) fn frame_len(&self) -> usize {
-        pixels::frame_len(self.width, self.height)
     }
 }
 

@@ -12,14 +12,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vs_base::{Error, Result};
 
-use super::config::{ProgramConfig, SourceSpec};
+use super::config::{ProgramConfig, SourceInput, SourceSpec};
 use super::egress::Egress;
 use super::fanout::{FanOut, TapChunk};
 use super::ingest::{stop_ingest, Ingest};
 use super::overlay::{Overlay, Overlays};
 use super::status::{build_status, ProgramStatus};
 use super::switcher::{Pending, Selection, Stats};
-use crate::supervisor::{Deps, Shutdown, SupervisorHandle};
+use crate::hub::CameraHub;
+use crate::supervisor::{Deps, SupervisorHandle};
 
 /// Controls a running program. Cheap to clone.
 #[derive(Clone)]
@@ -31,7 +32,6 @@ pub struct ProgramHandle {
 pub(super) struct Inner {
     pub(super) config: ProgramConfig,
     pub(super) deps: Deps,
-    pub(super) sup_shutdown: Shutdown,
     pub(super) cancel: CancellationToken,
     pub(super) selection: Arc<Mutex<Selection>>,
     pub(super) stats: Arc<Stats>,
@@ -39,6 +39,12 @@ pub(super) struct Inner {
     pub(super) encoder: SupervisorHandle,
     pub(super) egress: Vec<Egress>,
     pub(super) ingests: Mutex<BTreeMap<i64, Ingest>>,
+    /// The sessions of [`SourceInput::Url`] sources.
+    pub(super) own_hub: CameraHub,
+    /// Keeps a decoder process ready for the next take.
+    pub(super) warm: Arc<super::warm::WarmSpawner>,
+    /// `deps` with decoders spawned from `warm`.
+    pub(super) decoder_deps: Deps,
     /// Serializes take/preroll/release/stop; true once stopped.
     pub(super) ops: tokio::sync::Mutex<bool>,
     pub(super) tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -68,18 +74,25 @@ impl ProgramHandle {
         self.inner.fanout.tap()
     }
 
-    /// Puts `source` on air, starting its ingest if it is not running (or restarting it if
-    /// its URL changed). Returns at once: the cut happens at the first tick at which the
-    /// source has a fresh frame (the next tick for a pre-rolled source); until then the
-    /// previous source (or the slate) stays on air. The previous source keeps being decoded,
-    /// so a take back is instant too, until it is [`release`](Self::release)d.
+    /// Puts `source` on air, starting its decoder if it is not pre-rolled. Returns at once:
+    /// the cut happens at the first tick at which the source has a live frame — the next
+    /// tick for a pre-rolled source; for one that is not, once its decoder has started from
+    /// the session's cached keyframe and caught up with live (never on a picture older than
+    /// the take). Until then the previous source (or the slate) stays on air. The previous
+    /// source keeps being decoded, so a take back is instant too, until it is
+    /// [`release`](Self::release)d. Fails if a hub camera has no session (disabled).
     pub async fn take(&self, source: SourceSpec) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
             return Err(Error::invalid_state("the program has stopped"));
         }
+        // Measured from the call: starting a decoder is part of a take.
+        let since = self.inner.deps.clock.now();
         let id = source.id;
         let src = self.ensure_ingest(source).await?;
+        let pre_rolled = src.slot.latest().is_some_and(|f| {
+            since.saturating_duration_since(f.at) <= self.inner.config.source_timeout
+        });
         {
             let mut sel = self.inner.selection.lock().expect("selection lock");
             if sel.on_air.as_ref().is_some_and(|s| s.id == id) {
@@ -87,7 +100,8 @@ impl ProgramHandle {
             } else {
                 sel.pending = Some(Pending {
                     source: src,
-                    since: self.inner.deps.clock.now(),
+                    since,
+                    pre_rolled,
                 });
             }
         }
@@ -115,7 +129,8 @@ impl ProgramHandle {
         Ok(())
     }
 
-    /// Starts decoding `source` without putting it on air, so that a later take is instant.
+    /// Starts decoding `source` without putting it on air, so that a later take is on air at
+    /// the next tick.
     pub async fn preroll(&self, source: SourceSpec) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
@@ -126,8 +141,9 @@ impl ProgramHandle {
         Ok(())
     }
 
-    /// Stops the ingest of a source that is neither on air nor being taken. Releasing a source
-    /// that has no ingest does nothing.
+    /// Stops the decoder of a source that is neither on air nor being taken (a hub camera's
+    /// session stays connected; a URL source's own session is closed). Releasing a source
+    /// that has no decoder does nothing.
     pub async fn release(&self, id: i64) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
@@ -145,7 +161,11 @@ impl ProgramHandle {
         }
         let ingest = self.inner.ingests.lock().expect("ingests lock").remove(&id);
         if let Some(ingest) = ingest {
+            let was_url = matches!(ingest.spec.input, SourceInput::Url(_));
             stop_ingest(ingest).await;
+            if was_url {
+                self.inner.own_hub.remove(id).await;
+            }
             info!(program = %self.inner.config.name, source = id, "ingest released");
         }
         drop(ops);
@@ -196,8 +216,8 @@ impl ProgramHandle {
     }
 
     /// Stops the program: egress first (each destination gets a clean end of stream), then
-    /// the encoder, then the ingests, then the internal tasks. Every child is reaped when this
-    /// returns. Calling it again does nothing.
+    /// the encoder, then the decoders (and the program's own sessions), then the internal
+    /// tasks. Every child is reaped when this returns. Calling it again does nothing.
     pub async fn stop(&self) {
         let mut ops = self.inner.ops.lock().await;
         if *ops {
@@ -212,6 +232,8 @@ impl ProgramHandle {
                 .into_values()
                 .collect();
         futures_join(ingests.into_iter().map(stop_ingest)).await;
+        inner.warm.stop().await;
+        inner.own_hub.shutdown().await;
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));
         let sups = std::mem::take(&mut *inner.supervisors.lock().expect("supervisors lock"));

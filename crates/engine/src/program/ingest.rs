@@ -1,74 +1,116 @@
-//! The ingest of one source: a supervised FFmpeg decoding the camera into raw frames of the
-//! program's size and rate, read into the source's newest-frame slot. Started by a take or a
-//! pre-roll, restarted when the camera's URL changes, stopped by a release or the program's
-//! stop.
+//! The ingest of one source: a [`HubDecoder`] on the camera's hub session, decoding to raw
+//! frames of the program's size, whose live frames go into the source's newest-frame slot.
+//! Started by a take or a pre-roll, stopped by a release or the program's stop.
+//!
+//! Only live frames reach the slot: the frames a decoder makes from the session's cached GOP
+//! while it catches up are older than the take and never go on air. A slot's frame is dated
+//! by when the session received its packet, so a frame decoded from packets that arrived
+//! before an outage is not fresh either. The camera's connection is the hub's: an outage
+//! leaves the decoder idle on its subscription, and pictures resume by themselves when the
+//! session plays again. A session that is replaced (the camera was disabled and enabled
+//! again) gets a new decoder.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
-use vs_base::Result;
+use tracing::{debug, info};
+use vs_base::{Error, ErrorKind, Result};
 
-use super::config::{ProgramConfig, SourceSpec};
+use super::config::{SourceInput, SourceSpec};
 use super::handle::ProgramHandle;
-use super::slot::{self, FrameSlot};
+use super::slot::FrameSlot;
 use super::switcher::Source;
-use crate::backoff::BackoffPolicy;
-use crate::ffmpeg::program::ingest_args;
-use crate::spawner::{ProcessSpec, StdinMode, StdoutMode};
-use crate::supervisor::{supervise, Deps, MediaIo, SupervisorConfig, SupervisorHandle};
+use crate::hub::{
+    CameraHub, CameraSession, DecoderOptions, DecoderStatus, HubDecoder, SessionState,
+};
+use crate::supervisor::{Deps, SupervisorHandle};
+
+/// How often an ingest looks for its camera's session while the camera has none.
+const SESSION_POLL: Duration = Duration::from_millis(250);
 
 pub(super) struct Ingest {
     pub spec: SourceSpec,
-    pub handle: SupervisorHandle,
     pub slot: Arc<FrameSlot>,
-    supervisor: JoinHandle<()>,
-    reader: JoinHandle<()>,
+    pub current: Arc<Mutex<Current>>,
+    cancel: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+/// The decoder an ingest runs now, for the status.
+#[derive(Default)]
+pub(super) struct Current {
+    pub session: Option<CameraSession>,
+    pub process: Option<SupervisorHandle>,
+    pub decoder: Option<watch::Receiver<DecoderStatus>>,
 }
 
 impl ProgramHandle {
+    /// The hub that holds the source's session: the appliance's, or the program's own for a
+    /// URL (configured here: a new or changed URL connects, the same one changes nothing).
+    async fn source_hub(&self, spec: &SourceSpec) -> Result<CameraHub> {
+        match &spec.input {
+            SourceInput::Hub(hub) => {
+                if hub.session(spec.id).is_none() {
+                    return Err(Error::new(
+                        ErrorKind::Unavailable,
+                        format!(
+                            "camera {} ({}) has no session: is it enabled?",
+                            spec.id, spec.name
+                        ),
+                    ));
+                }
+                Ok(hub.clone())
+            }
+            SourceInput::Url(url) => {
+                let cfg = SourceSpec::url_config(url)?;
+                self.inner.own_hub.configure(spec.id, cfg).await?;
+                Ok(self.inner.own_hub.clone())
+            }
+        }
+    }
+
     pub(super) async fn ensure_ingest(&self, spec: SourceSpec) -> Result<Source> {
         let inner = &self.inner;
-        let existing = {
-            let ingests = inner.ingests.lock().expect("ingests lock");
-            ingests.get(&spec.id).map(|i| {
-                (
-                    i.handle.clone(),
-                    i.slot.clone(),
-                    i.spec.url != spec.url || i.spec.rtsp != spec.rtsp,
-                )
-            })
-        };
-        if let Some((handle, slot, changed)) = existing {
-            if changed {
-                handle
-                    .update_spec(ingest_spec(&inner.config, &spec))
-                    .await?;
-                let mut ingests = inner.ingests.lock().expect("ingests lock");
-                if let Some(i) = ingests.get_mut(&spec.id) {
+        let hub = self.source_hub(&spec).await?;
+        let replaced = {
+            let mut ingests = inner.ingests.lock().expect("ingests lock");
+            match ingests.get_mut(&spec.id) {
+                Some(i) if same_input(&i.spec.input, &spec.input) => {
                     i.spec = spec.clone();
+                    return Ok(Source {
+                        id: spec.id,
+                        slot: i.slot.clone(),
+                    });
                 }
+                Some(_) => ingests.remove(&spec.id),
+                None => None,
             }
-            return Ok(Source { id: spec.id, slot });
+        };
+        if let Some(old) = replaced {
+            // The same id from another hub (or from a URL): the old decoder goes, and so does
+            // the program's own session if the old one was a URL.
+            let was_url = matches!(old.spec.input, SourceInput::Url(_));
+            stop_ingest(old).await;
+            if was_url {
+                inner.own_hub.remove(spec.id).await;
+            }
         }
         let slot = Arc::new(FrameSlot::new());
-        let sup = supervise(
-            ingest_spec(&inner.config, &spec),
-            ingest_supervision(),
-            inner.deps.clone(),
-            inner.sup_shutdown.clone(),
-        );
-        let reader = tokio::spawn(ingest_reader(
-            sup.media,
+        let current = Arc::new(Mutex::new(Current::default()));
+        let cancel = inner.cancel.child_token();
+        let task = tokio::spawn(ingest_task(
+            hub,
+            spec.id,
+            super::decoder_options(&inner.config),
+            // Decoders come from the program's spare when there is one.
+            inner.decoder_deps.clone(),
             slot.clone(),
-            inner.config.frame_len(),
-            inner.deps.clone(),
-            inner.cancel.clone(),
+            current.clone(),
+            cancel.clone(),
         ));
-        sup.handle.start().await?;
         debug!(program = %inner.config.name, source = spec.id, "ingest started");
         let source = Source {
             id: spec.id,
@@ -78,81 +120,84 @@ impl ProgramHandle {
             spec.id,
             Ingest {
                 spec,
-                handle: sup.handle,
                 slot,
-                supervisor: sup.task,
-                reader,
+                current,
+                cancel,
+                task,
             },
         );
         Ok(source)
     }
 }
 
-/// The ingest process of one source; its log lines say which program and camera they are
-/// about.
-fn ingest_spec(config: &ProgramConfig, src: &SourceSpec) -> ProcessSpec {
-    ProcessSpec {
-        name: format!("program {} ingest {}", config.name, src.name),
-        program: config.ffmpeg.clone(),
-        args: ingest_args(config, src),
-        stdin: StdinMode::Null,
-        stdout: StdoutMode::Media,
-        secrets: src.secrets.clone(),
-        ..Default::default()
-    }
-    .span(tracing::info_span!(
-        "ffmpeg",
-        role = "ingest",
-        program = %config.name,
-        program_id = config.id,
-        camera_id = src.id,
-    ))
-}
-
-/// Stops an ingest and waits until its process is reaped and its reader is gone.
-pub(super) async fn stop_ingest(ingest: Ingest) {
-    let _ = ingest.handle.stop().await;
-    drop(ingest.handle);
-    // With the last handle gone the actor ends; its task owns nothing else.
-    let _ = ingest.supervisor.await;
-    ingest.reader.abort();
-    let _ = ingest.reader.await;
-}
-
-pub(super) fn ingest_supervision() -> SupervisorConfig {
-    SupervisorConfig {
-        startup_timeout: Duration::from_secs(15),
-        stall_timeout: Duration::from_secs(6),
-        stop_timeout: Duration::from_secs(3),
-        backoff: BackoffPolicy {
-            initial: Duration::from_millis(500),
-            // A camera that comes back must be back on air within seconds.
-            max: Duration::from_secs(5),
-            reset_after: Duration::from_secs(20),
-            ..BackoffPolicy::default()
-        },
-        ..SupervisorConfig::default()
+fn same_input(a: &SourceInput, b: &SourceInput) -> bool {
+    match (a, b) {
+        (SourceInput::Hub(a), SourceInput::Hub(b)) => a.same_hub(b),
+        (SourceInput::Url(_), SourceInput::Url(_)) => true,
+        _ => false,
     }
 }
 
-/// Reads each run of one ingest into its slot.
-async fn ingest_reader(
-    mut media: mpsc::Receiver<MediaIo>,
-    slot: Arc<FrameSlot>,
-    frame_len: usize,
+/// Runs a decoder on the camera's current session and moves its live frames into the slot;
+/// starts another one on the camera's next session if this one is stopped.
+async fn ingest_task(
+    hub: CameraHub,
+    id: i64,
+    opts: DecoderOptions,
     deps: Deps,
+    slot: Arc<FrameSlot>,
+    current: Arc<Mutex<Current>>,
     cancel: CancellationToken,
 ) {
     loop {
-        let io = tokio::select! {
-            _ = cancel.cancelled() => return,
-            io = media.recv() => match io { Some(io) => io, None => return },
+        let session = hub
+            .session(id)
+            .filter(|s| s.state() != SessionState::Stopped);
+        let Some(session) = session else {
+            *current.lock().expect("ingest lock") = Current::default();
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = tokio::time::sleep(SESSION_POLL) => continue,
+            }
         };
-        let Some(stdout) = io.stdout else { continue };
-        let clock = deps.clock.clone();
+        let mut decoder =
+            HubDecoder::start(session.clone(), opts.clone(), deps.clone(), cancel.clone());
+        *current.lock().expect("ingest lock") = Current {
+            session: Some(session.clone()),
+            process: Some(decoder.process().clone()),
+            decoder: Some(decoder.watch_status()),
+        };
+        let mut state = session.watch_state();
+        let cancelled = loop {
+            tokio::select! {
+                _ = cancel.cancelled() => break true,
+                frame = decoder.next_frame() => match frame {
+                    Some(f) if f.live => {
+                        slot.put(Arc::new(Vec::from(f.data)), f.arrival);
+                    }
+                    Some(_) => {}
+                    None => break false,
+                },
+                _ = state.wait_for(|s| *s == SessionState::Stopped) => {
+                    info!(camera = id, "program ingest: the camera's session stopped");
+                    break false;
+                }
+            }
+        };
+        decoder.stop().await;
+        if cancelled {
+            return;
+        }
+        // The session stopped: look for its successor (without spinning on a stopped one).
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = slot::read_frames(stdout, frame_len, &slot, move || clock.now()) => {}
+            _ = tokio::time::sleep(SESSION_POLL) => {}
         }
     }
+}
+
+/// Stops an ingest and waits until its decoder process is reaped.
+pub(super) async fn stop_ingest(ingest: Ingest) {
+    ingest.cancel.cancel();
+    let _ = ingest.task.await;
 }

@@ -1,14 +1,28 @@
 //! The program feed: one continuous output with live camera switching, a slate and overlays.
 //!
 //! ```text
-//!  camera A ─ ingest FFmpeg ─ raw frames ─ newest-frame slot ─┐
-//!  camera B ─ ingest FFmpeg ─ raw frames ─ newest-frame slot ─┤  (on air / pre-rolled only)
-//!                                                              ▼
+//!  camera A ─ hub session (always on) ─┬─ HubDecoder ─ live raw frames ─ newest-frame slot ─┐
+//!  camera B ─ hub session (always on) ─┼─ HubDecoder ─ live raw frames ─ newest-frame slot ─┤
+//!  camera C ─ hub session (always on) ─┘  (decoders for on air / taken / pre-rolled only)   │
+//!      (packets only, shared with previews, copy streams, snapshots)                        ▼
 //!              program clock (one tick per frame: newest frame, repeat, or slate; overlays)
 //!                                                              │ raw yuv420p, exactly fps
 //!                         encoder FFmpeg (+ silent AAC) ─ MPEG-TS ─ fan-out ─┬─ egress FFmpeg → RTMP 1
 //!                                                                            └─ egress FFmpeg → RTMP 2
 //! ```
+//!
+//! The cameras come from the [camera hub](crate::hub): each enabled camera has one session
+//! that stays connected (packets only, no decoding) whatever the program does, with a cache of
+//! the packets since its last keyframe. A source being decoded has a
+//! [`HubDecoder`](crate::hub::HubDecoder) at the program's size: an FFmpeg fed the session's
+//! packets on stdin (it never sees the camera's address or credentials). A take of a source
+//! that is not pre-rolled starts its decoder from the cached keyframe; the decoder catches up
+//! with live faster than real time, and the switcher commits the take at the first tick at
+//! which that decoder has a live frame — never on the cached keyframe, so what goes on air is
+//! as new as the take. A pre-rolled source (its decoder running) is on air at the next tick.
+//! A released source's decoder stops; its session stays. When the camera is lost, the slate
+//! goes on air after `source_timeout`; the decoder waits on its subscription and the camera
+//! is back on air by itself when its session plays again.
 //!
 //! The encoder never sees a switch, a camera loss or an overlay change: its input is a constant
 //! frame rate of raw frames, so its output timestamps are constant by construction and the RTMP
@@ -19,10 +33,18 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
+//! use vs_engine::hub::{CameraHub, HubOptions, SourceConfig};
 //! use vs_engine::*;
 //! use tokio_util::sync::CancellationToken;
 //!
 //! # async fn demo(shutdown: CancellationToken) -> vs_base::Result<()> {
+//! let hub = CameraHub::new(HubOptions::default(), Deps::real(), shutdown.clone());
+//! for (id, url) in [(3, "rtsp://192.168.1.50/stream1"), (4, "rtsp://192.168.1.51/stream1")] {
+//!     let parsed = vs_base::StreamUrl::parse(url, "address")?;
+//!     let cfg = SourceConfig::new(parsed.url).credentials("admin", vs_base::Secret::new("pw"));
+//!     hub.configure(id, cfg).await?;
+//! }
+//!
 //! let mut cfg = ProgramConfig::new("Main", 1280, 720, 30);
 //! cfg.encoder = "libx264".into(); // `probe_encoders(..).selected`
 //! let mut yt = OutputSpec::new(1, "YouTube", "rtmp://a.rtmp.youtube.com/live2/KEY");
@@ -30,10 +52,10 @@
 //! cfg.outputs.push(yt);
 //! let program = Program::start(cfg, Deps::real(), shutdown).await?;
 //!
-//! let dock = SourceSpec::new(3, "Dock", "rtsp://user:pw@192.168.1.50/stream1");
-//! let gate = SourceSpec::new(4, "Gate", "rtsp://user:pw@192.168.1.51/stream1");
-//! program.preroll(gate.clone()).await?; // decoded, not on air: the take below is instant
-//! program.take(dock).await?;
+//! let dock = SourceSpec::hub(&hub, 3, "Dock");
+//! let gate = SourceSpec::hub(&hub, 4, "Gate");
+//! program.take(dock).await?; // from the cached keyframe: on air as soon as it is live
+//! program.preroll(gate.clone()).await?; // decoded, not on air: the take below is at the next tick
 //! program.set_overlays(vec![Overlay {
 //!     id: 1,
 //!     visible: true,
@@ -47,14 +69,18 @@
 //! }])
 //! .await?;
 //! program.take(gate).await?;
+//! program.release(3).await?; // Dock's decoder stops, its session stays connected
 //! program.hold(Duration::from_secs(10)); // freeze while the on-air camera moves
 //! program.unhold();
 //! let status = program.status(); // or program.subscribe()
-//! println!("on air: {:?}, slate: {}", status.on_air, status.slate_active);
+//! println!("on air: {:?}, slate: {}, last take: {:?}", status.on_air, status.slate_active, status.last_take);
 //! program.stop().await;
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! [`SourceSpec::new`] (a URL) is for callers without a hub: the program then opens a session
+//! of its own for that camera while it is taken or pre-rolled.
 
 mod clock;
 mod config;
@@ -72,6 +98,7 @@ mod switcher;
 mod text;
 mod ticker;
 pub mod tsgop;
+mod warm;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -80,13 +107,14 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 use vs_base::{Error, Result};
 
+use crate::hub::{CameraHub, DecoderOptions, HubDecoder, HubOptions};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
-pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
+pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceInput, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
 pub use pixels::{rgb_to_yuv, yuv_to_rgb, Rgba, RgbaImage};
-pub use status::{IngestStatus, OutputStatus, ProgramStatus};
+pub use status::{IngestStatus, OutputStatus, ProgramStatus, TakeStatus};
 pub use text::FONT_PATHS;
 
 use fanout::FanOut;
@@ -180,6 +208,15 @@ impl Program {
             cancel.clone(),
         )));
         enc.handle.start().await?;
+        let warm = warm::WarmSpawner::start(
+            deps.spawner.clone(),
+            HubDecoder::process_spec(&decoder_options(&config), 0),
+            cancel.child_token(),
+        );
+        let decoder_deps = Deps {
+            spawner: warm.clone(),
+            clock: deps.clock.clone(),
+        };
 
         let selection = Arc::new(Mutex::new(Selection::default()));
         let status_kick = Arc::new(tokio::sync::Notify::new());
@@ -189,6 +226,7 @@ impl Program {
             Arc::new(slate),
             config.source_timeout,
             config.take_timeout,
+            config.take_max_age,
             status_kick.clone(),
         );
         tasks.push(tokio::spawn(clock::program_clock(
@@ -220,15 +258,19 @@ impl Program {
             started_at,
             take_latency_ms: None,
             switch_gap_frames: None,
+            last_take: None,
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
               fps = config.fps, encoder = %config.encoder, outputs = config.outputs.len(), "program started");
 
+        let own_hub = CameraHub::new(own_hub_options(&config), deps.clone(), cancel.child_token());
         let inner = Arc::new(Inner {
             config,
             deps,
-            sup_shutdown,
+            own_hub,
+            warm,
+            decoder_deps,
             cancel,
             selection,
             stats,
@@ -252,4 +294,28 @@ impl Program {
         inner.tasks.lock().expect("tasks lock").push(t);
         Ok(ProgramHandle { inner })
     }
+}
+
+/// The sessions a program opens itself for URL sources: a camera that comes back must be
+/// back on air within seconds, so their backoff stays short.
+fn own_hub_options(config: &ProgramConfig) -> HubOptions {
+    let defaults = HubOptions::default();
+    HubOptions {
+        backoff: crate::backoff::BackoffPolicy {
+            initial: std::time::Duration::from_millis(500),
+            max: std::time::Duration::from_secs(5),
+            reset_after: std::time::Duration::from_secs(20),
+            ..defaults.backoff
+        },
+        ffmpeg: config.ffmpeg.clone(),
+        ..defaults
+    }
+}
+
+/// How a program decodes its cameras: at its own size.
+fn decoder_options(config: &ProgramConfig) -> DecoderOptions {
+    let mut opts = DecoderOptions::new(config.width, config.height);
+    opts.ffmpeg = config.ffmpeg.clone();
+    opts.kind = crate::hub::ConsumerKind::Program;
+    opts
 }

@@ -9,7 +9,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::handle::Inner;
-use crate::supervisor::Status;
+use crate::hub::SessionState;
+use crate::supervisor::{State, Status};
 
 /// One destination in the status.
 #[derive(Debug, Clone, Serialize)]
@@ -21,13 +22,37 @@ pub struct OutputStatus {
     pub dropped_bytes: u64,
 }
 
-/// One running ingest in the status.
+/// One decoded source (on air, being taken or pre-rolled) in the status.
 #[derive(Debug, Clone, Serialize)]
 pub struct IngestStatus {
     pub id: i64,
     pub name: String,
+    /// The decoder process (an FFmpeg reading the camera's session on its stdin).
     pub status: Status,
+    /// Live frames decoded so far (pictures that could go on air).
     pub frames: u64,
+    /// The state of the camera's hub session; `None` while the camera has none (disabled).
+    pub session: Option<SessionState>,
+    /// The decoder has caught up with live since it (re)started.
+    pub caught_up: bool,
+    /// From the decoder's start to its first live frame, for its current run.
+    pub catch_up_ms: Option<u64>,
+}
+
+/// The last take that reached air.
+#[derive(Debug, Clone, Serialize)]
+pub struct TakeStatus {
+    pub source: i64,
+    /// The program tick (0 at the program's start, one per frame) whose frame was the
+    /// source's first on air.
+    pub tick: u64,
+    /// From the `take` call to that tick.
+    pub latency_ms: f64,
+    /// How long before that tick the camera's session had received the packet of that frame:
+    /// the picture a take puts on air is live, not the cached keyframe.
+    pub frame_age_ms: f64,
+    /// The source was decoded already (pre-rolled) when it was taken.
+    pub pre_rolled: bool,
 }
 
 /// A snapshot of a program, published about twice a second and at every take.
@@ -58,6 +83,7 @@ pub struct ProgramStatus {
     pub take_latency_ms: Option<u64>,
     /// Ticks without a new frame right before the first frame of the last take.
     pub switch_gap_frames: Option<u64>,
+    pub last_take: Option<TakeStatus>,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -91,7 +117,7 @@ pub(super) async fn status_task(inner: std::sync::Weak<Inner>, cancel: Cancellat
 }
 
 pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
-    let (on_air, pending_take, take_latency, switch_gap, held) = {
+    let (on_air, pending_take, take_latency, switch_gap, held, last_take) = {
         let sel = inner.selection.lock().expect("selection lock");
         (
             sel.on_air.as_ref().map(|s| s.id),
@@ -99,6 +125,7 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
             sel.take_latency,
             sel.switch_gap_frames,
             sel.hold_until.is_some(),
+            sel.last_take,
         )
     };
     let ingests = inner
@@ -106,11 +133,29 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         .lock()
         .expect("ingests lock")
         .iter()
-        .map(|(id, i)| IngestStatus {
-            id: *id,
-            name: i.spec.name.clone(),
-            status: i.handle.status(),
-            frames: i.slot.count(),
+        .map(|(id, i)| {
+            let current = i.current.lock().expect("ingest lock");
+            let decoder = current.decoder.as_ref().map(|d| d.borrow().clone());
+            let status = match &current.process {
+                Some(p) => p.status(),
+                None => {
+                    let mut s = Status::new(format!("program decoder {}", i.spec.name));
+                    s.state = State::Idle;
+                    s.last_error = Some(format!("camera {id} has no session (disabled?)"));
+                    s
+                }
+            };
+            IngestStatus {
+                id: *id,
+                name: i.spec.name.clone(),
+                status,
+                frames: i.slot.count(),
+                session: current.session.as_ref().map(|s| s.state()),
+                caught_up: decoder.as_ref().is_some_and(|d| d.caught_up),
+                catch_up_ms: decoder
+                    .and_then(|d| d.catch_up)
+                    .map(|d| d.as_millis() as u64),
+            }
         })
         .collect();
     let s = &inner.stats;
@@ -141,5 +186,12 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         started_at: inner.started_at,
         take_latency_ms: take_latency.map(|d| d.as_millis() as u64),
         switch_gap_frames: switch_gap,
+        last_take: last_take.map(|t| TakeStatus {
+            source: t.source,
+            tick: t.tick,
+            latency_ms: t.latency.as_secs_f64() * 1000.0,
+            frame_age_ms: t.frame_age.as_secs_f64() * 1000.0,
+            pre_rolled: t.pre_rolled,
+        }),
     }
 }

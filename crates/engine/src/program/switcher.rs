@@ -1,7 +1,8 @@
 //! What goes on air at each tick of the program clock: the newest frame of the on-air source,
 //! the same frame again, or the slate, with the overlays blended into a copy. Also commits
-//! takes (a source goes on air when it has a fresh frame, so a cut never shows black) and
-//! keeps the counters the status reports.
+//! takes (a source goes on air at the first tick at which its slot has a fresh frame — slots
+//! only ever hold live frames, see `ingest` — so a cut never shows black nor a picture older
+//! than the take) and keeps the counters the status reports.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,21 @@ pub struct Source {
 pub struct Pending {
     pub source: Source,
     pub since: Instant,
+    /// The source had a fresh frame when it was taken.
+    pub pre_rolled: bool,
+}
+
+/// The last take that reached air.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TakeRecord {
+    pub source: i64,
+    /// The tick (counted from 0 at the program's start) whose frame was the source's first.
+    pub tick: u64,
+    /// From the `take` call to that tick.
+    pub latency: Duration,
+    /// How long before that tick the session received the packet of that first frame.
+    pub frame_age: Duration,
+    pub pre_rolled: bool,
 }
 
 /// Which source is on air and which one was asked for; shared with the program handle.
@@ -32,6 +48,7 @@ pub struct Selection {
     pub pending: Option<Pending>,
     pub take_latency: Option<Duration>,
     pub switch_gap_frames: Option<u64>,
+    pub last_take: Option<TakeRecord>,
     /// Until then the picture on air is frozen (e.g. while the on-air camera moves to a
     /// preset).
     pub hold_until: Option<Instant>,
@@ -64,11 +81,12 @@ pub struct Switcher {
     slate: FrameData,
     source_timeout: Duration,
     take_timeout: Duration,
+    take_max_age: Duration,
     last: Option<BaseKey>,
     /// Ticks since the last new source frame.
     repeats: u64,
-    /// Start of a committed take whose source has not shown a frame yet.
-    awaiting_first: Option<Instant>,
+    /// A committed take whose source has not shown a frame yet.
+    awaiting_first: Option<(i64, Instant, bool)>,
     composed: Option<(BaseKey, u64, FrameData)>,
     last_base: Option<FrameData>,
     slate_was: bool,
@@ -83,6 +101,7 @@ impl Switcher {
         slate: FrameData,
         source_timeout: Duration,
         take_timeout: Duration,
+        take_max_age: Duration,
         kick: Arc<Notify>,
     ) -> Self {
         Switcher {
@@ -91,6 +110,7 @@ impl Switcher {
             slate,
             source_timeout,
             take_timeout,
+            take_max_age,
             last: None,
             repeats: 0,
             awaiting_first: None,
@@ -106,15 +126,16 @@ impl Switcher {
         let (on_air, held) = {
             let mut sel = self.selection.lock().expect("selection lock");
             if let Some(p) = &sel.pending {
-                let fresh =
-                    p.source.slot.latest().is_some_and(|f| {
-                        now.saturating_duration_since(f.at) <= self.source_timeout
-                    });
+                // As new as the take: a decoder still catching up (or lagging) is waited for.
+                let fresh = p.source.slot.latest().is_some_and(|f| {
+                    now.saturating_duration_since(f.at) <= self.source_timeout
+                        && p.since.saturating_duration_since(f.at) <= self.take_max_age
+                });
                 // A source that never delivers goes on air anyway after a while (showing the
                 // slate): the operator asked for it and must see that it does not work.
                 if fresh || now.saturating_duration_since(p.since) >= self.take_timeout {
                     let p = sel.pending.take().expect("checked above");
-                    self.awaiting_first = Some(p.since);
+                    self.awaiting_first = Some((p.source.id, p.since, p.pre_rolled));
                     sel.on_air = Some(p.source);
                     // A cut replaces a frozen picture.
                     sel.hold_until = None;
@@ -127,8 +148,9 @@ impl Switcher {
             (sel.on_air.clone(), sel.hold_until.is_some())
         };
 
-        let (key, base) = match (&self.last, &self.last_base) {
-            (Some(key), Some(base)) if held => (*key, base.clone()),
+        let tick = self.stats.ticks.load(Ordering::Relaxed);
+        let (key, base, frame_at) = match (&self.last, &self.last_base) {
+            (Some(key), Some(base)) if held => (*key, base.clone(), None),
             _ => {
                 let frame = on_air.as_ref().and_then(|src| {
                     src.slot
@@ -141,10 +163,11 @@ impl Switcher {
                                     seq: f.seq,
                                 },
                                 f.data,
+                                Some(f.at),
                             )
                         })
                 });
-                frame.unwrap_or((BaseKey::Slate, self.slate.clone()))
+                frame.unwrap_or((BaseKey::Slate, self.slate.clone(), None))
             }
         };
         let slate = key == BaseKey::Slate;
@@ -168,10 +191,20 @@ impl Switcher {
             _ => {}
         }
         if is_new {
-            if let Some(since) = self.awaiting_first.take() {
+            if let Some((source, since, pre_rolled)) = self.awaiting_first.take() {
+                let latency = now.saturating_duration_since(since);
                 let mut sel = self.selection.lock().expect("selection lock");
-                sel.take_latency = Some(now.saturating_duration_since(since));
+                sel.take_latency = Some(latency);
                 sel.switch_gap_frames = Some(self.repeats);
+                sel.last_take = Some(TakeRecord {
+                    source,
+                    tick,
+                    latency,
+                    frame_age: frame_at
+                        .map(|at| now.saturating_duration_since(at))
+                        .unwrap_or_default(),
+                    pre_rolled,
+                });
                 self.kick.notify_one();
             }
             self.repeats = 0;
@@ -222,6 +255,7 @@ mod tests {
             slate,
             Duration::from_secs(1),
             Duration::from_secs(5),
+            Duration::from_millis(200),
             Arc::new(Notify::new()),
         );
         (sw, sel, stats)
@@ -235,6 +269,7 @@ mod tests {
         sel.lock().unwrap().pending = Some(Pending {
             source: src.clone(),
             since: at,
+            pre_rolled: false,
         });
     }
 
@@ -358,6 +393,64 @@ mod tests {
             sel.lock().unwrap().take_latency,
             Some(Duration::from_millis(30))
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_take_records_its_tick_latency_and_the_age_of_its_first_frame() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        assert_eq!(sw.tick(t0, &none)[0], 41);
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        take(&sel, &b, t0 + Duration::from_millis(10));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(40), &none)[0], 41);
+        assert!(sel.lock().unwrap().last_take.is_none());
+        // The session received the frame's packet at 60 ms; it is on air at the tick of 80.
+        b.slot.put(frame(20), t0 + Duration::from_millis(60));
+        assert_eq!(sw.tick(t0 + Duration::from_millis(80), &none)[0], 20);
+        let t = sel.lock().unwrap().last_take.unwrap();
+        assert_eq!(
+            t,
+            TakeRecord {
+                source: 2,
+                tick: 2,
+                latency: Duration::from_millis(70),
+                frame_age: Duration::from_millis(20),
+                pre_rolled: false,
+            }
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_take_waits_for_a_frame_as_new_as_itself() {
+        let (mut sw, sel, _) = switcher();
+        let none = OverlaySet::default();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        a.slot.put(frame(10), t0);
+        take(&sel, &a, t0);
+        assert_eq!(sw.tick(t0, &none)[0], 10);
+        // B's decoder lags: its newest frame's packet arrived 300 ms before the take.
+        let b = Source {
+            id: 2,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        let t1 = t0 + Duration::from_millis(500);
+        b.slot.put(frame(20), t1 - Duration::from_millis(300));
+        take(&sel, &b, t1);
+        a.slot.put(frame(11), t1);
+        assert_eq!(sw.tick(t1, &none)[0], 11, "not on the lagging picture");
+        assert!(sel.lock().unwrap().pending.is_some());
+        b.slot.put(frame(21), t1 - Duration::from_millis(150));
+        let t2 = t1 + Duration::from_millis(40);
+        assert_eq!(sw.tick(t2, &none)[0], 21);
+        assert_eq!(sel.lock().unwrap().on_air.as_ref().unwrap().id, 2);
     }
 
     #[tokio::test(start_paused = true)]

@@ -84,6 +84,12 @@ pub struct SimOptions {
     pub response_delay: Duration,
     /// `false` simulates a fixed camera: no PTZ service is advertised or answered.
     pub ptz: bool,
+    /// `false` ignores the `Timeout` of a ContinuousMove, as some ONVIF servers do: the head
+    /// keeps moving until a Stop (or an end stop).
+    pub honour_move_timeout: bool,
+    /// Refuse a bad login with a bare HTTP 401 (no challenge, no body), as servers that only
+    /// check WS-Security do, instead of gSOAP's NotAuthorized fault.
+    pub bare_401: bool,
 }
 
 impl Default for SimOptions {
@@ -110,6 +116,8 @@ impl Default for SimOptions {
             report_preset_positions: false,
             response_delay: Duration::ZERO,
             ptz: true,
+            honour_move_timeout: true,
+            bare_401: false,
         }
     }
 }
@@ -363,6 +371,17 @@ fn not_authorized() -> Response {
     fault("s:Sender", &["ter:NotAuthorized"], "Sender not Authorized")
 }
 
+/// A refused login, in the style the options ask for.
+fn refused(o: &SimOptions) -> Response {
+    if o.bare_401 {
+        let mut r = StatusCode::UNAUTHORIZED.into_response();
+        r.headers_mut()
+            .insert(header::SERVER, HeaderValue::from_static(SERVER_HEADER));
+        return r;
+    }
+    not_authorized()
+}
+
 fn invalid_arg(sub: &str, reason: &str) -> Response {
     fault("s:Sender", &["ter:InvalidArgVal", sub], reason)
 }
@@ -440,12 +459,12 @@ fn authenticate(
                 return Ok(());
             }
             st.stats.auth_faults += 1;
-            return Err(Box::new(not_authorized()));
+            return Err(Box::new(refused(o)));
         }
     }
     if !o.http_digest {
         st.stats.auth_faults += 1;
-        return Err(Box::new(not_authorized()));
+        return Err(Box::new(refused(o)));
     }
     let now = Instant::now();
     st.digest_nonces
@@ -776,7 +795,7 @@ fn ptz_dispatch(shared: &Shared, action: &str, op: &Element) -> Response {
                 .unwrap_or(Duration::from_secs(5));
             st.motion.target = None;
             st.motion.velocity = Some(velocity);
-            st.motion.velocity_until = Some(now + timeout);
+            st.motion.velocity_until = shared.opts.honour_move_timeout.then(|| now + timeout);
             empty_response(action)
         }
         "Stop" => {

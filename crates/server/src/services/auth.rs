@@ -82,6 +82,8 @@ pub fn check_username(value: &str) -> Result<String> {
     if v.is_empty() || v.len() > 64 {
         return Err(Error::invalid("username", "must be 1 to 64 characters"));
     }
+    // Named precisely: the character set below refuses it too, but not saying which.
+    super::validate::invisible("username", value, v)?;
     if !v
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
@@ -495,6 +497,10 @@ mod tests {
     fn username_rules() {
         assert!(check_username("admin").is_ok());
         assert!(check_username("a b").is_err());
+        assert!(check_username("adm\u{200B}in")
+            .unwrap_err()
+            .message
+            .contains("U+200B ZERO WIDTH SPACE) at position 4"));
         assert!(check_username("").is_err());
         assert!(check_password("password", "short").is_err());
         assert!(check_password("password", "longenough").is_ok());

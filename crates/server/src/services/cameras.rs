@@ -6,12 +6,13 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result, Secret, SecretBox, StreamUrl};
+use vs_base::{Error, ErrorKind, Protocol, Result, Secret, SecretBox, StreamUrl};
 use vs_db::cameras::{CameraRow, CameraWrite};
 use vs_db::Db;
 use vs_timeline::credentials::{join_credentials, split_credentials, CredentialPlacement};
 
 use super::presets::{validate_preset, Preset, PresetInput};
+use super::ptz::{CameraCopy, PtzService};
 use super::{validate, Events, Infra};
 
 /// What kind of camera: a fixed view, or one that pans/tilts/zooms (ONVIF).
@@ -282,15 +283,22 @@ pub struct CameraService {
     secrets: SecretBox,
     events: Events,
     listeners: Vec<Arc<dyn CameraListener>>,
+    /// Removes a deleted preset's copy on the camera.
+    ptz: Arc<PtzService>,
 }
 
 impl CameraService {
-    pub fn new(infra: &Infra, listeners: Vec<Arc<dyn CameraListener>>) -> Self {
+    pub fn new(
+        infra: &Infra,
+        listeners: Vec<Arc<dyn CameraListener>>,
+        ptz: Arc<PtzService>,
+    ) -> Self {
         CameraService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
             events: infra.events.clone(),
             listeners,
+            ptz,
         }
     }
 
@@ -504,11 +512,52 @@ impl CameraService {
         Ok(row.into())
     }
 
-    pub async fn delete_preset(&self, id: i64, user_id: Option<i64>) -> Result<()> {
+    /// Deletes a preset, and its copy on the camera first (see `DeletePresetQuery` for what
+    /// happens when the camera cannot remove it, and what `force` changes).
+    pub async fn delete_preset(&self, id: i64, user_id: Option<i64>, force: bool) -> Result<()> {
         let existing = self.db.preset(id).await?;
+        let copy = match self.ptz.remove_from_camera(&existing).await {
+            Ok(copy) => copy,
+            Err(e) if force => {
+                tracing::warn!(preset = id, error = %e.message, "preset deleted by force; the camera keeps its copy");
+                CameraCopy::Kept(e.message)
+            }
+            Err(e) => {
+                let kind = match e.kind {
+                    ErrorKind::Timeout => ErrorKind::Timeout,
+                    _ => ErrorKind::Device,
+                };
+                return Err(Error::new(
+                    kind,
+                    format!(
+                        "the preset '{}' was not deleted, because the camera did not remove its \
+                         copy (token {}): {}. Fix the camera's connection and delete it again, or \
+                         delete with force=true to remove it from the appliance only",
+                        existing.name,
+                        existing.onvif_token.as_deref().unwrap_or_default(),
+                        e.message
+                    ),
+                ));
+            }
+        };
         self.db.delete_preset(id).await?;
+        let detail = match &copy {
+            CameraCopy::None => None,
+            CameraCopy::Removed | CameraCopy::AlreadyGone => {
+                Some("removed from the camera".to_string())
+            }
+            CameraCopy::Kept(why) => {
+                tracing::info!(preset = id, reason = %why, "preset deleted; the camera keeps its copy");
+                Some(format!("the camera keeps its copy: {why}"))
+            }
+        };
         self.db
-            .audit(user_id, "preset_deleted", Some(&existing.name), None)
+            .audit(
+                user_id,
+                "preset_deleted",
+                Some(&existing.name),
+                detail.as_deref(),
+            )
             .await
     }
 }

@@ -1,9 +1,15 @@
 //! Streaming destinations: platform presets (YouTube, Facebook, Twitch) or a custom
-//! RTMP/RTMPS/SRT server, with the stream key sealed at rest and never shown again.
+//! RTMP/RTMPS/SRT server, with the stream key sealed at rest and never shown again. A full
+//! publish URL may be pasted: its key and credentials are split off and sealed the same way
+//! (`vs_base::publish_url` states the rule), and the URL is put back together only for FFmpeg.
 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result, Secret, SecretBox, StreamUrl};
+use vs_base::stream_url::redact_text;
+use vs_base::{
+    join_publish_url, publish_secrets, split_publish_url, Error, Result, Secret, SecretBox,
+    UrlCredentials,
+};
 use vs_db::streaming::{DestinationRow, DestinationWrite};
 use vs_db::Db;
 
@@ -58,11 +64,15 @@ pub struct DestinationInput {
     /// `youtube`, `facebook`, `twitch` or `custom`.
     #[schema(example = "youtube")]
     pub platform: String,
-    /// Server URL without the key. Optional for the platforms (their ingest is used);
-    /// required for `custom`. rtmp://, rtmps:// or srt://.
+    /// Server URL, rtmp://, rtmps:// or srt://. Optional for the platforms (their ingest is
+    /// used); required for `custom`. A full publish URL may be pasted: the stream key in it
+    /// (the RTMP stream name after the application, with its query; SRT `streamid`) and its
+    /// credentials (user:password@, SRT `passphrase`) are split off, sealed and never returned;
+    /// a new URL that carries a key replaces the stored key and credentials.
     #[serde(default)]
     pub url: Option<String>,
-    /// Write-only. On update: absent or null keeps the stored key.
+    /// Write-only. On update: absent or null keeps the stored key, "" removes it. With a key
+    /// given here, the whole path of an RTMP `url` is the application.
     #[serde(default)]
     pub stream_key: Option<String>,
     #[serde(default)]
@@ -74,9 +84,14 @@ pub struct Destination {
     pub id: i64,
     pub name: String,
     pub platform: Platform,
+    /// The server part only: never a stream key or a credential. An RTMP application of two
+    /// segments or more ends with `/` (nothing after it is a key).
     pub url: String,
-    /// The key itself is never returned.
+    /// The key itself (typed, or split off a pasted URL) is never returned.
     pub has_stream_key: bool,
+    /// Credentials split off a pasted URL (user name and password, SRT passphrase) are
+    /// stored, sealed; never returned.
+    pub has_url_credentials: bool,
     pub enabled: bool,
     pub created_at: String,
     pub updated_at: String,
@@ -90,6 +105,7 @@ impl From<DestinationRow> for Destination {
             platform: Platform::parse(&r.platform).unwrap_or(Platform::Custom),
             url: r.url,
             has_stream_key: r.stream_key_enc.is_some(),
+            has_url_credentials: r.url_secrets_enc.is_some(),
             enabled: r.enabled,
             created_at: r.created_at,
             updated_at: r.updated_at,
@@ -116,18 +132,6 @@ fn check_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// The full publish URL of a destination: server URL plus key (or `streamid` for SRT).
-pub fn publish_url(url: &str, key: Option<&Secret>) -> String {
-    match key.filter(|k| !k.is_empty()) {
-        None => url.to_string(),
-        Some(k) if url.starts_with("srt://") => {
-            let sep = if url.contains('?') { '&' } else { '?' };
-            format!("{url}{sep}streamid={}", k.expose())
-        }
-        Some(k) => format!("{}/{}", url.trim_end_matches('/'), k.expose()),
-    }
-}
-
 /// Where streams and programs go: platform presets or custom servers, keys sealed at rest.
 pub struct DestinationService {
     db: Db,
@@ -145,7 +149,7 @@ impl DestinationService {
     fn destination_write(
         &self,
         input: &DestinationInput,
-        keep_key: Option<String>,
+        existing: Option<&DestinationRow>,
     ) -> Result<DestinationWrite> {
         let name = validate::name("name", &input.name, 64)?;
         let platform = Platform::parse(&input.platform).ok_or_else(|| {
@@ -168,29 +172,25 @@ impl DestinationService {
                 })?
                 .to_string(),
         };
-        let parsed = StreamUrl::parse(&raw_url, "url")?;
-        if !matches!(
-            parsed.url.protocol(),
-            Protocol::Rtmp | Protocol::Rtmps | Protocol::Srt
-        ) {
-            return Err(Error::invalid(
-                "url",
-                "must be an rtmp://, rtmps:// or srt:// address",
-            ));
+        let given = input.stream_key.as_deref().map(str::trim);
+        let typed = given.filter(|k| !k.is_empty());
+        if let Some(k) = typed {
+            check_key(k)?;
         }
-        if parsed.username.is_some() || parsed.password.is_some() {
-            return Err(Error::invalid(
-                "url",
-                "must not contain credentials; put the key in stream_key",
-            ));
-        }
-        let stream_key_enc = match input.stream_key.as_deref().map(str::trim) {
-            None => keep_key,
-            Some("") => None,
-            Some(k) => {
-                check_key(k)?;
-                Some(self.secrets.seal(&Secret::new(k)))
-            }
+        let split = split_publish_url(&raw_url, "url", typed)?;
+        let stream_key_enc = match (&split.key, given) {
+            (Some(k), _) => Some(self.secrets.seal(k)),
+            (None, None) => existing.and_then(|e| e.stream_key_enc.clone()),
+            (None, Some("")) => None,
+            (None, Some(k)) => Some(self.secrets.seal(&Secret::new(k))),
+        };
+        // A URL that carries a key or credentials is a new publish URL: its credentials (maybe
+        // none) replace the stored ones. A URL without any secret keeps them, as an absent key
+        // keeps the key: that is the URL the API returned, sent back by an edit.
+        let url_secrets_enc = if split.had_secrets() {
+            self.seal_credentials(&split.credentials)
+        } else {
+            existing.and_then(|e| e.url_secrets_enc.clone())
         };
         if stream_key_enc.is_none() && platform != Platform::Custom {
             return Err(Error::invalid(
@@ -201,10 +201,42 @@ impl DestinationService {
         Ok(DestinationWrite {
             name,
             platform: platform.as_str().into(),
-            url: parsed.url.as_str().trim_end_matches('/').to_string(),
+            url: split.url,
             stream_key_enc,
+            url_secrets_enc,
             enabled: input.enabled.unwrap_or(true),
         })
+    }
+
+    /// `None` when there is nothing to keep.
+    fn seal_credentials(&self, c: &UrlCredentials) -> Option<String> {
+        if c.is_empty() {
+            return None;
+        }
+        let json = serde_json::to_string(c).expect("credentials serialize to JSON");
+        Some(self.secrets.seal(&Secret::new(json)))
+    }
+
+    /// The stream key and the credentials of a destination, opened.
+    fn open_secrets(&self, row: &DestinationRow) -> Result<(Option<Secret>, UrlCredentials)> {
+        let key = row
+            .stream_key_enc
+            .as_deref()
+            .map(|k| self.secrets.open(k))
+            .transpose()?;
+        let credentials = match row.url_secrets_enc.as_deref() {
+            None => UrlCredentials::default(),
+            Some(sealed) => {
+                let json = self.secrets.open(sealed)?;
+                serde_json::from_str(json.expose()).map_err(|_| {
+                    Error::internal(anyhow::anyhow!(
+                        "the stored credentials of destination {} cannot be read",
+                        row.id
+                    ))
+                })?
+            }
+        };
+        Ok((key, credentials))
     }
 
     pub async fn list(&self) -> Result<Vec<Destination>> {
@@ -237,7 +269,7 @@ impl DestinationService {
         user: Option<i64>,
     ) -> Result<Destination> {
         let existing = self.db.destination(id).await?;
-        let w = self.destination_write(input, existing.stream_key_enc)?;
+        let w = self.destination_write(input, Some(&existing))?;
         let row = self.db.update_destination(id, &w).await?;
         self.db
             .audit(user, "destination_updated", Some(&row.name), Some(&row.url))
@@ -273,16 +305,85 @@ impl DestinationService {
         Ok(ids)
     }
 
-    /// The publish URL with the key, for FFmpeg only; and the same URL redacted for logs.
+    /// The publish URL with the key and credentials, for FFmpeg only; and the same URL
+    /// redacted for logs.
     pub fn publish(&self, row: &DestinationRow) -> Result<(String, String)> {
-        let key = row
-            .stream_key_enc
-            .as_deref()
-            .map(|k| self.secrets.open(k))
-            .transpose()?;
-        let full = publish_url(&row.url, key.as_ref());
-        let shown = publish_url(&row.url, key.as_ref().map(|_| Secret::new("***")).as_ref());
-        Ok((full, shown))
+        let (key, credentials) = self.open_secrets(row)?;
+        let full = join_publish_url(&row.url, key.as_ref(), &credentials);
+        let mut shown = full.clone();
+        for s in publish_secrets(key.as_ref(), &credentials) {
+            shown = shown.replace(s.expose(), "***");
+        }
+        Ok((full, redact_text(&shown)))
+    }
+
+    /// Everything of a destination that FFmpeg's output must never show: hand it to the
+    /// process's `secrets` (the key alone is not enough: its stream name, its query values,
+    /// a password or an SRT passphrase may be printed on their own).
+    pub fn publish_secrets(&self, row: &DestinationRow) -> Result<Vec<Secret>> {
+        let (key, credentials) = self.open_secrets(row)?;
+        Ok(publish_secrets(key.as_ref(), &credentials))
+    }
+
+    /// Moves the stream keys and credentials that rows stored before they were split off
+    /// still hold inside their URL into the sealed columns. Runs at every boot and finds
+    /// nothing the second time; logs how many rows it sealed, never what. Returns that count.
+    pub async fn seal_keys_in_urls(&self) -> Result<usize> {
+        let (mut sealed, mut rewritten) = (0, 0);
+        for row in self.db.list_destinations().await? {
+            // A key stored beside the URL (value not needed): the whole path is the application.
+            let beside = row.stream_key_enc.as_ref().map(|_| "");
+            let split = match split_publish_url(&row.url, "url", beside) {
+                Ok(s) => s,
+                Err(_) => {
+                    tracing::warn!(
+                        destination = row.id,
+                        "a stored destination URL does not parse; left as it is"
+                    );
+                    continue;
+                }
+            };
+            if split.url == row.url && !split.had_secrets() {
+                continue;
+            }
+            let key_enc = match &split.key {
+                Some(k) => Some(self.secrets.seal(k)),
+                None => row.stream_key_enc.clone(),
+            };
+            let credentials_enc = if split.credentials.is_empty() {
+                row.url_secrets_enc.clone()
+            } else {
+                self.seal_credentials(&split.credentials)
+            };
+            let done = self
+                .db
+                .reseal_destination_url(
+                    row.id,
+                    &row.url,
+                    &split.url,
+                    key_enc.as_deref(),
+                    credentials_enc.as_deref(),
+                )
+                .await?;
+            match (done, split.had_secrets()) {
+                (true, true) => sealed += 1,
+                (true, false) => rewritten += 1,
+                (false, _) => {}
+            }
+        }
+        if sealed > 0 {
+            tracing::info!(
+                count = sealed,
+                "sealed the stream keys and credentials found inside stored destination URLs"
+            );
+        }
+        if rewritten > 0 {
+            tracing::info!(
+                count = rewritten,
+                "rewrote stored destination URLs so that their application is never taken for a key"
+            );
+        }
+        Ok(sealed)
     }
 }
 
@@ -290,21 +391,161 @@ impl DestinationService {
 mod tests {
     use super::*;
 
-    #[test]
-    fn publish_urls() {
-        let k = Secret::new("abcd-1234");
-        assert_eq!(
-            publish_url("rtmp://a.rtmp.youtube.com/live2", Some(&k)),
-            "rtmp://a.rtmp.youtube.com/live2/abcd-1234"
-        );
-        assert_eq!(
-            publish_url("rtmp://h/app/", Some(&k)),
-            "rtmp://h/app/abcd-1234"
-        );
-        assert_eq!(
-            publish_url("srt://h:9000", Some(&k)),
-            "srt://h:9000?streamid=abcd-1234"
-        );
-        assert_eq!(publish_url("rtmp://h/app/key", None), "rtmp://h/app/key");
+    /// Only the sealing is used: `destination_write` and `publish` make no database call.
+    async fn service() -> DestinationService {
+        DestinationService {
+            db: Db::open_in_memory().await.unwrap(),
+            secrets: SecretBox::from_key(&[9u8; 32]),
+        }
+    }
+
+    fn row(w: DestinationWrite) -> DestinationRow {
+        DestinationRow {
+            id: 1,
+            name: w.name,
+            platform: w.platform,
+            url: w.url,
+            stream_key_enc: w.stream_key_enc,
+            url_secrets_enc: w.url_secrets_enc,
+            enabled: w.enabled,
+            created_at: String::new(),
+            updated_at: String::new(),
+        }
+    }
+
+    fn input(platform: &str, url: Option<&str>, key: Option<&str>) -> DestinationInput {
+        DestinationInput {
+            name: "D".into(),
+            platform: platform.into(),
+            url: url.map(Into::into),
+            stream_key: key.map(Into::into),
+            enabled: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_urls() {
+        let s = service().await;
+        let cases = [
+            (
+                input(
+                    "youtube",
+                    Some("rtmp://a.rtmp.youtube.com/live2"),
+                    Some("abcd-1234"),
+                ),
+                "rtmp://a.rtmp.youtube.com/live2/abcd-1234",
+            ),
+            (
+                input("youtube", None, Some("abcd-1234")),
+                "rtmps://a.rtmps.youtube.com:443/live2/abcd-1234",
+            ),
+            (
+                input("custom", Some("rtmp://h/app/"), Some("abcd-1234")),
+                "rtmp://h/app/abcd-1234",
+            ),
+            (
+                input("custom", Some("srt://h:9000"), Some("abcd-1234")),
+                "srt://h:9000?streamid=abcd-1234",
+            ),
+            (
+                input("custom", Some("rtmp://h/app/key"), None),
+                "rtmp://h/app/key",
+            ),
+            (input("custom", Some("rtmp://h/app"), None), "rtmp://h/app"),
+        ];
+        for (i, want) in cases {
+            let r = row(s.destination_write(&i, None).unwrap());
+            assert_eq!(s.publish(&r).unwrap().0, want);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_pasted_url_is_stored_without_its_secrets_and_published_whole() {
+        let s = service().await;
+        for (pasted, stored, secrets) in [
+            (
+                "rtmp://live.example.com/app/SECRETKEY",
+                "rtmp://live.example.com/app",
+                &["SECRETKEY"][..],
+            ),
+            (
+                "rtmps://live-api-s.facebook.com:443/rtmp/FB-123-abc?s_bl=1&s_sc=zz9yy8",
+                "rtmps://live-api-s.facebook.com:443/rtmp",
+                &["FB-123-abc", "zz9yy8"][..],
+            ),
+            (
+                "srt://127.0.0.1:9000?streamid=SID77&passphrase=pass-phrase-1&latency=200",
+                "srt://127.0.0.1:9000?latency=200",
+                &["SID77", "pass-phrase-1"][..],
+            ),
+            (
+                "rtmp://bob:hunter22@host/app/key99",
+                "rtmp://host/app",
+                &["hunter22", "key99"][..],
+            ),
+        ] {
+            let w = s
+                .destination_write(&input("custom", Some(pasted), None), None)
+                .unwrap();
+            assert_eq!(w.url, stored);
+            let r = row(w);
+            let (full, shown) = s.publish(&r).unwrap();
+            let list = s.publish_secrets(&r).unwrap();
+            for secret in secrets {
+                assert!(!shown.contains(secret), "{shown}");
+                assert!(list.iter().any(|k| k.expose().contains(secret)), "{secret}");
+                assert!(!format!("{r:?}").contains(secret));
+            }
+            // The same parameters, perhaps in another order (SRT's come after the kept ones).
+            let sorted = |u: &str| {
+                let (h, q) = u.split_once('?').unwrap_or((u, ""));
+                let mut q: Vec<&str> = q.split('&').collect();
+                q.sort();
+                (h.to_string(), q.join("&"))
+            };
+            assert_eq!(sorted(&full), sorted(pasted));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_edit_without_secrets_keeps_them_and_a_new_full_url_replaces_them() {
+        let s = service().await;
+        let first = row(s
+            .destination_write(
+                &input("custom", Some("rtmp://u:pw1234@h/app/OLDKEY"), None),
+                None,
+            )
+            .unwrap());
+        // The stored URL sent back unchanged, no key: both kept.
+        let kept = row(s
+            .destination_write(&input("custom", Some(&first.url), None), Some(&first))
+            .unwrap());
+        assert_eq!(s.publish(&kept).unwrap().0, "rtmp://u:pw1234@h/app/OLDKEY");
+        // A new full URL: the key and the credentials are the new URL's (none).
+        let new = row(s
+            .destination_write(
+                &input("custom", Some("rtmp://h/app/NEWKEY"), None),
+                Some(&kept),
+            )
+            .unwrap());
+        assert_eq!(s.publish(&new).unwrap().0, "rtmp://h/app/NEWKEY");
+        assert_eq!(new.url_secrets_enc, None);
+        // A multi-segment application keeps its trailing '/', so an edit never takes it for a key.
+        let multi = row(s
+            .destination_write(
+                &input("custom", Some("rtmp://h/app/inst"), Some("K1")),
+                None,
+            )
+            .unwrap());
+        assert_eq!(multi.url, "rtmp://h/app/inst/");
+        let again = row(s
+            .destination_write(&input("custom", Some(&multi.url), None), Some(&multi))
+            .unwrap());
+        assert_eq!(s.publish(&again).unwrap().0, "rtmp://h/app/inst/K1");
+        // "" removes the key.
+        let none = row(s
+            .destination_write(&input("custom", Some(&again.url), Some("")), Some(&again))
+            .unwrap());
+        assert_eq!(none.stream_key_enc, None);
     }
 }

@@ -4,7 +4,8 @@
 //! that session (its packets, or why it fails to connect) and never probed: the session holds
 //! the camera's one connection. Only a camera without a session is probed with ffprobe.
 //! Snapshots are decoded from the session's keyframe cache, and cached so many viewers mean one
-//! decode.
+//! decode. A PTZ camera whose video answers also has its ONVIF login checked: good video with
+//! PTZ control that does not work is `degraded`, not `online`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -30,7 +31,8 @@ pub enum HealthState {
     /// Not checked yet.
     Unknown,
     Online,
-    /// Reachable, but slow to answer or with a very low frame rate.
+    /// Reachable, but slow to answer, with a very low frame rate, or (PTZ cameras) with PTZ
+    /// control that does not work, e.g. a refused ONVIF login.
     Degraded,
     Offline,
     Disabled,
@@ -111,6 +113,19 @@ pub struct HealthService {
     in_flight: Mutex<HashSet<i64>>,
     snapshots: Mutex<HashMap<(i64, Option<u32>), SnapshotSlot>>,
     kick: tokio::sync::Notify,
+    /// The PTZ service, whose cached client checks a PTZ camera's ONVIF login.
+    ptz: Arc<super::ptz::PtzService>,
+    /// What the last ONVIF check of each PTZ camera found wrong (absent: nothing, or no check).
+    ptz_faults: Mutex<HashMap<i64, PtzProblem>>,
+    ptz_in_flight: Mutex<HashSet<i64>>,
+}
+
+/// Why a PTZ camera's control does not work, as the health view shows it.
+#[derive(Debug, Clone, PartialEq)]
+struct PtzProblem {
+    /// Without the leading "video ok, ", which is added when the video has nothing to say.
+    reason: String,
+    kind: ProbeErrorKind,
 }
 
 impl CameraListener for HealthService {
@@ -128,7 +143,7 @@ impl CameraListener for HealthService {
 }
 
 impl HealthService {
-    pub fn new(infra: &Infra, hub: Arc<HubService>) -> Self {
+    pub fn new(infra: &Infra, hub: Arc<HubService>, ptz: Arc<super::ptz::PtzService>) -> Self {
         HealthService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
@@ -140,6 +155,9 @@ impl HealthService {
             in_flight: Default::default(),
             snapshots: Default::default(),
             kick: Default::default(),
+            ptz,
+            ptz_faults: Default::default(),
+            ptz_in_flight: Default::default(),
         }
     }
 
@@ -160,6 +178,7 @@ impl HealthService {
     /// Forgets what is known of a camera whose settings changed.
     fn invalidate(&self, id: i64) {
         self.cameras.lock().expect("health lock").remove(&id);
+        self.ptz_faults.lock().expect("health lock").remove(&id);
         self.snapshots
             .lock()
             .expect("snapshot lock")
@@ -168,6 +187,10 @@ impl HealthService {
 
     fn forget_missing(&self, live: &HashSet<i64>) {
         self.cameras
+            .lock()
+            .expect("health lock")
+            .retain(|id, _| live.contains(id));
+        self.ptz_faults
             .lock()
             .expect("health lock")
             .retain(|id, _| live.contains(id));
@@ -291,6 +314,7 @@ impl HealthService {
                 h.last_error = Some(t.message.clone());
                 h.error_kind = t.error_kind;
             }
+            self.apply_ptz(id, &mut h);
             let changed = old.state != h.state || old.last_error != h.last_error;
             map.insert(id, h.clone());
             changed.then_some((old.state, h))
@@ -307,6 +331,67 @@ impl HealthService {
                 serde_json::to_value(&h).unwrap_or_default(),
             );
         }
+    }
+
+    /// A camera whose video answers but whose PTZ control does not is degraded, with why.
+    fn apply_ptz(&self, id: i64, h: &mut CameraHealth) {
+        if !matches!(h.state, HealthState::Online | HealthState::Degraded) {
+            return;
+        }
+        let Some(p) = self
+            .ptz_faults
+            .lock()
+            .expect("health lock")
+            .get(&id)
+            .cloned()
+        else {
+            return;
+        };
+        h.state = HealthState::Degraded;
+        h.last_error = Some(match h.last_error.take() {
+            Some(video) => format!("{video}; {}", p.reason),
+            None => format!("video ok, {}", p.reason),
+        });
+        h.error_kind = Some(p.kind);
+    }
+
+    /// Checks a PTZ camera's ONVIF login through the PTZ service's cached client, and keeps
+    /// what it found for `record`. Cameras that are not PTZ have nothing to check.
+    async fn check_ptz(self: Arc<Self>, cam: vs_db::cameras::CameraRow) {
+        if cam.kind != "PTZ" {
+            self.ptz_faults.lock().expect("health lock").remove(&cam.id);
+            return;
+        }
+        // A slow camera is not checked twice at once.
+        if !self.ptz_in_flight.lock().expect("lock").insert(cam.id) {
+            return;
+        }
+        let checked = tokio::select! {
+            _ = self.shutdown.cancelled() => None,
+            r = self.ptz.check(&cam) => Some(r),
+        };
+        if let Some(r) = checked {
+            let problem = r.err().map(|f| match f.code {
+                "auth_failed" => PtzProblem {
+                    reason: "PTZ login refused (check the ONVIF user/password)".into(),
+                    kind: ProbeErrorKind::AuthFailed,
+                },
+                code => PtzProblem {
+                    reason: format!("PTZ control not working: {}", f.message),
+                    kind: match code {
+                        "unreachable" => ProbeErrorKind::Unreachable,
+                        "timeout" => ProbeErrorKind::Timeout,
+                        _ => ProbeErrorKind::Protocol,
+                    },
+                },
+            });
+            let mut faults = self.ptz_faults.lock().expect("health lock");
+            match problem {
+                Some(p) => faults.insert(cam.id, p),
+                None => faults.remove(&cam.id),
+            };
+        }
+        self.ptz_in_flight.lock().expect("lock").remove(&cam.id);
     }
 
     /// A JPEG of the camera now (or from the last few seconds): the newest picture of its
@@ -426,6 +511,8 @@ impl HealthService {
         self.forget_missing(&live);
         for cam in cameras.into_iter().filter(|c| c.enabled) {
             if self.judged_by_session(cam.id) {
+                // Its PTZ verdict still needs refreshing; the next record applies it.
+                tokio::spawn(self.clone().check_ptz(cam.clone()));
                 continue;
             }
             // A camera whose previous check is still running is not checked twice.
@@ -445,10 +532,17 @@ impl HealthService {
                         _ = health.shutdown.cancelled() => None,
                         r = probe::probe(&health.config.ffprobe, &url, protocol, timeout) => Some(r),
                     };
+                    // The video's own time: a slow ONVIF answer must not make it "slow".
+                    let probe_took = started.elapsed();
+                    // PTZ control matters once the video answers (an offline camera is
+                    // offline), and its verdict goes into the same record.
+                    if matches!(r, Some(Ok(_))) {
+                        health.clone().check_ptz(cam.clone()).await;
+                    }
                     // The camera may have been deleted while it was probed.
                     if let Some(r) = r {
                         if health.db.camera(cam.id).await.is_ok() {
-                            health.record(cam.id, &outcome(r, started.elapsed()));
+                            health.record(cam.id, &outcome(r, probe_took));
                         }
                     }
                 }

@@ -6,11 +6,14 @@
 //!
 //! - timelines → cameras (imports add cameras), assets (syncs store images), and plays through
 //!   `timelines::bridge` → programs, ptz
-//! - programs → destinations, ptz, overlays → assets; previews (a program's preview ends with
+//! - programs → destinations, ptz, hub, overlays → assets; previews (a program's preview ends with
 //!   it); the registry of running programs (`programs::RunningPrograms`)
 //! - streams → destinations, ptz, hub
-//! - previews → running programs, hub; health → hub; status → health, hub
-//! - hub: the camera sessions (every consumer of a camera but the program reads one)
+//! - cameras → ptz (a deleted preset's copy on the camera)
+//! - previews → running programs, hub; health → hub, ptz (the ONVIF login check);
+//!   status → health, hub
+//! - hub: the camera sessions (every consumer of a camera reads one: programs, previews,
+//!   copy streams, snapshots, health)
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow

@@ -3,7 +3,7 @@
 //! `CameraService`, moved to and captured by the `PtzService`.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use vs_base::Result;
 use vs_db::presets::{PresetRow, PresetWrite};
 
@@ -61,17 +61,36 @@ impl From<PresetRow> for Preset {
     }
 }
 
+/// The query of `DELETE /api/presets/{id}` and `DELETE /api/cameras/{id}/presets/{preset_id}`.
+///
+/// A preset saved on the camera too (it has an `onvif_token`) is removed there first
+/// (ONVIF RemovePreset), so the camera does not keep a copy that "Import presets" would bring
+/// back. When the camera cannot be reached or refuses, nothing is deleted and the answer (502,
+/// or 504 when it did not answer in time) says why; `force=true` then deletes the preset from
+/// the appliance only. A camera that no longer knows the token, or says it cannot remove
+/// presets at all, does not stop the delete.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeletePresetQuery {
+    /// true: delete from the appliance even if the camera cannot remove its copy.
+    #[serde(default)]
+    pub force: Option<bool>,
+}
+
+/// The optional settle time of a preset, 0 to 120 000 ms.
+pub fn settle_ms(value: Option<i64>) -> Result<Option<i64>> {
+    match value {
+        None => Ok(None),
+        Some(ms) if (0..=120_000).contains(&ms) => Ok(Some(ms)),
+        Some(_) => Err(vs_base::Error::invalid(
+            "settle_ms",
+            "must be between 0 and 120000 milliseconds",
+        )),
+    }
+}
+
 pub fn validate_preset(p: &PresetInput, onvif_token: Option<String>) -> Result<PresetWrite> {
-    let settle_ms = match p.settle_ms {
-        None => None,
-        Some(ms) if (0..=120_000).contains(&ms) => Some(ms),
-        Some(_) => {
-            return Err(vs_base::Error::invalid(
-                "settle_ms",
-                "must be between 0 and 120000 milliseconds",
-            ))
-        }
-    };
+    let settle_ms = settle_ms(p.settle_ms)?;
     Ok(PresetWrite {
         name: validate::name("name", &p.name, 64)?,
         pan: validate::range("pan", p.pan, -180.0, 180.0, " degrees")?,

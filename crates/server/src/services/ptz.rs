@@ -1,25 +1,33 @@
 //! PTZ control of a camera over ONVIF: presets that really move the camera (to the camera-side
 //! token when there is one, otherwise an absolute move to the stored position), reporting only
-//! once the camera has settled; the control pad (continuous move / stop); saving the current
-//! position; importing the camera's own presets.
+//! once the camera has settled; the control pad (continuous move / stop, with a stop sent by
+//! the appliance when a move's timeout passes unrefreshed); saving the current position;
+//! importing the camera's own presets and removing a deleted preset's copy on the camera; the
+//! login check of the health monitor.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
 use vs_base::{Error, Result, Secret, SecretBox};
 use vs_db::cameras::CameraRow;
-use vs_db::presets::PresetWrite;
+use vs_db::presets::{PresetRow, PresetWrite};
 use vs_db::Db;
 use vs_onvif::{
     from_onvif, move_and_settle, to_onvif, MoveStatus, MoveTarget, OnvifClient, OnvifConfig,
-    PresetPosition, Ptz, PtzVector, SettlePolicy,
+    OnvifError, PresetPosition, Ptz, PtzVector, SettlePolicy,
 };
 
-use super::presets::Preset;
+use super::presets::{settle_ms, Preset};
 use super::{validate, Infra};
+
+/// The ONVIF port tried when a camera has none set.
+pub const DEFAULT_ONVIF_PORT: u16 = 80;
 
 /// Makes the ONVIF client of a camera. A trait so tests and the demo can point it anywhere;
 /// `App::build_with` takes it in its `AppDeps`.
@@ -37,14 +45,68 @@ impl PtzConnector for OnvifConnector {
 
 type CachedClient = (String, Arc<dyn Ptz>);
 
+/// The stop watchdog of one camera's continuous move.
+#[derive(Default)]
+struct MoveWatch {
+    /// Bumped by every command that replaces or ends the move: a watchdog that wakes up to a
+    /// newer generation has been overtaken and sends nothing.
+    generation: u64,
+    task: Option<tokio::task::AbortHandle>,
+}
+
 /// PTZ control over ONVIF. One client per camera, kept while its settings do not change (it
 /// caches the discovery and the camera's clock offset).
 pub struct PtzService {
     db: Db,
     secrets: SecretBox,
     connector: Arc<dyn PtzConnector>,
+    tasks: TaskTracker,
+    shutdown: CancellationToken,
     /// Per camera: the settings the client was made with, and the client.
     clients: Mutex<HashMap<i64, CachedClient>>,
+    /// Per camera: the pending stop of its continuous move. The async lock also keeps a pad
+    /// command and a watchdog's Stop from crossing on the wire.
+    moves: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<MoveWatch>>>>,
+}
+
+/// Why a PTZ camera cannot be controlled, for the health monitor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtzFault {
+    /// `OnvifError::code`: auth_failed, unreachable, timeout, protocol...
+    pub code: &'static str,
+    /// What the API would say, with the hints of [`explain`].
+    pub message: String,
+}
+
+/// What became of the camera's copy of a preset being deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CameraCopy {
+    /// The preset has no camera-side token, or the camera is no longer a PTZ camera.
+    None,
+    Removed,
+    /// The camera no longer knew the token.
+    AlreadyGone,
+    /// The camera cannot remove presets (it says so); its copy stays.
+    Kept(String),
+}
+
+/// The error a user sees for a failed exchange with a camera. With no ONVIF port set, port 80
+/// was a guess: when nothing or something else answered there, say which ports to try.
+pub fn explain(cam: &CameraRow, e: OnvifError) -> Error {
+    let guessed_port = cam.onvif_port.is_none()
+        && matches!(
+            e,
+            OnvifError::Unreachable(_) | OnvifError::NotOnvif { .. } | OnvifError::Timeout(_)
+        );
+    let mut err = Error::from(e);
+    if guessed_port {
+        err.message = format!(
+            "{}. No ONVIF port is set for camera '{}', so port {DEFAULT_ONVIF_PORT} was tried; \
+             PTZ cameras usually answer ONVIF on port 8899 or 80: set the camera's ONVIF port",
+            err.message, cam.name
+        );
+    }
+    err
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -83,7 +145,9 @@ pub struct PtzVelocity {
     pub tilt: f64,
     #[serde(default)]
     pub zoom: f64,
-    /// The camera stops by itself after this long, should the stop never arrive (100–10000).
+    /// The move ends after this long unless another move refreshes it: the camera is told
+    /// (ONVIF Timeout), and the appliance sends Stop itself then for cameras that ignore it
+    /// (100–10000, default 2000).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
 }
@@ -118,7 +182,10 @@ impl PtzService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
             connector,
+            tasks: infra.tasks.clone(),
+            shutdown: infra.shutdown.clone(),
             clients: Mutex::new(HashMap::new()),
+            moves: Mutex::new(HashMap::new()),
         }
     }
 
@@ -135,7 +202,10 @@ impl PtzService {
             .onvif_host
             .clone()
             .unwrap_or_else(|| url.host().to_string());
-        let port = cam.onvif_port.unwrap_or(80) as u16;
+        let port = cam
+            .onvif_port
+            .and_then(|p| u16::try_from(p).ok())
+            .unwrap_or(DEFAULT_ONVIF_PORT);
         let password = cam
             .password_enc
             .as_deref()
@@ -172,8 +242,10 @@ impl PtzService {
         let preset = self.db.preset(preset_id).await?;
         let cam = self.db.camera(preset.camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        let ranges = ptz.ranges(&profile).await?;
+        // A preset move replaces a pad move: the pad's pending Stop would cut it short.
+        self.cancel_watchdog(cam.id).await;
+        let profile = ptz.default_profile().await.map_err(|e| explain(&cam, e))?;
+        let ranges = ptz.ranges(&profile).await.map_err(|e| explain(&cam, e))?;
         let stored = PresetPosition {
             pan: preset.pan,
             tilt: preset.tilt,
@@ -186,7 +258,7 @@ impl PtzService {
                 speed: None,
             },
             None => MoveTarget::Absolute {
-                position: to_onvif(stored, &ranges)?,
+                position: to_onvif(stored, &ranges).map_err(|e| explain(&cam, e))?,
                 speed: None,
             },
         };
@@ -196,7 +268,9 @@ impl PtzService {
                 .map(|ms| Duration::from_millis(ms.max(0) as u64)),
             ..Default::default()
         };
-        let report = move_and_settle(ptz.as_ref(), &profile, &target, &policy).await?;
+        let report = move_and_settle(ptz.as_ref(), &profile, &target, &policy)
+            .await
+            .map_err(|e| explain(&cam, e))?;
         metrics::counter!("vistterstream_preset_moves_total").increment(1);
         tracing::info!(
             camera = cam.id,
@@ -216,9 +290,13 @@ impl PtzService {
     pub async fn status(&self, camera_id: i64) -> Result<PtzState> {
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        let ranges = ptz.ranges(&profile).await?;
-        let status = ptz.status(&profile).await?;
+        let (ranges, status) = async {
+            let profile = ptz.default_profile().await?;
+            let ranges = ptz.ranges(&profile).await?;
+            Ok::<_, OnvifError>((ranges, ptz.status(&profile).await?))
+        }
+        .await
+        .map_err(|e| explain(&cam, e))?;
         Ok(PtzState {
             position: status.position.map(|p| to_position(from_onvif(p, &ranges))),
             move_status: match status.move_status() {
@@ -247,27 +325,121 @@ impl PtzService {
         };
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        ptz.continuous_move(
-            &profile,
-            PtzVector {
-                pan: v.pan,
-                tilt: v.tilt,
-                zoom: v.zoom,
-            },
-            Some(timeout),
-        )
-        .await?;
-        Ok(())
+        let watch = self.move_watch(cam.id);
+        let mut w = watch.lock().await;
+        w.generation += 1;
+        if let Some(t) = w.task.take() {
+            t.abort();
+        }
+        let velocity = PtzVector {
+            pan: v.pan,
+            tilt: v.tilt,
+            zoom: v.zoom,
+        };
+        let mut profile = None;
+        let moved = async {
+            let p = ptz.default_profile().await?;
+            profile = Some(p.clone());
+            ptz.continuous_move(&p, velocity, Some(timeout)).await
+        }
+        .await;
+        // Armed whatever the answer: a command that failed half-way may have started the head,
+        // and an earlier move whose watchdog was just replaced may still run. A Stop to a head
+        // at rest does nothing.
+        let deadline = Instant::now() + timeout;
+        w.task =
+            Some(self.arm_watchdog(&watch, w.generation, deadline, ptz.clone(), profile, cam.id));
+        drop(w);
+        moved.map_err(|e| explain(&cam, e))
     }
 
     /// Stops any movement (the pad is released).
     pub async fn stop(&self, camera_id: i64) -> Result<()> {
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        ptz.stop(&profile).await?;
-        Ok(())
+        let watch = self.move_watch(cam.id);
+        let mut w = watch.lock().await;
+        let stopped = async {
+            let profile = ptz.default_profile().await?;
+            ptz.stop(&profile).await
+        }
+        .await;
+        // A Stop that did not get through leaves the watchdog armed: it tries once more.
+        if stopped.is_ok() {
+            w.generation += 1;
+            if let Some(t) = w.task.take() {
+                t.abort();
+            }
+        }
+        drop(w);
+        stopped.map_err(|e| explain(&cam, e))
+    }
+
+    fn move_watch(&self, camera_id: i64) -> Arc<tokio::sync::Mutex<MoveWatch>> {
+        self.moves
+            .lock()
+            .expect("ptz moves lock")
+            .entry(camera_id)
+            .or_default()
+            .clone()
+    }
+
+    /// Forgets the pending stop of a camera's pad move (another move takes over).
+    async fn cancel_watchdog(&self, camera_id: i64) {
+        let watch = self.move_watch(camera_id);
+        let mut w = watch.lock().await;
+        w.generation += 1;
+        if let Some(t) = w.task.take() {
+            t.abort();
+        }
+    }
+
+    /// Sends Stop at `deadline` unless a newer command came first. The ONVIF `Timeout` of a
+    /// continuous move is only a request: some servers ignore it and move until told to stop,
+    /// so the appliance does not rely on it. On shutdown the Stop goes at once.
+    fn arm_watchdog(
+        &self,
+        watch: &Arc<tokio::sync::Mutex<MoveWatch>>,
+        generation: u64,
+        deadline: Instant,
+        ptz: Arc<dyn Ptz>,
+        profile: Option<String>,
+        camera_id: i64,
+    ) -> tokio::task::AbortHandle {
+        let watch = watch.clone();
+        let shutdown = self.shutdown.clone();
+        self.tasks
+            .spawn(async move {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(deadline) => {}
+                    _ = shutdown.cancelled() => {}
+                }
+                let mut w = watch.lock().await;
+                if w.generation != generation {
+                    return;
+                }
+                w.task = None;
+                let stopped = async {
+                    let profile = match profile {
+                        Some(p) => p,
+                        None => ptz.default_profile().await?,
+                    };
+                    ptz.stop(&profile).await
+                }
+                .await;
+                match stopped {
+                    Ok(()) => tracing::info!(
+                        camera = camera_id,
+                        "continuous move not refreshed before its timeout; Stop sent"
+                    ),
+                    Err(e) => tracing::warn!(
+                        camera = camera_id,
+                        error = %e,
+                        "continuous move timed out and the Stop failed"
+                    ),
+                }
+            })
+            .abort_handle()
     }
 
     /// Saves where the camera is now as a preset, on the camera too when it accepts it.
@@ -277,12 +449,33 @@ impl PtzService {
         input: &CaptureInput,
         user: Option<i64>,
     ) -> Result<Preset> {
+        // Everything that can refuse the request is checked before the camera is touched: a
+        // SetPreset followed by a refusal would leave a stray preset on the camera.
         let name = validate::name("name", &input.name, 64)?;
+        let settle_ms = settle_ms(input.settle_ms)?;
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        let ranges = ptz.ranges(&profile).await?;
-        let status = ptz.status(&profile).await?;
+        // The database compares names as SQLite's NOCASE does: ASCII letters only.
+        if self
+            .db
+            .list_presets(camera_id)
+            .await?
+            .iter()
+            .any(|p| p.name.eq_ignore_ascii_case(&name))
+        {
+            return Err(Error::conflict(format!(
+                "this camera already has a preset named '{name}'; choose another name"
+            ))
+            .with_field("name"));
+        }
+        let (profile, ranges, status) = async {
+            let profile = ptz.default_profile().await?;
+            let ranges = ptz.ranges(&profile).await?;
+            let status = ptz.status(&profile).await?;
+            Ok::<_, OnvifError>((profile, ranges, status))
+        }
+        .await
+        .map_err(|e| explain(&cam, e))?;
         let pos = status
             .position
             .map(|p| from_onvif(p, &ranges))
@@ -295,18 +488,8 @@ impl PtzService {
                 None
             }
         };
-        let settle_ms = match input.settle_ms {
-            None => None,
-            Some(ms) if (0..=120_000).contains(&ms) => Some(ms),
-            Some(_) => {
-                return Err(Error::invalid(
-                    "settle_ms",
-                    "must be between 0 and 120000 milliseconds",
-                ))
-            }
-        };
         let p = to_position(pos);
-        let row = self
+        let created = self
             .db
             .create_preset(
                 camera_id,
@@ -315,11 +498,24 @@ impl PtzService {
                     pan: p.pan.clamp(-180.0, 180.0),
                     tilt: p.tilt.clamp(-90.0, 90.0),
                     zoom: p.zoom.clamp(0.0, 100.0),
-                    onvif_token: token,
+                    onvif_token: token.clone(),
                     settle_ms,
                 },
             )
-            .await?;
+            .await;
+        let row = match created {
+            Ok(row) => row,
+            Err(e) => {
+                // Refused after all (a concurrent request took the name): take the camera's
+                // copy back so the two lists still agree.
+                if let Some(t) = &token {
+                    if let Err(re) = ptz.remove_preset(&profile, t).await {
+                        tracing::warn!(camera = cam.id, token = %t, error = %re, "a captured preset the database refused stays on the camera");
+                    }
+                }
+                return Err(e);
+            }
+        };
         self.db
             .audit(
                 user,
@@ -335,14 +531,19 @@ impl PtzService {
     pub async fn import_presets(&self, camera_id: i64, user: Option<i64>) -> Result<ImportReport> {
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let profile = ptz.default_profile().await?;
-        let ranges = ptz.ranges(&profile).await?;
+        let (ranges, camera_presets) = async {
+            let profile = ptz.default_profile().await?;
+            let ranges = ptz.ranges(&profile).await?;
+            Ok::<_, OnvifError>((ranges, ptz.presets(&profile).await?))
+        }
+        .await
+        .map_err(|e| explain(&cam, e))?;
         let existing = self.db.list_presets(camera_id).await?;
         let mut report = ImportReport {
             imported: vec![],
             skipped: vec![],
         };
-        for p in ptz.presets(&profile).await? {
+        for p in camera_presets {
             let name = if p.name.trim().is_empty() {
                 format!("Preset {}", p.token)
             } else {
@@ -390,5 +591,51 @@ impl PtzService {
             )
             .await?;
         Ok(report)
+    }
+
+    /// Removes the camera's copy of a preset that is about to be deleted. A token the camera
+    /// no longer knows is already gone; a camera that says it cannot remove presets keeps its
+    /// copy (nothing the user can do about it). An error means the camera could not be asked
+    /// or refused: the caller decides whether to keep the preset.
+    pub async fn remove_from_camera(&self, preset: &PresetRow) -> Result<CameraCopy> {
+        let Some(token) = preset.onvif_token.as_deref() else {
+            return Ok(CameraCopy::None);
+        };
+        let cam = self.db.camera(preset.camera_id).await?;
+        if cam.kind != "PTZ" {
+            return Ok(CameraCopy::None);
+        }
+        let ptz = self.client_for(&cam)?;
+        let removed = async {
+            let profile = ptz.default_profile().await?;
+            ptz.remove_preset(&profile, token).await
+        }
+        .await;
+        match removed {
+            Ok(()) => Ok(CameraCopy::Removed),
+            Err(OnvifError::NotFound(_)) => Ok(CameraCopy::AlreadyGone),
+            Err(e @ (OnvifError::NotSupported { .. } | OnvifError::NotPtzCapable(_))) => {
+                Ok(CameraCopy::Kept(e.to_string()))
+            }
+            Err(e) => Err(explain(&cam, e)),
+        }
+    }
+
+    /// One authenticated exchange through the camera's cached client (GetProfiles, then
+    /// GetStatus), for the health monitor: proves the login and that the head answers.
+    pub async fn check(&self, cam: &CameraRow) -> std::result::Result<(), PtzFault> {
+        let ptz = self.client_for(cam).map_err(|e| PtzFault {
+            code: "invalid_input",
+            message: e.message,
+        })?;
+        let checked = async {
+            let profile = ptz.default_profile().await?;
+            ptz.status(&profile).await
+        }
+        .await;
+        checked.map(drop).map_err(|e| PtzFault {
+            code: e.code(),
+            message: explain(cam, e).message,
+        })
     }
 }

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Result, SecretBox};
+use vs_base::{Error, Result};
 use vs_db::streaming::{StreamRow, StreamWrite};
 use vs_db::Db;
 use vs_engine::ffmpeg::stream::hub_copy_args;
@@ -130,7 +130,6 @@ const STATUS_PERIOD: Duration = Duration::from_secs(2);
 /// Camera-to-destination streams and the supervised copies of the ones that run.
 pub struct StreamService {
     db: Db,
-    secrets: SecretBox,
     config: Arc<Config>,
     /// How FFmpeg children are spawned and timed (real, or a test's fakes).
     engine: Deps,
@@ -156,7 +155,6 @@ impl StreamService {
     ) -> Self {
         StreamService {
             db: infra.db.clone(),
-            secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             engine,
             tasks: infra.tasks.clone(),
@@ -418,11 +416,7 @@ impl StreamService {
                 continue;
             }
             let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = dest
-                .stream_key_enc
-                .as_deref()
-                .map(|k| self.secrets.open(k))
-                .transpose()?;
+            let key = self.destinations.publish_secrets(&dest)?;
             let mut spec =
                 ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
                     .args(hub_copy_args(audio, &publish))
@@ -434,9 +428,10 @@ impl StreamService {
                         camera_id = cam.id,
                         destination_id = dest.id
                     ));
-            // The key is handed over as a secret, so every log line of the child masks it.
-            if let Some(key) = key {
-                spec = spec.secret(key);
+            // The key and credentials are handed over as secrets, so every log line of the
+            // child masks them.
+            for s in key {
+                spec = spec.secret(s);
             }
             let sup = supervise(
                 spec,

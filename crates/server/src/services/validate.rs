@@ -1,8 +1,11 @@
 //! Field checks shared by every resource; each error names the field and says what to fix.
 
+use vs_base::text::{find_invisible_or_control, invisible_message};
 use vs_base::{Error, Result};
 
-/// A trimmed, non-empty display name of at most `max` characters without control characters.
+/// A trimmed, non-empty display name of at most `max` characters without control or invisible
+/// formatting characters (Unicode Cc, Cf, Zl, Zp: a right-to-left override, a zero-width
+/// space), which make a name read as something it is not.
 pub fn name(field: &str, value: &str, max: usize) -> Result<String> {
     let v = value.trim();
     if v.is_empty() {
@@ -14,10 +17,19 @@ pub fn name(field: &str, value: &str, max: usize) -> Result<String> {
             format!("must be at most {max} characters"),
         ));
     }
-    if v.chars().any(char::is_control) {
-        return Err(Error::invalid(field, "must not contain control characters"));
-    }
+    invisible(field, value, v)?;
     Ok(v.to_string())
+}
+
+/// Refuses `trimmed` (a slice of `value`) when it holds a control or invisible character; the
+/// position is counted in `value`, as the person typed it.
+pub fn invisible(field: &str, value: &str, trimmed: &str) -> Result<()> {
+    if let Some((at, c)) = find_invisible_or_control(trimmed) {
+        let lead = value.len() - value.trim_start().len();
+        let at = at + value[..lead].chars().count();
+        return Err(Error::invalid(field, invisible_message(field, at, c)));
+    }
+    Ok(())
 }
 
 /// A number within an inclusive range.
@@ -85,6 +97,26 @@ mod tests {
         assert!(name("name", "   ", 64).is_err());
         assert!(name("name", &"x".repeat(65), 64).is_err());
         assert!(name("name", "a\u{7}b", 64).is_err());
+        let e = name("name", " abc\u{202E}gpj.exe", 64).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("name"));
+        assert_eq!(
+            e.message,
+            "name contains an invisible or control character (U+202E RIGHT-TO-LEFT OVERRIDE) at position 5"
+        );
+        for bad in [
+            "a\u{200B}b",
+            "a\u{200D}b",
+            "a\u{2060}b",
+            "\u{FEFF}ab",
+            "a\u{2028}b",
+        ] {
+            assert!(name("name", bad, 64).is_err(), "{bad:?}");
+        }
+        // Text stays text: markup is stored as typed, shown as typed.
+        assert_eq!(
+            name("name", "<script>alert(1)</script>", 64).unwrap(),
+            "<script>alert(1)</script>"
+        );
     }
 
     #[test]

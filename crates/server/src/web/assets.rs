@@ -1,9 +1,8 @@
 //! `/api/assets`: the image files overlays show (PNG, JPEG, SVG), uploaded raw or as a browser
-//! form, served with their type. Merged outside the API-wide 1 MiB body limit, which would
-//! refuse any image over 1 MiB (see `web::upload_routes`).
+//! form, served with their type. The upload's body limit is in `body::BODY_LIMITS`.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Request, State};
+use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, IF_NONE_MATCH,
     X_CONTENT_TYPE_OPTIONS,
@@ -16,7 +15,9 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use vs_base::{Error, ErrorKind};
 
-use super::body::{declared_length, read_body, too_large};
+use super::body::{
+    declared_length, limit_in, media_type, read_body, require_media, too_large, Media,
+};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, CurrentUser};
 use super::openapi::Binary;
@@ -24,18 +25,9 @@ use super::Routes;
 use crate::services::assets::{Asset, AssetUpload, MAX_ASSET_BYTES};
 use crate::state::AppState;
 
-/// Room for the multipart envelope around a maximal file.
-const UPLOAD_LIMIT: usize = MAX_ASSET_BYTES + 64 * 1024;
-
 pub fn router() -> Routes {
     Routes::new()
-        .route(
-            "/api/assets",
-            get(list_assets)
-                .post(upload_asset)
-                // What `Multipart` may read; raw uploads are bounded by `read_body`.
-                .layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        )
+        .route("/api/assets", get(list_assets).post(upload_asset))
         .route("/api/assets/{id}", get(read_asset).delete(remove_asset))
 }
 
@@ -74,7 +66,8 @@ pub struct AssetForm {
             (AssetForm = "multipart/form-data"))),
     responses((status = 201, body = Asset), (status = 200, body = Asset, description = "These bytes were already stored"),
         (status = 400, body = ErrorBody, description = "A malformed multipart body, or a bad query"),
-        (status = 413, body = ErrorBody, description = "The body is over 10 MiB"),
+        (status = 413, body = ErrorBody, description = "The image is over 10 MiB (the body, form envelope included, over 10 MiB + 64 KiB)"),
+        (status = 415, body = ErrorBody, description = "The Content-Type is neither multipart/form-data nor an image type"),
         (status = 422, body = ErrorBody, description = "Not a PNG, JPEG or SVG image, a type that is not the one claimed, or a form without a file")))]
 pub async fn upload_asset(
     State(state): State<AppState>,
@@ -82,16 +75,11 @@ pub async fn upload_asset(
     ApiQuery(q): ApiQuery<UploadQuery>,
     request: Request,
 ) -> Response {
-    let content_type = request
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let upload = if content_type
-        .to_ascii_lowercase()
-        .starts_with("multipart/form-data")
-    {
+    if let Err(r) = require_media(request.headers(), Media::Upload) {
+        return r.into_response();
+    }
+    let content_type = media_type(request.headers()).unwrap_or_default();
+    let upload = if content_type == "multipart/form-data" {
         match upload_from_form(request).await {
             Ok(mut u) => {
                 if q.name.is_some() {
@@ -102,17 +90,16 @@ pub async fn upload_asset(
             Err(r) => return r,
         }
     } else {
-        let (parts, body) = request.into_parts();
-        let bytes = match read_body(&parts.headers, body, UPLOAD_LIMIT).await {
+        let bytes = match read_body(request).await {
             Ok(b) => b,
             Err(r) => return r,
         };
         if bytes.len() > MAX_ASSET_BYTES {
-            return too_large(Some(bytes.len() as u64));
+            return asset_too_large(bytes.len());
         }
         AssetUpload {
             name: q.name,
-            mime: Some(content_type).filter(|c| !c.is_empty()),
+            mime: Some(content_type),
             bytes,
         }
     };
@@ -127,6 +114,21 @@ pub async fn upload_asset(
         }
         Err(e) => ApiError(e).into_response(),
     }
+}
+
+/// 413 for an image over the asset limit inside a body the route's limit let through.
+fn asset_too_large(size: usize) -> Response {
+    let mut r = ApiError(Error::invalid(
+        "file",
+        format!(
+            "the image is {:.2} MiB; an asset may be at most {} MiB",
+            size as f64 / (1024.0 * 1024.0),
+            MAX_ASSET_BYTES / (1024 * 1024)
+        ),
+    ))
+    .into_response();
+    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+    r
 }
 
 /// One part of a form, read whole (the body limit bounds them all together).
@@ -148,16 +150,14 @@ fn malformed(detail: impl std::fmt::Display) -> Response {
 /// The file of a multipart upload: the part named `file`, else the first part with a file
 /// name; a text part named `name` renames it.
 async fn upload_from_form(request: Request) -> Result<AssetUpload, Response> {
+    let limit = limit_in(&request);
     let declared = declared_length(request.headers());
-    if declared.is_some_and(|n| n > UPLOAD_LIMIT as u64) {
-        return Err(too_large(declared));
-    }
     let mut form = Multipart::from_request(request, &())
         .await
         .map_err(|r| malformed(r.body_text()))?;
     let unreadable = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_large(declared)
+            too_large(&limit, declared)
         } else {
             malformed(e.body_text())
         }
@@ -187,13 +187,7 @@ async fn upload_from_form(request: Request) -> Result<AssetUpload, Response> {
             ))
         })?;
     if file.data.len() > MAX_ASSET_BYTES {
-        return Err(invalid(Error::invalid(
-            "file",
-            format!(
-                "assets may be at most {} MiB",
-                MAX_ASSET_BYTES / (1024 * 1024)
-            ),
-        )));
+        return Err(asset_too_large(file.data.len()));
     }
     let name = parts
         .iter()

@@ -7,11 +7,11 @@ use axum::routing::get;
 use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
-use super::extract::{ApiJson, ApiPath, CurrentUser};
+use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
 use crate::services::cameras::{Camera, CameraInput};
 use crate::services::hub::CameraSessionView;
-use crate::services::presets::{Preset, PresetInput};
+use crate::services::presets::{DeletePresetQuery, Preset, PresetInput};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -176,19 +176,23 @@ async fn update_camera_preset(
     ))
 }
 
-/// Deletes a preset of the camera named in the path.
+/// Deletes a preset of the camera named in the path, and first its copy on the camera when it
+/// has one.
 #[utoipa::path(delete, path = "/api/cameras/{id}/presets/{preset_id}", tag = "presets", operation_id = "delete_camera_preset",
-    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id")),
-    responses((status = 204), (status = 404, body = ErrorBody, description = "No such preset on this camera")))]
+    params(("id" = i64, Path, description = "Camera id"), ("preset_id" = i64, Path, description = "Preset id"), DeletePresetQuery),
+    responses((status = 204), (status = 404, body = ErrorBody, description = "No such preset on this camera"),
+        (status = 502, body = ErrorBody, description = "The camera did not remove its copy; nothing was deleted (see force)"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time; nothing was deleted (see force)")))]
 async fn remove_camera_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath((camera_id, preset_id)): ApiPath<(i64, i64)>,
+    ApiQuery(q): ApiQuery<DeletePresetQuery>,
 ) -> ApiResult<StatusCode> {
     owned_preset(&state, camera_id, preset_id).await?;
     state
         .cameras
-        .delete_preset(preset_id, Some(user.id))
+        .delete_preset(preset_id, Some(user.id), q.force.unwrap_or(false))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -223,15 +227,21 @@ async fn update_preset(
     ))
 }
 
-/// Deletes a preset.
+/// Deletes a preset, and first its copy on the camera when it has one.
 #[utoipa::path(delete, path = "/api/presets/{id}", tag = "presets", operation_id = "delete_preset",
-    params(("id" = i64, Path, description = "Preset id")),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("id" = i64, Path, description = "Preset id"), DeletePresetQuery),
+    responses((status = 204), (status = 404, body = ErrorBody),
+        (status = 502, body = ErrorBody, description = "The camera did not remove its copy; nothing was deleted (see force)"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time; nothing was deleted (see force)")))]
 async fn remove_preset(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiPath(id): ApiPath<i64>,
+    ApiQuery(q): ApiQuery<DeletePresetQuery>,
 ) -> ApiResult<StatusCode> {
-    state.cameras.delete_preset(id, Some(user.id)).await?;
+    state
+        .cameras
+        .delete_preset(id, Some(user.id), q.force.unwrap_or(false))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

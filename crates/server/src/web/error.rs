@@ -1,7 +1,7 @@
 //! The one place where an appliance error becomes an HTTP response: status from the kind, a
 //! JSON `{error, message, field?}` body, internal detail logged and never sent.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -68,42 +68,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The rejection of `ApiJson`: the error of `From<JsonRejection> for ApiError`, except that a
-/// body over the route's limit is a 413 (as it is when its Content-Length says so up front).
-pub struct JsonBodyRejection(Response);
-
-impl From<JsonRejection> for JsonBodyRejection {
-    fn from(r: JsonRejection) -> Self {
-        if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            return JsonBodyRejection(too_large_body());
-        }
-        JsonBodyRejection(ApiError::from(r).into_response())
-    }
-}
-
-impl IntoResponse for JsonBodyRejection {
-    fn into_response(self) -> Response {
-        self.0
-    }
-}
-
-/// 413 for a body over the API-wide limit, in the API's error shape.
-fn too_large_body() -> Response {
-    let mut r = ApiError(Error::new(
-        ErrorKind::Validation,
-        format!(
-            "the request body is larger than this route accepts ({} MiB)",
-            super::API_BODY_LIMIT / (1024 * 1024)
-        ),
-    ))
-    .into_response();
-    *r.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-    r
-}
-
 /// axum's own rejections (a WebSocket route called without the upgrade, a body that cannot be
-/// read) and tower-http's body limit answer in plain text; every API error is JSON, so they
-/// are rewritten here with their status and headers (Allow, Retry-After) kept.
+/// read) answer in plain text; every API error is JSON, so they are rewritten here with their
+/// status and headers (Allow, Retry-After) kept. (A 413 is JSON already: `body::limit_body`
+/// answers it with the route's limit.)
 pub async fn json_rejections(resp: Response) -> Response {
     let status = resp.status();
     let plain = resp
@@ -113,9 +81,6 @@ pub async fn json_rejections(resp: Response) -> Response {
         .is_some_and(|v| v.starts_with("text/plain"));
     if !status.is_client_error() || !plain {
         return resp;
-    }
-    if status == StatusCode::PAYLOAD_TOO_LARGE {
-        return too_large_body();
     }
     let (mut parts, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 64 * 1024)
@@ -153,24 +118,6 @@ pub async fn json_rejections(resp: Response) -> Response {
     r
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let msg = match &r {
-            JsonRejection::MissingJsonContentType(_) => {
-                "send a JSON body with the header Content-Type: application/json".to_string()
-            }
-            JsonRejection::JsonSyntaxError(_) => {
-                format!("the body is not valid JSON: {}", clean(&r.body_text()))
-            }
-            JsonRejection::JsonDataError(_) => {
-                format!("the body has the wrong shape: {}", clean(&r.body_text()))
-            }
-            _ => format!("cannot read the request body: {}", r.body_text()),
-        };
-        ApiError(Error::new(ErrorKind::Validation, msg))
-    }
-}
-
 impl From<PathRejection> for ApiError {
     fn from(r: PathRejection) -> Self {
         ApiError(Error::new(
@@ -192,8 +139,6 @@ impl From<QueryRejection> for ApiError {
 /// Strips axum's generic prefixes so the serde detail (field, line, column) is what remains.
 fn clean(text: &str) -> String {
     let t = text
-        .trim_start_matches("Failed to deserialize the JSON body into the target type: ")
-        .trim_start_matches("Failed to parse the request body as JSON: ")
         .trim_start_matches("Failed to deserialize query string: ")
         .trim_start_matches("Invalid URL: ");
     t.to_string()

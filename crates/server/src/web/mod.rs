@@ -6,6 +6,7 @@ pub mod assets;
 pub mod auth;
 pub mod body;
 pub mod cameras;
+pub mod csrf;
 pub mod destinations;
 pub mod error;
 pub mod extract;
@@ -14,6 +15,7 @@ pub mod overlays;
 pub mod preview;
 pub mod programs;
 pub mod ptz;
+pub mod shape;
 pub mod status;
 pub mod streams;
 pub mod studio;
@@ -21,17 +23,14 @@ pub mod system;
 pub mod timelines;
 pub mod ui;
 
+use axum::extract::DefaultBodyLimit;
 use axum::middleware;
 use axum::routing::MethodRouter;
 use axum::Router;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::trace::TraceLayer;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
-
-/// The body limit of every route but the uploads (`upload_routes`).
-pub const API_BODY_LIMIT: usize = 1024 * 1024;
 
 /// A resource's routes and the paths they were registered under. Every API route goes through
 /// it, so the test in `openapi.rs` can hold the whole route table against the OpenAPI document.
@@ -67,7 +66,7 @@ fn public_routes() -> Routes {
         .merge(openapi::router())
 }
 
-/// Routes behind authentication and the API-wide body limit.
+/// Routes behind authentication.
 fn protected_routes() -> Routes {
     Routes::new()
         .merge(auth::router())
@@ -81,40 +80,40 @@ fn protected_routes() -> Routes {
         .merge(system::router())
         .merge(timelines::router())
         .merge(overlays::router())
-        .merge(studio::router())
-}
-
-/// Routes behind authentication that read large bodies under their own limits.
-fn upload_routes() -> Routes {
-    Routes::new()
         .merge(assets::router())
-        .merge(studio::upload_router())
+        .merge(studio::router())
 }
 
 /// Every path the API serves, public or not (the Swagger UI pages under `/api/docs` and the
 /// web UI's fallback aside).
 pub fn api_paths() -> Vec<&'static str> {
-    [public_routes(), protected_routes(), upload_routes()]
+    [public_routes(), protected_routes()]
         .into_iter()
         .flat_map(|r| r.paths)
         .collect()
 }
 
 pub fn router(state: AppState) -> Router {
-    let auth = || middleware::from_fn_with_state(state.clone(), extract::require_auth);
-    let protected = protected_routes().router.route_layer(auth());
+    let auth = middleware::from_fn_with_state(state.clone(), extract::require_auth);
+    let protected = protected_routes().router.route_layer(auth);
     let public = public_routes().router.merge(
         SwaggerUi::new("/api/docs").config(utoipa_swagger_ui::Config::from(openapi::DOCUMENT_PATH)),
     );
 
+    // `Router::layer` wraps each route (and the fallback): the innermost layers below run once
+    // the route is known, before authentication (`route_layer` above).
     Router::new()
         .merge(public)
         .merge(protected)
         .fallback(ui::serve)
-        .layer(RequestBodyLimitLayer::new(API_BODY_LIMIT))
-        // Merged after the 1 MiB limit, which applies only to the routes merged before it.
-        .merge(upload_routes().router.route_layer(auth()))
+        // Every body limit is `body::BODY_LIMITS`, applied here; axum's own default is off.
+        .layer(middleware::from_fn(body::limit_body))
+        .layer(DefaultBodyLimit::disable())
         .layer(middleware::map_response(error::json_rejections))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            csrf::refuse_cross_origin,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -76,6 +76,11 @@ pub struct Binary(Vec<u8>);
 
 static DOCUMENT: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
 
+/// The document the appliance serves, built once.
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    &DOCUMENT
+}
+
 pub fn router() -> Routes {
     Routes::new().route(DOCUMENT_PATH, get(openapi_document))
 }
@@ -108,8 +113,10 @@ impl Modify for Security {
 /// The statuses an operation can answer because of its shape rather than its service call:
 /// - 401 from `require_auth` on every operation that does not opt out of the global security;
 /// - 400 from `ApiPath` (an integer id that is not one), `ApiQuery` and `ApiJson` (malformed
-///   JSON, wrong shape, no `Content-Type: application/json`);
-/// - 413 for a JSON body over the API-wide limit (`RequestBodyLimitLayer`, `ApiJson`).
+///   JSON, wrong shape);
+/// - 413 for a JSON body over the route's limit and 415 for one that is not
+///   `application/json` (`ApiJson`, `body::limit_body`);
+/// - 403 for a state-changing request from another origin with the session cookie (`csrf`).
 ///
 /// An annotation that documents one of these itself (with a more precise description) keeps it.
 struct SharedResponses;
@@ -117,8 +124,8 @@ struct SharedResponses;
 impl Modify for SharedResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
-            for op in [
-                &mut item.get,
+            let read = item.get.iter_mut().map(|op| (false, op));
+            let writes = [
                 &mut item.put,
                 &mut item.post,
                 &mut item.delete,
@@ -126,8 +133,9 @@ impl Modify for SharedResponses {
             ]
             .into_iter()
             .flatten()
-            {
-                add_shared_responses(op);
+            .map(|op| (true, op));
+            for (changes_state, op) in read.chain(writes) {
+                add_shared_responses(op, changes_state);
             }
         }
     }
@@ -147,7 +155,7 @@ fn error_response(description: &str) -> RefOr<Response> {
     )
 }
 
-fn add_shared_responses(op: &mut Operation) {
+fn add_shared_responses(op: &mut Operation, changes_state: bool) {
     let protected = op.security.is_none();
     let params = op.parameters.as_deref().unwrap_or_default();
     let bad_param = params.iter().any(|p| {
@@ -167,6 +175,12 @@ fn add_shared_responses(op: &mut Operation) {
             "No live session cookie or valid API token (`Authorization: Bearer …`)",
         );
     }
+    if changes_state {
+        add(
+            "403",
+            "Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site)",
+        );
+    }
     if bad_param || json_body {
         add(
             "400",
@@ -174,7 +188,11 @@ fn add_shared_responses(op: &mut Operation) {
         );
     }
     if json_body {
-        add("413", "The body is larger than the route accepts");
+        add(
+            "413",
+            "The body is larger than the route accepts (1 MiB unless stated)",
+        );
+        add("415", "The body's Content-Type is not application/json");
     }
 }
 

@@ -38,6 +38,7 @@ pub fn router() -> Routes {
     params(("id" = i64, Path, description = "Camera id")),
     responses((status = 101, description = "Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages"),
         (status = 400, body = ErrorBody, description = "Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id"),
+        (status = 403, body = ErrorBody, description = "A handshake with the session cookie from a page that is not this appliance's (Origin)"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The camera is disabled")))]
 async fn live(
     State(state): State<AppState>,
@@ -67,6 +68,7 @@ async fn stats(
     params(("id" = i64, Path, description = "Program id")),
     responses((status = 101, description = "Switching to a WebSocket of fragmented MP4 (binary) and JSON status (text) messages"),
         (status = 400, body = ErrorBody, description = "Not a WebSocket handshake (`Connection: Upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key`, `Sec-WebSocket-Version: 13`), or a bad id"),
+        (status = 403, body = ErrorBody, description = "A handshake with the session cookie from a page that is not this appliance's (Origin)"),
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The program is not running")))]
 async fn program_live(
     State(state): State<AppState>,

@@ -3,37 +3,28 @@
 //! (`/api/segments`, `/api/stream/start/{segmentId}`, `/api/stream/stop`, `/api/stream/status`),
 //! so a studio that drives a node can drive this appliance.
 
-use axum::extract::{Request, State};
-use axum::response::{IntoResponse, Response};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::IntoParams;
-use vs_base::{Error, ErrorKind};
 
-use super::body::read_body;
-use super::error::{ApiError, ApiResult, ErrorBody};
-use super::extract::{ApiPath, ApiQuery, CurrentUser};
+use super::error::{ApiResult, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
 use crate::services::timelines::{StudioAck, StudioStatus, SyncInput, SyncResult};
 use crate::state::AppState;
 
-/// A sync carries images as base64: several logos at the 10 MiB asset limit each.
-const SYNC_LIMIT: usize = 48 * 1024 * 1024;
-
 pub fn router() -> Routes {
     Routes::new()
+        // Its body limit (48 MiB) is in `body::BODY_LIMITS`.
+        .route("/api/overlays/sync", post(sync))
         .route("/api/segments", get(segments))
         .route("/api/segments/{id}", get(segment))
         .route("/api/stream/start/{segment_id}", post(start))
         .route("/api/stream/stop", post(stop))
         .route("/api/stream/status", get(status))
-}
-
-/// The sync route: merged outside the API-wide body limit (see `web::upload_routes`).
-pub fn upload_router() -> Routes {
-    Routes::new().route("/api/overlays/sync", post(sync))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -51,36 +42,20 @@ pub struct SyncQuery {
     request_body = SyncInput,
     responses((status = 200, body = SyncResult), (status = 400, body = ErrorBody, description = "Not JSON, or not the shape of a sync"),
         (status = 409, body = ErrorBody, description = "A segment's id or name clashes with a stored one"),
-        (status = 413, body = ErrorBody, description = "The body is over 48 MiB"), (status = 422, body = ErrorBody)))]
+        (status = 413, body = ErrorBody, description = "The body is over 48 MiB"),
+        (status = 415, body = ErrorBody, description = "The Content-Type is not application/json"), (status = 422, body = ErrorBody)))]
 pub async fn sync(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiQuery(q): ApiQuery<SyncQuery>,
-    request: Request,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    let bytes = match read_body(&parts.headers, body, SYNC_LIMIT).await {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    let input: SyncInput = match serde_json::from_slice(&bytes) {
-        Ok(i) => i,
-        Err(e) => {
-            return ApiError(Error::new(
-                ErrorKind::Validation,
-                format!("the body has the wrong shape: {e}"),
-            ))
-            .into_response()
-        }
-    };
-    match state
-        .timelines
-        .sync(input, q.create_cameras.unwrap_or(true), Some(user.id))
-        .await
-    {
-        Ok(r) => Json(r).into_response(),
-        Err(e) => ApiError(e).into_response(),
-    }
+    ApiJson(input): ApiJson<SyncInput>,
+) -> ApiResult<Json<SyncResult>> {
+    Ok(Json(
+        state
+            .timelines
+            .sync(input, q.create_cameras.unwrap_or(true), Some(user.id))
+            .await?,
+    ))
 }
 
 /// Every timeline in the studio's flat segment shape, plus `filename` (as a node lists them).
@@ -109,7 +84,7 @@ pub async fn segment(
     responses((status = 200, body = StudioAck), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "The program feed cannot take the timeline now"),
         (status = 422, body = ErrorBody, description = "The timeline does not validate against what is configured now"),
-        (status = 503, body = ErrorBody, description = "The appliance has no program feed")))]
+        (status = 503, body = ErrorBody, description = "No program is configured to play through (the status shows `program_available: false`)")))]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
@@ -137,6 +112,6 @@ pub async fn stop(
 /// the player's own fields.
 #[utoipa::path(get, path = "/api/stream/status", tag = "vistterstudio", operation_id = "get_studio_status",
     responses((status = 200, body = StudioStatus)))]
-pub async fn status(State(state): State<AppState>) -> Json<StudioStatus> {
-    Json(state.timelines.studio_status())
+pub async fn status(State(state): State<AppState>) -> ApiResult<Json<StudioStatus>> {
+    Ok(Json(state.timelines.studio_status().await?))
 }

@@ -1,6 +1,5 @@
 //! `/api/timelines`: CRUD, validation, cues, VistterStudio import/export, schedule, play.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
@@ -10,7 +9,6 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
-use vs_base::{Error, ErrorKind};
 use vs_timeline::{CueList, Format, Report, Timeline};
 
 use super::error::{ApiResult, ErrorBody};
@@ -133,30 +131,29 @@ pub struct ImportQuery {
 /// Imports a VistterStudio segment file exactly as the studio writes it (flat or declared
 /// shape). Credentials in stream addresses are sealed; unknown addresses become new cameras.
 #[utoipa::path(post, path = "/api/timelines/import", tag = "timelines", operation_id = "import_timeline", params(ImportQuery),
-    request_body(content = Object, description = "A VistterStudio segment file, with any Content-Type"),
-    responses((status = 201, body = ImportResult), (status = 400, body = ErrorBody, description = "Not JSON, or a bad query"),
+    request_body(content = Object, description = "A VistterStudio segment file (a JSON object), sent as application/json"),
+    responses((status = 201, body = ImportResult), (status = 400, body = ErrorBody, description = "Not JSON, not an object, or a bad query"),
         (status = 409, body = ErrorBody, description = "A timeline has this id or name"),
         (status = 413, body = ErrorBody, description = "The file is over 1 MiB"),
+        (status = 415, body = ErrorBody, description = "The Content-Type is not application/json"),
         (status = 422, body = ErrorBody, description = "Not a segment file, or (with create_cameras=false) stream addresses no camera has")))]
 pub async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    body: Bytes,
+    ApiJson(SegmentFile(doc)): ApiJson<SegmentFile>,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
-    // Any content type: the file is often sent as it lies on disk.
-    let doc: Value = serde_json::from_slice(&body).map_err(|e| {
-        Error::new(
-            ErrorKind::Validation,
-            format!("the file is not valid JSON ({e})"),
-        )
-    })?;
     let result = state
         .timelines
         .import(doc, q.create_cameras.unwrap_or(true), Some(user.id))
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
+
+/// A segment file, whichever of the studio's shapes: read whole, checked by the import.
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(value_type = Object)]
+pub struct SegmentFile(Value);
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -246,7 +243,7 @@ pub async fn clear_schedule(
     responses((status = 200, body = PlayerStatus), (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "The program feed cannot take the timeline now"),
         (status = 422, body = ErrorBody, description = "The timeline does not validate against what is configured now"),
-        (status = 503, body = ErrorBody, description = "The appliance has no program feed")))]
+        (status = 503, body = ErrorBody, description = "No program is configured to play through (the status shows `program_available: false`)")))]
 pub async fn start(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,

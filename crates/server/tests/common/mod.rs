@@ -30,7 +30,15 @@ impl TestApp {
     /// The appliance with what it acts on the world through replaced (a fake spawner, a PTZ
     /// connector of the test's own).
     pub async fn spawn_with_deps(tweak: impl FnOnce(&mut Config), deps: AppDeps) -> TestApp {
-        let dir = tempfile::tempdir().expect("temp dir");
+        Self::spawn_in(tempfile::tempdir().expect("temp dir"), tweak, deps).await
+    }
+
+    /// The appliance on a data directory that may hold a previous run's files (a restart).
+    pub async fn spawn_in(
+        dir: tempfile::TempDir,
+        tweak: impl FnOnce(&mut Config),
+        deps: AppDeps,
+    ) -> TestApp {
         let mut config = Config::for_tests(dir.path().to_path_buf());
         tweak(&mut config);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -97,6 +105,27 @@ impl TestApp {
         if let Some(app) = self.app.take() {
             app.stop().await.expect("clean stop");
         }
+    }
+
+    /// Stops the appliance and hands its data directory back, to start it again.
+    pub async fn stop_keep_dir(mut self) -> tempfile::TempDir {
+        if let Some(app) = self.app.take() {
+            app.stop().await.expect("clean stop");
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::mem::replace(&mut self.dir, dir)
+    }
+
+    /// Logs in as the admin made by `setup_admin` (after a restart the session is gone only
+    /// for a new client; this one logs in again anyway).
+    pub async fn login_admin(&self) {
+        let r = self
+            .post(
+                "/api/auth/login",
+                json!({"username": ADMIN, "password": ADMIN_PW}),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
     }
 }
 

@@ -591,9 +591,8 @@ impl ProgramService {
             }
             let (url, _) = self.destinations.publish(&dest)?;
             let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
-            if let Some(k) = dest.stream_key_enc.as_deref() {
-                out.secrets.push(self.secrets.open(k)?);
-            }
+            out.secrets
+                .extend(self.destinations.publish_secrets(&dest)?);
             config.outputs.push(out);
         }
         if config.outputs.is_empty() {

@@ -5,7 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use vs_base::{Error, Result};
+use vs_base::{Error, ErrorKind, Result};
 use vs_db::Db;
 use vs_timeline::{OverlayShow, ProgramControl};
 
@@ -55,7 +55,8 @@ impl TimelineBridge {
             .map(|p| p.id)
             .min()
             .ok_or_else(|| {
-                Error::invalid_state(
+                Error::new(
+                    ErrorKind::Unavailable,
                     "no program is configured: create one (Program page) to play timelines",
                 )
             })?;
@@ -151,7 +152,9 @@ impl ProgramControl for TimelineBridge {
     async fn ready(&self) -> Result<()> {
         if self.programs.running_ids().await.is_empty() && self.db.list_programs().await?.is_empty()
         {
-            return Err(Error::invalid_state(
+            // 503 as documented: the feed is missing, not busy (the status agrees).
+            return Err(Error::new(
+                ErrorKind::Unavailable,
                 "no program is configured: create one (Program page) to play timelines through it",
             ));
         }

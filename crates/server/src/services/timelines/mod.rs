@@ -87,6 +87,8 @@ pub struct TimelineService {
     clock: Arc<dyn Clock>,
     /// Swappable, so a test can play through a program of its own.
     player: RwLock<Arc<dyn TimelinePlayer>>,
+    /// What the player plays through, asked whether it is ready for the status.
+    program: RwLock<Arc<dyn ProgramControl>>,
     /// The timeline the scheduler started, so it only ever stops what it started.
     scheduled: Mutex<Option<String>>,
     /// Schedules changed: the scheduler looks again now.
@@ -111,7 +113,11 @@ impl TimelineService {
             shutdown: infra.shutdown.clone(),
             cameras,
             assets,
-            player: RwLock::new(Arc::new(ExecutorPlayer::new(Some(program), clock.clone()))),
+            player: RwLock::new(Arc::new(ExecutorPlayer::new(
+                Some(program.clone()),
+                clock.clone(),
+            ))),
+            program: RwLock::new(program),
             clock,
             scheduled: Mutex::new(None),
             kick: Notify::new(),
@@ -121,6 +127,7 @@ impl TimelineService {
 
     /// From now on timelines play through `program` (a test's fake, say).
     pub fn set_program(&self, program: Arc<dyn ProgramControl>) {
+        *self.program.write().expect("program lock") = program.clone();
         self.set_player(Arc::new(ExecutorPlayer::new(
             Some(program),
             self.clock.clone(),

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use vs_base::{Error, Result};
+use vs_base::{Error, ErrorKind, Result};
 use vs_timeline::{compile, CompileOptions, PlayRequest, PlayerStatus, Timeline};
 
 use super::{catalog_of, full_report, model_field, model_of, report_error, TimelineService};
@@ -57,6 +57,7 @@ impl TimelineService {
     pub async fn stop(&self, user_id: Option<i64>) -> Result<PlayerStatus> {
         let before = self.player().status();
         let status = self.player().stop().await?;
+        let status = self.with_availability(status).await?;
         *self.scheduled.lock().expect("scheduler lock") = None;
         if let Some(id) = before.timeline_id {
             self.db
@@ -74,7 +75,7 @@ impl TimelineService {
     /// Stops a timeline, refusing (409) when it is not the one playing.
     pub async fn stop_this(&self, id: &str, user_id: Option<i64>) -> Result<PlayerStatus> {
         self.db.timeline(id).await?;
-        let status = self.player_status();
+        let status = self.player().status();
         if status.timeline_id.as_deref() != Some(id) || status.state == "stopped" {
             return Err(Error::invalid_state(format!(
                 "timeline '{id}' is not playing"
@@ -94,8 +95,23 @@ impl TimelineService {
         player.jump_to_clip(clip_id).await
     }
 
-    pub fn player_status(&self) -> PlayerStatus {
-        self.player().status()
+    /// The player's status; `program_available` says whether a start could play now: false
+    /// while the program feed is not ready (no program configured), when `start` answers 503.
+    pub async fn player_status(&self) -> Result<PlayerStatus> {
+        let status = self.player().status();
+        self.with_availability(status).await
+    }
+
+    async fn with_availability(&self, mut status: PlayerStatus) -> Result<PlayerStatus> {
+        if status.program_available {
+            let program = self.program.read().expect("program lock").clone();
+            status.program_available = match program.ready().await {
+                Ok(()) => true,
+                Err(e) if e.kind == ErrorKind::Unavailable => false,
+                Err(e) => return Err(e),
+            };
+        }
+        Ok(status)
     }
 
     pub(super) async fn reload_if_playing(&self, id: &str, timeline: &Timeline) {

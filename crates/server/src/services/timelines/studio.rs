@@ -105,10 +105,10 @@ impl TimelineService {
         })
     }
 
-    pub fn studio_status(&self) -> StudioStatus {
-        let player = self.player_status();
+    pub async fn studio_status(&self) -> Result<StudioStatus> {
+        let player = self.player_status().await?;
         let playing = player.state == "playing";
-        StudioStatus {
+        Ok(StudioStatus {
             is_streaming: playing,
             current_segment: match (&player.timeline_id, &player.timeline_name) {
                 (Some(id), Some(name)) if player.state != "stopped" => Some(StudioSegmentRef {
@@ -119,6 +119,6 @@ impl TimelineService {
                 _ => None,
             },
             player,
-        }
+        })
     }
 }
