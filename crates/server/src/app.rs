@@ -118,6 +118,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         ptz.clone(),
         overlays.clone(),
         previews.clone(),
+        hub.clone(),
     ));
     let bridge = Arc::new(TimelineBridge::new(
         infra.db.clone(),

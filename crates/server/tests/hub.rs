@@ -1,8 +1,9 @@
 //! The camera hub in the appliance, against real parts: a GStreamer camera with a password that
-//! admits ONE RTSP session, nginx-rtmp as two destinations, real FFmpeg. A copy stream to both
-//! destinations, two preview viewers and snapshots all work at once on that one session; no
-//! process the appliance starts has the camera's password on its command line or in its
-//! environment; the camera lost and back, every consumer recovers by itself.
+//! admits ONE RTSP session, nginx-rtmp as three destinations, real FFmpeg. A program with the
+//! camera on air, a copy stream to two destinations, two preview viewers and snapshots all work
+//! at once on that one session; no process the appliance starts has the camera's password on
+//! its command line or in its environment; the camera lost and back, every consumer recovers by
+//! itself.
 
 mod common;
 
@@ -159,6 +160,14 @@ async fn wait_text(ws: &mut Ws, within: Duration, pred: impl Fn(&Value) -> bool)
     }
 }
 
+/// The program's live view, once `pred` holds.
+async fn wait_program(app: &TestApp, id: i64, within: Duration, pred: impl Fn(&Value) -> bool) {
+    wait_json(app, &format!("/api/programs/{id}"), within, |v| {
+        v["live"].is_object() && pred(&v["live"])
+    })
+    .await;
+}
+
 fn output_states(s: &Value) -> Vec<String> {
     s["status"]["outputs"]
         .as_array()
@@ -169,8 +178,8 @@ fn output_states(s: &Value) -> Vec<String> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the_password_anywhere()
-{
+async fn one_session_serves_a_program_a_copy_stream_two_previews_and_snapshots_without_the_password_anywhere(
+) {
     vs_testrig::require_all(&["ffmpeg", "ffprobe", "nginx"]);
     let mut cam = FakeCamera::start(
         CameraOptions::new("HubSrv")
@@ -274,6 +283,46 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         .await
         .unwrap();
 
+    // A program with the camera on air, to a third destination: it decodes the same session.
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "program out", "platform": "custom", "url": rtmp.base_url(),
+                   "stream_key": "hubsrv-prog"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dp = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Dock program", "width": 320, "height": 180, "fps": 15,
+                   "destination_ids": [dp]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let pid = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = app
+        .post(&format!("/api/programs/{pid}/start"), json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    let r = app
+        .post(
+            &format!("/api/programs/{pid}/take"),
+            json!({"camera_id": id}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let on_air = |l: &Value| {
+        l["on_air_camera_id"] == id
+            && l["slate_active"] == false
+            && l["outputs"][0]["state"] == "running"
+    };
+    wait_program(&app, pid, Duration::from_secs(30), on_air).await;
+    rtmp.wait_for_publishes(3, Duration::from_secs(20))
+        .await
+        .unwrap();
+
     // Two preview viewers.
     let mut va = viewer(&app, id, &token).await;
     let mut vb = viewer(&app, id, &token).await;
@@ -338,7 +387,7 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
     );
     let egress = ffmpegs
         .iter()
-        .filter(|c| c.contains("-i pipe:0") && c.contains("hubsrv-"))
+        .filter(|c| c.contains("-i pipe:0") && (c.contains("hubsrv-a") || c.contains("hubsrv-b")))
         .count();
     assert_eq!(
         egress, 2,
@@ -366,6 +415,10 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         "two viewers share one remux: {s}"
     );
     assert_eq!(s["consumers"]["copy"], 2, "{s}");
+    assert_eq!(
+        s["consumers"]["program"], 1,
+        "the program decodes the session: {s}"
+    );
     assert!((s["fps"].as_f64().unwrap() - 15.0).abs() < 3.0, "{s}");
     assert!(s["bitrate_bps"].as_u64().unwrap() > 50_000, "{s}");
     assert!(
@@ -379,6 +432,7 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         format!("vistterstream_camera_session_up{{camera_id=\"{id}\"}} 1"),
         format!("vistterstream_camera_session_consumers{{camera_id=\"{id}\",kind=\"copy\"}} 2"),
         format!("vistterstream_camera_session_consumers{{camera_id=\"{id}\",kind=\"preview\"}} 1"),
+        format!("vistterstream_camera_session_consumers{{camera_id=\"{id}\",kind=\"program\"}} 1"),
         format!("vistterstream_camera_session_reconnects_total{{camera_id=\"{id}\"}} 0"),
         format!("vistterstream_camera_session_packets_lost_total{{camera_id=\"{id}\"}}"),
         format!("vistterstream_camera_session_bitrate_bps{{camera_id=\"{id}\"}}"),
@@ -405,6 +459,10 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         s["status"]["state"] != "running"
     })
     .await;
+    wait_program(&app, pid, Duration::from_secs(15), |l| {
+        l["slate_active"] == true
+    })
+    .await;
     cam.restart().await.unwrap();
     let back = Instant::now();
     wait_text(&mut va, Duration::from_secs(40), |t| {
@@ -429,13 +487,30 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         "figure: camera back → viewers online and stream running after {:?}",
         back.elapsed()
     );
+    // The program cuts back to the camera by itself, on the same RTMP session.
+    wait_program(&app, pid, Duration::from_secs(30), on_air).await;
+    let frames = |v: Value| v["live"]["ingests"][0]["frames"].as_u64().unwrap_or(0);
+    let f0 = frames(
+        app.get(&format!("/api/programs/{pid}"))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    wait_program(&app, pid, Duration::from_secs(10), |l| {
+        l["ingests"][0]["frames"].as_u64().unwrap_or(0) > f0 + 15
+    })
+    .await;
     let sess = session(&app, id).await;
     assert!(sess["reconnects"].as_u64().unwrap() >= 1, "{sess}");
+    assert_eq!(sess["consumers"]["program"], 1, "{sess}");
     assert_eq!(camera_connections(cam.port()), 1, "still one connection");
     assert!(!s.to_string().contains(PASSWORD));
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // What the destinations got after the return: H.264 at the camera's size, AAC.
+    app.post(&format!("/api/programs/{pid}/stop"), json!({}))
+        .await;
     app.post(&format!("/api/streams/{sid}/stop"), json!({}))
         .await;
     rtmp.wait_for_publish_done(publishes + 2, Duration::from_secs(15))
@@ -455,6 +530,9 @@ async fn one_session_serves_a_copy_stream_two_previews_and_snapshots_without_the
         v.check_non_decreasing().unwrap();
         assert!(v.span() > 2.0, "{key}: span {}", v.span());
     }
+    // The program went through the loss on the slate, on its one RTMP session.
+    let prog = rtmp.recordings_for("hubsrv-prog");
+    assert_eq!(prog.len(), 1, "one program session: {prog:?}");
     drop((va, vb));
     app.stop().await;
     vs_testrig::wait_no_processes_with_marker("hubsrv-", Duration::from_secs(10))

@@ -1,6 +1,6 @@
 //! The appliance's camera hub: one session per enabled camera (`vs_engine::hub`), kept in step
-//! with the camera table, read by every camera consumer but the program feed (previews, copy
-//! streams, snapshots, health); and what it shows: the camera page's session view, health
+//! with the camera table, read by every camera consumer (programs, previews, copy streams,
+//! snapshots, health); and what it shows: the camera page's session view, health
 //! verdicts taken from the packets, and per-camera `/metrics`.
 //!
 //! The session holds the camera's only connection. Its login is opened from the sealed columns
