@@ -269,6 +269,8 @@ impl Signature {
 }
 
 impl ProgramService {
+    // Each neighbour explicit, as every service is wired in `app.rs`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         infra: &Infra,
         engine: Deps,
