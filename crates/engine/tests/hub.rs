@@ -116,7 +116,7 @@ async fn record_preview(mut preview: Fmp4Preview, seconds: f64, path: &Path) -> 
                 mime = m;
                 out.extend_from_slice(&data);
             }
-            Ok(Ok(PreviewChunk::Media(data))) => {
+            Ok(Ok(PreviewChunk::Media { data, .. })) => {
                 chunks += 1;
                 out.extend_from_slice(&data);
             }

@@ -22,4 +22,4 @@ pub use probe::{
     classify, ffmpeg_version, probe, snapshot, ProbeError, ProbeErrorKind, StreamInfo,
 };
 pub use run::{run_bounded, RunError, RunOutput};
-pub use stream::{copy_args, AudioPlan};
+pub use stream::{copy_args, hub_copy_args, AudioPlan};

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Result, SecretBox};
+use vs_base::{Error, Result};
 use vs_db::programs::{ProgramRow, ProgramWrite};
 use vs_db::Db;
 use vs_engine::{
@@ -22,8 +22,8 @@ use vs_engine::{
 
 pub use running::RunningPrograms;
 
-use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::hub::HubService;
 use super::live::{self, Feed};
 use super::overlays::OverlayService;
 use super::previews::{PreviewService, PreviewSource};
@@ -167,7 +167,6 @@ pub struct ProgramView {
 /// Programs: their settings, the ones that run (one encoder each), takes and overlays.
 pub struct ProgramService {
     db: Db,
-    secrets: SecretBox,
     config: Arc<Config>,
     /// How FFmpeg children are spawned and timed (real, or a test's fakes).
     engine: Deps,
@@ -180,6 +179,8 @@ pub struct ProgramService {
     overlays: Arc<OverlayService>,
     /// A stopped program's preview ends with it.
     previews: Arc<PreviewService>,
+    /// The camera sessions the program decodes (shared with every other consumer).
+    hub: Arc<HubService>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
@@ -268,6 +269,8 @@ impl Signature {
 }
 
 impl ProgramService {
+    // Each neighbour explicit, as every service is wired in `app.rs`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         infra: &Infra,
         engine: Deps,
@@ -276,10 +279,10 @@ impl ProgramService {
         ptz: Arc<PtzService>,
         overlays: Arc<OverlayService>,
         previews: Arc<PreviewService>,
+        hub: Arc<HubService>,
     ) -> Self {
         ProgramService {
             db: infra.db.clone(),
-            secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             engine,
             tasks: infra.tasks.clone(),
@@ -289,6 +292,7 @@ impl ProgramService {
             ptz,
             overlays,
             previews,
+            hub,
             take_lock: Default::default(),
             encoder_probe: Default::default(),
             events: infra.events.clone(),
@@ -542,7 +546,8 @@ impl ProgramService {
             .clone())
     }
 
-    /// The source spec of a camera, with its credentials (redacted from every log).
+    /// The source of a camera: its session of the appliance's hub, which the program decodes
+    /// like every other consumer (no connection of its own, no credential to hand over).
     pub(crate) async fn camera_source(&self, camera_id: i64) -> Result<SourceSpec> {
         let cam = self.db.camera(camera_id).await?;
         if !cam.enabled {
@@ -551,12 +556,10 @@ impl ProgramService {
                 cam.name
             )));
         }
-        let url = connect_url(&self.secrets, &cam)?;
-        let mut spec = SourceSpec::new(cam.id, cam.name.clone(), url);
-        if let Some(p) = cam.password_enc.as_deref() {
-            spec.secrets.push(self.secrets.open(p)?);
-        }
-        Ok(spec)
+        // A camera just added or enabled gets its session now rather than at the listener's
+        // turn.
+        self.hub.session_for(cam.id).await?;
+        Ok(SourceSpec::hub(self.hub.hub(), cam.id, cam.name))
     }
 
     pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<ProgramView> {
