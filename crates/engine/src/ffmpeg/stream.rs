@@ -3,12 +3,8 @@
 //! YouTube drops video-only streams.
 //!
 //! The appliance feeds each copy from the camera's hub session ([`hub_copy_args`]: MPEG-TS on
-//! stdin, so the child never sees the camera's address or login); [`copy_args`], which opens
-//! the camera itself, is kept for a source that has no session.
+//! stdin, so the child never sees the camera's address or login).
 
-use vs_base::Protocol;
-
-use super::input::{InputTransport, NETWORK_TIMEOUT};
 use super::output::OutputFormat;
 
 /// How the output's AAC audio is made from what the camera has.
@@ -51,19 +47,6 @@ impl AudioPlan {
             AudioPlan::Silence => "silence",
         }
     }
-}
-
-/// The FFmpeg arguments of one camera-to-destination copy; the container follows the
-/// destination's URL ([`OutputFormat::for_url`]).
-pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "warning".into()];
-    a.extend(InputTransport::of_protocol(protocol).options(NETWORK_TIMEOUT));
-    a.extend(["-fflags", "+genpts", "-i"].map(String::from));
-    a.push(input.into());
-    push_mapping(&mut a, audio);
-    a.extend(OutputFormat::for_url(output).args());
-    a.push(output.into());
-    a
 }
 
 /// The FFmpeg arguments of one copy fed by a camera's hub session: MPEG-TS on stdin (PAT,
@@ -118,61 +101,6 @@ fn push_mapping(a: &mut Vec<String>, audio: AudioPlan) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn copy_args_always_carry_aac() {
-        let a = copy_args(
-            "rtsp://u:p@h/s",
-            Protocol::Rtsp,
-            AudioPlan::Silence,
-            "rtmp://x/live2/k",
-        );
-        let s = a.join(" ");
-        assert!(s.contains("-c:v copy"));
-        assert!(s.contains("anullsrc"));
-        assert!(s.contains("-map 1:a:0 -c:a aac"));
-        assert!(s.contains("-rtsp_transport tcp -timeout 5000000"));
-        assert!(s.ends_with("-f flv -flvflags no_duration_filesize rtmp://x/live2/k"));
-        let s = copy_args(
-            "rtmp://h/app/s",
-            Protocol::Rtmp,
-            AudioPlan::CopyAac,
-            "srt://x:9000",
-        )
-        .join(" ");
-        assert!(s.contains("-rw_timeout 5000000"));
-        assert!(s.contains("-map 0:a:0 -c:a copy"));
-        assert!(s.contains("-f mpegts srt://x:9000"));
-    }
-
-    /// The exact command lines the server's integration tests were written against.
-    #[test]
-    fn copy_args_are_unchanged() {
-        assert_eq!(
-            copy_args(
-                "rtsp://u:p@h/s",
-                Protocol::Rtsp,
-                AudioPlan::Transcode,
-                "rtmp://x/live2/k"
-            )
-            .join(" "),
-            "-hide_banner -loglevel warning -rtsp_transport tcp -timeout 5000000 -fflags +genpts \
-             -i rtsp://u:p@h/s -map 0:v:0 -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -c:v copy \
-             -f flv -flvflags no_duration_filesize rtmp://x/live2/k"
-        );
-        assert_eq!(
-            copy_args(
-                "rtmp://h/a/s",
-                Protocol::Rtmp,
-                AudioPlan::Silence,
-                "srt://x:9000"
-            )
-            .join(" "),
-            "-hide_banner -loglevel warning -rw_timeout 5000000 -fflags +genpts -i rtmp://h/a/s \
-             -f lavfi -i anullsrc=r=44100:cl=stereo -map 0:v:0 -map 1:a:0 -c:a aac -b:a 128k \
-             -shortest -c:v copy -f mpegts srt://x:9000"
-        );
-    }
 
     #[test]
     fn hub_copy_reads_stdin_and_names_no_camera() {
