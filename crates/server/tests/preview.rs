@@ -271,9 +271,18 @@ async fn viewers_see_an_outage_and_the_return() {
     app.stop().await;
 }
 
+/// This test binary's processes (its descendants: the appliance runs in-process) whose
+/// command line holds `marker`; another test run on the same machine is not ours to count.
+fn ours_with_marker(marker: &str) -> Vec<vs_testrig::ProcInfo> {
+    vs_testrig::descendants_of(std::process::id())
+        .into_iter()
+        .filter(|p| p.cmdline.join(" ").contains(marker))
+        .collect()
+}
+
 /// FFmpeg remuxes of a program's output (its MPEG-TS on stdin) in this test process.
 fn program_remuxes() -> usize {
-    processes_with_marker("mpegts -i pipe:0")
+    ours_with_marker("mpegts -i pipe:0")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         // The program's egress reads the same input; only the remux writes fragmented MP4.
@@ -413,7 +422,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
 
     // The encoder dies (its timestamps start over): the preview follows it into a new run
     // with a new init segment instead of mixing the two runs.
-    let encoders: Vec<_> = processes_with_marker("anullsrc=r=48000")
+    let encoders: Vec<_> = ours_with_marker("anullsrc=r=48000")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         .collect();
