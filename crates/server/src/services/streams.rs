@@ -143,6 +143,9 @@ pub struct StreamService {
     hub: Arc<HubService>,
     /// The streams that run now.
     running: tokio::sync::Mutex<HashMap<i64, Running>>,
+    /// One start at a time per stream: a second start (a double click, another tab) waits for
+    /// the first and finds the stream running, instead of spawning a second set of outputs.
+    starting: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl StreamService {
@@ -164,6 +167,7 @@ impl StreamService {
             ptz,
             hub,
             running: Default::default(),
+            starting: Default::default(),
         }
     }
 
@@ -376,6 +380,14 @@ impl StreamService {
 
     /// Starts a stream: one supervised copy per destination.
     pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<Stream> {
+        let gate = self
+            .starting
+            .lock()
+            .expect("start gates")
+            .entry(id)
+            .or_default()
+            .clone();
+        let _one_start = gate.lock().await;
         let row = self.db.stream(id).await?;
         {
             let running = self.running.lock().await;
@@ -410,61 +422,13 @@ impl StreamService {
             }
         }
         let mut outputs: Vec<Output> = Vec::new();
-        for dest_id in self.db.stream_destination_ids(id).await? {
-            let dest = self.db.destination(dest_id).await?;
-            if !dest.enabled {
-                continue;
+        if let Err(e) = self.start_outputs(id, cam.id, audio, &mut outputs).await {
+            // Whatever already started is stopped: nothing runs that `running` does not hold.
+            for o in &outputs {
+                o.feeder.cancel();
+                let _ = o.handle.stop().await;
             }
-            let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = self.destinations.publish_secrets(&dest)?;
-            let mut spec =
-                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
-                    .args(hub_copy_args(audio, &publish))
-                    .stdin(StdinMode::Media)
-                    .span(tracing::info_span!(
-                        "ffmpeg",
-                        role = "stream",
-                        stream_id = id,
-                        camera_id = cam.id,
-                        destination_id = dest.id
-                    ));
-            // The key and credentials are handed over as secrets, so every log line of the
-            // child masks them.
-            for s in key {
-                spec = spec.secret(s);
-            }
-            let sup = supervise(
-                spec,
-                self.supervisor_config(),
-                self.engine.clone(),
-                self.shutdown.clone(),
-            );
-            let task = sup.task;
-            self.tasks.spawn(async move {
-                let _ = task.await;
-            });
-            let feeder = self.shutdown.child_token();
-            self.tasks.spawn(feed_output(
-                self.hub.clone(),
-                cam.id,
-                sup.handle.clone(),
-                sup.media,
-                feeder.clone(),
-            ));
-            if let Err(e) = sup.handle.start().await {
-                feeder.cancel();
-                for o in &outputs {
-                    o.feeder.cancel();
-                    let _ = o.handle.stop().await;
-                }
-                return Err(e);
-            }
-            outputs.push(Output {
-                destination_id: dest.id,
-                destination: dest.name.clone(),
-                handle: sup.handle,
-                feeder,
-            });
+            return Err(e);
         }
         if outputs.is_empty() {
             return Err(Error::invalid_state(
@@ -497,6 +461,70 @@ impl StreamService {
         metrics::gauge!("vistterstream_streams_running").increment(1.0);
         tracing::info!(stream = id, name = %row.name, audio = audio.label(), "stream started");
         Ok(self.announce(self.get(id).await?))
+    }
+
+    /// Starts one output per enabled destination of stream `id`, pushing each onto `outputs`
+    /// as it starts; on an error the caller stops those already pushed.
+    async fn start_outputs(
+        self: &Arc<Self>,
+        id: i64,
+        camera_id: i64,
+        audio: AudioPlan,
+        outputs: &mut Vec<Output>,
+    ) -> Result<()> {
+        for dest_id in self.db.stream_destination_ids(id).await? {
+            let dest = self.db.destination(dest_id).await?;
+            if !dest.enabled {
+                continue;
+            }
+            let (publish, _shown) = self.destinations.publish(&dest)?;
+            let key = self.destinations.publish_secrets(&dest)?;
+            let mut spec =
+                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
+                    .args(hub_copy_args(audio, &publish))
+                    .stdin(StdinMode::Media)
+                    .span(tracing::info_span!(
+                        "ffmpeg",
+                        role = "stream",
+                        stream_id = id,
+                        camera_id,
+                        destination_id = dest.id
+                    ));
+            // The key and credentials are handed over as secrets, so every log line of the
+            // child masks them.
+            for s in key {
+                spec = spec.secret(s);
+            }
+            let sup = supervise(
+                spec,
+                self.supervisor_config(),
+                self.engine.clone(),
+                self.shutdown.clone(),
+            );
+            let task = sup.task;
+            self.tasks.spawn(async move {
+                let _ = task.await;
+            });
+            let feeder = self.shutdown.child_token();
+            self.tasks.spawn(feed_output(
+                self.hub.clone(),
+                camera_id,
+                sup.handle.clone(),
+                sup.media,
+                feeder.clone(),
+            ));
+            if let Err(e) = sup.handle.start().await {
+                feeder.cancel();
+                return Err(e);
+            }
+            outputs.push(Output {
+                destination_id: dest.id,
+                destination: dest.name.clone(),
+                handle: sup.handle,
+                feeder,
+            });
+        }
+        Ok(())
     }
 
     pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<Stream> {
