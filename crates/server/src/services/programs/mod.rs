@@ -188,6 +188,9 @@ pub struct ProgramService {
     events: Events,
     /// Ends the task that pushes a running program's status, by program.
     feeds: std::sync::Mutex<HashMap<i64, CancellationToken>>,
+    /// One start at a time per program: a second start waits for the first and finds the
+    /// program running, instead of starting a second encoder that would run on untracked.
+    starting: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
@@ -294,6 +297,7 @@ impl ProgramService {
             previews,
             hub,
             take_lock: Default::default(),
+            starting: Default::default(),
             encoder_probe: Default::default(),
             events: infra.events.clone(),
             feeds: Default::default(),
@@ -563,6 +567,14 @@ impl ProgramService {
     }
 
     pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let gate = self
+            .starting
+            .lock()
+            .expect("start gates")
+            .entry(id)
+            .or_default()
+            .clone();
+        let _one_start = gate.lock().await;
         let row = self.db.program(id).await?;
         if self.running.lock().await.contains_key(&id) {
             return self.program_view(row).await;
@@ -611,7 +623,13 @@ impl ProgramService {
         // What was on air before a restart goes back on air.
         if let Some(cam) = row.on_air_camera_id {
             match self.camera_source(cam).await {
-                Ok(src) => handle.take(src).await?,
+                // The program runs from here on: a failed take leaves it on the slate rather
+                // than failing the start with the program already running, untracked.
+                Ok(src) => {
+                    if let Err(e) = handle.take(src).await {
+                        tracing::warn!(program = id, camera = cam, error = ?e, "previous on-air camera could not be taken");
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(program = id, camera = cam, error = ?e, "previous on-air camera unavailable")
                 }
