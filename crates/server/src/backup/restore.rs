@@ -520,6 +520,16 @@ mod tests {
         assert!(e.message.contains("stop the appliance"), "{}", e.message);
     }
 
+    /// A hand-made archive of `entries`, each with mode 0644 (what an older backup recorded).
+    fn write_archive(path: &Path, entries: &[(&str, &[u8])]) {
+        let f = File::create(path).unwrap();
+        let mut tar = tar::Builder::new(GzEncoder::new(f, flate2::Compression::fast()));
+        for (name, bytes) in entries {
+            append_bytes(&mut tar, name, bytes, 0o644).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
     #[tokio::test]
     async fn refuses_newer_schema_and_foreign_files() {
         let (src, _db) = data_dir_with_content().await;
@@ -528,16 +538,7 @@ mod tests {
         let mut m = backup(src.path(), &archive).await.unwrap();
         m.schema_version = 9999;
         let newer = out.path().join("newer.tar.gz");
-        let f = File::create(&newer).unwrap();
-        let mut tar = tar::Builder::new(GzEncoder::new(f, flate2::Compression::fast()));
-        append_bytes(
-            &mut tar,
-            MANIFEST_NAME,
-            &serde_json::to_vec(&m).unwrap(),
-            0o644,
-        )
-        .unwrap();
-        tar.into_inner().unwrap().finish().unwrap();
+        write_archive(&newer, &[(MANIFEST_NAME, &serde_json::to_vec(&m).unwrap())]);
         let dest = out.path().join("data");
         let e = restore(&newer, &dest, false).await.unwrap_err();
         assert!(e.message.contains("9999"), "{}", e.message);
@@ -567,16 +568,6 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let archive = out.path().join("b.tar.gz");
         let m = backup(src.path(), &archive).await.unwrap();
-        let old = out.path().join("old.tar.gz");
-        let f = File::create(&old).unwrap();
-        let mut tar = tar::Builder::new(GzEncoder::new(f, flate2::Compression::fast()));
-        append_bytes(
-            &mut tar,
-            MANIFEST_NAME,
-            &serde_json::to_vec(&m).unwrap(),
-            0o644,
-        )
-        .unwrap();
         let mut db = Vec::new();
         let mut made = tar::Archive::new(GzDecoder::new(File::open(&archive).unwrap()));
         for entry in made.entries().unwrap() {
@@ -585,9 +576,15 @@ mod tests {
                 entry.read_to_end(&mut db).unwrap();
             }
         }
-        append_bytes(&mut tar, DB_NAME, &db, 0o644).unwrap();
-        append_bytes(&mut tar, KEY_NAME, &[7u8; 32], 0o644).unwrap();
-        tar.into_inner().unwrap().finish().unwrap();
+        let old = out.path().join("old.tar.gz");
+        write_archive(
+            &old,
+            &[
+                (MANIFEST_NAME, &serde_json::to_vec(&m).unwrap()),
+                (DB_NAME, &db),
+                (KEY_NAME, &[7u8; 32]),
+            ],
+        );
 
         let dest = out.path().join("data");
         restore(&old, &dest, false).await.unwrap();
