@@ -23,17 +23,6 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 const PASSWORD: &str = "hubSrvPw-4e9c1";
 
-async fn token(app: &TestApp) -> String {
-    let r = app
-        .post("/api/auth/tokens", json!({"name": "hub tests"}))
-        .await;
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 async fn viewer(app: &TestApp, id: i64, token: &str) -> Ws {
     let url = app
         .url(&format!("/api/cameras/{id}/live"))
@@ -194,7 +183,7 @@ async fn one_session_serves_a_program_a_copy_stream_two_previews_and_snapshots_w
     let rtmp = RtmpServer::start().await.unwrap();
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let token = token(&app).await;
+    let token = app.api_token("hub tests").await;
     let r = app
         .post(
             "/api/cameras",

@@ -20,14 +20,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 async fn setup(cam: &FakeCamera) -> (TestApp, String, i64) {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let r = app
-        .post("/api/auth/tokens", json!({"name": "preview tests"}))
-        .await;
-    assert_eq!(r.status(), 201);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.api_token("preview tests").await;
     let r = app
         .post(
             "/api/cameras",
