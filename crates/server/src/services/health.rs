@@ -510,6 +510,12 @@ impl HealthService {
         let live: HashSet<i64> = cameras.iter().map(|c| c.id).collect();
         self.forget_missing(&live);
         for cam in cameras.into_iter().filter(|c| c.enabled) {
+            // An enabled camera whose change the hub has not applied yet (it was just added or
+            // enabled) gets its session now: probing it instead would open a second
+            // connection beside the one the session is opening.
+            if matches!(self.hub.check(cam.id), SessionCheck::NoSession) {
+                let _ = self.hub.session_for(cam.id).await;
+            }
             if self.judged_by_session(cam.id) {
                 // Its PTZ verdict still needs refreshing; the next record applies it.
                 tokio::spawn(self.clone().check_ptz(cam.clone()));
