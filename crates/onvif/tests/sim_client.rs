@@ -789,7 +789,11 @@ async fn relative_move_is_advertised_answered_clamped_and_settled() {
     assert!(close(report.position.unwrap(), expected), "{report:?}");
     assert!(close(cam.position(), expected));
     assert_eq!(
-        cam.stats().actions.iter().filter(|a| *a == "RelativeMove").count(),
+        cam.stats()
+            .actions
+            .iter()
+            .filter(|a| *a == "RelativeMove")
+            .count(),
         1
     );
 
