@@ -363,9 +363,7 @@ fn run_status(map: &mut HashMap<i64, RunSeen>, what: &'static str, v: &Value) ->
                     .and_then(|i| text(i, "camera"))
                     .map(|n| format!("“{n}”"))
                     .unwrap_or_else(|| format!("camera {cam}"));
-                let mut d = draft("info", "on_air", format!("took {cam_name}: on air"));
-                d.context = Some(format!("camera:{cam}"));
-                out.push(d);
+                out.push(draft("info", "on_air", format!("took {cam_name}: on air")));
             }
         }
         if now.slate && !was.slate {
