@@ -239,7 +239,7 @@ export default function CameraDetail() {
             <h2 id="presets-heading" className="text-lg font-semibold">
               Presets
             </h2>
-            <p className="text-sm text-slate-500">
+            <p className="text-sm text-slate-600">
               Saved camera positions used by streams and timelines
               {ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
             </p>

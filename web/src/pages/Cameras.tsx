@@ -72,7 +72,7 @@ export default function Cameras() {
         <ul className="space-y-3" aria-label="Cameras">
           {list.map((c) => (
             <li key={c.id} className="card overflow-hidden" data-testid="camera-card">
-              <Link to={`/cameras/${c.id}`} className="block" aria-label={`Open ${c.name}`}>
+              <Link to={`/cameras/${c.id}`} className="block" tabIndex={-1} aria-hidden="true">
                 <Snapshot
                   cameraId={c.id}
                   alt={`Thumbnail of ${c.name}`}

@@ -503,7 +503,7 @@ export default function OverlaysPage() {
                   className="h-10 w-16 rounded bg-slate-100 object-contain"
                 />
               ) : (
-                <span className="flex h-10 w-16 items-center justify-center rounded bg-slate-100 text-xs text-slate-500">
+                <span className="flex h-10 w-16 items-center justify-center rounded bg-slate-100 text-xs text-slate-600">
                   {o.kind}
                 </span>
               )}
