@@ -220,7 +220,12 @@ export default function OverlayCanvas({
               onKeyDown={(e) => onKey(e, o)}
               onFocus={() => onSelect(o.id)}
             >
-              <span className="pointer-events-none absolute -top-5 left-0 max-w-full truncate rounded bg-slate-900/80 px-1 text-[10px] text-white">
+              <span
+                className={`pointer-events-none absolute left-0 max-w-full truncate rounded bg-slate-900/80 px-1 text-[10px] text-white ${
+                  // Near the top edge the name goes under the box, where it is not cut off.
+                  r.y * scale < 18 ? '-bottom-5' : '-top-5'
+                }`}
+              >
                 {o.name}
               </span>
               {o.kind === 'image' && o.asset_id ? (
