@@ -273,8 +273,12 @@ fn camera_health(seen: &mut Seen, h: &Value) -> Option<Draft> {
     let id = int(h, "camera_id")?;
     let state = text(h, "state")?.to_string();
     let error = text(h, "last_error").map(str::to_string);
-    let before = seen.cameras.insert(id, (state.clone(), error.clone()));
-    if before.as_ref() == Some(&(state.clone(), error.clone())) {
+    // Compared without its figures: "low frame rate (9.8 fps)" then "(9.6 fps)" is one story.
+    let gist = error
+        .as_deref()
+        .map(|e| e.replace(|c: char| c.is_ascii_digit(), "#"));
+    let before = seen.cameras.insert(id, (state.clone(), gist.clone()));
+    if before.as_ref() == Some(&(state.clone(), gist)) {
         return None;
     }
     let because = |e: &Option<String>| e.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
@@ -437,13 +441,30 @@ mod tests {
         e.publish("camera_health", h("online", None));
         e.publish("camera_health", h("offline", Some("connection refused")));
         e.publish("camera_health", h("online", None));
+        // Only the figures of the reason changed: not news.
+        e.publish(
+            "camera_health",
+            h("degraded", Some("low frame rate (9.8 fps)")),
+        );
+        e.publish(
+            "camera_health",
+            h("degraded", Some("low frame rate (9.6 fps)")),
+        );
+        e.publish("camera_health", h("online", None));
         let got = all(&e);
         let words: Vec<_> = got.iter().rev().map(|e| e.message.as_str()).collect();
         assert_eq!(
             words,
-            ["online", "offline: connection refused", "back online"]
+            [
+                "online",
+                "offline: connection refused",
+                "back online",
+                "degraded: low frame rate (9.8 fps)",
+                "back online"
+            ]
         );
-        assert_eq!(got[1].severity, "error");
+        assert_eq!(got[3].severity, "error");
+        assert_eq!(got[1].severity, "warning");
         assert!(got[0].seq > got[1].seq);
     }
 
