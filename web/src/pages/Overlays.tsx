@@ -10,6 +10,7 @@ import OverlayCanvas from '../components/OverlayCanvas';
 import Snapshot from '../components/Snapshot';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField } from '../components/ui';
 import { useAction } from '../hooks/useAction';
+import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
@@ -347,6 +348,7 @@ export default function OverlaysPage() {
   const assets = useLoad(() => studio.listAssets().catch(() => [] as Asset[]), []);
   const programs = useLoad(() => studio.listPrograms().catch(() => [] as Program[]), []);
   const cameras = useLoad(() => api.listCameras().catch(() => [] as Camera[]), []);
+  const { health } = useCameraHealth();
   const [editing, setEditing] = useState<Overlay | 'new' | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [pictureChoice, setPictureChoice] = useState<string | null>(null);
@@ -375,10 +377,13 @@ export default function OverlaysPage() {
     const running = (programs.data ?? []).filter((p) => p.live);
     return [
       ...running.map((program) => ({ kind: 'program' as const, program })),
-      ...(cameras.data ?? []).map((camera) => ({ kind: 'camera' as const, camera })),
+      // Cameras that answer first: their still is a picture to place things on.
+      ...[...(cameras.data ?? [])]
+        .sort((a, b) => Number(health[b.id]?.state === 'online') - Number(health[a.id]?.state === 'online'))
+        .map((camera) => ({ kind: 'camera' as const, camera })),
       { kind: 'slate' as const },
     ];
-  }, [programs.data, cameras.data]);
+  }, [programs.data, cameras.data, health]);
   const picture = pictures.find((p) => pictureKey(p) === pictureChoice) ?? pictures[0];
   const programHeight =
     height ?? (picture.kind === 'program' ? picture.program.height : (programs.data?.[0]?.height ?? 1080));
