@@ -44,6 +44,7 @@ pub mod ffmpeg;
 pub mod fmp4;
 pub mod hub;
 pub mod program;
+pub mod publish;
 pub mod progress;
 pub mod spawner;
 pub mod supervisor;
