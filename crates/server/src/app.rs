@@ -22,6 +22,7 @@ use crate::services::auth::AuthService;
 use crate::services::cameras::{CameraListener, CameraService};
 use crate::services::destinations::DestinationService;
 use crate::services::health::HealthService;
+use crate::services::hub::HubService;
 use crate::services::overlays::OverlayService;
 use crate::services::previews::PreviewService;
 use crate::services::programs::{ProgramService, RunningPrograms};
@@ -88,13 +89,16 @@ fn metrics_handle() -> PrometheusHandle {
 fn wire(infra: &Infra, deps: AppDeps) -> Services {
     let running = Arc::new(RunningPrograms::default());
     let ptz = Arc::new(PtzService::new(infra, deps.ptz));
-    let health = Arc::new(HealthService::new(infra, running.clone(), ptz.clone()));
+    let hub = Arc::new(HubService::new(infra, deps.engine.clone()));
+    let health = Arc::new(HealthService::new(infra, hub.clone(), ptz.clone()));
     let previews = Arc::new(PreviewService::new(
         infra,
         deps.engine.clone(),
         running.clone(),
+        hub.clone(),
     ));
-    let listeners: Vec<Arc<dyn CameraListener>> = vec![health.clone(), previews.clone()];
+    let listeners: Vec<Arc<dyn CameraListener>> =
+        vec![hub.clone(), health.clone(), previews.clone()];
     let cameras = Arc::new(CameraService::new(infra, listeners, ptz.clone()));
     let destinations = Arc::new(DestinationService::new(infra));
     let assets = Arc::new(AssetService::new(infra));
@@ -104,6 +108,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         deps.engine.clone(),
         destinations.clone(),
         ptz.clone(),
+        hub.clone(),
     ));
     let programs = Arc::new(ProgramService::new(
         infra,
@@ -113,6 +118,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         ptz.clone(),
         overlays.clone(),
         previews.clone(),
+        hub.clone(),
     ));
     let bridge = Arc::new(TimelineBridge::new(
         infra.db.clone(),
@@ -131,9 +137,14 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         events: infra.events.clone(),
         shutdown: infra.shutdown.clone(),
         auth: Arc::new(AuthService::new(infra.db.clone(), infra.config.clone())),
-        status: Arc::new(StatusService::new(infra.config.clone(), health.clone())),
+        status: Arc::new(StatusService::new(
+            infra.config.clone(),
+            health.clone(),
+            hub.clone(),
+        )),
         cameras,
         health,
+        hub,
         ptz,
         destinations,
         streams,
@@ -182,6 +193,8 @@ impl App {
         // Before anything publishes: keys left inside stored URLs by older versions are sealed.
         services.destinations.seal_keys_in_urls().await?;
         spawn_housekeeping(&infra);
+        // Before the streams resume: they read the cameras' sessions.
+        services.hub.boot(shutdown.clone()).await?;
         infra.tasks.spawn(services.health.clone().run_monitor());
         services.streams.resume().await?;
         services.programs.resume().await?;
