@@ -589,7 +589,7 @@ fn synthetic(n: u32, info: &Arc<StreamInfo>) -> MediaFrame {
             stream: HubKind::Video,
             pts: i64::from(n) * 3000,
             dts: i64::from(n) * 3000,
-            keyframe: n % 30 == 0,
+            keyframe: n.is_multiple_of(30),
             data: Bytes::from(data),
         },
         info: info.clone(),

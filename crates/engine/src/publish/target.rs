@@ -58,7 +58,8 @@ impl PublishTarget {
         };
         let parsed = StreamUrl::parse(head, "address").map_err(|e| invalid(e.to_string()))?;
         let protocol = parsed.url.protocol();
-        let url = parsed.url.inner();
+        let url = url::Url::parse(parsed.url.as_str()).map_err(|e| invalid(e.to_string()))?;
+        let url = &url;
         let host = url
             .host_str()
             .ok_or_else(|| invalid("the address has no host"))?
