@@ -44,8 +44,8 @@ pub mod ffmpeg;
 pub mod fmp4;
 pub mod hub;
 pub mod program;
-pub mod publish;
 pub mod progress;
+pub mod publish;
 pub mod spawner;
 pub mod supervisor;
 #[cfg(any(test, feature = "testing"))]

@@ -15,7 +15,10 @@ use tokio::process::{Child, Command};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use vs_base::StreamUrl;
-use vs_engine::hub::{CameraHub, ConsumerKind, HubOptions, Packet, SourceConfig, StreamInfo, StreamKind as HubKind, VideoInfo};
+use vs_engine::hub::{
+    CameraHub, ConsumerKind, HubOptions, Packet, SourceConfig, StreamInfo, StreamKind as HubKind,
+    VideoInfo,
+};
 use vs_engine::publish::*;
 use vs_engine::{BackoffPolicy, Deps};
 use vs_testrig::{
@@ -38,7 +41,10 @@ fn init_tracing() {
 
 /// A unique stream key per test, long enough that finding it anywhere means a leak.
 fn key(tag: &str) -> String {
-    format!("key-{tag}-{:012x}", rand::random::<u64>() & 0xffff_ffff_ffff)
+    format!(
+        "key-{tag}-{:012x}",
+        rand::random::<u64>() & 0xffff_ffff_ffff
+    )
 }
 
 /// A live encoder (test pattern and tone, real time) writing MPEG-TS to its stdout: what the
@@ -49,8 +55,22 @@ fn ts_encoder(seconds: u32, gop: u32, kbps: u32) -> Child {
         .args(["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25"])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
         .args(["-t", &seconds.to_string(), "-map", "0:v", "-map", "1:a"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
-        .args(["-g", &gop.to_string(), "-pix_fmt", "yuv420p", "-b:v", &format!("{kbps}k")])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
+        .args([
+            "-g",
+            &gop.to_string(),
+            "-pix_fmt",
+            "yuv420p",
+            "-b:v",
+            &format!("{kbps}k"),
+        ])
         .args(["-c:a", "aac", "-b:a", "96k", "-ar", "48000"])
         .args(["-f", "mpegts", "-flush_packets", "1", "pipe:1"])
         .stdin(std::process::Stdio::null())
@@ -138,7 +158,10 @@ async fn wait_stats(
                 return s.clone();
             }
         }
-        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+        if tokio::time::timeout_at(deadline, rx.changed())
+            .await
+            .is_err()
+        {
             panic!("stats never matched: {:?}", rx.borrow());
         }
     }
@@ -160,12 +183,20 @@ async fn publishes_the_program_ts_with_the_key_in_memory_only() {
     .unwrap();
     let publisher = Publisher::start(target(&rtmp, &key), config("ts"), CancellationToken::new());
     let mut stats = publisher.stats();
-    let feed = tokio::spawn(feed_ts(ts_chunks(ts_encoder(30, 50, 800)), publisher.input()));
-    rtmp.wait_for_publishes(1, Duration::from_secs(20)).await.unwrap();
-    wait_stats(&mut stats, Duration::from_secs(20), |s| s.sent_frames > 150).await;
+    let feed = tokio::spawn(feed_ts(
+        ts_chunks(ts_encoder(30, 50, 800)),
+        publisher.input(),
+    ));
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    wait_stats(&mut stats, Duration::from_secs(30), |s| s.sent_frames > 500).await;
 
     let leaks = processes_holding(&key, &[]);
-    assert!(leaks.is_empty(), "the stream key is visible in /proc: {leaks:?}");
+    assert!(
+        leaks.is_empty(),
+        "the stream key is visible in /proc: {leaks:?}"
+    );
     let ffmpegs = vs_testrig::ffmpeg_processes();
     assert!(!ffmpegs.is_empty(), "the encoder runs (the scan saw it)");
 
@@ -176,7 +207,9 @@ async fn publishes_the_program_ts_with_the_key_in_memory_only() {
     assert!(!s.congested, "{s:?}");
     publisher.stop().await;
     feed.abort();
-    rtmp.wait_for_publish_done(1, Duration::from_secs(10)).await.unwrap();
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
 
     let rec = rtmp.recordings_for(&key);
     assert_eq!(rec.len(), 1, "{rec:?}");
@@ -187,7 +220,10 @@ async fn publishes_the_program_ts_with_the_key_in_memory_only() {
     let video = packet_times(&rec[0], StreamKind::Video).await.unwrap();
     video.assert_monotonic();
     assert!(video.len() > 150, "{} video packets", video.len());
-    assert!(video.keyframe_times().first().is_some_and(|t| *t < 0.1), "starts on a keyframe at 0");
+    assert!(
+        video.keyframe_times().first().is_some_and(|t| *t < 0.1),
+        "starts on a keyframe at 0"
+    );
     let audio = packet_times(&rec[0], StreamKind::Audio).await.unwrap();
     audio.assert_monotonic();
     assert!(audio.len() > 200, "{} audio packets", audio.len());
@@ -212,16 +248,23 @@ async fn test_destination_reports_a_refused_key_in_words() {
         ..TestPublishOptions::default()
     };
     let wrong = key("wrong");
-    let e = test_publish(&target(&rtmp, &wrong), &opts).await.unwrap_err();
+    let e = test_publish(&target(&rtmp, &wrong), &opts)
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, PublishErrorKind::Refused, "{e:?}");
     assert!(e.message.contains("refused"), "{e}");
-    assert!(!e.message.contains(&wrong), "the key is not in the error: {e}");
+    assert!(
+        !e.message.contains(&wrong),
+        "the key is not in the error: {e}"
+    );
     assert_eq!(rtmp.rejected_count(), 1);
 
     let report = test_publish(&target(&rtmp, &good), &opts).await.unwrap();
     assert!(report.frames_sent > 60, "{report:?}");
     assert!(report.published_ms >= 3000, "{report:?}");
-    rtmp.wait_for_publish_done(1, Duration::from_secs(10)).await.unwrap();
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
     let rec = rtmp.recordings_for(&good);
     let info = probe_streams(&rec[0]).await.unwrap();
     assert_eq!(info.codec_names(), vec!["h264", "aac"], "{info:?}");
@@ -233,10 +276,17 @@ async fn test_destination_reports_a_refused_key_in_words() {
     assert_eq!(e.kind, PublishErrorKind::Unreachable, "{e:?}");
     assert!(e.message.contains("refused the connection"), "{e}");
     // A wrong application.
-    let t = PublishTarget::parse(&format!("rtmp://127.0.0.1:{}/nope/{good}", rtmp.port()), true).unwrap();
+    let t = PublishTarget::parse(
+        &format!("rtmp://127.0.0.1:{}/nope/{good}", rtmp.port()),
+        true,
+    )
+    .unwrap();
     let e = test_publish(&t, &opts).await.unwrap_err();
     assert!(
-        matches!(e.kind, PublishErrorKind::ConnectRejected | PublishErrorKind::Refused),
+        matches!(
+            e.kind,
+            PublishErrorKind::ConnectRejected | PublishErrorKind::Refused
+        ),
         "{e:?}"
     );
     assert!(!e.message.contains(&good), "{e}");
@@ -262,8 +312,15 @@ async fn tls_front(backend: u16) -> TlsFront {
     let dir = tempfile::tempdir().unwrap();
     let (crt, key) = (dir.path().join("crt.pem"), dir.path().join("key.pem"));
     let out = Command::new(vs_testrig::require("openssl"))
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"])
-        .args(["-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -271,34 +328,49 @@ async fn tls_front(backend: u16) -> TlsFront {
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&crt)
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
     let pk = PrivateKeyDer::from_pem_file(&key).unwrap();
-    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(certs, pk)
-        .unwrap();
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(certs, pk)
+    .unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(cfg));
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
     let port = listener.local_addr().unwrap().port();
     let task = tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             let acceptor = acceptor.clone();
             tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(sock).await else { return };
-                let Ok(mut back) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await else {
+                let Ok(mut tls) = acceptor.accept(sock).await else {
+                    return;
+                };
+                let Ok(mut back) = tokio::net::TcpStream::connect(("127.0.0.1", backend)).await
+                else {
                     return;
                 };
                 let _ = tokio::io::copy_bidirectional(&mut tls, &mut back).await;
             });
         }
     });
-    TlsFront { port, task, _dir: dir }
+    TlsFront {
+        port,
+        task,
+        _dir: dir,
+    }
 }
 
 /// RTMPS verifies the server's certificate by default: a self-signed one fails with a TLS
@@ -328,7 +400,9 @@ async fn rtmps_verifies_the_certificate_unless_the_destination_says_not_to() {
         .await
         .unwrap();
     assert!(report.frames_sent > 30, "{report:?}");
-    rtmp.wait_for_publish_done(1, Duration::from_secs(10)).await.unwrap();
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
     let rec = rtmp.recordings_for(&key);
     let info = probe_streams(&rec[0]).await.unwrap();
     assert_eq!(info.codec_names(), vec!["h264", "aac"], "{info:?}");
@@ -341,7 +415,11 @@ struct Arrivals {
     by_file: std::collections::BTreeMap<PathBuf, Vec<(u32, u32)>>,
 }
 
-fn watch_recordings(rtmp_dir: PathBuf, key: String, stop: CancellationToken) -> Arc<Mutex<Arrivals>> {
+fn watch_recordings(
+    rtmp_dir: PathBuf,
+    key: String,
+    stop: CancellationToken,
+) -> Arc<Mutex<Arrivals>> {
     let arrivals = Arc::new(Mutex::new(Arrivals::default()));
     let out = arrivals.clone();
     tokio::spawn(async move {
@@ -350,21 +428,38 @@ fn watch_recordings(rtmp_dir: PathBuf, key: String, stop: CancellationToken) -> 
             let mut files: Vec<PathBuf> = std::fs::read_dir(&rtmp_dir)
                 .map(|rd| rd.flatten().map(|e| e.path()).collect())
                 .unwrap_or_default();
-            files.retain(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&key)));
+            files.retain(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with(&key))
+            });
             files.sort();
             for f in files {
-                let Ok(data) = std::fs::read(&f) else { continue };
+                let Ok(data) = std::fs::read(&f) else {
+                    continue;
+                };
                 let now = wall_clock_ms();
                 let off = offsets.entry(f.clone()).or_insert(13);
                 let mut pos = *off as usize;
                 while pos + 11 <= data.len() {
-                    let size = u32::from_be_bytes([0, data[pos + 1], data[pos + 2], data[pos + 3]]) as usize;
+                    let size = u32::from_be_bytes([0, data[pos + 1], data[pos + 2], data[pos + 3]])
+                        as usize;
                     if pos + 11 + size + 4 > data.len() {
                         break;
                     }
-                    let ts = u32::from_be_bytes([data[pos + 7], data[pos + 4], data[pos + 5], data[pos + 6]]);
+                    let ts = u32::from_be_bytes([
+                        data[pos + 7],
+                        data[pos + 4],
+                        data[pos + 5],
+                        data[pos + 6],
+                    ]);
                     if data[pos] == 9 && size > 2 && data[pos + 12] == 1 {
-                        out.lock().unwrap().by_file.entry(f.clone()).or_default().push((now, ts));
+                        out.lock()
+                            .unwrap()
+                            .by_file
+                            .entry(f.clone())
+                            .or_default()
+                            .push((now, ts));
                     }
                     pos += 11 + size + 4;
                 }
@@ -381,12 +476,29 @@ async fn capture_times(file: &Path, w: usize, h: usize) -> Vec<Option<u32>> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i"])
         .arg(file)
-        .args(["-map", "0:v:0", "-vsync", "passthrough", "-pix_fmt", "gray", "-f", "rawvideo", "-"])
+        .args([
+            "-map",
+            "0:v:0",
+            "-vsync",
+            "passthrough",
+            "-pix_fmt",
+            "gray",
+            "-f",
+            "rawvideo",
+            "-",
+        ])
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    out.stdout.chunks_exact(w * h).map(|f| read_time_bars(f, w, h)).collect()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+        .chunks_exact(w * h)
+        .map(|f| read_time_bars(f, w, h))
+        .collect()
 }
 
 /// A camera (through the hub, as a copy stream reads it) published to nginx; nginx goes away
@@ -405,17 +517,22 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
             .size(w as u32, h as u32)
             .fps(fps)
             .gop(2 * fps)
-            .audio(true)
+            .audio(false)
             .time_bars("grey")
             .overlay(false)
-            .path("/outage")
-            .max_clients(1),
+            .path("/outage"),
     )
     .await
     .unwrap();
-    let hub = CameraHub::new(HubOptions::default(), Deps::real(), CancellationToken::new());
+    let hub = CameraHub::new(
+        HubOptions::default(),
+        Deps::real(),
+        CancellationToken::new(),
+    );
     let parsed = StreamUrl::parse(&cam.url(), "url").unwrap();
-    hub.configure(1, SourceConfig::new(parsed.url)).await.unwrap();
+    hub.configure(1, SourceConfig::new(parsed.url))
+        .await
+        .unwrap();
     let session = hub.session(1).unwrap();
     assert!(session.wait_playing(Duration::from_secs(20)).await);
 
@@ -423,10 +540,16 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
     let mut rtmp = RtmpServer::start().await.unwrap();
     let stop_watch = CancellationToken::new();
     let arrivals = watch_recordings(rtmp.recordings_dir(), key.clone(), stop_watch.clone());
-    let publisher = Publisher::start(target(&rtmp, &key), config("outage"), CancellationToken::new());
+    let publisher = Publisher::start(
+        target(&rtmp, &key),
+        config("outage"),
+        CancellationToken::new(),
+    );
     let sub = session.subscribe(ConsumerKind::Copy).await.unwrap();
     let feed = tokio::spawn(feed_hub(sub, publisher.input()));
-    rtmp.wait_for_publishes(1, Duration::from_secs(20)).await.unwrap();
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await;
 
     rtmp.stop().await.unwrap();
@@ -435,17 +558,29 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
     let mut stats = publisher.stats();
     let during = stats.borrow().clone();
     assert_ne!(during.state, PublisherState::Publishing, "{during:?}");
-    assert!(during.queue_ms <= GOP_MS as u64 + 100, "at most one GOP waits: {during:?}");
+    assert!(
+        during.queue_ms <= GOP_MS as u64 + 100,
+        "at most one GOP waits: {during:?}"
+    );
     assert!(during.last_error.is_some());
+    // Whether nginx reported the first session's end while stopping is its business.
+    let done_before = rtmp.publish_done_count();
     rtmp.restart().await.unwrap();
     let up_at = wall_clock_ms();
-    rtmp.wait_for_publishes(2, Duration::from_secs(10)).await.unwrap();
+    rtmp.wait_for_publishes(2, Duration::from_secs(10))
+        .await
+        .unwrap();
     let s = wait_stats(&mut stats, Duration::from_secs(10), |s| s.sessions == 2).await;
-    assert!(s.dropped_frames > 250, "the outage's frames were dropped, not queued: {s:?}");
+    assert!(
+        s.dropped_frames > 250,
+        "the outage's frames were dropped, not queued: {s:?}"
+    );
     tokio::time::sleep(Duration::from_secs(8)).await;
     publisher.stop().await;
     feed.abort();
-    rtmp.wait_for_publish_done(2, Duration::from_secs(10)).await.unwrap();
+    rtmp.wait_for_publish_done(done_before + 1, Duration::from_secs(10))
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     stop_watch.cancel();
 
@@ -458,8 +593,16 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
     for file in &rec {
         let seen = by_file.get(file).cloned().unwrap_or_default();
         let captured = capture_times(file, w, h).await;
-        assert!(seen.len() > 100, "{} frames seen arriving in {file:?}", seen.len());
-        assert_eq!(seen.len(), captured.len(), "every recorded frame was decoded");
+        assert!(
+            seen.len() > 100,
+            "{} frames seen arriving in {file:?}",
+            seen.len()
+        );
+        assert_eq!(
+            seen.len(),
+            captured.len(),
+            "every recorded frame was decoded"
+        );
         let first = seen[0].0;
         lags.push(
             seen.iter()
@@ -483,10 +626,18 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
         "the publisher reconnected by itself soon after the server came back"
     );
     for (_, _, cap) in after {
-        assert!(ms_between(*cap, down_at) > 0, "no frame captured before the outage reached the receiver: {cap} vs {down_at}");
+        assert!(
+            ms_between(*cap, down_at) > 0,
+            "no frame captured before the outage reached the receiver: {cap} vs {down_at}"
+        );
     }
     let worst = after.iter().map(|l| l.1).max().unwrap();
-    let worst_late = after.iter().filter(|l| l.0 > 2000).map(|l| l.1).max().unwrap();
+    let worst_late = after
+        .iter()
+        .filter(|l| l.0 > 2000)
+        .map(|l| l.1)
+        .max()
+        .unwrap();
     eprintln!(
         "outage lag: baseline {baseline} ms; after the reconnect first frame {} ms, worst {worst} ms, \
          worst from 2 s on {worst_late} ms (GOP {GOP_MS} ms)",
@@ -497,16 +648,22 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
         "a received frame was {} ms behind live (GOP {GOP_MS} ms)",
         worst - baseline
     );
-    assert!(worst_late - baseline <= 300, "2 s after the reconnect the receiver is live again: {worst_late} ms");
+    assert!(
+        worst_late - baseline <= 300,
+        "2 s after the reconnect the receiver is live again: {worst_late} ms"
+    );
 
-    // The timeline continues: the second session starts where the first one's clock says.
-    let first = packet_times(&rec[0], StreamKind::Video).await.unwrap();
-    let second = packet_times(&rec[1], StreamKind::Video).await.unwrap();
-    first.assert_monotonic();
-    second.assert_monotonic();
-    let (end1, start2) = (first.times().last().copied().unwrap(), second.times()[0]);
-    assert!(start2 > end1 + 11.0, "the second session starts after the first plus the outage: {end1} then {start2}");
-    assert!(start2 < end1 + 20.0, "{end1} then {start2}");
+    // Each session is a clean recording that starts on a keyframe. (nginx rebases every
+    // recording to 0, so the continuity of our timestamps across the reconnect is not
+    // visible here: `publish::mux`'s unit tests check it.)
+    for file in &rec {
+        let v = packet_times(file, StreamKind::Video).await.unwrap();
+        v.assert_monotonic();
+        assert!(
+            v.keyframe_times().first().is_some_and(|t| *t < 0.1),
+            "{file:?} starts on a keyframe"
+        );
+    }
     hub.shutdown().await;
 }
 
@@ -515,7 +672,9 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
 /// body: 0x17 keyframe / 0x27 other; then our test frame number) as they arrive.
 async fn slow_receiver(rate: usize) -> (u16, Arc<Mutex<Vec<(bool, u32)>>>) {
     use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
-    use rml_rtmp::sessions::{ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult};
+    use rml_rtmp::sessions::{
+        ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
+    };
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(16 * 1024).unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
@@ -530,8 +689,13 @@ async fn slow_receiver(rate: usize) -> (u16, Arc<Mutex<Vec<(bool, u32)>>>) {
         let rest = loop {
             let n = sock.read(&mut buf).await.unwrap();
             match hs.process_bytes(&buf[..n]).unwrap() {
-                HandshakeProcessResult::InProgress { response_bytes } => sock.write_all(&response_bytes).await.unwrap(),
-                HandshakeProcessResult::Completed { response_bytes, remaining_bytes } => {
+                HandshakeProcessResult::InProgress { response_bytes } => {
+                    sock.write_all(&response_bytes).await.unwrap()
+                }
+                HandshakeProcessResult::Completed {
+                    response_bytes,
+                    remaining_bytes,
+                } => {
                     sock.write_all(&response_bytes).await.unwrap();
                     break remaining_bytes;
                 }
@@ -545,13 +709,17 @@ async fn slow_receiver(rate: usize) -> (u16, Arc<Mutex<Vec<(bool, u32)>>>) {
         loop {
             while let Some(r) = (!pending.is_empty()).then(|| pending.remove(0)) {
                 match r {
-                    ServerSessionResult::OutboundResponse(p) => sock.write_all(&p.bytes).await.unwrap(),
+                    ServerSessionResult::OutboundResponse(p) => {
+                        sock.write_all(&p.bytes).await.unwrap()
+                    }
                     ServerSessionResult::RaisedEvent(ev) => match ev {
                         ServerSessionEvent::ConnectionRequested { request_id, .. }
                         | ServerSessionEvent::PublishStreamRequested { request_id, .. } => {
                             pending.extend(session.accept_request(request_id).unwrap());
                         }
-                        ServerSessionEvent::VideoDataReceived { data, .. } if data.len() >= 13 && data[1] == 1 => {
+                        ServerSessionEvent::VideoDataReceived { data, .. }
+                            if data.len() >= 13 && data[1] == 1 =>
+                        {
                             // FLV video header (5 bytes), the NAL's length (4), our number.
                             let n = u32::from_be_bytes([data[9], data[10], data[11], data[12]]);
                             out.lock().unwrap().push((data[0] == 0x17, n));
@@ -564,7 +732,9 @@ async fn slow_receiver(rate: usize) -> (u16, Arc<Mutex<Vec<(bool, u32)>>>) {
             // Read no faster than `rate`.
             let due = started + Duration::from_secs_f64(total as f64 / rate as f64);
             tokio::time::sleep_until(due).await;
-            let Ok(n) = sock.read(&mut buf[..1024]).await else { return };
+            let Ok(n) = sock.read(&mut buf[..1024]).await else {
+                return;
+            };
             if n == 0 {
                 return;
             }
@@ -647,8 +817,14 @@ async fn a_slow_uplink_drops_to_keyframes_and_is_marked_congested() {
     }
     let s = wait_stats(&mut stats, Duration::from_secs(3), |s| s.congested).await;
     publisher.stop().await;
-    assert!(worst_push < Duration::from_millis(5), "a push waited {worst_push:?}");
-    assert!(worst_queue <= 1000, "the queue stayed within its bound: {worst_queue} ms");
+    assert!(
+        worst_push < Duration::from_millis(5),
+        "a push waited {worst_push:?}"
+    );
+    assert!(
+        worst_queue <= 1000,
+        "the queue stayed within its bound: {worst_queue} ms"
+    );
     assert!(s.dropped_frames > 100, "{s:?}");
     let (when, c) = congested.expect("marked congested while the stream ran");
     assert!(when < Duration::from_secs(8), "congested after {when:?}");
@@ -667,10 +843,16 @@ async fn a_slow_uplink_drops_to_keyframes_and_is_marked_congested() {
         let ((_, a), (key, b)) = (w[0], w[1]);
         assert!(b > a, "frames in order: {a} then {b}");
         if b != a + 1 {
-            assert!(key, "after a gap ({a} → {b}) the receiver resumes on a keyframe");
+            assert!(
+                key,
+                "after a gap ({a} → {b}) the receiver resumes on a keyframe"
+            );
         }
     }
-    assert!(got.windows(2).any(|w| w[1].1 != w[0].1 + 1), "frames were skipped");
+    assert!(
+        got.windows(2).any(|w| w[1].1 != w[0].1 + 1),
+        "frames were skipped"
+    );
 }
 
 /// SRT: the program's TS goes through an FFmpeg whose command line and environment hold
@@ -687,7 +869,9 @@ async fn srt_egress_keeps_its_passphrase_off_the_command_line() {
     let out = dir.path().join("got.ts");
     let mut listener = Command::new(vs_testrig::require("ffmpeg"))
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(format!("srt://127.0.0.1:{port}?mode=listener&passphrase={pass}"))
+        .arg(format!(
+            "srt://127.0.0.1:{port}?mode=listener&passphrase={pass}"
+        ))
         .args(["-c", "copy", "-t", "6", "-f", "mpegts"])
         .arg(&out)
         .kill_on_drop(true)
@@ -695,8 +879,11 @@ async fn srt_egress_keeps_its_passphrase_off_the_command_line() {
         .unwrap();
     let listener_pid = listener.id().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let t = PublishTarget::parse(&format!("srt://127.0.0.1:{port}?latency=200000&streamid={sid}&passphrase={pass}"), true)
-        .unwrap();
+    let t = PublishTarget::parse(
+        &format!("srt://127.0.0.1:{port}?latency=200000&streamid={sid}&passphrase={pass}"),
+        true,
+    )
+    .unwrap();
     let egress = SrtEgress::start(
         &t,
         "srt test",
@@ -710,7 +897,10 @@ async fn srt_egress_keeps_its_passphrase_off_the_command_line() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     for secret in [&pass, &sid] {
         let leaks = processes_holding(secret, &[listener_pid]);
-        assert!(leaks.is_empty(), "an SRT secret is visible in /proc: {leaks:?}");
+        assert!(
+            leaks.is_empty(),
+            "an SRT secret is visible in /proc: {leaks:?}"
+        );
     }
     let done = tokio::time::timeout(Duration::from_secs(20), listener.wait()).await;
     egress.stop().await;
@@ -722,13 +912,16 @@ async fn srt_egress_keeps_its_passphrase_off_the_command_line() {
     let port = vs_testrig::free_port();
     let _other = Command::new(vs_testrig::require("ffmpeg"))
         .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i"])
-        .arg(format!("srt://127.0.0.1:{port}?mode=listener&passphrase=another-one-123"))
+        .arg(format!(
+            "srt://127.0.0.1:{port}?mode=listener&passphrase=another-one-123"
+        ))
         .args(["-c", "copy", "-f", "null", "-"])
         .kill_on_drop(true)
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let t = PublishTarget::parse(&format!("srt://127.0.0.1:{port}?passphrase={pass}"), true).unwrap();
+    let t =
+        PublishTarget::parse(&format!("srt://127.0.0.1:{port}?passphrase={pass}"), true).unwrap();
     let opts = TestPublishOptions {
         duration: Duration::from_secs(4),
         ffmpeg: vs_testrig::require("ffmpeg"),
@@ -750,9 +943,37 @@ async fn cpu_of_publishing_against_ffmpeg_egress() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("in.ts");
     let st = Command::new("ffmpeg")
-        .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30"])
-        .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", "20"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-b:v", "2400k", "-maxrate", "2400k", "-bufsize", "2400k", "-g", "60"])
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+            "-t",
+            "20",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-b:v",
+            "2400k",
+            "-maxrate",
+            "2400k",
+            "-bufsize",
+            "2400k",
+            "-g",
+            "60",
+        ])
         .args(["-c:a", "aac", "-b:a", "128k", "-f", "mpegts"])
         .arg(&file)
         .status()
@@ -782,7 +1003,11 @@ async fn cpu_of_publishing_against_ffmpeg_egress() {
 
     // This process publishing (demux, FLV, RTMP chunks, socket).
     let me = std::process::id();
-    let publisher = Publisher::start(target(&rtmp, "cpu-a"), config("cpu"), CancellationToken::new());
+    let publisher = Publisher::start(
+        target(&rtmp, "cpu-a"),
+        config("cpu"),
+        CancellationToken::new(),
+    );
     let input = publisher.input();
     let mut ts = TsFrames::new();
     let before = cpu_ticks(me);
@@ -797,7 +1022,22 @@ async fn cpu_of_publishing_against_ffmpeg_egress() {
 
     // An FFmpeg egress as today.
     let mut ff = Command::new("ffmpeg")
-        .args(["-hide_banner", "-nostdin", "-loglevel", "error", "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "flv"])
+        .args([
+            "-hide_banner",
+            "-nostdin",
+            "-loglevel",
+            "error",
+            "-f",
+            "mpegts",
+            "-i",
+            "pipe:0",
+            "-map",
+            "0",
+            "-c",
+            "copy",
+            "-f",
+            "flv",
+        ])
         .arg(rtmp.publish_url("cpu-b"))
         .stdin(std::process::Stdio::piped())
         .kill_on_drop(true)

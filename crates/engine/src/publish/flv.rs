@@ -75,11 +75,8 @@ mod tests {
 
     #[test]
     fn video_tags_follow_the_flv_layout() {
-        let info = VideoInfo::from_parameter_sets(
-            Bytes::from_static(SPS),
-            Bytes::from_static(PPS),
-        )
-        .unwrap();
+        let info = VideoInfo::from_parameter_sets(Bytes::from_static(SPS), Bytes::from_static(PPS))
+            .unwrap();
         let h = avc_sequence_header(&info);
         assert_eq!(&h[..5], &[0x17, 0, 0, 0, 0]);
         assert_eq!(h[5], 1, "configurationVersion");

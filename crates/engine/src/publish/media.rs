@@ -140,9 +140,7 @@ impl TsFrames {
         let Some(video) = self.video.clone() else {
             return;
         };
-        let audio = self
-            .aac
-            .and_then(|c| AudioInfo::aac(c.to_asc()).ok());
+        let audio = self.aac.and_then(|c| AudioInfo::aac(c.to_asc()).ok());
         self.info = Some(Arc::new(StreamInfo { video, audio }));
     }
 }

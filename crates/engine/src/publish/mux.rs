@@ -31,6 +31,9 @@ pub struct Timeline {
     last_audio_ms: Option<i64>,
     /// Arrival of the last frame mapped.
     last_arrival: Option<Instant>,
+    /// Where the current anchoring keyframe was placed: sound from before it is not sent (a
+    /// session's clock starts with its first picture, and never below 0).
+    anchor_ms: i64,
 }
 
 impl Timeline {
@@ -68,6 +71,7 @@ impl Timeline {
                     _ => 0,
                 };
                 self.offset = Some(target_ms * TICKS_PER_MS - dts);
+                self.anchor_ms = target_ms;
                 self.resync = false;
             }
             let offset = self.offset?;
@@ -86,11 +90,14 @@ impl Timeline {
                 return None;
             }
             let ms = (dts + offset).div_euclid(TICKS_PER_MS);
-            if self.last_audio_ms.is_some_and(|l| ms < l) {
+            if ms < self.anchor_ms || self.last_audio_ms.is_some_and(|l| ms <= l) {
                 return None;
             }
             // Audio far away from the picture belongs to another source timeline.
-            if self.last_video_ms.is_some_and(|v| (ms - v).abs() > MAX_JUMP_MS) {
+            if self
+                .last_video_ms
+                .is_some_and(|v| (ms - v).abs() > MAX_JUMP_MS)
+            {
                 return None;
             }
             self.last_audio_ms = Some(ms);
@@ -165,7 +172,11 @@ impl SessionMux {
                 session.video(ts, flv::avc_sequence_header(&f.info.video), out);
                 self.avcc = Some(avcc);
             }
-            session.video(ts, flv::avc_frame(&f.packet.data, f.is_keyframe(), cts), out);
+            session.video(
+                ts,
+                flv::avc_frame(&f.packet.data, f.is_keyframe(), cts),
+                out,
+            );
         } else {
             let Some(asc) = f.info.audio.as_ref().and_then(flv::aac_config) else {
                 return Encoded::Skipped;

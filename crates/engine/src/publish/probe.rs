@@ -60,23 +60,44 @@ pub struct TestPublishReport {
     pub bytes_sent: u64,
 }
 
+/// Aborts a task when dropped (the secrets' hand-over, once the test is over).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 fn local(msg: impl Into<String>) -> PublishError {
     PublishError::new(PublishErrorKind::Local, msg)
 }
 
 fn encoder(opts: &TestPublishOptions) -> Result<Child, PublishError> {
-    let t = (opts.duration + Duration::from_secs(3)).as_secs_f64().to_string();
+    let t = (opts.duration + Duration::from_secs(3))
+        .as_secs_f64()
+        .to_string();
     let mut cmd = Command::new(&opts.ffmpeg);
     cmd.args(["-hide_banner", "-nostdin", "-loglevel", "error", "-re"])
         .args([
             "-f",
             "lavfi",
             "-i",
-            &format!("testsrc2=size={}x{}:rate={}", opts.width, opts.height, opts.fps),
+            &format!(
+                "testsrc2=size={}x{}:rate={}",
+                opts.width, opts.height, opts.fps
+            ),
         ])
         .args(["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000"])
         .args(["-t", &t, "-map", "0:v", "-map", "1:a"])
-        .args(["-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-tune",
+            "zerolatency",
+        ])
         .args(["-g", &opts.fps.to_string(), "-pix_fmt", "yuv420p"])
         .args(["-b:v", &format!("{}k", opts.video_kbps)])
         .args(["-c:a", "aac", "-b:a", "128k", "-ar", "48000"])
@@ -85,8 +106,12 @@ fn encoder(opts: &TestPublishOptions) -> Result<Child, PublishError> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    cmd.spawn()
-        .map_err(|e| local(format!("cannot start the test pattern encoder ({}): {e}", opts.ffmpeg.display())))
+    cmd.spawn().map_err(|e| {
+        local(format!(
+            "cannot start the test pattern encoder ({}): {e}",
+            opts.ffmpeg.display()
+        ))
+    })
 }
 
 /// Connects, publishes the pattern for `opts.duration`, disconnects.
@@ -104,12 +129,18 @@ pub async fn test_publish(
     }
 }
 
-async fn test_rtmp(target: &PublishTarget, opts: &TestPublishOptions) -> Result<TestPublishReport, PublishError> {
+async fn test_rtmp(
+    target: &PublishTarget,
+    opts: &TestPublishOptions,
+) -> Result<TestPublishReport, PublishError> {
     let t0 = Instant::now();
     let mut session = rtmp::connect(target, &opts.connect).await?;
     let connect_ms = t0.elapsed().as_millis() as u64;
     let mut child = encoder(opts)?;
-    let mut stdout = child.stdout.take().ok_or_else(|| local("the encoder has no stdout"))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| local("the encoder has no stdout"))?;
     let mut ts = TsFrames::new();
     let mut timeline = Timeline::default();
     let mut mux = SessionMux::new();
@@ -170,8 +201,11 @@ async fn test_rtmp(target: &PublishTarget, opts: &TestPublishOptions) -> Result<
     }
 }
 
-async fn test_srt(target: &PublishTarget, opts: &TestPublishOptions) -> Result<TestPublishReport, PublishError> {
-    let output = SrtOutput::new(target)?;
+async fn test_srt(
+    target: &PublishTarget,
+    opts: &TestPublishOptions,
+) -> Result<TestPublishReport, PublishError> {
+    let output = std::sync::Arc::new(SrtOutput::new(target)?);
     let t0 = Instant::now();
     let mut egress = Command::new(&opts.ffmpeg)
         .args(output.args())
@@ -181,13 +215,22 @@ async fn test_srt(target: &PublishTarget, opts: &TestPublishOptions) -> Result<T
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| local(format!("cannot start FFmpeg: {e}")))?;
-    output
-        .hand_over(Duration::from_secs(5))
-        .await
-        .map_err(|e| local(format!("cannot hand the SRT options to FFmpeg: {e}")))?;
+    // FFmpeg reads its output options (the FIFO) only once it has probed its input: the
+    // secrets are handed over while the pattern already flows.
+    let handing = {
+        let output = output.clone();
+        tokio::spawn(async move { output.hand_over(Duration::from_secs(15)).await })
+    };
+    let _abort_handing = AbortOnDrop(handing);
     let mut child = encoder(opts)?;
-    let mut stdout = child.stdout.take().ok_or_else(|| local("the encoder has no stdout"))?;
-    let mut stdin = egress.stdin.take().ok_or_else(|| local("FFmpeg has no stdin"))?;
+    let mut stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| local("the encoder has no stdout"))?;
+    let mut stdin = egress
+        .stdin
+        .take()
+        .ok_or_else(|| local("FFmpeg has no stdin"))?;
     let mut buf = vec![0u8; 64 * 1024];
     let mut bytes = 0u64;
     let until = Instant::now() + opts.duration;
@@ -212,7 +255,10 @@ async fn test_srt(target: &PublishTarget, opts: &TestPublishOptions) -> Result<T
     let _ = child.kill().await;
     drop(stdin);
     let status = match failed {
-        None => tokio::time::timeout(Duration::from_secs(5), egress.wait()).await.ok().and_then(|r| r.ok()),
+        None => tokio::time::timeout(Duration::from_secs(5), egress.wait())
+            .await
+            .ok()
+            .and_then(|r| r.ok()),
         Some(st) => st,
     };
     let mut err = String::new();
@@ -221,13 +267,20 @@ async fn test_srt(target: &PublishTarget, opts: &TestPublishOptions) -> Result<T
     }
     match (failed, status) {
         (None, Some(st)) if st.success() => Ok(TestPublishReport {
-            connect_ms: t0.elapsed().as_millis().saturating_sub(opts.duration.as_millis()) as u64,
+            connect_ms: t0
+                .elapsed()
+                .as_millis()
+                .saturating_sub(opts.duration.as_millis()) as u64,
             published_ms: opts.duration.as_millis() as u64,
             frames_sent: 0,
             bytes_sent: bytes,
         }),
         _ => {
-            let last = err.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("no message");
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no message");
             Err(PublishError::new(
                 PublishErrorKind::Refused,
                 target.redact(&format!(

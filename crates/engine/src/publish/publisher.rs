@@ -113,7 +113,11 @@ impl Drop for Publisher {
 
 impl Publisher {
     /// Starts publishing to `target`; cancelling `shutdown` stops it.
-    pub fn start(target: PublishTarget, config: PublisherConfig, shutdown: CancellationToken) -> Self {
+    pub fn start(
+        target: PublishTarget,
+        config: PublisherConfig,
+        shutdown: CancellationToken,
+    ) -> Self {
         let shared = Arc::new(Shared {
             queue: Mutex::new(SendQueue::new(config.queue.clone())),
             ready: Notify::new(),
@@ -315,7 +319,9 @@ impl Actor {
                 let mut q = self.shared.queue();
                 while buf.len() < WRITE_BATCH {
                     let Some(f) = q.pop() else { break };
-                    if let Encoded::Sent(_) = mux.encode(&mut session, &mut self.timeline, &f, &mut buf) {
+                    if let Encoded::Sent(_) =
+                        mux.encode(&mut session, &mut self.timeline, &f, &mut buf)
+                    {
                         frames += 1;
                         oldest_arrival.get_or_insert(f.arrival);
                     }

@@ -303,7 +303,11 @@ pub(crate) mod tests {
         for n in 45..60 {
             q.push(video(n, 60, 100));
         }
-        assert_eq!(q.len(), kept, "non-keyframes are dropped while over the bound");
+        assert_eq!(
+            q.len(),
+            kept,
+            "non-keyframes are dropped while over the bound"
+        );
         // The next keyframe replaces the stale queue: the consumer skips ahead.
         q.push(video(60, 60, 100));
         q.push(video(61, 60, 100));

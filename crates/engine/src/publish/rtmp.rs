@@ -118,7 +118,10 @@ struct In {
 
 impl In {
     /// The next message; `Ok(None)` at end of stream.
-    async fn next(&mut self, control: &mut Vec<Control>) -> std::io::Result<Option<MessagePayload>> {
+    async fn next(
+        &mut self,
+        control: &mut Vec<Control>,
+    ) -> std::io::Result<Option<MessagePayload>> {
         loop {
             // The deserializer returns one message per call: what was fed before is drained
             // with empty input.
@@ -151,7 +154,11 @@ impl In {
 
     /// Applies protocol-control messages; returns the message when the caller needs it
     /// (commands and data).
-    fn housekeeping(&mut self, m: MessagePayload, control: &mut Vec<Control>) -> Option<RtmpMessage> {
+    fn housekeeping(
+        &mut self,
+        m: MessagePayload,
+        control: &mut Vec<Control>,
+    ) -> Option<RtmpMessage> {
         let msg = m.to_rtmp_message().ok()?;
         match msg {
             RtmpMessage::SetChunkSize { size } => {
@@ -250,7 +257,11 @@ fn command(name: &str, txn: f64, args: Vec<Amf0Value>) -> RtmpMessage {
 }
 
 impl Out<'_> {
-    async fn send(&mut self, msgs: Vec<(RtmpMessage, u32)>, control: &mut Vec<Control>) -> std::io::Result<()> {
+    async fn send(
+        &mut self,
+        msgs: Vec<(RtmpMessage, u32)>,
+        control: &mut Vec<Control>,
+    ) -> std::io::Result<()> {
         let mut buf = Vec::new();
         for c in control.drain(..) {
             control_bytes(self.ser, c, &mut buf);
@@ -263,17 +274,21 @@ impl Out<'_> {
     }
 }
 
-async fn tcp(target: &PublishTarget, opts: &ConnectOptions) -> Result<tokio::net::TcpStream, PublishError> {
+async fn tcp(
+    target: &PublishTarget,
+    opts: &ConnectOptions,
+) -> Result<tokio::net::TcpStream, PublishError> {
     let endpoint = target.endpoint();
-    let addrs: Vec<std::net::SocketAddr> = tokio::net::lookup_host((target.host.as_str(), target.port))
-        .await
-        .map_err(|_| {
-            PublishError::new(
-                PublishErrorKind::Unreachable,
-                format!("{}: the host name does not resolve", target.host),
-            )
-        })?
-        .collect();
+    let addrs: Vec<std::net::SocketAddr> =
+        tokio::net::lookup_host((target.host.as_str(), target.port))
+            .await
+            .map_err(|_| {
+                PublishError::new(
+                    PublishErrorKind::Unreachable,
+                    format!("{}: the host name does not resolve", target.host),
+                )
+            })?
+            .collect();
     let mut last = None;
     for addr in addrs {
         let socket = if addr.is_ipv4() {
@@ -325,7 +340,10 @@ fn closed_during(stage: Stage, endpoint: &str) -> PublishError {
 }
 
 /// Opens a session and asks to publish; returns once the server said "publish start".
-pub async fn connect(target: &PublishTarget, opts: &ConnectOptions) -> Result<RtmpSession, PublishError> {
+pub async fn connect(
+    target: &PublishTarget,
+    opts: &ConnectOptions,
+) -> Result<RtmpSession, PublishError> {
     if !matches!(target.protocol, Protocol::Rtmp | Protocol::Rtmps) {
         return Err(PublishError::new(
             PublishErrorKind::InvalidTarget,
@@ -347,12 +365,21 @@ pub async fn connect(target: &PublishTarget, opts: &ConnectOptions) -> Result<Rt
     }
 }
 
-async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) -> Result<RtmpSession, PublishError> {
+async fn open(
+    target: &PublishTarget,
+    opts: &ConnectOptions,
+    stage: &mut Stage,
+) -> Result<RtmpSession, PublishError> {
     let endpoint = target.endpoint();
     let key = target
         .key()
         .map(|k| k.expose().to_string())
-        .ok_or_else(|| PublishError::new(PublishErrorKind::InvalidTarget, "the destination has no stream key"))?;
+        .ok_or_else(|| {
+            PublishError::new(
+                PublishErrorKind::InvalidTarget,
+                "the destination has no stream key",
+            )
+        })?;
     let tcp = tcp(target, opts).await?;
     let io: BoxIo = if target.protocol == Protocol::Rtmps {
         *stage = Stage::Tls;
@@ -388,9 +415,16 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
     let c0c1 = hs.generate_outbound_p0_and_p1().map_err(|e| {
         PublishError::new(PublishErrorKind::Local, format!("RTMP handshake: {e:?}"))
     })?;
-    writer.write_all(&c0c1).await.map_err(|e| io_err(*stage, e))?;
+    writer
+        .write_all(&c0c1)
+        .await
+        .map_err(|e| io_err(*stage, e))?;
     let leftover = loop {
-        let n = input.reader.read(&mut input.buf).await.map_err(|e| io_err(*stage, e))?;
+        let n = input
+            .reader
+            .read(&mut input.buf)
+            .await
+            .map_err(|e| io_err(*stage, e))?;
         if n == 0 {
             return Err(closed_during(*stage, &endpoint));
         }
@@ -422,21 +456,35 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
     let mut first = Vec::new();
     match ser.set_max_chunk_size(OUT_CHUNK_SIZE, RtmpTimestamp::new(0)) {
         Ok(p) => first.extend_from_slice(&p.bytes),
-        Err(e) => return Err(PublishError::new(PublishErrorKind::Local, format!("RTMP: {e}"))),
+        Err(e) => {
+            return Err(PublishError::new(
+                PublishErrorKind::Local,
+                format!("RTMP: {e}"),
+            ))
+        }
     }
-    writer.write_all(&first).await.map_err(|e| io_err(*stage, e))?;
+    writer
+        .write_all(&first)
+        .await
+        .map_err(|e| io_err(*stage, e))?;
     // What the handshake read past its end is the first chunks.
     input.pending = leftover;
 
     *stage = Stage::Connect;
     let mut props = HashMap::new();
     props.insert("app".to_string(), Amf0Value::Utf8String(target.app.clone()));
-    props.insert("type".to_string(), Amf0Value::Utf8String("nonprivate".into()));
+    props.insert(
+        "type".to_string(),
+        Amf0Value::Utf8String("nonprivate".into()),
+    );
     props.insert(
         "flashVer".to_string(),
         Amf0Value::Utf8String("FMLE/3.0 (compatible; VistterStream)".into()),
     );
-    props.insert("tcUrl".to_string(), Amf0Value::Utf8String(target.tc_url.clone()));
+    props.insert(
+        "tcUrl".to_string(),
+        Amf0Value::Utf8String(target.tc_url.clone()),
+    );
     let connect = RtmpMessage::Amf0Command {
         command_name: "connect".into(),
         transaction_id: 1.0,
@@ -447,17 +495,24 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
         writer: &mut writer,
         ser: &mut ser,
     };
-    out.send(vec![(connect, 0)], &mut control).await.map_err(|e| io_err(*stage, e))?;
+    out.send(vec![(connect, 0)], &mut control)
+        .await
+        .map_err(|e| io_err(*stage, e))?;
 
     let mut stream_id = None;
     loop {
-        let m = input.next(&mut control).await.map_err(|e| io_err(*stage, e))?;
+        let m = input
+            .next(&mut control)
+            .await
+            .map_err(|e| io_err(*stage, e))?;
         let Some(m) = m else {
             return Err(closed_during(*stage, &endpoint));
         };
         let Some(msg) = input.housekeeping(m, &mut control) else {
             if !control.is_empty() {
-                out.send(vec![], &mut control).await.map_err(|e| io_err(*stage, e))?;
+                out.send(vec![], &mut control)
+                    .await
+                    .map_err(|e| io_err(*stage, e))?;
             }
             continue;
         };
@@ -494,8 +549,16 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
                     PublishErrorKind::ConnectRejected,
                     format!(
                         "{endpoint} refused the application{}: {}",
-                        if code.is_empty() { String::new() } else { format!(" ({code})") },
-                        if desc.is_empty() { "no reason given".to_string() } else { desc }
+                        if code.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({code})")
+                        },
+                        if desc.is_empty() {
+                            "no reason given".to_string()
+                        } else {
+                            desc
+                        }
                     ),
                 ));
             }
@@ -515,9 +578,14 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
                 let publish = command(
                     "publish",
                     5.0,
-                    vec![Amf0Value::Utf8String(key.clone()), Amf0Value::Utf8String("live".into())],
+                    vec![
+                        Amf0Value::Utf8String(key.clone()),
+                        Amf0Value::Utf8String("live".into()),
+                    ],
                 );
-                out.send(vec![(publish, id)], &mut control).await.map_err(|e| io_err(*stage, e))?;
+                out.send(vec![(publish, id)], &mut control)
+                    .await
+                    .map_err(|e| io_err(*stage, e))?;
             }
             ("_error", 4) => {
                 return Err(PublishError::new(
@@ -534,16 +602,31 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
                 }
                 let failed = command_name == "_error"
                     || level.eq_ignore_ascii_case("error")
-                    || ["BadName", "Rejected", "Denied", "Failed", "Forbidden", "Unauthorized"]
-                        .iter()
-                        .any(|w| code.contains(w));
+                    || [
+                        "BadName",
+                        "Rejected",
+                        "Denied",
+                        "Failed",
+                        "Forbidden",
+                        "Unauthorized",
+                    ]
+                    .iter()
+                    .any(|w| code.contains(w));
                 if failed {
                     return Err(PublishError::new(
                         PublishErrorKind::Refused,
                         format!(
                             "{endpoint} refused the stream key ({}){}",
-                            if code.is_empty() { "no status code" } else { code.as_str() },
-                            if desc.is_empty() { String::new() } else { format!(": {desc}") }
+                            if code.is_empty() {
+                                "no status code"
+                            } else {
+                                code.as_str()
+                            },
+                            if desc.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {desc}")
+                            }
                         ),
                     ));
                 }
@@ -555,7 +638,9 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
     }
     let stream_id = stream_id.unwrap_or(1);
     if !control.is_empty() {
-        out.send(vec![], &mut control).await.map_err(|e| io_err(*stage, e))?;
+        out.send(vec![], &mut control)
+            .await
+            .map_err(|e| io_err(*stage, e))?;
     }
 
     let (ctl_tx, ctl_rx) = mpsc::unbounded_channel();
@@ -580,7 +665,11 @@ async fn open(target: &PublishTarget, opts: &ConnectOptions, stage: &mut Stage) 
 }
 
 /// The reader task's life: answers housekeeping, returns why the session ended.
-async fn read_until_end(mut input: In, ctl: mpsc::UnboundedSender<Control>, endpoint: &str) -> PublishError {
+async fn read_until_end(
+    mut input: In,
+    ctl: mpsc::UnboundedSender<Control>,
+    endpoint: &str,
+) -> PublishError {
     let mut control = Vec::new();
     loop {
         let m = match input.next(&mut control).await {
@@ -614,7 +703,11 @@ async fn read_until_end(mut input: In, ctl: mpsc::UnboundedSender<Control>, endp
                         PublishErrorKind::Refused,
                         format!(
                             "{endpoint} ended the stream ({code}){}",
-                            if desc.is_empty() { String::new() } else { format!(": {desc}") }
+                            if desc.is_empty() {
+                                String::new()
+                            } else {
+                                format!(": {desc}")
+                            }
                         ),
                     );
                 }
@@ -640,12 +733,24 @@ pub struct Metadata {
 impl RtmpSession {
     /// Appends one video message.
     pub fn video(&mut self, ts_ms: u32, body: Bytes, out: &mut Vec<u8>) {
-        serialize(&mut self.ser, RtmpMessage::VideoData { data: body }, ts_ms, self.stream_id, out);
+        serialize(
+            &mut self.ser,
+            RtmpMessage::VideoData { data: body },
+            ts_ms,
+            self.stream_id,
+            out,
+        );
     }
 
     /// Appends one audio message.
     pub fn audio(&mut self, ts_ms: u32, body: Bytes, out: &mut Vec<u8>) {
-        serialize(&mut self.ser, RtmpMessage::AudioData { data: body }, ts_ms, self.stream_id, out);
+        serialize(
+            &mut self.ser,
+            RtmpMessage::AudioData { data: body },
+            ts_ms,
+            self.stream_id,
+            out,
+        );
     }
 
     pub fn metadata(&mut self, m: &Metadata, out: &mut Vec<u8>) {
@@ -658,11 +763,20 @@ impl RtmpSession {
         }
         if let Some((rate, channels)) = m.audio {
             p.insert("audiocodecid".to_string(), Amf0Value::Number(10.0));
-            p.insert("audiosamplerate".to_string(), Amf0Value::Number(rate.into()));
-            p.insert("audiochannels".to_string(), Amf0Value::Number(channels.into()));
+            p.insert(
+                "audiosamplerate".to_string(),
+                Amf0Value::Number(rate.into()),
+            );
+            p.insert(
+                "audiochannels".to_string(),
+                Amf0Value::Number(channels.into()),
+            );
             p.insert("stereo".to_string(), Amf0Value::Boolean(channels > 1));
         }
-        p.insert("encoder".to_string(), Amf0Value::Utf8String("VistterStream".into()));
+        p.insert(
+            "encoder".to_string(),
+            Amf0Value::Utf8String("VistterStream".into()),
+        );
         let msg = RtmpMessage::Amf0Data {
             values: vec![
                 Amf0Value::Utf8String("@setDataFrame".into()),
@@ -690,7 +804,10 @@ impl RtmpSession {
         r.map_err(|e| {
             PublishError::new(
                 PublishErrorKind::Disconnected,
-                format!("the connection to {} broke while sending: {e}", self.endpoint),
+                format!(
+                    "the connection to {} broke while sending: {e}",
+                    self.endpoint
+                ),
             )
         })
     }
@@ -698,7 +815,10 @@ impl RtmpSession {
     /// Resolves when the server ended the session (closed, broke, or said so).
     pub async fn ended(&mut self) -> PublishError {
         (&mut self.ended).await.unwrap_or_else(|_| {
-            PublishError::new(PublishErrorKind::Disconnected, "the session's reader stopped")
+            PublishError::new(
+                PublishErrorKind::Disconnected,
+                "the session's reader stopped",
+            )
         })
     }
 
@@ -706,9 +826,21 @@ impl RtmpSession {
     pub async fn finish(mut self) {
         let mut buf = Vec::new();
         let key = Amf0Value::Utf8String(self.key.clone());
-        serialize(&mut self.ser, command("FCUnpublish", 6.0, vec![key]), 0, 0, &mut buf);
+        serialize(
+            &mut self.ser,
+            command("FCUnpublish", 6.0, vec![key]),
+            0,
+            0,
+            &mut buf,
+        );
         let id = f64::from(self.stream_id);
-        serialize(&mut self.ser, command("deleteStream", 7.0, vec![Amf0Value::Number(id)]), 0, 0, &mut buf);
+        serialize(
+            &mut self.ser,
+            command("deleteStream", 7.0, vec![Amf0Value::Number(id)]),
+            0,
+            0,
+            &mut buf,
+        );
         let _ = tokio::time::timeout(Duration::from_secs(2), async {
             let _ = self.writer.write_all(&buf).await;
             let _ = self.writer.shutdown().await;

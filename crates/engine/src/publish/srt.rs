@@ -55,7 +55,11 @@ impl PrivateDir {
         use std::os::unix::fs::DirBuilderExt;
         let base = std::env::temp_dir();
         for _ in 0..8 {
-            let name = format!("vs-srt-{}-{:016x}", std::process::id(), rand::random::<u64>());
+            let name = format!(
+                "vs-srt-{}-{:016x}",
+                std::process::id(),
+                rand::random::<u64>()
+            );
             let path = base.join(name);
             match std::fs::DirBuilder::new().mode(0o700).create(&path) {
                 Ok(()) => return Ok(PrivateDir(path)),
@@ -83,7 +87,9 @@ pub struct SrtOutput {
 
 impl std::fmt::Debug for SrtOutput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SrtOutput").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("SrtOutput")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -110,7 +116,9 @@ impl SrtOutput {
             if !SECRET_OPTIONS.contains(&name.as_str()) {
                 return Err(PublishError::new(
                     PublishErrorKind::InvalidTarget,
-                    format!("the SRT parameter `{name}` is not an SRT option FFmpeg takes; remove it"),
+                    format!(
+                        "the SRT parameter `{name}` is not an SRT option FFmpeg takes; remove it"
+                    ),
                 ));
             }
             lines.push_str(&format!("{name}={}\n", percent_decode(value)));
@@ -119,11 +127,22 @@ impl SrtOutput {
             None
         } else {
             let dir = PrivateDir::create().map_err(|e| {
-                PublishError::new(PublishErrorKind::Local, format!("cannot create a private directory: {e}"))
+                PublishError::new(
+                    PublishErrorKind::Local,
+                    format!("cannot create a private directory: {e}"),
+                )
             })?;
             let fifo = dir.0.join("secrets");
-            nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR)
-                .map_err(|e| PublishError::new(PublishErrorKind::Local, format!("cannot create a FIFO: {e}")))?;
+            nix::unistd::mkfifo(
+                &fifo,
+                nix::sys::stat::Mode::S_IRUSR | nix::sys::stat::Mode::S_IWUSR,
+            )
+            .map_err(|e| {
+                PublishError::new(
+                    PublishErrorKind::Local,
+                    format!("cannot create a FIFO: {e}"),
+                )
+            })?;
             Some((Secret::new(lines), fifo, dir))
         };
         Ok(SrtOutput {
@@ -138,7 +157,12 @@ impl SrtOutput {
         let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
             .map(String::from)
             .to_vec();
-        a.extend(["-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "mpegts"].map(String::from));
+        a.extend(
+            [
+                "-f", "mpegts", "-i", "pipe:0", "-map", "0", "-c", "copy", "-f", "mpegts",
+            ]
+            .map(String::from),
+        );
         if let Some((_, fifo, _)) = &self.preset {
             a.push("-fpre".into());
             a.push(fifo.display().to_string());
@@ -220,7 +244,10 @@ impl SrtEgress {
         let cancel = shutdown.child_token();
         let sup = supervise(spec, config, deps, cancel.clone());
         sup.handle.start().await.map_err(|e| {
-            PublishError::new(PublishErrorKind::Local, format!("cannot start FFmpeg: {}", e.message))
+            PublishError::new(
+                PublishErrorKind::Local,
+                format!("cannot start FFmpeg: {}", e.message),
+            )
         })?;
         let task = tokio::spawn(srt_writer(output, chunks, sup.media, cancel.clone()));
         Ok(SrtEgress {
@@ -251,22 +278,26 @@ async fn srt_writer(
 ) {
     let mut gop = TsGop::new();
     let mut stdin: Option<BoxWrite> = None;
+    let mut handing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         tokio::select! {
             biased;
-            _ = cancel.cancelled() => return,
+            _ = cancel.cancelled() => break,
             io = media.recv() => {
-                let Some(io) = io else { return };
+                let Some(io) = io else { break };
                 stdin = None;
-                let Some(mut w) = io.stdin else { continue };
-                let handed = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    r = output.hand_over(Duration::from_secs(10)) => r,
-                };
-                if let Err(e) = handed {
-                    tracing::warn!("SRT egress: {e}");
-                    continue;
+                if let Some(h) = handing.take() {
+                    h.abort();
                 }
+                let Some(mut w) = io.stdin else { continue };
+                // FFmpeg opens its output, and so reads the FIFO, only after it has probed
+                // its input: the secrets are handed over while the stream already flows.
+                let o = output.clone();
+                handing = Some(tokio::spawn(async move {
+                    if let Err(e) = o.hand_over(Duration::from_secs(20)).await {
+                        tracing::warn!("SRT egress: {e}");
+                    }
+                }));
                 // A new run starts at the newest keyframe (PAT, PMT, the GOP so far).
                 let mut ok = true;
                 for c in gop.start() {
@@ -280,11 +311,11 @@ async fn srt_writer(
                 }
             }
             c = chunks.recv() => {
-                let Some(chunk) = c else { return };
+                let Some(chunk) = c else { break };
                 gop.push(&chunk);
                 if let Some(w) = stdin.as_mut() {
                     let r = tokio::select! {
-                        _ = cancel.cancelled() => return,
+                        _ = cancel.cancelled() => break,
                         r = w.write_all(&chunk) => r,
                     };
                     if r.is_err() {
@@ -293,6 +324,9 @@ async fn srt_writer(
                 }
             }
         }
+    }
+    if let Some(h) = handing {
+        h.abort();
     }
 }
 
@@ -309,9 +343,15 @@ mod tests {
         .unwrap();
         let out = SrtOutput::new(&t).unwrap();
         let args = out.args().join(" ");
-        assert!(args.ends_with("srt://127.0.0.1:9000?latency=120000&mode=caller"), "{args}");
+        assert!(
+            args.ends_with("srt://127.0.0.1:9000?latency=120000&mode=caller"),
+            "{args}"
+        );
         assert!(args.contains("-fpre /"), "{args}");
-        assert!(!args.contains("pass-phrase-77") && !args.contains("k9"), "{args}");
+        assert!(
+            !args.contains("pass-phrase-77") && !args.contains("k9"),
+            "{args}"
+        );
         let (lines, fifo, dir) = out.preset.as_ref().unwrap();
         assert_eq!(
             lines.expose(),
@@ -319,14 +359,20 @@ mod tests {
         );
         use std::os::unix::fs::{FileTypeExt, PermissionsExt};
         assert!(std::fs::metadata(fifo).unwrap().file_type().is_fifo());
-        assert_eq!(std::fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777, 0o700);
+        assert_eq!(
+            std::fs::metadata(&dir.0).unwrap().permissions().mode() & 0o777,
+            0o700
+        );
         let path = dir.0.clone();
         drop(out);
         assert!(!path.exists(), "the private directory goes with the output");
 
         let bad = PublishTarget::parse("srt://127.0.0.1:9000?token=abcd1234", true).unwrap();
         let e = SrtOutput::new(&bad).unwrap_err();
-        assert!(e.message.contains("`token`") && !e.message.contains("abcd1234"), "{e}");
+        assert!(
+            e.message.contains("`token`") && !e.message.contains("abcd1234"),
+            "{e}"
+        );
         assert_eq!(percent_decode("a%2Fb%zz%4"), "a/b%zz%4");
     }
 }

@@ -115,9 +115,7 @@ impl RateMeter {
     /// Records the running total `total` at `now`; returns bytes per second over the window.
     pub fn sample(&mut self, now: Instant, total: u64) -> u64 {
         self.samples.push_back((now, total));
-        while self.samples.len() > 2
-            && now.duration_since(self.samples[1].0) >= self.window
-        {
+        while self.samples.len() > 2 && now.duration_since(self.samples[1].0) >= self.window {
             self.samples.pop_front();
         }
         let (t0, b0) = self.samples[0];

@@ -190,8 +190,11 @@ mod tests {
         assert!(!format!("{t:?}").contains("abcd-1234"));
         assert_eq!(t.redact("no stream abcd-1234 here"), "no stream *** here");
 
-        let t = PublishTarget::parse("rtmps://live-api-s.facebook.com:443/rtmp/FB-1-2?s_bl=1&a=xyz1", false)
-            .unwrap();
+        let t = PublishTarget::parse(
+            "rtmps://live-api-s.facebook.com:443/rtmp/FB-1-2?s_bl=1&a=xyz1",
+            false,
+        )
+        .unwrap();
         assert_eq!(t.port, 443);
         assert_eq!(t.app, "rtmp");
         assert_eq!(t.key().unwrap().expose(), "FB-1-2?s_bl=1&a=xyz1");
