@@ -63,6 +63,7 @@ fn destination(name: &str) -> DestinationWrite {
         stream_key_enc: Some("sealed".into()),
         url_secrets_enc: None,
         enabled: true,
+        tls_verify: true,
     }
 }
 

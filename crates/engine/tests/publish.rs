@@ -546,7 +546,7 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
         CancellationToken::new(),
     );
     let sub = session.subscribe(ConsumerKind::Copy).await.unwrap();
-    let feed = tokio::spawn(feed_hub(sub, publisher.input()));
+    let feed = tokio::spawn(feed_hub(sub, publisher.input(), true));
     rtmp.wait_for_publishes(1, Duration::from_secs(20))
         .await
         .unwrap();

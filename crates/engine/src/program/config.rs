@@ -7,6 +7,7 @@ use std::time::Duration;
 use vs_base::{Error, Result, Secret};
 
 use crate::hub::CameraHub;
+use crate::publish::PublishTarget;
 
 /// A destination of the program.
 #[derive(Debug, Clone)]
@@ -17,6 +18,11 @@ pub struct OutputSpec {
     pub url: String,
     /// Masked in every log and status message: put the stream key here.
     pub secrets: Vec<Secret>,
+    /// RTMPS: verify the server's certificate (off only for a self-signed test server).
+    pub tls_verify: bool,
+    /// Where to publish, split as the destination is stored (address, key, credentials);
+    /// parsed from `url` when `None`.
+    pub target: Option<PublishTarget>,
 }
 
 impl OutputSpec {
@@ -26,6 +32,17 @@ impl OutputSpec {
             name: name.into(),
             url: url.into(),
             secrets: Vec::new(),
+            tls_verify: true,
+            target: None,
+        }
+    }
+
+    /// The publish target: `target`, or `url` parsed.
+    pub fn publish_target(&self) -> Result<PublishTarget> {
+        match &self.target {
+            Some(t) => Ok(t.clone()),
+            None => PublishTarget::parse(&self.url, self.tls_verify)
+                .map_err(|e| Error::invalid("outputs", e.message)),
         }
     }
 }

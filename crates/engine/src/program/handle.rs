@@ -217,7 +217,7 @@ impl ProgramHandle {
         }
         *ops = true;
         let inner = &self.inner;
-        futures_join(inner.egress.iter().map(|e| e.handle.stop())).await;
+        futures_join(inner.egress.iter().map(|e| e.stop())).await;
         let _ = inner.encoder.stop().await;
         let ingests: Vec<Ingest> =
             std::mem::take(&mut *inner.ingests.lock().expect("ingests lock"))

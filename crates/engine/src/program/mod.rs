@@ -7,8 +7,9 @@
 //!      (packets only, shared with previews, copy streams, snapshots)                        ▼
 //!              program clock (one tick per frame: newest frame, repeat, or slate; overlays)
 //!                                                              │ raw yuv420p, exactly fps
-//!                         encoder FFmpeg (+ silent AAC) ─ MPEG-TS ─ fan-out ─┬─ egress FFmpeg → RTMP 1
-//!                                                                            └─ egress FFmpeg → RTMP 2
+//!                         encoder FFmpeg (+ silent AAC) ─ MPEG-TS ─ fan-out ─┬─ publisher (in process) → RTMP(S) 1
+//!                                                                            ├─ publisher (in process) → RTMP(S) 2
+//!                                                                            └─ egress FFmpeg → SRT
 //! ```
 //!
 //! The cameras come from the [camera hub](crate::hub): each enabled camera has one session
@@ -26,8 +27,9 @@
 //!
 //! The encoder never sees a switch, a camera loss or an overlay change: its input is a constant
 //! frame rate of raw frames, so its output timestamps are constant by construction and the RTMP
-//! sessions (owned by the egress processes) survive everything but an encoder restart's brief
-//! hiccup. Every FFmpeg runs under [`supervise`](crate::supervise).
+//! sessions (owned by in-process publishers, [`crate::publish`], so no stream key is on a
+//! command line) survive everything, an encoder restart included (its new timestamps are
+//! stitched on). Every FFmpeg runs under [`supervise`](crate::supervise).
 //!
 //! Camera audio is not passed through: the program always carries silent AAC.
 //!
@@ -159,26 +161,18 @@ impl Program {
         let mut egress = Vec::new();
         for out in &config.outputs {
             let (rx, stats) = fanout.subscribe(egress::EGRESS_QUEUE_CHUNKS);
-            let spec = egress::egress_spec(&config, out);
-            let sup = supervise(
-                spec,
-                egress::egress_supervision(),
-                deps.clone(),
-                sup_shutdown.clone(),
-            );
-            tasks.push(tokio::spawn(egress::egress_writer(
-                rx,
-                sup.media,
-                cancel.clone(),
-            )));
-            supervisors.push(sup.task);
-            sup.handle.start().await?;
-            egress.push(egress::Egress {
-                id: out.id,
-                name: out.name.clone(),
-                handle: sup.handle,
-                stats,
-            });
+            match egress::Egress::start(&config, out, rx, stats, deps.clone(), cancel.clone()).await
+            {
+                Ok(e) => egress.push(e),
+                Err(e) => {
+                    // Nothing half-started stays behind.
+                    for started in &egress {
+                        started.stop().await;
+                    }
+                    cancel.cancel();
+                    return Err(e);
+                }
+            }
         }
 
         let enc = supervise(

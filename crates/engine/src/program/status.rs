@@ -17,9 +17,15 @@ use crate::supervisor::{State, Status};
 pub struct OutputStatus {
     pub id: i64,
     pub name: String,
+    /// The FFmpeg of an SRT destination; for RTMP(S), the in-process publisher's session
+    /// shown the same way (`running` while publishing, `restarts` = reconnects).
     pub status: Status,
-    /// TS bytes this destination lost because its egress was behind.
+    /// TS bytes this destination lost because its egress was behind, plus media its
+    /// publisher dropped to stay live (slow uplink, or while the destination was down).
     pub dropped_bytes: u64,
+    /// RTMP(S): the uplink as measured where the bytes leave (send rate, queue, drops,
+    /// `congested` with its reason).
+    pub publisher: Option<crate::publish::PublisherStats>,
 }
 
 /// One decoded source (on air, being taken or pre-rolled) in the status.
@@ -175,11 +181,16 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         outputs: inner
             .egress
             .iter()
-            .map(|e| OutputStatus {
-                id: e.id,
-                name: e.name.clone(),
-                status: e.handle.status(),
-                dropped_bytes: e.stats.dropped_bytes.load(Ordering::Relaxed),
+            .map(|e| {
+                let publisher = e.publisher();
+                OutputStatus {
+                    id: e.id,
+                    name: e.name.clone(),
+                    status: e.status(),
+                    dropped_bytes: e.stats.dropped_bytes.load(Ordering::Relaxed)
+                        + publisher.as_ref().map_or(0, |p| p.dropped_bytes),
+                    publisher,
+                }
             })
             .collect(),
         ingests,

@@ -158,9 +158,69 @@ pub async fn feed_ts(mut chunks: mpsc::Receiver<Bytes>, input: PublisherInput) {
     }
 }
 
+/// AudioSpecificConfig of AAC-LC, 44.1 kHz, stereo.
+const SILENT_ASC: [u8; 2] = [0x12, 0x10];
+/// One AAC-LC stereo frame (1024 samples) of digital silence, as decoders expect it (the
+/// same bytes players insert for gaps).
+const SILENT_FRAME: [u8; 9] = [0x21, 0x00, 0x49, 0x90, 0x02, 0x19, 0x00, 0x23, 0x80];
+const SILENT_RATE: i64 = 44_100;
+
+/// Silent AAC beside a camera's video, for cameras without AAC audio: YouTube drops
+/// video-only streams. Frames follow the video's clock (90 kHz), up to each picture's time.
+#[derive(Debug, Default)]
+struct Silence {
+    start: Option<i64>,
+    n: i64,
+    last_video: Option<i64>,
+}
+
+impl Silence {
+    /// The stream's parameters with the silent track as its audio.
+    fn info(video: &StreamInfo) -> Arc<StreamInfo> {
+        Arc::new(StreamInfo {
+            video: video.video.clone(),
+            audio: AudioInfo::aac(Bytes::from_static(&SILENT_ASC)).ok(),
+        })
+    }
+
+    fn pts(&self, n: i64) -> i64 {
+        self.start.unwrap_or_default() + n * 1024 * 90_000 / SILENT_RATE
+    }
+
+    /// The audio frames due up to video time `dts`.
+    fn until(&mut self, dts: i64, info: &Arc<StreamInfo>, arrival: Instant) -> Vec<MediaFrame> {
+        let jumped = self
+            .last_video
+            .is_some_and(|l| dts < l || dts - l > 5 * 90_000);
+        if self.start.is_none() || jumped {
+            self.start = Some(dts);
+            self.n = 0;
+        }
+        self.last_video = Some(dts);
+        let mut out = Vec::new();
+        while self.pts(self.n) <= dts {
+            let pts = self.pts(self.n);
+            out.push(MediaFrame {
+                packet: Packet {
+                    stream: StreamKind::Audio,
+                    pts,
+                    dts: pts,
+                    keyframe: true,
+                    data: Bytes::from_static(&SILENT_FRAME),
+                },
+                info: info.clone(),
+                arrival,
+            });
+            self.n += 1;
+        }
+        out
+    }
+}
+
 /// Feeds a publisher from a camera's hub session (copy streams) until the subscription ends
-/// (returned) or the publisher closes (`None`).
-pub async fn feed_hub(sub: Subscription, input: PublisherInput) -> Option<End> {
+/// (returned) or the publisher closes (`None`). With `silent_audio`, the camera's own audio
+/// (if any) is left out and silent AAC goes beside the video instead.
+pub async fn feed_hub(sub: Subscription, input: PublisherInput, silent_audio: bool) -> Option<End> {
     let Subscription {
         info,
         backlog,
@@ -168,29 +228,53 @@ pub async fn feed_hub(sub: Subscription, input: PublisherInput) -> Option<End> {
         mut live,
         ..
     } = sub;
-    let now = Instant::now();
-    for (i, p) in backlog.into_iter().enumerate() {
-        let arrival = backlog_arrivals.get(i).copied().unwrap_or(now);
-        if !input.push(MediaFrame {
+    let mut silence = silent_audio.then(Silence::default);
+    let mut info = match silence {
+        Some(_) => Silence::info(&info),
+        None => info,
+    };
+    let push = |p: Packet,
+                info: &Arc<StreamInfo>,
+                arrival: Instant,
+                silence: &mut Option<Silence>|
+     -> bool {
+        let Some(silence) = silence.as_mut() else {
+            return input.push(MediaFrame {
+                packet: p,
+                info: info.clone(),
+                arrival,
+            });
+        };
+        if !p.is_video() {
+            return true;
+        }
+        let audio = silence.until(p.dts, info, arrival);
+        input.push(MediaFrame {
             packet: p,
             info: info.clone(),
             arrival,
-        }) {
+        }) && audio.into_iter().all(|a| input.push(a))
+    };
+    let now = Instant::now();
+    for (i, p) in backlog.into_iter().enumerate() {
+        let arrival = backlog_arrivals.get(i).copied().unwrap_or(now);
+        if !push(p, &info, arrival, &mut silence) {
             return None;
         }
     }
-    let mut info = info;
     loop {
         tokio::select! {
             _ = input.closed() => return None,
             ev = live.recv() => match ev {
                 Ok(Event::Packet(p)) => {
                     let arrival = live.arrival().unwrap_or_else(Instant::now);
-                    if !input.push(MediaFrame { packet: p, info: info.clone(), arrival }) {
+                    if !push(p, &info, arrival, &mut silence) {
                         return None;
                     }
                 }
-                Ok(Event::Info(i)) => info = i,
+                Ok(Event::Info(i)) => {
+                    info = if silence.is_some() { Silence::info(&i) } else { i };
+                }
                 Err(end) => return Some(end),
             }
         }

@@ -3,11 +3,12 @@
 //!
 //! Timestamps (decided for every destination): one continuous millisecond timeline for the
 //! destination's whole life, across reconnects and across restarts of the source. The first
-//! session starts at 0. Whenever the mapping must be re-anchored — a new session, or a source
-//! whose times jumped (a new encoder run) — the anchoring keyframe is placed after the last
-//! timestamp sent by the time that really passed between the two frames' arrivals. So a
+//! session starts at 0. When a new session starts, its anchoring keyframe is placed after the
+//! last timestamp sent by the time that really passed between the two frames' arrivals, so a
 //! receiver that keeps its state across a reconnect sees time move forward by the length of
-//! the outage, never backwards, and a new session does not restart at 0.
+//! the outage, never backwards. When the source's times jump within a session (a new encoder
+//! run), the keyframe follows the last picture by one frame, as FFmpeg stitches MPEG-TS
+//! discontinuities.
 
 use bytes::Bytes;
 use tokio::time::Instant;
@@ -34,6 +35,8 @@ pub struct Timeline {
     /// Where the current anchoring keyframe was placed: sound from before it is not sent (a
     /// session's clock starts with its first picture, and never below 0).
     anchor_ms: i64,
+    /// The last distance between two pictures (a frame's duration), ms.
+    step_ms: i64,
 }
 
 impl Timeline {
@@ -63,6 +66,13 @@ impl Timeline {
                     return None;
                 }
                 let target_ms = match (self.last_ms(), self.last_arrival) {
+                    // The same session, a source that restarted its times (a new encoder
+                    // run): stitched on one frame after the last picture, as FFmpeg's
+                    // MPEG-TS discontinuity handling does — the frames lost in the restart
+                    // are not a hole in the receiver's time.
+                    (Some(_), Some(_)) if !self.resync => {
+                        self.last_video_ms.unwrap_or_default() + self.step_ms.max(1)
+                    }
                     (Some(last), Some(at)) => {
                         let gap = f.arrival.saturating_duration_since(at).as_millis() as i64;
                         last + gap.max(1)
@@ -80,6 +90,11 @@ impl Timeline {
                 return None;
             }
             let pts_ms = (f.packet.pts + offset).div_euclid(TICKS_PER_MS);
+            if let Some(l) = self.last_video_ms {
+                if ms > l && ms - l < 1000 {
+                    self.step_ms = ms - l;
+                }
+            }
             self.last_video_src = Some(dts);
             self.last_video_ms = Some(ms);
             self.last_arrival = Some(f.arrival);
@@ -231,10 +246,17 @@ mod tests {
             tl.map(&f);
         }
         let last = tl.last_video_ms.unwrap();
-        // A new encoder run: its times start near 0 again, 2 s later.
+        // A new encoder run: its times start near 0 again, 2 s later. In the same session
+        // it follows the last picture by one frame.
         let mut f = video(30, 30, 10);
         f.arrival = t0 + Duration::from_millis(33 * 30 + 2000);
         let (ms, _) = tl.map(&f).unwrap();
-        assert_eq!(ms, last + 2000);
+        assert_eq!(ms, last + 33);
+        // After a reconnect, a keyframe is placed by the time that really passed.
+        tl.resync();
+        let mut g = video(60, 30, 10);
+        g.arrival = f.arrival + Duration::from_millis(5000);
+        let (ms2, _) = tl.map(&g).unwrap();
+        assert_eq!(ms2, ms + 5000);
     }
 }

@@ -102,7 +102,7 @@ pub struct Publisher {
     input: PublisherInput,
     stats: watch::Receiver<PublisherStats>,
     cancel: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for Publisher {
@@ -145,7 +145,7 @@ impl Publisher {
             input: PublisherInput { shared },
             stats,
             cancel,
-            task: Some(task),
+            task: Mutex::new(Some(task)),
         }
     }
 
@@ -158,9 +158,15 @@ impl Publisher {
     }
 
     /// Ends the session politely (`FCUnpublish`, `deleteStream`) and waits for the actor.
-    pub async fn stop(mut self) {
+    pub async fn stop(self) {
+        self.close().await
+    }
+
+    /// [`stop`](Self::stop) through a shared reference; later calls return at once.
+    pub async fn close(&self) {
         self.cancel.cancel();
-        if let Some(task) = self.task.take() {
+        let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(task) = task {
             let _ = task.await;
         }
     }

@@ -211,8 +211,8 @@ impl SrtOutput {
 /// A supervised FFmpeg sending one SRT destination, fed the program's TS chunks.
 pub struct SrtEgress {
     pub handle: SupervisorHandle,
-    task: tokio::task::JoinHandle<()>,
-    supervisor: tokio::task::JoinHandle<()>,
+    /// The writer and the supervisor.
+    tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     cancel: CancellationToken,
 }
 
@@ -252,8 +252,7 @@ impl SrtEgress {
         let task = tokio::spawn(srt_writer(output, chunks, sup.media, cancel.clone()));
         Ok(SrtEgress {
             handle: sup.handle,
-            task,
-            supervisor: sup.task,
+            tasks: std::sync::Mutex::new(vec![task, sup.task]),
             cancel,
         })
     }
@@ -263,10 +262,17 @@ impl SrtEgress {
     }
 
     pub async fn stop(self) {
+        self.close().await
+    }
+
+    /// [`stop`](Self::stop) through a shared reference; later calls return at once.
+    pub async fn close(&self) {
         let _ = self.handle.stop().await;
         self.cancel.cancel();
-        let _ = self.task.await;
-        let _ = self.supervisor.await;
+        let tasks = std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|p| p.into_inner()));
+        for t in tasks {
+            let _ = t.await;
+        }
     }
 }
 

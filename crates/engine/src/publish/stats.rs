@@ -97,6 +97,41 @@ impl Default for PublisherStats {
     }
 }
 
+impl PublisherStats {
+    /// The session shown as a supervised process's status (what the rest of the appliance
+    /// lists for every output): `running` while publishing, a run per accepted session,
+    /// `restarts` counting reconnects.
+    pub fn as_status(&self, name: &str) -> crate::supervisor::Status {
+        use crate::supervisor::State;
+        let mut st = crate::supervisor::Status::new(format!("publisher {name}"));
+        st.state = match self.state {
+            PublisherState::Connecting if self.failures > 0 => State::Backoff,
+            PublisherState::Connecting => State::Starting,
+            PublisherState::Publishing => State::Running,
+            PublisherState::Backoff => State::Backoff,
+            PublisherState::Stopped => State::Stopped,
+        };
+        st.since = self.publishing_since;
+        st.uptime = self
+            .publishing_since
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or_default();
+        st.restarts = self.sessions.saturating_sub(1);
+        st.run = u64::from(self.sessions);
+        st.consecutive_failures = self.failures;
+        st.last_error = self.last_error.as_ref().map(|e| e.message.clone());
+        st.backoff = self.retry_in_ms.map(Duration::from_millis);
+        if self.state == PublisherState::Publishing {
+            st.progress = Some(crate::progress::Progress {
+                bitrate_kbps: Some(self.send_bytes_per_sec as f64 * 8.0 / 1000.0),
+                total_size: Some(self.sent_bytes),
+                ..Default::default()
+            });
+        }
+        st
+    }
+}
+
 /// A byte rate over a sliding window of whole samples of a running total.
 #[derive(Debug)]
 pub struct RateMeter {

@@ -86,6 +86,8 @@ pub struct ProgramOutputLive {
     pub restarts: u32,
     pub last_error: Option<String>,
     pub dropped_bytes: u64,
+    /// RTMP(S) destinations: send rate, queue, drops, `congested`.
+    pub uplink: Option<super::destinations::UplinkLive>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -222,6 +224,7 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
                 restarts: o.status.restarts,
                 last_error: o.status.last_error.clone(),
                 dropped_bytes: o.dropped_bytes,
+                uplink: o.publisher.as_ref().map(Into::into),
             })
             .collect(),
         ingests: s
@@ -608,6 +611,10 @@ impl ProgramService {
             let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
             out.secrets
                 .extend(self.destinations.publish_secrets(&dest)?);
+            // RTMP(S) is published from this process with these parts: no key on any
+            // command line.
+            out.tls_verify = dest.tls_verify;
+            out.target = Some(self.destinations.target(&dest)?);
             config.outputs.push(out);
         }
         if config.outputs.is_empty() {
