@@ -152,6 +152,22 @@ impl SrtOutput {
         })
     }
 
+    /// The destination's address as FFmpeg gets it: without its secrets.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// `args` (an FFmpeg command line ending with [`url`](Self::url) as its output) with the
+    /// secrets' preset file given to that output.
+    pub fn with_preset(&self, mut args: Vec<String>) -> Vec<String> {
+        if let Some((_, fifo, _)) = &self.preset {
+            let at = args.len().saturating_sub(1);
+            args.insert(at, fifo.display().to_string());
+            args.insert(at, "-fpre".into());
+        }
+        args
+    }
+
     /// FFmpeg's arguments: MPEG-TS on stdin, copied to the destination. No secret in them.
     pub fn args(&self) -> Vec<String> {
         let mut a: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
