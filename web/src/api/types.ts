@@ -44,6 +44,8 @@ export type ImportReport = S['ImportReport'];
 // destinations and streams
 export type Platform = S['Platform'];
 export type Destination = S['Destination'];
+export type DestinationTest = S['DestinationTest'];
+export type UplinkLive = S['UplinkLive'];
 export type DestinationInput = S['DestinationInput'];
 export type Stream = S['Stream'];
 export type StreamInput = S['StreamInput'];

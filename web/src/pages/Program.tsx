@@ -16,6 +16,7 @@ import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
+import UplinkBadge from '../components/UplinkBadge';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -652,6 +653,7 @@ function ProgramControl({
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
                       {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
+                      <UplinkBadge uplink={o.uplink} />
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">
                       <span className="line-clamp-3" title={o.last_error ?? undefined}>

@@ -65,7 +65,10 @@ impl Egress {
             _ => {
                 return Err(Error::invalid(
                     "outputs",
-                    format!("{}: only rtmp://, rtmps:// and srt:// destinations", out.name),
+                    format!(
+                        "{}: only rtmp://, rtmps:// and srt:// destinations",
+                        out.name
+                    ),
                 ))
             }
         };

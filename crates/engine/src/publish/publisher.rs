@@ -225,9 +225,14 @@ impl Actor {
             failures += 1;
             tracing::warn!(failures, "{}", error.message);
             let delay = self.config.backoff.delay(failures);
+            // Which destination, the key masked: the operator sees where it failed.
+            let shown = PublishError::new(
+                error.kind,
+                format!("{}: {}", self.target.shown(), error.message),
+            );
             self.set_state(PublisherState::Backoff, |s| {
                 s.failures = failures;
-                s.last_error = Some(error.clone());
+                s.last_error = Some(shown);
                 s.retry_in_ms = Some(delay.as_millis() as u64);
                 s.publishing_since = None;
             });

@@ -84,11 +84,9 @@ impl PublishTarget {
         let mut app = String::new();
         let mut tc_url = String::new();
         if matches!(protocol, Protocol::Rtmp | Protocol::Rtmps) {
-            if parsed.username.is_some() || credentials.username.is_some() {
-                return Err(invalid(
-                    "user names in RTMP addresses are not supported; put the stream key beside the address",
-                ));
-            }
+            // A user name and password in an RTMP address (rtmp://user:pw@host/…) are kept
+            // sealed and masked, but not sent: servers that want them (Adobe-style `authmod`
+            // challenges) refuse the connection, and say so.
             app = url.path().trim_matches('/').to_string();
             if app.is_empty() {
                 return Err(invalid(
@@ -163,6 +161,15 @@ impl PublishTarget {
             }
         }
         out
+    }
+
+    /// The address with the key masked (`rtmp://host:port/app/***`), for messages.
+    pub fn shown(&self) -> String {
+        if self.tc_url.is_empty() {
+            self.redact(&vs_base::stream_url::redact_text(&self.address))
+        } else {
+            self.redact(&format!("{}/***", self.tc_url))
+        }
     }
 
     /// `host:port`, for messages.

@@ -413,7 +413,12 @@ impl DestinationService {
     /// "Test destination": a few seconds of a test pattern to destination `id`, in its own
     /// session (a running program or stream is not touched). `Ok` carries the outcome either
     /// way: a refusal is an answer, not an error of this call.
-    pub async fn test(&self, id: i64, ffmpeg: &std::path::Path, user: Option<i64>) -> Result<DestinationTest> {
+    pub async fn test(
+        &self,
+        id: i64,
+        ffmpeg: &std::path::Path,
+        user: Option<i64>,
+    ) -> Result<DestinationTest> {
         let row = self.db.destination(id).await?;
         let target = self.target(&row)?;
         let opts = TestPublishOptions {

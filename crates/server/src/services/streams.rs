@@ -27,7 +27,9 @@ use vs_db::Db;
 use vs_engine::ffmpeg::stream::hub_copy_args;
 use vs_engine::ffmpeg::AudioPlan;
 use vs_engine::hub::{feed_ts, ConsumerKind, End, FeedEnd};
-use vs_engine::publish::{feed_hub, Publisher, PublisherConfig, PublisherInput, PublisherStats, SrtOutput};
+use vs_engine::publish::{
+    feed_hub, Publisher, PublisherConfig, PublisherInput, PublisherStats, SrtOutput,
+};
 use vs_engine::{
     supervise, Deps, MediaIo, ProcessSpec, Status, StdinMode, SupervisorConfig, SupervisorHandle,
 };
@@ -552,17 +554,19 @@ impl StreamService {
                         SrtOutput::new(&target)
                             .map_err(|e| Error::invalid("destination_ids", e.message))?,
                     );
-                    let mut spec =
-                        ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
-                            .args(srt.with_preset(hub_copy_args(audio, srt.url())))
-                            .stdin(StdinMode::Media)
-                            .span(tracing::info_span!(
-                                "ffmpeg",
-                                role = "stream",
-                                stream_id = id,
-                                camera_id,
-                                destination_id = dest.id
-                            ));
+                    let mut spec = ProcessSpec::new(
+                        format!("stream {id} → {}", dest.name),
+                        &self.config.ffmpeg,
+                    )
+                    .args(srt.with_preset(hub_copy_args(audio, srt.url())))
+                    .stdin(StdinMode::Media)
+                    .span(tracing::info_span!(
+                        "ffmpeg",
+                        role = "stream",
+                        stream_id = id,
+                        camera_id,
+                        destination_id = dest.id
+                    ));
                     // The stream id and passphrase are never on its command line; they are
                     // masked in its log lines all the same.
                     for s in target.secrets() {
