@@ -108,6 +108,9 @@ pub struct ProgramConfig {
     pub fps: u32,
     pub video_bitrate_kbps: u32,
     pub audio_bitrate_kbps: u32,
+    /// Step the video bitrate down when a destination's uplink is congested, and back up
+    /// when it recovers (see `program::adapt`).
+    pub adaptive_bitrate: bool,
     /// An FFmpeg H.264 encoder name, normally [`EncoderProbe::selected`](crate::EncoderProbe).
     pub encoder: String,
     pub ffmpeg: PathBuf,
@@ -139,6 +142,7 @@ impl ProgramConfig {
             fps,
             video_bitrate_kbps: kbps,
             audio_bitrate_kbps: 128,
+            adaptive_bitrate: false,
             encoder: "libx264".into(),
             ffmpeg: "ffmpeg".into(),
             outputs: Vec::new(),

@@ -81,6 +81,7 @@
 //! # }
 //! ```
 
+mod adapt;
 mod clock;
 mod config;
 mod egress;
@@ -109,6 +110,7 @@ use vs_base::{Error, Result};
 use crate::hub::{DecoderOptions, HubDecoder};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
+pub use adapt::fitting_video_kbps;
 pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
@@ -250,11 +252,14 @@ impl Program {
             take_latency_ms: None,
             switch_gap_frames: None,
             last_take: None,
+            video_bitrate_kbps: config.video_bitrate_kbps,
+            bitrate_note: None,
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
               fps = config.fps, encoder = %config.encoder, outputs = config.outputs.len(), "program started");
 
+        let (video_bitrate, adaptive) = (config.video_bitrate_kbps, config.adaptive_bitrate);
         let inner = Arc::new(Inner {
             config,
             deps,
@@ -275,7 +280,16 @@ impl Program {
             started_at,
             status_kick,
             fanout,
+            video_bitrate_kbps: std::sync::atomic::AtomicU32::new(video_bitrate),
+            bitrate_note: Mutex::new(None),
         });
+        if adaptive {
+            let t = tokio::spawn(adapt::adapt_task(
+                Arc::downgrade(&inner),
+                inner.cancel.clone(),
+            ));
+            inner.tasks.lock().expect("tasks lock").push(t);
+        }
         let t = tokio::spawn(status::status_task(
             Arc::downgrade(&inner),
             inner.cancel.clone(),

@@ -90,6 +90,10 @@ pub struct ProgramStatus {
     /// Ticks without a new frame right before the first frame of the last take.
     pub switch_gap_frames: Option<u64>,
     pub last_take: Option<TakeStatus>,
+    /// The encoder's video bitrate now: the configured one, unless stepped down for a
+    /// congested uplink (`bitrate_note` says why).
+    pub video_bitrate_kbps: u32,
+    pub bitrate_note: Option<String>,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -204,5 +208,7 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
             frame_age_ms: t.frame_age.as_secs_f64() * 1000.0,
             pre_rolled: t.pre_rolled,
         }),
+        video_bitrate_kbps: inner.video_bitrate_kbps.load(Ordering::Relaxed),
+        bitrate_note: inner.bitrate_note.lock().expect("note lock").clone(),
     }
 }
