@@ -221,12 +221,11 @@ async fn a_shaped_uplink_is_congested_within_10_s_and_the_step_down_keeps_the_re
         .unwrap();
     p.take(SourceSpec::hub(&hub, 1, "Uplink")).await.unwrap();
     let mut rx = p.subscribe();
-    let publishing = |s: &ProgramStatus| {
-        s.outputs[0]
-            .publisher
-            .as_ref()
-            .is_some_and(|u| u.state == PublisherState::Publishing)
-    };
+    fn uplink(s: &ProgramStatus) -> Option<&vs_engine::publish::PublisherStats> {
+        s.outputs.first().and_then(|o| o.publisher.as_ref())
+    }
+    let publishing =
+        |s: &ProgramStatus| uplink(s).is_some_and(|u| u.state == PublisherState::Publishing);
     // Unshaped, the link takes the whole program.
     let s = wait_status(
         &mut rx,
@@ -256,7 +255,7 @@ async fn a_shaped_uplink_is_congested_within_10_s_and_the_step_down_keeps_the_re
     ns.shape(1500);
     let shaped_at = Instant::now();
     let s = wait_status(&mut rx, Duration::from_secs(12), "congested", |s| {
-        s.outputs[0].publisher.as_ref().is_some_and(|u| u.congested)
+        uplink(s).is_some_and(|u| u.congested)
     })
     .await;
     let detected = shaped_at.elapsed();
@@ -308,7 +307,7 @@ async fn a_shaped_uplink_is_congested_within_10_s_and_the_step_down_keeps_the_re
     );
     // The receiver is live again on the same session: nothing waits, nothing is dropped.
     let s = wait_status(&mut rx, Duration::from_secs(25), "live again", |s| {
-        s.outputs[0].publisher.as_ref().is_some_and(|u| {
+        uplink(s).is_some_and(|u| {
             u.state == PublisherState::Publishing && !u.congested && u.queue_ms < 500
         })
     })

@@ -45,7 +45,7 @@ impl Default for ConnectOptions {
     fn default() -> Self {
         ConnectOptions {
             timeout: Duration::from_secs(10),
-            send_buffer: 256 * 1024,
+            send_buffer: 128 * 1024,
         }
     }
 }
@@ -159,7 +159,17 @@ impl In {
         m: MessagePayload,
         control: &mut Vec<Control>,
     ) -> Option<RtmpMessage> {
-        let msg = m.to_rtmp_message().ok()?;
+        // rml_rtmp panics (a slice index) on some messages real servers send (FFmpeg's own
+        // RTMP server, for one): such a message is skipped like any we do not need.
+        let type_id = m.type_id;
+        let msg =
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.to_rtmp_message())) {
+                Ok(r) => r.ok()?,
+                Err(_) => {
+                    tracing::debug!(type_id, "an RTMP message rml_rtmp cannot read was skipped");
+                    return None;
+                }
+            };
         match msg {
             RtmpMessage::SetChunkSize { size } => {
                 let _ = self.de.set_max_chunk_size(size as usize);

@@ -179,7 +179,7 @@ pub struct CongestionPolicy {
 impl Default for CongestionPolicy {
     fn default() -> Self {
         CongestionPolicy {
-            after: Duration::from_secs(5),
+            after: Duration::from_secs(3),
             min_share: 0.9,
         }
     }
