@@ -74,6 +74,7 @@ fn program(name: &str) -> ProgramWrite {
         height: 720,
         fps: 30,
         video_bitrate_kbps: 4000,
+        adaptive_bitrate: false,
         encoder: "auto".into(),
         slate_text: "back soon".into(),
         overlays: "[]".into(),

@@ -27,6 +27,8 @@ pub enum PublishErrorKind {
     Protocol,
     /// A local failure (FFmpeg missing, pipe error).
     Local,
+    /// The session had nothing to send for a while (the source is away).
+    Idle,
 }
 
 /// A failed connect or publish, with its plain-words explanation.

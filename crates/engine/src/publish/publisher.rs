@@ -34,6 +34,10 @@ pub struct PublisherConfig {
     pub connect: ConnectOptions,
     /// A write that makes no progress for this long ends the session.
     pub write_timeout: Duration,
+    /// A session that had no media to send for this long ends (the source is away: a
+    /// receiver such as YouTube would end the broadcast anyway); the next one starts when a
+    /// keyframe is queued.
+    pub idle_timeout: Duration,
     pub congestion: CongestionPolicy,
     /// How often the stats are published.
     pub stats_interval: Duration,
@@ -51,6 +55,7 @@ impl Default for PublisherConfig {
             },
             connect: ConnectOptions::default(),
             write_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(8),
             congestion: CongestionPolicy::default(),
             stats_interval: Duration::from_secs(1),
         }
@@ -248,6 +253,23 @@ impl Actor {
                     _ = tick.tick() => self.publish_stats(false),
                 }
             }
+            if error.kind == PublishErrorKind::Idle {
+                // The source is away: connect again once it is back (a keyframe is queued).
+                self.set_state(PublisherState::Backoff, |s| s.retry_in_ms = None);
+                loop {
+                    if !self.shared.queue().is_empty() {
+                        break;
+                    }
+                    tokio::select! {
+                        _ = self.cancel.cancelled() => {
+                            self.finish();
+                            return;
+                        }
+                        _ = self.shared.ready.notified() => {}
+                        _ = tick.tick() => self.publish_stats(false),
+                    }
+                }
+            }
         }
         self.finish();
     }
@@ -320,6 +342,7 @@ impl Actor {
         let mut mux = SessionMux::new();
         let mut tick = tokio::time::interval(self.config.stats_interval);
         let mut buf = Vec::with_capacity(WRITE_BATCH * 2);
+        let mut last_media = Instant::now();
         loop {
             // Gather what is queued (up to a batch) into one write.
             buf.clear();
@@ -348,6 +371,16 @@ impl Actor {
                     e = session.ended() => return Some(e),
                     _ = tick.tick() => self.publish_stats(true),
                     _ = self.shared.ready.notified() => {}
+                    _ = tokio::time::sleep_until(last_media + self.config.idle_timeout) => {
+                        session.finish().await;
+                        return Some(PublishError::new(
+                            PublishErrorKind::Idle,
+                            format!(
+                                "no media for {} s (the source is away); publishing again when it is back",
+                                self.config.idle_timeout.as_secs()
+                            ),
+                        ));
+                    }
                 }
                 continue;
             }
@@ -381,6 +414,9 @@ impl Actor {
                 }
                 Some(Err(e)) => return Some(e),
                 Some(Ok(())) => {
+                    if frames > 0 {
+                        last_media = Instant::now();
+                    }
                     self.sent_bytes += len;
                     self.sent_frames += frames;
                     if let Some(a) = oldest_arrival {
