@@ -212,8 +212,8 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
             </div>
             {!tlsVerify && (
               <p className="mt-1 text-xs text-amber-700">
-                Only for a test server with a self-signed certificate: without verification anyone on the way can
-                pose as the server and read the stream key.
+                Only for a test server with a self-signed certificate: without verification anyone on the way can pose
+                as the server and read the stream key.
               </p>
             )}
           </div>

@@ -36,7 +36,10 @@ export default function UplinkBadge({ uplink }: { uplink: UplinkLive | null | un
         </span>
       )}
       {uplink.dropped_bytes > 0 && (
-        <span className="tabular-nums" title="Media dropped to stay live (slow uplink, or while the destination was down)">
+        <span
+          className="tabular-nums"
+          title="Media dropped to stay live (slow uplink, or while the destination was down)"
+        >
           · dropped {bytes(uplink.dropped_bytes)}
         </span>
       )}

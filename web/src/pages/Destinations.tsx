@@ -1,7 +1,15 @@
 // Where streams are sent: YouTube, Facebook, Twitch or a custom server; keys are write-only.
 
 import { useState, type ReactNode } from 'react';
-import { ApiError, api, type Destination, type DestinationTest, type Program, type Stream, type UplinkLive } from '../api';
+import {
+  ApiError,
+  api,
+  type Destination,
+  type DestinationTest,
+  type Program,
+  type Stream,
+  type UplinkLive,
+} from '../api';
 import DestinationDialog from '../components/DestinationDialog';
 import { ConfirmDialog } from '../components/Modal';
 import { PlatformBadge } from '../components/StreamBadges';
@@ -46,9 +54,7 @@ export default function Destinations() {
       s.status.outputs.filter((o) => o.destination_id === d.id && o.uplink).map((o) => o.uplink as UplinkLive),
     ),
     ...(programs.data ?? []).flatMap((p) =>
-      (p.live?.outputs ?? [])
-        .filter((o) => o.destination_id === d.id && o.uplink)
-        .map((o) => o.uplink as UplinkLive),
+      (p.live?.outputs ?? []).filter((o) => o.destination_id === d.id && o.uplink).map((o) => o.uplink as UplinkLive),
     ),
   ];
 

@@ -608,7 +608,9 @@ function ProgramControl({
                   label="Bitrate"
                   value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'}
                 />
-                {live.bitrate_note && <Metric label="Video bitrate" value={`${live.video_bitrate_kbps} kbit/s (${live.bitrate_note})`} />}
+                {live.bitrate_note && (
+                  <Metric label="Video bitrate" value={`${live.video_bitrate_kbps} kbit/s (${live.bitrate_note})`} />
+                )}
                 <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
                 <Metric
                   label="Take latency"
