@@ -4,6 +4,7 @@ import { useState, type ReactNode } from 'react';
 import {
   ApiError,
   api,
+  studio,
   type Destination,
   type DestinationTest,
   type Program,
@@ -42,7 +43,7 @@ function KeyState({ set }: { set: boolean }) {
 export default function Destinations() {
   const destinations = useLoad(() => api.listDestinations(), []);
   const streams = useLoad(() => api.listStreams().catch(() => [] as Stream[]), []);
-  const programs = useLoad(() => api.listPrograms().catch(() => [] as Program[]), []);
+  const programs = useLoad(() => studio.listPrograms().catch(() => [] as Program[]), []);
   const [editing, setEditing] = useState<Destination | 'new' | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const [testing, setTesting] = useState<number | null>(null);
@@ -191,7 +192,7 @@ export default function Destinations() {
                     <button
                       type="button"
                       className="btn-ghost btn-sm"
-                      onClick={() => test(d)}
+                      onClick={() => void test(d)}
                       disabled={testing !== null}
                       aria-label={`Test ${d.name}`}
                       title="Publish a few seconds of test pattern to this destination"
