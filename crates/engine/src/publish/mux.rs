@@ -251,7 +251,8 @@ mod tests {
         let mut f = video(30, 30, 10);
         f.arrival = t0 + Duration::from_millis(33 * 30 + 2000);
         let (ms, _) = tl.map(&f).unwrap();
-        assert_eq!(ms, last + 33);
+        // One frame of a 30 fps stream: 33 or 34 ms on a millisecond timeline.
+        assert!((33..=34).contains(&(ms - last)), "{last} then {ms}");
         // After a reconnect, a keyframe is placed by the time that really passed.
         tl.resync();
         let mut g = video(60, 30, 10);
