@@ -657,6 +657,9 @@ async fn after_a_12_s_outage_the_receiver_is_within_one_gop_of_live() {
     // recording to 0, so the continuity of our timestamps across the reconnect is not
     // visible here: `publish::mux`'s unit tests check it.)
     for file in &rec {
+        // The camera has no audio: silent AAC made in process goes beside its video.
+        let info = probe_streams(file).await.unwrap();
+        assert_eq!(info.codec_names(), vec!["h264", "aac"], "{info:?}");
         let v = packet_times(file, StreamKind::Video).await.unwrap();
         v.assert_monotonic();
         assert!(
