@@ -282,7 +282,8 @@ async fn running_stream(
         .unwrap()
         .port();
     let receiver = srt_receiver(port);
-    let marker = format!("127.0.0.1:{port}");
+    // The caller's address (the listener's has `?mode=listener` instead).
+    let marker = format!("127.0.0.1:{port}?latency");
     let cam_id = app
         .create(
             "/api/cameras",
@@ -293,7 +294,7 @@ async fn running_stream(
         .create(
             "/api/destinations",
             json!({"name": "Fake SRT ingest", "platform": "custom",
-                   "url": format!("srt://{marker}?latency=200000"), "stream_key": key}),
+                   "url": format!("srt://127.0.0.1:{port}?latency=200000"), "stream_key": key}),
         )
         .await;
     let sid = app
