@@ -29,7 +29,7 @@ PACKAGES=(
   fonts-dejavu-core              # fonts for text overlays
   wrk                            # HTTP load tests
   python3-venv                   # the venv of schemathesis (scripts/schemathesis.sh)
-  iproute2                       # `ip link set lo up` in its network namespace
+  iproute2                       # `ip netns`, `ip link`, `tc`: network namespaces (shaped uplink test)
 )
 
 check_only=0

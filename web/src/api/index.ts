@@ -13,6 +13,7 @@ import type {
   CameraSession,
   Destination,
   DestinationInput,
+  DestinationTest,
   EncoderProbe,
   ImportReport,
   ImportResult,
@@ -86,6 +87,8 @@ export const api = {
   updateDestination: (destinationId: number, input: DestinationInput) =>
     request<Destination>('PUT', `/api/destinations/${seg(destinationId)}`, input),
   deleteDestination: (destinationId: number) => request<void>('DELETE', `/api/destinations/${seg(destinationId)}`),
+  testDestination: (destinationId: number) =>
+    request<DestinationTest>('POST', `/api/destinations/${seg(destinationId)}/test`, {}),
 
   // streams
   listStreams: (signal?: AbortSignal) => request<Stream[]>('GET', '/api/streams', undefined, { signal }),

@@ -549,6 +549,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/destinations/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tests a destination: connects, publishes about 3 s of a test pattern (colour bars and a
+         *     tone) in a session of its own, and says whether the server took it, or why not in plain
+         *     words (unreachable, TLS failure, wrong application, wrong stream key). A running program
+         *     or stream is not touched (the server may refuse the test while one publishes with the same
+         *     key: that is reported too).
+         */
+        post: operations["test_destination"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -1642,6 +1665,8 @@ export interface components {
             id: number;
             name: string;
             platform: components["schemas"]["Platform"];
+            /** @description RTMPS: the server's certificate is verified (off only for self-signed test servers). */
+            tls_verify: boolean;
             updated_at: string;
             /**
              * @description The server part only: never a stream key or a credential. An RTMP application of two
@@ -1665,6 +1690,11 @@ export interface components {
              */
             stream_key?: string | null;
             /**
+             * @description RTMPS: verify the server's certificate (the default). `false` only for a test server
+             *     with a self-signed certificate. Absent on update: kept.
+             */
+            tls_verify?: boolean | null;
+            /**
              * @description Server URL, rtmp://, rtmps:// or srt://. Optional for the platforms (their ingest is
              *     used); required for `custom`. A full publish URL may be pasted: the stream key in it
              *     (the RTMP stream name after the application, with its query; SRT `streamid`) and its
@@ -1672,6 +1702,30 @@ export interface components {
              *     a new URL that carries a key replaces the stored key and credentials.
              */
             url?: string | null;
+        };
+        /** @description What `POST /api/destinations/{id}/test` found. */
+        DestinationTest: {
+            /**
+             * Format: int64
+             * @description Until the server accepted the stream.
+             */
+            connect_ms?: number | null;
+            /**
+             * @description Why not, as a kind: `unreachable`, `timeout`, `tls`, `connect_rejected` (wrong
+             *     application), `refused` (wrong or expired stream key), `disconnected`, `protocol`,
+             *     `invalid_target`, `local`.
+             * @example refused
+             */
+            kind?: string | null;
+            /** @description In plain words, never with the stream key. */
+            message: string;
+            /** @description The server accepted the stream and took the test pattern. */
+            ok: boolean;
+            /**
+             * Format: int64
+             * @description How long the pattern was sent.
+             */
+            published_ms?: number | null;
         };
         DiskStatus: {
             /** Format: int64 */
@@ -1845,6 +1899,7 @@ export interface components {
             speed?: number | null;
             /** @description idle, starting, running, backoff, failed, stopped */
             state: string;
+            uplink?: null | components["schemas"]["UplinkLive"];
             /** Format: int64 */
             uptime_s: number;
         };
@@ -2107,6 +2162,12 @@ export interface components {
         };
         /** @description The body of `POST /api/programs` and `PUT /api/programs/{id}`. */
         ProgramInput: {
+            /**
+             * @description Step the video bitrate down while a destination's uplink is congested (to what it
+             *     measurably takes) and back up when it recovers; only the encoder restarts, the
+             *     destinations keep their sessions. Absent: off on create, kept on update.
+             */
+            adaptive_bitrate?: boolean | null;
             destination_ids: number[];
             /** @description `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name. */
             encoder?: string | null;
@@ -2139,6 +2200,7 @@ export interface components {
         ProgramLive: {
             /** Format: double */
             bitrate_kbps?: number | null;
+            bitrate_note?: string | null;
             /** Format: int64 */
             dropped_frames: number;
             /** Format: int64 */
@@ -2173,6 +2235,12 @@ export interface components {
             take_latency_ms?: number | null;
             /** Format: int64 */
             uptime_s: number;
+            /**
+             * Format: int32
+             * @description The encoder's video bitrate now: the program's, unless stepped down for a congested
+             *     uplink (`adaptive_bitrate`); `bitrate_note` says why.
+             */
+            video_bitrate_kbps: number;
         };
         ProgramOutputLive: {
             destination: string;
@@ -2184,6 +2252,7 @@ export interface components {
             /** Format: int32 */
             restarts: number;
             state: string;
+            uplink?: null | components["schemas"]["UplinkLive"];
         };
         ProgramOverlay: {
             /** Format: int64 */
@@ -2192,6 +2261,7 @@ export interface components {
             visible: boolean;
         };
         ProgramView: {
+            adaptive_bitrate: boolean;
             created_at: string;
             desired_state: string;
             destination_ids: number[];
@@ -2559,6 +2629,54 @@ export interface components {
          * @enum {string}
          */
         TrackKind: "video" | "overlay" | "audio" | "ad";
+        /**
+         * @description A destination's uplink while a program or stream publishes to it (RTMP and RTMPS, which
+         *     the appliance publishes from its own process), measured where the bytes leave.
+         */
+        UplinkLive: {
+            /** @description The uplink could not keep up for several seconds. */
+            congested: boolean;
+            /** @description Why, in plain words, with the measured rate. */
+            congestion_reason?: string | null;
+            /**
+             * Format: int64
+             * @description Media dropped to stay live (slow uplink, or while the destination was down).
+             */
+            dropped_bytes: number;
+            /** Format: int64 */
+            dropped_frames: number;
+            /**
+             * Format: int64
+             * @description What the program or camera produces for it, kbit/s.
+             */
+            input_kbps: number;
+            last_error?: string | null;
+            /** Format: int64 */
+            queue_bytes: number;
+            /**
+             * Format: int64
+             * @description Media waiting to be sent.
+             */
+            queue_ms: number;
+            /**
+             * Format: int64
+             * @description What the socket really took over the last seconds, kbit/s.
+             */
+            send_kbps: number;
+            /**
+             * Format: int32
+             * @description Publish sessions the server accepted (more than one: it reconnected).
+             */
+            sessions: number;
+            /** @description connecting, publishing, backoff, stopped */
+            state: string;
+            /**
+             * Format: int64
+             * @description While congested: a total bitrate (video + audio) that would fit the measured uplink,
+             *     kbit/s, with a margin.
+             */
+            suggested_kbps?: number | null;
+        };
         /** @description A signed-in user as the API shows it. */
         UserInfo: {
             /** Format: int64 */
@@ -5424,6 +5542,73 @@ export interface operations {
             };
             /** @description A stream or program sends to it */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    test_destination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome: `ok` true, or false with the server's refusal in `kind` and `message` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationTest"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The destination cannot be published to as stored (no stream key, not rtmp/rtmps/srt) */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

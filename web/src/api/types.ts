@@ -49,6 +49,8 @@ export type JournalEntry = S['JournalEntry'];
 // destinations and streams
 export type Platform = S['Platform'];
 export type Destination = S['Destination'];
+export type DestinationTest = S['DestinationTest'];
+export type UplinkLive = S['UplinkLive'];
 export type DestinationInput = S['DestinationInput'];
 export type Stream = S['Stream'];
 export type StreamInput = S['StreamInput'];

@@ -37,7 +37,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         preview::live, preview::stats, preview::program_live, preview::program_stats,
         status::status, status::events, status::recent_events, status::cameras_health, status::camera_health,
         status::test_camera, status::test_unsaved, status::snapshot,
-        destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove,
+        destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove, destinations::test,
         ptz::move_preset, ptz::move_camera_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop, ptz::step,
         programs::list, programs::create, programs::read, programs::update, programs::remove,
         programs::start, programs::stop, programs::take, programs::slate, programs::preroll, programs::overlays, programs::encoders,
