@@ -161,6 +161,13 @@ impl FakeYoutube {
     pub fn set_access_ttl(&self, ttl: Duration) {
         self.with(|i| i.access_ttl = ttl);
     }
+    /// Every access token issued so far stops working now (the Data API answers 401).
+    pub fn expire_access_tokens(&self) {
+        self.with(|i| {
+            let past = Instant::now() - Duration::from_millis(1);
+            i.access_tokens.values_mut().for_each(|t| *t = past);
+        });
+    }
     /// Every refresh token is refused from now on with `invalid_grant` (revoked by the user).
     pub fn revoke_refresh_tokens(&self) {
         self.with(|i| i.refresh_revoked = true);

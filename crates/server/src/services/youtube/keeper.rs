@@ -112,7 +112,7 @@ impl YoutubeService {
                 .await?;
             tracing::info!(destination = s.destination_id, timeline = %s.timeline_id, broadcast = b.id,
                 "a schedule window opened; making its YouTube broadcast");
-            self.publish_broadcast(&b.destination_id, b.id);
+            self.publish_broadcast(b.id).await;
         }
         for b in self.db.open_broadcasts().await? {
             if !self.due(b.id) {
@@ -170,15 +170,19 @@ impl YoutubeService {
         self.db
             .set_youtube_link_error(b.destination_id, Some(text))
             .await?;
-        self.publish_broadcast(&b.destination_id, b.id);
+        self.publish_broadcast(b.id).await;
         Ok(())
     }
 
-    fn publish_broadcast(&self, destination_id: &i64, id: i64) {
-        self.events.publish(
-            "youtube_broadcast",
-            json!({ "destination_id": destination_id, "id": id }),
-        );
+    /// Tells browsers a broadcast changed, with its state and the problem (if any) in words.
+    async fn publish_broadcast(&self, id: i64) {
+        if let Ok(b) = self.db.broadcast(id).await {
+            self.events.publish(
+                "youtube_broadcast",
+                json!({ "destination_id": b.destination_id, "id": b.id, "state": b.state,
+                        "message": b.last_error }),
+            );
+        }
     }
 
     async fn set_state(
@@ -202,7 +206,7 @@ impl YoutubeService {
             state,
             "YouTube broadcast"
         );
-        self.publish_broadcast(&b.destination_id, b.id);
+        self.publish_broadcast(b.id).await;
         Ok(())
     }
 
