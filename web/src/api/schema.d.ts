@@ -529,6 +529,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/destinations/{id}/youtube": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The YouTube sign-in of a destination: its state, the code to enter while it is pending,
+         *     and the last problem in plain words.
+         */
+        get: operations["get_youtube_link"];
+        put?: never;
+        post?: never;
+        /** Signs the destination out of YouTube: every token is forgotten (the OAuth client is kept). */
+        delete: operations["youtube_sign_out"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/broadcasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The broadcasts made for this destination, newest first, with their state and watch link. */
+        get: operations["list_youtube_broadcasts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The broadcast settings of each timeline whose windows make broadcasts on this destination. */
+        get: operations["list_youtube_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/settings/{timeline_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the title, description, privacy, category and thumbnail of the broadcasts made for a
+         *     timeline's schedule windows on this destination.
+         */
+        put: operations["put_youtube_settings"];
+        post?: never;
+        /** Stops making broadcasts for a timeline's windows on this destination. */
+        delete: operations["delete_youtube_settings"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a sign-in (OAuth 2.0 for limited-input devices): the answer holds the code to enter
+         *     at the verification URL; the appliance polls Google until the user has answered.
+         */
+        post: operations["start_youtube_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -1340,6 +1436,63 @@ export interface components {
          * @description The bytes of a file (an image), in a request or a response body; for the document only.
          */
         Binary: string;
+        /** @description One broadcast the appliance made. */
+        Broadcast: {
+            /** @description YouTube's id, once made. */
+            broadcast_id?: string | null;
+            ended_at?: string | null;
+            /** Format: int64 */
+            id: number;
+            live_at?: string | null;
+            /** @description The last failure in plain words (a refused transition being retried, the quota…). */
+            message?: string | null;
+            scheduled_start: string;
+            /**
+             * @description `creating`, `waiting` (bound; waiting for YouTube to see the video), `live`,
+             *     `complete`, `cancelled` (the window ended before it went live) or `failed`.
+             * @example live
+             */
+            state: string;
+            timeline_id: string;
+            title: string;
+            /** Format: int64 */
+            transition_failures: number;
+            /** @description `https://www.youtube.com/watch?v=<id>` */
+            watch_url?: string | null;
+            window_end?: string | null;
+        };
+        /** @description What the broadcasts of one timeline's windows look like on a destination. */
+        BroadcastSettings: {
+            category_id?: string | null;
+            description: string;
+            privacy: components["schemas"]["Privacy"];
+            /** Format: int64 */
+            thumbnail_asset_id?: number | null;
+            timeline_id: string;
+            title: string;
+            updated_at: string;
+        };
+        /** @description The body of `PUT /api/destinations/{id}/youtube/settings/{timeline_id}`. */
+        BroadcastSettingsInput: {
+            /**
+             * @description A YouTube video category id, e.g. "19" (Travel & Events); null keeps YouTube's default.
+             * @example 19
+             */
+            category_id?: string | null;
+            /** @description At most 5000 characters. */
+            description?: string | null;
+            privacy: components["schemas"]["Privacy"];
+            /**
+             * Format: int64
+             * @description An image asset (`/api/assets`) set as the broadcast's thumbnail.
+             */
+            thumbnail_asset_id?: number | null;
+            /**
+             * @description At most 100 characters (YouTube's limit).
+             * @example Harbour live
+             */
+            title: string;
+        };
         /**
          * @description A camera as the API shows it: the address never carries credentials, the password is
          *     only reported as present or not.
@@ -1716,6 +1869,11 @@ export interface components {
         JumpInput: {
             clip_id: string;
         };
+        /**
+         * @description Where a destination's Google sign-in stands.
+         * @enum {string}
+         */
+        LinkState: "signed_out" | "pending" | "linked" | "needs_sign_in";
         LoggedIn: {
             user: components["schemas"]["UserInfo"];
         };
@@ -2015,6 +2173,11 @@ export interface components {
             viewers: number;
         };
         /**
+         * @description Who may watch a broadcast.
+         * @enum {string}
+         */
+        Privacy: "public" | "unlisted" | "private";
+        /**
          * @description Why a camera could not be read.
          * @enum {string}
          */
@@ -2232,6 +2395,16 @@ export interface components {
          * @enum {string}
          */
         SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
+        /** @description The body of `POST /api/destinations/{id}/youtube/sign-in`. */
+        SignInInput: {
+            /**
+             * @description The client id of an OAuth client of type "TV and Limited Input devices".
+             * @example 1234-abc.apps.googleusercontent.com
+             */
+            client_id: string;
+            /** @description Write-only. Required the first time; absent or null keeps the stored one. */
+            client_secret?: string | null;
+        };
         Stream: {
             /** Format: int64 */
             camera_id: number;
@@ -2463,6 +2636,30 @@ export interface components {
             /** Format: int64 */
             id: number;
             username: string;
+        };
+        /** @description The YouTube sign-in of a destination (never a token or the client secret). */
+        YoutubeLink: {
+            /** @description The OAuth client id (not secret); null before the first sign-in. */
+            client_id?: string | null;
+            code_expires_at?: string | null;
+            /** Format: int64 */
+            destination_id: number;
+            has_client_secret: boolean;
+            /** @description What went wrong last, in plain words; null when all is well. */
+            message?: string | null;
+            state: components["schemas"]["LinkState"];
+            /**
+             * @description Whether the destination publishes to a YouTube stream the appliance bound (its key
+             *     came from YouTube and is kept sealed).
+             */
+            stream_bound: boolean;
+            /**
+             * @description While `pending`: the code to enter at `verification_url`.
+             * @example GQVQ-JKEC
+             */
+            user_code?: string | null;
+            /** @example https://www.google.com/device */
+            verification_url?: string | null;
         };
     };
     responses: never;
@@ -5209,6 +5406,477 @@ export interface operations {
             };
             /** @description A stream or program sends to it */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_youtube_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    youtube_sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_youtube_broadcasts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastSettings"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+                /** @description Timeline id */
+                timeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastSettingsInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastSettings"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a YouTube destination */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+                /** @description Timeline id */
+                timeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_youtube_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInInput"];
+            };
+        };
+        responses: {
+            /** @description Pending: show user_code and verification_url */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a YouTube destination */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Google refused (an unknown OAuth client, say) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Google could not be reached */
+            504: {
                 headers: {
                     [name: string]: unknown;
                 };

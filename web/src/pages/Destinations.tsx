@@ -3,6 +3,7 @@
 import { useState, type ReactNode } from 'react';
 import { ApiError, api, type Destination, type Stream } from '../api';
 import DestinationDialog from '../components/DestinationDialog';
+import YouTubeBroadcastPanel from '../components/YouTubeBroadcastPanel';
 import { ConfirmDialog } from '../components/Modal';
 import { PlatformBadge } from '../components/StreamBadges';
 import { Alert, DestinationIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
@@ -182,6 +183,11 @@ export default function Destinations() {
         </div>
       )}
       {body}
+      {list
+        ?.filter((d) => d.platform === 'youtube')
+        .map((d) => (
+          <YouTubeBroadcastPanel key={d.id} destination={d} />
+        ))}
       {editing && (
         <DestinationDialog
           destination={editing === 'new' ? null : editing}
