@@ -849,3 +849,74 @@ async fn bad_input_is_refused_with_a_clear_4xx_and_nothing_stored() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn youtube_sees_data_once_the_destination_really_publishes_to_the_bound_stream() {
+    use vs_testrig::{RtmpEventKind, RtmpServer};
+    let rtmp = Arc::new(RtmpServer::start().await.unwrap());
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    fake.set_ingest_base(&rtmp.base_url());
+    // The fake's stream is active while nginx-rtmp has a publisher on its stream name.
+    let seen = rtmp.clone();
+    fake.set_activity_probe(Box::new(move |name| {
+        let events = seen.events();
+        let count = |kind: RtmpEventKind| {
+            events
+                .iter()
+                .filter(|e| e.key == name && e.kind == kind && e.accepted)
+                .count()
+        };
+        count(RtmpEventKind::Publish) > count(RtmpEventKind::PublishDone)
+    }));
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let stream_name = fake.streams()[0]["cdn"]["ingestionInfo"]["streamName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Like YouTube, the ingest takes only the stream's own name as key.
+    rtmp.set_allowed_keys(Some(vec![stream_name.clone()]));
+    let timeline = show_timeline(&app).await;
+    let r = app
+        .put(
+            &format!("/api/destinations/{dest}/youtube/settings/{timeline}"),
+            json!({"title": "Really live", "privacy": "unlisted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let broadcasts = format!("/api/destinations/{dest}/youtube/broadcasts");
+    open_window(&app, &timeline).await;
+    wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "waiting").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.transition_live_calls(), 0, "no data, no transition");
+
+    // Publish where the destination now sends: the appliance's own publish URL for it.
+    let running = app.app.as_ref().unwrap();
+    let row = running.db.destination(dest).await.unwrap();
+    let (url, shown) = running.services.destinations.publish(&row).unwrap();
+    assert_eq!(url, rtmp.publish_url(&stream_name));
+    assert!(!shown.contains(&stream_name), "redacted for logs: {shown}");
+    let mut ffmpeg = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-re"])
+        .args(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=15"])
+        .args(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"])
+        .args(["-c:v", "libx264", "-preset", "ultrafast", "-g", "30"])
+        .args(["-c:a", "aac", "-t", "60", "-f", "flv"])
+        .arg(&url)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("ffmpeg");
+    let list = wait_json(&app, &broadcasts, 40, |v| v[0]["state"] == "live").await;
+    assert_eq!(list[0]["transition_failures"], 0);
+    assert!(rtmp.publish_count() >= 1);
+    assert_eq!(
+        rtmp.rejected_count(),
+        0,
+        "the key YouTube gave was accepted"
+    );
+    let _ = ffmpeg.kill().await;
+    close_window(&app, &timeline).await;
+    wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "complete").await;
+    app.stop().await;
+}

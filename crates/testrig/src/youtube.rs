@@ -58,8 +58,12 @@ impl Recorded {
     }
 }
 
+/// Says whether a stream name is receiving data (e.g. a publisher on the rig's nginx-rtmp).
+pub type ActivityProbe = Box<dyn Fn(&str) -> bool + Send + Sync>;
+
 #[derive(Default)]
 struct Inner {
+    activity: Option<ActivityProbe>,
     client_id: String,
     client_secret: String,
     /// What the next polls of a device code get, in order; then `Grant` once approved, else
@@ -184,6 +188,11 @@ impl FakeYoutube {
     /// Whether YouTube "sees data" on every stream (`status.streamStatus` active).
     pub fn set_streams_active(&self, active: bool) {
         self.with(|i| i.streams_active = active);
+    }
+    /// A stream is also active while `probe(streamName)` says data arrives: drive YouTube's
+    /// "stream active" by really publishing to the ingestion address.
+    pub fn set_activity_probe(&self, probe: ActivityProbe) {
+        self.with(|i| i.activity = Some(probe));
     }
     /// The RTMP address streams made from now on ingest at (`cdn.ingestionInfo.ingestionAddress`).
     pub fn set_ingest_base(&self, base: &str) {
@@ -458,9 +467,15 @@ fn data_api(i: &mut Inner, method: &str, api: &str, rec: &Recorded) -> Response 
         );
     }
     let active = i.streams_active;
+    let probe = i.activity.take();
     for s in i.streams.iter_mut() {
-        s["status"]["streamStatus"] = json!(if active { "active" } else { "ready" });
+        let name = s["cdn"]["ingestionInfo"]["streamName"]
+            .as_str()
+            .unwrap_or_default();
+        let on = active || probe.as_ref().is_some_and(|p| p(name));
+        s["status"]["streamStatus"] = json!(if on { "active" } else { "ready" });
     }
+    i.activity = probe;
     match (method, api) {
         ("POST", "/liveBroadcasts") => {
             let body = rec.json();
