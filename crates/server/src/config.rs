@@ -70,8 +70,9 @@ pub struct Config {
     pub testrig_dir: Option<PathBuf>,
 
     /// Google's endpoints for appliance-made YouTube broadcasts (tests point them at a fake).
+    /// Boxed, so that `Command::Serve` stays small.
     #[command(flatten)]
-    pub youtube: YoutubeConfig,
+    pub youtube: Box<YoutubeConfig>,
 }
 
 /// Where the appliance reaches Google for YouTube broadcasts, and how often it acts on them.
@@ -161,7 +162,7 @@ impl Config {
             ffprobe: "ffprobe".into(),
             demo: false,
             testrig_dir: None,
-            youtube: YoutubeConfig::default(),
+            youtube: Box::default(),
         }
     }
 

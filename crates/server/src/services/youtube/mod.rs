@@ -234,7 +234,7 @@ pub struct YoutubeService {
 
 impl YoutubeService {
     pub fn new(infra: &Infra, assets: Arc<AssetService>) -> Self {
-        let cfg = infra.config.youtube.clone();
+        let cfg = (*infra.config.youtube).clone();
         YoutubeService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
