@@ -130,11 +130,15 @@ fn png(len: usize) -> Vec<u8> {
 
 /// A camera on a closed loopback port, a timeline "show" using it; returns the timeline id.
 async fn show_timeline(app: &TestApp) -> String {
+    show_timeline_of(app, "rtsp://127.0.0.1:9/none").await
+}
+
+/// A camera at `address`, a timeline "show" of one minute of it; returns the timeline id.
+async fn show_timeline_of(app: &TestApp, address: &str) -> String {
     let r = app
         .post(
             "/api/cameras",
-            json!({"name": "Pier", "type": "STATIC", "protocol": "RTSP",
-                   "address": "rtsp://127.0.0.1:9/none"}),
+            json!({"name": "Pier", "type": "STATIC", "protocol": "RTSP", "address": address}),
         )
         .await;
     assert_eq!(
@@ -918,5 +922,82 @@ async fn youtube_sees_data_once_the_destination_really_publishes_to_the_bound_st
     let _ = ffmpeg.kill().await;
     close_window(&app, &timeline).await;
     wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "complete").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_window_plays_the_program_to_youtube_and_the_broadcast_goes_live_on_its_video() {
+    use vs_testrig::{CameraOptions, FakeCamera, RtmpEventKind, RtmpServer};
+    let camera = FakeCamera::start(
+        CameraOptions::new("Pier")
+            .size(320, 180)
+            .fps(25)
+            .pattern("ball")
+            .overlay(false),
+    )
+    .await
+    .unwrap();
+    let rtmp = Arc::new(RtmpServer::start().await.unwrap());
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    fake.set_ingest_base(&rtmp.base_url());
+    let seen = rtmp.clone();
+    fake.set_activity_probe(Box::new(move |name| {
+        let events = seen.events();
+        let count = |kind: RtmpEventKind| {
+            events
+                .iter()
+                .filter(|e| e.key == name && e.kind == kind && e.accepted)
+                .count()
+        };
+        count(RtmpEventKind::Publish) > count(RtmpEventKind::PublishDone)
+    }));
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let stream_name = fake.streams()[0]["cdn"]["ingestionInfo"]["streamName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rtmp.set_allowed_keys(Some(vec![stream_name.clone()]));
+    // The program the timeline plays through sends to the YouTube destination.
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "{}",
+        r.text().await.unwrap()
+    );
+    let timeline = show_timeline_of(&app, &camera.url()).await;
+    let r = app
+        .put(
+            &format!("/api/destinations/{dest}/youtube/settings/{timeline}"),
+            json!({"title": "Marina", "privacy": "public"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The window opens: the scheduler plays the timeline (starting the program), the keeper
+    // makes the broadcast; it goes live once YouTube's ingest receives the program.
+    let broadcasts = format!("/api/destinations/{dest}/youtube/broadcasts");
+    open_window(&app, &timeline).await;
+    let list = wait_json(&app, &broadcasts, 90, |v| v[0]["state"] == "live").await;
+    assert_eq!(list[0]["title"], "Marina");
+    assert!(rtmp.publish_count() >= 1, "the program published");
+    assert_eq!(rtmp.rejected_count(), 0, "with the key YouTube gave");
+    let live = &fake.requests_to("/liveBroadcasts/transition")[0];
+    assert_eq!(live.query["broadcastStatus"], "live");
+    assert!(
+        rtmp.events()
+            .iter()
+            .any(|e| e.kind == RtmpEventKind::Publish && e.at <= live.at),
+        "live only after the ingest received data"
+    );
+    close_window(&app, &timeline).await;
+    wait_json(&app, &broadcasts, 30, |v| v[0]["state"] == "complete").await;
     app.stop().await;
 }
