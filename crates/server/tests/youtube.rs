@@ -59,6 +59,13 @@ fn logged() -> String {
 // ---- Helpers ----------------------------------------------------------------------------------
 
 async fn app_for(fake: &FakeYoutube) -> TestApp {
+    let app = app_in(fake, tempfile::tempdir().unwrap()).await;
+    app.setup_admin().await;
+    app
+}
+
+/// The appliance on `dir` (perhaps a previous run's), talking to the fake.
+async fn app_in(fake: &FakeYoutube, dir: tempfile::TempDir) -> TestApp {
     capture_logs();
     let (device, token, api, upload) = (
         fake.device_code_url(),
@@ -66,17 +73,19 @@ async fn app_for(fake: &FakeYoutube) -> TestApp {
         fake.api_base(),
         fake.upload_base(),
     );
-    let app = TestApp::spawn_with(move |c| {
-        c.youtube.device_url = device;
-        c.youtube.token_url = token;
-        c.youtube.api_base = api;
-        c.youtube.upload_base = upload;
-        c.youtube.tick_ms = 150;
-        c.youtube.retry_ms = 200;
-    })
-    .await;
-    app.setup_admin().await;
-    app
+    TestApp::spawn_in(
+        dir,
+        move |c| {
+            c.youtube.device_url = device;
+            c.youtube.token_url = token;
+            c.youtube.api_base = api;
+            c.youtube.upload_base = upload;
+            c.youtube.tick_ms = 150;
+            c.youtube.retry_ms = 200;
+        },
+        vistterstream::AppDeps::real(),
+    )
+    .await
 }
 
 async fn youtube_destination(app: &TestApp) -> i64 {
@@ -999,5 +1008,65 @@ async fn the_window_plays_the_program_to_youtube_and_the_broadcast_goes_live_on_
     );
     close_window(&app, &timeline).await;
     wait_json(&app, &broadcasts, 30, |v| v[0]["state"] == "complete").await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_restart_the_open_window_keeps_its_broadcast_and_a_pending_sign_in_resumes() {
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let timeline = show_timeline(&app).await;
+    let r = app
+        .put(
+            &format!("/api/destinations/{dest}/youtube/settings/{timeline}"),
+            json!({"title": "Restart", "privacy": "unlisted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let broadcasts = format!("/api/destinations/{dest}/youtube/broadcasts");
+    open_window(&app, &timeline).await;
+    wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "waiting").await;
+    let dir = app.stop_keep_dir().await;
+
+    let app = app_in(&fake, dir).await;
+    app.login_admin().await;
+    fake.set_streams_active(true);
+    let list = wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "live").await;
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "the window's broadcast, not a new one"
+    );
+    assert_eq!(fake.broadcasts().len(), 1);
+
+    // A sign-in left pending by a restart is polled again.
+    let other = app
+        .post(
+            "/api/destinations",
+            json!({"name": "Second", "platform": "youtube", "stream_key": "typed-key-2"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    fake.script_device([DevicePoll::Pending; 50]);
+    let link = format!("/api/destinations/{other}/youtube");
+    let r = app
+        .post(
+            &format!("{link}/sign-in"),
+            json!({"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let dir = app.stop_keep_dir().await;
+    fake.script_device([]);
+    let app = app_in(&fake, dir).await;
+    app.login_admin().await;
+    let v = wait_json(&app, &link, 20, |v| v["state"] == "linked").await;
+    assert_eq!(v["message"], Value::Null);
     app.stop().await;
 }
