@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::{
     assets, auth, cameras, destinations, error, overlays, preview, programs, ptz, status, streams,
-    studio, system, timelines, youtube, Routes,
+    studio, system, timelines, Routes,
 };
 use crate::services;
 
@@ -48,7 +48,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         overlays::list_overlays, overlays::create_overlay, overlays::read_overlay, overlays::update_overlay, overlays::remove_overlay,
         assets::list_assets, assets::upload_asset, assets::read_asset, assets::remove_asset,
         studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
-        youtube::read_link, youtube::sign_in, youtube::sign_out, youtube::list_settings, youtube::put_settings, youtube::remove_settings, youtube::list_broadcasts,
+        crate::web::youtube::read_link, crate::web::youtube::sign_in, crate::web::youtube::sign_out, crate::web::youtube::list_settings,
+        crate::web::youtube::put_settings, crate::web::youtube::remove_settings, crate::web::youtube::list_broadcasts,
     ),
     components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat)),
     modifiers(&Security, &SharedResponses),
