@@ -1070,3 +1070,38 @@ async fn after_a_restart_the_open_window_keeps_its_broadcast_and_a_pending_sign_
     assert_eq!(v["message"], Value::Null);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_broadcast_deleted_in_studio_is_given_up_and_the_window_gets_a_new_one() {
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let timeline = show_timeline(&app).await;
+    let r = app
+        .put(
+            &format!("/api/destinations/{dest}/youtube/settings/{timeline}"),
+            json!({"title": "Deleted", "privacy": "unlisted"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let broadcasts = format!("/api/destinations/{dest}/youtube/broadcasts");
+    open_window(&app, &timeline).await;
+    let list = wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "waiting").await;
+    fake.delete_broadcast(list[0]["broadcast_id"].as_str().unwrap());
+    fake.set_streams_active(true);
+    let list = wait_json(&app, &broadcasts, 20, |v| {
+        v.as_array().unwrap().len() == 2 && v[0]["state"] == "live"
+    })
+    .await;
+    assert_eq!(list[1]["state"], "failed");
+    assert!(
+        list[1]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gone from YouTube"),
+        "{list}"
+    );
+    assert_eq!(fake.broadcasts().len(), 1);
+    app.stop().await;
+}

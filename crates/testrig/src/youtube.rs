@@ -199,6 +199,11 @@ impl FakeYoutube {
         self.with(|i| i.ingest_base = base.into());
     }
 
+    /// The channel's owner deletes a broadcast in YouTube Studio.
+    pub fn delete_broadcast(&self, id: &str) {
+        self.with(|i| i.broadcasts.retain(|b| b["id"] != id));
+    }
+
     pub fn requests(&self) -> Vec<Recorded> {
         self.with(|i| i.requests.clone())
     }

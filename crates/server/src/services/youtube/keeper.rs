@@ -7,11 +7,13 @@
 //! waiting  ──liveStreams says streamStatus=active, transition(live) ok──────▶ live
 //! live     ──window closed, transition(complete)──────────────────────────▶ complete
 //! creating/waiting ──window closed──▶ cancelled (the unused broadcast is deleted)
+//! any open state ──YouTube no longer has it (deleted in Studio)──▶ failed
 //! ```
 //!
 //! A failed step (a refused transition, the quota, Google unreachable) is recorded on the
 //! broadcast in plain words and tried again after a delay that doubles up to five minutes.
-//! A complete broadcast is never reused: YouTube never takes it live again.
+//! A complete broadcast is never reused: YouTube never takes it live again; a window whose
+//! broadcast failed gets a new one at the next look.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -132,8 +134,23 @@ impl YoutubeService {
                 Ok(()) => {
                     self.backoff.lock().expect("backoff").remove(&b.id);
                 }
-                Err((text, transition)) => {
-                    self.failed(&b, &text, transition).await?;
+                Err((text, Step::Gone)) => {
+                    // The window (if still open) gets a new broadcast at the next look.
+                    self.backoff.lock().expect("backoff").remove(&b.id);
+                    let text =
+                        format!("{text}; the broadcast is gone from YouTube and was given up");
+                    tracing::warn!(destination = b.destination_id, broadcast = b.id, reason = %text,
+                        "YouTube broadcast given up");
+                    self.db
+                        .set_broadcast_state(b.id, "failed", Some(&text))
+                        .await?;
+                    self.db
+                        .set_youtube_link_error(b.destination_id, Some(&text))
+                        .await?;
+                    self.publish_broadcast(b.id).await;
+                }
+                Err((text, kind)) => {
+                    self.failed(&b, &text, kind == Step::Transition).await?;
                 }
             }
         }
@@ -190,8 +207,8 @@ impl YoutubeService {
         b: &BroadcastRow,
         state: &str,
         note: Option<&str>,
-    ) -> Result<(), (String, bool)> {
-        let local = |e: vs_base::Error| (e.message, false);
+    ) -> Result<(), (String, Step)> {
+        let local = |e: vs_base::Error| (e.message, Step::Failed);
         self.db
             .set_broadcast_state(b.id, state, note)
             .await
@@ -216,7 +233,7 @@ impl YoutubeService {
         &self,
         b: &BroadcastRow,
         s: &BroadcastSettingsRow,
-    ) -> Result<(), (String, bool)> {
+    ) -> Result<(), (String, Step)> {
         let d = b.destination_id;
         match b.state.as_str() {
             "creating" => {
@@ -257,13 +274,13 @@ impl YoutubeService {
                         if id.is_empty() {
                             return Err((
                                 "YouTube made the broadcast but gave no id".into(),
-                                false,
+                                Step::Failed,
                             ));
                         }
                         self.db
                             .set_broadcast_id(b.id, &id)
                             .await
-                            .map_err(|e| (e.message, false))?;
+                            .map_err(|e| (e.message, Step::Failed))?;
                         id
                     }
                 };
@@ -295,7 +312,10 @@ impl YoutubeService {
                 }
                 if let Some(asset) = s.thumbnail_asset_id {
                     let (meta, bytes) = self.assets.content(asset).await.map_err(|e| {
-                        (format!("reading the thumbnail image: {}", e.message), false)
+                        (
+                            format!("reading the thumbnail image: {}", e.message),
+                            Step::Failed,
+                        )
                     })?;
                     self.api(
                         d,
@@ -311,12 +331,12 @@ impl YoutubeService {
             }
             "waiting" => {
                 let Some(id) = &b.broadcast_id else {
-                    return Err(("the broadcast has no YouTube id".into(), false));
+                    return Err(("the broadcast has no YouTube id".into(), Step::Failed));
                 };
                 let stream = self
                     .ensure_stream(d)
                     .await
-                    .map_err(|f| (f.plain("checking the YouTube stream"), false))?;
+                    .map_err(plain("checking the YouTube stream"))?;
                 let v = self
                     .api(
                         d,
@@ -326,7 +346,7 @@ impl YoutubeService {
                         || Body::None,
                     )
                     .await
-                    .map_err(|f| (f.plain("checking the YouTube stream"), false))?;
+                    .map_err(plain("checking the YouTube stream"))?;
                 let status = v["items"][0]["status"]["streamStatus"]
                     .as_str()
                     .unwrap_or("");
@@ -352,7 +372,14 @@ impl YoutubeService {
                     Err(Fail::Api { reason, .. }) if reason == "redundantTransition" => {
                         self.set_state(b, "live", None).await
                     }
-                    Err(f) => Err((f.plain("taking the broadcast live (will retry)"), true)),
+                    Err(f) => {
+                        let kind = if gone(&f) {
+                            Step::Gone
+                        } else {
+                            Step::Transition
+                        };
+                        Err((f.plain("taking the broadcast live (will retry)"), kind))
+                    }
                 }
             }
             _ => Ok(()),
@@ -361,7 +388,7 @@ impl YoutubeService {
 
     /// The window closed: complete a broadcast that went live; one that never did is deleted
     /// (an upcoming broadcast nobody will feed only clutters the channel) and marked cancelled.
-    async fn finish(&self, b: &BroadcastRow) -> Result<(), (String, bool)> {
+    async fn finish(&self, b: &BroadcastRow) -> Result<(), (String, Step)> {
         let d = b.destination_id;
         let Some(id) = &b.broadcast_id else {
             return self
@@ -395,20 +422,35 @@ impl YoutubeService {
                     Body::None
                 })
                 .await
-                .map_err(|f| (f.plain("deleting the unused broadcast"), false))?;
+                .map_err(plain("deleting the unused broadcast"))?;
                 self.set_state(b, "cancelled",
                     Some("the window ended before YouTube received the video; the unused broadcast was deleted"))
                     .await
             }
-            Err(f) => Err((
-                f.plain("completing the broadcast at the window's end"),
-                false,
-            )),
+            Err(f) => Err(plain("completing the broadcast at the window's end")(f)),
         }
     }
 }
 
-/// A failed step's error for `advance`: its plain text, not a refused transition.
-fn plain(doing: &'static str) -> impl Fn(Fail) -> (String, bool) {
-    move |f| (f.plain(doing), false)
+/// How a step failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    /// Tried again after the backoff.
+    Failed,
+    /// A refused transition to live: tried again, and counted.
+    Transition,
+    /// YouTube no longer has the broadcast (deleted in Studio): it is given up.
+    Gone,
+}
+
+fn gone(f: &Fail) -> bool {
+    matches!(f, Fail::Api { reason, .. } if reason == "liveBroadcastNotFound" || reason == "videoNotFound")
+}
+
+/// A failed step's error: its plain text and kind.
+fn plain(doing: &'static str) -> impl Fn(Fail) -> (String, Step) {
+    move |f| {
+        let kind = if gone(&f) { Step::Gone } else { Step::Failed };
+        (f.plain(doing), kind)
+    }
 }
