@@ -418,6 +418,18 @@ impl Db {
         Ok(())
     }
 
+    /// The end of the window a broadcast belongs to, as the schedule says now.
+    pub async fn set_broadcast_window_end(&self, id: i64, window_end: Option<&str>) -> Result<()> {
+        sqlx::query("UPDATE youtube_broadcasts SET window_end = ?, updated_at = ? WHERE id = ?")
+            .bind(window_end)
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     /// Moves a broadcast to `state`; `live` and the end states stamp their time. `last_error`
     /// replaces the stored one (None clears it).
     pub async fn set_broadcast_state(

@@ -1105,3 +1105,63 @@ async fn a_broadcast_deleted_in_studio_is_given_up_and_the_window_gets_a_new_one
     assert_eq!(fake.broadcasts().len(), 1);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_broadcast_whose_window_ended_while_the_appliance_was_off_is_completed_and_replaced() {
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    fake.set_streams_active(true);
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let timeline = show_timeline(&app).await;
+    let r = app
+        .put(
+            &format!("/api/destinations/{dest}/youtube/settings/{timeline}"),
+            json!({"title": "Daily", "privacy": "public"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    // A window open now, every day: from two minutes ago to two minutes ahead (UTC).
+    let now = chrono::Utc::now();
+    let end = (now + chrono::Duration::minutes(2))
+        .format("%H:%M")
+        .to_string();
+    let start = (now - chrono::Duration::minutes(2))
+        .format("%H:%M")
+        .to_string();
+    let r = app
+        .put(
+            &format!("/api/timelines/{timeline}/schedule"),
+            json!({"days": ["mon","tue","wed","thu","fri","sat","sun"], "start": start, "end": end, "tz": "UTC"}),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let broadcasts = format!("/api/destinations/{dest}/youtube/broadcasts");
+    let list = wait_json(&app, &broadcasts, 20, |v| v[0]["state"] == "live").await;
+    let window_end = chrono::DateTime::parse_from_rfc3339(list[0]["window_end"].as_str().unwrap())
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    assert!(window_end > now && window_end <= now + chrono::Duration::minutes(3));
+    let dir = app.stop_keep_dir().await;
+
+    // As if the appliance had been off until the next day's window: its stored end is past.
+    let db = vs_db::Db::open(&dir.path().join("vistterstream.db"))
+        .await
+        .unwrap();
+    vs_db::sqlx::query("UPDATE youtube_broadcasts SET window_end = '2000-01-01T00:00:00Z'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    let app = app_in(&fake, dir).await;
+    app.login_admin().await;
+    let list = wait_json(&app, &broadcasts, 20, |v| {
+        v.as_array().unwrap().len() == 2 && v[0]["state"] == "live"
+    })
+    .await;
+    assert_eq!(list[1]["state"], "complete");
+    let yt = fake.broadcasts();
+    assert_eq!(yt[0]["status"]["lifeCycleStatus"], "complete");
+    assert_eq!(yt[1]["status"]["lifeCycleStatus"], "live");
+    app.stop().await;
+}

@@ -123,7 +123,26 @@ impl YoutubeService {
             let setting = settings
                 .iter()
                 .find(|s| s.destination_id == b.destination_id && s.timeline_id == b.timeline_id);
-            let active = setting.is_some_and(window_open);
+            // A window end already past is another window's: the appliance was off across the
+            // boundary, so this broadcast is finished and the open window gets its own.
+            let past = b
+                .window_end
+                .as_deref()
+                .and_then(super::parse_time)
+                .is_some_and(|end| end <= now);
+            let active = !past && setting.is_some_and(window_open);
+            if active {
+                // Follows a schedule edited while its window is open (an end moved later).
+                let end = schedules
+                    .get(&b.timeline_id)
+                    .and_then(|sch| sch.next_transition(now))
+                    .map(|t| rfc3339(t.at));
+                if end != b.window_end {
+                    self.db
+                        .set_broadcast_window_end(b.id, end.as_deref())
+                        .await?;
+                }
+            }
             let result = if active {
                 self.advance(&b, setting.expect("active implies settings"))
                     .await
