@@ -38,8 +38,13 @@ impl YoutubeService {
     pub(super) async fn run_keeper(self: Arc<Self>) {
         let mut events = self.events.subscribe();
         loop {
-            if let Err(e) = self.keep().await {
-                tracing::warn!(error = %e, "YouTube broadcast keeper");
+            // A look cut short by shutdown is safe: every step is taken again from the
+            // database's state at the next start.
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                r = self.keep() => if let Err(e) = r {
+                    tracing::warn!(error = %e, "YouTube broadcast keeper");
+                },
             }
             let deadline = tokio::time::Instant::now() + self.tick;
             loop {

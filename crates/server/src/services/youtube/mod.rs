@@ -471,7 +471,11 @@ impl YoutubeService {
             };
             let secret = self.secrets.open(&link.client_secret_enc)?;
             let code = self.secrets.open(code_enc)?;
-            match self.google.poll_device(&link.client_id, &secret, &code).await {
+            let answer = tokio::select! {
+                _ = cancel.cancelled() => return Ok(()),
+                a = self.google.poll_device(&link.client_id, &secret, &code) => a,
+            };
+            match answer {
                 Ok(tokens) => {
                     if cancel.is_cancelled() {
                         return Ok(());
