@@ -64,8 +64,8 @@ impl Fail {
     }
 }
 
-/// The answer of the device code endpoint.
-#[derive(Debug, Deserialize)]
+/// The answer of the device code endpoint. No `Debug`: the device code is a secret until used.
+#[derive(Deserialize)]
 pub struct DeviceCode {
     pub device_code: String,
     pub user_code: String,

@@ -74,8 +74,9 @@ pub struct YoutubeLink {
     pub message: Option<String>,
 }
 
-/// The body of `POST /api/destinations/{id}/youtube/sign-in`.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
+/// The body of `POST /api/destinations/{id}/youtube/sign-in`. No `Debug`: it holds the client
+/// secret in clear.
+#[derive(Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignInInput {
     /// The client id of an OAuth client of type "TV and Limited Input devices".
