@@ -9,6 +9,7 @@ pub mod programs;
 pub mod settings;
 pub mod streaming;
 pub mod timelines;
+pub mod youtube;
 
 use std::future::Future;
 use std::path::Path;

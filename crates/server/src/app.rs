@@ -31,6 +31,7 @@ use crate::services::status::StatusService;
 use crate::services::streams::StreamService;
 use crate::services::timelines::bridge::TimelineBridge;
 use crate::services::timelines::TimelineService;
+use crate::services::youtube::YoutubeService;
 use crate::services::{Events, Infra, Services};
 use crate::state::AppState;
 
@@ -145,6 +146,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
             health.clone(),
             hub.clone(),
         )),
+        youtube: Arc::new(YoutubeService::new(infra, assets.clone())),
         cameras,
         health,
         hub,
@@ -204,6 +206,7 @@ impl App {
         infra
             .tasks
             .spawn(services.timelines.clone().run_scheduler());
+        services.youtube.start().await?;
         if infra.config.demo {
             if let Err(e) = crate::demo::start(&infra, &services.cameras, &services.health).await {
                 tracing::warn!(error = ?e, "demo mode could not start");

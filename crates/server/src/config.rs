@@ -68,6 +68,71 @@ pub struct Config {
     /// repository the binary was built in).
     #[arg(long, env = "VS_TESTRIG_DIR")]
     pub testrig_dir: Option<PathBuf>,
+
+    /// Google's endpoints for appliance-made YouTube broadcasts (tests point them at a fake).
+    /// Boxed, so that `Command::Serve` stays small.
+    #[command(flatten)]
+    pub youtube: Box<YoutubeConfig>,
+}
+
+/// Where the appliance reaches Google for YouTube broadcasts, and how often it acts on them.
+#[derive(Debug, Clone, Args)]
+pub struct YoutubeConfig {
+    /// OAuth 2.0 device code endpoint (limited-input devices).
+    #[arg(
+        long = "youtube-device-url",
+        env = "VS_YOUTUBE_DEVICE_URL",
+        default_value = "https://oauth2.googleapis.com/device/code"
+    )]
+    pub device_url: String,
+    /// OAuth 2.0 token endpoint.
+    #[arg(
+        long = "youtube-token-url",
+        env = "VS_YOUTUBE_TOKEN_URL",
+        default_value = "https://oauth2.googleapis.com/token"
+    )]
+    pub token_url: String,
+    /// YouTube Data API v3 base.
+    #[arg(
+        long = "youtube-api-base",
+        env = "VS_YOUTUBE_API_BASE",
+        default_value = "https://www.googleapis.com/youtube/v3"
+    )]
+    pub api_base: String,
+    /// YouTube Data API v3 upload base (thumbnails).
+    #[arg(
+        long = "youtube-upload-base",
+        env = "VS_YOUTUBE_UPLOAD_BASE",
+        default_value = "https://www.googleapis.com/upload/youtube/v3"
+    )]
+    pub upload_base: String,
+    /// Milliseconds between two looks at the open broadcasts (stream active? window over?).
+    #[arg(
+        long = "youtube-tick-ms",
+        env = "VS_YOUTUBE_TICK_MS",
+        default_value_t = 5000
+    )]
+    pub tick_ms: u64,
+    /// Milliseconds before a failed broadcast step is tried again; doubles up to 5 minutes.
+    #[arg(
+        long = "youtube-retry-ms",
+        env = "VS_YOUTUBE_RETRY_MS",
+        default_value_t = 5000
+    )]
+    pub retry_ms: u64,
+}
+
+impl Default for YoutubeConfig {
+    fn default() -> Self {
+        YoutubeConfig {
+            device_url: "https://oauth2.googleapis.com/device/code".into(),
+            token_url: "https://oauth2.googleapis.com/token".into(),
+            api_base: "https://www.googleapis.com/youtube/v3".into(),
+            upload_base: "https://www.googleapis.com/upload/youtube/v3".into(),
+            tick_ms: 5000,
+            retry_ms: 5000,
+        }
+    }
 }
 
 /// An origin as a browser sends it (`https://cams.example.org`, `http://10.0.0.5:8080`).
@@ -97,6 +162,7 @@ impl Config {
             ffprobe: "ffprobe".into(),
             demo: false,
             testrig_dir: None,
+            youtube: Box::default(),
         }
     }
 

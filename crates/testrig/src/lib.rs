@@ -7,6 +7,8 @@
 //! - [`RtmpServer`]: a fake YouTube ingest (nginx + `libnginx-mod-rtmp`, application `live2`)
 //!   that records every publish session to its own FLV file and logs publish events.
 //! - [`probe`]: `ffprobe` helpers to check what arrived (codecs, size, audio, timestamps).
+//! - [`FakeYoutube`]: the OAuth device flow and the YouTube Data API v3 calls of appliance-made
+//!   broadcasts, over real HTTP, with scriptable errors; it records every request.
 //! - [`procs`]: lists processes by command line, to assert that no orphan FFmpeg remains.
 //!
 //! Missing system tools are a test *failure* with a pointer to `scripts/install-deps.sh`,
@@ -17,6 +19,7 @@ mod child;
 pub mod probe;
 pub mod procs;
 mod rtmp;
+pub mod youtube;
 
 pub use camera::{
     ms_between, read_time_bars, wall_clock_ms, AuthMethod, CameraOptions, FakeCamera,
@@ -30,6 +33,7 @@ pub use procs::{
     ProcInfo,
 };
 pub use rtmp::{RtmpEvent, RtmpEventKind, RtmpOptions, RtmpServer};
+pub use youtube::{DevicePoll, FakeYoutube};
 
 use std::path::{Path, PathBuf};
 

@@ -12,6 +12,7 @@ import {
   type UplinkLive,
 } from '../api';
 import DestinationDialog from '../components/DestinationDialog';
+import YouTubeBroadcastPanel from '../components/YouTubeBroadcastPanel';
 import { ConfirmDialog } from '../components/Modal';
 import { PlatformBadge } from '../components/StreamBadges';
 import UplinkBadge from '../components/UplinkBadge';
@@ -252,6 +253,11 @@ export default function Destinations() {
         </div>
       )}
       {body}
+      {list
+        ?.filter((d) => d.platform === 'youtube')
+        .map((d) => (
+          <YouTubeBroadcastPanel key={d.id} destination={d} />
+        ))}
       {editing && (
         <DestinationDialog
           destination={editing === 'new' ? null : editing}

@@ -15,6 +15,8 @@
 //! - hub: the camera sessions (every consumer of a camera reads one: programs, previews,
 //!   copy streams, snapshots, health)
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
+//! - youtube → assets (thumbnails); it reads timelines' schedules from the database and writes
+//!   the YouTube stream's key into its destination
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
 //! trait handed in at construction: a camera that changes tells its `CameraListener`s (the hub
@@ -39,6 +41,7 @@ pub mod status;
 pub mod streams;
 pub mod timelines;
 pub mod validate;
+pub mod youtube;
 
 use std::sync::Arc;
 
@@ -83,4 +86,5 @@ pub struct Services {
     pub overlays: Arc<overlays::OverlayService>,
     pub timelines: Arc<timelines::TimelineService>,
     pub status: Arc<status::StatusService>,
+    pub youtube: Arc<youtube::YoutubeService>,
 }

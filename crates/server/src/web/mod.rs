@@ -22,6 +22,7 @@ pub mod studio;
 pub mod system;
 pub mod timelines;
 pub mod ui;
+pub mod youtube;
 
 use axum::extract::DefaultBodyLimit;
 use axum::middleware;
@@ -82,6 +83,7 @@ fn protected_routes() -> Routes {
         .merge(overlays::router())
         .merge(assets::router())
         .merge(studio::router())
+        .merge(youtube::router())
 }
 
 /// Every path the API serves, public or not (the Swagger UI pages under `/api/docs` and the

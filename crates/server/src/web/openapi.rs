@@ -48,6 +48,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         overlays::list_overlays, overlays::create_overlay, overlays::read_overlay, overlays::update_overlay, overlays::remove_overlay,
         assets::list_assets, assets::upload_asset, assets::read_asset, assets::remove_asset,
         studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
+        crate::web::youtube::read_link, crate::web::youtube::sign_in, crate::web::youtube::sign_out, crate::web::youtube::list_settings,
+        crate::web::youtube::put_settings, crate::web::youtube::remove_settings, crate::web::youtube::list_broadcasts,
     ),
     components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat)),
     modifiers(&Security, &SharedResponses),
