@@ -245,7 +245,7 @@ fn check_choices(
     let mut seen: Vec<&str> = Vec::new();
     for (i, c) in choices.iter().enumerate() {
         let field = |f: &str| format!("{prefix}cameras[{i}].{f}");
-        if !keys.iter().any(|k| *k == c.key) {
+        if !keys.contains(&c.key) {
             return Err(Error::invalid(
                 field("key"),
                 format!("the file refers to no camera '{}'", c.key),
