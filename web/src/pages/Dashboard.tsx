@@ -1,9 +1,8 @@
-// System health at a glance and a live tile for every camera.
+// A live tile for every camera first (what an operator checks), then system health at a glance.
 
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { ApiError, api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
-import Snapshot from '../components/Snapshot';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
@@ -141,26 +140,21 @@ function StreamsCard({ streams }: { streams: Stream[] }) {
 
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
   const state = camera.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
-  // Live on hover; at most 4 tiles play at once (the oldest goes back to its snapshot).
-  const [live, setLive] = useState(false);
+  // Live at once: the hub shares the camera's one connection among every viewer, so a tile costs
+  // the appliance no camera connection of its own. A disabled camera is not contacted at all.
   return (
     <Link
       to={`/cameras/${camera.id}`}
-      onMouseEnter={() => camera.enabled !== false && setLive(true)}
       className="card group overflow-hidden transition hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
       data-testid="camera-tile"
     >
-      {live ? (
-        <LivePlayer
-          cameraId={camera.id}
-          alt={`Live view of ${camera.name}`}
-          className="aspect-video"
-          group="dashboard"
-          groupLimit={4}
-          onStopped={() => setLive(false)}
-        />
+      {camera.enabled !== false ? (
+        <LivePlayer cameraId={camera.id} alt={`Live view of ${camera.name}`} className="aspect-video" />
       ) : (
-        <Snapshot cameraId={camera.id} alt={`Snapshot of ${camera.name}`} className="aspect-video" />
+        <div className="flex aspect-video flex-col items-center justify-center gap-2 bg-slate-900 text-xs text-slate-400">
+          <CameraIcon className="h-8 w-8" />
+          Disabled: not connected
+        </div>
       )}
       <div className="flex items-start justify-between gap-3 p-4">
         <div className="min-w-0">
@@ -210,35 +204,11 @@ export default function Dashboard() {
     <>
       <PageHeader
         title="Dashboard"
-        description="System health and camera overview."
+        description="Every camera live, then the health of the appliance."
         actions={<LiveIndicator state={live} />}
       />
 
-      <section aria-labelledby="system-heading" className="mb-10">
-        <h2 id="system-heading" className="mb-4 text-lg font-semibold">
-          System
-        </h2>
-        {status.data ? (
-          <SystemCards status={status.data} />
-        ) : status.loading ? (
-          <LoadingState label="Loading system status…" />
-        ) : (
-          <div className="card p-5" data-testid="status-unavailable">
-            <p className="text-sm font-medium text-slate-700">System status not available</p>
-            <p className="mt-1 text-sm text-slate-500">
-              {statusMissing ? 'This appliance does not report system metrics yet.' : describeLoadError(status.error)}
-            </p>
-          </div>
-        )}
-      </section>
-
-      {streams.data && (
-        <section aria-label="Streams" className="mb-10">
-          <StreamsCard streams={streams.data} />
-        </section>
-      )}
-
-      <section aria-labelledby="cameras-heading">
+      <section aria-labelledby="cameras-heading" className="mb-10">
         <div className="mb-4 flex items-center justify-between">
           <h2 id="cameras-heading" className="text-lg font-semibold">
             Cameras
@@ -272,6 +242,29 @@ export default function Dashboard() {
           </div>
         )}
       </section>
+      <section aria-labelledby="system-heading" className="mb-10">
+        <h2 id="system-heading" className="mb-4 text-lg font-semibold">
+          System
+        </h2>
+        {status.data ? (
+          <SystemCards status={status.data} />
+        ) : status.loading ? (
+          <LoadingState label="Loading system status…" />
+        ) : (
+          <div className="card p-5" data-testid="status-unavailable">
+            <p className="text-sm font-medium text-slate-700">System status not available</p>
+            <p className="mt-1 text-sm text-slate-500">
+              {statusMissing ? 'This appliance does not report system metrics yet.' : describeLoadError(status.error)}
+            </p>
+          </div>
+        )}
+      </section>
+
+      {streams.data && (
+        <section aria-label="Streams" className="mb-10">
+          <StreamsCard streams={streams.data} />
+        </section>
+      )}
     </>
   );
 }

@@ -3,18 +3,24 @@
 // (the next camera's live view; the program's own output), one big take button per camera,
 // overlays, live status.
 
-import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
+import { MultiviewTile, type Tally } from '../components/Multiview';
+import OnAirBanner from '../components/OnAirBanner';
+import TakeBar, { type Flight } from '../components/TakeBar';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
+import { useCameraHealth, type HealthMap } from '../hooks/useCameraHealth';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLivePrograms } from '../hooks/useLivePrograms';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
+import { describeOnAir, destinationNames, listWords } from '../lib/onAir';
 import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
 
 const SIZES = [
@@ -377,115 +383,19 @@ function Metric({ label, value }: { label: string; value: string }) {
   );
 }
 
-function TakeCard({
-  camera,
-  program,
-  presets,
-  previewed,
-  onTake,
-  onPreroll,
-  onPreview,
-  busy,
-}: {
-  camera: Camera;
-  program: Program;
-  presets: Preset[];
-  /** Shown in the Preview pane. */
-  previewed: boolean;
-  onTake: (cameraId: number, presetId?: number) => void;
-  onPreroll: (cameraId: number) => void;
-  onPreview: (cameraId: number) => void;
-  busy: boolean;
-}) {
-  const live = program.live;
-  const cid = camera.id;
-  const onAir = live?.on_air_camera_id === cid;
-  const pending = live?.pending_camera_id === cid;
-  const [preset, setPreset] = useState('');
-  return (
-    <div
-      data-testid="take-card"
-      data-on-air={onAir ? 'true' : 'false'}
-      data-preview={previewed ? 'true' : 'false'}
-      className={`card flex flex-col gap-2 p-3 ${
-        onAir
-          ? 'border-red-500 ring-2 ring-red-500'
-          : pending
-            ? 'border-amber-400 ring-2 ring-amber-400'
-            : previewed
-              ? 'border-emerald-500 ring-2 ring-emerald-500'
-              : ''
-      }`}
-    >
-      <button
-        type="button"
-        className={`btn w-full py-6 text-base ${
-          onAir ? 'bg-red-600 text-white hover:bg-red-700' : 'bg-slate-800 text-white hover:bg-slate-700'
-        }`}
-        disabled={busy || !camera.enabled}
-        onClick={() => onTake(cid, preset ? Number(preset) : undefined)}
-        aria-label={`Take ${camera.name}`}
-      >
-        {camera.name}
-      </button>
-      <div className="flex items-center justify-between gap-2 text-xs">
-        {onAir ? (
-          <span className="font-bold uppercase text-red-600">On air</span>
-        ) : pending ? (
-          <span className="font-semibold text-amber-600">Pending…</span>
-        ) : (
-          <span className="text-slate-400">{camera.type === 'PTZ' ? 'PTZ' : 'Static'}</span>
-        )}
-        <span className="flex items-center gap-1">
-          <button
-            type="button"
-            className={`btn-ghost btn-sm ${previewed ? 'text-emerald-700' : ''}`}
-            onClick={() => onPreview(cid)}
-            aria-label={`Preview ${camera.name}`}
-            aria-pressed={previewed}
-          >
-            Preview
-          </button>
-          <button
-            type="button"
-            className="btn-ghost btn-sm"
-            onClick={() => onPreroll(cid)}
-            aria-label={`Preroll ${camera.name}`}
-          >
-            Preroll
-          </button>
-        </span>
-      </div>
-      {camera.type === 'PTZ' && presets.length > 0 && (
-        <select
-          className="input py-1 text-xs"
-          aria-label={`Preset for ${camera.name}`}
-          value={preset}
-          onChange={(e) => setPreset(e.target.value)}
-        >
-          <option value="">Where it is now</option>
-          {presets.map((p) => (
-            <option key={p.id} value={String(p.id)}>
-              at {p.name}
-            </option>
-          ))}
-        </select>
-      )}
-    </div>
-  );
-}
-
 function ProgramControl({
   program,
   cameras,
   overlays,
   presets,
+  health,
   onChange,
 }: {
   program: Program;
   cameras: Camera[];
   overlays: Overlay[];
   presets: Record<number, Preset[]>;
+  health: HealthMap;
   onChange: (p: Program) => void;
 }) {
   const [note, setNote] = useState<string | null>(null);
@@ -515,12 +425,125 @@ function ProgramControl({
   const onAirId = live?.on_air_camera_id ?? null;
   const onAirCam = cameras.find((c) => c.id === onAirId);
   // Preview: the camera going on air next (a pending take), else the one last selected for
-  // preview (Preview or Preroll on its card), else the first enabled camera not on air.
+  // preview (its picture clicked, or Preroll), else the first enabled camera not on air.
   const [previewId, setPreviewId] = useState<number | null>(null);
   const pendingCam = cameras.find((c) => c.id === live?.pending_camera_id);
   const previewCam =
     pendingCam ?? cameras.find((c) => c.id === previewId) ?? cameras.find((c) => c.enabled && c.id !== onAirId) ?? null;
   const previewPending = pendingCam !== undefined;
+  const prerolled = new Set((live?.ingests ?? []).map((i) => i.camera_id));
+
+  // A take in flight: its request, then (until the camera's first picture) the program's
+  // pending take. A click that cannot be acted on meanwhile is explained, never dropped silently.
+  const [flight, setFlight] = useState<Flight | null>(null);
+  const [takeNotice, setTakeNotice] = useState<string | null>(null);
+  const pendingId = live?.pending_camera_id ?? null;
+  if (flight && flight.phase === 'waiting' && pendingId !== flight.cameraId) setFlight(null);
+  // A take started elsewhere (a timeline, another browser) shows its progress too (untimed).
+  const shownFlight: Flight | null =
+    flight ??
+    (pendingCam
+      ? { cameraId: pendingCam.id, name: pendingCam.name, since: null, phase: 'waiting', withPreset: false }
+      : null);
+
+  const take = async (cid: number, presetId?: number) => {
+    const cam = cameras.find((c) => c.id === cid);
+    if (!cam) return;
+    const secs = (f: Flight) => (f.since === null ? '' : ` (${((Date.now() - f.since) / 1000).toFixed(1)} s)`);
+    if (!running) {
+      setTakeNotice('The program is stopped: start it to take cameras on air.');
+      return;
+    }
+    if (flight?.phase === 'sending') {
+      setTakeNotice(
+        `Not taken: the take of ${flight.name} is still on its way${secs(flight)}. Wait until it is on air, then take ${cam.name}.`,
+      );
+      return;
+    }
+    if (shownFlight && shownFlight.cameraId === cid && presetId === undefined) {
+      setTakeNotice(
+        `${cam.name} is already being taken${secs(shownFlight)}: it goes on air by itself as soon as its first picture arrives.`,
+      );
+      return;
+    }
+    if (onAirId === cid && presetId === undefined) {
+      setTakeNotice(`${cam.name} is already on air.`);
+      return;
+    }
+    setTakeNotice(null);
+    // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
+    if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
+    setFlight({
+      cameraId: cid,
+      name: cam.name,
+      since: Date.now(),
+      phase: 'sending',
+      withPreset: presetId !== undefined,
+    });
+    const r = await action.run(() => studio.take(program.id, cid, presetId));
+    const p = r?.program;
+    if (p) onChange(p);
+    setFlight((f) =>
+      f && f.cameraId === cid && f.phase === 'sending'
+        ? p && p.live?.pending_camera_id === cid
+          ? { ...f, phase: 'waiting' }
+          : null
+        : f,
+    );
+  };
+  const takePreview = () => {
+    if (!previewCam) {
+      setTakeNotice('Nothing in Preview: click a camera’s picture first.');
+      return;
+    }
+    void take(previewCam.id);
+  };
+
+  // The mixer's keys: space takes Preview, 1–9 take that camera. Not while typing or in a dialog.
+  const keys = useRef({ takePreview, take, cameras });
+  useEffect(() => {
+    keys.current = { takePreview, take, cameras };
+  });
+  useEffect(() => {
+    const ignored = (e: KeyboardEvent) =>
+      e.altKey ||
+      e.ctrlKey ||
+      e.metaKey ||
+      (e.target instanceof Element && e.target.closest('input, textarea, select, [contenteditable="true"]') !== null) ||
+      document.querySelector('[role="dialog"]') !== null;
+    const onDown = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || ignored(e)) return;
+      if (e.key === ' ') {
+        // Instead of clicking the focused button: the space bar is the Take of a mixer.
+        e.preventDefault();
+        if (!e.repeat) keys.current.takePreview();
+      } else if (/^[1-9]$/.test(e.key) && !e.repeat) {
+        const cam = keys.current.cameras[Number(e.key) - 1];
+        if (cam) {
+          e.preventDefault();
+          void keys.current.take(cam.id);
+        }
+      }
+    };
+    const onUp = (e: KeyboardEvent) => {
+      if (e.key === ' ' && !ignored(e)) e.preventDefault();
+    };
+    window.addEventListener('keydown', onDown);
+    window.addEventListener('keyup', onUp);
+    return () => {
+      window.removeEventListener('keydown', onDown);
+      window.removeEventListener('keyup', onUp);
+    };
+  }, []);
+
+  const tallyOf = (c: Camera): Tally =>
+    c.id === onAirId && !live?.slate_active
+      ? 'program'
+      : c.id === pendingId
+        ? 'pending'
+        : previewCam?.id === c.id
+          ? 'preview'
+          : 'none';
 
   return (
     <section className="space-y-6" aria-label={`Program ${program.name}`}>
@@ -536,37 +559,44 @@ function ProgramControl({
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
 
+      <TakeBar
+        previewName={previewCam?.name ?? null}
+        canTake={cameras.length > 0}
+        running={running}
+        flight={shownFlight}
+        held={live?.held === true}
+        notice={takeNotice}
+        onTake={takePreview}
+        onSlate={() => void act(() => studio.slate(program.id))}
+        slateDisabled={busy || !running || live?.slate_active === true}
+        slateTitle={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
+      />
+
       <div>
-        <div className="mb-2 flex items-center justify-between gap-2">
-          <h3 className="text-sm font-semibold">Cameras</h3>
-          <button
-            type="button"
-            className="btn-secondary px-3 py-1 text-xs"
-            disabled={busy || !running || live?.slate_active === true}
-            onClick={() => void act(() => studio.slate(program.id))}
-            aria-label="Cut to the slate"
-            title={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
-          >
-            Slate
-          </button>
-        </div>
+        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
         {cameras.length === 0 ? (
           <p className="text-sm text-slate-500">No cameras yet.</p>
         ) : (
-          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
-            {cameras.map((c) => (
-              <TakeCard
+          <div
+            className="grid grid-cols-1 gap-4 min-[420px]:grid-cols-2 lg:grid-cols-3 xl:grid-cols-4"
+            data-testid="multiview"
+          >
+            {cameras.map((c, i) => (
+              <MultiviewTile
                 key={c.id}
                 camera={c}
-                program={program}
-                presets={presets[c.id] ?? []}
+                index={i + 1}
+                health={health[c.id]}
+                tally={tallyOf(c)}
+                prerolled={prerolled.has(c.id) && c.id !== onAirId}
                 previewed={previewCam !== null && previewCam.id === c.id}
-                busy={busy || !running}
-                onTake={(cid, pid) => {
-                  // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
-                  void act(() => studio.take(program.id, cid, pid));
+                presets={presets[c.id] ?? []}
+                running={running}
+                onPreview={(cid) => {
+                  setTakeNotice(null);
+                  setPreviewId(cid);
                 }}
+                onTake={(cid, pid) => void take(cid, pid)}
                 onPreroll={(cid) => {
                   setPreviewId(cid);
                   void act(
@@ -574,12 +604,10 @@ function ProgramControl({
                     `Preroll started for ${cameras.find((x) => x.id === cid)?.name}.`,
                   );
                 }}
-                onPreview={setPreviewId}
               />
             ))}
           </div>
         )}
-        {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
       </div>
 
       <div className="grid gap-6 lg:grid-cols-3">
@@ -688,6 +716,26 @@ function ProgramControl({
 
 // ---------- page ----------
 
+/** What stopping a program takes off air, named. */
+function StopMessage({ program, destinations }: { program: Program; destinations: Destination[] | undefined }) {
+  const names = destinationNames(program.destination_ids, destinations);
+  return (
+    <>
+      <p>
+        “{program.name}” stops encoding and its stream ends.{' '}
+        {names.length > 0 ? (
+          <>
+            These destinations go off air: <strong data-testid="off-air-destinations">{listWords(names)}</strong>.
+          </>
+        ) : (
+          'It sends to no destination.'
+        )}
+      </p>
+      <p className="mt-2">A platform such as YouTube may end the broadcast when the stream stops.</p>
+    </>
+  );
+}
+
 export default function ProgramPage() {
   const programs = useLivePrograms();
   const destinations = useLoad(() => api.listDestinations(), []);
@@ -696,6 +744,9 @@ export default function ProgramPage() {
   const [presets, setPresets] = useState<Record<number, Preset[]>>({});
   const [selectedId, setSelectedId] = useState<number | null>(null);
   const [editing, setEditing] = useState<Program | 'new' | null>(null);
+  const [stopping, setStopping] = useState<Program | null>(null);
+  const { health } = useCameraHealth();
+  const streams = useLiveStreams();
 
   const list = programs.data ?? [];
   const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
@@ -758,6 +809,16 @@ export default function ProgramPage() {
           </button>
         }
       />
+      <OnAirBanner
+        loading={!programs.data || !streams.data}
+        lines={describeOnAir({
+          programs: list,
+          streams: streams.data ?? [],
+          destinations: destinations.data,
+          cameras: cameras.data ?? [],
+          player: null,
+        })}
+      />
       {error && (
         <div className="mb-4">
           <Alert>{error}</Alert>
@@ -797,16 +858,16 @@ export default function ProgramPage() {
                 {p.live ? (
                   <button
                     type="button"
-                    className="btn-danger btn-sm"
+                    className="btn-danger btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.stopProgram(p.id))}
+                    onClick={() => setStopping(p)}
                   >
                     Stop
                   </button>
                 ) : (
                   <button
                     type="button"
-                    className="btn-primary btn-sm"
+                    className="btn-primary btn-sm min-h-11"
                     disabled={busy}
                     onClick={() => {
                       setSelectedId(p.id);
@@ -818,7 +879,7 @@ export default function ProgramPage() {
                 )}
                 <button
                   type="button"
-                  className="btn-secondary btn-sm"
+                  className="btn-secondary btn-sm min-h-11"
                   disabled={!!p.live}
                   onClick={() => setEditing(p)}
                   aria-label={`Edit ${p.name}`}
@@ -827,7 +888,7 @@ export default function ProgramPage() {
                 </button>
                 <button
                   type="button"
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   disabled={!!p.live}
                   onClick={() => del.ask(p)}
                   aria-label={`Delete ${p.name}`}
@@ -845,6 +906,7 @@ export default function ProgramPage() {
                 cameras={cameras.data ?? []}
                 overlays={overlays.data ?? []}
                 presets={presets}
+                health={health}
                 onChange={settle}
               />
             </>
@@ -863,6 +925,19 @@ export default function ProgramPage() {
             });
             setSelectedId(p.id);
             setEditing(null);
+          }}
+        />
+      )}
+      {stopping && (
+        <ConfirmDialog
+          title="Stop the program?"
+          message={<StopMessage program={stopping} destinations={destinations.data} />}
+          confirmLabel="Stop program"
+          busy={busy}
+          error={error}
+          onCancel={() => setStopping(null)}
+          onConfirm={() => {
+            void run(() => studio.stopProgram(stopping.id)).then(() => setStopping(null));
           }}
         />
       )}

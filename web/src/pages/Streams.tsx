@@ -13,6 +13,7 @@ import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
+import { listWords } from '../lib/onAir';
 import { audioLabel, formatBitrate, formatFps } from '../lib/streaming';
 
 function LastError({ text }: { text: string | null }) {
@@ -132,6 +133,8 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
     if (s) onChanged(s);
   };
 
+  const [confirmStop, setConfirmStop] = useState(false);
+  const offAir = stream.destination_ids.map((id) => destinations[id]?.name ?? `Destination ${id}`);
   const lockedTitle = stopped ? undefined : 'Stop the stream to change it';
   return (
     <article className="card overflow-hidden" data-testid="stream-card" aria-label={`Stream ${stream.name}`}>
@@ -166,7 +169,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
             <button
               type="button"
               className="btn bg-slate-800 text-white shadow-sm hover:bg-slate-900"
-              onClick={() => void run('stop')}
+              onClick={() => setConfirmStop(true)}
               disabled={busy !== null}
             >
               {busy === 'stop' ? 'Stopping…' : 'Stop'}
@@ -220,6 +223,33 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
       <div className="px-1 pb-2">
         <OutputsTable stream={stream} destinations={destinations} />
       </div>
+      {confirmStop && (
+        <ConfirmDialog
+          title="Stop the stream?"
+          message={
+            <>
+              <p>
+                “{stream.name}” stops sending {camera ? camera.name : 'its camera'}.{' '}
+                {offAir.length > 0 && (
+                  <>
+                    These destinations go off air:{' '}
+                    <strong className="text-slate-900" data-testid="off-air-destinations">
+                      {listWords(offAir)}
+                    </strong>
+                    .
+                  </>
+                )}
+              </p>
+              <p className="mt-2">A platform such as YouTube may end the broadcast when the stream stops.</p>
+            </>
+          }
+          confirmLabel="Stop stream"
+          busy={busy === 'stop'}
+          error={stop.error ? mapApiError(stop.error, []).form : null}
+          onCancel={() => setConfirmStop(false)}
+          onConfirm={() => void run('stop').then(() => setConfirmStop(false))}
+        />
+      )}
     </article>
   );
 }

@@ -3,22 +3,29 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { ApiError, api, type Camera, type Preset } from '../api';
+import ImportPlanDialog, { needsChoices } from '../components/ImportPlanDialog';
 import { ConfirmDialog, Modal } from '../components/Modal';
+import OnAirBanner from '../components/OnAirBanner';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
+import { useLivePrograms } from '../hooks/useLivePrograms';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { upsert } from '../lib/collections';
+import { describeOnAir, destinationNames, listWords, timelineProgram } from '../lib/onAir';
 import { describeLoadError, mapApiError } from '../lib/errors';
 import { formatMs, locatePath, movedStart, newClipId, rulerTicks } from '../lib/timeline';
 import {
   studio,
   type Clip,
+  type ImportPlan,
   type ImportResult,
   type Issue,
   type Overlay,
   type PlayerStatus,
+  type Program,
   type Timeline,
   type Track,
 } from '../api';
@@ -49,11 +56,30 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
 
 // ---------- import ----------
 
-function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) {
+function ImportPanel({ cameras, onImported }: { cameras: Camera[]; onImported: (r: ImportResult) => void }) {
   const [report, setReport] = useState<ImportResult | null>(null);
-  const importing = useAction(async (file: File) => studio.importTimeline(await file.text()));
+  // A file whose cameras need choices: the plan is shown before anything is written.
+  const [planned, setPlanned] = useState<{ segment: unknown; plan: ImportPlan } | null>(null);
+  const importing = useAction(async (file: File) => {
+    const text = await file.text();
+    let segment: unknown;
+    try {
+      segment = JSON.parse(text);
+    } catch {
+      // Not JSON: the appliance says what is wrong with it.
+      return studio.importTimeline(text);
+    }
+    const plan = await studio.planImport(segment);
+    if (needsChoices(plan)) return { segment, plan };
+    return studio.importTimeline(text);
+  });
   const error = importing.error ? errorWithPath(importing.error) : null;
   const busy = importing.busy;
+  const done = (r: ImportResult) => {
+    setPlanned(null);
+    setReport(r);
+    onImported(r);
+  };
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     e.target.value = '';
@@ -61,8 +87,8 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
     setReport(null);
     const r = await importing.run(file);
     if (!r) return;
-    setReport(r);
-    onImported(r);
+    if ('plan' in r) setPlanned(r);
+    else done(r);
   };
   return (
     <div className="card mb-6 space-y-3 p-4">
@@ -74,10 +100,11 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
           id="timeline-import"
           type="file"
           accept=".json,application/json"
+          className="min-h-11 max-w-full text-sm"
           onChange={(e) => void onFile(e)}
           disabled={busy}
         />
-        {busy && <span className="text-sm text-slate-500">Importing…</span>}
+        {busy && <span className="text-sm text-slate-500">Reading…</span>}
       </div>
       {error && <IssueList title="The file was not imported" issues={[error]} kind="error" />}
       {report && (
@@ -85,11 +112,11 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
           <Alert kind="success" title={`Imported “${report.timeline.name}” (${report.format} format)`}>
             {report.created_cameras.length > 0 ? (
               <>
-                New cameras:
+                New cameras, disabled until you enable them on the Cameras page:
                 <ul className="list-disc pl-5">
                   {report.created_cameras.map((c) => (
                     <li key={c.id}>
-                      {c.name} <span className="text-xs opacity-75">{c.address}</span>
+                      {c.name} <span className="break-all text-xs opacity-75">{c.address}</span>
                     </li>
                   ))}
                 </ul>
@@ -103,6 +130,15 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
           </Alert>
           <IssueList title="Warnings" issues={report.warnings} kind="warning" />
         </div>
+      )}
+      {planned && (
+        <ImportPlanDialog
+          segment={planned.segment}
+          initial={planned.plan}
+          cameras={cameras}
+          onImported={done}
+          onClose={() => setPlanned(null)}
+        />
       )}
     </div>
   );
@@ -698,6 +734,14 @@ export default function TimelinesPage() {
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
   const [player, setPlayer] = useState<PlayerStatus | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
+  const programs = useLivePrograms();
+  const streams = useLiveStreams();
+  const destinations = useLoad(() => api.listDestinations(), []);
+  const [starting, setStarting] = useState<{ timeline: Timeline; program: Program | null; disabled: Camera[] } | null>(
+    null,
+  );
+  const [stopping, setStopping] = useState<{ timeline: Timeline; program: Program | null } | null>(null);
+  const [after, setAfter] = useState<'keep' | 'slate' | 'stop'>('keep');
 
   const loadPlayer = useCallback(() => {
     studio
@@ -752,6 +796,50 @@ export default function TimelinesPage() {
     setEditingId(created.id ?? null);
   };
 
+  const programList = programs.data ?? [];
+  // Timelines play through the running program with the lowest id, else the first one, which
+  // a start starts: say so, with where it goes, before anything goes on air.
+  const askStart = (t: Timeline) => {
+    const through = timelineProgram(programList);
+    const used = new Set(
+      t.tracks.flatMap((tr) => tr.clips).flatMap((c) => (c.source?.type === 'camera' ? [c.source.camera_id] : [])),
+    );
+    const disabled = (cameras.data ?? []).filter((c) => used.has(c.id) && !c.enabled);
+    const program = through && !through.live ? through : null;
+    if (program || disabled.length > 0) setStarting({ timeline: t, program, disabled });
+    else void run(() => studio.startTimeline(t.id));
+  };
+  const confirmStart = async () => {
+    if (!starting) return;
+    if (starting.program) {
+      const p = await action.run(() => studio.startProgram(starting.program!.id));
+      if (!p) return;
+      programs.settle(p);
+    }
+    await run(() => studio.startTimeline(starting.timeline.id));
+    setStarting(null);
+  };
+  const askStop = (t: Timeline) => {
+    const through = programList.filter((p) => p.live).sort((a, b) => a.id - b.id)[0] ?? null;
+    setAfter('keep');
+    setStopping({ timeline: t, program: through });
+  };
+  const confirmStop = async () => {
+    if (!stopping) return;
+    const stopped = await action.run(() => studio.stopTimeline(stopping.timeline.id));
+    if (!stopped) return;
+    setPlayer(stopped);
+    const p = stopping.program;
+    if (p && after === 'slate') {
+      const r = await action.run(() => studio.slate(p.id));
+      if (r) programs.settle(r);
+    } else if (p && after === 'stop') {
+      const r = await action.run(() => studio.stopProgram(p.id));
+      if (r) programs.settle(r);
+    }
+    setStopping(null);
+  };
+
   const del = useConfirmDelete((t: Timeline) => studio.deleteTimeline(t.id ?? ''), {
     onDeleted: (t) => {
       setTimelines((prev) => (prev ?? []).filter((x) => x.id !== t.id));
@@ -777,7 +865,18 @@ export default function TimelinesPage() {
           </button>
         }
       />
+      <OnAirBanner
+        loading={!programs.data || !streams.data}
+        lines={describeOnAir({
+          programs: programList,
+          streams: streams.data ?? [],
+          destinations: destinations.data,
+          cameras: cameras.data ?? [],
+          player,
+        })}
+      />
       <ImportPanel
+        cameras={cameras.data ?? []}
         onImported={(r) => {
           setTimelines((prev) => upsert(prev, r.timeline));
           if (r.created_cameras.length > 0) void cameras.reload();
@@ -820,18 +919,19 @@ export default function TimelinesPage() {
                 {playing ? (
                   <button
                     type="button"
-                    className="btn-danger btn-sm"
+                    className="btn-danger btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.stopTimeline(t.id))}
+                    onClick={() => askStop(t)}
+                    aria-label={`Stop ${t.name}`}
                   >
                     Stop
                   </button>
                 ) : (
                   <button
                     type="button"
-                    className="btn-primary btn-sm"
+                    className="btn-primary btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.startTimeline(t.id))}
+                    onClick={() => askStart(t)}
                     aria-label={`Start ${t.name}`}
                   >
                     Start
@@ -839,14 +939,14 @@ export default function TimelinesPage() {
                 )}
                 <button
                   type="button"
-                  className="btn-secondary btn-sm"
+                  className="btn-secondary btn-sm min-h-11"
                   onClick={() => setEditingId(t.id)}
                   aria-label={`Edit ${t.name}`}
                 >
                   Edit
                 </button>
                 <a
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   href={`/api/timelines/${encodeURIComponent(t.id)}/export`}
                   aria-label={`Export ${t.name}`}
                 >
@@ -854,7 +954,7 @@ export default function TimelinesPage() {
                 </a>
                 <button
                   type="button"
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   disabled={playing}
                   onClick={() => del.ask(t)}
                   aria-label={`Delete ${t.name}`}
@@ -875,6 +975,82 @@ export default function TimelinesPage() {
           player={player}
           onClose={() => setEditingId(null)}
           onSaved={(s) => setTimelines((prev) => upsert(prev, s))}
+        />
+      )}
+      {starting && (
+        <ConfirmDialog
+          title={`Start “${starting.timeline.name}”?`}
+          message={
+            <>
+              {starting.program && (
+                <p data-testid="start-program-note">
+                  No program is on air. The timeline plays through the program “{starting.program.name}”, which starts
+                  now and goes live on{' '}
+                  <strong className="text-slate-900" data-testid="on-air-destinations">
+                    {listWords(destinationNames(starting.program.destination_ids, destinations.data)) ||
+                      'no destination'}
+                  </strong>
+                  .
+                </p>
+              )}
+              {starting.disabled.length > 0 && (
+                <p className="mt-2 text-amber-800">
+                  Disabled cameras show the slate instead of a picture:{' '}
+                  {listWords(starting.disabled.map((c) => c.name))}. Enable them on the Cameras page first.
+                </p>
+              )}
+            </>
+          }
+          confirmLabel={starting.program ? 'Start program and timeline' : 'Start timeline'}
+          busy={busy}
+          error={error}
+          onCancel={() => setStarting(null)}
+          onConfirm={() => void confirmStart()}
+        />
+      )}
+      {stopping && (
+        <ConfirmDialog
+          title={`Stop “${stopping.timeline.name}”?`}
+          message={
+            stopping.program ? (
+              <fieldset className="space-y-2">
+                <legend className="mb-2">
+                  The program “{stopping.program.name}” stays on air unless you stop it too. Afterwards:
+                </legend>
+                {(
+                  [
+                    ['keep', 'Leave the program on air on the last camera'],
+                    ['slate', 'Leave the program on air showing the slate'],
+                    [
+                      'stop',
+                      `Stop the program too (${
+                        listWords(destinationNames(stopping.program.destination_ids, destinations.data)) ||
+                        'no destination'
+                      } go${stopping.program.destination_ids.length === 1 ? 'es' : ''} off air)`,
+                    ],
+                  ] as const
+                ).map(([value, label]) => (
+                  <label key={value} className="flex min-h-11 items-center gap-2">
+                    <input
+                      type="radio"
+                      name="after-stop"
+                      value={value}
+                      checked={after === value}
+                      onChange={() => setAfter(value)}
+                    />
+                    {label}
+                  </label>
+                ))}
+              </fieldset>
+            ) : (
+              'The timeline stops; no program is on air.'
+            )
+          }
+          confirmLabel="Stop timeline"
+          busy={busy}
+          error={error}
+          onCancel={() => setStopping(null)}
+          onConfirm={() => void confirmStop()}
         />
       )}
       {del.target && (
