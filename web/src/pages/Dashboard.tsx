@@ -214,7 +214,10 @@ export default function Dashboard() {
             Cameras
           </h2>
           {cameras.data && cameras.data.length > 0 && (
-            <Link to="/cameras" className="text-sm font-medium text-sky-700 hover:text-sky-800">
+            <Link
+              to="/cameras"
+              className="inline-flex min-h-11 items-center text-sm font-medium text-sky-700 hover:text-sky-800"
+            >
               Manage cameras →
             </Link>
           )}
@@ -229,7 +232,7 @@ export default function Dashboard() {
             title="No cameras yet"
             description="Add your first IP camera to see its picture and health here."
             action={
-              <Link to="/cameras/new" className="btn-primary">
+              <Link to="/cameras/new" className="min-h-11 btn-primary">
                 Add a camera
               </Link>
             }

@@ -228,10 +228,10 @@ function ProgramDialog({
           {fe.destination_ids && <p className="field-error">{fe.destination_ids}</p>}
         </fieldset>
         <div className="flex justify-end gap-2 pt-2">
-          <button type="button" className="btn-secondary" onClick={onClose}>
+          <button type="button" className="min-h-11 btn-secondary" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="btn-primary" disabled={busy}>
+          <button type="submit" className="min-h-11 btn-primary" disabled={busy}>
             {busy ? 'Saving…' : editing ? 'Save program' : 'Create program'}
           </button>
         </div>
@@ -651,7 +651,7 @@ function ProgramControl({
             <ul className="space-y-1">
               {overlays.map((o) => (
                 <li key={o.id}>
-                  <label className="flex items-center gap-2 text-sm">
+                  <label className="flex min-h-11 items-center gap-2 text-sm">
                     <input
                       type="checkbox"
                       checked={visibleOf(o)}
@@ -804,7 +804,7 @@ export default function ProgramPage() {
         title="Program"
         description="One continuous output: switch cameras on air without interrupting the stream."
         actions={
-          <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+          <button type="button" className="btn-primary min-h-11" onClick={() => setEditing('new')}>
             New program
           </button>
         }
@@ -829,7 +829,7 @@ export default function ProgramPage() {
           title="No program yet"
           description="A program sends one continuous stream to your destinations; cameras are taken on air without restarting it."
           action={
-            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+            <button type="button" className="min-h-11 btn-primary" onClick={() => setEditing('new')}>
               Create your first program
             </button>
           }
@@ -843,7 +843,7 @@ export default function ProgramPage() {
                 data-testid="program-row"
                 className={`flex flex-wrap items-center gap-3 px-4 py-3 ${selected?.id === p.id ? 'bg-sky-50' : ''}`}
               >
-                <button type="button" className="min-w-0 flex-1 text-left" onClick={() => setSelectedId(p.id)}>
+                <button type="button" className="min-h-11 min-w-0 flex-1 text-left" onClick={() => setSelectedId(p.id)}>
                   <span className="font-medium">{p.name}</span>{' '}
                   {p.live ? (
                     <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">LIVE</span>

@@ -32,7 +32,7 @@ function LastError({ text }: { text: string | null }) {
       {long && (
         <button
           type="button"
-          className="shrink-0 text-xs font-medium text-sky-700 hover:text-sky-800"
+          className="min-h-11 min-w-11 shrink-0 text-xs font-medium text-sky-700 hover:text-sky-800"
           onClick={() => setOpen((o) => !o)}
           aria-expanded={open}
         >
@@ -147,7 +147,10 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           <p className="mt-1 flex flex-wrap items-center gap-x-1.5 text-sm text-slate-500">
             <CameraIcon className="h-4 w-4" />
             {camera ? (
-              <Link to={`/cameras/${camera.id}`} className="font-medium text-slate-700 hover:text-sky-700">
+              <Link
+                to={`/cameras/${camera.id}`}
+                className="inline-flex min-h-11 min-w-11 items-center font-medium text-slate-700 hover:text-sky-700"
+              >
                 {camera.name}
               </Link>
             ) : (
@@ -162,13 +165,18 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
         </div>
         <div className="flex flex-wrap items-center gap-2">
           {stopped ? (
-            <button type="button" className="btn-primary" onClick={() => void run('start')} disabled={busy !== null}>
+            <button
+              type="button"
+              className="min-h-11 btn-primary"
+              onClick={() => void run('start')}
+              disabled={busy !== null}
+            >
               {busy === 'start' ? 'Starting…' : 'Start'}
             </button>
           ) : (
             <button
               type="button"
-              className="btn bg-slate-800 text-white shadow-sm hover:bg-slate-900"
+              className="min-h-11 btn bg-slate-800 text-white shadow-sm hover:bg-slate-900"
               onClick={() => setConfirmStop(true)}
               disabled={busy !== null}
             >
@@ -177,7 +185,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           )}
           <button
             type="button"
-            className="btn-secondary"
+            className="min-h-11 btn-secondary"
             onClick={() => onEdit(stream)}
             disabled={!stopped || busy !== null}
             title={lockedTitle}
@@ -187,7 +195,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           </button>
           <button
             type="button"
-            className="btn-secondary text-red-600 hover:bg-red-50"
+            className="min-h-11 btn-secondary text-red-600 hover:bg-red-50"
             onClick={() => onDelete(stream)}
             disabled={!stopped || busy !== null}
             title={lockedTitle}
@@ -272,7 +280,7 @@ function SetupChecklist({ cameras, destinations }: { cameras: number; destinatio
         <p className="text-sm text-slate-500">{text}</p>
       </div>
       {!done && (
-        <Link to={to} className="btn-secondary btn-sm shrink-0">
+        <Link to={to} className="min-h-11 btn-secondary btn-sm shrink-0">
           {action}
         </Link>
       )}
@@ -388,7 +396,7 @@ export default function Streams() {
           title="No streams yet"
           description="Create a stream to send a camera’s picture to one or more of your destinations. Video is copied as the camera sends it, so streaming costs almost no CPU."
           action={
-            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+            <button type="button" className="min-h-11 btn-primary" onClick={() => setEditing('new')}>
               Create your first stream
             </button>
           }
@@ -433,7 +441,7 @@ export default function Streams() {
           streams && streams.length > 0 ? (
             <button
               type="button"
-              className="btn-primary"
+              className="min-h-11 btn-primary"
               onClick={() => {
                 setNotice(null);
                 setEditing('new');

@@ -398,17 +398,17 @@ function ClipDialog({
         </div>
         <div className="flex justify-between gap-2 pt-2">
           {existing ? (
-            <button type="button" className="btn-danger" onClick={onDelete}>
+            <button type="button" className="min-h-11 btn-danger" onClick={onDelete}>
               Delete clip
             </button>
           ) : (
             <span />
           )}
           <div className="flex gap-2">
-            <button type="button" className="btn-secondary" onClick={onClose}>
+            <button type="button" className="min-h-11 btn-secondary" onClick={onClose}>
               Cancel
             </button>
-            <button type="submit" className="btn-primary">
+            <button type="submit" className="min-h-11 btn-primary">
               {existing ? 'Apply' : 'Add clip'}
             </button>
           </div>
@@ -596,7 +596,7 @@ function Editor({
         </div>
         <button
           type="button"
-          className="btn-secondary"
+          className="min-h-11 btn-secondary"
           onClick={() => setTarget({ track: 0, clip: null })}
           disabled={t.tracks.length === 0}
         >
@@ -604,7 +604,7 @@ function Editor({
         </button>
         <button
           type="button"
-          className="btn-secondary"
+          className="min-h-11 btn-secondary"
           onClick={() =>
             update(
               (n) =>
@@ -619,10 +619,10 @@ function Editor({
         >
           Add overlay track
         </button>
-        <button type="button" className="btn-primary" onClick={() => void save()} disabled={busy || !dirty}>
+        <button type="button" className="min-h-11 btn-primary" onClick={() => void save()} disabled={busy || !dirty}>
           {busy ? 'Saving…' : 'Save'}
         </button>
-        <button type="button" className="btn-ghost" onClick={onClose}>
+        <button type="button" className="min-h-11 btn-ghost" onClick={onClose}>
           Close
         </button>
       </div>
@@ -860,7 +860,7 @@ export default function TimelinesPage() {
         title="Timelines"
         description="Camera shots and overlays on a schedule, played through the program."
         actions={
-          <button type="button" className="btn-primary" onClick={() => void newTimeline()} disabled={busy}>
+          <button type="button" className="min-h-11 btn-primary" onClick={() => void newTimeline()} disabled={busy}>
             New timeline
           </button>
         }
