@@ -1776,6 +1776,16 @@ async fn an_import_mapped_to_a_configured_camera_creates_none() {
     }
     assert_eq!(count(&app, "/api/cameras").await, 1);
     assert_eq!(contacts.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The file's login for the mapped address is not kept anywhere, and the warning says so.
+    let notes: Vec<&str> = out["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["path"] == "tracks[0].clips[0].asset.path")
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{out}");
+    assert!(notes[0].contains("not kept"), "{notes:?}");
     // Planned again, the file is a conflict now: the plan says so, as the import would.
     let plan: Value = app
         .post("/api/timelines/import/plan", doc)

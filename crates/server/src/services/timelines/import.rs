@@ -180,6 +180,19 @@ fn reference_key(source: &SourceRef) -> Option<String> {
     }
 }
 
+/// The clip a path of the file names (`tracks[0].clips[1].asset.path`).
+fn clip_at<'a>(import: &'a Import, path: &str) -> Option<&'a vs_timeline::vistter::ImportedClip> {
+    let rest = path.strip_prefix("tracks[")?;
+    let (t, rest) = rest.split_once(']')?;
+    let rest = rest.strip_prefix(".clips[")?;
+    let (c, _) = rest.split_once(']')?;
+    import
+        .tracks
+        .get(t.parse::<usize>().ok()?)?
+        .clips
+        .get(c.parse::<usize>().ok()?)
+}
+
 fn missing_key(m: &Missing) -> Option<String> {
     match m {
         Missing::Camera { url: Some(u), .. } => Some(u.as_str().to_string()),
@@ -568,6 +581,7 @@ impl TimelineService {
             mapped: &mapped,
         };
         let mut planned = Vec::new();
+        let mut created_keys: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
         let mut timeline = match import.resolve(&chosen(&rows)) {
             Ok(t) => t,
@@ -675,6 +689,7 @@ impl TimelineService {
                         },
                         row: row.clone(),
                     });
+                    created_keys.push(url.as_str().to_string());
                     taken.push(row.name);
                 }
                 rows = tx.catalog_rows().await?;
@@ -716,9 +731,19 @@ impl TimelineService {
         }
         warnings.extend(rename_issues(&report.warnings, |p| field(p)));
         for path in &import.removed_credentials {
+            // A login for an address that plays a configured camera is not kept: that camera
+            // connects with its own.
+            let kept_elsewhere = clip_at(import, path)
+                .and_then(|c| reference_key(&c.source))
+                .is_some_and(|k| !created_keys.contains(&k));
+            let message = if kept_elsewhere {
+                "credentials were taken out of the file and not kept: the clip plays a configured camera, which connects with its own login"
+            } else {
+                "credentials were taken out of the file and stored encrypted"
+            };
             warnings.push(Issue {
                 path: format!("{prefix}{path}"),
-                message: "credentials were taken out of the file and stored encrypted".into(),
+                message: message.into(),
             });
         }
         let keys_unchanged = existing.as_ref().is_some_and(|old| {
