@@ -21,7 +21,15 @@ import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import { describeOnAir, destinationNames, listWords } from '../lib/onAir';
-import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
+import {
+  studio,
+  type EncoderProbe,
+  type Overlay,
+  type PlayerStatus,
+  type Program,
+  type ProgramInput,
+  type ProgramOverlay,
+} from '../api';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -747,6 +755,11 @@ export default function ProgramPage() {
   const [stopping, setStopping] = useState<Program | null>(null);
   const { health } = useCameraHealth();
   const streams = useLiveStreams();
+  // The timeline playing, if any, for the on-air sentence.
+  const [player, setPlayer] = useState<PlayerStatus | null>(null);
+  useEffect(() => {
+    studio.playerStatus().then(setPlayer, () => undefined);
+  }, []);
 
   const list = programs.data ?? [];
   const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
@@ -755,7 +768,11 @@ export default function ProgramPage() {
   const reloadCameras = cameras.reload;
   const reloadOverlays = overlays.reload;
   useEvents(
-    { camera_changed: () => void reloadCameras(), overlay_changed: () => void reloadOverlays() },
+    {
+      camera_changed: () => void reloadCameras(),
+      overlay_changed: () => void reloadOverlays(),
+      timeline_position: (d) => setPlayer(d as PlayerStatus),
+    },
     {
       onResync: () => {
         void reloadCameras();
@@ -816,7 +833,7 @@ export default function ProgramPage() {
           streams: streams.data ?? [],
           destinations: destinations.data,
           cameras: cameras.data ?? [],
-          player: null,
+          player,
         })}
       />
       {error && (
