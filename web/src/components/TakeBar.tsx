@@ -59,7 +59,7 @@ export default function TakeBar({
       <div className="flex flex-wrap items-stretch gap-3">
         <button
           type="button"
-          className={`btn min-h-14 flex-1 basis-48 text-lg font-bold tracking-wide ${
+          className={`btn min-h-14 min-w-0 flex-1 basis-48 text-lg font-bold tracking-wide ${
             flight ? 'bg-amber-500 text-white hover:bg-amber-600' : 'bg-red-600 text-white hover:bg-red-700'
           }`}
           disabled={!running || !canTake}

@@ -554,11 +554,13 @@ function ProgramControl({
           : 'none';
 
   return (
-    <section className="space-y-6" aria-label={`Program ${program.name}`}>
+    // On a phone the Take bar comes after the tiles and stays at the bottom of the screen, under
+    // the thumb, while they scroll past; from `sm` up everything is in document order.
+    <section className="flex flex-col gap-6" aria-label={`Program ${program.name}`}>
       {error && <Alert>{error}</Alert>}
       {note && <Alert kind="success">{note}</Alert>}
 
-      <div className="grid gap-4 lg:grid-cols-2">
+      <div className="order-1 grid gap-4 sm:order-none lg:grid-cols-2">
         <PreviewPane
           camera={previewCam}
           pending={previewPending}
@@ -567,28 +569,27 @@ function ProgramControl({
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
 
-      <TakeBar
-        previewName={previewCam?.name ?? null}
-        canTake={cameras.length > 0}
-        running={running}
-        flight={shownFlight}
-        held={live?.held === true}
-        notice={takeNotice}
-        onTake={takePreview}
-        onSlate={() => void act(() => studio.slate(program.id))}
-        slateDisabled={busy || !running || live?.slate_active === true}
-        slateTitle={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
-      />
+      <div className="sticky bottom-0 z-20 order-3 bg-slate-50/95 py-2 sm:static sm:order-none sm:bg-transparent sm:py-0">
+        <TakeBar
+          previewName={previewCam?.name ?? null}
+          canTake={cameras.length > 0}
+          running={running}
+          flight={shownFlight}
+          held={live?.held === true}
+          notice={takeNotice}
+          onTake={takePreview}
+          onSlate={() => void act(() => studio.slate(program.id))}
+          slateDisabled={busy || !running || live?.slate_active === true}
+          slateTitle={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
+        />
+      </div>
 
-      <div>
+      <div className="order-2 sm:order-none">
         <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
         {cameras.length === 0 ? (
           <p className="text-sm text-slate-500">No cameras yet.</p>
         ) : (
-          <div
-            className="grid grid-cols-1 gap-4 min-[420px]:grid-cols-2 lg:grid-cols-3 xl:grid-cols-4"
-            data-testid="multiview"
-          >
+          <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-3 xl:grid-cols-4" data-testid="multiview">
             {cameras.map((c, i) => (
               <MultiviewTile
                 key={c.id}
@@ -618,7 +619,7 @@ function ProgramControl({
         )}
       </div>
 
-      <div className="grid gap-6 lg:grid-cols-3">
+      <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">
           <h3 className="mb-3 text-sm font-semibold">Output</h3>
           {live ? (
