@@ -382,6 +382,24 @@ describe('operator console', () => {
     await visible(banner.filter({ hasText: 'Nothing is on air' }), 30_000);
     assert.equal((await api(page, 'GET', `/api/programs/${program.id}`)).live ?? null, null);
     await bothSizes(page, 'timelines');
+
+    // Stopping the program a timeline drives stops the timeline too, and says so (its next cut
+    // would start the program again).
+    await row.getByRole('button', { name: 'Start Beach show' }).click();
+    dialog = await visible(page.getByRole('dialog', { name: 'Start “Beach show”?' }));
+    await dialog.getByRole('button', { name: 'Start program and timeline' }).click();
+    await visible(row.getByText(/PLAYING/), 30_000);
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Program' }).click();
+    await atPath(page, '/program');
+    await visible(page.getByTestId('on-air-banner').filter({ hasText: 'Timeline “Beach show” drives it' }), 30_000);
+    await page.getByTestId('program-row').filter({ hasText: 'Main' }).getByRole('button', { name: 'Stop' }).click();
+    dialog = await visible(page.getByRole('dialog', { name: 'Stop the program?' }));
+    assert.match(await dialog.getByTestId('stops-timeline').innerText(), /Beach show/);
+    await dialog.getByRole('button', { name: 'Stop program' }).click();
+    await visible(page.getByTestId('on-air-banner').filter({ hasText: 'Nothing is on air' }), 30_000);
+    assert.equal((await api(page, 'GET', '/api/stream/status')).state, 'stopped');
+    await page.waitForTimeout(3000);
+    assert.equal((await api(page, 'GET', `/api/programs/${program.id}`)).live ?? null, null, 'no cut started it again');
     assert.deepEqual(page.consoleErrors, []);
   });
 });

@@ -20,7 +20,7 @@ import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
-import { describeOnAir, destinationNames, listWords } from '../lib/onAir';
+import { describeOnAir, destinationNames, listWords, timelineProgram } from '../lib/onAir';
 import {
   studio,
   type EncoderProbe,
@@ -726,10 +726,25 @@ function ProgramControl({
 // ---------- page ----------
 
 /** What stopping a program takes off air, named. */
-function StopMessage({ program, destinations }: { program: Program; destinations: Destination[] | undefined }) {
+function StopMessage({
+  program,
+  destinations,
+  timeline,
+}: {
+  program: Program;
+  destinations: Destination[] | undefined;
+  /** The timeline playing through this program, stopped with it. */
+  timeline: string | null;
+}) {
   const names = destinationNames(program.destination_ids, destinations);
   return (
     <>
+      {timeline && (
+        <p className="mb-2" data-testid="stops-timeline">
+          The timeline “{timeline}” plays through this program: it stops too (its next cut would start the program
+          again).
+        </p>
+      )}
       <p>
         “{program.name}” stops encoding and its stream ends.{' '}
         {names.length > 0 ? (
@@ -806,6 +821,13 @@ export default function ProgramPage() {
     onDeleted: (p) => programs.remove(p.id),
     describe: (e) => sentence(errorText(e)),
   });
+
+  // The timeline playing through `p` (timelines play through the running program with the
+  // lowest id).
+  const drivingTimeline = (p: Program): { id: string; name: string } | null =>
+    player?.state === 'playing' && player.timeline_id && timelineProgram(list)?.id === p.id
+      ? { id: player.timeline_id, name: player.timeline_name ?? player.timeline_id }
+      : null;
 
   const destName = useMemo(() => {
     const m = new Map((destinations.data ?? []).map((d) => [d.id, d.name]));
@@ -949,13 +971,28 @@ export default function ProgramPage() {
       {stopping && (
         <ConfirmDialog
           title="Stop the program?"
-          message={<StopMessage program={stopping} destinations={destinations.data} />}
+          message={
+            <StopMessage
+              program={stopping}
+              destinations={destinations.data}
+              timeline={drivingTimeline(stopping)?.name ?? null}
+            />
+          }
           confirmLabel="Stop program"
           busy={busy}
           error={error}
           onCancel={() => setStopping(null)}
           onConfirm={() => {
-            void run(() => studio.stopProgram(stopping.id)).then(() => setStopping(null));
+            const driving = drivingTimeline(stopping);
+            void (async () => {
+              if (driving) {
+                const stopped = await action.run(() => studio.stopTimeline(driving.id));
+                if (stopped === undefined) return;
+                setPlayer(stopped);
+              }
+              await run(() => studio.stopProgram(stopping.id));
+              setStopping(null);
+            })();
           }}
         />
       )}
