@@ -125,7 +125,7 @@ function ImportPanel({ cameras, onImported }: { cameras: Camera[]; onImported: (
               'Every source matched an existing camera.'
             )}
             {report.credentials_moved.length > 0 && (
-              <p className="mt-1 text-xs">Credentials sealed from: {report.credentials_moved.join(', ')}</p>
+              <p className="mt-1 text-xs">Credentials taken out of the file: {report.credentials_moved.join(', ')}</p>
             )}
           </Alert>
           <IssueList title="Warnings" issues={report.warnings} kind="warning" />
@@ -900,7 +900,7 @@ export default function TimelinesPage() {
                 data-testid="timeline-row"
                 className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}
               >
-                <div className="min-w-0 flex-1">
+                <div className="w-full min-w-0 flex-1 sm:w-auto">
                   <p className="font-medium">
                     {t.name}
                     {playing && (
