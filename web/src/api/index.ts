@@ -19,6 +19,7 @@ import type {
   ImportReport,
   ImportResult,
   Issue,
+  JournalEntry,
   LoggedIn,
   MoveReport,
   NewApiToken,
@@ -31,8 +32,10 @@ import type {
   ProgramInput,
   ProgramOverlay,
   PtzState,
+  PtzStep,
   PtzVelocity,
   Stream,
+  StepReport,
   StreamInput,
   SystemStatus,
   TestResult,
@@ -100,6 +103,8 @@ export const api = {
   ptzState: (cameraId: number) => request<PtzState>('GET', `/api/cameras/${seg(cameraId)}/ptz`),
   ptzMove: (cameraId: number, v: PtzVelocity) => request<void>('POST', `/api/cameras/${seg(cameraId)}/ptz/move`, v),
   ptzStop: (cameraId: number) => request<void>('POST', `/api/cameras/${seg(cameraId)}/ptz/stop`),
+  ptzStep: (cameraId: number, step: PtzStep) =>
+    request<StepReport>('POST', `/api/cameras/${seg(cameraId)}/ptz/step`, step),
   moveToPreset: (presetId: number) => request<MoveReport>('POST', `/api/presets/${seg(presetId)}/move`),
   capturePreset: (cameraId: number, name: string) =>
     request<Preset>('POST', `/api/cameras/${seg(cameraId)}/presets/capture`, { name }),
@@ -107,6 +112,14 @@ export const api = {
 
   // system
   status: () => request<SystemStatus>('GET', '/api/status'),
+  recentEvents: (q: { limit?: number; subject_type?: string; subject_id?: number; severity?: string } = {}) => {
+    const qs = new URLSearchParams(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    ).toString();
+    return request<JournalEntry[]>('GET', `/api/events/recent${qs ? `?${qs}` : ''}`);
+  },
 };
 
 export const studio = {

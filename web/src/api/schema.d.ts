@@ -386,6 +386,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cameras/{id}/ptz/step": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves by a small step from where the camera is (degrees of pan and tilt, percent of zoom)
+         *     and answers once it has settled: a step button, or a click on the picture to centre there.
+         */
+        post: operations["step_ptz"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cameras/{id}/ptz/stop": {
         parameters: {
             query?: never;
@@ -544,6 +564,27 @@ export interface paths {
          *     events it missed) and should refetch what it shows.
          */
         get: operations["stream_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events/recent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The appliance's journal: camera offline/online with the reason, takes, the slate,
+         *     destination failures and reconnects, logins; newest first, kept in memory (the last 500
+         *     since the appliance started). New entries are also pushed as `journal` events.
+         */
+        get: operations["list_recent_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1810,6 +1851,42 @@ export interface components {
             message: string;
             path: string;
         };
+        /** @description One line of the journal. */
+        JournalEntry: {
+            /**
+             * @description What happened, in words: `offline`, `on_air`, `slate_on`, `output_failed`, `login`, …
+             * @example offline
+             */
+            action: string;
+            /** @description RFC 3339, UTC. */
+            at: string;
+            /** @description The program or stream an output belongs to, for destination entries. */
+            context?: string | null;
+            /** @description A sentence for people; never a secret (errors are redacted before they are published). */
+            message: string;
+            /**
+             * Format: int64
+             * @description Increasing with every entry, never reused while the appliance runs.
+             */
+            seq: number;
+            /**
+             * @description info, warning or error
+             * @example error
+             */
+            severity: string;
+            /**
+             * Format: int64
+             * @description The id of the camera, program, stream, destination or user, when it has one.
+             */
+            subject_id?: number | null;
+            /** @description Its name, when the event carried it (the UI names cameras from their id otherwise). */
+            subject_name?: string | null;
+            /**
+             * @description What it is about: camera, program, stream, destination or user.
+             * @example camera
+             */
+            subject_type: string;
+        };
         JumpInput: {
             clip_id: string;
         };
@@ -2253,6 +2330,23 @@ export interface components {
             /** @description idle, moving or unknown */
             move_status: string;
             position?: null | components["schemas"]["Position"];
+            /**
+             * @description The camera takes relative moves (ONVIF RelativeMove), so a click on its picture can
+             *     centre it there.
+             */
+            relative: boolean;
+        };
+        /**
+         * @description A small move from where the camera is, in the preset units: degrees of pan (−180…180)
+         *     and tilt (−90…90), percent of zoom (−100…100).
+         */
+        PtzStep: {
+            /** Format: double */
+            pan?: number;
+            /** Format: double */
+            tilt?: number;
+            /** Format: double */
+            zoom?: number;
         };
         /** @description Velocities for the control pad, each −1 … 1 (fraction of the camera's top speed). */
         PtzVelocity: {
@@ -2341,6 +2435,13 @@ export interface components {
          * @enum {string}
          */
         SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
+        StepReport: {
+            /** Format: int64 */
+            elapsed_ms: number;
+            /** @description `relative` (ONVIF RelativeMove) or `absolute` (read the position, then AbsoluteMove). */
+            method: string;
+            position?: null | components["schemas"]["Position"];
+        };
         Stream: {
             /** Format: int64 */
             camera_id: number;
@@ -4625,6 +4726,120 @@ export interface operations {
             };
         };
     };
+    step_ptz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PtzStep"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepReport"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera, or can neither move relatively nor tell its position */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera refused, or answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stop_ptz: {
         parameters: {
             query?: never;
@@ -5336,7 +5551,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position`, `journal` (a JournalEntry, see /api/events/recent) and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5347,6 +5562,63 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_recent_events: {
+        parameters: {
+            query?: {
+                /** @description Only entries with a larger `seq` (to catch up after a reconnect). */
+                after?: number;
+                /** @description At most this many entries, newest first (1–500, default 200). */
+                limit?: number;
+                /** @description info, warning or error */
+                severity?: string;
+                /** @description The id of the camera, program, stream, destination or user. */
+                subject_id?: number;
+                /** @description camera, program, stream, destination or user */
+                subject_type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntry"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unknown subject type or severity, or a limit out of range */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -40,6 +40,11 @@ export type PtzVelocity = S['PtzVelocity'];
 export type PtzPosition = NonNullable<PtzState['position']>;
 export type MoveReport = S['MoveReport'];
 export type ImportReport = S['ImportReport'];
+export type PtzStep = S['PtzStep'];
+export type StepReport = S['StepReport'];
+
+// the journal (Events page)
+export type JournalEntry = S['JournalEntry'];
 
 // destinations and streams
 export type Platform = S['Platform'];

@@ -786,7 +786,8 @@ impl ProgramService {
             // Rendered and validated first: on error nothing changes, on air or stored.
             self.apply_overlays(h, &overlays).await?;
         } else {
-            self.engine_overlays(&overlays, row.width as u32).await?;
+            self.engine_overlays(&overlays, row.width as u32, row.height as u32)
+                .await?;
         }
         let json = serde_json::to_string(&overlays).map_err(Error::internal)?;
         self.db.set_program_overlays(id, &json).await?;
@@ -802,7 +803,7 @@ impl ProgramService {
         overlays: &[ProgramOverlay],
     ) -> Result<()> {
         let engine = self
-            .engine_overlays(overlays, handle.config().width)
+            .engine_overlays(overlays, handle.config().width, handle.config().height)
             .await?;
         handle.set_overlays(engine).await
     }
