@@ -26,8 +26,8 @@ const TALLY_LABEL: Record<Tally, string | null> = {
 
 const TALLY_BADGE: Record<Tally, string> = {
   program: 'bg-red-600',
-  pending: 'bg-amber-500',
-  preview: 'bg-emerald-600',
+  pending: 'bg-amber-700',
+  preview: 'bg-emerald-700',
   none: 'bg-slate-700',
 };
 

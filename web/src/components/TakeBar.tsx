@@ -60,11 +60,11 @@ export default function TakeBar({
         <button
           type="button"
           className={`btn min-h-14 min-w-0 flex-1 basis-48 text-lg font-bold tracking-wide ${
-            flight ? 'bg-amber-500 text-white hover:bg-amber-600' : 'bg-red-600 text-white hover:bg-red-700'
+            flight ? 'bg-amber-700 text-white hover:bg-amber-800' : 'bg-red-600 text-white hover:bg-red-700'
           }`}
           disabled={!running || !canTake}
           onClick={onTake}
-          aria-label="Take: put Preview on air"
+          title="Put Preview on air"
           aria-keyshortcuts="Space"
           data-testid="take-button"
         >
@@ -111,9 +111,9 @@ export default function TakeBar({
           {notice}
         </p>
       )}
-      {!running && <p className="text-xs text-slate-500">Start the program to take cameras on air.</p>}
+      {!running && <p className="text-xs text-slate-600">Start the program to take cameras on air.</p>}
       {running && (
-        <p className="hidden text-xs text-slate-500 sm:block">
+        <p className="hidden text-xs text-slate-600 sm:block">
           Click a picture to put it in Preview; Take (or the space bar) puts Preview on air; keys 1–9 take that camera
           directly.
         </p>

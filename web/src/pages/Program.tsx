@@ -272,7 +272,7 @@ function PaneTitle({
         </h3>
         {badge}
       </div>
-      <div className="flex min-w-0 items-center gap-2 text-xs text-slate-500">{children}</div>
+      <div className="flex min-w-0 items-center gap-2 text-xs text-slate-600">{children}</div>
     </div>
   );
 }
@@ -288,13 +288,13 @@ function PreviewPane({ camera, pending, onAir }: { camera: Camera | null; pendin
         title="Preview"
         badge={
           camera && (
-            <span className={`${BADGE} bg-emerald-600`} data-testid="preview-camera">
+            <span className={`${BADGE} bg-emerald-700`} data-testid="preview-camera">
               {camera.name}
             </span>
           )
         }
       >
-        {pending && <span className="font-semibold text-amber-600">Pending take…</span>}
+        {pending && <span className="font-semibold text-amber-700">Pending take…</span>}
         {onAir && !pending && <span className="font-semibold text-red-600">Already on air</span>}
       </PaneTitle>
       {camera ? (
@@ -667,7 +667,7 @@ function ProgramControl({
                       disabled={busy}
                       onChange={(e) => toggleOverlay(o, e.target.checked)}
                     />
-                    {o.name} <span className="text-xs text-slate-400">{o.kind}</span>
+                    {o.name} <span className="text-xs text-slate-500">{o.kind}</span>
                   </label>
                 </li>
               ))}
@@ -688,7 +688,7 @@ function ProgramControl({
                     <td className="py-1 pr-2">{o.destination}</td>
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
-                      {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
+                      {o.restarts > 0 && <span className="ml-1 text-xs text-slate-500">({o.restarts} restarts)</span>}
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">
                       <span className="line-clamp-3" title={o.last_error ?? undefined}>
@@ -704,10 +704,10 @@ function ProgramControl({
                     className="border-t border-slate-100 align-top"
                   >
                     <td className="py-1 pr-2">
-                      <span className="text-xs text-slate-400">Camera</span> {i.camera}
+                      <span className="text-xs text-slate-500">Camera</span> {i.camera}
                     </td>
                     <td className="py-1 pr-2">
-                      <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
+                      <StateDot state={i.state} /> <span className="text-xs text-slate-500">{i.frames} frames</span>
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">{i.last_error ?? ''}</td>
                   </tr>
@@ -890,7 +890,7 @@ export default function ProgramPage() {
                   ) : (
                     <span className="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs text-slate-600">stopped</span>
                   )}
-                  <span className="block text-xs text-slate-500">
+                  <span className="block text-xs text-slate-600">
                     {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} →{' '}
                     {destName(p.destination_ids)}
                   </span>
