@@ -193,8 +193,11 @@ describe('operator console', () => {
       null,
       { timeout: 60_000 },
     );
-    await visible(tile(page, 'Pier').getByTestId('tile-state').filter({ hasText: 'Online' }), 30_000);
-    await visible(tile(page, 'Beach').getByTestId('tile-state').filter({ hasText: 'Online' }), 30_000);
+    await visible(tile(page, 'Pier').getByTestId('tile-state').filter({ hasText: 'Online' }), 60_000).catch(async (e) => {
+      await shot(page, 'console-online-missing');
+      throw e;
+    });
+    await visible(tile(page, 'Beach').getByTestId('tile-state').filter({ hasText: 'Online' }), 60_000);
     await visible(page.getByTestId('on-air-banner').filter({ hasText: 'Nothing is on air' }));
 
     const row = page.getByTestId('program-row').filter({ hasText: 'Main' });
@@ -351,14 +354,18 @@ describe('operator console', () => {
 
   it('asks to start the program with a timeline, asks what the program does at its stop, and says what is on air', async () => {
     const row = page.getByTestId('timeline-row').filter({ hasText: 'Beach show' });
+    const banner = page.getByTestId('on-air-banner');
+    await visible(banner.filter({ hasText: 'Nothing is on air' }));
     await row.getByRole('button', { name: 'Start Beach show' }).click();
-    let dialog = await visible(page.getByRole('dialog', { name: 'Start “Beach show”?' }));
+    let dialog = await visible(page.getByRole('dialog', { name: 'Start “Beach show”?' })).catch(async (e) => {
+      await shot(page, 'console-timeline-start-missing');
+      throw e;
+    });
     assert.match(await dialog.getByTestId('start-program-note').innerText(), /“Main”/);
     assert.equal(await dialog.getByTestId('on-air-destinations').innerText(), 'Local ingest');
     await bothSizes(page, 'timeline-start-confirm');
     await dialog.getByRole('button', { name: 'Start program and timeline' }).click();
     await visible(row.getByText(/PLAYING/), 30_000);
-    const banner = page.getByTestId('on-air-banner');
     await visible(banner.filter({ hasText: 'Program “Main” is on air to Local ingest' }), 30_000);
     await visible(banner.filter({ hasText: 'Timeline “Beach show” drives it' }), 30_000);
 

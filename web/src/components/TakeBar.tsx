@@ -68,7 +68,7 @@ export default function TakeBar({
           aria-keyshortcuts="Space"
           data-testid="take-button"
         >
-          {flight ? 'Taking…' : previewName ? `Take ${previewName} ▸` : 'Take ▸'}
+          {flight ? 'Taking…' : previewName ? `Take ▸ ${previewName}` : 'Take ▸'}
           <kbd className="ml-2 hidden rounded border border-white/40 px-1.5 text-xs font-medium sm:inline">Space</kbd>
         </button>
         <button

@@ -799,8 +799,11 @@ export default function TimelinesPage() {
   const programList = programs.data ?? [];
   // Timelines play through the running program with the lowest id, else the first one, which
   // a start starts: say so, with where it goes, before anything goes on air.
-  const askStart = (t: Timeline) => {
-    const through = timelineProgram(programList);
+  const askStart = async (t: Timeline) => {
+    // Not loaded yet: ask now rather than start a program without saying so.
+    const current = programs.data ?? (await action.run(() => studio.listPrograms()));
+    if (!current) return;
+    const through = timelineProgram(current);
     const used = new Set(
       t.tracks.flatMap((tr) => tr.clips).flatMap((c) => (c.source?.type === 'camera' ? [c.source.camera_id] : [])),
     );
@@ -931,7 +934,7 @@ export default function TimelinesPage() {
                     type="button"
                     className="btn-primary btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => askStart(t)}
+                    onClick={() => void askStart(t)}
                     aria-label={`Start ${t.name}`}
                   >
                     Start
