@@ -221,6 +221,8 @@ describe('program and timelines', () => {
     await visible(programPane.getByText('On air · Beach'), 30_000);
 
     await row.getByRole('button', { name: 'Stop' }).click();
+    const confirm = await visible(page.getByRole('dialog', { name: 'Stop the program?' }));
+    await confirm.getByRole('button', { name: 'Stop program' }).click();
     await visible(row.getByText('stopped'), 30_000);
     // The Program pane shows the stopped state; its player is gone.
     await visible(programPane.getByText('The program is stopped'), 30_000);
@@ -233,6 +235,10 @@ describe('program and timelines', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Timelines' }).click();
     await atPath(page, '/timelines');
     await page.getByLabel('Import a VistterStudio file').setInputFiles(FIXTURE);
+    // The file's camera is not configured: the plan shows it before anything is written.
+    const plan = await visible(page.getByRole('dialog', { name: /^Import/ }), 30_000);
+    assert.match(await plan.getByTestId('plan-address').innerText(), /test\.example\.com/);
+    await plan.getByRole('button', { name: 'Import', exact: true }).click();
     const report = await visible(page.getByTestId('import-report'), 30_000);
     assert.match(await report.innerText(), /Timeline Test/);
     assert.match(await report.innerText(), /test\.example\.com/);

@@ -187,6 +187,9 @@ describe('destinations, streams and PTZ', () => {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Streams' }).click();
     const again = page.getByTestId('stream-card').filter({ hasText: 'Harbor live' });
     await again.getByRole('button', { name: 'Stop' }).click();
+    const stopConfirm = await visible(page.getByRole('dialog', { name: 'Stop the stream?' }));
+    assert.match(await stopConfirm.getByTestId('off-air-destinations').innerText(), /Local ingest/);
+    await stopConfirm.getByRole('button', { name: 'Stop stream' }).click();
     await visible(again.getByTestId('stream-state').filter({ hasText: 'Stopped' }), 20_000);
     assert.equal(await again.getByRole('button', { name: 'Edit Harbor live' }).isDisabled(), false);
   });

@@ -205,6 +205,8 @@ async fn every_fixture_imports_and_exports_back_unchanged() {
             assert_eq!(c["address"], STREAM);
             assert_eq!(c["name"], "test.example.com stream");
             assert_eq!(c["protocol"], "RTMP");
+            // Made from a file: not contacted before the user enables it.
+            assert_eq!(c["enabled"], false);
         }
         assert_eq!(
             out["timeline"]["tracks"][0]["clips"][0]["source"]["type"],
@@ -1517,6 +1519,7 @@ async fn the_openapi_document_lists_the_new_routes() {
     for path in [
         "/api/timelines",
         "/api/timelines/import",
+        "/api/timelines/import/plan",
         "/api/timelines/{id}/export",
         "/api/timelines/{id}/schedule",
         "/api/overlays",
@@ -1528,5 +1531,268 @@ async fn the_openapi_document_lists_the_new_routes() {
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path}");
     }
+    app.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import plan: the cameras a file refers to, mapped or created, nothing written or contacted
+// before the user confirms.
+
+/// A loopback port whose listener counts the connections made to it (a camera that would
+/// notice being contacted).
+async fn counting_listener() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let count = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = count.clone();
+    tokio::spawn(async move {
+        // Held open, never answered: a connection is all it takes to be counted.
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    (port, count)
+}
+
+fn dock_segment(port: u16, pier: &str) -> Value {
+    json!({
+        "id": "harbour", "name": "Harbour", "duration": 60,
+        "tracks": [{"id": "track-1", "type": "video", "clips": [
+            {"id": "a", "startTime": 0, "endTime": 20,
+             "asset": {"type": "static", "path": format!("rtsp://dock:Plan-secret-9@127.0.0.1:{port}/live")}},
+            {"id": "b", "startTime": 20, "endTime": 40, "asset": {"type": "static", "path": pier}},
+            {"id": "c", "startTime": 40, "endTime": 60,
+             "asset": {"type": "static", "path": format!("rtsp://dock:Plan-secret-9@127.0.0.1:{port}/live")}}
+        ]}]
+    })
+}
+
+#[tokio::test]
+async fn an_import_plan_lists_the_cameras_and_nothing_is_written_or_contacted_before_the_import() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let (port, contacts) = counting_listener().await;
+    let r = app
+        .post(
+            "/api/cameras",
+            json!({"name": "Pier", "type": "STATIC", "protocol": "RTSP",
+                   "address": "rtsp://127.0.0.1:9/pier", "enabled": false}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let pier = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let doc = dock_segment(port, "rtsp://127.0.0.1:9/pier");
+    let dock = format!("rtsp://127.0.0.1:{port}/live");
+
+    // The plan: both cameras, once each, the address without its login.
+    let r = app.post("/api/timelines/import/plan", doc.clone()).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("Plan-secret-9"), "{text}");
+    let plan: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(plan["name"], "Harbour");
+    assert_eq!(plan["problem"], Value::Null, "{plan}");
+    let cams = plan["cameras"].as_array().unwrap();
+    assert_eq!(cams.len(), 2, "{plan}");
+    assert_eq!(cams[0]["key"], dock);
+    assert_eq!(cams[0]["address"], dock);
+    assert_eq!(cams[0]["with_credentials"], true);
+    assert_eq!(
+        cams[0]["used_by"],
+        json!(["tracks[0].clips[0]", "tracks[0].clips[2]"])
+    );
+    assert_eq!(cams[0]["existing"], Value::Null);
+    assert_eq!(cams[0]["action"], "create");
+    assert_eq!(cams[0]["create_name"], "127.0.0.1 live");
+    assert_eq!(cams[0]["can_create"], true);
+    assert_eq!(cams[1]["action"], "existing");
+    assert_eq!(cams[1]["existing"]["id"], pier);
+    assert_eq!(cams[1]["camera"]["name"], "Pier");
+    assert_eq!(
+        count(&app, "/api/cameras").await,
+        1,
+        "the plan wrote nothing"
+    );
+    assert_eq!(count(&app, "/api/timelines").await, 0);
+
+    // Mapped to Pier, the plan says so; bad choices are refused with their path.
+    let mapped = json!({"segment": doc, "cameras": [{"key": dock, "camera_id": pier}]});
+    let plan: Value = app
+        .post("/api/timelines/import/plan", mapped.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["cameras"][0]["action"], "existing", "{plan}");
+    assert_eq!(plan["cameras"][0]["camera"]["id"], pier);
+    assert_eq!(plan["cameras"][0]["existing"], Value::Null);
+    for (choices, field) in [
+        (json!([{"key": "rtsp://elsewhere/s"}]), "cameras[0].key"),
+        (
+            json!([{"key": dock, "camera_id": 999}]),
+            "cameras[0].camera_id",
+        ),
+        (
+            json!([{"key": dock}, {"key": dock, "camera_id": pier}]),
+            "cameras[1].key",
+        ),
+    ] {
+        let body = json!({"segment": doc, "cameras": choices});
+        let r = app.post("/api/timelines/import/plan", body.clone()).await;
+        assert_error(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some(field),
+        )
+        .await;
+        let r = app.post("/api/timelines/import", body).await;
+        assert_error(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some(field),
+        )
+        .await;
+    }
+    // With choices, a reference nobody answers needs one: refused, nothing written.
+    let r = app
+        .post(
+            "/api/timelines/import",
+            json!({"segment": doc, "cameras": []}),
+        )
+        .await;
+    let body = assert_error(
+        r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation",
+        Some("cameras"),
+    )
+    .await;
+    assert!(body["message"].as_str().unwrap().contains(&dock), "{body}");
+    // A refused file is a problem of the plan, not an error of the request.
+    let mut late = doc.clone();
+    late["tracks"][0]["clips"][2]["endTime"] = json!(75);
+    let plan: Value = app
+        .post("/api/timelines/import/plan", late)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["problem"]["error"], "validation", "{plan}");
+    assert_eq!(plan["problem"]["field"], "tracks[0].clips[2].endTime");
+    assert_eq!(count(&app, "/api/cameras").await, 1);
+    assert_eq!(count(&app, "/api/timelines").await, 0);
+
+    // Confirmed: the camera is created under the name asked for, disabled.
+    let r = app
+        .post(
+            "/api/timelines/import",
+            json!({"segment": doc, "cameras": [{"key": dock, "name": "Dock"}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let out: Value = r.json().await.unwrap();
+    let created = out["created_cameras"].as_array().unwrap();
+    assert_eq!(created.len(), 1, "{out}");
+    assert_eq!(created[0]["name"], "Dock");
+    assert_eq!(created[0]["address"], dock);
+    assert_eq!(created[0]["enabled"], false);
+    assert_eq!(created[0]["has_password"], true);
+    let id = created[0]["id"].as_i64().unwrap();
+    let clips = &out["timeline"]["tracks"][0]["clips"];
+    assert_eq!(clips[0]["source"]["camera_id"], id);
+    assert_eq!(clips[1]["source"]["camera_id"], pier);
+
+    // Health rounds run every second in tests: nothing has knocked at the camera's port.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        contacts.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no connection to a camera before it is enabled"
+    );
+    let health: Value = app.get("/api/cameras/health").await.json().await.unwrap();
+    let h = health
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["camera_id"] == id)
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert!(h.is_null() || h["state"] == "disabled", "{h}");
+
+    // The listener does count: once enabled, the appliance connects.
+    let r = app
+        .put(
+            &format!("/api/cameras/{id}"),
+            json!({"name": "Dock", "type": "STATIC", "protocol": "RTSP", "address": dock,
+                   "username": "dock", "enabled": true}),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while contacts.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the enabled camera was never contacted"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_import_mapped_to_a_configured_camera_creates_none() {
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let (port, contacts) = counting_listener().await;
+    let pier = create_camera(&app, "Pier", "rtsp://127.0.0.1:9/pier").await;
+    let doc = dock_segment(port, "Pier");
+    let dock = format!("rtsp://127.0.0.1:{port}/live");
+    // The file names Pier instead of giving its address: it is found by name.
+    let plan: Value = app
+        .post("/api/timelines/import/plan", doc.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["cameras"][1]["key"], "Pier");
+    assert_eq!(plan["cameras"][1]["name"], "Pier");
+    assert_eq!(plan["cameras"][1]["address"], Value::Null);
+    assert_eq!(plan["cameras"][1]["action"], "existing");
+    let r = app
+        .post(
+            "/api/timelines/import",
+            json!({"segment": doc, "cameras": [{"key": dock, "camera_id": pier}]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let out: Value = r.json().await.unwrap();
+    assert_eq!(out["created_cameras"], json!([]));
+    for clip in out["timeline"]["tracks"][0]["clips"].as_array().unwrap() {
+        assert_eq!(clip["source"]["camera_id"], pier, "{clip}");
+    }
+    assert_eq!(count(&app, "/api/cameras").await, 1);
+    assert_eq!(contacts.load(std::sync::atomic::Ordering::SeqCst), 0);
+    // The file's login for the mapped address is not kept anywhere, and the warning says so.
+    let notes: Vec<&str> = out["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["path"] == "tracks[0].clips[0].asset.path")
+        .map(|w| w["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(notes.len(), 1, "{out}");
+    assert!(notes[0].contains("not kept"), "{notes:?}");
+    // Planned again, the file is a conflict now: the plan says so, as the import would.
+    let plan: Value = app
+        .post("/api/timelines/import/plan", doc)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(plan["problem"]["error"], "conflict", "{plan}");
     app.stop().await;
 }

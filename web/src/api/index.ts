@@ -8,6 +8,7 @@ import type {
   Asset,
   AuthState,
   Camera,
+  CameraChoice,
   CameraHealth,
   CameraInput,
   CameraSession,
@@ -15,6 +16,7 @@ import type {
   DestinationInput,
   DestinationTest,
   EncoderProbe,
+  ImportPlan,
   ImportReport,
   ImportResult,
   Issue,
@@ -165,6 +167,11 @@ export const studio = {
     request<{ errors: Issue[]; warnings: Issue[] }>('POST', '/api/timelines/validate', t),
   importTimeline: (text: string) =>
     request<ImportResult>('POST', '/api/timelines/import', { raw: text, contentType: 'application/json' }),
+  // The file as read (a JSON object) with a choice for each camera reference that needs one.
+  planImport: (segment: unknown, cameras?: CameraChoice[]) =>
+    request<ImportPlan>('POST', '/api/timelines/import/plan', cameras ? { segment, cameras } : segment),
+  importWithChoices: (segment: unknown, cameras: CameraChoice[]) =>
+    request<ImportResult>('POST', '/api/timelines/import', { segment, cameras }),
   startTimeline: (t: string) => request<PlayerStatus>('POST', `/api/timelines/${seg(t)}/start`),
   stopTimeline: (t: string) => request<PlayerStatus>('POST', `/api/timelines/${seg(t)}/stop`),
   jump: (t: string, clip_id: string) => request<PlayerStatus>('POST', `/api/timelines/${seg(t)}/jump`, { clip_id }),

@@ -1285,9 +1285,34 @@ export interface paths {
         put?: never;
         /**
          * Imports a VistterStudio segment file exactly as the studio writes it (flat or declared
-         *     shape). Credentials in stream addresses are sealed; unknown addresses become new cameras.
+         *     shape), or `{segment, cameras}`: the file with a choice for each camera it refers to that
+         *     needs one (see `POST /api/timelines/import/plan`). Credentials in stream addresses are
+         *     sealed; cameras made for unknown addresses start disabled, so none is contacted until the
+         *     user enables it. All or nothing: one transaction.
          */
         post: operations["import_timeline"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/timelines/import/plan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * What importing the file (with these choices) would do, without doing it: every camera it
+         *     refers to (addresses without credentials), what each becomes (a configured camera, or a new
+         *     disabled one), and the error the import would answer. Nothing is written and no camera is
+         *     contacted.
+         */
+        post: operations["plan_timeline_import"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1424,6 +1449,21 @@ export interface components {
             updated_at: string;
             username?: string | null;
         };
+        /**
+         * @description What to do with one camera the file refers to: `camera_id` maps it to a configured camera;
+         *     without it the camera is created (named `name`, else a name made from its address).
+         */
+        CameraChoice: {
+            /** Format: int64 */
+            camera_id?: number | null;
+            /**
+             * @description The `key` of the reference in the plan (the address without credentials, or the name the
+             *     file gives).
+             */
+            key: string;
+            /** @description The new camera's name (1–64 characters, not taken yet); ignored with `camera_id`. */
+            name?: string | null;
+        };
         CameraHealth: {
             /** Format: int64 */
             camera_id: number;
@@ -1485,6 +1525,33 @@ export interface components {
          * @enum {string}
          */
         CameraKind: "STATIC" | "PTZ";
+        /** @description A configured camera, as a plan names it. */
+        CameraMatch: {
+            enabled: boolean;
+            /** Format: int64 */
+            id: number;
+            name: string;
+        };
+        /** @description One camera a segment file refers to, however many clips use it. */
+        CameraReference: {
+            action: components["schemas"]["ReferenceAction"];
+            /** @description The stream address, without credentials. */
+            address?: string | null;
+            camera?: null | components["schemas"]["CameraMatch"];
+            /** @description Whether a camera can be made for it (it has an address). */
+            can_create: boolean;
+            /** @description The name of the camera made for it (`create`). */
+            create_name?: string | null;
+            existing?: null | components["schemas"]["CameraMatch"];
+            /** @description What a [`CameraChoice`] names it by. */
+            key: string;
+            /** @description The camera name the file gives instead of an address. */
+            name?: string | null;
+            /** @description The clips that show it (`tracks[0].clips[2]`). */
+            used_by: string[];
+            /** @description The file carried a login for it (it is sealed in the camera if one is created). */
+            with_credentials: boolean;
+        };
         /** @description `GET /api/cameras/{id}/session`: the camera's one connection and who reads it. */
         CameraSessionView: {
             /** @description e.g. `mp4a.40.2`, `pcmu`; absent without audio. */
@@ -1786,6 +1853,23 @@ export interface components {
         };
         /** @enum {string} */
         HealthState: "unknown" | "online" | "degraded" | "offline" | "disabled";
+        /**
+         * @description A segment file, whichever of the studio's shapes, or `{segment, cameras}` (an object with
+         *     exactly these two keys, which no segment file has): read whole, checked by the import.
+         */
+        ImportBody: Record<string, never>;
+        /** @description What an import would do, computed without writing anything or contacting any camera. */
+        ImportPlan: {
+            /** @description Every camera the file refers to, in the order of first use. */
+            cameras: components["schemas"]["CameraReference"][];
+            /** @description Where credentials were found; an import seals them. */
+            credentials_moved: string[];
+            format: components["schemas"]["Format"];
+            id?: string | null;
+            name: string;
+            problem?: null | components["schemas"]["PlanProblem"];
+            warnings: components["schemas"]["Issue"][];
+        };
         ImportReport: {
             imported: components["schemas"]["Preset"][];
             /** @description Names skipped because a preset of that name exists already. */
@@ -1802,6 +1886,19 @@ export interface components {
             timeline: components["schemas"]["TimelineView"];
             /** @description Warnings, with paths in the file (`tracks[0].clips[1].endTime`). */
             warnings: components["schemas"]["Issue"][];
+        };
+        /**
+         * @description `POST /api/timelines/import` and `/import/plan` with the user's choices: the segment file and
+         *     what to do with each camera it refers to that needs a choice.
+         */
+        ImportWithChoices: {
+            /**
+             * @description One entry per camera reference the configured cameras do not answer (others may be
+             *     remapped too). Every such reference must have one.
+             */
+            cameras: components["schemas"]["CameraChoice"][];
+            /** @description The VistterStudio segment file, as the studio writes it. */
+            segment: Record<string, never>;
         };
         /** @description One problem, at one place. */
         Issue: {
@@ -2022,6 +2119,13 @@ export interface components {
             x: number;
             /** Format: int32 */
             y: number;
+        };
+        /** @description The error an import would answer. */
+        PlanProblem: {
+            /** @description validation, conflict, … */
+            error: string;
+            field?: string | null;
+            message: string;
         };
         /** @enum {string} */
         Platform: "youtube" | "facebook" | "twitch" | "custom";
@@ -2330,6 +2434,11 @@ export interface components {
             /** Format: double */
             zoom?: number;
         };
+        /**
+         * @description What the import does with a camera reference.
+         * @enum {string}
+         */
+        ReferenceAction: "existing" | "create" | "missing";
         /** @description Everything found, errors and warnings apart. */
         Report: {
             errors: components["schemas"]["Issue"][];
@@ -8915,10 +9024,10 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A VistterStudio segment file (a JSON object), sent as application/json */
+        /** @description A VistterStudio segment file (a JSON object), or `{segment, cameras}`, sent as application/json */
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["ImportBody"];
             };
         };
         responses: {
@@ -8957,7 +9066,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description A timeline has this id or name */
+            /** @description A timeline has this id or name, or a camera the name asked for a new one */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -8984,7 +9093,86 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Not a segment file, or (with create_cameras=false) stream addresses no camera has */
+            /** @description Not a segment file; (with create_cameras=false) stream addresses no camera has; a camera reference without a choice, or a choice naming no reference or no camera */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    plan_timeline_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description A VistterStudio segment file (a JSON object), or `{segment, cameras}`, sent as application/json */
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ImportBody"];
+            };
+        };
+        responses: {
+            /** @description The plan; `problem` says why the import would be refused */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ImportPlan"];
+                };
+            };
+            /** @description Not JSON or not an object */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The file is over 1 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a segment file, or a choice naming no reference or no camera */
             422: {
                 headers: {
                     [name: string]: unknown;

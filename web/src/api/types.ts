@@ -96,3 +96,8 @@ export type ClipSource = S['ClipSource'];
 export type Issue = S['Issue'];
 export type ImportResult = Omit<S['ImportResult'], 'timeline'> & { timeline: Timeline };
 export type PlayerStatus = S['PlayerStatus'];
+
+// timeline import plan (POST /api/timelines/import/plan)
+export type ImportPlan = S['ImportPlan'];
+export type CameraReference = S['CameraReference'];
+export type CameraChoice = S['CameraChoice'];

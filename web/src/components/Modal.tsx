@@ -42,7 +42,13 @@ export function Modal({ title, onClose, children, footer, size = 'md' }: ModalPr
           <h2 id={titleId} className="text-lg font-semibold">
             {title}
           </h2>
-          <button type="button" data-close className="btn-ghost btn-sm" onClick={onClose} aria-label="Close dialog">
+          <button
+            type="button"
+            data-close
+            className="btn-ghost btn-sm min-h-11 min-w-11"
+            onClick={onClose}
+            aria-label="Close dialog"
+          >
             ✕
           </button>
         </div>
@@ -71,10 +77,10 @@ export function ConfirmDialog({ title, message, confirmLabel, busy, error, onCon
       size="sm"
       footer={
         <>
-          <button type="button" className="btn-secondary" onClick={onCancel} disabled={busy}>
+          <button type="button" className="btn-secondary min-h-11" onClick={onCancel} disabled={busy}>
             Cancel
           </button>
-          <button type="button" className="btn-danger" onClick={onConfirm} disabled={busy}>
+          <button type="button" className="btn-danger min-h-11" onClick={onConfirm} disabled={busy}>
             {busy ? 'Working…' : confirmLabel}
           </button>
         </>

@@ -1,9 +1,8 @@
-// System health at a glance and a live tile for every camera.
+// A live tile for every camera first (what an operator checks), then system health at a glance.
 
 import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import { ApiError, api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
-import Snapshot from '../components/Snapshot';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
@@ -141,26 +140,21 @@ function StreamsCard({ streams }: { streams: Stream[] }) {
 
 function CameraTile({ camera, health, now }: { camera: Camera; health?: CameraHealth; now: number }) {
   const state = camera.enabled === false ? 'disabled' : (health?.state ?? 'unknown');
-  // Live on hover; at most 4 tiles play at once (the oldest goes back to its snapshot).
-  const [live, setLive] = useState(false);
+  // Live at once: the hub shares the camera's one connection among every viewer, so a tile costs
+  // the appliance no camera connection of its own. A disabled camera is not contacted at all.
   return (
     <Link
       to={`/cameras/${camera.id}`}
-      onMouseEnter={() => camera.enabled !== false && setLive(true)}
       className="card group overflow-hidden transition hover:shadow-md focus:outline-none focus-visible:ring-2 focus-visible:ring-sky-500"
       data-testid="camera-tile"
     >
-      {live ? (
-        <LivePlayer
-          cameraId={camera.id}
-          alt={`Live view of ${camera.name}`}
-          className="aspect-video"
-          group="dashboard"
-          groupLimit={4}
-          onStopped={() => setLive(false)}
-        />
+      {camera.enabled !== false ? (
+        <LivePlayer cameraId={camera.id} alt={`Live view of ${camera.name}`} className="aspect-video" />
       ) : (
-        <Snapshot cameraId={camera.id} alt={`Snapshot of ${camera.name}`} className="aspect-video" />
+        <div className="flex aspect-video flex-col items-center justify-center gap-2 bg-slate-900 text-xs text-slate-400">
+          <CameraIcon className="h-8 w-8" />
+          Disabled: not connected
+        </div>
       )}
       <div className="flex items-start justify-between gap-3 p-4">
         <div className="min-w-0">
@@ -210,10 +204,47 @@ export default function Dashboard() {
     <>
       <PageHeader
         title="Dashboard"
-        description="System health and camera overview."
+        description="Every camera live, then the health of the appliance."
         actions={<LiveIndicator state={live} />}
       />
 
+      <section aria-labelledby="cameras-heading" className="mb-10">
+        <div className="mb-4 flex items-center justify-between">
+          <h2 id="cameras-heading" className="text-lg font-semibold">
+            Cameras
+          </h2>
+          {cameras.data && cameras.data.length > 0 && (
+            <Link
+              to="/cameras"
+              className="inline-flex min-h-11 items-center text-sm font-medium text-sky-700 hover:text-sky-800"
+            >
+              Manage cameras →
+            </Link>
+          )}
+        </div>
+        {cameras.data === undefined && cameras.loading ? (
+          <LoadingState label="Loading cameras…" />
+        ) : cameras.error && !cameras.data ? (
+          <Alert>{describeLoadError(cameras.error)}</Alert>
+        ) : cameras.data && cameras.data.length === 0 ? (
+          <EmptyState
+            icon={<CameraIcon />}
+            title="No cameras yet"
+            description="Add your first IP camera to see its picture and health here."
+            action={
+              <Link to="/cameras/new" className="min-h-11 btn-primary">
+                Add a camera
+              </Link>
+            }
+          />
+        ) : (
+          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3">
+            {cameras.data?.map((c) => (
+              <CameraTile key={c.id} camera={c} health={health[c.id]} now={now} />
+            ))}
+          </div>
+        )}
+      </section>
       <section aria-labelledby="system-heading" className="mb-10">
         <h2 id="system-heading" className="mb-4 text-lg font-semibold">
           System
@@ -237,41 +268,6 @@ export default function Dashboard() {
           <StreamsCard streams={streams.data} />
         </section>
       )}
-
-      <section aria-labelledby="cameras-heading">
-        <div className="mb-4 flex items-center justify-between">
-          <h2 id="cameras-heading" className="text-lg font-semibold">
-            Cameras
-          </h2>
-          {cameras.data && cameras.data.length > 0 && (
-            <Link to="/cameras" className="text-sm font-medium text-sky-700 hover:text-sky-800">
-              Manage cameras →
-            </Link>
-          )}
-        </div>
-        {cameras.data === undefined && cameras.loading ? (
-          <LoadingState label="Loading cameras…" />
-        ) : cameras.error && !cameras.data ? (
-          <Alert>{describeLoadError(cameras.error)}</Alert>
-        ) : cameras.data && cameras.data.length === 0 ? (
-          <EmptyState
-            icon={<CameraIcon />}
-            title="No cameras yet"
-            description="Add your first IP camera to see its picture and health here."
-            action={
-              <Link to="/cameras/new" className="btn-primary">
-                Add a camera
-              </Link>
-            }
-          />
-        ) : (
-          <div className="grid grid-cols-1 gap-4 sm:grid-cols-2 xl:grid-cols-3">
-            {cameras.data?.map((c) => (
-              <CameraTile key={c.id} camera={c} health={health[c.id]} now={now} />
-            ))}
-          </div>
-        )}
-      </section>
     </>
   );
 }

@@ -3,20 +3,34 @@
 // (the next camera's live view; the program's own output), one big take button per camera,
 // overlays, live status.
 
-import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
+import { MultiviewTile, type Tally } from '../components/Multiview';
+import OnAirBanner from '../components/OnAirBanner';
+import TakeBar, { type Flight } from '../components/TakeBar';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
+import { useCameraHealth, type HealthMap } from '../hooks/useCameraHealth';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLivePrograms } from '../hooks/useLivePrograms';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
-import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
+import { describeOnAir, destinationNames, listWords, timelineProgram } from '../lib/onAir';
 import UplinkBadge from '../components/UplinkBadge';
+import {
+  studio,
+  type EncoderProbe,
+  type Overlay,
+  type PlayerStatus,
+  type Program,
+  type ProgramInput,
+  type ProgramOverlay,
+} from '../api';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -235,10 +249,10 @@ function ProgramDialog({
           {fe.destination_ids && <p className="field-error">{fe.destination_ids}</p>}
         </fieldset>
         <div className="flex justify-end gap-2 pt-2">
-          <button type="button" className="btn-secondary" onClick={onClose}>
+          <button type="button" className="min-h-11 btn-secondary" onClick={onClose}>
             Cancel
           </button>
-          <button type="submit" className="btn-primary" disabled={busy}>
+          <button type="submit" className="min-h-11 btn-primary" disabled={busy}>
             {busy ? 'Saving…' : editing ? 'Save program' : 'Create program'}
           </button>
         </div>
@@ -271,7 +285,7 @@ function PaneTitle({
         </h3>
         {badge}
       </div>
-      <div className="flex min-w-0 items-center gap-2 text-xs text-slate-500">{children}</div>
+      <div className="flex min-w-0 items-center gap-2 text-xs text-slate-600">{children}</div>
     </div>
   );
 }
@@ -287,13 +301,13 @@ function PreviewPane({ camera, pending, onAir }: { camera: Camera | null; pendin
         title="Preview"
         badge={
           camera && (
-            <span className={`${BADGE} bg-emerald-600`} data-testid="preview-camera">
+            <span className={`${BADGE} bg-emerald-700`} data-testid="preview-camera">
               {camera.name}
             </span>
           )
         }
       >
-        {pending && <span className="font-semibold text-amber-600">Pending take…</span>}
+        {pending && <span className="font-semibold text-amber-700">Pending take…</span>}
         {onAir && !pending && <span className="font-semibold text-red-600">Already on air</span>}
       </PaneTitle>
       {camera ? (
@@ -390,115 +404,19 @@ function Metric({ label, value }: { label: string; value: string }) {
   );
 }
 
-function TakeCard({
-  camera,
-  program,
-  presets,
-  previewed,
-  onTake,
-  onPreroll,
-  onPreview,
-  busy,
-}: {
-  camera: Camera;
-  program: Program;
-  presets: Preset[];
-  /** Shown in the Preview pane. */
-  previewed: boolean;
-  onTake: (cameraId: number, presetId?: number) => void;
-  onPreroll: (cameraId: number) => void;
-  onPreview: (cameraId: number) => void;
-  busy: boolean;
-}) {
-  const live = program.live;
-  const cid = camera.id;
-  const onAir = live?.on_air_camera_id === cid;
-  const pending = live?.pending_camera_id === cid;
-  const [preset, setPreset] = useState('');
-  return (
-    <div
-      data-testid="take-card"
-      data-on-air={onAir ? 'true' : 'false'}
-      data-preview={previewed ? 'true' : 'false'}
-      className={`card flex flex-col gap-2 p-3 ${
-        onAir
-          ? 'border-red-500 ring-2 ring-red-500'
-          : pending
-            ? 'border-amber-400 ring-2 ring-amber-400'
-            : previewed
-              ? 'border-emerald-500 ring-2 ring-emerald-500'
-              : ''
-      }`}
-    >
-      <button
-        type="button"
-        className={`btn w-full py-6 text-base ${
-          onAir ? 'bg-red-600 text-white hover:bg-red-700' : 'bg-slate-800 text-white hover:bg-slate-700'
-        }`}
-        disabled={busy || !camera.enabled}
-        onClick={() => onTake(cid, preset ? Number(preset) : undefined)}
-        aria-label={`Take ${camera.name}`}
-      >
-        {camera.name}
-      </button>
-      <div className="flex items-center justify-between gap-2 text-xs">
-        {onAir ? (
-          <span className="font-bold uppercase text-red-600">On air</span>
-        ) : pending ? (
-          <span className="font-semibold text-amber-600">Pending…</span>
-        ) : (
-          <span className="text-slate-400">{camera.type === 'PTZ' ? 'PTZ' : 'Static'}</span>
-        )}
-        <span className="flex items-center gap-1">
-          <button
-            type="button"
-            className={`btn-ghost btn-sm ${previewed ? 'text-emerald-700' : ''}`}
-            onClick={() => onPreview(cid)}
-            aria-label={`Preview ${camera.name}`}
-            aria-pressed={previewed}
-          >
-            Preview
-          </button>
-          <button
-            type="button"
-            className="btn-ghost btn-sm"
-            onClick={() => onPreroll(cid)}
-            aria-label={`Preroll ${camera.name}`}
-          >
-            Preroll
-          </button>
-        </span>
-      </div>
-      {camera.type === 'PTZ' && presets.length > 0 && (
-        <select
-          className="input py-1 text-xs"
-          aria-label={`Preset for ${camera.name}`}
-          value={preset}
-          onChange={(e) => setPreset(e.target.value)}
-        >
-          <option value="">Where it is now</option>
-          {presets.map((p) => (
-            <option key={p.id} value={String(p.id)}>
-              at {p.name}
-            </option>
-          ))}
-        </select>
-      )}
-    </div>
-  );
-}
-
 function ProgramControl({
   program,
   cameras,
   overlays,
   presets,
+  health,
   onChange,
 }: {
   program: Program;
   cameras: Camera[];
   overlays: Overlay[];
   presets: Record<number, Preset[]>;
+  health: HealthMap;
   onChange: (p: Program) => void;
 }) {
   const [note, setNote] = useState<string | null>(null);
@@ -528,19 +446,134 @@ function ProgramControl({
   const onAirId = live?.on_air_camera_id ?? null;
   const onAirCam = cameras.find((c) => c.id === onAirId);
   // Preview: the camera going on air next (a pending take), else the one last selected for
-  // preview (Preview or Preroll on its card), else the first enabled camera not on air.
+  // preview (its picture clicked, or Preroll), else the first enabled camera not on air.
   const [previewId, setPreviewId] = useState<number | null>(null);
   const pendingCam = cameras.find((c) => c.id === live?.pending_camera_id);
   const previewCam =
     pendingCam ?? cameras.find((c) => c.id === previewId) ?? cameras.find((c) => c.enabled && c.id !== onAirId) ?? null;
   const previewPending = pendingCam !== undefined;
+  const prerolled = new Set((live?.ingests ?? []).map((i) => i.camera_id));
+
+  // A take in flight: its request, then (until the camera's first picture) the program's
+  // pending take. A click that cannot be acted on meanwhile is explained, never dropped silently.
+  const [flight, setFlight] = useState<Flight | null>(null);
+  const [takeNotice, setTakeNotice] = useState<string | null>(null);
+  const pendingId = live?.pending_camera_id ?? null;
+  if (flight && flight.phase === 'waiting' && pendingId !== flight.cameraId) setFlight(null);
+  // A take started elsewhere (a timeline, another browser) shows its progress too (untimed).
+  const shownFlight: Flight | null =
+    flight ??
+    (pendingCam
+      ? { cameraId: pendingCam.id, name: pendingCam.name, since: null, phase: 'waiting', withPreset: false }
+      : null);
+
+  const take = async (cid: number, presetId?: number) => {
+    const cam = cameras.find((c) => c.id === cid);
+    if (!cam) return;
+    const secs = (f: Flight) => (f.since === null ? '' : ` (${((Date.now() - f.since) / 1000).toFixed(1)} s)`);
+    if (!running) {
+      setTakeNotice('The program is stopped: start it to take cameras on air.');
+      return;
+    }
+    if (flight?.phase === 'sending') {
+      setTakeNotice(
+        `Not taken: the take of ${flight.name} is still on its way${secs(flight)}. Wait until it is on air, then take ${cam.name}.`,
+      );
+      return;
+    }
+    if (shownFlight && shownFlight.cameraId === cid && presetId === undefined) {
+      setTakeNotice(
+        `${cam.name} is already being taken${secs(shownFlight)}: it goes on air by itself as soon as its first picture arrives.`,
+      );
+      return;
+    }
+    if (onAirId === cid && presetId === undefined) {
+      setTakeNotice(`${cam.name} is already on air.`);
+      return;
+    }
+    setTakeNotice(null);
+    // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
+    if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
+    setFlight({
+      cameraId: cid,
+      name: cam.name,
+      since: Date.now(),
+      phase: 'sending',
+      withPreset: presetId !== undefined,
+    });
+    const r = await action.run(() => studio.take(program.id, cid, presetId));
+    const p = r?.program;
+    if (p) onChange(p);
+    setFlight((f) =>
+      f && f.cameraId === cid && f.phase === 'sending'
+        ? p && p.live?.pending_camera_id === cid
+          ? { ...f, phase: 'waiting' }
+          : null
+        : f,
+    );
+  };
+  const takePreview = () => {
+    if (!previewCam) {
+      setTakeNotice('Nothing in Preview: click a camera’s picture first.');
+      return;
+    }
+    void take(previewCam.id);
+  };
+
+  // The mixer's keys: space takes Preview, 1–9 take that camera. Not while typing or in a dialog.
+  const keys = useRef({ takePreview, take, cameras });
+  useEffect(() => {
+    keys.current = { takePreview, take, cameras };
+  });
+  useEffect(() => {
+    const ignored = (e: KeyboardEvent) =>
+      e.altKey ||
+      e.ctrlKey ||
+      e.metaKey ||
+      (e.target instanceof Element && e.target.closest('input, textarea, select, [contenteditable="true"]') !== null) ||
+      document.querySelector('[role="dialog"]') !== null;
+    const onDown = (e: KeyboardEvent) => {
+      if (e.defaultPrevented || ignored(e)) return;
+      if (e.key === ' ') {
+        // Instead of clicking the focused button: the space bar is the Take of a mixer.
+        e.preventDefault();
+        if (!e.repeat) keys.current.takePreview();
+      } else if (/^[1-9]$/.test(e.key) && !e.repeat) {
+        const cam = keys.current.cameras[Number(e.key) - 1];
+        if (cam) {
+          e.preventDefault();
+          void keys.current.take(cam.id);
+        }
+      }
+    };
+    const onUp = (e: KeyboardEvent) => {
+      if (e.key === ' ' && !ignored(e)) e.preventDefault();
+    };
+    window.addEventListener('keydown', onDown);
+    window.addEventListener('keyup', onUp);
+    return () => {
+      window.removeEventListener('keydown', onDown);
+      window.removeEventListener('keyup', onUp);
+    };
+  }, []);
+
+  const tallyOf = (c: Camera): Tally =>
+    c.id === onAirId && !live?.slate_active
+      ? 'program'
+      : c.id === pendingId
+        ? 'pending'
+        : previewCam?.id === c.id
+          ? 'preview'
+          : 'none';
 
   return (
-    <section className="space-y-6" aria-label={`Program ${program.name}`}>
+    // On a phone the Take bar comes after the tiles and stays at the bottom of the screen, under
+    // the thumb, while they scroll past; from `sm` up everything is in document order.
+    <section className="flex flex-col gap-6" aria-label={`Program ${program.name}`}>
       {error && <Alert>{error}</Alert>}
       {note && <Alert kind="success">{note}</Alert>}
 
-      <div className="grid gap-4 lg:grid-cols-2">
+      <div className="order-1 grid gap-4 sm:order-none lg:grid-cols-2">
         <PreviewPane
           camera={previewCam}
           pending={previewPending}
@@ -549,37 +582,43 @@ function ProgramControl({
         <ProgramPane program={program} onAirCam={onAirCam} />
       </div>
 
-      <div>
-        <div className="mb-2 flex items-center justify-between gap-2">
-          <h3 className="text-sm font-semibold">Cameras</h3>
-          <button
-            type="button"
-            className="btn-secondary px-3 py-1 text-xs"
-            disabled={busy || !running || live?.slate_active === true}
-            onClick={() => void act(() => studio.slate(program.id))}
-            aria-label="Cut to the slate"
-            title={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
-          >
-            Slate
-          </button>
-        </div>
+      <div className="sticky bottom-0 z-20 order-3 bg-slate-50/95 py-2 sm:static sm:order-none sm:bg-transparent sm:py-0">
+        <TakeBar
+          previewName={previewCam?.name ?? null}
+          canTake={cameras.length > 0}
+          running={running}
+          flight={shownFlight}
+          held={live?.held === true}
+          notice={takeNotice}
+          onTake={takePreview}
+          onSlate={() => void act(() => studio.slate(program.id))}
+          slateDisabled={busy || !running || live?.slate_active === true}
+          slateTitle={`Cut to the slate (“${program.slate_text}”); take a camera to come back`}
+        />
+      </div>
+
+      <div className="order-2 sm:order-none">
+        <h3 className="mb-2 text-sm font-semibold">Cameras</h3>
         {cameras.length === 0 ? (
           <p className="text-sm text-slate-500">No cameras yet.</p>
         ) : (
-          <div className="grid grid-cols-2 gap-3 sm:grid-cols-3 lg:grid-cols-4">
-            {cameras.map((c) => (
-              <TakeCard
+          <div className="grid grid-cols-2 gap-3 sm:gap-4 lg:grid-cols-3 xl:grid-cols-4" data-testid="multiview">
+            {cameras.map((c, i) => (
+              <MultiviewTile
                 key={c.id}
                 camera={c}
-                program={program}
-                presets={presets[c.id] ?? []}
+                index={i + 1}
+                health={health[c.id]}
+                tally={tallyOf(c)}
+                prerolled={prerolled.has(c.id) && c.id !== onAirId}
                 previewed={previewCam !== null && previewCam.id === c.id}
-                busy={busy || !running}
-                onTake={(cid, pid) => {
-                  // A cut, as on a vision mixer: the camera leaving the air goes to Preview.
-                  if (previewCam && previewCam.id === cid && onAirId !== null && onAirId !== cid) setPreviewId(onAirId);
-                  void act(() => studio.take(program.id, cid, pid));
+                presets={presets[c.id] ?? []}
+                running={running}
+                onPreview={(cid) => {
+                  setTakeNotice(null);
+                  setPreviewId(cid);
                 }}
+                onTake={(cid, pid) => void take(cid, pid)}
                 onPreroll={(cid) => {
                   setPreviewId(cid);
                   void act(
@@ -587,15 +626,13 @@ function ProgramControl({
                     `Preroll started for ${cameras.find((x) => x.id === cid)?.name}.`,
                   );
                 }}
-                onPreview={setPreviewId}
               />
             ))}
           </div>
         )}
-        {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
       </div>
 
-      <div className="grid gap-6 lg:grid-cols-3">
+      <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">
           <h3 className="mb-3 text-sm font-semibold">Output</h3>
           {live ? (
@@ -639,14 +676,14 @@ function ProgramControl({
             <ul className="space-y-1">
               {overlays.map((o) => (
                 <li key={o.id}>
-                  <label className="flex items-center gap-2 text-sm">
+                  <label className="flex min-h-11 items-center gap-2 text-sm">
                     <input
                       type="checkbox"
                       checked={visibleOf(o)}
                       disabled={busy}
                       onChange={(e) => toggleOverlay(o, e.target.checked)}
                     />
-                    {o.name} <span className="text-xs text-slate-400">{o.kind}</span>
+                    {o.name} <span className="text-xs text-slate-500">{o.kind}</span>
                   </label>
                 </li>
               ))}
@@ -667,7 +704,7 @@ function ProgramControl({
                     <td className="py-1 pr-2">{o.destination}</td>
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
-                      {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
+                      {o.restarts > 0 && <span className="ml-1 text-xs text-slate-500">({o.restarts} restarts)</span>}
                       <UplinkBadge uplink={o.uplink} />
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">
@@ -684,10 +721,10 @@ function ProgramControl({
                     className="border-t border-slate-100 align-top"
                   >
                     <td className="py-1 pr-2">
-                      <span className="text-xs text-slate-400">Camera</span> {i.camera}
+                      <span className="text-xs text-slate-500">Camera</span> {i.camera}
                     </td>
                     <td className="py-1 pr-2">
-                      <StateDot state={i.state} /> <span className="text-xs text-slate-400">{i.frames} frames</span>
+                      <StateDot state={i.state} /> <span className="text-xs text-slate-500">{i.frames} frames</span>
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">{i.last_error ?? ''}</td>
                   </tr>
@@ -705,6 +742,41 @@ function ProgramControl({
 
 // ---------- page ----------
 
+/** What stopping a program takes off air, named. */
+function StopMessage({
+  program,
+  destinations,
+  timeline,
+}: {
+  program: Program;
+  destinations: Destination[] | undefined;
+  /** The timeline playing through this program, stopped with it. */
+  timeline: string | null;
+}) {
+  const names = destinationNames(program.destination_ids, destinations);
+  return (
+    <>
+      {timeline && (
+        <p className="mb-2" data-testid="stops-timeline">
+          The timeline “{timeline}” plays through this program: it stops too (its next cut would start the program
+          again).
+        </p>
+      )}
+      <p>
+        “{program.name}” stops encoding and its stream ends.{' '}
+        {names.length > 0 ? (
+          <>
+            These destinations go off air: <strong data-testid="off-air-destinations">{listWords(names)}</strong>.
+          </>
+        ) : (
+          'It sends to no destination.'
+        )}
+      </p>
+      <p className="mt-2">A platform such as YouTube may end the broadcast when the stream stops.</p>
+    </>
+  );
+}
+
 export default function ProgramPage() {
   const programs = useLivePrograms();
   const destinations = useLoad(() => api.listDestinations(), []);
@@ -713,6 +785,14 @@ export default function ProgramPage() {
   const [presets, setPresets] = useState<Record<number, Preset[]>>({});
   const [selectedId, setSelectedId] = useState<number | null>(null);
   const [editing, setEditing] = useState<Program | 'new' | null>(null);
+  const [stopping, setStopping] = useState<Program | null>(null);
+  const { health } = useCameraHealth();
+  const streams = useLiveStreams();
+  // The timeline playing, if any, for the on-air sentence.
+  const [player, setPlayer] = useState<PlayerStatus | null>(null);
+  useEffect(() => {
+    studio.playerStatus().then(setPlayer, () => undefined);
+  }, []);
 
   const list = programs.data ?? [];
   const selected = list.find((p) => p.id === selectedId) ?? list.find((p) => p.live) ?? list[0] ?? null;
@@ -721,7 +801,11 @@ export default function ProgramPage() {
   const reloadCameras = cameras.reload;
   const reloadOverlays = overlays.reload;
   useEvents(
-    { camera_changed: () => void reloadCameras(), overlay_changed: () => void reloadOverlays() },
+    {
+      camera_changed: () => void reloadCameras(),
+      overlay_changed: () => void reloadOverlays(),
+      timeline_position: (d) => setPlayer(d as PlayerStatus),
+    },
     {
       onResync: () => {
         void reloadCameras();
@@ -755,6 +839,13 @@ export default function ProgramPage() {
     describe: (e) => sentence(errorText(e)),
   });
 
+  // The timeline playing through `p` (timelines play through the running program with the
+  // lowest id).
+  const drivingTimeline = (p: Program): { id: string; name: string } | null =>
+    player?.state === 'playing' && player.timeline_id && timelineProgram(list)?.id === p.id
+      ? { id: player.timeline_id, name: player.timeline_name ?? player.timeline_id }
+      : null;
+
   const destName = useMemo(() => {
     const m = new Map((destinations.data ?? []).map((d) => [d.id, d.name]));
     return (ids: number[]) => ids.map((i) => m.get(i) ?? `#${i}`).join(', ');
@@ -770,10 +861,20 @@ export default function ProgramPage() {
         title="Program"
         description="One continuous output: switch cameras on air without interrupting the stream."
         actions={
-          <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+          <button type="button" className="btn-primary min-h-11" onClick={() => setEditing('new')}>
             New program
           </button>
         }
+      />
+      <OnAirBanner
+        loading={!programs.data || !streams.data}
+        lines={describeOnAir({
+          programs: list,
+          streams: streams.data ?? [],
+          destinations: destinations.data,
+          cameras: cameras.data ?? [],
+          player,
+        })}
       />
       {error && (
         <div className="mb-4">
@@ -785,7 +886,7 @@ export default function ProgramPage() {
           title="No program yet"
           description="A program sends one continuous stream to your destinations; cameras are taken on air without restarting it."
           action={
-            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+            <button type="button" className="min-h-11 btn-primary" onClick={() => setEditing('new')}>
               Create your first program
             </button>
           }
@@ -799,14 +900,14 @@ export default function ProgramPage() {
                 data-testid="program-row"
                 className={`flex flex-wrap items-center gap-3 px-4 py-3 ${selected?.id === p.id ? 'bg-sky-50' : ''}`}
               >
-                <button type="button" className="min-w-0 flex-1 text-left" onClick={() => setSelectedId(p.id)}>
+                <button type="button" className="min-h-11 min-w-0 flex-1 text-left" onClick={() => setSelectedId(p.id)}>
                   <span className="font-medium">{p.name}</span>{' '}
                   {p.live ? (
                     <span className="ml-2 rounded bg-red-600 px-1.5 py-0.5 text-xs font-bold text-white">LIVE</span>
                   ) : (
                     <span className="ml-2 rounded bg-slate-200 px-1.5 py-0.5 text-xs text-slate-600">stopped</span>
                   )}
-                  <span className="block text-xs text-slate-500">
+                  <span className="block text-xs text-slate-600">
                     {p.width}×{p.height} · {p.fps} fps · {p.video_bitrate_kbps} kbit/s · {p.encoder} →{' '}
                     {destName(p.destination_ids)}
                   </span>
@@ -814,16 +915,16 @@ export default function ProgramPage() {
                 {p.live ? (
                   <button
                     type="button"
-                    className="btn-danger btn-sm"
+                    className="btn-danger btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.stopProgram(p.id))}
+                    onClick={() => setStopping(p)}
                   >
                     Stop
                   </button>
                 ) : (
                   <button
                     type="button"
-                    className="btn-primary btn-sm"
+                    className="btn-primary btn-sm min-h-11"
                     disabled={busy}
                     onClick={() => {
                       setSelectedId(p.id);
@@ -835,7 +936,7 @@ export default function ProgramPage() {
                 )}
                 <button
                   type="button"
-                  className="btn-secondary btn-sm"
+                  className="btn-secondary btn-sm min-h-11"
                   disabled={!!p.live}
                   onClick={() => setEditing(p)}
                   aria-label={`Edit ${p.name}`}
@@ -844,7 +945,7 @@ export default function ProgramPage() {
                 </button>
                 <button
                   type="button"
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   disabled={!!p.live}
                   onClick={() => del.ask(p)}
                   aria-label={`Delete ${p.name}`}
@@ -862,6 +963,7 @@ export default function ProgramPage() {
                 cameras={cameras.data ?? []}
                 overlays={overlays.data ?? []}
                 presets={presets}
+                health={health}
                 onChange={settle}
               />
             </>
@@ -880,6 +982,34 @@ export default function ProgramPage() {
             });
             setSelectedId(p.id);
             setEditing(null);
+          }}
+        />
+      )}
+      {stopping && (
+        <ConfirmDialog
+          title="Stop the program?"
+          message={
+            <StopMessage
+              program={stopping}
+              destinations={destinations.data}
+              timeline={drivingTimeline(stopping)?.name ?? null}
+            />
+          }
+          confirmLabel="Stop program"
+          busy={busy}
+          error={error}
+          onCancel={() => setStopping(null)}
+          onConfirm={() => {
+            const driving = drivingTimeline(stopping);
+            void (async () => {
+              if (driving) {
+                const stopped = await action.run(() => studio.stopTimeline(driving.id));
+                if (stopped === undefined) return;
+                setPlayer(stopped);
+              }
+              await run(() => studio.stopProgram(stopping.id));
+              setStopping(null);
+            })();
           }}
         />
       )}

@@ -14,6 +14,7 @@ import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
+import { listWords } from '../lib/onAir';
 import { audioLabel, formatBitrate, formatFps } from '../lib/streaming';
 
 function LastError({ text }: { text: string | null }) {
@@ -32,7 +33,7 @@ function LastError({ text }: { text: string | null }) {
       {long && (
         <button
           type="button"
-          className="shrink-0 text-xs font-medium text-sky-700 hover:text-sky-800"
+          className="min-h-11 min-w-11 shrink-0 text-xs font-medium text-sky-700 hover:text-sky-800"
           onClick={() => setOpen((o) => !o)}
           aria-expanded={open}
         >
@@ -134,6 +135,8 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
     if (s) onChanged(s);
   };
 
+  const [confirmStop, setConfirmStop] = useState(false);
+  const offAir = stream.destination_ids.map((id) => destinations[id]?.name ?? `Destination ${id}`);
   const lockedTitle = stopped ? undefined : 'Stop the stream to change it';
   return (
     <article className="card overflow-hidden" data-testid="stream-card" aria-label={`Stream ${stream.name}`}>
@@ -146,7 +149,10 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           <p className="mt-1 flex flex-wrap items-center gap-x-1.5 text-sm text-slate-500">
             <CameraIcon className="h-4 w-4" />
             {camera ? (
-              <Link to={`/cameras/${camera.id}`} className="font-medium text-slate-700 hover:text-sky-700">
+              <Link
+                to={`/cameras/${camera.id}`}
+                className="inline-flex min-h-11 min-w-11 items-center font-medium text-slate-700 hover:text-sky-700"
+              >
                 {camera.name}
               </Link>
             ) : (
@@ -161,14 +167,19 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
         </div>
         <div className="flex flex-wrap items-center gap-2">
           {stopped ? (
-            <button type="button" className="btn-primary" onClick={() => void run('start')} disabled={busy !== null}>
+            <button
+              type="button"
+              className="min-h-11 btn-primary"
+              onClick={() => void run('start')}
+              disabled={busy !== null}
+            >
               {busy === 'start' ? 'Starting…' : 'Start'}
             </button>
           ) : (
             <button
               type="button"
-              className="btn bg-slate-800 text-white shadow-sm hover:bg-slate-900"
-              onClick={() => void run('stop')}
+              className="min-h-11 btn bg-slate-800 text-white shadow-sm hover:bg-slate-900"
+              onClick={() => setConfirmStop(true)}
               disabled={busy !== null}
             >
               {busy === 'stop' ? 'Stopping…' : 'Stop'}
@@ -176,7 +187,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           )}
           <button
             type="button"
-            className="btn-secondary"
+            className="min-h-11 btn-secondary"
             onClick={() => onEdit(stream)}
             disabled={!stopped || busy !== null}
             title={lockedTitle}
@@ -186,7 +197,7 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
           </button>
           <button
             type="button"
-            className="btn-secondary text-red-600 hover:bg-red-50"
+            className="min-h-11 btn-secondary text-red-600 hover:bg-red-50"
             onClick={() => onDelete(stream)}
             disabled={!stopped || busy !== null}
             title={lockedTitle}
@@ -222,6 +233,33 @@ function StreamCard({ stream, camera, preset, destinations, onChanged, onEdit, o
       <div className="px-1 pb-2">
         <OutputsTable stream={stream} destinations={destinations} />
       </div>
+      {confirmStop && (
+        <ConfirmDialog
+          title="Stop the stream?"
+          message={
+            <>
+              <p>
+                “{stream.name}” stops sending {camera ? camera.name : 'its camera'}.{' '}
+                {offAir.length > 0 && (
+                  <>
+                    These destinations go off air:{' '}
+                    <strong className="text-slate-900" data-testid="off-air-destinations">
+                      {listWords(offAir)}
+                    </strong>
+                    .
+                  </>
+                )}
+              </p>
+              <p className="mt-2">A platform such as YouTube may end the broadcast when the stream stops.</p>
+            </>
+          }
+          confirmLabel="Stop stream"
+          busy={busy === 'stop'}
+          error={stop.error ? mapApiError(stop.error, []).form : null}
+          onCancel={() => setConfirmStop(false)}
+          onConfirm={() => void run('stop').then(() => setConfirmStop(false))}
+        />
+      )}
     </article>
   );
 }
@@ -244,7 +282,7 @@ function SetupChecklist({ cameras, destinations }: { cameras: number; destinatio
         <p className="text-sm text-slate-500">{text}</p>
       </div>
       {!done && (
-        <Link to={to} className="btn-secondary btn-sm shrink-0">
+        <Link to={to} className="min-h-11 btn-secondary btn-sm shrink-0">
           {action}
         </Link>
       )}
@@ -360,7 +398,7 @@ export default function Streams() {
           title="No streams yet"
           description="Create a stream to send a camera’s picture to one or more of your destinations. Video is copied as the camera sends it, so streaming costs almost no CPU."
           action={
-            <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
+            <button type="button" className="min-h-11 btn-primary" onClick={() => setEditing('new')}>
               Create your first stream
             </button>
           }
@@ -405,7 +443,7 @@ export default function Streams() {
           streams && streams.length > 0 ? (
             <button
               type="button"
-              className="btn-primary"
+              className="min-h-11 btn-primary"
               onClick={() => {
                 setNotice(null);
                 setEditing('new');

@@ -3,22 +3,29 @@
 
 import { useCallback, useEffect, useMemo, useRef, useState, type ChangeEvent, type FormEvent } from 'react';
 import { ApiError, api, type Camera, type Preset } from '../api';
+import ImportPlanDialog, { needsChoices } from '../components/ImportPlanDialog';
 import { ConfirmDialog, Modal } from '../components/Modal';
+import OnAirBanner from '../components/OnAirBanner';
 import { Alert, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
+import { useLivePrograms } from '../hooks/useLivePrograms';
+import { useLiveStreams } from '../hooks/useLiveStreams';
 import { useLoad } from '../hooks/useLoad';
 import { upsert } from '../lib/collections';
+import { describeOnAir, destinationNames, listWords, timelineProgram } from '../lib/onAir';
 import { describeLoadError, mapApiError } from '../lib/errors';
 import { formatMs, locatePath, movedStart, newClipId, rulerTicks } from '../lib/timeline';
 import {
   studio,
   type Clip,
+  type ImportPlan,
   type ImportResult,
   type Issue,
   type Overlay,
   type PlayerStatus,
+  type Program,
   type Timeline,
   type Track,
 } from '../api';
@@ -49,11 +56,30 @@ function IssueList({ title, issues, kind }: { title: string; issues: Issue[]; ki
 
 // ---------- import ----------
 
-function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) {
+function ImportPanel({ cameras, onImported }: { cameras: Camera[]; onImported: (r: ImportResult) => void }) {
   const [report, setReport] = useState<ImportResult | null>(null);
-  const importing = useAction(async (file: File) => studio.importTimeline(await file.text()));
+  // A file whose cameras need choices: the plan is shown before anything is written.
+  const [planned, setPlanned] = useState<{ segment: unknown; plan: ImportPlan } | null>(null);
+  const importing = useAction(async (file: File) => {
+    const text = await file.text();
+    let segment: unknown;
+    try {
+      segment = JSON.parse(text);
+    } catch {
+      // Not JSON: the appliance says what is wrong with it.
+      return studio.importTimeline(text);
+    }
+    const plan = await studio.planImport(segment);
+    if (needsChoices(plan)) return { segment, plan };
+    return studio.importTimeline(text);
+  });
   const error = importing.error ? errorWithPath(importing.error) : null;
   const busy = importing.busy;
+  const done = (r: ImportResult) => {
+    setPlanned(null);
+    setReport(r);
+    onImported(r);
+  };
   const onFile = async (e: ChangeEvent<HTMLInputElement>) => {
     const file = e.target.files?.[0];
     e.target.value = '';
@@ -61,8 +87,8 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
     setReport(null);
     const r = await importing.run(file);
     if (!r) return;
-    setReport(r);
-    onImported(r);
+    if ('plan' in r) setPlanned(r);
+    else done(r);
   };
   return (
     <div className="card mb-6 space-y-3 p-4">
@@ -74,10 +100,11 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
           id="timeline-import"
           type="file"
           accept=".json,application/json"
+          className="min-h-11 max-w-full text-sm"
           onChange={(e) => void onFile(e)}
           disabled={busy}
         />
-        {busy && <span className="text-sm text-slate-500">Importing…</span>}
+        {busy && <span className="text-sm text-slate-500">Reading…</span>}
       </div>
       {error && <IssueList title="The file was not imported" issues={[error]} kind="error" />}
       {report && (
@@ -85,11 +112,11 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
           <Alert kind="success" title={`Imported “${report.timeline.name}” (${report.format} format)`}>
             {report.created_cameras.length > 0 ? (
               <>
-                New cameras:
+                New cameras, disabled until you enable them on the Cameras page:
                 <ul className="list-disc pl-5">
                   {report.created_cameras.map((c) => (
                     <li key={c.id}>
-                      {c.name} <span className="text-xs opacity-75">{c.address}</span>
+                      {c.name} <span className="break-all text-xs opacity-75">{c.address}</span>
                     </li>
                   ))}
                 </ul>
@@ -98,11 +125,20 @@ function ImportPanel({ onImported }: { onImported: (r: ImportResult) => void }) 
               'Every source matched an existing camera.'
             )}
             {report.credentials_moved.length > 0 && (
-              <p className="mt-1 text-xs">Credentials sealed from: {report.credentials_moved.join(', ')}</p>
+              <p className="mt-1 text-xs">Credentials taken out of the file: {report.credentials_moved.join(', ')}</p>
             )}
           </Alert>
           <IssueList title="Warnings" issues={report.warnings} kind="warning" />
         </div>
+      )}
+      {planned && (
+        <ImportPlanDialog
+          segment={planned.segment}
+          initial={planned.plan}
+          cameras={cameras}
+          onImported={done}
+          onClose={() => setPlanned(null)}
+        />
       )}
     </div>
   );
@@ -362,17 +398,17 @@ function ClipDialog({
         </div>
         <div className="flex justify-between gap-2 pt-2">
           {existing ? (
-            <button type="button" className="btn-danger" onClick={onDelete}>
+            <button type="button" className="min-h-11 btn-danger" onClick={onDelete}>
               Delete clip
             </button>
           ) : (
             <span />
           )}
           <div className="flex gap-2">
-            <button type="button" className="btn-secondary" onClick={onClose}>
+            <button type="button" className="min-h-11 btn-secondary" onClick={onClose}>
               Cancel
             </button>
-            <button type="submit" className="btn-primary">
+            <button type="submit" className="min-h-11 btn-primary">
               {existing ? 'Apply' : 'Add clip'}
             </button>
           </div>
@@ -560,7 +596,7 @@ function Editor({
         </div>
         <button
           type="button"
-          className="btn-secondary"
+          className="min-h-11 btn-secondary"
           onClick={() => setTarget({ track: 0, clip: null })}
           disabled={t.tracks.length === 0}
         >
@@ -568,7 +604,7 @@ function Editor({
         </button>
         <button
           type="button"
-          className="btn-secondary"
+          className="min-h-11 btn-secondary"
           onClick={() =>
             update(
               (n) =>
@@ -583,10 +619,10 @@ function Editor({
         >
           Add overlay track
         </button>
-        <button type="button" className="btn-primary" onClick={() => void save()} disabled={busy || !dirty}>
+        <button type="button" className="min-h-11 btn-primary" onClick={() => void save()} disabled={busy || !dirty}>
           {busy ? 'Saving…' : 'Save'}
         </button>
-        <button type="button" className="btn-ghost" onClick={onClose}>
+        <button type="button" className="min-h-11 btn-ghost" onClick={onClose}>
           Close
         </button>
       </div>
@@ -698,6 +734,14 @@ export default function TimelinesPage() {
   const overlays = useLoad(() => studio.listOverlays().catch(() => [] as Overlay[]), []);
   const [player, setPlayer] = useState<PlayerStatus | null>(null);
   const [editingId, setEditingId] = useState<string | null>(null);
+  const programs = useLivePrograms();
+  const streams = useLiveStreams();
+  const destinations = useLoad(() => api.listDestinations(), []);
+  const [starting, setStarting] = useState<{ timeline: Timeline; program: Program | null; disabled: Camera[] } | null>(
+    null,
+  );
+  const [stopping, setStopping] = useState<{ timeline: Timeline; program: Program | null } | null>(null);
+  const [after, setAfter] = useState<'keep' | 'slate' | 'stop'>('keep');
 
   const loadPlayer = useCallback(() => {
     studio
@@ -752,6 +796,53 @@ export default function TimelinesPage() {
     setEditingId(created.id ?? null);
   };
 
+  const programList = programs.data ?? [];
+  // Timelines play through the running program with the lowest id, else the first one, which
+  // a start starts: say so, with where it goes, before anything goes on air.
+  const askStart = async (t: Timeline) => {
+    // Not loaded yet: ask now rather than start a program without saying so.
+    const current = programs.data ?? (await action.run(() => studio.listPrograms()));
+    if (!current) return;
+    const through = timelineProgram(current);
+    const used = new Set(
+      t.tracks.flatMap((tr) => tr.clips).flatMap((c) => (c.source?.type === 'camera' ? [c.source.camera_id] : [])),
+    );
+    const disabled = (cameras.data ?? []).filter((c) => used.has(c.id) && !c.enabled);
+    const program = through && !through.live ? through : null;
+    if (program || disabled.length > 0) setStarting({ timeline: t, program, disabled });
+    else void run(() => studio.startTimeline(t.id));
+  };
+  const confirmStart = async () => {
+    if (!starting) return;
+    if (starting.program) {
+      const p = await action.run(() => studio.startProgram(starting.program!.id));
+      if (!p) return;
+      programs.settle(p);
+    }
+    await run(() => studio.startTimeline(starting.timeline.id));
+    setStarting(null);
+  };
+  const askStop = (t: Timeline) => {
+    const through = programList.filter((p) => p.live).sort((a, b) => a.id - b.id)[0] ?? null;
+    setAfter('keep');
+    setStopping({ timeline: t, program: through });
+  };
+  const confirmStop = async () => {
+    if (!stopping) return;
+    const stopped = await action.run(() => studio.stopTimeline(stopping.timeline.id));
+    if (!stopped) return;
+    setPlayer(stopped);
+    const p = stopping.program;
+    if (p && after === 'slate') {
+      const r = await action.run(() => studio.slate(p.id));
+      if (r) programs.settle(r);
+    } else if (p && after === 'stop') {
+      const r = await action.run(() => studio.stopProgram(p.id));
+      if (r) programs.settle(r);
+    }
+    setStopping(null);
+  };
+
   const del = useConfirmDelete((t: Timeline) => studio.deleteTimeline(t.id ?? ''), {
     onDeleted: (t) => {
       setTimelines((prev) => (prev ?? []).filter((x) => x.id !== t.id));
@@ -772,12 +863,23 @@ export default function TimelinesPage() {
         title="Timelines"
         description="Camera shots and overlays on a schedule, played through the program."
         actions={
-          <button type="button" className="btn-primary" onClick={() => void newTimeline()} disabled={busy}>
+          <button type="button" className="min-h-11 btn-primary" onClick={() => void newTimeline()} disabled={busy}>
             New timeline
           </button>
         }
       />
+      <OnAirBanner
+        loading={!programs.data || !streams.data}
+        lines={describeOnAir({
+          programs: programList,
+          streams: streams.data ?? [],
+          destinations: destinations.data,
+          cameras: cameras.data ?? [],
+          player,
+        })}
+      />
       <ImportPanel
+        cameras={cameras.data ?? []}
         onImported={(r) => {
           setTimelines((prev) => upsert(prev, r.timeline));
           if (r.created_cameras.length > 0) void cameras.reload();
@@ -801,7 +903,7 @@ export default function TimelinesPage() {
                 data-testid="timeline-row"
                 className={`flex flex-wrap items-center gap-3 px-4 py-3 ${editingId === t.id ? 'bg-sky-50' : ''}`}
               >
-                <div className="min-w-0 flex-1">
+                <div className="w-full min-w-0 flex-1 sm:w-auto">
                   <p className="font-medium">
                     {t.name}
                     {playing && (
@@ -820,18 +922,19 @@ export default function TimelinesPage() {
                 {playing ? (
                   <button
                     type="button"
-                    className="btn-danger btn-sm"
+                    className="btn-danger btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.stopTimeline(t.id))}
+                    onClick={() => askStop(t)}
+                    aria-label={`Stop ${t.name}`}
                   >
                     Stop
                   </button>
                 ) : (
                   <button
                     type="button"
-                    className="btn-primary btn-sm"
+                    className="btn-primary btn-sm min-h-11"
                     disabled={busy}
-                    onClick={() => void run(() => studio.startTimeline(t.id))}
+                    onClick={() => void askStart(t)}
                     aria-label={`Start ${t.name}`}
                   >
                     Start
@@ -839,14 +942,14 @@ export default function TimelinesPage() {
                 )}
                 <button
                   type="button"
-                  className="btn-secondary btn-sm"
+                  className="btn-secondary btn-sm min-h-11"
                   onClick={() => setEditingId(t.id)}
                   aria-label={`Edit ${t.name}`}
                 >
                   Edit
                 </button>
                 <a
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   href={`/api/timelines/${encodeURIComponent(t.id)}/export`}
                   aria-label={`Export ${t.name}`}
                 >
@@ -854,7 +957,7 @@ export default function TimelinesPage() {
                 </a>
                 <button
                   type="button"
-                  className="btn-ghost btn-sm"
+                  className="btn-ghost btn-sm min-h-11"
                   disabled={playing}
                   onClick={() => del.ask(t)}
                   aria-label={`Delete ${t.name}`}
@@ -875,6 +978,82 @@ export default function TimelinesPage() {
           player={player}
           onClose={() => setEditingId(null)}
           onSaved={(s) => setTimelines((prev) => upsert(prev, s))}
+        />
+      )}
+      {starting && (
+        <ConfirmDialog
+          title={`Start “${starting.timeline.name}”?`}
+          message={
+            <>
+              {starting.program && (
+                <p data-testid="start-program-note">
+                  No program is on air. The timeline plays through the program “{starting.program.name}”, which starts
+                  now and goes live on{' '}
+                  <strong className="text-slate-900" data-testid="on-air-destinations">
+                    {listWords(destinationNames(starting.program.destination_ids, destinations.data)) ||
+                      'no destination'}
+                  </strong>
+                  .
+                </p>
+              )}
+              {starting.disabled.length > 0 && (
+                <p className="mt-2 text-amber-800">
+                  Disabled cameras show the slate instead of a picture:{' '}
+                  {listWords(starting.disabled.map((c) => c.name))}. Enable them on the Cameras page first.
+                </p>
+              )}
+            </>
+          }
+          confirmLabel={starting.program ? 'Start program and timeline' : 'Start timeline'}
+          busy={busy}
+          error={error}
+          onCancel={() => setStarting(null)}
+          onConfirm={() => void confirmStart()}
+        />
+      )}
+      {stopping && (
+        <ConfirmDialog
+          title={`Stop “${stopping.timeline.name}”?`}
+          message={
+            stopping.program ? (
+              <fieldset className="space-y-2">
+                <legend className="mb-2">
+                  The program “{stopping.program.name}” stays on air unless you stop it too. Afterwards:
+                </legend>
+                {(
+                  [
+                    ['keep', 'Leave the program on air on the last camera'],
+                    ['slate', 'Leave the program on air showing the slate'],
+                    [
+                      'stop',
+                      `Stop the program too (${
+                        listWords(destinationNames(stopping.program.destination_ids, destinations.data)) ||
+                        'no destination'
+                      } go${stopping.program.destination_ids.length === 1 ? 'es' : ''} off air)`,
+                    ],
+                  ] as const
+                ).map(([value, label]) => (
+                  <label key={value} className="flex min-h-11 items-center gap-2">
+                    <input
+                      type="radio"
+                      name="after-stop"
+                      value={value}
+                      checked={after === value}
+                      onChange={() => setAfter(value)}
+                    />
+                    {label}
+                  </label>
+                ))}
+              </fieldset>
+            ) : (
+              'The timeline stops; no program is on air.'
+            )
+          }
+          confirmLabel="Stop timeline"
+          busy={busy}
+          error={error}
+          onCancel={() => setStopping(null)}
+          onConfirm={() => void confirmStop()}
         />
       )}
       {del.target && (

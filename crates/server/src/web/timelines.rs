@@ -15,7 +15,8 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
 use crate::services::timelines::{
-    ImportResult, PlayOrigin, PlayerStatus, ScheduleInput, TimelineView,
+    ImportPlan, ImportResult, ImportWithChoices, PlayOrigin, PlayerStatus, ScheduleInput,
+    TimelineView,
 };
 use crate::state::AppState;
 
@@ -24,6 +25,7 @@ pub fn router() -> Routes {
         .route("/api/timelines", get(list).post(create))
         .route("/api/timelines/validate", post(validate))
         .route("/api/timelines/import", post(import))
+        .route("/api/timelines/import/plan", post(plan_import))
         .route("/api/timelines/{id}", get(read).put(update).delete(remove))
         .route("/api/timelines/{id}/cues", get(cues))
         .route("/api/timelines/{id}/export", get(export))
@@ -129,31 +131,80 @@ pub struct ImportQuery {
 }
 
 /// Imports a VistterStudio segment file exactly as the studio writes it (flat or declared
-/// shape). Credentials in stream addresses are sealed; unknown addresses become new cameras.
+/// shape), or `{segment, cameras}`: the file with a choice for each camera it refers to that
+/// needs one (see `POST /api/timelines/import/plan`). Credentials in stream addresses are
+/// sealed; cameras made for unknown addresses start disabled, so none is contacted until the
+/// user enables it. All or nothing: one transaction.
 #[utoipa::path(post, path = "/api/timelines/import", tag = "timelines", operation_id = "import_timeline", params(ImportQuery),
-    request_body(content = Object, description = "A VistterStudio segment file (a JSON object), sent as application/json"),
+    request_body(content = ImportBody, description = "A VistterStudio segment file (a JSON object), or `{segment, cameras}`, sent as application/json"),
     responses((status = 201, body = ImportResult), (status = 400, body = ErrorBody, description = "Not JSON, not an object, or a bad query"),
-        (status = 409, body = ErrorBody, description = "A timeline has this id or name"),
+        (status = 409, body = ErrorBody, description = "A timeline has this id or name, or a camera the name asked for a new one"),
         (status = 413, body = ErrorBody, description = "The file is over 1 MiB"),
         (status = 415, body = ErrorBody, description = "The Content-Type is not application/json"),
-        (status = 422, body = ErrorBody, description = "Not a segment file, or (with create_cameras=false) stream addresses no camera has")))]
+        (status = 422, body = ErrorBody, description = "Not a segment file; (with create_cameras=false) stream addresses no camera has; a camera reference without a choice, or a choice naming no reference or no camera")))]
 pub async fn import(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     ApiQuery(q): ApiQuery<ImportQuery>,
-    ApiJson(SegmentFile(doc)): ApiJson<SegmentFile>,
+    ApiJson(body): ApiJson<ImportBody>,
 ) -> ApiResult<(StatusCode, Json<ImportResult>)> {
+    let (doc, choices) = body.split()?;
     let result = state
         .timelines
-        .import(doc, q.create_cameras.unwrap_or(true), Some(user.id))
+        .import(
+            doc,
+            choices.as_deref(),
+            q.create_cameras.unwrap_or(true),
+            Some(user.id),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(result)))
 }
 
-/// A segment file, whichever of the studio's shapes: read whole, checked by the import.
+/// What importing the file (with these choices) would do, without doing it: every camera it
+/// refers to (addresses without credentials), what each becomes (a configured camera, or a new
+/// disabled one), and the error the import would answer. Nothing is written and no camera is
+/// contacted.
+#[utoipa::path(post, path = "/api/timelines/import/plan", tag = "timelines", operation_id = "plan_timeline_import",
+    request_body(content = ImportBody, description = "A VistterStudio segment file (a JSON object), or `{segment, cameras}`, sent as application/json"),
+    responses((status = 200, body = ImportPlan, description = "The plan; `problem` says why the import would be refused"),
+        (status = 400, body = ErrorBody, description = "Not JSON or not an object"),
+        (status = 413, body = ErrorBody, description = "The file is over 1 MiB"),
+        (status = 415, body = ErrorBody, description = "The Content-Type is not application/json"),
+        (status = 422, body = ErrorBody, description = "Not a segment file, or a choice naming no reference or no camera")))]
+pub async fn plan_import(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<ImportBody>,
+) -> ApiResult<Json<ImportPlan>> {
+    let (doc, choices) = body.split()?;
+    Ok(Json(
+        state.timelines.plan_import(doc, choices.as_deref()).await?,
+    ))
+}
+
+/// A segment file, whichever of the studio's shapes, or `{segment, cameras}` (an object with
+/// exactly these two keys, which no segment file has): read whole, checked by the import.
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(value_type = Object)]
-pub struct SegmentFile(Value);
+pub struct ImportBody(Value);
+
+impl ImportBody {
+    fn split(
+        self,
+    ) -> Result<(Value, Option<Vec<crate::services::timelines::CameraChoice>>), vs_base::Error>
+    {
+        let is_wrapper = self.0.as_object().is_some_and(|o| {
+            o.len() == 2 && o.contains_key("segment") && o.contains_key("cameras")
+        });
+        if !is_wrapper {
+            return Ok((self.0, None));
+        }
+        let w: ImportWithChoices = serde_json::from_value(self.0).map_err(|e| {
+            vs_base::Error::invalid("cameras", format!("is not a list of camera choices ({e})"))
+        })?;
+        Ok((w.segment, Some(w.cameras)))
+    }
+}
 
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]

@@ -1,15 +1,21 @@
 //! Importing a VistterStudio segment file: resolved against the cameras, presets and overlays
-//! configured (unknown stream addresses become new cameras, credentials sealed, unless asked
-//! not to), validated, and written with the cameras it needs in one transaction, or not at all.
+//! configured, validated, and written with the cameras it needs in one transaction, or not at
+//! all. Before that, a plan (a dry run rolled back) lists every camera the file refers to, so
+//! the user maps each to a configured camera or has it created (disabled, so that nothing is
+//! contacted until they enable it).
 
-use serde::Serialize;
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
-use vs_base::{Error, Result, SecretBox};
+use vs_base::{Error, ErrorKind, Result, SecretBox, StreamUrl};
 use vs_db::cameras::CameraRow;
-use vs_db::timelines::{CatalogTx, TimelineRow};
-use vs_timeline::vistter::{ApiKey, Missing};
-use vs_timeline::{validate, Format, Import, Issue};
+use vs_db::timelines::{CatalogRows, CatalogTx, TimelineRow};
+use vs_timeline::vistter::{ApiKey, Missing, SourceRef};
+use vs_timeline::{
+    validate, CameraInfo, Catalog, Format, Import, Issue, MemoryCatalog, OverlayInfo, PresetInfo,
+};
 
 use super::sync::SyncStatus;
 use super::{
@@ -42,12 +48,251 @@ pub(super) enum SegmentMode {
 
 /// What to do about a stream address no camera has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum CameraPolicy {
+pub(super) enum CameraPolicy<'a> {
     /// Refuse the segment (`create_cameras=false`).
     Refuse,
-    /// Add the camera inside the transaction (`create_cameras=true`), so it commits with the
-    /// timeline or not at all, and list it for the answer.
+    /// Add the camera inside the transaction (a sync with `create_cameras=true`), so it commits
+    /// with the timeline or not at all, and list it for the answer.
     Plan,
+    /// An import: each camera reference as the user chose (`None`: every unknown address gets
+    /// a new camera). Cameras it adds start disabled: nothing connects to an address read from
+    /// a file before the user enables the camera.
+    Import(Option<&'a [CameraChoice]>),
+}
+
+impl CameraPolicy<'_> {
+    fn creates(&self) -> bool {
+        !matches!(self, CameraPolicy::Refuse)
+    }
+
+    fn choices(&self) -> Option<&[CameraChoice]> {
+        match self {
+            CameraPolicy::Import(c) => *c,
+            _ => None,
+        }
+    }
+}
+
+/// What to do with one camera the file refers to: `camera_id` maps it to a configured camera;
+/// without it the camera is created (named `name`, else a name made from its address).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CameraChoice {
+    /// The `key` of the reference in the plan (the address without credentials, or the name the
+    /// file gives).
+    pub key: String,
+    #[serde(default)]
+    pub camera_id: Option<i64>,
+    /// The new camera's name (1–64 characters, not taken yet); ignored with `camera_id`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+/// `POST /api/timelines/import` and `/import/plan` with the user's choices: the segment file and
+/// what to do with each camera it refers to that needs a choice.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImportWithChoices {
+    /// The VistterStudio segment file, as the studio writes it.
+    #[schema(value_type = Object)]
+    pub segment: Value,
+    /// One entry per camera reference the configured cameras do not answer (others may be
+    /// remapped too). Every such reference must have one.
+    pub cameras: Vec<CameraChoice>,
+}
+
+/// A configured camera, as a plan names it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CameraMatch {
+    pub id: i64,
+    pub name: String,
+    pub enabled: bool,
+}
+
+/// What the import does with a camera reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReferenceAction {
+    /// It plays a configured camera (`camera`).
+    Existing,
+    /// A camera is created for it (`create_name`), disabled.
+    Create,
+    /// Nothing answers it and nothing can be created (a camera named in the file that does not
+    /// exist): map it to a camera.
+    Missing,
+}
+
+/// One camera a segment file refers to, however many clips use it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CameraReference {
+    /// What a [`CameraChoice`] names it by.
+    pub key: String,
+    /// The stream address, without credentials.
+    pub address: Option<String>,
+    /// The camera name the file gives instead of an address.
+    pub name: Option<String>,
+    /// The file carried a login for it (it is sealed in the camera if one is created).
+    pub with_credentials: bool,
+    /// The clips that show it (`tracks[0].clips[2]`).
+    pub used_by: Vec<String>,
+    /// The configured camera with this address (or name), if any.
+    pub existing: Option<CameraMatch>,
+    pub action: ReferenceAction,
+    /// The camera it plays with these choices (`existing`).
+    pub camera: Option<CameraMatch>,
+    /// The name of the camera made for it (`create`).
+    pub create_name: Option<String>,
+    /// Whether a camera can be made for it (it has an address).
+    pub can_create: bool,
+}
+
+/// What an import would do, computed without writing anything or contacting any camera.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ImportPlan {
+    pub format: Format,
+    pub id: Option<String>,
+    pub name: String,
+    /// Every camera the file refers to, in the order of first use.
+    pub cameras: Vec<CameraReference>,
+    /// Why the import would be refused with these choices (the error it would answer), or null
+    /// when it would succeed.
+    pub problem: Option<PlanProblem>,
+    pub warnings: Vec<Issue>,
+    /// Where credentials were found; an import seals them.
+    pub credentials_moved: Vec<String>,
+}
+
+/// The error an import would answer.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlanProblem {
+    /// validation, conflict, …
+    pub error: String,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+/// A reference's key: the address without credentials, or the camera name the file gives.
+fn reference_key(source: &SourceRef) -> Option<String> {
+    match source {
+        SourceRef::Url { url, .. } => Some(url.as_str().to_string()),
+        SourceRef::Camera { name, .. } => Some(name.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// The clip a path of the file names (`tracks[0].clips[1].asset.path`).
+fn clip_at<'a>(import: &'a Import, path: &str) -> Option<&'a vs_timeline::vistter::ImportedClip> {
+    let rest = path.strip_prefix("tracks[")?;
+    let (t, rest) = rest.split_once(']')?;
+    let rest = rest.strip_prefix(".clips[")?;
+    let (c, _) = rest.split_once(']')?;
+    import
+        .tracks
+        .get(t.parse::<usize>().ok()?)?
+        .clips
+        .get(c.parse::<usize>().ok()?)
+}
+
+fn missing_key(m: &Missing) -> Option<String> {
+    match m {
+        Missing::Camera { url: Some(u), .. } => Some(u.as_str().to_string()),
+        Missing::Camera { name: Some(n), .. } => Some(n.trim().to_string()),
+        _ => None,
+    }
+}
+
+/// The configured cameras seen through the user's choices: a reference mapped to a camera is
+/// answered by it, whatever its address.
+struct Chosen<'a> {
+    base: MemoryCatalog,
+    mapped: &'a HashMap<String, CameraInfo>,
+}
+
+impl Catalog for Chosen<'_> {
+    fn camera(&self, id: i64) -> Option<CameraInfo> {
+        self.base.camera(id)
+    }
+    fn find_camera_by_address(&self, url: &StreamUrl) -> Option<CameraInfo> {
+        match self.mapped.get(url.as_str()) {
+            Some(c) => Some(c.clone()),
+            None => self.base.find_camera_by_address(url),
+        }
+    }
+    fn find_camera_by_name(&self, name: &str) -> Option<CameraInfo> {
+        match self.mapped.get(name.trim()) {
+            Some(c) => Some(c.clone()),
+            None => self.base.find_camera_by_name(name),
+        }
+    }
+    fn preset(&self, id: i64) -> Option<PresetInfo> {
+        self.base.preset(id)
+    }
+    fn find_preset(&self, camera_id: i64, name_or_token: &str) -> Option<PresetInfo> {
+        self.base.find_preset(camera_id, name_or_token)
+    }
+    fn overlay(&self, id: i64) -> Option<OverlayInfo> {
+        self.base.overlay(id)
+    }
+    fn find_overlay(&self, key: &str) -> Option<OverlayInfo> {
+        self.base.find_overlay(key)
+    }
+}
+
+/// The user's choices checked against the file and the cameras: every key one of the file's
+/// references, once; every `camera_id` a configured camera. Returns the mapped references and
+/// the names asked for new cameras.
+fn check_choices(
+    choices: &[CameraChoice],
+    import: &Import,
+    rows: &CatalogRows,
+    prefix: &str,
+) -> Result<(HashMap<String, CameraInfo>, HashMap<String, String>)> {
+    let keys: Vec<String> = import
+        .tracks
+        .iter()
+        .flat_map(|t| t.clips.iter())
+        .filter_map(|c| reference_key(&c.source))
+        .collect();
+    let mut mapped = HashMap::new();
+    let mut names = HashMap::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for (i, c) in choices.iter().enumerate() {
+        let field = |f: &str| format!("{prefix}cameras[{i}].{f}");
+        if !keys.contains(&c.key) {
+            return Err(Error::invalid(
+                field("key"),
+                format!("the file refers to no camera '{}'", c.key),
+            ));
+        }
+        if seen.contains(&c.key.as_str()) {
+            return Err(Error::invalid(
+                field("key"),
+                format!("'{}' has a choice already", c.key),
+            ));
+        }
+        seen.push(&c.key);
+        match c.camera_id {
+            Some(id) => {
+                let cam = rows.cameras.iter().find(|r| r.id == id).ok_or_else(|| {
+                    Error::invalid(field("camera_id"), format!("camera {id} does not exist"))
+                })?;
+                mapped.insert(
+                    c.key.clone(),
+                    CameraInfo {
+                        id: cam.id,
+                        name: cam.name.clone(),
+                        address: cam.address.clone(),
+                    },
+                );
+            }
+            None => {
+                if let Some(n) = &c.name {
+                    names.insert(c.key.clone(), n.clone());
+                }
+            }
+        }
+    }
+    Ok((mapped, names))
 }
 
 /// A camera a segment needed, added (password sealed) in the import's transaction; announced
@@ -126,8 +371,9 @@ fn seal_api_keys(secrets: &SecretBox, keys: &[ApiKey]) -> Result<Option<String>>
 }
 
 impl TimelineService {
-    /// Imports a segment file as the studio writes it. Unknown stream addresses become new
-    /// cameras (credentials sealed) unless `create_cameras` is false; then, like any other
+    /// Imports a segment file as the studio writes it. Each camera reference is resolved as
+    /// `choices` say; without choices, unknown stream addresses become new cameras
+    /// (credentials sealed, disabled) unless `create_cameras` is false; then, like any other
     /// unresolved source, they make the import fail with the list of what is missing.
     ///
     /// Nothing is written unless everything is valid: the cameras it needs and the timeline are
@@ -135,13 +381,14 @@ impl TimelineService {
     pub async fn import(
         &self,
         doc: Value,
+        choices: Option<&[CameraChoice]>,
         create_cameras: bool,
         user_id: Option<i64>,
     ) -> Result<ImportResult> {
         let import = Import::from_value(doc)?;
         let destinations = self.destination_ids().await?;
-        let policy = if create_cameras {
-            CameraPolicy::Plan
+        let policy = if create_cameras || choices.is_some() {
+            CameraPolicy::Import(choices)
         } else {
             CameraPolicy::Refuse
         };
@@ -167,6 +414,151 @@ impl TimelineService {
         })
     }
 
+    /// What importing `doc` with `choices` would do: every camera it refers to, and the error
+    /// the import would answer, found by running the import in a transaction that is rolled
+    /// back. Nothing is written and no camera is contacted.
+    pub async fn plan_import(
+        &self,
+        doc: Value,
+        choices: Option<&[CameraChoice]>,
+    ) -> Result<ImportPlan> {
+        let import = Import::from_value(doc)?;
+        let rows = self.db.catalog_rows().await?;
+        let (mapped, names) = match choices {
+            Some(c) => check_choices(c, &import, &rows, "")?,
+            None => Default::default(),
+        };
+        let base = catalog_of(&rows);
+        let matched = |c: CameraInfo| CameraMatch {
+            enabled: rows
+                .cameras
+                .iter()
+                .find(|r| r.id == c.id)
+                .is_some_and(|r| r.enabled),
+            id: c.id,
+            name: c.name,
+        };
+        // The names the import would give the cameras it makes, in the order it makes them.
+        let missing = import
+            .resolve(&Chosen {
+                base: base.clone(),
+                mapped: &mapped,
+            })
+            .err()
+            .unwrap_or_default();
+        let mut taken: Vec<String> = rows.cameras.iter().map(|c| c.name.clone()).collect();
+        let mut create_names: HashMap<String, String> = HashMap::new();
+        for u in &missing {
+            if let Missing::Camera {
+                url: Some(url),
+                suggested_name,
+                ..
+            } = &u.missing
+            {
+                let key = url.as_str().to_string();
+                let name = match names.get(&key) {
+                    Some(asked) => asked.trim().to_string(),
+                    None => free_name(suggested_name, &taken),
+                };
+                taken.push(name.clone());
+                create_names.insert(key, name);
+            }
+        }
+
+        let mut cameras: Vec<CameraReference> = Vec::new();
+        for (ti, track) in import.tracks.iter().enumerate() {
+            for (ci, clip) in track.clips.iter().enumerate() {
+                let Some(key) = reference_key(&clip.source) else {
+                    continue;
+                };
+                let path = format!("tracks[{ti}].clips[{ci}]");
+                if let Some(r) = cameras.iter_mut().find(|r| r.key == key) {
+                    r.used_by.push(path);
+                    continue;
+                }
+                let (address, name, with_credentials, existing) = match &clip.source {
+                    SourceRef::Url {
+                        url,
+                        username,
+                        password,
+                        ..
+                    } => (
+                        Some(url.as_str().to_string()),
+                        None,
+                        username.is_some() || password.is_some(),
+                        base.find_camera_by_address(url),
+                    ),
+                    SourceRef::Camera { name, .. } => (
+                        None,
+                        Some(name.clone()),
+                        false,
+                        base.find_camera_by_name(name),
+                    ),
+                    _ => continue,
+                };
+                let can_create = address.is_some();
+                let (action, camera, create_name) = match mapped.get(&key).or(existing.as_ref()) {
+                    Some(c) => (ReferenceAction::Existing, Some(matched(c.clone())), None),
+                    None => match create_names.get(&key) {
+                        Some(n) => (ReferenceAction::Create, None, Some(n.clone())),
+                        None => (ReferenceAction::Missing, None, None),
+                    },
+                };
+                cameras.push(CameraReference {
+                    key,
+                    address,
+                    name,
+                    with_credentials,
+                    used_by: vec![path],
+                    existing: existing.map(&matched),
+                    action,
+                    camera,
+                    create_name,
+                    can_create,
+                });
+            }
+        }
+
+        let mut tx = self.db.catalog_tx().await?;
+        let outcome = self
+            .store_segment(
+                &mut tx,
+                &import,
+                "",
+                SegmentMode::Create,
+                CameraPolicy::Import(choices),
+                None,
+            )
+            .await;
+        tx.rollback().await?;
+        let (problem, warnings) = match outcome {
+            Ok(out) => (None, out.warnings),
+            Err(e)
+                if matches!(
+                    e.kind,
+                    ErrorKind::Validation | ErrorKind::Conflict | ErrorKind::InvalidState
+                ) =>
+            {
+                let problem = PlanProblem {
+                    error: e.kind.code().to_string(),
+                    message: e.message,
+                    field: e.field,
+                };
+                (Some(problem), Vec::new())
+            }
+            Err(e) => return Err(e),
+        };
+        Ok(ImportPlan {
+            format: import.format,
+            id: import.id.clone(),
+            name: import.name.clone(),
+            cameras,
+            problem,
+            warnings,
+            credentials_moved: import.removed_credentials.clone(),
+        })
+    }
+
     /// Resolves, validates and stores one segment inside `tx`. `prefix` is put before every
     /// field of an error (`timelines[2].` in a sync).
     pub(super) async fn store_segment(
@@ -175,19 +567,45 @@ impl TimelineService {
         import: &Import,
         prefix: &str,
         mode: SegmentMode,
-        policy: CameraPolicy,
+        policy: CameraPolicy<'_>,
         user_id: Option<i64>,
     ) -> Result<SegmentOutcome> {
         let field = |p: &str| format!("{prefix}{}", studio_field(p, import.format));
         let mut rows = tx.catalog_rows().await?;
+        let (mapped, names) = match policy.choices() {
+            Some(choices) => check_choices(choices, import, &rows, prefix)?,
+            None => Default::default(),
+        };
+        let chosen = |rows: &CatalogRows| Chosen {
+            base: catalog_of(rows),
+            mapped: &mapped,
+        };
         let mut planned = Vec::new();
+        let mut created_keys: Vec<String> = Vec::new();
         let mut warnings = Vec::new();
-        let mut timeline = match import.resolve(&catalog_of(&rows)) {
+        let mut timeline = match import.resolve(&chosen(&rows)) {
             Ok(t) => t,
             Err(missing) => {
+                // With choices, every reference nothing answers needs one: nothing is created
+                // that the user did not ask for.
+                if let Some(choices) = policy.choices() {
+                    for u in &missing {
+                        let Some(key) = missing_key(&u.missing) else {
+                            continue;
+                        };
+                        if !choices.iter().any(|c| c.key == key) {
+                            return Err(Error::invalid(
+                                format!("{prefix}cameras"),
+                                format!(
+                                    "no choice for the camera '{key}' (used by {}): map it to a camera or create it",
+                                    u.paths.join(", ")
+                                ),
+                            ));
+                        }
+                    }
+                }
                 let creatable = |u: &vs_timeline::Unresolved| {
-                    policy == CameraPolicy::Plan
-                        && matches!(u.missing, Missing::Camera { url: Some(_), .. })
+                    policy.creates() && matches!(u.missing, Missing::Camera { url: Some(_), .. })
                 };
                 if let Some(blocking) = missing.iter().find(|u| !creatable(u)) {
                     let list = missing
@@ -224,7 +642,10 @@ impl TimelineService {
                     else {
                         continue;
                     };
-                    let name = free_name(suggested_name, &taken);
+                    let name = match names.get(url.as_str()) {
+                        Some(asked) => asked.trim().to_string(),
+                        None => free_name(suggested_name, &taken),
+                    };
                     // The login goes back where the studio's address had it (userinfo or
                     // Reolink-style query): validation splits it out again and remembers where.
                     let input = CameraInput {
@@ -237,11 +658,19 @@ impl TimelineService {
                             password.as_ref(),
                             placement,
                         ),
+                        enabled: matches!(policy, CameraPolicy::Import(_)).then_some(false),
                         ..Default::default()
                     };
                     let v = validate_camera(&input).map_err(|e| {
                         Error::invalid(format!("{prefix}{}", unresolved_field(u)), e.message)
                     })?;
+                    if taken.iter().any(|t| t.eq_ignore_ascii_case(&v.name)) {
+                        return Err(Error::conflict(format!(
+                            "a camera is named '{}' already; choose another name for {url}",
+                            v.name
+                        ))
+                        .with_field(format!("{prefix}cameras")));
+                    }
                     // In the same transaction as the timeline: a failure (or a crash) later
                     // in the import leaves no camera behind.
                     let row = tx
@@ -260,10 +689,11 @@ impl TimelineService {
                         },
                         row: row.clone(),
                     });
+                    created_keys.push(url.as_str().to_string());
                     taken.push(row.name);
                 }
                 rows = tx.catalog_rows().await?;
-                import.resolve(&catalog_of(&rows)).map_err(|still| {
+                import.resolve(&chosen(&rows)).map_err(|still| {
                     Error::invalid(
                         format!(
                             "{prefix}{}",
@@ -278,7 +708,7 @@ impl TimelineService {
                 })?
             }
         };
-        let catalog = catalog_of(&rows);
+        let catalog = chosen(&rows).base;
         if timeline.id.is_none() {
             timeline.id = Some(new_timeline_id());
         }
@@ -301,9 +731,19 @@ impl TimelineService {
         }
         warnings.extend(rename_issues(&report.warnings, |p| field(p)));
         for path in &import.removed_credentials {
+            // A login for an address that plays a configured camera is not kept: that camera
+            // connects with its own.
+            let kept_elsewhere = clip_at(import, path)
+                .and_then(|c| reference_key(&c.source))
+                .is_some_and(|k| !created_keys.contains(&k));
+            let message = if kept_elsewhere {
+                "credentials were taken out of the file and not kept: the clip plays a configured camera, which connects with its own login"
+            } else {
+                "credentials were taken out of the file and stored encrypted"
+            };
             warnings.push(Issue {
                 path: format!("{prefix}{path}"),
-                message: "credentials were taken out of the file and stored encrypted".into(),
+                message: message.into(),
             });
         }
         let keys_unchanged = existing.as_ref().is_some_and(|old| {

@@ -34,7 +34,10 @@ use vs_timeline::{
     PresetInfo, ProgramControl, Report, Schedule, Timeline, TimelinePlayer,
 };
 
-pub use import::ImportResult;
+pub use import::{
+    CameraChoice, CameraMatch, CameraReference, ImportPlan, ImportResult, ImportWithChoices,
+    PlanProblem, ReferenceAction,
+};
 pub use playback::PlayOrigin;
 pub use scheduler::{parse_schedule, ScheduleInput};
 pub use studio::{StudioAck, StudioSegmentRef, StudioStatus};

@@ -300,7 +300,7 @@ impl TimelineService {
         checked: &[(Option<String>, Option<String>, CheckedAsset)],
         overlays: &[CheckedOverlay],
         imports: &[Import],
-        policy: CameraPolicy,
+        policy: CameraPolicy<'_>,
         user_id: Option<i64>,
     ) -> Result<(SyncResult, Vec<PlannedCamera>)> {
         let mut planned = Vec::new();
