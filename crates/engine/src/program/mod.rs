@@ -29,7 +29,11 @@
 //! sessions (owned by the egress processes) survive everything but an encoder restart's brief
 //! hiccup. Every FFmpeg runs under [`supervise`](crate::supervise).
 //!
-//! Camera audio is not passed through: the program always carries silent AAC.
+//! Sound follows the picture: each decoded camera's audio (tapped from its decoder's feed and
+//! decoded in-process) is mixed at each tick with the picture of that tick (see [`audio`]):
+//! per-camera gains, a master gain, an optional looping bed and a limiter, metered in the
+//! status, changed live with [`ProgramHandle::set_audio`]. The slate and cameras without
+//! audio are silence; the program always carries AAC.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -79,6 +83,7 @@
 //! # }
 //! ```
 
+pub mod audio;
 mod clock;
 mod config;
 mod egress;
@@ -107,6 +112,10 @@ use vs_base::{Error, Result};
 use crate::hub::{DecoderOptions, HubDecoder};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
+pub use audio::{
+    AudioBed, AudioSettings, AudioStatus, BedMode, BedStatus, LevelReading, SourceAudioStatus,
+    SourceGain,
+};
 pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
@@ -226,8 +235,12 @@ impl Program {
             config.take_max_age,
             status_kick.clone(),
         );
+        let audio_shared = Arc::new(audio::AudioShared::default());
+        let (audio_tx, audio_rx) = watch::channel(Arc::new(config.audio.clone()));
+        let audio_engine = audio::AudioEngine::new(config.fps, audio_shared.clone(), audio_rx);
         tasks.push(tokio::spawn(clock::program_clock(
             switcher,
+            audio_engine,
             config.fps,
             deps.clone(),
             overlay_rx,
@@ -256,6 +269,7 @@ impl Program {
             take_latency_ms: None,
             switch_gap_frames: None,
             last_take: None,
+            audio: AudioStatus::default(),
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
@@ -281,6 +295,8 @@ impl Program {
             started_at,
             status_kick,
             fanout,
+            audio: audio_shared,
+            audio_tx,
         });
         let t = tokio::spawn(status::status_task(
             Arc::downgrade(&inner),

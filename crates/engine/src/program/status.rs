@@ -84,6 +84,8 @@ pub struct ProgramStatus {
     /// Ticks without a new frame right before the first frame of the last take.
     pub switch_gap_frames: Option<u64>,
     pub last_take: Option<TakeStatus>,
+    /// The sound: what is heard, the levels and loudness, each decoded camera's audio.
+    pub audio: super::AudioStatus,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -193,5 +195,6 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
             frame_age_ms: t.frame_age.as_secs_f64() * 1000.0,
             pre_rolled: t.pre_rolled,
         }),
+        audio: inner.audio.status(&inner.audio_tx.borrow()),
     }
 }
