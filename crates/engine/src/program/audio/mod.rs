@@ -32,6 +32,60 @@ pub const SAMPLE_RATE: u32 = 48_000;
 /// Bytes per frame of the encoder's PCM input (s16le stereo).
 pub const BYTES_PER_FRAME: usize = 4;
 
+/// The longest bed kept (its decoded samples stay in memory: 46 MB at this length).
+pub const MAX_BED_SECONDS: u32 = 120;
+
+/// Decodes an audio file (any format FFmpeg reads) once, to what the mixer loops: 48 kHz
+/// interleaved stereo, at most [`MAX_BED_SECONDS`]. A bounded FFmpeg run (30 s).
+pub async fn decode_bed(
+    ffmpeg: &std::path::Path,
+    file: &std::path::Path,
+) -> vs_base::Result<Vec<f32>> {
+    let args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-i"]
+        .iter()
+        .map(|s| s.to_string())
+        .chain([file.display().to_string()])
+        .chain(
+            [
+                "-vn",
+                "-t",
+                &MAX_BED_SECONDS.to_string(),
+                "-f",
+                "f32le",
+                "-ac",
+                "2",
+                "-ar",
+                "48000",
+                "pipe:1",
+            ]
+            .map(String::from),
+        )
+        .collect();
+    let out = crate::ffmpeg::run_bounded(ffmpeg, &args, std::time::Duration::from_secs(30))
+        .await
+        .map_err(vs_base::Error::internal)?;
+    if !out.exit.success() {
+        let why = String::from_utf8_lossy(&out.stderr);
+        let why = why.lines().last().unwrap_or("FFmpeg failed").to_string();
+        return Err(vs_base::Error::invalid(
+            "bed",
+            format!("the audio file cannot be decoded: {why}"),
+        ));
+    }
+    let samples: Vec<f32> = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    if samples.len() < 2 * (SAMPLE_RATE as usize / 10) {
+        return Err(vs_base::Error::invalid(
+            "bed",
+            "the audio file holds less than 0.1 s of sound",
+        ));
+    }
+    Ok(samples)
+}
+
 /// How one camera sounds in the program.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SourceGain {
