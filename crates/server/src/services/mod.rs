@@ -23,6 +23,7 @@
 //! program through `vs_timeline::ProgramControl`. No service points back at its caller.
 
 pub mod assets;
+pub mod audio;
 pub mod auth;
 pub mod cameras;
 pub mod destinations;
@@ -83,4 +84,5 @@ pub struct Services {
     pub overlays: Arc<overlays::OverlayService>,
     pub timelines: Arc<timelines::TimelineService>,
     pub status: Arc<status::StatusService>,
+    pub audio: Arc<audio::AudioService>,
 }

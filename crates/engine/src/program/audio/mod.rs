@@ -35,32 +35,48 @@ pub const BYTES_PER_FRAME: usize = 4;
 /// The longest bed kept (its decoded samples stay in memory: 46 MB at this length).
 pub const MAX_BED_SECONDS: u32 = 120;
 
-/// Decodes an audio file (any format FFmpeg reads) once, to what the mixer loops: 48 kHz
+/// The containers a bed may be (FFmpeg demuxer names): WAV, MP3, FLAC, Ogg, MP4/M4A, ADTS
+/// AAC, Matroska/WebM.
+pub const BED_FORMATS: &str = "wav,mp3,flac,ogg,mov,aac,matroska";
+
+/// Decodes an audio file ([`BED_FORMATS`]) once, to what the mixer loops: 48 kHz
 /// interleaved stereo, at most [`MAX_BED_SECONDS`]. A bounded FFmpeg run (30 s).
 pub async fn decode_bed(
     ffmpeg: &std::path::Path,
     file: &std::path::Path,
 ) -> vs_base::Result<Vec<f32>> {
-    let args: Vec<String> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-i"]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([file.display().to_string()])
-        .chain(
-            [
-                "-vn",
-                "-t",
-                &MAX_BED_SECONDS.to_string(),
-                "-f",
-                "f32le",
-                "-ac",
-                "2",
-                "-ar",
-                "48000",
-                "pipe:1",
-            ]
-            .map(String::from),
-        )
-        .collect();
+    let args: Vec<String> = [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        // An uploaded file is read as audio only: a playlist (HLS, concat) that names other
+        // files or URLs is refused, not followed.
+        "-format_whitelist",
+        BED_FORMATS,
+        "-protocol_whitelist",
+        "file",
+        "-i",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([file.display().to_string()])
+    .chain(
+        [
+            "-vn",
+            "-t",
+            &MAX_BED_SECONDS.to_string(),
+            "-f",
+            "f32le",
+            "-ac",
+            "2",
+            "-ar",
+            "48000",
+            "pipe:1",
+        ]
+        .map(String::from),
+    )
+    .collect();
     let out = crate::ffmpeg::run_bounded(ffmpeg, &args, std::time::Duration::from_secs(30))
         .await
         .map_err(vs_base::Error::internal)?;

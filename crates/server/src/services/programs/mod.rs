@@ -22,6 +22,7 @@ use vs_engine::{
 
 pub use running::RunningPrograms;
 
+use super::audio::AudioService;
 use super::destinations::DestinationService;
 use super::hub::HubService;
 use super::live::{self, Feed};
@@ -120,6 +121,8 @@ pub struct ProgramLive {
     pub switch_gap_frames: Option<u64>,
     pub outputs: Vec<ProgramOutputLive>,
     pub ingests: Vec<ProgramIngestLive>,
+    /// What is heard: levels and loudness of the program and of each decoded camera.
+    pub audio: vs_engine::AudioStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -181,6 +184,8 @@ pub struct ProgramService {
     previews: Arc<PreviewService>,
     /// The camera sessions the program decodes (shared with every other consumer).
     hub: Arc<HubService>,
+    /// The stored mix a program starts with (changed live by the audio service itself).
+    audio: Arc<AudioService>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
@@ -235,6 +240,7 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
                 last_error: i.status.last_error.clone(),
             })
             .collect(),
+        audio: s.audio.clone(),
     }
 }
 
@@ -283,6 +289,7 @@ impl ProgramService {
         overlays: Arc<OverlayService>,
         previews: Arc<PreviewService>,
         hub: Arc<HubService>,
+        audio: Arc<AudioService>,
     ) -> Self {
         ProgramService {
             db: infra.db.clone(),
@@ -296,6 +303,7 @@ impl ProgramService {
             overlays,
             previews,
             hub,
+            audio,
             take_lock: Default::default(),
             starting: Default::default(),
             encoder_probe: Default::default(),
@@ -615,6 +623,7 @@ impl ProgramService {
                 "every destination of this program is disabled",
             ));
         }
+        config.audio = self.audio.settings_for(id).await?;
         let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
         let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
         if let Err(e) = self.apply_overlays(&handle, &overlays).await {
