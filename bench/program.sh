@@ -50,7 +50,7 @@ ticks_of() { awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$1/sta
 role_of() {
   local cmd; cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
   case "$cmd" in
-    *"-f lavfi -i anullsrc"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
+    *"-i pipe:4"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
     *"-f rawvideo"*"pipe:1"*) echo "decoder (camera session -> raw frames; one is the idle spare)" ;;
     *"-f mpegts -i pipe:0"*) echo "egress" ;;
     *program_run*) echo "program (Rust: camera sessions, clock, overlays, fan-out)" ;;

@@ -184,23 +184,54 @@ pub fn find_box<'a>(data: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
     Some(cur)
 }
 
-/// `video/mp4; codecs="…"` from the sample entry of the first track: `avc1.PPCCLL` from
-/// `avcC`, `hvc1.…` from `hvcC` (so the browser can say whether it decodes it).
+/// `video/mp4; codecs="…"` from the sample entries of the tracks: `avc1.PPCCLL` from `avcC`,
+/// `hvc1.…` from `hvcC` (so the browser can say whether it decodes it), then `mp4a.40.2` for
+/// the program's AAC when it has sound.
 pub fn mime_of(moov: &[u8]) -> String {
-    let codec = codec_of(moov).unwrap_or_else(|| "avc1.42E01E".into());
-    format!("video/mp4; codecs=\"{codec}\"")
+    let mut codecs = codecs_of(moov);
+    if codecs.is_empty() {
+        codecs.push("avc1.42E01E".into());
+    }
+    format!("video/mp4; codecs=\"{}\"", codecs.join(","))
 }
 
-/// The RFC 6381 codec string of the first track with a sample description.
-pub fn codec_of(moov: &[u8]) -> Option<String> {
-    let stsd = children(moov.get(8..)?)
+/// The sample description (`stsd`) of every track, in order.
+fn sample_descriptions(moov: &[u8]) -> Vec<&[u8]> {
+    let Some(body) = moov.get(8..) else {
+        return Vec::new();
+    };
+    children(body)
         .filter(|(k, _)| k == b"trak")
-        .find_map(|(_, trak)| {
+        .filter_map(|(_, trak)| {
             let mdia = children(trak).find(|(k, _)| k == b"mdia")?.1;
             let minf = children(mdia).find(|(k, _)| k == b"minf")?.1;
             let stbl = children(minf).find(|(k, _)| k == b"stbl")?.1;
             children(stbl).find(|(k, _)| k == b"stsd").map(|(_, b)| b)
-        })?;
+        })
+        .collect()
+}
+
+/// The RFC 6381 codec strings of every track, video first as the muxer wrote them.
+pub fn codecs_of(moov: &[u8]) -> Vec<String> {
+    sample_descriptions(moov)
+        .into_iter()
+        .filter_map(|stsd| {
+            let (entry, _) = children(stsd.get(8..)?).next()?;
+            match &entry {
+                // The program's encoder makes AAC-LC (object type 2).
+                b"mp4a" => Some("mp4a.40.2".to_string()),
+                _ => codec_of_stsd(stsd),
+            }
+        })
+        .collect()
+}
+
+/// The RFC 6381 codec string of the first track with a sample description.
+pub fn codec_of(moov: &[u8]) -> Option<String> {
+    codec_of_stsd(sample_descriptions(moov).first()?)
+}
+
+fn codec_of_stsd(stsd: &[u8]) -> Option<String> {
     // stsd: version/flags (4) + entry count (4), then sample entries; a visual sample entry
     // has 78 bytes of fixed fields before its child boxes.
     let (entry, body) = children(stsd.get(8..)?).next()?;
@@ -318,6 +349,57 @@ mod tests {
         assert!(!first_sample_is_sync(&moof(Some(0x0101_0000), None), 0));
         assert!(!first_sample_is_sync(&moof(None, Some(0x0101_0000)), 0));
         assert!(first_sample_is_sync(&moof(None, None), 0x0200_0000));
+    }
+
+    /// A remux of the program (H.264 + AAC, as FFmpeg writes it) says both codecs, so the
+    /// browser's SourceBuffer takes the sound too.
+    #[tokio::test]
+    async fn the_mime_type_names_the_video_and_the_sound() {
+        let out = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x36:rate=10:duration=1",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=1",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "baseline",
+                "-c:a",
+                "aac",
+                "-f",
+                "mp4",
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let mut buf = &out.stdout[..];
+        let mut moov = None;
+        while let BoxState::Complete { kind, len } = next_box(buf) {
+            if &kind == b"moov" {
+                moov = Some(buf[..len].to_vec());
+            }
+            buf = &buf[len..];
+        }
+        let moov = moov.expect("moov");
+        assert_eq!(
+            mime_of(&moov),
+            "video/mp4; codecs=\"avc1.42C00A,mp4a.40.2\""
+        );
+        assert_eq!(codec_of(&moov).as_deref(), Some("avc1.42C00A"));
     }
 
     #[test]
