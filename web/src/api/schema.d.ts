@@ -47,6 +47,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audio/beds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every uploaded bed, by name. */
+        get: operations["list_audio_beds"];
+        put?: never;
+        /**
+         * Uploads an audio bed (WAV, MP3, FLAC, Ogg, M4A or AAC, at most 20 MiB; the first 120 s
+         *     play) as the raw body. It is checked by decoding it. The same bytes again give the same bed
+         *     (200 instead of 201).
+         */
+        post: operations["upload_audio_bed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audio/beds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a bed no program uses. */
+        delete: operations["delete_audio_bed"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -199,6 +238,24 @@ export interface paths {
         post?: never;
         /** Deletes a camera and its presets. */
         delete: operations["delete_camera"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How a camera sounds in programs. */
+        get: operations["get_camera_audio"];
+        /** Turns a camera's sound on or off in programs and sets its gain; live. */
+        put: operations["set_camera_audio"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -710,6 +767,24 @@ export interface paths {
         post?: never;
         /** Deletes a stopped program. */
         delete: operations["delete_program"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/programs/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A program's master gain and bed. */
+        get: operations["get_program_audio"];
+        /** Sets a program's master gain and bed (its gain, under or instead of the cameras); live. */
+        put: operations["set_program_audio"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1330,10 +1405,57 @@ export interface components {
          *     the id of an asset already on the appliance.
          */
         AssetRef: number | string;
+        /** @description An uploaded bed as the API shows it. */
+        AudioBedView: {
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            mime: string;
+            name: string;
+            /**
+             * Format: double
+             * @description Length that plays (at most 120 s), seconds.
+             */
+            seconds: number;
+            /** Format: int64 */
+            size: number;
+        };
+        /** @description The program's audio in the status. */
+        AudioStatus: {
+            bed?: null | components["schemas"]["BedStatus"];
+            /**
+             * Format: float
+             * @description The limiter's gain reduction now, dB (0 when it is not acting).
+             */
+            limiter_db: number;
+            /** Format: float */
+            master_gain_db: number;
+            /**
+             * Format: int64
+             * @description The camera heard now (`None`: the slate, silence).
+             */
+            on_air?: number | null;
+            /** @description The program mix as encoded: peak, short-term and integrated loudness (EBU R128). */
+            program: components["schemas"]["LevelReading"];
+            sources: components["schemas"]["SourceAudioStatus"][];
+        };
         AuthState: {
             /** @description True until the first admin is created. */
             setup_required: boolean;
             user?: null | components["schemas"]["UserInfo"];
+        };
+        /**
+         * @description Whether the bed plays under the cameras' sound or replaces it.
+         * @enum {string}
+         */
+        BedMode: "under" | "instead";
+        BedStatus: {
+            /** Format: float */
+            gain_db: number;
+            mode: components["schemas"]["BedMode"];
+            name: string;
+            /** Format: double */
+            seconds: number;
         };
         /**
          * Format: binary
@@ -1359,6 +1481,16 @@ export interface components {
             type: components["schemas"]["CameraKind"];
             updated_at: string;
             username?: string | null;
+        };
+        /** @description How a camera sounds in programs: `GET`/`PUT /api/cameras/{id}/audio`. */
+        CameraAudio: {
+            /** @description Heard when the camera is on air. */
+            enabled: boolean;
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            gain_db: number;
         };
         CameraHealth: {
             /** Format: int64 */
@@ -1716,6 +1848,24 @@ export interface components {
         JumpInput: {
             clip_id: string;
         };
+        /** @description One meter's readings; `None` below the meter's floor (silence). */
+        LevelReading: {
+            /**
+             * Format: double
+             * @description EBU R128 integrated loudness since the program started, LUFS (program only).
+             */
+            integrated_lufs?: number | null;
+            /**
+             * Format: float
+             * @description Sample peak, dBFS, falling at 20 dB/s.
+             */
+            peak_dbfs?: number | null;
+            /**
+             * Format: double
+             * @description EBU R128 short-term loudness (3 s window), LUFS.
+             */
+            short_term_lufs?: number | null;
+        };
         LoggedIn: {
             user: components["schemas"]["UserInfo"];
         };
@@ -2019,6 +2169,26 @@ export interface components {
          * @enum {string}
          */
         ProbeErrorKind: "auth_failed" | "unreachable" | "not_found" | "timeout" | "protocol" | "tool_missing";
+        /** @description A program's mix: `GET`/`PUT /api/programs/{id}/audio`. */
+        ProgramAudio: {
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            bed_gain_db?: number;
+            /**
+             * Format: int64
+             * @description An uploaded bed (`/api/audio/beds`), looped; `null` for none.
+             */
+            bed_id?: number | null;
+            /** @description `under` the cameras' sound, or `instead` of it. */
+            bed_mode?: components["schemas"]["BedMode"];
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            master_gain_db: number;
+        };
         ProgramIngestLive: {
             camera: string;
             /** Format: int64 */
@@ -2060,6 +2230,8 @@ export interface components {
         };
         /** @description The live state of a running program. */
         ProgramLive: {
+            /** @description What is heard: levels and loudness of the program and of each decoded camera. */
+            audio: components["schemas"]["AudioStatus"];
             /** Format: double */
             bitrate_kbps?: number | null;
             /** Format: int64 */
@@ -2232,6 +2404,30 @@ export interface components {
          * @enum {string}
          */
         SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
+        /** @description One decoded camera's audio in the status. */
+        SourceAudioStatus: {
+            enabled: boolean;
+            /** @description Why its audio is not used, when it sends some the program cannot decode. */
+            error?: string | null;
+            /** Format: float */
+            gain_db: number;
+            /** @description The camera has sent audio the program can decode. */
+            has_audio: boolean;
+            /** Format: int64 */
+            id: number;
+            /** @description Its level before its gain (what the camera sends), on air or not. */
+            level: components["schemas"]["LevelReading"];
+            /**
+             * Format: int64
+             * @description Times its buffer started over (a jump in its timestamps, a burst).
+             */
+            resyncs: number;
+            /**
+             * Format: int64
+             * @description Times its audio stopped while playing (silence was sent instead).
+             */
+            underruns: number;
+        };
         Stream: {
             /** Format: int64 */
             camera_id: number;
@@ -2712,6 +2908,190 @@ export interface operations {
                 };
             };
             /** @description An overlay shows the asset */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_audio_beds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"][];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_audio_bed: {
+        parameters: {
+            query?: {
+                /** @description The bed's name (its file name). */
+                name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The audio file, raw */
+        requestBody: {
+            content: {
+                "application/octet-stream": components["schemas"]["Binary"];
+                "audio/mpeg": components["schemas"]["Binary"];
+                "audio/wav": components["schemas"]["Binary"];
+            };
+        };
+        responses: {
+            /** @description These bytes were already stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over 20 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is neither audio/* nor application/octet-stream */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an audio file the appliance plays */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_audio_bed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bed id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A program uses it */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3492,6 +3872,141 @@ export interface operations {
             };
             /** @description A stream, program or timeline uses the camera */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_camera_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_camera_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CameraAudio"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6323,6 +6838,141 @@ export interface operations {
             };
             /** @description The program runs */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_program_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_program_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramAudio"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

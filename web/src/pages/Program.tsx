@@ -5,6 +5,7 @@
 
 import { useEffect, useMemo, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
+import AudioMeters from '../components/AudioMeters';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
@@ -581,6 +582,8 @@ function ProgramControl({
         )}
         {!running && <p className="mt-2 text-xs text-slate-500">Start the program to take cameras on air.</p>}
       </div>
+
+      <AudioMeters program={program} cameras={cameras} />
 
       <div className="grid gap-6 lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">
