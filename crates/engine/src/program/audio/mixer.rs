@@ -380,15 +380,19 @@ mod tests {
     #[test]
     fn the_limiter_never_lets_a_sample_above_minus_one_dbfs() {
         let mut m = Mixer::new();
-        let mut s = AudioSettings::default();
-        s.master_gain_db = 12.0;
+        let mut s = AudioSettings {
+            master_gain_db: 12.0,
+            ..AudioSettings::default()
+        };
         let b = blocks(&[(1, 0.5)], 1600);
         let mut out = Vec::new();
         for _ in 0..3 {
             m.mix(Some(1), &b, &s, 1600, &mut out);
         }
         // 0.5 × +12 dB = 1.99: held at the ceiling exactly.
-        assert!(out.iter().all(|&v| v <= LIMIT * (1.0 + 1e-6) && v >= 0.0));
+        assert!(out
+            .iter()
+            .all(|&v| (0.0..=LIMIT * (1.0 + 1e-6)).contains(&v)));
         assert!(close(out[2 * 1599], LIMIT));
         assert!(close(m.limiter_gain(), LIMIT / (0.5 * db_to_gain(12.0))));
         // Quiet again: the gain recovers with a 100 ms time constant, never overshooting.
