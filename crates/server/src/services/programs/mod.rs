@@ -623,7 +623,14 @@ impl ProgramService {
                 "every destination of this program is disabled",
             ));
         }
-        config.audio = self.audio.settings_for(id).await?;
+        // A bed that cannot be read (its file gone) must not keep the program off the air.
+        config.audio = match self.audio.settings_for(id).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(program = id, error = ?e, "stored audio settings unusable; starting with the default mix");
+                Default::default()
+            }
+        };
         let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
         let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
         if let Err(e) = self.apply_overlays(&handle, &overlays).await {
