@@ -1,7 +1,7 @@
 // Program audio from the browser: a running program's Audio card shows the on-air camera's
 // level and the program's (a tone at 0.2 of full scale: about −14 dBFS), turning the camera's
 // sound off empties the program's meter without stopping anything, and the camera's preview
-// has an unmute button.
+// has an unmute button. (The program's own preview remux copies its picture only.)
 // The destination is an RTMP port where nothing listens: the encoder runs, the output retries.
 
 import assert from 'node:assert/strict';

@@ -67,6 +67,9 @@ pub struct Splitter {
     moof: Option<Bytes>,
     /// `trex` default sample flags, used when a fragment does not state its own.
     trex_flags: u32,
+    /// The video track's id, when the init segment says which one it is: a fragment's
+    /// keyframe is its video's (the sound's samples are all sync samples).
+    video_track: Option<u32>,
 }
 
 impl Splitter {
@@ -79,8 +82,23 @@ impl Splitter {
             }
             b"moov" => {
                 let mime = mime_of(&data);
-                self.trex_flags = find_box(&data, &[b"mvex", b"trex"])
-                    .filter(|t| t.len() >= 24)
+                self.video_track = video_track_id(&data);
+                let trexes: Vec<&[u8]> = find_box(&data, &[b"mvex"])
+                    .map(|mvex| {
+                        children(mvex)
+                            .filter(|(k, t)| k == b"trex" && t.len() >= 24)
+                            .map(|(_, t)| t)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let trex = trexes
+                    .iter()
+                    .find(|t| {
+                        Some(u32::from_be_bytes(t[4..8].try_into().expect("4 bytes")))
+                            == self.video_track
+                    })
+                    .or(trexes.first());
+                self.trex_flags = trex
                     .map(|t| u32::from_be_bytes(t[20..24].try_into().expect("4 bytes")))
                     .unwrap_or(0);
                 let mut init = BytesMut::new();
@@ -99,7 +117,10 @@ impl Splitter {
             }
             b"mdat" => {
                 let moof = self.moof.take()?;
-                let keyframe = first_sample_is_sync(&moof, self.trex_flags);
+                let keyframe = match self.video_track {
+                    Some(id) => track_first_sample_is_sync(&moof, id, self.trex_flags),
+                    None => first_sample_is_sync(&moof, self.trex_flags),
+                };
                 let mut frag = BytesMut::with_capacity(moof.len() + data.len());
                 frag.extend_from_slice(&moof);
                 frag.extend_from_slice(&data);
@@ -264,12 +285,49 @@ fn codec_of_stsd(stsd: &[u8]) -> Option<String> {
     }
 }
 
+/// The `track_ID` of the init segment's video track (`hdlr` of type `vide`).
+pub fn video_track_id(moov: &[u8]) -> Option<u32> {
+    children(moov.get(8..)?)
+        .filter(|(k, _)| k == b"trak")
+        .find_map(|(_, trak)| {
+            let mdia = children(trak).find(|(k, _)| k == b"mdia")?.1;
+            let hdlr = children(mdia).find(|(k, _)| k == b"hdlr")?.1;
+            if hdlr.get(8..12)? != b"vide" {
+                return None;
+            }
+            let tkhd = children(trak).find(|(k, _)| k == b"tkhd")?.1;
+            let at = if tkhd.first()? == &1 { 20 } else { 12 };
+            Some(u32::from_be_bytes(tkhd.get(at..at + 4)?.try_into().ok()?))
+        })
+}
+
+/// [`first_sample_is_sync`] for the fragment's track `track_id` (`false` when the fragment
+/// has no sample of that track, e.g. sound alone).
+pub fn track_first_sample_is_sync(moof: &[u8], track_id: u32, trex_flags: u32) -> bool {
+    let Some(body) = moof.get(8..) else {
+        return false;
+    };
+    children(body)
+        .filter(|(k, _)| k == b"traf")
+        .find(|(_, traf)| {
+            children(traf)
+                .find(|(k, _)| k == b"tfhd")
+                .and_then(|(_, t)| t.get(4..8))
+                .is_some_and(|id| u32::from_be_bytes(id.try_into().expect("4 bytes")) == track_id)
+        })
+        .is_some_and(|(_, traf)| traf_first_sample_is_sync(traf, trex_flags))
+}
+
 /// Whether the first sample of a fragment is a sync sample (a keyframe), from the `trun`
 /// first-sample flags, else its per-sample flags, else the `tfhd`/`trex` defaults.
 pub fn first_sample_is_sync(moof: &[u8], trex_flags: u32) -> bool {
     let Some(traf) = find_box(moof, &[b"traf"]) else {
         return false;
     };
+    traf_first_sample_is_sync(traf, trex_flags)
+}
+
+fn traf_first_sample_is_sync(traf: &[u8], trex_flags: u32) -> bool {
     let mut default = trex_flags;
     if let Some(tfhd) = children(traf).find(|(k, _)| k == b"tfhd").map(|(_, b)| b) {
         if tfhd.len() >= 8 {
@@ -400,6 +458,62 @@ mod tests {
             "video/mp4; codecs=\"avc1.42C00A,mp4a.40.2\""
         );
         assert_eq!(codec_of(&moov).as_deref(), Some("avc1.42C00A"));
+        assert_eq!(video_track_id(&moov), Some(1));
+    }
+
+    /// With sound beside the picture, a fragment is a keyframe when its video starts with
+    /// one: two GOPs make two keyframe fragments, however many sound-led fragments there are.
+    #[tokio::test]
+    async fn keyframes_are_the_videos_when_there_is_sound() {
+        let out = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x36:rate=10:duration=2",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=2",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-g",
+                "10",
+                "-bf",
+                "0",
+                "-c:a",
+                "aac",
+                "-f",
+                "mp4",
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-frag_duration",
+                "200000",
+                "-",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let mut s = Splitter::default();
+        let mut buf = &out.stdout[..];
+        let (mut fragments, mut keyframes) = (0, 0);
+        while let BoxState::Complete { kind, len } = next_box(buf) {
+            if let Some(Segment::Fragment { keyframe, .. }) =
+                s.push(kind, Bytes::copy_from_slice(&buf[..len]))
+            {
+                fragments += 1;
+                keyframes += keyframe as usize;
+            }
+            buf = &buf[len..];
+        }
+        assert!(fragments >= 8, "{fragments} fragments");
+        assert_eq!(keyframes, 2, "one per GOP of {fragments} fragments");
     }
 
     #[test]

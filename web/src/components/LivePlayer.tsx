@@ -37,8 +37,8 @@ interface Props {
   liveBadge?: boolean;
   /** Drawn over the picture (badges). */
   children?: ReactNode;
-  /** An unmute button while playing (default: cameras, whose previews carry their AAC sound;
-   * the program's preview carries its picture only). Players always start muted. */
+  /** An unmute button while playing, when the stream has sound (default true). Players always
+   * start muted. */
   sound?: boolean;
 }
 
@@ -97,7 +97,9 @@ export default function LivePlayer({
   const path = src ?? (cameraId !== undefined ? `/api/cameras/${encodeURIComponent(String(cameraId))}/live` : null);
   const what = kind ?? (cameraId !== undefined ? 'camera' : 'program');
   const withSnapshot = fallback && cameraId !== undefined;
-  const withSound = sound ?? what === 'camera';
+  const withSound = sound ?? true;
+  // Whether the stream carries sound, from its init segment's codecs.
+  const [hasSound, setHasSound] = useState(false);
   const videoRef = useRef<HTMLVideoElement>(null);
   const initialPhase = (): Phase =>
     typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported';
@@ -172,6 +174,7 @@ export default function LivePlayer({
     // A new init (first connection or the source back after an outage) starts a new
     // MediaSource: the new run's timestamps start again at zero.
     const init = (mime: string) => {
+      setHasSound(mime.includes('mp4a'));
       if (!MediaSource.isTypeSupported(mime)) {
         setPhase('unsupported');
         closed = true;
@@ -349,7 +352,7 @@ export default function LivePlayer({
           LIVE
         </span>
       )}
-      {withSound && phase === 'playing' && (
+      {withSound && hasSound && phase === 'playing' && (
         <button
           type="button"
           className="absolute bottom-2 right-2 rounded bg-slate-900/70 px-2 py-1 text-xs font-semibold text-white hover:bg-slate-900"
