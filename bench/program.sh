@@ -6,6 +6,9 @@
 # `ffmpeg` that only decodes one camera, scales it and does the same libx264 encode.
 # Also reports the take-to-air latency (ms) and the switch gap (frames) of takes between the
 # two pre-rolled cameras, and the largest timestamp gap of what the RTMP receiver got.
+# Then the CPU cost of camera audio: the same program with two cameras that send AAC (decoded,
+# mixed, metered, encoded) against two that send none (silence mixed and encoded), each for
+# AUDIO_WINDOW seconds (default 10; AUDIO_WINDOW=0 skips it).
 #
 # Usage: [W=1920 H=1080 FPS=30 KBPS=4500] bash bench/program.sh [window-seconds]   (loopback only; fake cameras from testrig/)
 set -euo pipefail
@@ -50,7 +53,7 @@ ticks_of() { awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$1/sta
 role_of() {
   local cmd; cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
   case "$cmd" in
-    *"-f lavfi -i anullsrc"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
+    *"-i pipe:4"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
     *"-f rawvideo"*"pipe:1"*) echo "decoder (camera session -> raw frames; one is the idle spare)" ;;
     *"-f mpegts -i pipe:0"*) echo "egress" ;;
     *program_run*) echo "program (Rust: camera sessions, clock, overlays, fan-out)" ;;
@@ -144,4 +147,54 @@ if [ -s "$TMP/received.flv" ]; then
     awk -v fps=$FPS 'NR > 1 { g = $1 - prev; if (g > max) max = g } { prev = $1; n++ }
       END { printf "  received: %d video frames over %.1f s, largest timestamp gap %.3f s (%.1f frames)\n", n, prev, max, max * fps }'
   ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$TMP/received.flv" | paste -sd, | sed 's/^/  received codecs: /'
+fi
+
+# ---- the CPU cost of camera audio: the same program, cameras with sound vs without ----
+AUDIO_WINDOW=${AUDIO_WINDOW:-10}
+if ((AUDIO_WINDOW > 0)); then
+  # Starts a fake camera that sends AAC (a tone) and sets CAM_URL.
+  start_audio_camera() {
+    local name=$1 tone=$2 port; port=$(free_port)
+    /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
+      --width $W --height $H --fps $FPS --audio-freq "$tone" >"$TMP/cam-$name.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
+    grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
+    CAM_URL="rtsp://127.0.0.1:$port/$name"
+  }
+  # Runs the program on two cameras for AUDIO_WINDOW seconds (after the warm-up) to a receiver
+  # that discards, and reports its CPU as `$label`.
+  audio_run() {
+    local label=$1 cam1=$2 cam2=$3 port; port=$(free_port)
+    ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0.1:$port/live/audio" \
+      -c copy -f null - 2>/dev/null &
+    local rx=$!
+    PIDS+=($rx)
+    sleep 0.5
+    "$BIN" --size ${W}x${H} --fps $FPS --bitrate $KBPS --seconds $((WARMUP + AUDIO_WINDOW + 4)) --take-every 5 \
+      --camera "$cam1" --camera "$cam2" --output "rtmp://127.0.0.1:$port/live/audio" \
+      >"$TMP/$label.out" 2>"$TMP/$label.err" &
+    local prog=$!
+    PIDS+=($prog)
+    for _ in $(seq 600); do grep -q '^READY' "$TMP/$label.out" && break; kill -0 $prog 2>/dev/null || break; sleep 0.1; done
+    grep -q '^READY' "$TMP/$label.out" || { echo "program did not start:" >&2; cat "$TMP/$label.err" >&2; exit 1; }
+    sleep "$WARMUP"
+    sample "$prog" >"$TMP/$label.0"
+    sleep "$AUDIO_WINDOW"
+    sample "$prog" >"$TMP/$label.1"
+    local saved=$WINDOW
+    WINDOW=$AUDIO_WINDOW
+    report "$label" "$TMP/$label.0" "$TMP/$label.1"
+    WINDOW=$saved
+    wait $prog || true
+    wait $rx 2>/dev/null || true
+  }
+  echo "== audio cost: 2 cameras with AAC sound vs 2 without, ${AUDIO_WINDOW} s each"
+  start_audio_camera sa 500; CAM_SA=$CAM_URL
+  start_audio_camera sb 1300; CAM_SB=$CAM_URL
+  audio_run audio-on "$CAM_SA" "$CAM_SB"
+  audio_run audio-off "$CAM_A" "$CAM_B"
+  ON=$(cat "$TMP/audio-on.cpu") OFF=$(cat "$TMP/audio-off.cpu")
+  printf '  CPU: with camera audio %.1f%% of a core, without %.1f%%: audio costs %.1f points\n' \
+    "$ON" "$OFF" "$(echo "$ON - $OFF" | bc -l)"
 fi

@@ -82,6 +82,13 @@ def parse_args(argv):
         help="frequency of the sine tone in Hz (implies --audio when not 440)",
     )
     p.add_argument(
+        "--audio-stop-after",
+        type=float,
+        default=0,
+        help="with --audio: the audio stops (no more packets, the video goes on) this many "
+        "seconds after a client starts playing; 0 = never",
+    )
+    p.add_argument(
         "--max-clients",
         type=int,
         default=0,
@@ -248,6 +255,25 @@ def start_time_bars(factory, args):
     factory.connect("media-configure", configure)
 
 
+AUDIO_VALVE = "audiovalve"
+
+
+def stop_audio_later(factory, seconds):
+    """Closes each client's audio valve `seconds` after its media is configured: no more audio
+    packets while the video goes on (a camera whose microphone died)."""
+
+    def configure(_factory, media):
+        valve = media.get_element().get_by_name(AUDIO_VALVE)
+
+        def close():
+            valve.set_property("drop", True)
+            return False
+
+        GLib.timeout_add(int(seconds * 1000), close)
+
+    factory.connect("media-configure", configure)
+
+
 def build_launch(args):
     src = "appsrc" if args.time_bars else "videotestsrc"
     missing = [e for e in (src, "x264enc", "rtph264pay") if not has_element(e)]
@@ -310,6 +336,7 @@ def build_launch(args):
             " ! ".join(
                 [
                     f"audiotestsrc is-live=true wave=sine freq={args.audio_freq} volume=0.2",
+                    f"valve name={AUDIO_VALVE} drop=false",
                     "audioconvert",
                     "audioresample",
                     "audio/x-raw,rate=48000,channels=2",
@@ -366,6 +393,8 @@ def main(argv):
     factory.set_latency(0)
     if args.time_bars:
         start_time_bars(factory, args)
+    if args.audio and args.audio_stop_after > 0:
+        stop_audio_later(factory, args.audio_stop_after)
     if args.user is not None:
         setup_auth(server, factory, args)
     if args.max_clients:

@@ -132,10 +132,11 @@ export function shot(page, name) {
  * Starts the test rig's fake RTSP camera (testrig/fake_camera.py, GStreamer) on a free
  * loopback port and resolves once it prints its READY line.
  */
-export async function startFakeCamera(name, { path = '/cam', user, password, width = 640, height = 360, fps = 15 } = {}) {
+export async function startFakeCamera(name, { path = '/cam', user, password, width = 640, height = 360, fps = 15, audioFreq } = {}) {
   const script = resolve(E2E_DIR, '../testrig/fake_camera.py');
   const args = [script, '--port', '0', '--path', path, '--name', name, '--width', String(width), '--height', String(height), '--fps', String(fps)];
   if (user) args.push('--user', user, '--password', password);
+  if (audioFreq) args.push('--audio-freq', String(audioFreq));
   const python = process.env.VS_RIG_PYTHON || '/usr/bin/python3';
   const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(join(OUT_DIR, `camera-${name.replace(/\W+/g, '_')}.log`));

@@ -1,6 +1,7 @@
 //! Storage of the appliance: one SQLite file (WAL, foreign keys on) reached through sqlx, with
 //! migrations embedded in the binary, and one repository module per table family.
 
+pub mod audio;
 pub mod auth;
 pub mod cameras;
 mod files;

@@ -67,6 +67,9 @@ pub struct Splitter {
     moof: Option<Bytes>,
     /// `trex` default sample flags, used when a fragment does not state its own.
     trex_flags: u32,
+    /// The video track's id, when the init segment says which one it is: a fragment's
+    /// keyframe is its video's (the sound's samples are all sync samples).
+    video_track: Option<u32>,
 }
 
 impl Splitter {
@@ -79,8 +82,23 @@ impl Splitter {
             }
             b"moov" => {
                 let mime = mime_of(&data);
-                self.trex_flags = find_box(&data, &[b"mvex", b"trex"])
-                    .filter(|t| t.len() >= 24)
+                self.video_track = video_track_id(&data);
+                let trexes: Vec<&[u8]> = find_box(&data, &[b"mvex"])
+                    .map(|mvex| {
+                        children(mvex)
+                            .filter(|(k, t)| k == b"trex" && t.len() >= 24)
+                            .map(|(_, t)| t)
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let trex = trexes
+                    .iter()
+                    .find(|t| {
+                        Some(u32::from_be_bytes(t[4..8].try_into().expect("4 bytes")))
+                            == self.video_track
+                    })
+                    .or(trexes.first());
+                self.trex_flags = trex
                     .map(|t| u32::from_be_bytes(t[20..24].try_into().expect("4 bytes")))
                     .unwrap_or(0);
                 let mut init = BytesMut::new();
@@ -99,7 +117,10 @@ impl Splitter {
             }
             b"mdat" => {
                 let moof = self.moof.take()?;
-                let keyframe = first_sample_is_sync(&moof, self.trex_flags);
+                let keyframe = match self.video_track {
+                    Some(id) => track_first_sample_is_sync(&moof, id, self.trex_flags),
+                    None => first_sample_is_sync(&moof, self.trex_flags),
+                };
                 let mut frag = BytesMut::with_capacity(moof.len() + data.len());
                 frag.extend_from_slice(&moof);
                 frag.extend_from_slice(&data);
@@ -184,23 +205,54 @@ pub fn find_box<'a>(data: &'a [u8], path: &[&[u8; 4]]) -> Option<&'a [u8]> {
     Some(cur)
 }
 
-/// `video/mp4; codecs="…"` from the sample entry of the first track: `avc1.PPCCLL` from
-/// `avcC`, `hvc1.…` from `hvcC` (so the browser can say whether it decodes it).
+/// `video/mp4; codecs="…"` from the sample entries of the tracks: `avc1.PPCCLL` from `avcC`,
+/// `hvc1.…` from `hvcC` (so the browser can say whether it decodes it), then `mp4a.40.2` for
+/// the program's AAC when it has sound.
 pub fn mime_of(moov: &[u8]) -> String {
-    let codec = codec_of(moov).unwrap_or_else(|| "avc1.42E01E".into());
-    format!("video/mp4; codecs=\"{codec}\"")
+    let mut codecs = codecs_of(moov);
+    if codecs.is_empty() {
+        codecs.push("avc1.42E01E".into());
+    }
+    format!("video/mp4; codecs=\"{}\"", codecs.join(","))
 }
 
-/// The RFC 6381 codec string of the first track with a sample description.
-pub fn codec_of(moov: &[u8]) -> Option<String> {
-    let stsd = children(moov.get(8..)?)
+/// The sample description (`stsd`) of every track, in order.
+fn sample_descriptions(moov: &[u8]) -> Vec<&[u8]> {
+    let Some(body) = moov.get(8..) else {
+        return Vec::new();
+    };
+    children(body)
         .filter(|(k, _)| k == b"trak")
-        .find_map(|(_, trak)| {
+        .filter_map(|(_, trak)| {
             let mdia = children(trak).find(|(k, _)| k == b"mdia")?.1;
             let minf = children(mdia).find(|(k, _)| k == b"minf")?.1;
             let stbl = children(minf).find(|(k, _)| k == b"stbl")?.1;
             children(stbl).find(|(k, _)| k == b"stsd").map(|(_, b)| b)
-        })?;
+        })
+        .collect()
+}
+
+/// The RFC 6381 codec strings of every track, video first as the muxer wrote them.
+pub fn codecs_of(moov: &[u8]) -> Vec<String> {
+    sample_descriptions(moov)
+        .into_iter()
+        .filter_map(|stsd| {
+            let (entry, _) = children(stsd.get(8..)?).next()?;
+            match &entry {
+                // The program's encoder makes AAC-LC (object type 2).
+                b"mp4a" => Some("mp4a.40.2".to_string()),
+                _ => codec_of_stsd(stsd),
+            }
+        })
+        .collect()
+}
+
+/// The RFC 6381 codec string of the first track with a sample description.
+pub fn codec_of(moov: &[u8]) -> Option<String> {
+    codec_of_stsd(sample_descriptions(moov).first()?)
+}
+
+fn codec_of_stsd(stsd: &[u8]) -> Option<String> {
     // stsd: version/flags (4) + entry count (4), then sample entries; a visual sample entry
     // has 78 bytes of fixed fields before its child boxes.
     let (entry, body) = children(stsd.get(8..)?).next()?;
@@ -233,12 +285,49 @@ pub fn codec_of(moov: &[u8]) -> Option<String> {
     }
 }
 
+/// The `track_ID` of the init segment's video track (`hdlr` of type `vide`).
+pub fn video_track_id(moov: &[u8]) -> Option<u32> {
+    children(moov.get(8..)?)
+        .filter(|(k, _)| k == b"trak")
+        .find_map(|(_, trak)| {
+            let mdia = children(trak).find(|(k, _)| k == b"mdia")?.1;
+            let hdlr = children(mdia).find(|(k, _)| k == b"hdlr")?.1;
+            if hdlr.get(8..12)? != b"vide" {
+                return None;
+            }
+            let tkhd = children(trak).find(|(k, _)| k == b"tkhd")?.1;
+            let at = if tkhd.first()? == &1 { 20 } else { 12 };
+            Some(u32::from_be_bytes(tkhd.get(at..at + 4)?.try_into().ok()?))
+        })
+}
+
+/// [`first_sample_is_sync`] for the fragment's track `track_id` (`false` when the fragment
+/// has no sample of that track, e.g. sound alone).
+pub fn track_first_sample_is_sync(moof: &[u8], track_id: u32, trex_flags: u32) -> bool {
+    let Some(body) = moof.get(8..) else {
+        return false;
+    };
+    children(body)
+        .filter(|(k, _)| k == b"traf")
+        .find(|(_, traf)| {
+            children(traf)
+                .find(|(k, _)| k == b"tfhd")
+                .and_then(|(_, t)| t.get(4..8))
+                .is_some_and(|id| u32::from_be_bytes(id.try_into().expect("4 bytes")) == track_id)
+        })
+        .is_some_and(|(_, traf)| traf_first_sample_is_sync(traf, trex_flags))
+}
+
 /// Whether the first sample of a fragment is a sync sample (a keyframe), from the `trun`
 /// first-sample flags, else its per-sample flags, else the `tfhd`/`trex` defaults.
 pub fn first_sample_is_sync(moof: &[u8], trex_flags: u32) -> bool {
     let Some(traf) = find_box(moof, &[b"traf"]) else {
         return false;
     };
+    traf_first_sample_is_sync(traf, trex_flags)
+}
+
+fn traf_first_sample_is_sync(traf: &[u8], trex_flags: u32) -> bool {
     let mut default = trex_flags;
     if let Some(tfhd) = children(traf).find(|(k, _)| k == b"tfhd").map(|(_, b)| b) {
         if tfhd.len() >= 8 {
@@ -318,6 +407,113 @@ mod tests {
         assert!(!first_sample_is_sync(&moof(Some(0x0101_0000), None), 0));
         assert!(!first_sample_is_sync(&moof(None, Some(0x0101_0000)), 0));
         assert!(first_sample_is_sync(&moof(None, None), 0x0200_0000));
+    }
+
+    /// A remux of the program (H.264 + AAC, as FFmpeg writes it) says both codecs, so the
+    /// browser's SourceBuffer takes the sound too.
+    #[tokio::test]
+    async fn the_mime_type_names_the_video_and_the_sound() {
+        let out = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x36:rate=10:duration=1",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=1",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-profile:v",
+                "baseline",
+                "-c:a",
+                "aac",
+                "-f",
+                "mp4",
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let mut buf = &out.stdout[..];
+        let mut moov = None;
+        while let BoxState::Complete { kind, len } = next_box(buf) {
+            if &kind == b"moov" {
+                moov = Some(buf[..len].to_vec());
+            }
+            buf = &buf[len..];
+        }
+        let moov = moov.expect("moov");
+        assert_eq!(
+            mime_of(&moov),
+            "video/mp4; codecs=\"avc1.42C00A,mp4a.40.2\""
+        );
+        assert_eq!(codec_of(&moov).as_deref(), Some("avc1.42C00A"));
+        assert_eq!(video_track_id(&moov), Some(1));
+    }
+
+    /// With sound beside the picture, a fragment is a keyframe when its video starts with
+    /// one: two GOPs make two keyframe fragments, however many sound-led fragments there are.
+    #[tokio::test]
+    async fn keyframes_are_the_videos_when_there_is_sound() {
+        let out = tokio::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc=size=64x36:rate=10:duration=2",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine=duration=2",
+                "-pix_fmt",
+                "yuv420p",
+                "-c:v",
+                "libx264",
+                "-g",
+                "10",
+                "-bf",
+                "0",
+                "-c:a",
+                "aac",
+                "-f",
+                "mp4",
+                "-movflags",
+                "frag_keyframe+empty_moov+default_base_moof",
+                "-frag_duration",
+                "200000",
+                "-",
+            ])
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success());
+        let mut s = Splitter::default();
+        let mut buf = &out.stdout[..];
+        let (mut fragments, mut keyframes) = (0, 0);
+        while let BoxState::Complete { kind, len } = next_box(buf) {
+            if let Some(Segment::Fragment { keyframe, .. }) =
+                s.push(kind, Bytes::copy_from_slice(&buf[..len]))
+            {
+                fragments += 1;
+                keyframes += keyframe as usize;
+            }
+            buf = &buf[len..];
+        }
+        assert!(fragments >= 8, "{fragments} fragments");
+        assert_eq!(keyframes, 2, "one per GOP of {fragments} fragments");
     }
 
     #[test]

@@ -58,9 +58,10 @@ pub use encoder::{
 };
 pub use ffmpeg::ffmpeg_version;
 pub use program::{
-    ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
-    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TakeStatus, TapChunk,
-    TextStyle,
+    AudioBed, AudioSettings, AudioStatus, BedMode, ImageData, IngestStatus, LevelReading,
+    OutputSpec, OutputStatus, Overlay, OverlayKind, Program, ProgramConfig, ProgramHandle,
+    ProgramStatus, Rgba, SlateSpec, SourceAudioStatus, SourceGain, SourceSpec, TakeStatus,
+    TapChunk, TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

@@ -38,6 +38,9 @@ pub enum ProgressSource {
     None,
 }
 
+/// The descriptor number of [`ProcessSpec::extra_input`] in the child (3 is progress).
+pub const EXTRA_INPUT_FD: i32 = 4;
+
 /// What the child's stdin is connected to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum StdinMode {
@@ -72,6 +75,10 @@ pub struct ProcessSpec {
     pub progress: ProgressSource,
     pub stdin: StdinMode,
     pub stdout: StdoutMode,
+    /// A second input pipe the child reads at file descriptor [`EXTRA_INPUT_FD`]
+    /// (`-i pipe:4`), handed to the owner in `MediaIo::extra_input` (e.g. the program's PCM
+    /// audio beside its raw video on stdin).
+    pub extra_input: bool,
     /// Values masked in every stderr line, error and log, in addition to the credentials inside
     /// URLs that `redact_text` already strips. Put stream keys here: they live in URL paths.
     pub secrets: Vec<Secret>,
@@ -189,6 +196,7 @@ impl fmt::Debug for ProcessSpec {
             .field("progress", &self.progress)
             .field("stdin", &self.stdin)
             .field("stdout", &self.stdout)
+            .field("extra_input", &self.extra_input)
             .field(
                 "span",
                 &self
@@ -260,6 +268,8 @@ pub struct SpawnedChild {
     pub stdin: Option<BoxWrite>,
     /// With `StdoutMode::Media`.
     pub stdout: Option<BoxRead>,
+    /// With `ProcessSpec::extra_input`.
+    pub extra_input: Option<BoxWrite>,
 }
 
 /// Starts processes. The supervisor calls it once per run.
@@ -294,12 +304,20 @@ impl Spawner for TokioSpawner {
             .process_group(0);
 
         let progress_pipe = if spec.progress == ProgressSource::Fd3 {
-            let (read, write) = cloexec_pipe()?;
-            install_fd3(&mut cmd, &write);
-            Some((read, write))
+            Some(cloexec_pipe()?)
         } else {
             None
         };
+        let extra_pipe = if spec.extra_input {
+            Some(cloexec_pipe()?)
+        } else {
+            None
+        };
+        install_fds(
+            &mut cmd,
+            progress_pipe.as_ref().map(|(_, w)| w),
+            extra_pipe.as_ref().map(|(r, _)| r),
+        );
 
         let mut child = cmd.spawn()?;
         let pid = child.id();
@@ -339,6 +357,16 @@ impl Spawner for TokioSpawner {
             StdinMode::Quit => (None, child.stdin.take()),
             StdinMode::Null => (None, None),
         };
+        let extra_input = match extra_pipe {
+            Some((read, write)) => {
+                // Only the child may hold the read end, or a dead child would not fail writes.
+                drop(read);
+                grow_pipe(&write);
+                let tx = tokio::net::unix::pipe::Sender::from_owned_fd(write)?;
+                Some(Box::new(tx) as BoxWrite)
+            }
+            None => None,
+        };
         let stdout = if spec.stdout_is_media() {
             child.stdout.take().map(|s| {
                 grow_pipe(&s);
@@ -361,6 +389,7 @@ impl Spawner for TokioSpawner {
             stderr,
             stdin,
             stdout,
+            extra_input,
         })
     }
 }
@@ -398,23 +427,49 @@ fn cloexec_pipe() -> io::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
 
 /// `pre_exec` is the one place the appliance needs `unsafe`: placing a descriptor at a given
 /// number in the child can only happen between fork and exec, and neither std nor nix offers a
-/// safe way to do it.
+/// safe way to do it. `fd3` (progress, written by the child) goes to 3, `fd4` (an extra input,
+/// read by the child) to 4.
 #[allow(unsafe_code)]
-fn install_fd3(cmd: &mut tokio::process::Command, write: &std::os::fd::OwnedFd) {
+fn install_fds(
+    cmd: &mut tokio::process::Command,
+    fd3: Option<&std::os::fd::OwnedFd>,
+    fd4: Option<&std::os::fd::OwnedFd>,
+) {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
     use std::os::fd::AsRawFd;
-    let fd = write.as_raw_fd();
-    // SAFETY: the closure runs in the forked child before exec and only calls dup2/fcntl,
+    if fd3.is_none() && fd4.is_none() {
+        return;
+    }
+    let fd3 = fd3.map(|f| f.as_raw_fd());
+    let fd4 = fd4.map(|f| f.as_raw_fd());
+    // SAFETY: the closure runs in the forked child before exec and only calls dup/dup2/fcntl,
     // which are async-signal-safe; it allocates nothing (an `Errno` becomes an `io::Error`
-    // without allocating) and touches no lock. `fd` stays open in the parent (the caller keeps
-    // `write` until the spawn returns), so the child's copy is valid.
+    // without allocating) and touches no lock. The descriptors stay open in the parent (the
+    // caller keeps them until the spawn returns), so the child's copies are valid.
     unsafe {
         cmd.pre_exec(move || {
-            // dup2 onto itself would keep FD_CLOEXEC, so that case clears the flag instead.
-            if fd == 3 {
-                fcntl(3, FcntlArg::F_SETFD(FdFlag::empty()))?;
-            } else {
-                nix::unistd::dup2(fd, 3)?;
+            // A source already sitting on the other target is moved out of the way first, so
+            // placing one does not close the other.
+            let mut src4 = fd4;
+            if let (Some(_), Some(s)) = (fd3, src4) {
+                if s == 3 {
+                    src4 = Some(nix::unistd::dup(s)?);
+                }
+            }
+            let mut src3 = fd3;
+            if let (Some(s), Some(_)) = (src3, fd4) {
+                if s == EXTRA_INPUT_FD {
+                    src3 = Some(nix::unistd::dup(s)?);
+                }
+            }
+            for (src, target) in [(src3, 3), (src4, EXTRA_INPUT_FD)] {
+                let Some(src) = src else { continue };
+                // dup2 onto itself would keep FD_CLOEXEC, so that case clears the flag instead.
+                if src == target {
+                    fcntl(target, FcntlArg::F_SETFD(FdFlag::empty()))?;
+                } else {
+                    nix::unistd::dup2(src, target)?;
+                }
             }
             Ok(())
         });
@@ -548,5 +603,48 @@ impl Drop for RealChild {
         for r in &self.readers {
             r.abort();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The extra input reaches the child at descriptor 4, beside progress at 3: FFmpeg reads
+    /// one second of PCM there and says so on its progress pipe.
+    #[tokio::test]
+    async fn the_extra_input_is_read_at_fd_4() {
+        let spec = ProcessSpec::new("fd4", "ffmpeg")
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-f",
+                "s16le",
+                "-ar",
+                "48000",
+                "-ac",
+                "2",
+                "-i",
+                "pipe:4",
+                "-f",
+                "null",
+                "-",
+            ])
+            .stdin(StdinMode::Null);
+        let spec = ProcessSpec {
+            extra_input: true,
+            ..spec
+        };
+        let mut child = TokioSpawner.spawn(&spec).unwrap();
+        let mut w = child.extra_input.take().expect("extra input");
+        w.write_all(&vec![0u8; 192_000]).await.unwrap();
+        drop(w);
+        let mut progress = child.progress.take().expect("progress");
+        let mut last = None;
+        while let Some(p) = progress.recv().await {
+            last = p.out_time_us.or(last);
+        }
+        assert!(child.control.wait().await.unwrap().success());
+        assert_eq!(last, Some(1_000_000));
     }
 }

@@ -193,6 +193,8 @@ pub struct MediaIo {
     pub stdin: Option<BoxWrite>,
     /// With `StdoutMode::Media`.
     pub stdout: Option<BoxRead>,
+    /// With `ProcessSpec::extra_input`.
+    pub extra_input: Option<BoxWrite>,
 }
 
 impl std::fmt::Debug for MediaIo {
@@ -202,6 +204,7 @@ impl std::fmt::Debug for MediaIo {
             .field("pid", &self.pid)
             .field("stdin", &self.stdin.is_some())
             .field("stdout", &self.stdout.is_some())
+            .field("extra_input", &self.extra_input.is_some())
             .finish()
     }
 }
@@ -548,12 +551,13 @@ impl Actor {
         for done in self.after_spawn.drain(..) {
             let _ = done.send(());
         }
-        if child.stdin.is_some() || child.stdout.is_some() {
+        if child.stdin.is_some() || child.stdout.is_some() || child.extra_input.is_some() {
             let media = MediaIo {
                 run,
                 pid: child.pid,
                 stdin: child.stdin.take(),
                 stdout: child.stdout.take(),
+                extra_input: child.extra_input.take(),
             };
             if self.media_tx.try_send(media).is_err() {
                 warn!(name = %spec.name, "nobody takes the media pipes of this run; they are closed");

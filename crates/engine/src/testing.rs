@@ -71,6 +71,8 @@ pub struct FakeProcess {
     pub stdin: Option<DuplexStream>,
     /// The other end of `MediaIo::stdout`, with `StdoutMode::Media`.
     pub stdout: Option<DuplexStream>,
+    /// The other end of `MediaIo::extra_input`, with `ProcessSpec::extra_input`.
+    pub extra_input: Option<DuplexStream>,
     shared: Arc<Shared>,
 }
 
@@ -247,11 +249,18 @@ impl Spawner for FakeSpawner {
         } else {
             (None, None)
         };
+        let (extra_input, extra_far) = if spec.extra_input {
+            let (a, b) = tokio::io::duplex(64 * 1024);
+            (Some(Box::new(a) as crate::spawner::BoxWrite), Some(b))
+        } else {
+            (None, None)
+        };
         let process = FakeProcess {
             pid,
             spec: spec.clone(),
             stdin: stdin_far,
             stdout: stdout_far,
+            extra_input: extra_far,
             shared: shared.clone(),
         };
         let obey_stop = match behavior {
@@ -273,6 +282,7 @@ impl Spawner for FakeSpawner {
             stderr: stderr_rx,
             stdin,
             stdout,
+            extra_input,
         })
     }
 }

@@ -18,6 +18,7 @@ use vs_db::Db;
 use crate::config::Config;
 use crate::datadir::{self, DataDirLock};
 use crate::services::assets::AssetService;
+use crate::services::audio::AudioService;
 use crate::services::auth::AuthService;
 use crate::services::cameras::{CameraListener, CameraService};
 use crate::services::destinations::DestinationService;
@@ -111,6 +112,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         ptz.clone(),
         hub.clone(),
     ));
+    let audio = Arc::new(AudioService::new(infra, running.clone()));
     let programs = Arc::new(ProgramService::new(
         infra,
         deps.engine,
@@ -120,6 +122,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         overlays.clone(),
         previews.clone(),
         hub.clone(),
+        audio.clone(),
     ));
     let bridge = Arc::new(TimelineBridge::new(
         infra.db.clone(),
@@ -158,6 +161,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         assets,
         overlays,
         timelines,
+        audio,
     }
 }
 

@@ -229,15 +229,15 @@ fn running(pid: u32) -> bool {
         .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
 }
 
-/// The program encoder: the FFmpeg below the appliance that reads raw frames and adds the
-/// silent audio track.
+/// The program encoder: the FFmpeg below the appliance that reads raw frames and the
+/// program's audio (on fd 4).
 fn encoder_pids(appliance: u32) -> Vec<u32> {
     vs_testrig::descendants_of(appliance)
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         .filter(|p| {
             let c = p.command();
-            c.contains("rawvideo") && c.contains("anullsrc")
+            c.contains("rawvideo") && c.contains("-i pipe:4")
         })
         .map(|p| p.pid)
         .collect()

@@ -415,7 +415,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
 
     // The encoder dies (its timestamps start over): the preview follows it into a new run
     // with a new init segment instead of mixing the two runs.
-    let encoders: Vec<_> = ours_with_marker("anullsrc=r=48000")
+    let encoders: Vec<_> = ours_with_marker("-i pipe:4")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         .collect();

@@ -54,6 +54,9 @@ pub struct CameraOptions {
     /// Frequency of the audio tone in Hz (with `audio`); each camera can have its own so a
     /// test can tell whose sound is on air.
     pub audio_freq: u32,
+    /// With `audio`: no more audio packets this long after a client starts playing (the
+    /// video goes on), as when a camera's microphone dies.
+    pub audio_stop_after: Option<std::time::Duration>,
     /// `--time-bars`: instead of `pattern`, a plain picture with the capture time (wall clock,
     /// ms) coded in 40 black/white blocks across the top (see [`read_time_bars`]).
     pub time_bars: bool,
@@ -84,6 +87,7 @@ impl Default for CameraOptions {
             gop: None,
             max_clients: None,
             audio_freq: 440,
+            audio_stop_after: None,
             time_bars: false,
             color: None,
             busy: false,
@@ -173,6 +177,12 @@ impl CameraOptions {
     /// With [`time_bars`](Self::time_bars): noise in the bottom third of every frame.
     pub fn busy(mut self, busy: bool) -> Self {
         self.busy = busy;
+        self
+    }
+
+    /// The audio stops `after` a client starts playing; the video goes on.
+    pub fn audio_stop_after(mut self, after: std::time::Duration) -> Self {
+        self.audio_stop_after = Some(after);
         self
     }
 
@@ -299,6 +309,9 @@ impl FakeCamera {
         if o.audio {
             cmd.arg("--audio");
             cmd.args(["--audio-freq", &o.audio_freq.to_string()]);
+            if let Some(after) = o.audio_stop_after {
+                cmd.args(["--audio-stop-after", &after.as_secs_f64().to_string()]);
+            }
         }
         if let Some(n) = o.gop {
             cmd.args(["--gop", &n.to_string()]);

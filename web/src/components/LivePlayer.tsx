@@ -37,6 +37,9 @@ interface Props {
   liveBadge?: boolean;
   /** Drawn over the picture (badges). */
   children?: ReactNode;
+  /** An unmute button while playing, when the stream has sound (default true). Players always
+   * start muted. */
+  sound?: boolean;
 }
 
 // How far behind the newest frame the picture may drift before it jumps to the live edge.
@@ -89,10 +92,14 @@ export default function LivePlayer({
   videoTestId = 'live-video',
   liveBadge = true,
   children,
+  sound,
 }: Props) {
   const path = src ?? (cameraId !== undefined ? `/api/cameras/${encodeURIComponent(String(cameraId))}/live` : null);
   const what = kind ?? (cameraId !== undefined ? 'camera' : 'program');
   const withSnapshot = fallback && cameraId !== undefined;
+  const withSound = sound ?? true;
+  // Whether the stream carries sound, from its init segment's codecs.
+  const [hasSound, setHasSound] = useState(false);
   const videoRef = useRef<HTMLVideoElement>(null);
   const initialPhase = (): Phase =>
     typeof window !== 'undefined' && 'MediaSource' in window ? 'connecting' : 'unsupported';
@@ -105,6 +112,11 @@ export default function LivePlayer({
     setShown(path);
     setPhase(initialPhase());
   }
+  // Browsers only autoplay muted video; sound is the viewer's choice, per player.
+  const [muted, setMuted] = useState(true);
+  useEffect(() => {
+    if (videoRef.current) videoRef.current.muted = muted;
+  }, [muted, phase]);
   const stopped = useRef(onStopped);
   useEffect(() => {
     stopped.current = onStopped;
@@ -162,6 +174,7 @@ export default function LivePlayer({
     // A new init (first connection or the source back after an outage) starts a new
     // MediaSource: the new run's timestamps start again at zero.
     const init = (mime: string) => {
+      setHasSound(mime.includes('mp4a'));
       if (!MediaSource.isTypeSupported(mime)) {
         setPhase('unsupported');
         closed = true;
@@ -338,6 +351,18 @@ export default function LivePlayer({
         <span className="absolute left-2 top-2 rounded bg-red-600 px-1.5 py-0.5 text-[10px] font-semibold text-white">
           LIVE
         </span>
+      )}
+      {withSound && hasSound && phase === 'playing' && (
+        <button
+          type="button"
+          className="absolute bottom-2 right-2 rounded bg-slate-900/70 px-2 py-1 text-xs font-semibold text-white hover:bg-slate-900"
+          aria-label={muted ? 'Unmute' : 'Mute'}
+          aria-pressed={!muted}
+          data-testid="live-unmute"
+          onClick={() => setMuted((m) => !m)}
+        >
+          {muted ? 'Sound off' : 'Sound on'}
+        </button>
       )}
       {children}
     </div>

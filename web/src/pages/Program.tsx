@@ -5,6 +5,7 @@
 
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
+import AudioMeters from '../components/AudioMeters';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { MultiviewTile, type Tally } from '../components/Multiview';
@@ -631,6 +632,8 @@ function ProgramControl({
           </div>
         )}
       </div>
+
+      <AudioMeters program={program} cameras={cameras} />
 
       <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">

@@ -1,5 +1,5 @@
-//! The FFmpeg command lines of a program: the program encoder (raw frames + silent AAC in,
-//! MPEG-TS out) and egress (MPEG-TS in, copied into the container its destination's URL calls
+//! The FFmpeg command lines of a program: the program encoder (raw frames + the program's
+//! mixed PCM audio in, MPEG-TS out) and egress (MPEG-TS in, copied into the container its destination's URL calls
 //! for). The cameras are decoded from their hub sessions
 //! ([`decoder_args`](crate::hub::decoder_args)).
 
@@ -9,12 +9,17 @@ use super::encode::{device_args, frame_format_args, tuning_args, VAAPI_DEVICE};
 use super::output::OutputFormat;
 use crate::program::ProgramConfig;
 
+/// Where the encoder reads the program's PCM audio ([`crate::spawner::EXTRA_INPUT_FD`]).
+pub const AUDIO_INPUT: &str = "pipe:4";
+
 /// How long an egress write may block before FFmpeg gives up on its destination.
 pub const EGRESS_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The program encoder: raw frames on stdin (video), silent stereo AAC (audio, always present
-/// because YouTube drops video-only streams), H.264 at a fixed GOP of two seconds, MPEG-TS on
-/// stdout for the fan-out.
+/// The program encoder: raw frames on stdin (video) and the program's audio mix as 48 kHz
+/// stereo s16le on file descriptor 4 (one block per frame, written with it: both inputs count
+/// time in samples and frames from zero, so they stay in step by construction), H.264 at a
+/// fixed GOP of two seconds and AAC (always present because YouTube drops video-only streams),
+/// MPEG-TS on stdout for the fan-out.
 pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
     let (w, h, fps) = (cfg.width, cfg.height, cfg.fps);
     let enc = cfg.encoder.as_str();
@@ -38,10 +43,24 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
             "64",
             "-i",
             "pipe:0",
+            // FFmpeg opens its inputs one after the other, reading each until its probe is
+            // satisfied, while the writer puts one frame and its audio in turn: probing 5 s of
+            // PCM (the default) while the video pipe is full would wait forever. The format
+            // is given, so nothing needs probing.
+            "-probesize",
+            "32",
+            "-analyzeduration",
+            "0",
             "-f",
-            "lavfi",
+            "s16le",
+            "-ar",
+            "48000",
+            "-ac",
+            "2",
+            "-thread_queue_size",
+            "64",
             "-i",
-            "anullsrc=r=48000:cl=stereo",
+            AUDIO_INPUT,
             "-map",
             "0:v:0",
             "-map",
@@ -120,14 +139,18 @@ mod tests {
     }
 
     #[test]
-    fn encoder_reads_raw_frames_and_adds_silence() {
+    fn encoder_reads_raw_frames_and_pcm_audio() {
         let a = encoder_args(&cfg()).join(" ");
         assert!(
             a.contains("-f rawvideo -pix_fmt yuv420p -s 1280x720 -r 30"),
             "{a}"
         );
         assert!(
-            a.contains("-i pipe:0 -f lavfi -i anullsrc=r=48000:cl=stereo"),
+            a.contains(
+                "-i pipe:0 -probesize 32 -analyzeduration 0 -f s16le -ar 48000 -ac 2 \
+                 -thread_queue_size 64 -i pipe:4 \
+                 -map 0:v:0 -map 1:a:0"
+            ),
             "{a}"
         );
         assert!(

@@ -46,15 +46,15 @@ pub enum FeedEnd {
 /// Writes a subscription as MPEG-TS into `out`: the backlog (from the cached keyframe) at
 /// once, then every live packet as it comes. Returns when either side ends.
 pub async fn feed_ts<W: AsyncWrite + Unpin>(sub: Subscription, out: &mut W) -> FeedEnd {
-    feed_ts_counting(sub, out, |_, _| {}).await
+    feed_ts_counting(sub, out, |_, _, _, _| {}).await
 }
 
-/// [`feed_ts`] calling `on_video` with each video packet, and when the session received it,
-/// once it is written.
+/// [`feed_ts`] calling `on_packet` with each packet (video and audio), when the session
+/// received it, whether it came from the backlog, and its parameters, once it is written.
 async fn feed_ts_counting<W: AsyncWrite + Unpin>(
     sub: Subscription,
     out: &mut W,
-    mut on_video: impl FnMut(&Packet, Instant),
+    mut on_packet: impl FnMut(&Packet, Instant, bool, &Arc<StreamInfo>),
 ) -> FeedEnd {
     let mut mux = TsMuxer::new(&sub.info);
     let mut buf = Vec::with_capacity(256 * 1024);
@@ -66,9 +66,7 @@ async fn feed_ts_counting<W: AsyncWrite + Unpin>(
         return FeedEnd::WriteFailed(e);
     }
     for (p, at) in sub.backlog.iter().zip(&sub.backlog_arrivals) {
-        if p.is_video() {
-            on_video(p, *at);
-        }
+        on_packet(p, *at, true, &sub.info);
     }
     let mut live = sub.live;
     loop {
@@ -90,9 +88,13 @@ async fn feed_ts_counting<W: AsyncWrite + Unpin>(
                 if let Err(e) = out.write_all(&buf).await {
                     return FeedEnd::WriteFailed(e);
                 }
-                if p.is_video() {
-                    on_video(&p, live.arrival().unwrap_or_else(Instant::now));
-                }
+                let info = live.info().clone();
+                on_packet(
+                    &p,
+                    live.arrival().unwrap_or_else(Instant::now),
+                    false,
+                    &info,
+                );
             }
         }
     }
@@ -264,6 +266,42 @@ pub struct DecoderOptions {
     /// restarted. A decoder whose camera is silent (an outage) is idle, not stuck: it keeps
     /// its run and its subscription, and decodes again as soon as packets flow.
     pub stall_timeout: Duration,
+    /// Where the audio packets fed to the decoder go as well (the decoder itself outputs
+    /// video only): a program decodes and mixes camera audio from them.
+    pub audio_tap: Option<AudioTap>,
+}
+
+/// An audio packet seen by a [`HubDecoder`]'s feed.
+#[derive(Debug, Clone)]
+pub struct TappedAudio {
+    pub packet: Packet,
+    pub info: Arc<StreamInfo>,
+    /// When the session received it.
+    pub arrival: Instant,
+    /// It came from the subscription's backlog (the cached GOP), not live.
+    pub backlog: bool,
+}
+
+/// The receiving end is read by whoever mixes the audio; packets sent while nobody reads
+/// are dropped with the channel.
+#[derive(Clone)]
+pub struct AudioTap(pub tokio::sync::mpsc::UnboundedSender<TappedAudio>);
+
+impl AudioTap {
+    fn send(&self, packet: &Packet, info: &Arc<StreamInfo>, arrival: Instant, backlog: bool) {
+        let _ = self.0.send(TappedAudio {
+            packet: packet.clone(),
+            info: info.clone(),
+            arrival,
+            backlog,
+        });
+    }
+}
+
+impl std::fmt::Debug for AudioTap {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AudioTap")
+    }
 }
 
 impl DecoderOptions {
@@ -276,6 +314,7 @@ impl DecoderOptions {
             max_delay: Duration::from_secs(1),
             queue: 4,
             stall_timeout: Duration::from_secs(10),
+            audio_tap: None,
         }
     }
 }
@@ -546,8 +585,15 @@ async fn decoder_run(
     let written: Arc<Mutex<VecDeque<(Instant, Instant)>>> = Arc::default();
     let total_written = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let (w, t) = (written.clone(), total_written.clone());
+    let audio_tap = opts.audio_tap.clone();
     let writer = tokio::spawn(async move {
-        let end = feed_ts_counting(sub, &mut stdin, move |_p, arrival| {
+        let end = feed_ts_counting(sub, &mut stdin, move |p, arrival, backlog, info| {
+            if !p.is_video() {
+                if let Some(tap) = &audio_tap {
+                    tap.send(p, info, arrival, backlog);
+                }
+                return;
+            }
             w.lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .push_back((Instant::now(), arrival));

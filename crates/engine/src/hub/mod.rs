@@ -50,8 +50,8 @@ use tokio_util::sync::CancellationToken;
 use vs_base::{Error, Result};
 
 pub use consumers::{
-    decoder_args, feed_ts, snapshot_from_cache, DecodedFrame, DecoderOptions, DecoderStatus,
-    FeedEnd, Fmp4Preview, HubDecoder, PreviewChunk, SnapshotOptions,
+    decoder_args, feed_ts, snapshot_from_cache, AudioTap, DecodedFrame, DecoderOptions,
+    DecoderStatus, FeedEnd, Fmp4Preview, HubDecoder, PreviewChunk, SnapshotOptions, TappedAudio,
 };
 pub use fanout::{End, Event, Receiver, RingLimits, Subscription};
 pub use packet::{AudioCodec, AudioInfo, Packet, StreamInfo, StreamKind, VideoInfo, TIMEBASE};

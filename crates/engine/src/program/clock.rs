@@ -1,6 +1,6 @@
 //! The program clock: ticks at exactly the program's frame rate and sends one frame per tick
-//! (the on-air source's newest, a repeat, or the slate, with the overlays blended) towards the
-//! encoder. Behind by more than [`MAX_CLOCK_LAG`], it skips ticks instead of bursting them.
+//! (the on-air source's newest, a repeat, or the slate, with the overlays blended) and the
+//! audio block that goes with it (the same source's sound, mixed) towards the encoder. Behind by more than [`MAX_CLOCK_LAG`], it skips ticks instead of bursting them.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -10,8 +10,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
+use super::audio::AudioEngine;
+use super::encoder::TickData;
 use super::overlay::OverlaySet;
-use super::slot::FrameData;
 use super::switcher::{Stats, Switcher};
 use super::ticker::Ticker;
 use crate::supervisor::Deps;
@@ -19,13 +20,15 @@ use crate::supervisor::Deps;
 /// Further behind than this, the program clock skips ticks instead of bursting them.
 const MAX_CLOCK_LAG: Duration = Duration::from_secs(1);
 
-/// Ticks at exactly `fps` and sends one frame per tick to the writer.
+/// Ticks at exactly `fps` and sends one frame, with its block of audio, per tick to the writer.
+#[allow(clippy::too_many_arguments)]
 pub(super) async fn program_clock(
     mut switcher: Switcher,
+    mut audio: AudioEngine,
     fps: u32,
     deps: Deps,
     overlays: watch::Receiver<Arc<OverlaySet>>,
-    frames: mpsc::Sender<FrameData>,
+    frames: mpsc::Sender<TickData>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
@@ -41,7 +44,8 @@ pub(super) async fn program_clock(
         let now = clock.now();
         let set = overlays.borrow().clone();
         let frame = switcher.tick(now, &set);
-        match frames.try_send(frame) {
+        let pcm = audio.tick(switcher.sound_source());
+        match frames.try_send(TickData { frame, pcm }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {
                 stats.dropped.fetch_add(1, Ordering::Relaxed);

@@ -127,6 +127,9 @@ pub struct ProgramConfig {
     /// The font of the slate and of text overlays without their own; the first of
     /// [`FONT_PATHS`](super::FONT_PATHS) found when `None`.
     pub font: Option<PathBuf>,
+    /// The audio mix at start; changed live with
+    /// [`ProgramHandle::set_audio`](super::ProgramHandle::set_audio).
+    pub audio: super::AudioSettings,
 }
 
 impl ProgramConfig {
@@ -151,6 +154,7 @@ impl ProgramConfig {
             take_timeout: Duration::from_secs(10),
             take_max_age: Duration::from_millis(200),
             font: None,
+            audio: super::AudioSettings::default(),
         }
     }
 

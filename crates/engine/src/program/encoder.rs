@@ -1,5 +1,5 @@
-//! The program encoder: one long-lived FFmpeg fed raw frames on stdin at exactly the
-//! program's rate, whose MPEG-TS goes to the fan-out. Restarted by its supervisor when it
+//! The program encoder: one long-lived FFmpeg fed raw frames on stdin and their audio (PCM)
+//! on a second pipe at exactly the program's rate, whose MPEG-TS goes to the fan-out. Restarted by its supervisor when it
 //! fails; the frame writer then moves to the new run's stdin and the RTMP sessions (held by
 //! the egress processes) carry on.
 
@@ -34,6 +34,7 @@ pub(super) fn encoder_spec(config: &ProgramConfig) -> ProcessSpec {
         args: encoder_args(config),
         stdin: StdinMode::Media,
         stdout: StdoutMode::Media,
+        extra_input: true,
         ..Default::default()
     }
     .span(tracing::info_span!(
@@ -58,10 +59,23 @@ pub(super) fn encoder_supervision() -> SupervisorConfig {
     }
 }
 
+/// One tick for the encoder: its frame and its audio (s16le stereo), written together so that
+/// a dropped tick drops both and the two inputs stay in step.
+pub(super) struct TickData {
+    pub frame: FrameData,
+    pub pcm: bytes::Bytes,
+}
+
+/// One encoder run's inputs: stdin (video) and the audio pipe.
+pub(super) struct RunInputs {
+    video: BoxWrite,
+    audio: Option<BoxWrite>,
+}
+
 /// Hands each encoder run's stdin to the frame writer and pumps its stdout into the fan-out.
 pub(super) async fn encoder_io(
     mut media: mpsc::Receiver<MediaIo>,
-    stdin_tx: mpsc::Sender<BoxWrite>,
+    stdin_tx: mpsc::Sender<RunInputs>,
     fanout: Arc<FanOut>,
     cancel: CancellationToken,
 ) {
@@ -71,8 +85,12 @@ pub(super) async fn encoder_io(
             _ = cancel.cancelled() => break,
             io = media.recv() => match io { Some(io) => io, None => break },
         };
-        if let Some(stdin) = io.stdin {
-            if stdin_tx.send(stdin).await.is_err() {
+        if let Some(video) = io.stdin {
+            let inputs = RunInputs {
+                video,
+                audio: io.extra_input,
+            };
+            if stdin_tx.send(inputs).await.is_err() {
                 break;
             }
         }
@@ -94,15 +112,15 @@ pub(super) async fn encoder_io(
     }
 }
 
-/// Writes program frames into the current encoder run; frames are dropped (and counted) while
-/// there is none.
+/// Writes program frames and their audio into the current encoder run; ticks are dropped (and
+/// counted) while there is none.
 pub(super) async fn frame_writer(
-    mut frames: mpsc::Receiver<FrameData>,
-    mut stdins: mpsc::Receiver<BoxWrite>,
+    mut frames: mpsc::Receiver<TickData>,
+    mut stdins: mpsc::Receiver<RunInputs>,
     stats: Arc<Stats>,
     cancel: CancellationToken,
 ) {
-    let mut stdin: Option<BoxWrite> = None;
+    let mut stdin: Option<RunInputs> = None;
     loop {
         tokio::select! {
             biased;
@@ -117,9 +135,17 @@ pub(super) async fn frame_writer(
                     stats.dropped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 };
+                // FFmpeg reads its two inputs on their own threads, so a blocked video write
+                // never waits for the audio one.
                 let written = tokio::select! {
                     _ = cancel.cancelled() => return,
-                    r = w.write_all(&frame) => r,
+                    r = async {
+                        w.video.write_all(&frame.frame).await?;
+                        if let Some(a) = w.audio.as_mut() {
+                            a.write_all(&frame.pcm).await?;
+                        }
+                        Ok::<(), std::io::Error>(())
+                    } => r,
                 };
                 match written {
                     Ok(()) => {

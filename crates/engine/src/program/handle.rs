@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vs_base::{Error, Result};
 
+use super::audio::AudioSettings;
 use super::config::{ProgramConfig, SourceSpec};
 use super::egress::Egress;
 use super::fanout::{FanOut, TapChunk};
@@ -55,6 +56,8 @@ pub(super) struct Inner {
     pub(super) video_bitrate_kbps: std::sync::atomic::AtomicU32,
     /// Why the bitrate differs from the configured one.
     pub(super) bitrate_note: Mutex<Option<String>>,
+    pub(super) audio: Arc<super::audio::AudioShared>,
+    pub(super) audio_tx: watch::Sender<Arc<AudioSettings>>,
 }
 
 impl Drop for Inner {
@@ -161,7 +164,7 @@ impl ProgramHandle {
         }
         let ingest = self.inner.ingests.lock().expect("ingests lock").remove(&id);
         if let Some(ingest) = ingest {
-            stop_ingest(ingest).await;
+            stop_ingest(ingest, &self.inner.audio).await;
             info!(program = %self.inner.config.name, source = id, "ingest released");
         }
         drop(ops);
@@ -219,6 +222,18 @@ impl ProgramHandle {
         self.inner.overlays.set(overlays).await
     }
 
+    /// Replaces the audio mix (camera gains and on/off, master gain, bed) at the next tick;
+    /// gains ramp over one tick. The encoder is not touched.
+    pub fn set_audio(&self, settings: AudioSettings) {
+        self.inner.audio_tx.send_replace(Arc::new(settings));
+        self.inner.status_kick.notify_one();
+    }
+
+    /// The audio mix in use.
+    pub fn audio_settings(&self) -> Arc<AudioSettings> {
+        self.inner.audio_tx.borrow().clone()
+    }
+
     /// A fresh snapshot (counters as of now; `fps_measured` as of the last publication).
     pub fn status(&self) -> ProgramStatus {
         let fps = self.inner.status_rx.borrow().fps_measured;
@@ -249,7 +264,7 @@ impl ProgramHandle {
             std::mem::take(&mut *inner.ingests.lock().expect("ingests lock"))
                 .into_values()
                 .collect();
-        futures_join(ingests.into_iter().map(stop_ingest)).await;
+        futures_join(ingests.into_iter().map(|i| stop_ingest(i, &inner.audio))).await;
         inner.warm.stop().await;
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));

@@ -19,12 +19,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 use vs_base::{Error, ErrorKind, Result};
 
+use super::audio::feed::audio_feed;
+use super::audio::{AudioShared, SourceAudio};
 use super::config::SourceSpec;
 use super::handle::ProgramHandle;
 use super::slot::FrameSlot;
 use super::switcher::Source;
 use crate::hub::{
-    CameraHub, CameraSession, DecoderOptions, DecoderStatus, HubDecoder, SessionState,
+    AudioTap, CameraHub, CameraSession, DecoderOptions, DecoderStatus, HubDecoder, SessionState,
 };
 use crate::supervisor::{Deps, SupervisorHandle};
 
@@ -82,15 +84,28 @@ impl ProgramHandle {
         };
         if let Some(old) = replaced {
             // The same id from another hub: the old decoder goes.
-            stop_ingest(old).await;
+            stop_ingest(old, &inner.audio).await;
         }
         let slot = Arc::new(FrameSlot::new());
         let current = Arc::new(Mutex::new(Current::default()));
         let cancel = inner.cancel.child_token();
+        // The decoder's feed hands its audio packets to this camera's audio feed; the feed
+        // ends when the last decoder (and its tap) is gone.
+        let (tap_tx, tap_rx) = tokio::sync::mpsc::unbounded_channel();
+        let buffer = Arc::new(SourceAudio::new());
+        inner
+            .audio
+            .sources
+            .lock()
+            .expect("audio sources lock")
+            .insert(spec.id, buffer.clone());
+        tokio::spawn(audio_feed(spec.id, tap_rx, buffer, inner.audio.clone()));
+        let mut opts = super::decoder_options(&inner.config);
+        opts.audio_tap = Some(AudioTap(tap_tx));
         let task = tokio::spawn(ingest_task(
             hub,
             spec.id,
-            super::decoder_options(&inner.config),
+            opts,
             // Decoders come from the program's spare when there is one.
             inner.decoder_deps.clone(),
             slot.clone(),
@@ -174,8 +189,15 @@ async fn ingest_task(
     }
 }
 
-/// Stops an ingest and waits until its decoder process is reaped.
-pub(super) async fn stop_ingest(ingest: Ingest) {
+/// Stops an ingest and waits until its decoder process is reaped; its audio leaves the mix.
+pub(super) async fn stop_ingest(ingest: Ingest, audio: &AudioShared) {
     ingest.cancel.cancel();
     let _ = ingest.task.await;
+    let id = ingest.spec.id;
+    audio
+        .sources
+        .lock()
+        .expect("audio sources lock")
+        .remove(&id);
+    audio.errors.lock().expect("audio errors lock").remove(&id);
 }

@@ -31,7 +31,11 @@
 //! command line) survive everything, an encoder restart included (its new timestamps are
 //! stitched on). Every FFmpeg runs under [`supervise`](crate::supervise).
 //!
-//! Camera audio is not passed through: the program always carries silent AAC.
+//! Sound follows the picture: each decoded camera's audio (tapped from its decoder's feed and
+//! decoded in-process) is mixed at each tick with the picture of that tick (see [`audio`]):
+//! per-camera gains, a master gain, an optional looping bed and a limiter, metered in the
+//! status, changed live with [`ProgramHandle::set_audio`]. The slate and cameras without
+//! audio are silence; the program always carries AAC.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -82,6 +86,7 @@
 //! ```
 
 mod adapt;
+pub mod audio;
 mod clock;
 mod config;
 mod egress;
@@ -111,6 +116,10 @@ use crate::hub::{DecoderOptions, HubDecoder};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
 pub use adapt::fitting_video_kbps;
+pub use audio::{
+    AudioBed, AudioSettings, AudioStatus, BedMode, BedStatus, LevelReading, SourceAudioStatus,
+    SourceGain,
+};
 pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
@@ -222,8 +231,12 @@ impl Program {
             config.take_max_age,
             status_kick.clone(),
         );
+        let audio_shared = Arc::new(audio::AudioShared::default());
+        let (audio_tx, audio_rx) = watch::channel(Arc::new(config.audio.clone()));
+        let audio_engine = audio::AudioEngine::new(config.fps, audio_shared.clone(), audio_rx);
         tasks.push(tokio::spawn(clock::program_clock(
             switcher,
+            audio_engine,
             config.fps,
             deps.clone(),
             overlay_rx,
@@ -254,6 +267,7 @@ impl Program {
             last_take: None,
             video_bitrate_kbps: config.video_bitrate_kbps,
             bitrate_note: None,
+            audio: AudioStatus::default(),
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
@@ -282,6 +296,8 @@ impl Program {
             fanout,
             video_bitrate_kbps: std::sync::atomic::AtomicU32::new(video_bitrate),
             bitrate_note: Mutex::new(None),
+            audio: audio_shared,
+            audio_tx,
         });
         if adaptive {
             let t = tokio::spawn(adapt::adapt_task(

@@ -94,6 +94,8 @@ pub struct ProgramStatus {
     /// congested uplink (`bitrate_note` says why).
     pub video_bitrate_kbps: u32,
     pub bitrate_note: Option<String>,
+    /// The sound: what is heard, the levels and loudness, each decoded camera's audio.
+    pub audio: super::AudioStatus,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -210,5 +212,6 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         }),
         video_bitrate_kbps: inner.video_bitrate_kbps.load(Ordering::Relaxed),
         bitrate_note: inner.bitrate_note.lock().expect("note lock").clone(),
+        audio: inner.audio.status(&inner.audio_tx.borrow()),
     }
 }

@@ -121,6 +121,15 @@ impl Switcher {
         }
     }
 
+    /// Whose sound goes with the last tick's picture: the camera whose frame it was (also
+    /// while held), `None` for the slate. The audio cuts on the same tick as the picture.
+    pub fn sound_source(&self) -> Option<i64> {
+        match self.last {
+            Some(BaseKey::Frame { source, .. }) => Some(source),
+            _ => None,
+        }
+    }
+
     /// The frame for the tick at `now`.
     pub fn tick(&mut self, now: Instant, overlays: &OverlaySet) -> FrameData {
         let (on_air, held) = {

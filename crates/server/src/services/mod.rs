@@ -25,6 +25,7 @@
 //! program through `vs_timeline::ProgramControl`. No service points back at its caller.
 
 pub mod assets;
+pub mod audio;
 pub mod auth;
 pub mod cameras;
 pub mod destinations;
@@ -87,4 +88,5 @@ pub struct Services {
     pub timelines: Arc<timelines::TimelineService>,
     pub status: Arc<status::StatusService>,
     pub youtube: Arc<youtube::YoutubeService>,
+    pub audio: Arc<audio::AudioService>,
 }

@@ -14,6 +14,7 @@ use vs_base::ErrorKind;
 
 use super::error::ErrorBody;
 use crate::services::assets::MAX_ASSET_BYTES;
+use crate::services::audio::MAX_BED_BYTES;
 
 const MIB: usize = 1024 * 1024;
 
@@ -47,6 +48,14 @@ pub const BODY_LIMITS: &[(&str, BodyLimit)] = &[
             // The 10 MiB image, plus room for the envelope of a multipart form around it.
             bytes: MAX_ASSET_BYTES + 64 * 1024,
             what: "an image of at most 10 MiB, raw or in a multipart form",
+            field: Some("file"),
+        },
+    ),
+    (
+        "/api/audio/beds",
+        BodyLimit {
+            bytes: MAX_BED_BYTES,
+            what: "an audio file of at most 20 MiB, as the raw body",
             field: Some("file"),
         },
     ),

@@ -3,6 +3,7 @@
 //! from one `router()` per resource.
 
 pub mod assets;
+pub mod audio;
 pub mod auth;
 pub mod body;
 pub mod cameras;
@@ -82,6 +83,7 @@ fn protected_routes() -> Routes {
         .merge(timelines::router())
         .merge(overlays::router())
         .merge(assets::router())
+        .merge(audio::router())
         .merge(studio::router())
         .merge(youtube::router())
 }

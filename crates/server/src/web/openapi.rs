@@ -14,8 +14,8 @@ use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assets, auth, cameras, destinations, error, overlays, preview, programs, ptz, status, streams,
-    studio, system, timelines, Routes,
+    assets, audio, auth, cameras, destinations, error, overlays, preview, programs, ptz, status,
+    streams, studio, system, timelines, Routes,
 };
 use crate::services;
 
@@ -51,6 +51,8 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
         crate::web::youtube::read_link, crate::web::youtube::sign_in, crate::web::youtube::sign_out, crate::web::youtube::list_settings,
         crate::web::youtube::put_settings, crate::web::youtube::remove_settings, crate::web::youtube::list_broadcasts,
+        audio::list_beds, audio::upload_bed, audio::remove_bed, audio::camera_audio, audio::set_camera_audio,
+        audio::program_audio, audio::set_program_audio,
     ),
     components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat,
         services::timelines::ImportWithChoices,
@@ -69,6 +71,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "timelines", description = "Timelines: tracks of camera and overlay clips, VistterStudio import/export, schedule, playback"),
         (name = "overlays", description = "Overlays and the image assets they show"),
         (name = "vistterstudio", description = "VistterStudio sync and the endpoints of a broadcast node"),
+        (name = "audio", description = "Program audio: camera gains, master gain, audio beds"),
     )
 )]
 pub struct ApiDoc;

@@ -22,6 +22,7 @@ use vs_engine::{
 
 pub use running::RunningPrograms;
 
+use super::audio::AudioService;
 use super::destinations::DestinationService;
 use super::hub::HubService;
 use super::live::{self, Feed};
@@ -131,6 +132,8 @@ pub struct ProgramLive {
     /// uplink (`adaptive_bitrate`); `bitrate_note` says why.
     pub video_bitrate_kbps: u32,
     pub bitrate_note: Option<String>,
+    /// What is heard: levels and loudness of the program and of each decoded camera.
+    pub audio: vs_engine::AudioStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -193,6 +196,8 @@ pub struct ProgramService {
     previews: Arc<PreviewService>,
     /// The camera sessions the program decodes (shared with every other consumer).
     hub: Arc<HubService>,
+    /// The stored mix a program starts with (changed live by the audio service itself).
+    audio: Arc<AudioService>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
@@ -250,6 +255,7 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
                 last_error: i.status.last_error.clone(),
             })
             .collect(),
+        audio: s.audio.clone(),
     }
 }
 
@@ -298,6 +304,7 @@ impl ProgramService {
         overlays: Arc<OverlayService>,
         previews: Arc<PreviewService>,
         hub: Arc<HubService>,
+        audio: Arc<AudioService>,
     ) -> Self {
         ProgramService {
             db: infra.db.clone(),
@@ -311,6 +318,7 @@ impl ProgramService {
             overlays,
             previews,
             hub,
+            audio,
             take_lock: Default::default(),
             starting: Default::default(),
             encoder_probe: Default::default(),
@@ -646,6 +654,14 @@ impl ProgramService {
                 "every destination of this program is disabled",
             ));
         }
+        // A bed that cannot be read (its file gone) must not keep the program off the air.
+        config.audio = match self.audio.settings_for(id).await {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(program = id, error = ?e, "stored audio settings unusable; starting with the default mix");
+                Default::default()
+            }
+        };
         let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
         let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
         if let Err(e) = self.apply_overlays(&handle, &overlays).await {
