@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cameras;
 mod files;
+pub mod link;
 pub mod presets;
 pub mod programs;
 pub mod settings;

@@ -22,6 +22,7 @@ use crate::services::auth::AuthService;
 use crate::services::cameras::{CameraListener, CameraService};
 use crate::services::destinations::DestinationService;
 use crate::services::health::HealthService;
+use crate::services::link::{LinkService, LinkTargets};
 use crate::services::overlays::OverlayService;
 use crate::services::previews::PreviewService;
 use crate::services::programs::{ProgramService, RunningPrograms};
@@ -126,12 +127,26 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         bridge,
         deps.clock,
     ));
+    let status = Arc::new(StatusService::new(infra.config.clone(), health.clone()));
+    let link = Arc::new(LinkService::new(
+        infra,
+        LinkTargets {
+            cameras: cameras.clone(),
+            destinations: destinations.clone(),
+            ptz: ptz.clone(),
+            programs: programs.clone(),
+            overlays: overlays.clone(),
+            timelines: timelines.clone(),
+            status: status.clone(),
+        },
+    ));
     Services {
         config: infra.config.clone(),
         events: infra.events.clone(),
         shutdown: infra.shutdown.clone(),
         auth: Arc::new(AuthService::new(infra.db.clone(), infra.config.clone())),
-        status: Arc::new(StatusService::new(infra.config.clone(), health.clone())),
+        status,
+        link,
         cameras,
         health,
         ptz,
@@ -188,6 +203,7 @@ impl App {
         infra
             .tasks
             .spawn(services.timelines.clone().run_scheduler());
+        infra.tasks.spawn(services.link.clone().run());
         if infra.config.demo {
             if let Err(e) = crate::demo::start(&infra, &services.cameras, &services.health).await {
                 tracing::warn!(error = ?e, "demo mode could not start");

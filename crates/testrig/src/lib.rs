@@ -6,6 +6,8 @@
 //!   port to simulate an outage.
 //! - [`RtmpServer`]: a fake YouTube ingest (nginx + `libnginx-mod-rtmp`, application `live2`)
 //!   that records every publish session to its own FLV file and logs publish events.
+//! - [`MqttBroker`]: a studio's MQTT broker (Mosquitto) with TLS from a CA made by the test,
+//!   users, an ACL file and persistence; it can be restarted on the same port.
 //! - [`probe`]: `ffprobe` helpers to check what arrived (codecs, size, audio, timestamps).
 //! - [`procs`]: lists processes by command line, to assert that no orphan FFmpeg remains.
 //!
@@ -14,6 +16,7 @@
 
 mod camera;
 mod child;
+mod mqtt;
 pub mod probe;
 pub mod procs;
 mod rtmp;
@@ -29,6 +32,7 @@ pub use procs::{
     descendants_of, ffmpeg_processes, processes_with_marker, wait_no_processes_with_marker,
     ProcInfo,
 };
+pub use mqtt::{MqttBroker, MqttOptions};
 pub use rtmp::{RtmpEvent, RtmpEventKind, RtmpOptions, RtmpServer};
 
 use std::path::{Path, PathBuf};

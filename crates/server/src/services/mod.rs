@@ -12,6 +12,8 @@
 //! - cameras → ptz (a deleted preset's copy on the camera)
 //! - previews → running programs; health → running programs, ptz (the ONVIF login check);
 //!   status → health
+//! - link (the VistterStudio link over MQTT) → cameras, destinations, ptz, programs, overlays,
+//!   timelines, status: the same calls the REST API makes; it listens to `Events`
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
@@ -25,6 +27,7 @@ pub mod cameras;
 pub mod destinations;
 pub mod events;
 pub mod health;
+pub mod link;
 pub mod live;
 pub mod overlays;
 pub mod presets;
@@ -78,4 +81,5 @@ pub struct Services {
     pub overlays: Arc<overlays::OverlayService>,
     pub timelines: Arc<timelines::TimelineService>,
     pub status: Arc<status::StatusService>,
+    pub link: Arc<link::LinkService>,
 }

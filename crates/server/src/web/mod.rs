@@ -10,6 +10,7 @@ pub mod csrf;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod link;
 pub mod openapi;
 pub mod overlays;
 pub mod preview;
@@ -82,6 +83,7 @@ fn protected_routes() -> Routes {
         .merge(overlays::router())
         .merge(assets::router())
         .merge(studio::router())
+        .merge(link::router())
 }
 
 /// Every path the API serves, public or not (the Swagger UI pages under `/api/docs` and the

@@ -14,8 +14,8 @@ use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assets, auth, cameras, destinations, error, overlays, preview, programs, ptz, status, streams,
-    studio, system, timelines, Routes,
+    assets, auth, cameras, destinations, error, link, overlays, preview, programs, ptz, status,
+    streams, studio, system, timelines, Routes,
 };
 use crate::services;
 
@@ -48,6 +48,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         overlays::list_overlays, overlays::create_overlay, overlays::read_overlay, overlays::update_overlay, overlays::remove_overlay,
         assets::list_assets, assets::upload_asset, assets::read_asset, assets::remove_asset,
         studio::sync, studio::segments, studio::segment, studio::start, studio::stop, studio::status,
+        link::read, link::update, link::status,
     ),
     components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat)),
     modifiers(&Security, &SharedResponses),
@@ -64,6 +65,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "timelines", description = "Timelines: tracks of camera and overlay clips, VistterStudio import/export, schedule, playback"),
         (name = "overlays", description = "Overlays and the image assets they show"),
         (name = "vistterstudio", description = "VistterStudio sync and the endpoints of a broadcast node"),
+        (name = "link", description = "The VistterStudio link: an outbound MQTT connection to a studio's broker (docs/studio-link.md)"),
     )
 )]
 pub struct ApiDoc;
