@@ -7,6 +7,11 @@ DATA_DIR ?= ./data
 LISTEN ?= 127.0.0.1:8080
 BIN_RELEASE := target/release/vistterstream
 BIN_DEBUG := target/debug/vistterstream
+# The stages that run the binary (API types, schemathesis, browser tests) take the one that
+# `cargo test --workspace` builds for the integration tests: `cargo build -p vistterstream`
+# resolves features without the tests' dev-dependencies (tokio's test-util, …) and would
+# compile tokio and everything above it a second time.
+BUILD_BIN := $(CARGO) test --workspace --no-run --quiet
 
 .PHONY: run test deps deps-run ui ui-check api-types api-types-check build release lint deny rust-test api-contract packaging-test e2e bench clean
 
@@ -37,12 +42,12 @@ ui-check: web/node_modules/.package-lock.json
 
 ## Regenerate the UI's API types (web/src/api/) from the OpenAPI document of the current code.
 api-types: web/node_modules/.package-lock.json
-	$(CARGO) build -p vistterstream
+	$(BUILD_BIN)
 	cd web && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm run gen:api
 
 ## Fail when the committed API types differ from what the current code generates.
 api-types-check: web/node_modules/.package-lock.json
-	$(CARGO) build -p vistterstream
+	$(BUILD_BIN)
 	cd web && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm run check:api
 
 build:
@@ -65,8 +70,14 @@ rust-test:
 ## The OpenAPI document against the live appliance: schemathesis (in a venv under target/),
 ## in a network namespace that holds only loopback.
 api-contract:
-	$(CARGO) build -p vistterstream
+	$(BUILD_BIN)
 	VS_BIN=$(CURDIR)/$(BIN_DEBUG) bash scripts/schemathesis.sh
+
+## Timed fault drills (crates/server/tests/faults.rs): each recovery against its bound, in a table.
+## --workspace, not -p: the same feature set as the rust-test stage, so nothing is compiled again.
+.PHONY: faults
+faults:
+	$(CARGO) test --workspace --test faults -- --ignored --nocapture --test-threads 1
 
 ## Dockerfile/compose checks, the Docker build scripts (native + arm64 cross), systemd unit, install.sh.
 packaging-test: ui
@@ -76,7 +87,7 @@ e2e/node_modules/.package-lock.json: e2e/package-lock.json
 	cd e2e && npm ci --no-audit --no-fund
 
 e2e: e2e/node_modules/.package-lock.json
-	$(CARGO) build -p vistterstream
+	$(BUILD_BIN)
 	cd e2e && VS_BIN=$(CURDIR)/$(BIN_DEBUG) npm test
 
 bench: release

@@ -21,6 +21,10 @@ if [[ ! -x $deny ]]; then
 fi
 "$deny" --version
 
+# cargo-deny reads the whole graph (`cargo metadata` for every platform: windows, android, …),
+# which a build for this machine never downloads; fetch it first, from the registry, so the
+# offline checks below find every crate on a fresh machine too.
+cargo fetch --locked --quiet
 "$deny" --offline check licenses bans sources
 
 # A database is a git checkout (a folder holding crates/) under advisory-dbs/.

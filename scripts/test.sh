@@ -6,26 +6,50 @@
 # The exit code is non-zero when any stage failed.
 #
 #   VS_TEST_STAGES="lint rust-test"   run only these stages (after deps and ui)
+#   VS_TEST_BUDGET=5100                 seconds for the whole run (CI stops at 5400): a stage
+#                                       gets at most what is left, a stage that would start
+#                                       with none left is skipped, and the table is printed
+#                                       either way, so a slow or hung stage is named, not lost.
+#   VS_STAGE_TIMEOUT=2400               seconds any one stage may take
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.." || exit 1
 
 prerequisites=(deps ui)
-read -r -a stages <<<"${VS_TEST_STAGES:-ui-check api-types-check lint deny rust-test api-contract packaging-test e2e}"
+read -r -a stages <<<"${VS_TEST_STAGES:-ui-check api-types-check lint deny rust-test api-contract faults packaging-test e2e}"
 
 names=()
 secs=()
 results=()
 t_all=$SECONDS
 
+budget=${VS_TEST_BUDGET:-5100}
+stage_timeout=${VS_STAGE_TIMEOUT:-2400}
+
 stage() {
-  local name=$1 t0=$SECONDS rc
-  echo
-  echo "===== make $name"
-  make --no-print-directory "$name"
-  rc=$?
+  local name=$1 t0=$SECONDS rc left limit
+  left=$((budget - (SECONDS - t_all)))
   names+=("$name")
+  if ((left < 60)); then
+    echo
+    echo "===== make $name: SKIPPED, the run's budget of ${budget} s is spent"
+    secs+=(0)
+    results+=("SKIPPED (budget spent)")
+    return 1
+  fi
+  limit=$((left < stage_timeout ? left : stage_timeout))
+  echo
+  echo "===== make $name (at most $limit s)"
+  # timeout signals its whole process group: make, cargo, the test binaries and their children.
+  timeout --kill-after=20 "$limit" make --no-print-directory "$name"
+  rc=$?
   secs+=($((SECONDS - t0)))
-  if [[ $rc -eq 0 ]]; then results+=(ok); else results+=("FAILED (exit $rc)"); fi
+  if [[ $rc -eq 0 ]]; then
+    results+=(ok)
+  elif [[ $rc -eq 124 || $rc -eq 137 ]]; then
+    results+=("TIMED OUT after $limit s")
+  else
+    results+=("FAILED (exit $rc)")
+  fi
   return $rc
 }
 

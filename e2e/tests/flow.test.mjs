@@ -103,7 +103,7 @@ describe('first run to presets', () => {
     await page.getByLabel('Clear the stored password').check();
     await page.getByRole('button', { name: 'Save changes' }).click();
     await visible(page.getByRole('heading', { name: /Harbor entrance/, level: 1 }));
-    const details = await page.locator('dl').innerText();
+    const details = await page.locator('dl', { has: page.getByTestId('camera-address') }).innerText();
     assert.match(details, /Password\s+None/);
   });
 

@@ -2,9 +2,9 @@
 # Rust stage: builds the `vistterstream` binary (web/dist embedded) for one architecture and
 # copies it to an output directory, then checks what came out.
 #
-# Usage: build-rust.sh [--arch amd64|arm64] [--profile release|dev] [--out DIR]
+# Usage: build-rust.sh [--arch amd64|arm64] [--profile release|dev|cross-smoke] [--out DIR]
 #   --arch     target architecture (default: $TARGETARCH, else this machine's)
-#   --profile  cargo profile (default release; CI uses dev to test the recipe cheaply)
+#   --profile  cargo profile (default release; CI uses dev natively and cross-smoke for arm64)
 #   --out      where to copy the binary (default: target/packaging/<arch>)
 # A foreign --arch needs install-build-deps.sh ARCH first (cross gcc + Rust std).
 # CARGO_TARGET_DIR is honoured: CI reuses the workspace's target/ so nothing is built twice.

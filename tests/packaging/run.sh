@@ -8,8 +8,8 @@
 #   - the Rust stage's script runs for real: natively (dev profile, reusing target/), and as a
 #     cross build for arm64 (install-build-deps.sh + build-rust.sh --arch arm64), the
 #     Raspberry Pi's architecture, whose binary then runs under qemu-user (serve, health
-#     check, backup, SIGTERM); VS_PACKAGING_CROSS=0 skips the cross build (it costs about
-#     8-10 min from a cold target/cross on this 2-core machine);
+#     check, backup, SIGTERM), built with the cheap cross-smoke profile (opt-level 0, no debug
+#     info); VS_PACKAGING_CROSS=0 skips the cross build;
 #     VS_PACKAGING_RELEASE=1 also builds the release binary and checks that it embeds the UI;
 #   - the runtime stage's packages resolve (apt-get --simulate);
 #   - the binary behaves as the container expects: serve from VS_* variables, healthcheck,
@@ -128,7 +128,7 @@ rust_cross_arm64() {
   bash packaging/docker/install-build-deps.sh arm64 | tail -1 || return 1
   # A target directory of its own: the cross build must not hold the workspace's build lock.
   CARGO_TARGET_DIR="$root_dir/target/cross" \
-    bash packaging/docker/build-rust.sh --arch arm64 --profile dev --out "$scratch/arm64" | tail -1 \
+    bash packaging/docker/build-rust.sh --arch arm64 --profile cross-smoke --out "$scratch/arm64" | tail -1 \
     || return 1
   # The arm64 binary runs (user-mode QEMU with the cross libc): serve, health check, backup,
   # SIGTERM, as on a Pi.

@@ -11,8 +11,8 @@
 //! Prints `READY pid=…` once the first camera is on air (the measurement window may start),
 //! then one `TAKE …` line per take and `RESULT key=value` lines at the end.
 //!
-//! With `--hub` the cameras are sessions of a camera hub (as in the appliance), otherwise
-//! the program opens its own session per camera. With `--take-bench N` (drives `bench/hub.sh`)
+//! The cameras are sessions of a camera hub, as in the appliance (`--hub`, accepted for older
+//! scripts, changes nothing). With `--take-bench N` (drives `bench/hub.sh`)
 //! it does N takes between the first two cameras that are not pre-rolled (the other camera is
 //! released after each take) and N pre-rolled ones, and prints take-to-air p50/p95 for each:
 //! from the `take` call to the tick that put the camera's first frame on air, and to the
@@ -39,7 +39,6 @@ struct Args {
     outputs: Vec<String>,
     encoder: String,
     bitrate: u32,
-    hub: bool,
     take_bench: usize,
     colors: Vec<String>,
 }
@@ -55,7 +54,6 @@ fn parse() -> Result<Args> {
         outputs: Vec::new(),
         encoder: "libx264".into(),
         bitrate: 2500,
-        hub: false,
         take_bench: 0,
         colors: Vec::new(),
     };
@@ -76,7 +74,7 @@ fn parse() -> Result<Args> {
             "--output" => a.outputs.push(value()?),
             "--encoder" => a.encoder = value()?,
             "--bitrate" => a.bitrate = value()?.parse()?,
-            "--hub" => a.hub = true,
+            "--hub" => {}
             "--take-bench" => a.take_bench = value()?.parse()?,
             "--colors" => a.colors = value()?.split(',').map(str::to_owned).collect(),
             other => bail!("unknown argument {other}"),
@@ -162,24 +160,18 @@ async fn main() -> Result<()> {
     let mut sources: Vec<SourceSpec> = Vec::new();
     for (i, url) in args.cameras.iter().enumerate() {
         let (id, name) = (i as i64 + 1, format!("cam{}", i + 1));
-        if args.hub {
-            let parsed = vs_base::StreamUrl::parse(url, "--camera")?;
-            let mut cfg = SourceConfig::new(parsed.url);
-            if let Some(pw) = parsed.password {
-                cfg = cfg.credentials(parsed.username.unwrap_or_default(), pw);
-            }
-            hub.configure(id, cfg).await?;
-            sources.push(SourceSpec::hub(&hub, id, name));
-        } else {
-            sources.push(SourceSpec::new(id, name, url.clone()));
+        let parsed = vs_base::StreamUrl::parse(url, "--camera")?;
+        let mut cfg = SourceConfig::new(parsed.url);
+        if let Some(pw) = parsed.password {
+            cfg = cfg.credentials(parsed.username.unwrap_or_default(), pw);
         }
+        hub.configure(id, cfg).await?;
+        sources.push(SourceSpec::hub(&hub, id, name));
     }
     for s in &sources {
-        if let SourceInput::Hub(h) = &s.input {
-            let session = h.session(s.id).context("configured")?;
-            if !session.wait_playing(Duration::from_secs(20)).await {
-                bail!("camera {} not playing: {:?}", s.id, session.stats());
-            }
+        let session = hub.session(s.id).context("configured")?;
+        if !session.wait_playing(Duration::from_secs(20)).await {
+            bail!("camera {} not playing: {:?}", s.id, session.stats());
         }
     }
     if args.take_bench > 0 {
@@ -280,9 +272,8 @@ async fn main() -> Result<()> {
         gaps.iter().max().copied().unwrap_or(0)
     );
     if sources.len() >= 2 {
-        // A take that is not pre-rolled: the source's decoder is not running. With `--hub` the
-        // session stays connected and the decoder starts from its cached keyframe; without,
-        // the release closed the program's own session, so this also connects to the camera.
+        // A take that is not pre-rolled: the source's decoder is not running; the session
+        // stays connected and the decoder starts from its cached keyframe.
         let (on, off) = (sources[0].clone(), sources[1].clone());
         program.take(on.clone()).await?;
         tokio::time::timeout(

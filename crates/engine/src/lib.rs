@@ -58,8 +58,8 @@ pub use encoder::{
 pub use ffmpeg::ffmpeg_version;
 pub use program::{
     ImageData, IngestStatus, OutputSpec, OutputStatus, Overlay, OverlayKind, Program,
-    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceInput, SourceSpec,
-    TakeStatus, TapChunk, TextStyle,
+    ProgramConfig, ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceSpec, TakeStatus, TapChunk,
+    TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

@@ -116,7 +116,7 @@ async fn record_preview(mut preview: Fmp4Preview, seconds: f64, path: &Path) -> 
                 mime = m;
                 out.extend_from_slice(&data);
             }
-            Ok(Ok(PreviewChunk::Media(data))) => {
+            Ok(Ok(PreviewChunk::Media { data, .. })) => {
                 chunks += 1;
                 out.extend_from_slice(&data);
             }
@@ -782,6 +782,7 @@ fn rtmp_pids(rtmp: &vs_testrig::RtmpServer) -> Vec<u32> {
 /// CPU of a connected 720p30 camera that nobody consumes: the hub runs on its own
 /// single-threaded runtime so its thread's CPU time is its own, whatever the other tests do.
 #[test]
+#[ignore = "a measurement: bench/hub.sh runs it on a quiet machine"]
 fn standby_cpu_of_a_720p30_session_is_measured() {
     init_tracing();
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -919,6 +920,7 @@ async fn a_frozen_camera_is_stalled_and_reconnected_when_it_thaws() {
 /// program): 720p30 with a 2 s GOP, started at random points of the GOP. Printed, not asserted
 /// against a target (the machine is shared).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: bench/hub.sh runs it on a quiet machine"]
 async fn cold_decoder_catch_up_on_a_720p30_camera_is_measured() {
     init_tracing();
     let cam = FakeCamera::start(

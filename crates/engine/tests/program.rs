@@ -1135,10 +1135,9 @@ async fn an_srt_destination_receives_mpeg_ts() {
     let p = Program::start(cfg, Deps::real(), CancellationToken::new())
         .await
         .unwrap();
+    let h = hub();
     let mut rx = p.subscribe();
-    p.take(SourceSpec::new(1, "SrtCam", cam.url()))
-        .await
-        .unwrap();
+    p.take(source(&h, 1, &cam).await).await.unwrap();
     wait_status(&mut rx, Duration::from_secs(20), "camera on air", |s| {
         s.on_air == Some(1) && !s.slate_active
     })
@@ -1156,6 +1155,7 @@ async fn an_srt_destination_receives_mpeg_ts() {
     assert_eq!(s.outputs[0].status.restarts, 0, "{:?}", s.outputs[0].status);
     run_for(&p, 3.0).await;
     p.stop().await;
+    h.shutdown().await;
 
     // The caller's close ends the listener's input; it then finishes the file.
     let exited = tokio::time::timeout(Duration::from_secs(10), listener.wait()).await;

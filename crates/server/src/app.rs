@@ -22,6 +22,7 @@ use crate::services::auth::AuthService;
 use crate::services::cameras::{CameraListener, CameraService};
 use crate::services::destinations::DestinationService;
 use crate::services::health::HealthService;
+use crate::services::hub::HubService;
 use crate::services::link::{LinkService, LinkTargets};
 use crate::services::overlays::OverlayService;
 use crate::services::previews::PreviewService;
@@ -89,13 +90,16 @@ fn metrics_handle() -> PrometheusHandle {
 fn wire(infra: &Infra, deps: AppDeps) -> Services {
     let running = Arc::new(RunningPrograms::default());
     let ptz = Arc::new(PtzService::new(infra, deps.ptz));
-    let health = Arc::new(HealthService::new(infra, running.clone(), ptz.clone()));
+    let hub = Arc::new(HubService::new(infra, deps.engine.clone()));
+    let health = Arc::new(HealthService::new(infra, hub.clone(), ptz.clone()));
     let previews = Arc::new(PreviewService::new(
         infra,
         deps.engine.clone(),
         running.clone(),
+        hub.clone(),
     ));
-    let listeners: Vec<Arc<dyn CameraListener>> = vec![health.clone(), previews.clone()];
+    let listeners: Vec<Arc<dyn CameraListener>> =
+        vec![hub.clone(), health.clone(), previews.clone()];
     let cameras = Arc::new(CameraService::new(infra, listeners, ptz.clone()));
     let destinations = Arc::new(DestinationService::new(infra));
     let assets = Arc::new(AssetService::new(infra));
@@ -105,6 +109,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         deps.engine.clone(),
         destinations.clone(),
         ptz.clone(),
+        hub.clone(),
     ));
     let programs = Arc::new(ProgramService::new(
         infra,
@@ -114,6 +119,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         ptz.clone(),
         overlays.clone(),
         previews.clone(),
+        hub.clone(),
     ));
     let bridge = Arc::new(TimelineBridge::new(
         infra.db.clone(),
@@ -127,7 +133,11 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         bridge,
         deps.clock,
     ));
-    let status = Arc::new(StatusService::new(infra.config.clone(), health.clone()));
+    let status = Arc::new(StatusService::new(
+        infra.config.clone(),
+        health.clone(),
+        hub.clone(),
+    ));
     let link = Arc::new(LinkService::new(
         infra,
         LinkTargets {
@@ -149,6 +159,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         link,
         cameras,
         health,
+        hub,
         ptz,
         destinations,
         streams,
@@ -197,6 +208,8 @@ impl App {
         // Before anything publishes: keys left inside stored URLs by older versions are sealed.
         services.destinations.seal_keys_in_urls().await?;
         spawn_housekeeping(&infra);
+        // Before the streams resume: they read the cameras' sessions.
+        services.hub.boot(shutdown.clone()).await?;
         infra.tasks.spawn(services.health.clone().run_monitor());
         services.streams.resume().await?;
         services.programs.resume().await?;

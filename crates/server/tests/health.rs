@@ -199,6 +199,61 @@ async fn wrong_password_is_reported_as_auth_failure() {
     app.stop().await;
 }
 
+/// The connection test runs ffprobe on an address the user typed, credentials included:
+/// they reach ffprobe on its stdin, never on its command line or in its environment (both
+/// readable under /proc). The "camera" accepts and never answers, so the ffprobe lives long
+/// enough to be seen.
+#[tokio::test]
+async fn a_connection_test_puts_no_password_on_a_command_line() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let password = "probePw-7Qx2";
+    let request = {
+        let client = app.client.clone();
+        let url = app.url("/api/cameras/test");
+        let body = json!({"name":"x","type":"STATIC","protocol":"RTSP",
+            "address": format!("rtsp://admin:{password}@127.0.0.1:{port}/stream")});
+        tokio::spawn(async move { client.post(url).json(&body).send().await })
+    };
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(4);
+    while Instant::now() < deadline && !request.is_finished() {
+        for p in vs_testrig::descendants_of(std::process::id()) {
+            if !p.comm.starts_with("ffprobe") {
+                continue;
+            }
+            for file in ["cmdline", "environ"] {
+                let raw = std::fs::read(format!("/proc/{}/{file}", p.pid)).unwrap_or_default();
+                assert!(
+                    !raw.windows(password.len())
+                        .any(|w| w == password.as_bytes()),
+                    "the password is in ffprobe's {file}: {}",
+                    p.command()
+                );
+            }
+            seen.push(p.pid);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !seen.is_empty(),
+        "no ffprobe was seen: the scan proved nothing"
+    );
+    let r: Value = request.await.unwrap().unwrap().json().await.unwrap();
+    assert_eq!(r["reachable"], false, "{r}");
+    assert!(!r.to_string().contains(password));
+    held.abort();
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn connection_test_explains_unreachable_and_wrong_path() {
     let cam = FakeCamera::start(CameraOptions::new("Path").size(320, 240))

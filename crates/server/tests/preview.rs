@@ -1,5 +1,5 @@
 //! Live previews over WebSocket against real RTSP cameras (the GStreamer test rig): one remux
-//! per camera whatever the number of viewers, a stalled viewer hurts nobody else, the remux
+//! per camera whatever the number of viewers (one subscription to the camera's hub session), a stalled viewer hurts nobody else, the remux
 //! stops after the last viewer, auth is required, and the stream is fragmented MP4.
 
 mod common;
@@ -20,14 +20,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 async fn setup(cam: &FakeCamera) -> (TestApp, String, i64) {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let r = app
-        .post("/api/auth/tokens", json!({"name": "preview tests"}))
-        .await;
-    assert_eq!(r.status(), 201);
-    let token = r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = app.api_token("preview tests").await;
     let r = app
         .post(
             "/api/cameras",
@@ -43,12 +36,22 @@ async fn connect(app: &TestApp, id: i64, token: Option<&str>) -> Result<Ws, Stri
     connect_path(app, &format!("/api/cameras/{id}/live"), token).await
 }
 
-/// FFmpeg processes reading this camera (the health monitor's ffprobe runs are not counted).
-fn remuxes(cam: &FakeCamera) -> usize {
-    processes_with_marker(&format!(":{}/", cam.port()))
+/// Preview remuxes reading this camera: the preview consumers of the camera's hub session
+/// (a camera's preview is muxed in-process from one subscription, shared by every viewer).
+/// No FFmpeg may open the camera for a preview: the session holds its one connection.
+async fn remuxes(app: &TestApp, id: i64, cam: &FakeCamera) -> usize {
+    let ffmpegs = processes_with_marker(&format!(":{}/", cam.port()))
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
-        .count()
+        .count();
+    assert_eq!(ffmpegs, 0, "an FFmpeg opened the camera");
+    let s: Value = app
+        .get(&format!("/api/cameras/{id}/session"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    s["consumers"]["preview"].as_u64().unwrap() as usize
 }
 
 fn box_types(mut b: &[u8]) -> Vec<String> {
@@ -132,7 +135,11 @@ async fn ten_viewers_one_remux_and_a_stalled_viewer_hurts_nobody() {
     let s = stats(&app, id).await;
     assert_eq!(s["viewers"], 10, "{s}");
     assert_eq!(s["running"], true, "{s}");
-    assert_eq!(remuxes(&cam), 1, "one FFmpeg for ten viewers");
+    assert_eq!(
+        remuxes(&app, id, &cam).await,
+        1,
+        "one remux for ten viewers"
+    );
 
     let tasks: Vec<_> = readers
         .into_iter()
@@ -160,7 +167,7 @@ async fn ten_viewers_one_remux_and_a_stalled_viewer_hurts_nobody() {
         // 200 ms fragments: about 15 in the last 3 s; the stalled viewer must not hold them up.
         assert!(late >= 5, "only {late} fragments in the last 3 s");
     }
-    assert_eq!(remuxes(&cam), 1, "still one FFmpeg");
+    assert_eq!(remuxes(&app, id, &cam).await, 1, "still one remux");
     drop(stalled);
     app.stop().await;
 }
@@ -178,13 +185,13 @@ async fn remux_stops_after_the_last_viewer_leaves() {
             other => panic!("no data: {other:?}"),
         }
     }
-    assert_eq!(remuxes(&cam), 1);
+    assert_eq!(remuxes(&app, id, &cam).await, 1);
     ws.close(None).await.unwrap();
     drop(ws);
     let left = Instant::now();
     loop {
         let s = stats(&app, id).await;
-        if s["running"] == false && remuxes(&cam) == 0 {
+        if s["running"] == false && remuxes(&app, id, &cam).await == 0 {
             break;
         }
         assert!(
@@ -212,7 +219,11 @@ async fn unauthenticated_upgrade_is_refused() {
         .await
         .expect_err("refused");
     assert!(err.starts_with("401"), "{err}");
-    assert_eq!(remuxes(&cam), 0, "nothing started for a refused viewer");
+    assert_eq!(
+        remuxes(&app, id, &cam).await,
+        0,
+        "nothing started for a refused viewer"
+    );
     app.stop().await;
 }
 
@@ -253,9 +264,18 @@ async fn viewers_see_an_outage_and_the_return() {
     app.stop().await;
 }
 
+/// This test binary's processes (its descendants: the appliance runs in-process) whose
+/// command line holds `marker`; another test run on the same machine is not ours to count.
+fn ours_with_marker(marker: &str) -> Vec<vs_testrig::ProcInfo> {
+    vs_testrig::descendants_of(std::process::id())
+        .into_iter()
+        .filter(|p| p.cmdline.join(" ").contains(marker))
+        .collect()
+}
+
 /// FFmpeg remuxes of a program's output (its MPEG-TS on stdin) in this test process.
 fn program_remuxes() -> usize {
-    processes_with_marker("mpegts -i pipe:0")
+    ours_with_marker("mpegts -i pipe:0")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         // The program's egress reads the same input; only the remux writes fragmented MP4.
@@ -395,7 +415,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
 
     // The encoder dies (its timestamps start over): the preview follows it into a new run
     // with a new init segment instead of mixing the two runs.
-    let encoders: Vec<_> = processes_with_marker("anullsrc=r=48000")
+    let encoders: Vec<_> = ours_with_marker("anullsrc=r=48000")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
         .collect();

@@ -23,17 +23,6 @@ async fn count(app: &TestApp, path: &str) -> usize {
     v.as_array().unwrap_or_else(|| panic!("{path}: {v}")).len()
 }
 
-async fn token(app: &TestApp) -> String {
-    let r = app
-        .post("/api/auth/tokens", json!({"name": "script"}))
-        .await;
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 /// A cookie-authenticated POST of a camera with these extra headers.
 async fn post_camera(app: &TestApp, name: &str, headers: &[(&str, &str)]) -> reqwest::Response {
     let mut req = app.client.post(app.url("/api/cameras")).json(&camera(name));
@@ -143,7 +132,7 @@ async fn writes_with_the_session_cookie_must_come_from_the_appliance() {
     assert_eq!(cam["name"], "Own page");
 
     // A bearer token is not sent by the browser on its own: no origin check.
-    let token = token(&app).await;
+    let token = app.api_token("script").await;
     let r = app
         .anonymous()
         .post(app.url("/api/cameras"))
@@ -265,7 +254,7 @@ async fn assert_unsupported(r: reqwest::Response) -> Value {
 async fn bodies_of_a_type_browsers_send_across_sites_are_refused() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let token = token(&app).await;
+    let token = app.api_token("script").await;
     let send = |path: &str, content_type: Option<&str>, body: String| {
         let mut req = app.client.post(app.url(path)).body(body);
         if let Some(t) = content_type {
@@ -350,7 +339,7 @@ async fn bodies_of_a_type_browsers_send_across_sites_are_refused() {
 async fn arrays_are_not_objects() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let token = token(&app).await;
+    let token = app.api_token("script").await;
     let wrong_shape = |e: &Value, place: &str| {
         let m = e["message"].as_str().unwrap();
         assert!(m.contains(place) && m.contains("not an array"), "{e}");
@@ -452,7 +441,7 @@ async fn assert_too_large(r: reqwest::Response, limit: &str, what: &str) {
 async fn bodies_over_the_route_limit_get_a_truthful_413() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let token = token(&app).await;
+    let token = app.api_token("script").await;
 
     // A JSON route: 1 MiB.
     for body in [

@@ -465,6 +465,48 @@ async fn running_streams_come_back_after_a_restart() {
     drop(dir);
 }
 
+/// Two starts at once (a double click, two tabs) start the stream once: one FFmpeg for its
+/// one destination, and after a stop none is left (before, both starts spawned and one set
+/// ran on untracked). The camera accepts connections and never answers, so each start waits
+/// its few seconds for the camera's verdict: the two starts overlap for sure.
+#[tokio::test]
+async fn two_starts_at_once_start_the_stream_once() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = tokio::spawn(async move {
+        let mut conns = Vec::new();
+        while let Ok((c, _)) = silent.accept().await {
+            conns.push(c);
+        }
+    });
+    let rtmp = RtmpServer::start().await.unwrap();
+    let app = TestApp::spawn().await;
+    app.setup_admin().await;
+    let cam_id = camera(&app, "Twice", &format!("rtsp://127.0.0.1:{port}/x")).await;
+    let dest = destination(&app, "D", &rtmp.base_url(), "twice-key").await;
+    let sid = stream(&app, "T", cam_id, &[dest]).await;
+    let path = format!("/api/streams/{sid}/start");
+    let (a, b) = tokio::join!(app.post(&path, json!({})), app.post(&path, json!({})));
+    assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
+    let ours = || {
+        vs_testrig::descendants_of(std::process::id())
+            .into_iter()
+            .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
+            .filter(|p| p.cmdline.join(" ").contains("twice-key"))
+            .count()
+    };
+    assert_eq!(ours(), 1, "one FFmpeg for the one destination");
+    app.post(&format!("/api/streams/{sid}/stop"), json!({}))
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while ours() > 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ours(), 0, "an output outlived the stop");
+    held.abort();
+    app.stop().await;
+}
+
 /// A spawner of the test's own, injected through `App::build_with`: it records what it is
 /// asked to run and runs nothing (as if FFmpeg were not installed).
 #[derive(Default)]

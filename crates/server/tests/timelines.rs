@@ -1051,22 +1051,11 @@ fn sync_body(logo: &[u8]) -> Value {
     })
 }
 
-async fn token(app: &TestApp) -> String {
-    let r = app
-        .post("/api/auth/tokens", json!({"name": "VistterStudio"}))
-        .await;
-    assert_eq!(r.status(), 201);
-    r.json::<Value>().await.unwrap()["token"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
 #[tokio::test]
 async fn the_studio_syncs_with_its_api_token_all_or_nothing() {
     let app = TestApp::spawn().await;
     app.setup_admin().await;
-    let token = token(&app).await;
+    let token = app.api_token("VistterStudio").await;
     let studio = app.anonymous();
     let logo = png(9, 3 * 1024 * 1024);
 
@@ -1234,7 +1223,7 @@ async fn a_studio_drives_the_appliance_like_a_node_and_start_never_pretends() {
     app.setup_admin().await;
     let r = import_text(&app, "/api/timelines/import", &segment_fixture()).await;
     assert_eq!(r.status(), 201);
-    let token = token(&app).await;
+    let token = app.api_token("VistterStudio").await;
     let studio = app.anonymous();
     let get = |path: &str| studio.get(app.url(path)).bearer_auth(&token).send();
     let post = |path: &str| studio.post(app.url(path)).bearer_auth(&token).send();

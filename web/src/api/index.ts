@@ -10,6 +10,7 @@ import type {
   Camera,
   CameraHealth,
   CameraInput,
+  CameraSession,
   Destination,
   DestinationInput,
   EncoderProbe,
@@ -66,6 +67,7 @@ export const api = {
   testUnsavedCamera: (input: CameraInput) => request<TestResult>('POST', '/api/cameras/test', input),
   testCamera: (cameraId: number) => request<TestResult>('POST', `/api/cameras/${seg(cameraId)}/test`),
   camerasHealth: () => request<CameraHealth[]>('GET', '/api/cameras/health'),
+  cameraSession: (cameraId: number) => request<CameraSession>('GET', `/api/cameras/${seg(cameraId)}/session`),
 
   // presets
   listPresets: (cameraId: number) => request<Preset[]>('GET', `/api/cameras/${seg(cameraId)}/presets`),

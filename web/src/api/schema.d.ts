@@ -403,6 +403,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cameras/{id}/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The camera's session: its one connection (state, uptime, bitrate, frame rate, keyframe
+         *     interval, packet loss, reconnects, last error) and who reads it. A disabled camera's is
+         *     `stopped`.
+         */
+        get: operations["get_camera_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cameras/{id}/snapshot": {
         parameters: {
             query?: never;
@@ -516,8 +537,9 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Live events: `camera_health` on every change, `stream_status` and `program_status` on every
-         *     change and periodically while running, `status` every few seconds.
+         * Live events: `camera_health` on every change, `camera_session` at every session state change
+         *     and every 2 s, `stream_status` and `program_status` on every change and periodically while
+         *     running, `status` every few seconds.
          *     The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
          *     events it missed) and should refetch what it shows.
          */
@@ -1399,6 +1421,82 @@ export interface components {
          * @enum {string}
          */
         CameraKind: "STATIC" | "PTZ";
+        /** @description `GET /api/cameras/{id}/session`: the camera's one connection and who reads it. */
+        CameraSessionView: {
+            /** @description e.g. `mp4a.40.2`, `pcmu`; absent without audio. */
+            audio_codec?: string | null;
+            /**
+             * Format: int64
+             * @description Video and audio payload over the last few seconds.
+             */
+            bitrate_bps: number;
+            /** Format: int64 */
+            camera_id: number;
+            /**
+             * Format: int64
+             * @description Camera clock jumps absorbed (consumers never see them).
+             */
+            clock_jumps: number;
+            consumers: components["schemas"]["SessionConsumers"];
+            /**
+             * Format: int32
+             * @description Connection attempts in a row that failed before playing.
+             */
+            failed_attempts: number;
+            /**
+             * Format: double
+             * @description Video frames per second over the last few seconds.
+             */
+            fps: number;
+            /**
+             * Format: int32
+             * @description Frames between the last two keyframes.
+             */
+            gop_frames?: number | null;
+            /**
+             * Format: double
+             * @description Seconds between the last two keyframes.
+             */
+            gop_seconds?: number | null;
+            /** Format: int32 */
+            height?: number | null;
+            /** @description Why the last connection failed; never holds a credential. */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description Milliseconds since the last packet.
+             */
+            last_packet_age_ms?: number | null;
+            /**
+             * Format: int64
+             * @description RTP packets lost (sequence gaps) since the session started.
+             */
+            packets_lost: number;
+            /**
+             * Format: int64
+             * @description Access units received since the session started.
+             */
+            packets_received: number;
+            /**
+             * Format: int64
+             * @description Connections opened after the first one.
+             */
+            reconnects: number;
+            /** @description When the session entered its current state (RFC 3339). */
+            since?: string | null;
+            state: components["schemas"]["SessionStateView"];
+            /** @description `rtsp` (read in-process) or `ffmpeg` (one pull process: RTSPS, RTMP, SRT). */
+            transport?: string | null;
+            /**
+             * Format: double
+             * @description Seconds the current connection has been playing; 0 when it is not.
+             */
+            uptime_s: number;
+            /** @description RFC 6381 codec string, e.g. `avc1.42c01e`. */
+            video_codec?: string | null;
+            /** Format: int32 */
+            width?: number | null;
+        };
         CameraSummary: {
             degraded: number;
             disabled: number;
@@ -2117,6 +2215,23 @@ export interface components {
              */
             tz?: string | null;
         };
+        /** @description Who reads a camera's session now, by kind. */
+        SessionConsumers: {
+            /** @description Copy streams' outputs (one per destination). */
+            copy: number;
+            other: number;
+            /** @description Shared preview remuxes (one per camera, whatever the number of viewers). */
+            preview: number;
+            /** @description Programs decoding the camera. */
+            program: number;
+            /** @description Snapshots being taken. */
+            snapshot: number;
+        };
+        /**
+         * @description A session's state as the API shows it.
+         * @enum {string}
+         */
+        SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
         Stream: {
             /** Format: int64 */
             camera_id: number;
@@ -4483,6 +4598,54 @@ export interface operations {
             };
         };
     };
+    get_camera_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraSessionView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     get_camera_snapshot: {
         parameters: {
             query?: {
@@ -5064,7 +5227,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events `camera_health`, `camera_changed`, `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;

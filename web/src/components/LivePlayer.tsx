@@ -47,6 +47,10 @@ const KEEP_BEHIND_S = 6;
 // Reconnect delay after a dropped connection, and retry period while a program is not running
 // (its socket is refused with 409 until it is).
 const RECONNECT_MS = 2000;
+// Segments waiting for the SourceBuffer beyond which a viewer that cannot keep up drops them.
+// A camera's fragments are one frame each and a new viewer gets the GOP so far at once (up to a
+// whole GOP: 60 and more at 30 fps), so this is well above a GOP.
+const MAX_QUEUE = 300;
 const NOT_RUNNING_RETRY_MS = 3000;
 
 // Players of a group, oldest first, each with a callback that stops it. A Pi serves each
@@ -115,6 +119,11 @@ export default function LivePlayer({
     let ms: MediaSource | null = null;
     let sb: SourceBuffer | null = null;
     let queue: ArrayBuffer[] = [];
+    // The init segment of the current run: the binary message after an `init` text, appended
+    // before anything else and never dropped with the backlog (without it nothing that follows
+    // can be parsed).
+    let initData: ArrayBuffer | null = null;
+    let expectInit = false;
     let reconnect: number | undefined;
     const slot = Symbol('live');
     if (group)
@@ -139,7 +148,8 @@ export default function LivePlayer({
           return;
         }
       }
-      const next = queue.shift();
+      const next = initData ?? queue.shift();
+      initData = null;
       if (!next) return;
       try {
         sb.appendBuffer(next);
@@ -159,6 +169,8 @@ export default function LivePlayer({
         return;
       }
       queue = [];
+      initData = null;
+      expectInit = true;
       sb = null;
       const source = new MediaSource();
       ms = source;
@@ -214,9 +226,14 @@ export default function LivePlayer({
           else if (msg.status === 'online') setPhase('connecting');
           return;
         }
-        queue.push(ev.data as ArrayBuffer);
+        if (expectInit) {
+          expectInit = false;
+          initData = ev.data as ArrayBuffer;
+        } else {
+          queue.push(ev.data as ArrayBuffer);
+        }
         // A viewer that cannot keep up: drop the backlog rather than fall further behind.
-        if (queue.length > 50) queue = queue.slice(-1);
+        if (queue.length > MAX_QUEUE) queue = queue.slice(-1);
         pump();
         if (video.paused)
           video.play().then(

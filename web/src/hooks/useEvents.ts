@@ -1,7 +1,8 @@
 // Listens to the appliance's live event stream (`/api/events`, one shared connection per page).
 //
 // Events the server publishes (crates/server/src/services; docs/architecture.md lists them):
-// `camera_health` (a CameraHealth), `camera_changed`, `overlay_changed`, `timeline_changed` ({id}),
+// `camera_health` (a CameraHealth), `camera_session` (a CameraSessionView, every 2 s and at each
+// state change), `camera_changed`, `overlay_changed`, `timeline_changed` ({id}),
 // `timeline_position` (a PlayerStatus), `stream_status` (a Stream; {id} once deleted),
 // `program_status` (a Program; {id} once deleted), `status` (a SystemStatus, every 5 s) and
 // `lagged` (this client missed events). A running stream or program is pushed at every change

@@ -6,6 +6,7 @@ import { api, type Camera, type Preset, type TestResult } from '../api';
 import { ConfirmDialog } from '../components/Modal';
 import PresetDialog from '../components/PresetDialog';
 import PtzPanel from '../components/PtzPanel';
+import SessionCard from '../components/SessionCard';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
 import TestResultBox from '../components/TestResultBox';
@@ -130,7 +131,7 @@ export default function CameraDetail() {
     <div className={`card p-5 ${span}`}>
       <h2 className="text-base font-semibold">Details</h2>
       <dl
-        className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-5') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}
+        className={`mt-2 divide-y divide-slate-100 ${span.includes('col-span-3') ? 'lg:grid lg:grid-cols-2 lg:gap-x-10 lg:divide-y-0' : ''}`}
       >
         <Info label="Address">
           <span className="font-mono text-xs" data-testid="camera-address">
@@ -213,9 +214,17 @@ export default function CameraDetail() {
             <PtzPanel cameraId={c.id} refreshKey={ptzRefresh} onPresetsAdded={onPresetsAdded} />
           </div>
         ) : (
-          detailsCard('lg:col-span-2')
+          <div className="space-y-6 lg:col-span-2">
+            {detailsCard('')}
+            <SessionCard cameraId={c.id} />
+          </div>
         )}
-        {ptz && detailsCard('lg:col-span-5')}
+        {ptz && detailsCard('lg:col-span-3')}
+        {ptz && (
+          <div className="lg:col-span-2">
+            <SessionCard cameraId={c.id} />
+          </div>
+        )}
       </div>
 
       <section aria-labelledby="presets-heading" className="mt-10">

@@ -63,9 +63,71 @@ impl From<Protocol> for InputTransport {
     }
 }
 
+/// The protocols an input read through an ffconcat list on stdin may use: the list itself
+/// (pipe), and what camera addresses and local test files need.
+const STDIN_INPUT_PROTOCOLS: &str =
+    "pipe,file,tcp,tls,udp,rtmp,rtmps,rtmpt,srt,rtsp,rtsps,rtp,srtp,crypto,http,https";
+
+/// An input whose address (which may carry the camera's credentials) reaches FFmpeg on its
+/// stdin, never on its command line (`/proc/<pid>/cmdline` is readable by every local user):
+/// FFmpeg reads an ffconcat list from `pipe:0` whose only entry is the address, with this
+/// transport's timeout options as the entry's options.
+#[derive(Debug, Clone)]
+pub struct StdinInput {
+    /// Placed where `-i URL` would be: the concat demuxer reading `pipe:0`.
+    pub args: Vec<String>,
+    /// Written to the child's stdin, then the pipe is closed.
+    pub list: String,
+}
+
+impl StdinInput {
+    pub fn new(url: &str, transport: InputTransport, timeout: Duration) -> Self {
+        // Inside single quotes only the quote itself needs escaping ('\'' closes, escapes, reopens).
+        let quoted = url.replace('\'', "'\\''");
+        let mut list = format!("ffconcat version 1.0\nfile '{quoted}'\n");
+        for pair in transport.options(timeout).chunks(2) {
+            if let [name, value] = pair {
+                list.push_str(&format!(
+                    "option {} {value}\n",
+                    name.trim_start_matches('-')
+                ));
+            }
+        }
+        let args = [
+            "-protocol_whitelist",
+            STDIN_INPUT_PROTOCOLS,
+            "-f",
+            "concat",
+            "-safe",
+            "0",
+            "-i",
+            "pipe:0",
+        ]
+        .map(String::from)
+        .to_vec();
+        StdinInput { args, list }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_address_on_stdin_is_an_ffconcat_entry_with_the_transport_options() {
+        let i = StdinInput::new(
+            "rtsp://admin:it's@h/s",
+            InputTransport::Rtsp,
+            NETWORK_TIMEOUT,
+        );
+        assert_eq!(
+            i.list,
+            "ffconcat version 1.0\nfile 'rtsp://admin:it'\\''s@h/s'\n\
+             option rtsp_transport tcp\noption timeout 5000000\n"
+        );
+        assert!(!i.args.join(" ").contains("admin"));
+        assert!(i.args.join(" ").ends_with("-f concat -safe 0 -i pipe:0"));
+    }
 
     #[test]
     fn options_per_transport() {

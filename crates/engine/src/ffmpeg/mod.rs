@@ -16,10 +16,10 @@ pub mod program;
 pub mod run;
 pub mod stream;
 
-pub use input::{InputTransport, NETWORK_TIMEOUT};
+pub use input::{InputTransport, StdinInput, NETWORK_TIMEOUT};
 pub use output::OutputFormat;
 pub use probe::{
     classify, ffmpeg_version, probe, snapshot, ProbeError, ProbeErrorKind, StreamInfo,
 };
-pub use run::{run_bounded, RunError, RunOutput};
-pub use stream::{copy_args, AudioPlan};
+pub use run::{run_bounded, run_bounded_with_input, RunError, RunOutput};
+pub use stream::{hub_copy_args, AudioPlan};

@@ -1,9 +1,7 @@
-//! Live-preview remuxes: H.264 copied into fragmented MP4 on stdout, which a browser plays
-//! through Media Source Extensions without a re-encode. One for a camera (its own stream) and
-//! one for a program (the program's encoded MPEG-TS fed on stdin). [`crate::fmp4`] splits the
-//! output into init segment and fragments.
-
-use super::input::{InputTransport, NETWORK_TIMEOUT};
+//! The program's live-preview remux: its encoded MPEG-TS fed on stdin, H.264 copied into
+//! fragmented MP4 on stdout, which a browser plays through Media Source Extensions without a
+//! re-encode; [`crate::fmp4`] splits the output into init segment and fragments. (Camera
+//! previews are muxed in-process from the camera's hub session: `hub::Fmp4Preview`.)
 
 /// Output options shared by every remux: video copied into fragmented MP4 on stdout,
 /// fragments cut at every keyframe and at least every 200 ms so latency stays low.
@@ -25,30 +23,6 @@ fn fmp4_output(a: &mut Vec<String>) {
         ]
         .map(String::from),
     );
-}
-
-/// The FFmpeg arguments of a camera's preview remux.
-pub fn camera_args(input: &str, transport: InputTransport) -> Vec<String> {
-    let mut a: Vec<String> = ["-hide_banner", "-loglevel", "warning", "-nostdin"]
-        .map(String::from)
-        .to_vec();
-    a.extend(transport.options(NETWORK_TIMEOUT));
-    // Low probing: the stream parameters come from the SDP; waiting seconds to analyse would
-    // add directly to the time a viewer waits for the first picture.
-    a.extend(
-        [
-            "-fflags",
-            "nobuffer",
-            "-probesize",
-            "500000",
-            "-analyzeduration",
-            "1000000",
-        ]
-        .map(String::from),
-    );
-    a.extend(["-i".to_string(), input.to_string()]);
-    fmp4_output(&mut a);
-    a
 }
 
 /// The FFmpeg arguments of a program's preview remux: the program's MPEG-TS on stdin, which
@@ -86,21 +60,6 @@ mod tests {
     fn remux_args_are_unchanged() {
         let out = "-map 0:v:0 -c:v copy -an -f mp4 -movflags \
                    frag_keyframe+empty_moov+default_base_moof -frag_duration 200000 pipe:1";
-        assert_eq!(
-            camera_args("rtsp://u:p@h/s", InputTransport::Rtsp).join(" "),
-            format!(
-                "-hide_banner -loglevel warning -nostdin -rtsp_transport tcp -timeout 5000000 \
-                 -fflags nobuffer -probesize 500000 -analyzeduration 1000000 -i rtsp://u:p@h/s \
-                 {out}"
-            )
-        );
-        assert_eq!(
-            camera_args("rtmp://h/a/s", InputTransport::Network).join(" "),
-            format!(
-                "-hide_banner -loglevel warning -nostdin -rw_timeout 5000000 -fflags nobuffer \
-                 -probesize 500000 -analyzeduration 1000000 -i rtmp://h/a/s {out}"
-            )
-        );
         assert_eq!(
             program_args().join(" "),
             format!(

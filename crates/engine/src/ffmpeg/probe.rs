@@ -11,8 +11,8 @@ use utoipa::ToSchema;
 use vs_base::stream_url::redact_text;
 use vs_base::{Error, ErrorKind, Protocol};
 
-use super::input::InputTransport;
-use super::run::{run_bounded, RunError};
+use super::input::{InputTransport, StdinInput};
+use super::run::{run_bounded, run_bounded_with_input, RunError};
 
 /// Why a camera could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -153,25 +153,25 @@ fn has_status(s: &str, code: &str) -> bool {
     })
 }
 
-/// The ffprobe arguments of a stream probe (codec, size, frame rate, audio) as JSON.
-pub fn probe_args(url: &str, protocol: Protocol, timeout: Duration) -> Vec<String> {
+/// The ffprobe arguments of a stream probe (codec, size, frame rate, audio) as JSON, and the
+/// list to write to its stdin: the address (with its credentials) is never on the command
+/// line.
+pub fn probe_args(url: &str, protocol: Protocol, timeout: Duration) -> (Vec<String>, String) {
+    let input = StdinInput::new(url, InputTransport::of_protocol(protocol), timeout);
     let mut args = vec!["-v".to_string(), "error".into()];
-    args.extend(InputTransport::of_protocol(protocol).options(timeout));
     args.extend([
         "-probesize".into(),
         "1000000".into(),
         "-analyzeduration".into(),
         "2000000".into(),
-        "-show_streams".into(),
-        "-of".into(),
-        "json".into(),
-        url.into(),
     ]);
-    args
+    args.extend(input.args);
+    args.extend(["-show_streams".into(), "-of".into(), "json".into()]);
+    (args, input.list)
 }
 
 /// Probes a stream: codec, size, frame rate, audio; also how long it took. `url` carries
-/// credentials and is never logged or returned.
+/// credentials and is never logged, returned or put on a command line.
 pub async fn probe(
     ffprobe: &Path,
     url: &str,
@@ -179,8 +179,14 @@ pub async fn probe(
     timeout: Duration,
 ) -> Result<(StreamInfo, Duration), ProbeError> {
     let started = Instant::now();
-    let args = probe_args(url, protocol, timeout);
-    let out = run_bounded(ffprobe, &args, timeout + Duration::from_secs(2)).await?;
+    let (args, list) = probe_args(url, protocol, timeout);
+    let out = run_bounded_with_input(
+        ffprobe,
+        &args,
+        Some(list.as_bytes()),
+        timeout + Duration::from_secs(2),
+    )
+    .await?;
     let stderr = redact_text(&String::from_utf8_lossy(&out.stderr));
     if !out.exit.success() {
         return Err(ProbeError::new(classify(&stderr), stderr));
@@ -222,17 +228,19 @@ fn parse_rate(s: &str) -> Option<f64> {
     (d > 0.0 && n > 0.0).then(|| (n / d * 100.0).round() / 100.0)
 }
 
-/// The ffmpeg arguments of a snapshot: one frame as a JPEG on stdout, scaled to `width`
-/// (keeping the aspect ratio) when given.
+/// The ffmpeg arguments of a snapshot (one frame as a JPEG on stdout, scaled to `width`,
+/// keeping the aspect ratio, when given) and the list to write to its stdin: the address is
+/// never on the command line.
 pub fn snapshot_args(
     url: &str,
     protocol: Protocol,
     width: Option<u32>,
     timeout: Duration,
-) -> Vec<String> {
+) -> (Vec<String>, String) {
+    let input = StdinInput::new(url, InputTransport::of_protocol(protocol), timeout);
     let mut args = vec!["-nostdin".to_string(), "-v".into(), "error".into()];
-    args.extend(InputTransport::of_protocol(protocol).options(timeout));
-    args.extend(["-i".into(), url.into(), "-frames:v".into(), "1".into()]);
+    args.extend(input.args);
+    args.extend(["-frames:v".into(), "1".into()]);
     if let Some(w) = width {
         args.extend(["-vf".into(), format!("scale={w}:-2")]);
     }
@@ -245,7 +253,7 @@ pub fn snapshot_args(
         "mjpeg".into(),
         "pipe:1".into(),
     ]);
-    args
+    (args, input.list)
 }
 
 /// Grabs one frame as a JPEG, scaled to `width` (keeping the aspect ratio) when given.
@@ -256,8 +264,14 @@ pub async fn snapshot(
     width: Option<u32>,
     timeout: Duration,
 ) -> Result<Vec<u8>, ProbeError> {
-    let args = snapshot_args(url, protocol, width, timeout);
-    let out = run_bounded(ffmpeg, &args, timeout + Duration::from_secs(3)).await?;
+    let (args, list) = snapshot_args(url, protocol, width, timeout);
+    let out = run_bounded_with_input(
+        ffmpeg,
+        &args,
+        Some(list.as_bytes()),
+        timeout + Duration::from_secs(3),
+    )
+    .await?;
     let stderr = redact_text(&String::from_utf8_lossy(&out.stderr));
     if !out.exit.success() || out.stdout.len() < 4 || out.stdout[..2] != [0xFF, 0xD8] {
         return Err(ProbeError::new(classify(&stderr), stderr));
@@ -330,20 +344,29 @@ mod tests {
         assert_eq!(parse_version("bash: ffmpeg: not found"), None);
     }
 
-    /// The exact command lines the server's probe tests were written against.
+    /// The command lines hold no address (it is on stdin, with the transport's options).
     #[test]
-    fn probe_and_snapshot_args_are_unchanged() {
+    fn probe_and_snapshot_args_hold_no_address() {
         let t = Duration::from_secs(5);
+        let (args, list) = probe_args("rtsp://u:secretpw@h/s", Protocol::Rtsp, t);
         assert_eq!(
-            probe_args("rtsp://u:p@h/s", Protocol::Rtsp, t).join(" "),
-            "-v error -rtsp_transport tcp -timeout 5000000 -probesize 1000000 \
-             -analyzeduration 2000000 -show_streams -of json rtsp://u:p@h/s"
+            args.join(" "),
+            "-v error -probesize 1000000 -analyzeduration 2000000 -protocol_whitelist \
+             pipe,file,tcp,tls,udp,rtmp,rtmps,rtmpt,srt,rtsp,rtsps,rtp,srtp,crypto,http,https \
+             -f concat -safe 0 -i pipe:0 -show_streams -of json"
         );
-        assert_eq!(
-            snapshot_args("rtmp://h/a/s", Protocol::Rtmp, Some(320), t).join(" "),
-            "-nostdin -v error -rw_timeout 5000000 -i rtmp://h/a/s -frames:v 1 \
-             -vf scale=320:-2 -q:v 5 -f image2pipe -c:v mjpeg pipe:1"
+        assert!(list.contains("file 'rtsp://u:secretpw@h/s'"), "{list}");
+        assert!(list.contains("option rtsp_transport tcp"), "{list}");
+        let (args, list) = snapshot_args("rtmp://h/a/s?pw=secretpw", Protocol::Rtmp, Some(320), t);
+        let line = args.join(" ");
+        assert!(!line.contains("secretpw"), "{line}");
+        assert!(
+            line.ends_with(
+                "-i pipe:0 -frames:v 1 -vf scale=320:-2 -q:v 5 -f image2pipe -c:v mjpeg pipe:1"
+            ),
+            "{line}"
         );
+        assert!(list.contains("option rw_timeout 5000000"), "{list}");
     }
 
     #[test]

@@ -54,18 +54,44 @@ pub async fn run_bounded(
     args: &[String],
     deadline: Duration,
 ) -> Result<RunOutput, RunError> {
+    run_bounded_with_input(program, args, None, deadline).await
+}
+
+/// [`run_bounded`] with `input` written to the child's stdin (then closed): how an address
+/// with credentials reaches FFmpeg without being on its command line
+/// ([`super::StdinInput`]).
+pub async fn run_bounded_with_input(
+    program: &Path,
+    args: &[String],
+    input: Option<&[u8]>,
+    deadline: Duration,
+) -> Result<RunOutput, RunError> {
     let name = || program.display().to_string();
     let mut cmd = Command::new(program);
     cmd.args(args)
-        .stdin(Stdio::null())
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .process_group(0);
-    let child = cmd.spawn().map_err(|source| RunError::Spawn {
+    let mut child = cmd.spawn().map_err(|source| RunError::Spawn {
         program: name(),
         source,
     })?;
+    if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
+        let input = input.to_vec();
+        // Its own task: a child that exits without reading must not block the wait below; a
+        // failed write shows as the child's own error (it read nothing).
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let _ = stdin.write_all(&input).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
     let pid = child.id();
     // `wait_with_output` reads both pipes while it waits, so a chatty child cannot block on a
     // full pipe.
@@ -103,6 +129,19 @@ mod tests {
 
     fn sh(script: &str) -> Vec<String> {
         vec!["-c".into(), script.into()]
+    }
+
+    #[tokio::test]
+    async fn input_reaches_stdin_and_then_it_is_closed() {
+        let out = run_bounded_with_input(
+            Path::new("/bin/sh"),
+            &sh("cat; echo end"),
+            Some(b"from stdin\n"),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+        assert_eq!(out.stdout, b"from stdin\nend\n");
     }
 
     #[tokio::test]

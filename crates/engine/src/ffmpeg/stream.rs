@@ -1,10 +1,10 @@
 //! Camera-to-destination copy streams: the camera's video is copied (no re-encode: near-zero
 //! CPU on a Pi) and AAC audio is always present (the camera's, transcoded, or silence), because
 //! YouTube drops video-only streams.
+//!
+//! The appliance feeds each copy from the camera's hub session ([`hub_copy_args`]: MPEG-TS on
+//! stdin, so the child never sees the camera's address or login).
 
-use vs_base::Protocol;
-
-use super::input::{InputTransport, NETWORK_TIMEOUT};
 use super::output::OutputFormat;
 
 /// How the output's AAC audio is made from what the camera has.
@@ -29,6 +29,16 @@ impl AudioPlan {
         }
     }
 
+    /// The plan for the MPEG-TS a hub session writes ([`crate::hub::feed_ts`]): its AAC is
+    /// copied; anything else is not in that stream (the TS muxer carries AAC only; G.711 has
+    /// no MPEG-TS stream type FFmpeg reads), so silence is added.
+    pub fn for_hub(info: &crate::hub::StreamInfo) -> Self {
+        match &info.audio {
+            Some(a) if a.is_aac() => AudioPlan::CopyAac,
+            _ => AudioPlan::Silence,
+        }
+    }
+
     /// The API's word for it: "camera", "transcoded" or "silence".
     pub fn label(self) -> &'static str {
         match self {
@@ -39,13 +49,36 @@ impl AudioPlan {
     }
 }
 
-/// The FFmpeg arguments of one camera-to-destination copy; the container follows the
-/// destination's URL ([`OutputFormat::for_url`]).
-pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["-hide_banner".into(), "-loglevel".into(), "warning".into()];
-    a.extend(InputTransport::of_protocol(protocol).options(NETWORK_TIMEOUT));
-    a.extend(["-fflags", "+genpts", "-i"].map(String::from));
-    a.push(input.into());
+/// The FFmpeg arguments of one copy fed by a camera's hub session: MPEG-TS on stdin (PAT,
+/// PMT and a keyframe with SPS/PPS first, see [`crate::hub::feed_ts`]), video copied, AAC as
+/// `audio` says, the container following the destination's URL.
+pub fn hub_copy_args(audio: AudioPlan, output: &str) -> Vec<String> {
+    let mut a: Vec<String> = [
+        "-hide_banner",
+        "-loglevel",
+        "warning",
+        // The stream starts with its tables and a keyframe, and the keyframe cache arrives at
+        // once: a short probe finds everything without holding the first second back.
+        "-probesize",
+        "500000",
+        "-analyzeduration",
+        "500000",
+        "-f",
+        "mpegts",
+        "-i",
+        "pipe:0",
+    ]
+    .map(String::from)
+    .to_vec();
+    push_mapping(&mut a, audio);
+    a.extend(OutputFormat::for_url(output).args());
+    a.push(output.into());
+    a
+}
+
+/// The stream mapping and codecs after the inputs: video copied, AAC as `audio` says (silence
+/// from a second, `lavfi` input).
+fn push_mapping(a: &mut Vec<String>, audio: AudioPlan) {
     if audio == AudioPlan::Silence {
         a.extend(["-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo"].map(String::from));
     }
@@ -63,9 +96,6 @@ pub fn copy_args(input: &str, protocol: Protocol, audio: AudioPlan, output: &str
         ),
     }
     a.extend(["-c:v", "copy"].map(String::from));
-    a.extend(OutputFormat::for_url(output).args());
-    a.push(output.into());
-    a
 }
 
 #[cfg(test)]
@@ -73,58 +103,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn copy_args_always_carry_aac() {
-        let a = copy_args(
-            "rtsp://u:p@h/s",
-            Protocol::Rtsp,
-            AudioPlan::Silence,
-            "rtmp://x/live2/k",
-        );
-        let s = a.join(" ");
-        assert!(s.contains("-c:v copy"));
-        assert!(s.contains("anullsrc"));
-        assert!(s.contains("-map 1:a:0 -c:a aac"));
-        assert!(s.contains("-rtsp_transport tcp -timeout 5000000"));
-        assert!(s.ends_with("-f flv -flvflags no_duration_filesize rtmp://x/live2/k"));
-        let s = copy_args(
-            "rtmp://h/app/s",
-            Protocol::Rtmp,
-            AudioPlan::CopyAac,
-            "srt://x:9000",
-        )
-        .join(" ");
-        assert!(s.contains("-rw_timeout 5000000"));
-        assert!(s.contains("-map 0:a:0 -c:a copy"));
-        assert!(s.contains("-f mpegts srt://x:9000"));
-    }
-
-    /// The exact command lines the server's integration tests were written against.
-    #[test]
-    fn copy_args_are_unchanged() {
+    fn hub_copy_reads_stdin_and_names_no_camera() {
+        let s = hub_copy_args(AudioPlan::CopyAac, "rtmp://x/live2/k").join(" ");
         assert_eq!(
-            copy_args(
-                "rtsp://u:p@h/s",
-                Protocol::Rtsp,
-                AudioPlan::Transcode,
-                "rtmp://x/live2/k"
-            )
-            .join(" "),
-            "-hide_banner -loglevel warning -rtsp_transport tcp -timeout 5000000 -fflags +genpts \
-             -i rtsp://u:p@h/s -map 0:v:0 -map 0:a:0 -c:a aac -b:a 128k -ar 44100 -c:v copy \
+            s,
+            "-hide_banner -loglevel warning -probesize 500000 -analyzeduration 500000 \
+             -f mpegts -i pipe:0 -map 0:v:0 -map 0:a:0 -c:a copy -c:v copy \
              -f flv -flvflags no_duration_filesize rtmp://x/live2/k"
         );
-        assert_eq!(
-            copy_args(
-                "rtmp://h/a/s",
-                Protocol::Rtmp,
-                AudioPlan::Silence,
-                "srt://x:9000"
-            )
-            .join(" "),
-            "-hide_banner -loglevel warning -rw_timeout 5000000 -fflags +genpts -i rtmp://h/a/s \
-             -f lavfi -i anullsrc=r=44100:cl=stereo -map 0:v:0 -map 1:a:0 -c:a aac -b:a 128k \
-             -shortest -c:v copy -f mpegts srt://x:9000"
-        );
+        let s = hub_copy_args(AudioPlan::Silence, "srt://x:9000").join(" ");
+        assert!(s.contains("-i pipe:0 -f lavfi -i anullsrc"), "{s}");
+        assert!(s.contains("-map 1:a:0 -c:a aac"), "{s}");
+        assert!(s.ends_with("-f mpegts srt://x:9000"), "{s}");
+    }
+
+    #[test]
+    fn audio_plan_from_the_hub_stream() {
+        use crate::hub::packet::{AudioCodec, AudioInfo};
+        let mut info = crate::hub::tsmux::tests::test_info(true);
+        assert_eq!(AudioPlan::for_hub(&info), AudioPlan::CopyAac);
+        info.audio = Some(AudioInfo {
+            codec: AudioCodec::Pcmu,
+            sample_rate: 8000,
+            channels: 1,
+        });
+        // Not carried by the hub's MPEG-TS: silence instead of a map that would fail.
+        assert_eq!(AudioPlan::for_hub(&info), AudioPlan::Silence);
+        info.audio = None;
+        assert_eq!(AudioPlan::for_hub(&info), AudioPlan::Silence);
     }
 
     #[test]

@@ -103,15 +103,17 @@ async fn feed_ts_counting<W: AsyncWrite + Unpin>(
 pub enum PreviewChunk {
     /// Start (again) with this init segment; `mime` goes to `addSourceBuffer`.
     Init { mime: String, data: Bytes },
-    /// One or more `moof`+`mdat` fragments.
-    Media(Bytes),
+    /// One `moof`+`mdat` fragment (one packet); `keyframe` when it holds a video keyframe,
+    /// where a viewer that joins or lags can start.
+    Media { data: Bytes, keyframe: bool },
 }
 
-/// A subscription as fragmented MP4: first an init segment, then the backlog in one chunk,
-/// then one fragment per packet. New parameters bring a new init segment.
+/// A subscription as fragmented MP4: first an init segment, then one fragment per packet
+/// (the backlog from the cached keyframe at once, then live). New parameters bring a new init
+/// segment.
 pub struct Fmp4Preview {
     mux: Mp4Muxer,
-    backlog: Option<Vec<Packet>>,
+    backlog: VecDeque<Packet>,
     init_sent: bool,
     live: super::fanout::Receiver,
 }
@@ -120,7 +122,7 @@ impl Fmp4Preview {
     pub fn new(sub: Subscription) -> Self {
         Fmp4Preview {
             mux: Mp4Muxer::new(&sub.info),
-            backlog: Some(sub.backlog),
+            backlog: sub.backlog.into(),
             init_sent: false,
             live: sub.live,
         }
@@ -129,6 +131,15 @@ impl Fmp4Preview {
     /// The MIME type of the current init segment.
     pub fn mime(&self) -> String {
         self.mux.mime()
+    }
+
+    fn fragment(&mut self, p: &Packet) -> Option<PreviewChunk> {
+        let mut out = Vec::new();
+        self.mux.write(p, &mut out);
+        (!out.is_empty()).then(|| PreviewChunk::Media {
+            data: Bytes::from(out),
+            keyframe: p.is_video_keyframe(),
+        })
     }
 
     /// The next chunk; waits for live packets. Cancel-safe once the init and backlog are out.
@@ -140,13 +151,9 @@ impl Fmp4Preview {
                 data: Bytes::from(self.mux.init_segment()),
             });
         }
-        if let Some(backlog) = self.backlog.take() {
-            let mut out = Vec::new();
-            for p in &backlog {
-                self.mux.write(p, &mut out);
-            }
-            if !out.is_empty() {
-                return Ok(PreviewChunk::Media(Bytes::from(out)));
+        while let Some(p) = self.backlog.pop_front() {
+            if let Some(chunk) = self.fragment(&p) {
+                return Ok(chunk);
             }
         }
         loop {
@@ -159,10 +166,8 @@ impl Fmp4Preview {
                     });
                 }
                 Event::Packet(p) => {
-                    let mut out = Vec::new();
-                    self.mux.write(&p, &mut out);
-                    if !out.is_empty() {
-                        return Ok(PreviewChunk::Media(Bytes::from(out)));
+                    if let Some(chunk) = self.fragment(&p) {
+                        return Ok(chunk);
                     }
                 }
             }

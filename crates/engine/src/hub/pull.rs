@@ -32,11 +32,7 @@ const AUDIO_WAIT: Duration = Duration::from_millis(1500);
 
 /// The ffconcat list handed to FFmpeg on its stdin.
 pub(crate) fn ffconcat_list(cfg: &SourceConfig) -> String {
-    let (user, pw) = match &cfg.credentials {
-        Some((u, p)) => (Some(u.as_str()), Some(p)),
-        None => (None, None),
-    };
-    let url = cfg.url.with_credentials(user, pw);
+    let url = cfg.connect_url();
     // Inside single quotes only the quote itself needs escaping ('\'' closes, escapes, reopens).
     let quoted = url.replace('\'', "'\\''");
     let mut list = format!("ffconcat version 1.0\nfile '{quoted}'\n");

@@ -78,6 +78,8 @@ struct Status {
     reconnects: u64,
     clock_jumps: u64,
     last_error: Option<String>,
+    /// Connection attempts that failed before playing, in a row (see `SessionStats`).
+    failed_attempts: u32,
 }
 
 /// State shared by the actor and the handles.
@@ -143,6 +145,7 @@ impl CameraSession {
                 reconnects: 0,
                 clock_jumps: 0,
                 last_error: None,
+                failed_attempts: 0,
             }),
             meter: Mutex::new(Meter::new(opts.meter_window)),
             consumers: Consumers::default(),
@@ -318,6 +321,7 @@ impl CameraSession {
             reconnects: st.reconnects,
             clock_jumps: st.clock_jumps,
             last_error: st.last_error.clone(),
+            failed_attempts: st.failed_attempts,
             last_packet_age: last_packet.map(|t| now.saturating_duration_since(t)),
             consumers: self.inner.consumers.snapshot(),
         }
@@ -367,7 +371,11 @@ impl Actor {
         old.end(End::SourceChanged);
         self.current = None;
         self.pending = None;
-        lock(&self.inner.status).info = None;
+        {
+            let mut st = lock(&self.inner.status);
+            st.info = None;
+            st.failed_attempts = 0;
+        }
         info!(camera = self.inner.camera_id, "hub session: source changed");
     }
 
@@ -439,7 +447,15 @@ impl Actor {
                 .join("; ");
             failures += 1;
             warn!(camera = id, failures, error = %error, "hub session: connection failed");
-            lock(&self.inner.status).last_error = Some(error);
+            {
+                let mut st = lock(&self.inner.status);
+                st.last_error = Some(error);
+                // A connection that played and then broke is not a failed attempt: whether
+                // the camera is still there is for the next attempt to say.
+                if st.playing_since.is_none() {
+                    st.failed_attempts += 1;
+                }
+            }
             self.set_state(SessionState::Backoff);
             let delay = self.inner.opts.backoff.delay(failures);
             tokio::select! {
@@ -544,6 +560,7 @@ impl Actor {
             self.set_state(SessionState::Playing);
             let mut st = lock(&self.inner.status);
             st.playing_since = Some(now);
+            st.failed_attempts = 0;
             info!(
                 camera = self.inner.camera_id,
                 transport = st.transport,
@@ -698,6 +715,39 @@ mod tests {
         assert_eq!(stats.last_error.as_deref(), Some("refused"));
         assert_eq!(*state.borrow_and_update(), SessionState::Playing);
         assert_eq!(stats.consumers[&ConsumerKind::Program], 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_attempts_that_never_played_count_as_failed() {
+        let session = start(vec![
+            Ok(frames(0, 10, 5)),
+            Err("refused".into()),
+            Err("refused".into()),
+            Ok(frames(0, 40, 5)),
+        ]);
+        assert!(session.wait_playing(Duration::from_secs(5)).await);
+        let mut state = session.watch_state();
+        // The connection that played breaks: backoff, but no failed attempt yet.
+        state
+            .wait_for(|s| *s == SessionState::Backoff)
+            .await
+            .unwrap();
+        assert_eq!(session.stats().failed_attempts, 0);
+        assert_eq!(
+            session.stats().last_error.as_deref(),
+            Some("connection lost")
+        );
+        // Then two refused attempts.
+        let mut seen = Vec::new();
+        while seen.len() < 2 {
+            state.changed().await.unwrap();
+            if *state.borrow_and_update() == SessionState::Backoff {
+                seen.push(session.stats().failed_attempts);
+            }
+        }
+        assert_eq!(seen, [1, 2]);
+        assert!(session.wait_playing(Duration::from_secs(30)).await);
+        assert_eq!(session.stats().failed_attempts, 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -23,6 +23,10 @@ pub struct SourceConfig {
     pub url: StreamUrl,
     /// User name and password.
     pub credentials: Option<(String, Secret)>,
+    /// The names of the query parameters that carry the user name and the password, for
+    /// cameras that read their login from the address's query (Reolink's RTMP:
+    /// `?user=…&password=…`); `None` puts them in the userinfo or the RTSP authentication.
+    pub credential_query: Option<(String, String)>,
     pub protocol: Protocol,
     /// A disabled camera has no session.
     pub enabled: bool,
@@ -34,6 +38,7 @@ impl SourceConfig {
             protocol: url.protocol(),
             url,
             credentials: None,
+            credential_query: None,
             enabled: true,
         }
     }
@@ -43,15 +48,55 @@ impl SourceConfig {
         self
     }
 
+    /// Puts the credentials in these query parameters instead of the userinfo.
+    pub fn credential_query(
+        mut self,
+        user_param: impl Into<String>,
+        password_param: impl Into<String>,
+    ) -> Self {
+        self.credential_query = Some((user_param.into(), password_param.into()));
+        self
+    }
+
+    /// The address with the credentials where the camera reads them, for an FFmpeg pull's
+    /// stdin only.
+    pub fn connect_url(&self) -> String {
+        let (user, pw) = match &self.credentials {
+            Some((u, p)) => (Some(u.as_str()), Some(p)),
+            None => (None, None),
+        };
+        let Some((user_param, password_param)) = &self.credential_query else {
+            return self.url.with_credentials(user, pw);
+        };
+        let mut out = self.url.as_str().to_string();
+        let fragment = match out.find('#') {
+            Some(i) => out.split_off(i),
+            None => String::new(),
+        };
+        let mut sep = if out.contains('?') { '&' } else { '?' };
+        for (name, value) in [(user_param, user), (password_param, pw.map(|p| p.expose()))] {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                out.push(sep);
+                out.push_str(name);
+                out.push('=');
+                out.push_str(&query_escape(v));
+                sep = '&';
+            }
+        }
+        out.push_str(&fragment);
+        out
+    }
+
     pub fn enabled(mut self, enabled: bool) -> Self {
         self.enabled = enabled;
         self
     }
 
-    /// Whether the session can read this source in-process: plain RTSP. (`retina` has no
-    /// TLS: RTSPS goes through FFmpeg like RTMP and SRT.)
+    /// Whether the session can read this source in-process: plain RTSP with its login in the
+    /// RTSP authentication. (`retina` has no TLS: RTSPS goes through FFmpeg like RTMP and SRT,
+    /// and so does a login in the query.)
     pub fn in_process(&self) -> bool {
-        self.protocol == Protocol::Rtsp
+        self.protocol == Protocol::Rtsp && self.credential_query.is_none()
     }
 
     /// Removes the credentials (and any URL userinfo or password parameter) from a text.
@@ -72,11 +117,27 @@ impl SourceConfig {
     }
 }
 
+/// Escapes a query value the way the server stores a camera's query login: only what would end
+/// or confuse a query value, because cameras compare the value byte for byte and some decode
+/// nothing else.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_graphic() && !matches!(b, b'&' | b'=' | b'#' | b'%' | b'+') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl fmt::Debug for SourceConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SourceConfig")
             .field("url", &self.url.as_str())
             .field("user", &self.credentials.as_ref().map(|(u, _)| u))
+            .field("credential_query", &self.credential_query)
             .field("protocol", &self.protocol)
             .field("enabled", &self.enabled)
             .finish()
@@ -201,5 +262,23 @@ mod tests {
         assert!(!out.contains("p@ss word"), "{out}");
         assert!(!out.contains("p%40ss"), "{out}");
         assert!(!format!("{cfg:?}").contains("p@ss"));
+    }
+
+    #[test]
+    fn a_query_login_goes_into_the_query() {
+        let parsed = StreamUrl::parse("rtmp://127.0.0.1/bcs/ch0.bcs?channel=0", "url").unwrap();
+        let cfg = SourceConfig::new(parsed.url.clone())
+            .credentials("admin", Secret::new("s&cret"))
+            .credential_query("user", "password");
+        assert_eq!(
+            cfg.connect_url(),
+            "rtmp://127.0.0.1/bcs/ch0.bcs?channel=0&user=admin&password=s%26cret"
+        );
+        assert!(!cfg.in_process());
+        let plain = SourceConfig::new(parsed.url).credentials("admin", Secret::new("pw"));
+        assert_eq!(
+            plain.connect_url(),
+            "rtmp://admin:pw@127.0.0.1/bcs/ch0.bcs?channel=0"
+        );
     }
 }

@@ -128,6 +128,10 @@ pub struct SessionStats {
     pub clock_jumps: u64,
     /// Why the last connection ended badly; credentials never appear in it.
     pub last_error: Option<String>,
+    /// Connection attempts in a row that failed before playing (refused, wrong password, no
+    /// answer, no H.264, …); 0 once one plays. A connection that played and then broke does
+    /// not count: while this is 0 the camera has not been found missing yet.
+    pub failed_attempts: u32,
     /// When the last packet arrived, as an age.
     pub last_packet_age: Option<Duration>,
     pub consumers: BTreeMap<ConsumerKind, usize>,

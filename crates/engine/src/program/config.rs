@@ -4,9 +4,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use vs_base::{Error, Result, Secret, StreamUrl};
+use vs_base::{Error, Result, Secret};
 
-use crate::hub::{CameraHub, SourceConfig};
+use crate::hub::CameraHub;
 
 /// A destination of the program.
 #[derive(Debug, Clone)]
@@ -47,30 +47,16 @@ impl Default for SlateSpec {
     }
 }
 
-/// A camera that can be put on air: named by its id in takes, releases and the status.
+/// A camera that can be put on air: named by its id in takes, releases and the status. Its
+/// pictures come from camera `id`'s session of `hub`, shared with every other consumer of the
+/// camera; it stays connected whatever the program does, so a take of a camera that is not
+/// pre-rolled starts from its cached keyframe at once. The program decodes it with a
+/// [`HubDecoder`](crate::hub::HubDecoder) and never connects to the camera itself.
 #[derive(Clone)]
 pub struct SourceSpec {
     pub id: i64,
     pub name: String,
-    pub input: SourceInput,
-    /// Strings masked in every log and status message of this source (with
-    /// [`SourceInput::Url`], the credentials inside the URL).
-    pub secrets: Vec<Secret>,
-}
-
-/// Where a source's pictures come from. Either way the program decodes a hub session
-/// ([`HubDecoder`](crate::hub::HubDecoder)); only who owns the session differs.
-#[derive(Clone)]
-pub enum SourceInput {
-    /// Camera `id` of the appliance's hub: the session is shared with every other consumer
-    /// and stays connected whatever the program does, so a take of a camera that is not
-    /// pre-rolled starts from its cached keyframe at once.
-    Hub(CameraHub),
-    /// An address for which the program opens a session of its own when the source is taken
-    /// or pre-rolled, closed when it is released (a take that is not pre-rolled then waits
-    /// for the connection). For callers without a hub; credentials inside the URL are taken
-    /// out of it and never reach a command line.
-    Url(String),
+    pub hub: CameraHub,
 }
 
 impl SourceSpec {
@@ -79,44 +65,16 @@ impl SourceSpec {
         SourceSpec {
             id,
             name: name.into(),
-            input: SourceInput::Hub(hub.clone()),
-            secrets: Vec::new(),
+            hub: hub.clone(),
         }
-    }
-
-    /// An address the program connects to itself (`rtsp://user:pw@host/path`, `rtmp://`, `srt://`
-    /// …): see [`SourceInput::Url`].
-    pub fn new(id: i64, name: impl Into<String>, url: impl Into<String>) -> Self {
-        SourceSpec {
-            id,
-            name: name.into(),
-            input: SourceInput::Url(url.into()),
-            secrets: Vec::new(),
-        }
-    }
-
-    /// The hub session settings of a [`SourceInput::Url`] source.
-    pub(super) fn url_config(url: &str) -> Result<SourceConfig> {
-        let parsed = StreamUrl::parse(url, "source")?;
-        let cfg = SourceConfig::new(parsed.url);
-        Ok(match (parsed.username, parsed.password) {
-            (None, None) => cfg,
-            (user, Some(pw)) => cfg.credentials(user.unwrap_or_default(), pw),
-            (Some(user), None) => cfg.credentials(user, Secret::new("")),
-        })
     }
 }
 
 impl std::fmt::Debug for SourceSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let input = match &self.input {
-            SourceInput::Hub(_) => "hub".to_string(),
-            SourceInput::Url(u) => vs_base::stream_url::redact_text(u),
-        };
         f.debug_struct("SourceSpec")
             .field("id", &self.id)
             .field("name", &self.name)
-            .field("input", &input)
             .finish_non_exhaustive()
     }
 }

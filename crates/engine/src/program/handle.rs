@@ -12,14 +12,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::info;
 use vs_base::{Error, Result};
 
-use super::config::{ProgramConfig, SourceInput, SourceSpec};
+use super::config::{ProgramConfig, SourceSpec};
 use super::egress::Egress;
 use super::fanout::{FanOut, TapChunk};
 use super::ingest::{stop_ingest, Ingest};
 use super::overlay::{Overlay, Overlays};
 use super::status::{build_status, ProgramStatus};
 use super::switcher::{Pending, Selection, Stats};
-use crate::hub::CameraHub;
 use crate::supervisor::{Deps, SupervisorHandle};
 
 /// Controls a running program. Cheap to clone.
@@ -39,8 +38,6 @@ pub(super) struct Inner {
     pub(super) encoder: SupervisorHandle,
     pub(super) egress: Vec<Egress>,
     pub(super) ingests: Mutex<BTreeMap<i64, Ingest>>,
-    /// The sessions of [`SourceInput::Url`] sources.
-    pub(super) own_hub: CameraHub,
     /// Keeps a decoder process ready for the next take.
     pub(super) warm: Arc<super::warm::WarmSpawner>,
     /// `deps` with decoders spawned from `warm`.
@@ -141,9 +138,8 @@ impl ProgramHandle {
         Ok(())
     }
 
-    /// Stops the decoder of a source that is neither on air nor being taken (a hub camera's
-    /// session stays connected; a URL source's own session is closed). Releasing a source
-    /// that has no decoder does nothing.
+    /// Stops the decoder of a source that is neither on air nor being taken (the camera's
+    /// session stays connected). Releasing a source that has no decoder does nothing.
     pub async fn release(&self, id: i64) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
@@ -161,11 +157,7 @@ impl ProgramHandle {
         }
         let ingest = self.inner.ingests.lock().expect("ingests lock").remove(&id);
         if let Some(ingest) = ingest {
-            let was_url = matches!(ingest.spec.input, SourceInput::Url(_));
             stop_ingest(ingest).await;
-            if was_url {
-                self.inner.own_hub.remove(id).await;
-            }
             info!(program = %self.inner.config.name, source = id, "ingest released");
         }
         drop(ops);
@@ -216,7 +208,7 @@ impl ProgramHandle {
     }
 
     /// Stops the program: egress first (each destination gets a clean end of stream), then
-    /// the encoder, then the decoders (and the program's own sessions), then the internal
+    /// the encoder, then the decoders, then the internal
     /// tasks. Every child is reaped when this returns. Calling it again does nothing.
     pub async fn stop(&self) {
         let mut ops = self.inner.ops.lock().await;
@@ -233,7 +225,6 @@ impl ProgramHandle {
                 .collect();
         futures_join(ingests.into_iter().map(stop_ingest)).await;
         inner.warm.stop().await;
-        inner.own_hub.shutdown().await;
         inner.cancel.cancel();
         let tasks = std::mem::take(&mut *inner.tasks.lock().expect("tasks lock"));
         let sups = std::mem::take(&mut *inner.supervisors.lock().expect("supervisors lock"));

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 use vs_base::{Error, ErrorKind, Result};
 
-use super::config::{SourceInput, SourceSpec};
+use super::config::SourceSpec;
 use super::handle::ProgramHandle;
 use super::slot::FrameSlot;
 use super::switcher::Source;
@@ -48,37 +48,28 @@ pub(super) struct Current {
 }
 
 impl ProgramHandle {
-    /// The hub that holds the source's session: the appliance's, or the program's own for a
-    /// URL (configured here: a new or changed URL connects, the same one changes nothing).
-    async fn source_hub(&self, spec: &SourceSpec) -> Result<CameraHub> {
-        match &spec.input {
-            SourceInput::Hub(hub) => {
-                if hub.session(spec.id).is_none() {
-                    return Err(Error::new(
-                        ErrorKind::Unavailable,
-                        format!(
-                            "camera {} ({}) has no session: is it enabled?",
-                            spec.id, spec.name
-                        ),
-                    ));
-                }
-                Ok(hub.clone())
-            }
-            SourceInput::Url(url) => {
-                let cfg = SourceSpec::url_config(url)?;
-                self.inner.own_hub.configure(spec.id, cfg).await?;
-                Ok(self.inner.own_hub.clone())
-            }
+    /// The hub that holds the source's session; a camera without one (disabled, or unknown to
+    /// the hub) cannot be taken.
+    fn source_hub(spec: &SourceSpec) -> Result<CameraHub> {
+        if spec.hub.session(spec.id).is_none() {
+            return Err(Error::new(
+                ErrorKind::Unavailable,
+                format!(
+                    "camera {} ({}) has no session: is it enabled?",
+                    spec.id, spec.name
+                ),
+            ));
         }
+        Ok(spec.hub.clone())
     }
 
     pub(super) async fn ensure_ingest(&self, spec: SourceSpec) -> Result<Source> {
         let inner = &self.inner;
-        let hub = self.source_hub(&spec).await?;
+        let hub = Self::source_hub(&spec)?;
         let replaced = {
             let mut ingests = inner.ingests.lock().expect("ingests lock");
             match ingests.get_mut(&spec.id) {
-                Some(i) if same_input(&i.spec.input, &spec.input) => {
+                Some(i) if i.spec.hub.same_hub(&spec.hub) => {
                     i.spec = spec.clone();
                     return Ok(Source {
                         id: spec.id,
@@ -90,13 +81,8 @@ impl ProgramHandle {
             }
         };
         if let Some(old) = replaced {
-            // The same id from another hub (or from a URL): the old decoder goes, and so does
-            // the program's own session if the old one was a URL.
-            let was_url = matches!(old.spec.input, SourceInput::Url(_));
+            // The same id from another hub: the old decoder goes.
             stop_ingest(old).await;
-            if was_url {
-                inner.own_hub.remove(spec.id).await;
-            }
         }
         let slot = Arc::new(FrameSlot::new());
         let current = Arc::new(Mutex::new(Current::default()));
@@ -127,14 +113,6 @@ impl ProgramHandle {
             },
         );
         Ok(source)
-    }
-}
-
-fn same_input(a: &SourceInput, b: &SourceInput) -> bool {
-    match (a, b) {
-        (SourceInput::Hub(a), SourceInput::Hub(b)) => a.same_hub(b),
-        (SourceInput::Url(_), SourceInput::Url(_)) => true,
-        _ => false,
     }
 }
 

@@ -78,9 +78,6 @@
 //! # Ok(())
 //! # }
 //! ```
-//!
-//! [`SourceSpec::new`] (a URL) is for callers without a hub: the program then opens a session
-//! of its own for that camera while it is taken or pre-rolled.
 
 mod clock;
 mod config;
@@ -107,10 +104,10 @@ use tokio::sync::{mpsc, watch};
 use tracing::info;
 use vs_base::{Error, Result};
 
-use crate::hub::{CameraHub, DecoderOptions, HubDecoder, HubOptions};
+use crate::hub::{DecoderOptions, HubDecoder};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
-pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceInput, SourceSpec};
+pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
 pub use pixels::{rgb_to_yuv, yuv_to_rgb, Rgba, RgbaImage};
@@ -264,11 +261,9 @@ impl Program {
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
               fps = config.fps, encoder = %config.encoder, outputs = config.outputs.len(), "program started");
 
-        let own_hub = CameraHub::new(own_hub_options(&config), deps.clone(), cancel.child_token());
         let inner = Arc::new(Inner {
             config,
             deps,
-            own_hub,
             warm,
             decoder_deps,
             cancel,
@@ -293,22 +288,6 @@ impl Program {
         ));
         inner.tasks.lock().expect("tasks lock").push(t);
         Ok(ProgramHandle { inner })
-    }
-}
-
-/// The sessions a program opens itself for URL sources: a camera that comes back must be
-/// back on air within seconds, so their backoff stays short.
-fn own_hub_options(config: &ProgramConfig) -> HubOptions {
-    let defaults = HubOptions::default();
-    HubOptions {
-        backoff: crate::backoff::BackoffPolicy {
-            initial: std::time::Duration::from_millis(500),
-            max: std::time::Duration::from_secs(5),
-            reset_after: std::time::Duration::from_secs(20),
-            ..defaults.backoff
-        },
-        ffmpeg: config.ffmpeg.clone(),
-        ..defaults
     }
 }
 

@@ -192,13 +192,17 @@ async fn extract(archive: &Path, dest: &Path) -> Result<Manifest> {
     }
     let actual = check_database(&db).await?;
     check_schema(actual).map_err(|m| fail(format!("{}: {m}", archive.display())))?;
+    // Both hold secrets (the key; sealed columns and password hashes): private from the moment
+    // they land, whatever mode the archive recorded, not only from the appliance's next start.
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let key = dest.join(KEY_NAME);
-        if key.exists() {
-            fs::set_permissions(&key, fs::Permissions::from_mode(0o600))
-                .map_err(|e| io_fail(key.display(), e))?;
+        for name in [KEY_NAME, DB_NAME] {
+            let file = dest.join(name);
+            if file.exists() {
+                fs::set_permissions(&file, fs::Permissions::from_mode(0o600))
+                    .map_err(|e| io_fail(file.display(), e))?;
+            }
         }
     }
     Ok(manifest)
@@ -516,6 +520,16 @@ mod tests {
         assert!(e.message.contains("stop the appliance"), "{}", e.message);
     }
 
+    /// A hand-made archive of `entries`, each with mode 0644 (what an older backup recorded).
+    fn write_archive(path: &Path, entries: &[(&str, &[u8])]) {
+        let f = File::create(path).unwrap();
+        let mut tar = tar::Builder::new(GzEncoder::new(f, flate2::Compression::fast()));
+        for (name, bytes) in entries {
+            append_bytes(&mut tar, name, bytes, 0o644).unwrap();
+        }
+        tar.into_inner().unwrap().finish().unwrap();
+    }
+
     #[tokio::test]
     async fn refuses_newer_schema_and_foreign_files() {
         let (src, _db) = data_dir_with_content().await;
@@ -524,16 +538,7 @@ mod tests {
         let mut m = backup(src.path(), &archive).await.unwrap();
         m.schema_version = 9999;
         let newer = out.path().join("newer.tar.gz");
-        let f = File::create(&newer).unwrap();
-        let mut tar = tar::Builder::new(GzEncoder::new(f, flate2::Compression::fast()));
-        append_bytes(
-            &mut tar,
-            MANIFEST_NAME,
-            &serde_json::to_vec(&m).unwrap(),
-            0o644,
-        )
-        .unwrap();
-        tar.into_inner().unwrap().finish().unwrap();
+        write_archive(&newer, &[(MANIFEST_NAME, &serde_json::to_vec(&m).unwrap())]);
         let dest = out.path().join("data");
         let e = restore(&newer, &dest, false).await.unwrap_err();
         assert!(e.message.contains("9999"), "{}", e.message);
@@ -551,6 +556,43 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    /// A backup made before the database was private records it 0644; restored, it is 0600
+    /// at once (not only after the appliance's next start tightens it).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_database_archived_world_readable_is_restored_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let (src, _db) = data_dir_with_content().await;
+        let out = tempfile::tempdir().unwrap();
+        let archive = out.path().join("b.tar.gz");
+        let m = backup(src.path(), &archive).await.unwrap();
+        let mut db = Vec::new();
+        let mut made = tar::Archive::new(GzDecoder::new(File::open(&archive).unwrap()));
+        for entry in made.entries().unwrap() {
+            let mut entry = entry.unwrap();
+            if entry.path().unwrap().as_ref() == Path::new(DB_NAME) {
+                entry.read_to_end(&mut db).unwrap();
+            }
+        }
+        let old = out.path().join("old.tar.gz");
+        write_archive(
+            &old,
+            &[
+                (MANIFEST_NAME, &serde_json::to_vec(&m).unwrap()),
+                (DB_NAME, &db),
+                (KEY_NAME, &[7u8; 32]),
+            ],
+        );
+
+        let dest = out.path().join("data");
+        restore(&old, &dest, false).await.unwrap();
+        for name in [DB_NAME, KEY_NAME] {
+            let mode = fs::metadata(dest.join(name)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+        assert_eq!(setting(&dest).await, "kept");
     }
 
     #[test]

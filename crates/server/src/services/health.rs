@@ -1,8 +1,11 @@
-//! Camera health: every enabled camera is probed in the background at a configurable interval;
-//! its state (online / degraded / offline) and what the probe found are kept in memory, and
-//! every change is pushed to browsers. Snapshots are cached so many viewers mean one FFmpeg run.
-//! A PTZ camera whose video answers also has its ONVIF login checked: good video with PTZ
-//! control that does not work is `degraded`, not `online`.
+//! Camera health: every enabled camera is checked in the background at a configurable
+//! interval; its state (online / degraded / offline) and what the check found are kept in
+//! memory, and every change is pushed to browsers. A camera with a hub session is judged by
+//! that session (its packets, or why it fails to connect) and never probed: the session holds
+//! the camera's one connection. Only a camera without a session is probed with ffprobe.
+//! Snapshots are decoded from the session's keyframe cache, and cached so many viewers mean one
+//! decode. A PTZ camera whose video answers also has its ONVIF login checked: good video with
+//! PTZ control that does not work is `degraded`, not `online`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -15,9 +18,10 @@ use utoipa::ToSchema;
 use vs_base::{Error, ErrorKind, Protocol, Result, SecretBox};
 use vs_db::Db;
 use vs_engine::ffmpeg::probe::{self, ProbeErrorKind, StreamInfo};
+use vs_engine::hub::{snapshot_from_cache, SessionState, SnapshotOptions};
 
 use super::cameras::{connect_url, validate_camera, CameraChange, CameraInput, CameraListener};
-use super::programs::RunningPrograms;
+use super::hub::{HubService, SessionCheck};
 use super::{Events, Infra};
 use crate::config::Config;
 
@@ -90,6 +94,8 @@ const SLOW_PROBE: Duration = Duration::from_millis(3500);
 const LOW_FPS: f64 = 5.0;
 /// How long a snapshot is served from the cache.
 const SNAPSHOT_TTL: Duration = Duration::from_secs(3);
+/// How long a snapshot or a manual test waits for a session that is still connecting.
+const SESSION_WAIT: Duration = Duration::from_secs(5);
 
 type SnapshotSlot = Arc<tokio::sync::Mutex<Option<(Instant, Bytes)>>>;
 
@@ -101,13 +107,11 @@ pub struct HealthService {
     config: Arc<Config>,
     events: Events,
     shutdown: CancellationToken,
-    /// What the running programs decode: a camera whose frames rise needs no probe.
-    programs: Arc<RunningPrograms>,
+    /// The camera sessions: a camera that has one is judged by it, never probed.
+    hub: Arc<HubService>,
     cameras: Mutex<HashMap<i64, CameraHealth>>,
     in_flight: Mutex<HashSet<i64>>,
     snapshots: Mutex<HashMap<(i64, Option<u32>), SnapshotSlot>>,
-    /// Frames a running program had decoded from each camera at the previous round.
-    decoded: Mutex<HashMap<i64, u64>>,
     kick: tokio::sync::Notify,
     /// The PTZ service, whose cached client checks a PTZ camera's ONVIF login.
     ptz: Arc<super::ptz::PtzService>,
@@ -139,22 +143,17 @@ impl CameraListener for HealthService {
 }
 
 impl HealthService {
-    pub fn new(
-        infra: &Infra,
-        programs: Arc<RunningPrograms>,
-        ptz: Arc<super::ptz::PtzService>,
-    ) -> Self {
+    pub fn new(infra: &Infra, hub: Arc<HubService>, ptz: Arc<super::ptz::PtzService>) -> Self {
         HealthService {
             db: infra.db.clone(),
             secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             events: infra.events.clone(),
             shutdown: infra.shutdown.clone(),
-            programs,
+            hub,
             cameras: Default::default(),
             in_flight: Default::default(),
             snapshots: Default::default(),
-            decoded: Default::default(),
             kick: Default::default(),
             ptz,
             ptz_faults: Default::default(),
@@ -188,10 +187,6 @@ impl HealthService {
 
     fn forget_missing(&self, live: &HashSet<i64>) {
         self.cameras
-            .lock()
-            .expect("health lock")
-            .retain(|id, _| live.contains(id));
-        self.decoded
             .lock()
             .expect("health lock")
             .retain(|id, _| live.contains(id));
@@ -235,9 +230,33 @@ impl HealthService {
         Duration::from_secs(self.config.health_interval_s.clamp(2, 5))
     }
 
-    /// Tests a stored camera now.
+    /// Tests a stored camera now: from its session when it has one (a second connection
+    /// may be refused by the camera, and would carry the login on ffprobe's command line), by
+    /// a probe otherwise.
     pub async fn test_camera(&self, id: i64) -> Result<ConnectionTest> {
         let row = self.db.camera(id).await?;
+        if let Some(session) = self.hub.session(id) {
+            let started = Instant::now();
+            if let SessionCheck::Verdict(mut t) =
+                self.hub.wait_verdict(&session, SESSION_WAIT).await
+            {
+                // Recorded as the session measured it: waiting for it is no slow answer.
+                self.record(id, &t);
+                t.elapsed_ms = started.elapsed().as_millis() as u64;
+                return Ok(t);
+            }
+            return Ok(ConnectionTest {
+                reachable: false,
+                codec: None,
+                width: None,
+                height: None,
+                fps: None,
+                has_audio: None,
+                error_kind: Some(ProbeErrorKind::Timeout),
+                message: ProbeErrorKind::Timeout.explain().to_string(),
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            });
+        }
         let url = connect_url(&self.secrets, &row)?;
         let protocol = Protocol::parse(&row.protocol).unwrap_or(Protocol::Rtsp);
         let result = self.run_test(&url, protocol).await;
@@ -375,7 +394,9 @@ impl HealthService {
         self.ptz_in_flight.lock().expect("lock").remove(&cam.id);
     }
 
-    /// A JPEG of the camera now (or from the last few seconds).
+    /// A JPEG of the camera now (or from the last few seconds): the newest picture of its
+    /// session's keyframe cache, scaled to `width` (keeping the aspect ratio). No connection to
+    /// the camera is opened; a camera whose session does not play answers with why.
     pub async fn snapshot(&self, id: i64, width: Option<u32>) -> Result<Bytes> {
         if let Some(w) = width {
             if !(32..=3840).contains(&w) {
@@ -385,7 +406,7 @@ impl HealthService {
                 ));
             }
         }
-        let row = self.db.camera(id).await?;
+        self.db.camera(id).await?;
         let slot = self
             .snapshots
             .lock()
@@ -400,28 +421,51 @@ impl HealthService {
                 return Ok(jpeg.clone());
             }
         }
-        let url = connect_url(&self.secrets, &row)?;
-        let protocol = Protocol::parse(&row.protocol).unwrap_or(Protocol::Rtsp);
+        let session = self.hub.session_for(id).await?;
+        if session.state() != SessionState::Playing {
+            match self.hub.wait_verdict(&session, SESSION_WAIT).await {
+                SessionCheck::Verdict(t) if !t.reachable => {
+                    let kind = match t.error_kind {
+                        Some(ProbeErrorKind::Timeout) => ErrorKind::Timeout,
+                        _ => ErrorKind::Device,
+                    };
+                    return Err(Error::new(kind, format!("no snapshot: {}", t.message)));
+                }
+                SessionCheck::Verdict(_) => {}
+                _ => {
+                    return Err(Error::timeout(format!(
+                        "no snapshot: {}",
+                        ProbeErrorKind::Timeout.explain()
+                    )))
+                }
+            }
+        }
+        let size = match (width, session.info()) {
+            (Some(w), Some(info)) if info.video.width > 0 => {
+                // Even, as the encoder wants it, like FFmpeg's `scale=W:-2`.
+                let h = (w as u64 * info.video.height as u64 / info.video.width as u64) as u32;
+                Some((w, (h.max(2) + 1) & !1))
+            }
+            _ => None,
+        };
         metrics::counter!("vistterstream_snapshot_grabs_total").increment(1);
-        match probe::snapshot(
-            &self.config.ffmpeg,
-            &url,
-            protocol,
-            width,
-            Duration::from_secs(5),
-        )
-        .await
-        {
+        let opts = SnapshotOptions {
+            size,
+            newest: true,
+            ffmpeg: self.config.ffmpeg.clone(),
+            timeout: Duration::from_secs(5),
+        };
+        match snapshot_from_cache(&session, &opts, self.hub.spawner()).await {
             Ok(jpeg) => {
                 let jpeg = Bytes::from(jpeg);
                 *guard = Some((Instant::now(), jpeg.clone()));
                 Ok(jpeg)
             }
             Err(e) => {
-                tracing::debug!(camera = id, detail = %e.detail, "snapshot failed");
+                tracing::debug!(camera = id, error = %e, "snapshot failed");
                 let kind = match e.kind {
-                    ProbeErrorKind::Timeout => ErrorKind::Timeout,
-                    ProbeErrorKind::ToolMissing => ErrorKind::Unavailable,
+                    ErrorKind::Timeout => ErrorKind::Timeout,
+                    ErrorKind::Unavailable => ErrorKind::Unavailable,
                     _ => ErrorKind::Device,
                 };
                 Err(Error::new(kind, format!("no snapshot: {}", e.message)))
@@ -445,46 +489,34 @@ impl HealthService {
         }
     }
 
-    /// A camera a running program is decoding, and whose frame count went up since the last
-    /// round, is alive: it is recorded online with what its last probe found, and not probed
-    /// again. Fewer sessions on the camera (many allow only a few) and no ffprobe run every
-    /// interval on a Pi. When its frames stop coming, the next round probes it as usual.
-    fn seen_by_program(&self, id: i64, decoded: &HashMap<i64, u64>) -> bool {
-        let Some(&frames) = decoded.get(&id) else {
-            self.decoded.lock().expect("health lock").remove(&id);
-            return false;
-        };
-        let before = self.decoded.lock().expect("health lock").insert(id, frames);
-        let known = self.get(id);
-        let alive = before.is_some_and(|b| frames > b);
-        if !alive || known.codec.is_none() || known.state == HealthState::Offline {
-            return false;
+    /// Records what a camera's session says, if it has a session; returns whether it had one
+    /// (and so needs no probe).
+    fn judged_by_session(&self, id: i64) -> bool {
+        match self.hub.check(id) {
+            SessionCheck::NoSession => false,
+            // Connecting for the first time, or retrying after a connection that played
+            // broke: the attempt under way decides.
+            SessionCheck::Pending => true,
+            SessionCheck::Verdict(t) => {
+                self.record(id, &t);
+                metrics::counter!("vistterstream_camera_checks_skipped_total").increment(1);
+                true
+            }
         }
-        self.record(
-            id,
-            &ConnectionTest {
-                reachable: true,
-                message: "receiving frames (decoded by the program)".into(),
-                codec: known.codec,
-                width: known.width,
-                height: known.height,
-                fps: known.fps,
-                has_audio: known.has_audio,
-                error_kind: None,
-                elapsed_ms: 0,
-            },
-        );
-        metrics::counter!("vistterstream_camera_checks_skipped_total").increment(1);
-        true
     }
 
     async fn health_round(self: Arc<Self>, limit: &Arc<tokio::sync::Semaphore>) -> Result<()> {
         let cameras = self.db.list_cameras().await?;
         let live: HashSet<i64> = cameras.iter().map(|c| c.id).collect();
         self.forget_missing(&live);
-        let decoded = self.programs.decoded_frames().await;
         for cam in cameras.into_iter().filter(|c| c.enabled) {
-            if self.seen_by_program(cam.id, &decoded) {
+            // An enabled camera whose change the hub has not applied yet (it was just added or
+            // enabled) gets its session now: probing it instead would open a second
+            // connection beside the one the session is opening.
+            if matches!(self.hub.check(cam.id), SessionCheck::NoSession) {
+                let _ = self.hub.session_for(cam.id).await;
+            }
+            if self.judged_by_session(cam.id) {
                 // Its PTZ verdict still needs refreshing; the next record applies it.
                 tokio::spawn(self.clone().check_ptz(cam.clone()));
                 continue;

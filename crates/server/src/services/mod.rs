@@ -6,19 +6,22 @@
 //!
 //! - timelines → cameras (imports add cameras), assets (syncs store images), and plays through
 //!   `timelines::bridge` → programs, ptz
-//! - programs → destinations, ptz, overlays → assets; previews (a program's preview ends with
+//! - programs → destinations, ptz, hub, overlays → assets; previews (a program's preview ends with
 //!   it); the registry of running programs (`programs::RunningPrograms`)
-//! - streams → destinations, ptz
+//! - streams → destinations, ptz, hub
 //! - cameras → ptz (a deleted preset's copy on the camera)
-//! - previews → running programs; health → running programs, ptz (the ONVIF login check);
-//!   status → health
+//! - previews → running programs, hub; health → hub, ptz (the ONVIF login check);
+//!   status → health, hub
+//! - hub: the camera sessions (every consumer of a camera reads one: programs, previews,
+//!   copy streams, snapshots, health)
 //! - link (the VistterStudio link over MQTT) → cameras, destinations, ptz, programs, overlays,
 //!   timelines, status: the same calls the REST API makes; it listens to `Events`
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //!
 //! Where a lower service has news for a higher one it does not know, it goes through a narrow
-//! trait handed in at construction: a camera that changes tells its `CameraListener`s (health
-//! forgets what it knew, previews of the old address end); the timeline player drives the
+//! trait handed in at construction: a camera that changes tells its `CameraListener`s (the hub
+//! reconnects, stops or starts its session, health forgets what it knew, previews of the old
+//! address end); the timeline player drives the
 //! program through `vs_timeline::ProgramControl`. No service points back at its caller.
 
 pub mod assets;
@@ -27,6 +30,7 @@ pub mod cameras;
 pub mod destinations;
 pub mod events;
 pub mod health;
+pub mod hub;
 pub mod link;
 pub mod live;
 pub mod overlays;
@@ -72,6 +76,7 @@ pub struct Services {
     pub auth: Arc<auth::AuthService>,
     pub cameras: Arc<cameras::CameraService>,
     pub health: Arc<health::HealthService>,
+    pub hub: Arc<hub::HubService>,
     pub ptz: Arc<ptz::PtzService>,
     pub destinations: Arc<destinations::DestinationService>,
     pub streams: Arc<streams::StreamService>,

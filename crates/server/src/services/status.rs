@@ -159,16 +159,23 @@ pub fn temperature_c(root: &Path) -> Option<f64> {
 pub struct StatusService {
     config: Arc<Config>,
     health: Arc<HealthService>,
+    /// The camera sessions, whose per-camera figures `/metrics` shows.
+    hub: Arc<super::hub::HubService>,
     started: Instant,
     sampler: Sampler,
     ffmpeg_version: tokio::sync::OnceCell<Option<String>>,
 }
 
 impl StatusService {
-    pub fn new(config: Arc<Config>, health: Arc<HealthService>) -> Self {
+    pub fn new(
+        config: Arc<Config>,
+        health: Arc<HealthService>,
+        hub: Arc<super::hub::HubService>,
+    ) -> Self {
         StatusService {
             config,
             health,
+            hub,
             started: Instant::now(),
             sampler: Sampler::default(),
             ffmpeg_version: Default::default(),
@@ -178,6 +185,7 @@ impl StatusService {
     /// Refreshes the gauges that are computed rather than counted, just before a scrape.
     pub fn update_gauges(&self) {
         metrics::gauge!("vistterstream_uptime_seconds").set(self.started.elapsed().as_secs_f64());
+        self.hub.export_metrics();
     }
 
     pub async fn system(&self) -> Result<SystemStatus> {

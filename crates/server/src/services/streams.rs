@@ -1,8 +1,13 @@
 //! Camera-to-destination streams: the camera's video is copied (no re-encode: near-zero CPU on
-//! a Pi), AAC audio is always present (the camera's, transcoded, or silence, because YouTube
-//! drops video-only streams). Each destination has its own supervised FFmpeg, so one failing
+//! a Pi), AAC audio is always present (the camera's, or silence, because YouTube drops
+//! video-only streams). Each destination has its own supervised FFmpeg, so one failing
 //! destination never stops the others; each recovers by itself with backoff. What the user
 //! asked for (running or not) is stored, so running streams come back after a restart.
+//!
+//! No output opens the camera: each reads the camera's hub session as MPEG-TS on its stdin
+//! (`vs_engine::hub::feed_ts`), starting at the session's cached keyframe, so the camera keeps
+//! one connection whatever the number of destinations, and no FFmpeg sees its address or
+//! login. The audio plan comes from the session's stream parameters, not from a probe.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,16 +18,18 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Protocol, Result, SecretBox};
+use vs_base::{Error, Result};
 use vs_db::streaming::{StreamRow, StreamWrite};
 use vs_db::Db;
-use vs_engine::ffmpeg::probe::probe;
-use vs_engine::ffmpeg::stream::copy_args;
+use vs_engine::ffmpeg::stream::hub_copy_args;
 use vs_engine::ffmpeg::AudioPlan;
-use vs_engine::{supervise, Deps, ProcessSpec, Status, SupervisorConfig, SupervisorHandle};
+use vs_engine::hub::{feed_ts, ConsumerKind, End, FeedEnd};
+use vs_engine::{
+    supervise, Deps, MediaIo, ProcessSpec, Status, StdinMode, SupervisorConfig, SupervisorHandle,
+};
 
-use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::hub::HubService;
 use super::live::{self, Feed};
 use super::ptz::PtzService;
 use super::{validate, Events, Infra};
@@ -90,6 +97,8 @@ struct Output {
     destination_id: i64,
     destination: String,
     handle: SupervisorHandle,
+    /// Ends the task that feeds each run of this output from the camera's session.
+    feeder: CancellationToken,
 }
 
 struct Running {
@@ -121,7 +130,6 @@ const STATUS_PERIOD: Duration = Duration::from_secs(2);
 /// Camera-to-destination streams and the supervised copies of the ones that run.
 pub struct StreamService {
     db: Db,
-    secrets: SecretBox,
     config: Arc<Config>,
     /// How FFmpeg children are spawned and timed (real, or a test's fakes).
     engine: Deps,
@@ -131,8 +139,13 @@ pub struct StreamService {
     events: Events,
     destinations: Arc<DestinationService>,
     ptz: Arc<PtzService>,
+    /// The camera sessions the outputs read.
+    hub: Arc<HubService>,
     /// The streams that run now.
     running: tokio::sync::Mutex<HashMap<i64, Running>>,
+    /// One start at a time per stream: a second start (a double click, another tab) waits for
+    /// the first and finds the stream running, instead of spawning a second set of outputs.
+    starting: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl StreamService {
@@ -141,10 +154,10 @@ impl StreamService {
         engine: Deps,
         destinations: Arc<DestinationService>,
         ptz: Arc<PtzService>,
+        hub: Arc<HubService>,
     ) -> Self {
         StreamService {
             db: infra.db.clone(),
-            secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             engine,
             tasks: infra.tasks.clone(),
@@ -152,7 +165,9 @@ impl StreamService {
             events: infra.events.clone(),
             destinations,
             ptz,
+            hub,
             running: Default::default(),
+            starting: Default::default(),
         }
     }
 
@@ -365,6 +380,14 @@ impl StreamService {
 
     /// Starts a stream: one supervised copy per destination.
     pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<Stream> {
+        let gate = self
+            .starting
+            .lock()
+            .expect("start gates")
+            .entry(id)
+            .or_default()
+            .clone();
+        let _one_start = gate.lock().await;
         let row = self.db.stream(id).await?;
         {
             let running = self.running.lock().await;
@@ -379,69 +402,33 @@ impl StreamService {
                 "the camera is disabled; enable it first",
             ));
         }
-        let input = connect_url(&self.secrets, &cam)?;
-        let protocol = Protocol::parse(&cam.protocol).unwrap_or(Protocol::Rtsp);
-        // What audio the camera has decides how AAC is always present. A camera that cannot be
-        // probed now gets silence; the stream still starts and connects when the camera is back.
-        let audio = match probe(
-            &self.config.ffprobe,
-            &input,
-            protocol,
-            Duration::from_secs(5),
-        )
-        .await
-        {
-            Ok((info, _)) => AudioPlan::for_codec(info.audio_codec.as_deref()),
-            Err(_) => AudioPlan::Silence,
-        };
+        let session = self.hub.session_for(cam.id).await?;
+        // What audio the camera's session carries decides how AAC is always present. A camera
+        // that does not play within a few seconds gets silence; the stream still starts and
+        // its outputs begin when the camera is back.
+        if session.state() != vs_engine::hub::SessionState::Playing {
+            self.hub
+                .wait_verdict(&session, Duration::from_secs(5))
+                .await;
+        }
+        let audio = session
+            .info()
+            .map(|info| AudioPlan::for_hub(&info))
+            .unwrap_or(AudioPlan::Silence);
         if let Some(preset_id) = row.preset_id {
             // A move that fails must not keep the stream off the air: log and stream anyway.
             if let Err(e) = self.ptz.move_to_preset(preset_id).await {
                 tracing::warn!(stream = id, error = %e, "preset move before streaming failed");
             }
         }
-        let camera_password = cam
-            .password_enc
-            .as_deref()
-            .map(|p| self.secrets.open(p))
-            .transpose()?;
-        let mut outputs = Vec::new();
-        for dest_id in self.db.stream_destination_ids(id).await? {
-            let dest = self.db.destination(dest_id).await?;
-            if !dest.enabled {
-                continue;
+        let mut outputs: Vec<Output> = Vec::new();
+        if let Err(e) = self.start_outputs(id, cam.id, audio, &mut outputs).await {
+            // Whatever already started is stopped: nothing runs that `running` does not hold.
+            for o in &outputs {
+                o.feeder.cancel();
+                let _ = o.handle.stop().await;
             }
-            let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = self.destinations.publish_secrets(&dest)?;
-            let mut spec =
-                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
-                    .args(copy_args(&input, protocol, audio, &publish))
-                    .span(tracing::info_span!(
-                        "ffmpeg",
-                        role = "stream",
-                        stream_id = id,
-                        camera_id = cam.id,
-                        destination_id = dest.id
-                    ));
-            for s in camera_password.clone().into_iter().chain(key) {
-                spec = spec.secret(s);
-            }
-            let sup = supervise(
-                spec,
-                self.supervisor_config(),
-                self.engine.clone(),
-                self.shutdown.clone(),
-            );
-            let task = sup.task;
-            self.tasks.spawn(async move {
-                let _ = task.await;
-            });
-            sup.handle.start().await?;
-            outputs.push(Output {
-                destination_id: dest.id,
-                destination: dest.name.clone(),
-                handle: sup.handle,
-            });
+            return Err(e);
         }
         if outputs.is_empty() {
             return Err(Error::invalid_state(
@@ -476,6 +463,70 @@ impl StreamService {
         Ok(self.announce(self.get(id).await?))
     }
 
+    /// Starts one output per enabled destination of stream `id`, pushing each onto `outputs`
+    /// as it starts; on an error the caller stops those already pushed.
+    async fn start_outputs(
+        self: &Arc<Self>,
+        id: i64,
+        camera_id: i64,
+        audio: AudioPlan,
+        outputs: &mut Vec<Output>,
+    ) -> Result<()> {
+        for dest_id in self.db.stream_destination_ids(id).await? {
+            let dest = self.db.destination(dest_id).await?;
+            if !dest.enabled {
+                continue;
+            }
+            let (publish, _shown) = self.destinations.publish(&dest)?;
+            let key = self.destinations.publish_secrets(&dest)?;
+            let mut spec =
+                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
+                    .args(hub_copy_args(audio, &publish))
+                    .stdin(StdinMode::Media)
+                    .span(tracing::info_span!(
+                        "ffmpeg",
+                        role = "stream",
+                        stream_id = id,
+                        camera_id,
+                        destination_id = dest.id
+                    ));
+            // The key and credentials are handed over as secrets, so every log line of the
+            // child masks them.
+            for s in key {
+                spec = spec.secret(s);
+            }
+            let sup = supervise(
+                spec,
+                self.supervisor_config(),
+                self.engine.clone(),
+                self.shutdown.clone(),
+            );
+            let task = sup.task;
+            self.tasks.spawn(async move {
+                let _ = task.await;
+            });
+            let feeder = self.shutdown.child_token();
+            self.tasks.spawn(feed_output(
+                self.hub.clone(),
+                camera_id,
+                sup.handle.clone(),
+                sup.media,
+                feeder.clone(),
+            ));
+            if let Err(e) = sup.handle.start().await {
+                feeder.cancel();
+                return Err(e);
+            }
+            outputs.push(Output {
+                destination_id: dest.id,
+                destination: dest.name.clone(),
+                handle: sup.handle,
+                feeder,
+            });
+        }
+        Ok(())
+    }
+
     pub async fn stop(&self, id: i64, user: Option<i64>) -> Result<Stream> {
         let row = self.db.stream(id).await?;
         let running = self.running.lock().await.remove(&id);
@@ -484,6 +535,7 @@ impl StreamService {
             let mut last_error = None;
             for o in r.outputs {
                 last_error = last_error.or(o.handle.status().last_error);
+                o.feeder.cancel();
                 let _ = o.handle.stop().await;
             }
             metrics::gauge!("vistterstream_streams_running").decrement(1.0);
@@ -513,5 +565,81 @@ impl StreamService {
             }
         }
         Ok(())
+    }
+}
+
+/// Feeds every run of one output's FFmpeg from the camera's session, until `stop`.
+async fn feed_output(
+    hub: Arc<HubService>,
+    camera_id: i64,
+    handle: SupervisorHandle,
+    mut media: tokio::sync::mpsc::Receiver<MediaIo>,
+    stop: CancellationToken,
+) {
+    let mut feeding: Option<tokio::task::JoinHandle<()>> = None;
+    loop {
+        let io = tokio::select! {
+            _ = stop.cancelled() => break,
+            io = media.recv() => io,
+        };
+        let Some(io) = io else { break };
+        if io.run != handle.status().run {
+            continue;
+        }
+        if let Some(old) = feeding.take() {
+            old.abort();
+        }
+        if let Some(stdin) = io.stdin {
+            feeding = Some(tokio::spawn(feed_run(
+                hub.clone(),
+                camera_id,
+                handle.clone(),
+                stdin,
+            )));
+        }
+    }
+    if let Some(f) = feeding {
+        f.abort();
+    }
+}
+
+/// One run of an output: the camera's packets from its cached keyframe on, as MPEG-TS. While
+/// the camera is away the run waits for it (the supervisor's stall and startup bounds restart
+/// the FFmpeg meanwhile); a new source (the camera's settings changed) starts a new run at
+/// once, so its parameters are probed afresh.
+async fn feed_run(
+    hub: Arc<HubService>,
+    camera_id: i64,
+    handle: SupervisorHandle,
+    mut stdin: vs_engine::BoxWrite,
+) {
+    loop {
+        let Some(session) = hub.session(camera_id) else {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let sub = session
+            .subscribe_with(
+                ConsumerKind::Copy,
+                Duration::from_secs(2),
+                Duration::from_secs(3600),
+            )
+            .await;
+        let sub = match sub {
+            Ok(sub) => sub,
+            Err(_) => {
+                // The session was stopped (camera disabled) or replaced: look again.
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        };
+        match feed_ts(sub, &mut stdin).await {
+            FeedEnd::Ended(End::SourceChanged) => {
+                let _ = handle.restart().await;
+                return;
+            }
+            // Closing stdin ends the run; the next one waits for the camera.
+            FeedEnd::Ended(_) | FeedEnd::WriteFailed(_) => return,
+        }
     }
 }

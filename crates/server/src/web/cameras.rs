@@ -1,4 +1,5 @@
-//! `/api/cameras` and `/api/cameras/{id}/presets`, `/api/presets/{id}`.
+//! `/api/cameras` and `/api/cameras/{id}/presets`, `/api/presets/{id}`, and the camera's hub
+//! session (`/api/cameras/{id}/session`).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,6 +10,7 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, CurrentUser};
 use super::Routes;
 use crate::services::cameras::{Camera, CameraInput};
+use crate::services::hub::CameraSessionView;
 use crate::services::presets::{DeletePresetQuery, Preset, PresetInput};
 use crate::state::AppState;
 
@@ -16,6 +18,7 @@ pub fn router() -> Routes {
     Routes::new()
         .route("/api/cameras", get(list).post(create))
         .route("/api/cameras/{id}", get(read).put(update).delete(remove))
+        .route("/api/cameras/{id}/session", get(session))
         .route(
             "/api/cameras/{id}/presets",
             get(list_presets).post(create_preset),
@@ -86,6 +89,19 @@ async fn remove(
 ) -> ApiResult<StatusCode> {
     state.cameras.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The camera's session: its one connection (state, uptime, bitrate, frame rate, keyframe
+/// interval, packet loss, reconnects, last error) and who reads it. A disabled camera's is
+/// `stopped`.
+#[utoipa::path(get, path = "/api/cameras/{id}/session", tag = "cameras", operation_id = "get_camera_session",
+    params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = CameraSessionView), (status = 404, body = ErrorBody)))]
+async fn session(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<CameraSessionView>> {
+    Ok(Json(state.hub.view(id).await?))
 }
 
 /// The presets of a camera.

@@ -30,7 +30,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         system::health, system::metrics,
         auth::auth_state, auth::setup, auth::login, auth::logout, auth::change_password,
         auth::list_tokens, auth::create_token, auth::revoke_token,
-        cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove,
+        cameras::list, cameras::create, cameras::read, cameras::update, cameras::remove, cameras::session,
         cameras::list_presets, cameras::create_preset,
         cameras::read_camera_preset, cameras::update_camera_preset, cameras::remove_camera_preset,
         cameras::read_preset, cameras::update_preset, cameras::remove_preset,

@@ -111,13 +111,14 @@ pub async fn snapshot(
     ))
 }
 
-/// Live events: `camera_health` on every change, `stream_status` and `program_status` on every
-/// change and periodically while running, `status` every few seconds.
+/// Live events: `camera_health` on every change, `camera_session` at every session state change
+/// and every 2 s, `stream_status` and `program_status` on every change and periodically while
+/// running, `status` every few seconds.
 /// The stream does not end while the appliance runs; a slow reader gets `lagged` (the number of
 /// events it missed) and should refetch what it shows.
 #[utoipa::path(get, path = "/api/events", tag = "system", operation_id = "stream_events",
     responses((status = 200, content_type = "text/event-stream", body = String,
-        description = "Server-Sent Events `camera_health`, `camera_changed`, `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count")))]
+        description = "Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count")))]
 pub async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -75,6 +75,16 @@ impl TestApp {
         assert_eq!(r.status(), StatusCode::CREATED);
     }
 
+    /// A new API token named `name` (for bearer and WebSocket clients), as shown once.
+    pub async fn api_token(&self, name: &str) -> String {
+        let r = self.post("/api/auth/tokens", json!({ "name": name })).await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+        r.json::<Value>().await.unwrap()["token"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
     pub async fn get(&self, path: &str) -> Response {
         self.client.get(self.url(path)).send().await.unwrap()
     }

@@ -2,16 +2,21 @@
 //! every viewer, started when the first viewer arrives and stopped a little after the last one
 //! leaves.
 //!
+//! A camera's preview is muxed in-process from the camera's hub session
+//! (`vs_engine::hub::Fmp4Preview` over one subscription): no FFmpeg, no connection of its own
+//! to the camera, and the first picture at once from the session's keyframe cache. When the
+//! session stops playing the viewers are told `offline`; when it plays again a new subscription
+//! starts with a new init segment.
+//!
 //! A program's preview remuxes the program's own encoded output (the MPEG-TS the destinations
 //! receive, tapped after the encoder), so it shows exactly what goes out, overlays included,
-//! without a second encode.
+//! without a second encode. That remux's command line is `vs_engine::ffmpeg::preview`'s; its
+//! stdout is cut by `vs_engine::fmp4` into the init segment (`ftyp`+`moov`) and media fragments
+//! (`moof`+`mdat`), read by one task per run (`remux.rs`).
 //!
-//! Why this shape: a camera (or a Pi) copes with one extra RTSP session, not one per browser
-//! tab, and H.264 needs no re-encode to play in Media Source Extensions, only a remux into
-//! fragmented MP4. The remux's command line is `vs_engine::ffmpeg::preview`'s; its stdout is
-//! cut by `vs_engine::fmp4` into the init segment (`ftyp`+`moov`) and media fragments
-//! (`moof`+`mdat`), read by one task per run (`remux.rs`). Fragments go out through a bounded
-//! `broadcast` channel:
+//! Why this shape: a camera (or a Pi) copes with few sessions, not one per browser tab, and
+//! H.264 needs no re-encode to play in Media Source Extensions, only a remux into fragmented
+//! MP4. Fragments go out through a bounded `broadcast` channel:
 //! sending never waits, so a stalled viewer can only hurt itself. It is skipped forward to the
 //! next keyframe when it lags (its socket is closed by the web layer if one send takes too
 //! long). The fragments since the last keyframe are kept so a new viewer starts at once,
@@ -29,18 +34,19 @@ use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Result, SecretBox};
+use vs_base::{Error, Result};
 use vs_db::Db;
-use vs_engine::ffmpeg::preview::{camera_args, program_args};
-use vs_engine::ffmpeg::InputTransport;
+use vs_engine::ffmpeg::preview::program_args;
+use vs_engine::hub::{ConsumerKind, End, Fmp4Preview, PreviewChunk, SessionState};
 use vs_engine::{
     supervise, Deps, ProcessSpec, ProgramHandle, StdinMode, StdoutMode, SupervisorConfig,
 };
 
-use remux::{feed_run, read_run, ProgramTap, Remux};
+use remux::{feed_run, go_offline, publish, read_run, ProgramTap, Remux};
 pub use viewer::{Viewer, ViewerMessage};
 
-use super::cameras::{connect_url, CameraChange, CameraListener};
+use super::cameras::{CameraChange, CameraListener};
+use super::hub::HubService;
 use super::programs::RunningPrograms;
 use super::Infra;
 use crate::config::Config;
@@ -48,8 +54,12 @@ use crate::config::Config;
 /// How long a remux outlives its last viewer: a page reload or a hover that comes back soon
 /// finds it still running.
 const LINGER: Duration = Duration::from_secs(10);
-/// Fragments (about 200 ms each) a viewer may fall behind before it is skipped forward.
+/// Fragments of a program's remux (about 200 ms each) a viewer may fall behind before it is
+/// skipped forward.
 const CHANNEL_FRAGMENTS: usize = 64;
+/// The same for a camera's preview, whose fragments hold one packet each (a video frame or an
+/// AAC frame: about 80 a second with audio), so about 5 s.
+const CHANNEL_PACKETS: usize = 400;
 
 /// What a preview shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -97,7 +107,6 @@ pub struct PreviewStats {
 /// viewers.
 pub struct PreviewService {
     db: Db,
-    secrets: SecretBox,
     config: Arc<Config>,
     /// How FFmpeg children are spawned and timed (real, or a test's fakes).
     engine: Deps,
@@ -105,6 +114,8 @@ pub struct PreviewService {
     shutdown: CancellationToken,
     /// A program's preview taps the program that runs.
     programs: Arc<RunningPrograms>,
+    /// A camera's preview reads the camera's session.
+    hub: Arc<HubService>,
     remuxes: Mutex<HashMap<PreviewSource, Arc<Remux>>>,
 }
 
@@ -122,15 +133,20 @@ impl CameraListener for PreviewService {
 }
 
 impl PreviewService {
-    pub fn new(infra: &Infra, engine: Deps, programs: Arc<RunningPrograms>) -> Self {
+    pub fn new(
+        infra: &Infra,
+        engine: Deps,
+        programs: Arc<RunningPrograms>,
+        hub: Arc<HubService>,
+    ) -> Self {
         PreviewService {
             db: infra.db.clone(),
-            secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             engine,
             tasks: infra.tasks.clone(),
             shutdown: infra.shutdown.clone(),
             programs,
+            hub,
             remuxes: Default::default(),
         }
     }
@@ -143,25 +159,7 @@ impl PreviewService {
                 "the camera is disabled; enable it first",
             ));
         }
-        let input = connect_url(&self.secrets, &cam)?;
-        Ok(self.join_source(
-            PreviewSource::Camera(camera_id),
-            || {
-                let mut spec =
-                    ProcessSpec::new(format!("preview camera {camera_id}"), &self.config.ffmpeg)
-                        .args(camera_args(&input, InputTransport::of_url(&input)))
-                        .stdin(StdinMode::Quit)
-                        .stdout(StdoutMode::Media)
-                        .span(tracing::info_span!("ffmpeg", role = "preview", camera_id));
-                if let Some(p) = cam.password_enc.as_deref() {
-                    if let Ok(p) = self.secrets.open(p) {
-                        spec = spec.secret(p);
-                    }
-                }
-                spec
-            },
-            None,
-        ))
+        Ok(self.join_source(PreviewSource::Camera(camera_id), None))
     }
 
     /// Joins the preview of a running program's output.
@@ -174,17 +172,12 @@ impl PreviewService {
             .get(&program_id)
             .cloned()
             .ok_or_else(|| Error::invalid_state("the program is not running; start it first"))?;
-        let viewer = self.join_source(
-            PreviewSource::Program(program_id),
-            || {
-                ProcessSpec::new(format!("preview program {program_id}"), &self.config.ffmpeg)
-                    .args(program_args())
-                    .stdin(StdinMode::Media)
-                    .stdout(StdoutMode::Media)
-                    .span(tracing::info_span!("ffmpeg", role = "preview", program_id))
-            },
-            Some(handle),
-        );
+        let spec = ProcessSpec::new(format!("preview program {program_id}"), &self.config.ffmpeg)
+            .args(program_args())
+            .stdin(StdinMode::Media)
+            .stdout(StdoutMode::Media)
+            .span(tracing::info_span!("ffmpeg", role = "preview", program_id));
+        let viewer = self.join_source(PreviewSource::Program(program_id), Some((spec, handle)));
         drop(running);
         Ok(viewer)
     }
@@ -200,50 +193,69 @@ impl PreviewService {
         }
     }
 
+    /// Joins `source`'s remux, creating it when there is none: an FFmpeg remux fed by the
+    /// program `ffmpeg` names, or for a camera the in-process muxer on its session.
     fn join_source(
         self: &Arc<Self>,
         source: PreviewSource,
-        make_spec: impl FnOnce() -> ProcessSpec,
-        feed: Option<ProgramHandle>,
+        ffmpeg: Option<(ProcessSpec, ProgramHandle)>,
     ) -> Viewer {
         let mut created = None;
         let remux = {
             let mut map = self.remuxes.lock().expect("preview lock");
             let remux = map.entry(source).or_insert_with(|| {
-                let sup = supervise(
-                    make_spec(),
-                    SupervisorConfig {
-                        stall_timeout: Duration::from_secs(self.config.stall_timeout_s.max(1)),
-                        ..Default::default()
-                    },
-                    self.engine.clone(),
-                    self.shutdown.clone(),
-                );
-                let (tx, _) = broadcast::channel(CHANNEL_FRAGMENTS);
+                let (sup, feed) = match ffmpeg {
+                    Some((spec, feed)) => {
+                        let sup = supervise(
+                            spec,
+                            SupervisorConfig {
+                                stall_timeout: Duration::from_secs(
+                                    self.config.stall_timeout_s.max(1),
+                                ),
+                                ..Default::default()
+                            },
+                            self.engine.clone(),
+                            self.shutdown.clone(),
+                        );
+                        (Some(sup), Some(feed))
+                    }
+                    None => (None, None),
+                };
+                let capacity = match source {
+                    PreviewSource::Camera(_) => CHANNEL_PACKETS,
+                    PreviewSource::Program(_) => CHANNEL_FRAGMENTS,
+                };
+                let (tx, _) = broadcast::channel(capacity);
                 let remux = Arc::new(Remux {
                     tx,
                     current: Mutex::default(),
                     viewers: watch::channel(0).0,
-                    handle: sup.handle,
+                    handle: sup.as_ref().map(|s| s.handle.clone()),
                     feed,
                     ended: CancellationToken::new(),
                     ended_reason: Mutex::new(String::new()),
                 });
-                created = Some((remux.clone(), sup.media, sup.task));
+                created = Some((remux.clone(), sup));
                 remux
             });
             remux.viewers.send_modify(|n| *n += 1);
             remux.clone()
         };
-        if let Some((remux, media, task)) = created {
+        if let Some((remux, sup)) = created {
             tracing::info!(source = %source, "preview remux started");
             metrics::gauge!("vistterstream_preview_remuxes").increment(1.0);
-            self.tasks.spawn(async move {
-                let _ = task.await;
-            });
             let previews = self.clone();
-            self.tasks
-                .spawn(async move { previews.run_remux(source, remux, media).await });
+            if let Some(sup) = sup {
+                let task = sup.task;
+                self.tasks.spawn(async move {
+                    let _ = task.await;
+                });
+                self.tasks
+                    .spawn(async move { previews.run_remux(source, remux, sup.media).await });
+            } else if let PreviewSource::Camera(id) = source {
+                self.tasks
+                    .spawn(async move { previews.run_camera(id, remux).await });
+            }
         }
         Viewer::join(remux)
     }
@@ -284,7 +296,24 @@ impl PreviewService {
                 restarts: 0,
             };
         };
-        let status = remux.handle.status();
+        // A program's remux is an FFmpeg under a supervisor; a camera's is the session's.
+        let (state, restarts) = match (&remux.handle, source) {
+            (Some(h), _) => {
+                let st = h.status();
+                (Some(st.state.as_str().to_string()), st.restarts)
+            }
+            (None, PreviewSource::Camera(id)) => {
+                let state = self.hub.session(id).map(|s| {
+                    serde_json::to_value(s.state())
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default()
+                });
+                let runs = remux.current.lock().expect("preview lock").runs;
+                (state, runs.saturating_sub(1))
+            }
+            (None, PreviewSource::Program(_)) => (None, 0),
+        };
         let viewers = *remux.viewers.borrow();
         let cur = remux.current.lock().expect("preview lock");
         PreviewStats {
@@ -292,11 +321,11 @@ impl PreviewService {
             program_id,
             viewers,
             running: true,
-            state: Some(status.state.as_str().to_string()),
+            state,
             online: cur.online == Some(true),
             mime: cur.init.as_ref().map(|(m, _)| m.clone()),
             fragments: cur.fragments,
-            restarts: status.restarts,
+            restarts,
         }
     }
 
@@ -308,7 +337,10 @@ impl PreviewService {
         remux: Arc<Remux>,
         mut media: tokio::sync::mpsc::Receiver<vs_engine::MediaIo>,
     ) {
-        if let Err(e) = remux.handle.start().await {
+        let Some(handle) = remux.handle.clone() else {
+            return;
+        };
+        if let Err(e) = handle.start().await {
             tracing::warn!(source = %source, error = %e, "preview remux did not start");
         }
         let mut viewers = remux.viewers.subscribe();
@@ -334,7 +366,7 @@ impl PreviewService {
                 _ = remux.ended.cancelled() => break,
                 io = media.recv() => {
                     let Some(io) = io else { break };
-                    if io.run != remux.handle.status().run {
+                    if io.run != handle.status().run {
                         continue;
                     }
                     if let Some(old) = reading.take() {
@@ -376,8 +408,117 @@ impl PreviewService {
             .lock()
             .expect("preview lock")
             .retain(|_, r| !Arc::ptr_eq(r, &remux));
-        let _ = remux.handle.stop().await;
+        let _ = handle.stop().await;
         metrics::gauge!("vistterstream_preview_remuxes").decrement(1.0);
         tracing::info!(source = %source, "preview remux stopped");
+    }
+
+    /// A camera's preview: muxes the camera's session until nobody has watched for
+    /// `LINGER`, or the preview is ended.
+    async fn run_camera(self: Arc<Self>, camera_id: i64, remux: Arc<Remux>) {
+        let source = PreviewSource::Camera(camera_id);
+        let producing = tokio::spawn(produce_camera(self.hub.clone(), camera_id, remux.clone()));
+        let mut viewers = remux.viewers.subscribe();
+        let mut idle_since: Option<tokio::time::Instant> = None;
+        loop {
+            let linger = async {
+                match idle_since {
+                    Some(t) => tokio::time::sleep_until(t + LINGER).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                _ = self.shutdown.cancelled() => break,
+                _ = remux.ended.cancelled() => break,
+                r = viewers.changed() => {
+                    if r.is_err() {
+                        break;
+                    }
+                    let n = *viewers.borrow_and_update();
+                    idle_since = (n == 0).then(tokio::time::Instant::now);
+                }
+                _ = linger => {
+                    // As for a program's remux: a viewer joining now either got this one or
+                    // will create a new one.
+                    let mut map = self.remuxes.lock().expect("preview lock");
+                    if *remux.viewers.borrow() == 0 {
+                        map.retain(|_, r| !Arc::ptr_eq(r, &remux));
+                        break;
+                    }
+                    idle_since = None;
+                }
+            }
+        }
+        // Dropping the producer drops its subscription: the session forgets this consumer.
+        producing.abort();
+        let _ = producing.await;
+        self.remuxes
+            .lock()
+            .expect("preview lock")
+            .retain(|_, r| !Arc::ptr_eq(r, &remux));
+        metrics::gauge!("vistterstream_preview_remuxes").decrement(1.0);
+        tracing::info!(source = %source, "preview remux stopped");
+    }
+}
+
+/// Publishes a camera's session as fragmented MP4 for as long as it is asked to: one
+/// subscription per stretch of playing (the cached keyframe first, so the picture is there at
+/// once), the viewers told `offline` when the session stops playing and `online` with a new
+/// init segment when it plays again.
+async fn produce_camera(hub: Arc<HubService>, camera_id: i64, remux: Arc<Remux>) {
+    loop {
+        let Some(session) = hub.session(camera_id) else {
+            // Being (re)configured: the camera change that did it ends this preview if it
+            // must; otherwise the session is there in a moment.
+            go_offline(&remux);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            continue;
+        };
+        let mut state = session.watch_state();
+        if *state.borrow_and_update() != SessionState::Playing {
+            if *state.borrow() == SessionState::Backoff {
+                go_offline(&remux);
+            }
+            if state.changed().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            continue;
+        }
+        let sub = match session
+            .subscribe_with(
+                ConsumerKind::Preview,
+                Duration::from_secs(1),
+                Duration::from_secs(5),
+            )
+            .await
+        {
+            Ok(sub) => sub,
+            Err(e) => {
+                tracing::debug!(camera = camera_id, error = %e, "preview: no keyframe yet");
+                continue;
+            }
+        };
+        remux.current.lock().expect("preview lock").runs += 1;
+        let mut preview = Fmp4Preview::new(sub);
+        let ended = loop {
+            let chunk = tokio::select! {
+                c = preview.next() => c,
+                _ = state.wait_for(|s| *s != SessionState::Playing) => break None,
+            };
+            match chunk {
+                Ok(PreviewChunk::Init { mime, data }) => {
+                    publish(&remux, viewer::Packet::Init { mime, data })
+                }
+                Ok(PreviewChunk::Media { data, keyframe }) => {
+                    publish(&remux, viewer::Packet::Fragment { data, keyframe })
+                }
+                Err(end) => break Some(end),
+            }
+        };
+        // A new source starts over with a new init segment at once; a lost or stopped session
+        // is offline until it plays again.
+        if ended != Some(End::SourceChanged) {
+            go_offline(&remux);
+        }
     }
 }

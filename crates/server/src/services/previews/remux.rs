@@ -1,6 +1,7 @@
 //! One shared remux of a preview: its state (the current init segment, the fragments since
-//! the last keyframe), the task that splits each run's output into packets for the viewers,
-//! and, for a program's preview, the task that feeds it the program's MPEG-TS.
+//! the last keyframe), how packets reach the viewers, the task that splits each run of a
+//! program's FFmpeg remux into packets, and the task that feeds that remux the program's
+//! MPEG-TS.
 
 use std::sync::{Arc, Mutex};
 
@@ -26,13 +27,17 @@ pub(super) struct Current {
     pub(super) gop_bytes: usize,
     pub(super) online: Option<bool>,
     pub(super) fragments: u64,
+    /// Subscriptions a camera's preview has had (one per stretch of the camera playing).
+    pub(super) runs: u32,
 }
 
 pub(super) struct Remux {
     pub(super) tx: broadcast::Sender<Packet>,
     pub(super) current: Mutex<Current>,
     pub(super) viewers: watch::Sender<usize>,
-    pub(super) handle: SupervisorHandle,
+    /// The FFmpeg remux of a program's preview; `None` for a camera's, which is muxed
+    /// in-process from the camera's session.
+    pub(super) handle: Option<SupervisorHandle>,
     /// The program whose output feeds the remux's stdin (program previews only).
     pub(super) feed: Option<ProgramHandle>,
     /// Cancelled when the source goes away for good (program stopped, camera deleted): the
@@ -107,7 +112,8 @@ pub(super) async fn read_run(remux: Arc<Remux>, stdout: vs_engine::BoxRead) {
     go_offline(&remux);
 }
 
-fn go_offline(remux: &Remux) {
+/// Tells the viewers the source is lost, once; a joining viewer learns it from the state.
+pub(super) fn go_offline(remux: &Remux) {
     let mut cur = remux.current.lock().expect("preview lock");
     cur.init = None;
     cur.gop.clear();
@@ -118,7 +124,9 @@ fn go_offline(remux: &Remux) {
     }
 }
 
-fn publish(remux: &Remux, packet: Packet) {
+/// Sends a packet to every viewer and keeps what a joining viewer needs (the init segment, the
+/// fragments since the last keyframe).
+pub(super) fn publish(remux: &Remux, packet: Packet) {
     let mut cur = remux.current.lock().expect("preview lock");
     match &packet {
         Packet::Init { mime, data } => {

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
-use vs_base::{Error, Result, SecretBox};
+use vs_base::{Error, Result};
 use vs_db::programs::{ProgramRow, ProgramWrite};
 use vs_db::Db;
 use vs_engine::{
@@ -22,8 +22,8 @@ use vs_engine::{
 
 pub use running::RunningPrograms;
 
-use super::cameras::connect_url;
 use super::destinations::DestinationService;
+use super::hub::HubService;
 use super::live::{self, Feed};
 use super::overlays::OverlayService;
 use super::previews::{PreviewService, PreviewSource};
@@ -167,7 +167,6 @@ pub struct ProgramView {
 /// Programs: their settings, the ones that run (one encoder each), takes and overlays.
 pub struct ProgramService {
     db: Db,
-    secrets: SecretBox,
     config: Arc<Config>,
     /// How FFmpeg children are spawned and timed (real, or a test's fakes).
     engine: Deps,
@@ -180,6 +179,8 @@ pub struct ProgramService {
     overlays: Arc<OverlayService>,
     /// A stopped program's preview ends with it.
     previews: Arc<PreviewService>,
+    /// The camera sessions the program decodes (shared with every other consumer).
+    hub: Arc<HubService>,
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
@@ -187,6 +188,9 @@ pub struct ProgramService {
     events: Events,
     /// Ends the task that pushes a running program's status, by program.
     feeds: std::sync::Mutex<HashMap<i64, CancellationToken>>,
+    /// One start at a time per program: a second start waits for the first and finds the
+    /// program running, instead of starting a second encoder that would run on untracked.
+    starting: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
@@ -268,6 +272,8 @@ impl Signature {
 }
 
 impl ProgramService {
+    // Each neighbour explicit, as every service is wired in `app.rs`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         infra: &Infra,
         engine: Deps,
@@ -276,10 +282,10 @@ impl ProgramService {
         ptz: Arc<PtzService>,
         overlays: Arc<OverlayService>,
         previews: Arc<PreviewService>,
+        hub: Arc<HubService>,
     ) -> Self {
         ProgramService {
             db: infra.db.clone(),
-            secrets: infra.secrets.clone(),
             config: infra.config.clone(),
             engine,
             tasks: infra.tasks.clone(),
@@ -289,7 +295,9 @@ impl ProgramService {
             ptz,
             overlays,
             previews,
+            hub,
             take_lock: Default::default(),
+            starting: Default::default(),
             encoder_probe: Default::default(),
             events: infra.events.clone(),
             feeds: Default::default(),
@@ -542,7 +550,8 @@ impl ProgramService {
             .clone())
     }
 
-    /// The source spec of a camera, with its credentials (redacted from every log).
+    /// The source of a camera: its session of the appliance's hub, which the program decodes
+    /// like every other consumer (no connection of its own, no credential to hand over).
     pub(crate) async fn camera_source(&self, camera_id: i64) -> Result<SourceSpec> {
         let cam = self.db.camera(camera_id).await?;
         if !cam.enabled {
@@ -551,15 +560,21 @@ impl ProgramService {
                 cam.name
             )));
         }
-        let url = connect_url(&self.secrets, &cam)?;
-        let mut spec = SourceSpec::new(cam.id, cam.name.clone(), url);
-        if let Some(p) = cam.password_enc.as_deref() {
-            spec.secrets.push(self.secrets.open(p)?);
-        }
-        Ok(spec)
+        // A camera just added or enabled gets its session now rather than at the listener's
+        // turn.
+        self.hub.session_for(cam.id).await?;
+        Ok(SourceSpec::hub(self.hub.hub(), cam.id, cam.name))
     }
 
     pub async fn start(self: &Arc<Self>, id: i64, user: Option<i64>) -> Result<ProgramView> {
+        let gate = self
+            .starting
+            .lock()
+            .expect("start gates")
+            .entry(id)
+            .or_default()
+            .clone();
+        let _one_start = gate.lock().await;
         let row = self.db.program(id).await?;
         if self.running.lock().await.contains_key(&id) {
             return self.program_view(row).await;
@@ -608,7 +623,13 @@ impl ProgramService {
         // What was on air before a restart goes back on air.
         if let Some(cam) = row.on_air_camera_id {
             match self.camera_source(cam).await {
-                Ok(src) => handle.take(src).await?,
+                // The program runs from here on: a failed take leaves it on the slate rather
+                // than failing the start with the program already running, untracked.
+                Ok(src) => {
+                    if let Err(e) = handle.take(src).await {
+                        tracing::warn!(program = id, camera = cam, error = ?e, "previous on-air camera could not be taken");
+                    }
+                }
                 Err(e) => {
                     tracing::warn!(program = id, camera = cam, error = ?e, "previous on-air camera unavailable")
                 }

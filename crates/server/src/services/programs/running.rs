@@ -1,6 +1,6 @@
-//! The programs that run now, by id: owned by the `ProgramService`, read by the previews
-//! (a program's preview taps its output) and by camera health (a camera a program decodes
-//! needs no probe). A registry both can hold without holding the program service.
+//! The programs that run now, by id: owned by the `ProgramService`, read by the previews (a
+//! program's preview taps its output). A registry they can hold without holding the program
+//! service.
 
 use std::collections::HashMap;
 
@@ -24,17 +24,5 @@ impl RunningPrograms {
 
     pub async fn get(&self, id: i64) -> Option<ProgramHandle> {
         self.handles.lock().await.get(&id).cloned()
-    }
-
-    /// Frames decoded so far from each camera by the running programs.
-    pub async fn decoded_frames(&self) -> HashMap<i64, u64> {
-        let mut frames = HashMap::new();
-        for handle in self.handles.lock().await.values() {
-            for ingest in handle.status().ingests {
-                let n = frames.entry(ingest.id).or_insert(0);
-                *n = (*n).max(ingest.frames);
-            }
-        }
-        frames
     }
 }
