@@ -244,10 +244,14 @@ impl LinkService {
     /// The state, with the queue counted now.
     pub async fn status(&self) -> Result<LinkStatus> {
         let current = self.current.read().expect("link settings lock").clone();
-        let live = self.live.lock().expect("link state lock");
-        let state = live.state.unwrap_or(LinkState::Disabled);
-        let (last_error, connected_since) = (live.last_error.clone(), live.connected_since.clone());
-        drop(live);
+        let (state, last_error, connected_since) = {
+            let live = self.live.lock().expect("link state lock");
+            (
+                live.state.unwrap_or(LinkState::Disabled),
+                live.last_error.clone(),
+                live.connected_since.clone(),
+            )
+        };
         let broker = current
             .as_ref()
             .and_then(|c| settings::parse_broker_url(&c.broker_url).ok())

@@ -111,7 +111,7 @@ pub fn describe(e: &ConnectionError) -> String {
         ConnectionError::ConnectionRefused(C::NotAuthorized) => {
             "the broker refused this device (not authorized)".into()
         }
-        ConnectionError::ConnectionRefused(C::RefusedIdentifierRejected) => {
+        ConnectionError::ConnectionRefused(C::BadClientId) => {
             "the broker refused the device id as MQTT client id".into()
         }
         ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection ({code:?})"),
