@@ -268,3 +268,230 @@ impl MqttBroker {
         Ok(())
     }
 }
+
+/// One MQTT message as a client received it.
+#[derive(Debug, Clone)]
+pub struct MqttMessage {
+    pub topic: String,
+    pub payload: Vec<u8>,
+    pub retain: bool,
+}
+
+impl MqttMessage {
+    /// The payload as JSON (`Null` when it is not JSON).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.payload).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+fn tls_to(ca_pem: &str) -> Result<rumqttc::Transport> {
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.context("CA PEM")?)?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Rustls(std::sync::Arc::new(config)),
+    ))
+}
+
+/// The studio's side of the link, as small as a test needs: an MQTT 3.1.1 client over TLS
+/// that subscribes to topic filters (again at each reconnection: it survives a broker
+/// restart), keeps every message it receives in order, and publishes with QoS 1.
+pub struct StudioClient {
+    client: rumqttc::AsyncClient,
+    received: std::sync::Arc<std::sync::Mutex<Vec<MqttMessage>>>,
+    arrived: std::sync::Arc<tokio::sync::Notify>,
+    connections: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for StudioClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl StudioClient {
+    /// Connects as `user` (also the client id, with a suffix) and subscribes to `filters`.
+    pub async fn connect(
+        broker: &MqttBroker,
+        user: &str,
+        password: &str,
+        filters: &[&str],
+    ) -> Result<Self> {
+        use rumqttc::{Event, Packet, QoS};
+        // A client id of its own: two clients with one id would take the session from each other.
+        static CLIENTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = CLIENTS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let mut o = rumqttc::MqttOptions::new(
+            format!("{user}-{}-{n}", std::process::id()),
+            "127.0.0.1",
+            broker.port(),
+        );
+        o.set_credentials(user, password)
+            .set_keep_alive(Duration::from_secs(5))
+            .set_clean_session(false)
+            .set_max_packet_size(8 * 1024 * 1024, 8 * 1024 * 1024)
+            .set_request_channel_capacity(4096)
+            .set_inflight(100)
+            .set_transport(tls_to(&broker.ca_pem())?);
+        let (client, mut events) = rumqttc::AsyncClient::new(o, 4096);
+        let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let arrived = std::sync::Arc::new(tokio::sync::Notify::new());
+        let connections = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let filters: Vec<String> = filters.iter().map(|f| f.to_string()).collect();
+        let task = {
+            let (client, received, arrived, connections) = (
+                client.clone(),
+                received.clone(),
+                arrived.clone(),
+                connections.clone(),
+            );
+            tokio::spawn(async move {
+                loop {
+                    match events.poll().await {
+                        Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                            for f in &filters {
+                                let _ = client.try_subscribe(f, QoS::AtLeastOnce);
+                            }
+                        }
+                        Ok(Event::Incoming(Packet::SubAck(_))) => {
+                            connections.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                            arrived.notify_waiters();
+                        }
+                        Ok(Event::Incoming(Packet::Publish(p))) => {
+                            received.lock().expect("studio messages").push(MqttMessage {
+                                topic: p.topic.clone(),
+                                payload: p.payload.to_vec(),
+                                retain: p.retain,
+                            });
+                            arrived.notify_waiters();
+                        }
+                        Ok(_) => {}
+                        // The broker is away: rumqttc connects again at the next poll.
+                        Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+                    }
+                }
+            })
+        };
+        let studio = StudioClient {
+            client,
+            received,
+            arrived,
+            connections,
+            task,
+        };
+        studio.wait_subscribed(1).await?;
+        Ok(studio)
+    }
+
+    /// Waits until `n` subscriptions were acknowledged (one per filter and connection).
+    pub async fn wait_subscribed(&self, n: u64) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let notified = self.arrived.notified();
+            if self.connections.load(std::sync::atomic::Ordering::SeqCst) >= n {
+                return Ok(());
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                bail!("the studio client did not subscribe (connection {n})");
+            }
+        }
+    }
+
+    pub async fn publish(&self, topic: &str, payload: impl Into<Vec<u8>>) -> Result<()> {
+        self.client
+            .publish(topic, rumqttc::QoS::AtLeastOnce, false, payload.into())
+            .await?;
+        Ok(())
+    }
+
+    /// Everything received so far, in order.
+    pub fn messages(&self) -> Vec<MqttMessage> {
+        self.received.lock().expect("studio messages").clone()
+    }
+
+    /// Waits until `done` holds for the messages received (checked at each arrival), then
+    /// returns them; fails with `what` after `timeout`.
+    pub async fn wait_until(
+        &self,
+        what: &str,
+        timeout: Duration,
+        done: impl Fn(&[MqttMessage]) -> bool,
+    ) -> Result<Vec<MqttMessage>> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived.notified();
+            let all = self.messages();
+            if done(&all) {
+                return Ok(all);
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                let all = self.messages();
+                if done(&all) {
+                    return Ok(all);
+                }
+                bail!("timed out waiting for {what}; {} messages received", all.len());
+            }
+        }
+    }
+}
+
+/// What the broker answers a client of MQTT 5 (whose acknowledgements carry a reason) that
+/// logs in as `user` and publishes `payload` to `topic`, then subscribes to `topic`: the
+/// PUBACK's and the SUBACK's reasons, as their Debug names (`Success`, `NotAuthorized`…).
+pub async fn mqtt5_publish_and_subscribe(
+    broker: &MqttBroker,
+    user: &str,
+    password: &str,
+    topic: &str,
+    payload: &[u8],
+) -> Result<(String, String)> {
+    use rumqttc::v5::mqttbytes::v5::Packet;
+    use rumqttc::v5::mqttbytes::QoS;
+    use rumqttc::v5::Event;
+    let mut o = rumqttc::v5::MqttOptions::new(
+        format!("{user}-probe-{}", std::process::id()),
+        "127.0.0.1",
+        broker.port(),
+    );
+    o.set_credentials(user, password)
+        .set_clean_start(true)
+        .set_transport(tls_to(&broker.ca_pem())?);
+    let (client, mut events) = rumqttc::v5::AsyncClient::new(o, 16);
+    client
+        .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
+        .await?;
+    let mut puback = None;
+    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::PubAck(a))) => {
+                    puback = Some(format!("{:?}", a.reason));
+                    client.subscribe(topic, QoS::AtLeastOnce).await?;
+                }
+                Ok(Event::Incoming(Packet::SubAck(s))) => {
+                    let codes = s
+                        .return_codes
+                        .iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    return Ok::<_, anyhow::Error>(codes);
+                }
+                Ok(_) => {}
+                Err(e) => bail!("MQTT 5 client: {e}"),
+            }
+        }
+    })
+    .await
+    .context("the broker did not answer the MQTT 5 client")??;
+    let _ = client.disconnect().await;
+    Ok((puback.unwrap_or_default(), outcome))
+}
