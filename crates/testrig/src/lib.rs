@@ -32,7 +32,7 @@ pub use procs::{
     descendants_of, ffmpeg_processes, processes_with_marker, wait_no_processes_with_marker,
     ProcInfo,
 };
-pub use mqtt::{mqtt5_publish_and_subscribe, MqttBroker, MqttMessage, MqttOptions, StudioClient};
+pub use mqtt::{mqtt5_publish_and_subscribe, Mqtt5Probe, MqttBroker, MqttMessage, MqttOptions, StudioClient};
 pub use rtmp::{RtmpEvent, RtmpEventKind, RtmpOptions, RtmpServer};
 
 use std::path::{Path, PathBuf};

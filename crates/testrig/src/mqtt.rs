@@ -443,16 +443,27 @@ impl StudioClient {
     }
 }
 
-/// What the broker answers a client of MQTT 5 (whose acknowledgements carry a reason) that
-/// logs in as `user` and publishes `payload` to `topic`, then subscribes to `topic`: the
-/// PUBACK's and the SUBACK's reasons, as their Debug names (`Success`, `NotAuthorized`…).
+/// What the broker did with an MQTT 5 client's publish and subscription.
+#[derive(Debug)]
+pub struct Mqtt5Probe {
+    /// The PUBACK's reason, as its Debug name (`Success`, `NotAuthorized`…).
+    pub puback: String,
+    /// The SUBACK's reason codes.
+    pub suback: String,
+    /// Messages delivered on the subscription while listening.
+    pub received: usize,
+}
+
+/// Logs in as `user` with MQTT 5 (whose acknowledgements carry a reason), publishes `payload`
+/// to `topic` with QoS 1, then subscribes to `topic` and counts what arrives for `listen`.
 pub async fn mqtt5_publish_and_subscribe(
     broker: &MqttBroker,
     user: &str,
     password: &str,
     topic: &str,
     payload: &[u8],
-) -> Result<(String, String)> {
+    listen: Duration,
+) -> Result<Mqtt5Probe> {
     use rumqttc::v5::mqttbytes::v5::Packet;
     use rumqttc::v5::mqttbytes::QoS;
     use rumqttc::v5::Event;
@@ -468,30 +479,41 @@ pub async fn mqtt5_publish_and_subscribe(
     client
         .publish(topic, QoS::AtLeastOnce, false, payload.to_vec())
         .await?;
-    let mut puback = None;
-    let outcome = tokio::time::timeout(Duration::from_secs(20), async {
-        loop {
-            match events.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(a))) => {
-                    puback = Some(format!("{:?}", a.reason));
-                    client.subscribe(topic, QoS::AtLeastOnce).await?;
-                }
-                Ok(Event::Incoming(Packet::SubAck(s))) => {
-                    let codes = s
-                        .return_codes
-                        .iter()
-                        .map(|c| format!("{c:?}"))
-                        .collect::<Vec<_>>()
-                        .join(",");
-                    return Ok::<_, anyhow::Error>(codes);
-                }
-                Ok(_) => {}
-                Err(e) => bail!("MQTT 5 client: {e}"),
+    let mut probe = Mqtt5Probe {
+        puback: String::new(),
+        suback: String::new(),
+        received: 0,
+    };
+    let mut until: Option<tokio::time::Instant> = None;
+    let overall = tokio::time::Instant::now() + Duration::from_secs(20) + listen;
+    loop {
+        let deadline = until.unwrap_or(overall).min(overall);
+        let polled = match tokio::time::timeout_at(deadline, events.poll()).await {
+            Err(_) if until.is_some() => break,
+            Err(_) => bail!("the broker did not answer the MQTT 5 client"),
+            Ok(p) => p,
+        };
+        match polled {
+            Ok(Event::Incoming(Packet::PubAck(a))) => {
+                probe.puback = format!("{:?}", a.reason);
+                client.subscribe(topic, QoS::AtLeastOnce).await?;
             }
+            Ok(Event::Incoming(Packet::SubAck(s))) => {
+                probe.suback = s
+                    .return_codes
+                    .iter()
+                    .map(|c| format!("{c:?}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                until = Some(tokio::time::Instant::now() + listen);
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) if p.topic == topic.as_bytes() => {
+                probe.received += 1;
+            }
+            Ok(_) => {}
+            Err(e) => bail!("MQTT 5 client: {e}"),
         }
-    })
-    .await
-    .context("the broker did not answer the MQTT 5 client")??;
+    }
     let _ = client.disconnect().await;
-    Ok((puback.unwrap_or_default(), outcome))
+    Ok(probe)
 }

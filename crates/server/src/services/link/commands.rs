@@ -159,7 +159,7 @@ impl LinkService {
                 if let Some(stored) = self.db.link_command_ack(&cmd.message_id).await? {
                     tracing::debug!(message_id = %cmd.message_id, "studio command seen before: same ACK again");
                     let q = self.db.enqueue_link_message("ack", &stored, limit).await?;
-                    self.queued(q);
+                    self.queued(q).await;
                     return Ok(());
                 }
                 let outcome = self.execute(&cmd).await;
@@ -177,7 +177,7 @@ impl LinkService {
                     .db
                     .record_link_command(&cmd.message_id, &ack.to_string(), limit)
                     .await?;
-                self.queued(q);
+                self.queued(q).await;
                 self.after_ack(&device, &cmd, &outcome).await?;
                 return Ok(());
             }
@@ -185,7 +185,7 @@ impl LinkService {
         if let Some(id) = &id {
             if let Some(stored) = self.db.link_command_ack(id).await? {
                 let q = self.db.enqueue_link_message("ack", &stored, limit).await?;
-                self.queued(q);
+                self.queued(q).await;
                 return Ok(());
             }
         }
@@ -202,7 +202,7 @@ impl LinkService {
                     .await?
             }
         };
-        self.queued(q);
+        self.queued(q).await;
         Ok(())
     }
 

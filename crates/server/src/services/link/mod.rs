@@ -312,8 +312,15 @@ impl LinkService {
         Duration::from_secs(s.clamp(1, 3600) as u64)
     }
 
+    /// The `device` label of the link's series: the device id set, even while switched off
+    /// (so its `up` gauge goes to 0).
     fn label(&self) -> String {
-        self.active_device().unwrap_or_default()
+        self.current
+            .read()
+            .expect("link settings lock")
+            .as_ref()
+            .map(|c| c.device_id.clone())
+            .unwrap_or_default()
     }
 
     fn set_state(&self, state: LinkState, error: Option<String>) {
@@ -327,6 +334,10 @@ impl LinkService {
         }
         drop(live);
         let device = self.label();
+        if device.is_empty() {
+            // Never set up: no series for a device that does not exist.
+            return;
+        }
         for s in [
             LinkState::Disabled,
             LinkState::Connecting,
@@ -369,6 +380,9 @@ impl LinkService {
             self.db.link_dropped_total().await,
         ) {
             let device = self.label();
+            if device.is_empty() {
+                return;
+            }
             metrics::gauge!("vistterstream_link_queue_length", "device" => device.clone())
                 .set(len as f64);
             metrics::gauge!("vistterstream_link_dropped_messages", "device" => device)
@@ -382,11 +396,11 @@ impl LinkService {
             .db
             .enqueue_link_message(channel, &message.to_string(), self.queue_limit())
             .await?;
-        self.queued(q);
+        self.queued(q).await;
         Ok(())
     }
 
-    fn queued(&self, q: vs_db::link::Queued) {
+    async fn queued(&self, q: vs_db::link::Queued) {
         if q.dropped > 0 {
             tracing::warn!(
                 dropped = q.dropped,
@@ -394,6 +408,8 @@ impl LinkService {
             );
         }
         self.outbox_kick.notify_one();
+        // While the broker is away nothing else refreshes the queue's gauges.
+        self.update_queue_gauge().await;
     }
 
     /// Runs the link until the appliance stops: the connection (again after each failure or

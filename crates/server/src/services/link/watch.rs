@@ -160,7 +160,14 @@ impl Seen {
             v["timeline_id"].as_str().map(str::to_string),
         );
         let before = self.timeline.replace(now.clone());
-        if before.as_ref() == Some(&now) || (before.is_none() && now.0 == "stopped") {
+        // A stopped player may forget its timeline's id a moment later: the same news.
+        let same = before
+            .as_ref()
+            .is_some_and(|b| b.0 == now.0 && (b.1 == now.1 || now.1.is_none()));
+        if same || (before.is_none() && now.0 == "stopped") {
+            if now.1.is_none() {
+                self.timeline = before;
+            }
             return Vec::new();
         }
         let id = now.1.or_else(|| before.and_then(|b| b.1));
