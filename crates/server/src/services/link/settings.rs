@@ -294,7 +294,14 @@ pub fn validate(
     }
     let ca_cert_pem = text(input.ca_cert_pem.as_deref());
     if let Some(ca) = &ca_cert_pem {
-        certs_of(ca, "ca_cert_pem")?;
+        // Parsed as X.509 now, not at the first connection: a PEM armour around anything
+        // else is refused here with the field.
+        let mut roots = rustls::RootCertStore::empty();
+        for c in certs_of(ca, "ca_cert_pem")? {
+            roots
+                .add(c)
+                .map_err(|_| Error::invalid("ca_cert_pem", "is not a usable CA certificate"))?;
+        }
     }
     if let Some(b) = &broker {
         if !b.tls {
