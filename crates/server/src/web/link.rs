@@ -27,7 +27,8 @@ pub async fn read(State(state): State<AppState>) -> ApiResult<Json<LinkView>> {
 /// Sets up the link, switches it on or off; it connects again at once with the new settings.
 /// A new device id or broker empties the queue of messages and the command ids seen.
 #[utoipa::path(put, path = "/api/link", tag = "link", operation_id = "update_link", request_body = LinkInput,
-    responses((status = 200, body = LinkView), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = LinkView),
+        (status = 422, body = ErrorBody, description = "A field is wrong (`field` names it); nothing was stored")))]
 pub async fn update(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
