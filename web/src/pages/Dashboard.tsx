@@ -6,6 +6,7 @@ import { ApiError, api, type Camera, type CameraHealth, type Stream, type System
 import Snapshot from '../components/Snapshot';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
+import StudioLinkCard from '../components/StudioLinkCard';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
 import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useEvents, type LiveState } from '../hooks/useEvents';
@@ -237,6 +238,10 @@ export default function Dashboard() {
           <StreamsCard streams={streams.data} />
         </section>
       )}
+
+      <section aria-label="VistterStudio link" className="mb-10">
+        <StudioLinkCard />
+      </section>
 
       <section aria-labelledby="cameras-heading">
         <div className="mb-4 flex items-center justify-between">
