@@ -276,13 +276,17 @@ mod tests {
     async fn a_command_is_recorded_with_its_ack_once() {
         let db = Db::open_in_memory().await.unwrap();
         assert_eq!(db.link_command_ack("c1").await.unwrap(), None);
-        db.record_link_command("c1", "{\"a\":1}", 100).await.unwrap();
+        db.record_link_command("c1", "{\"a\":1}", 100)
+            .await
+            .unwrap();
         assert_eq!(
             db.link_command_ack("c1").await.unwrap().as_deref(),
             Some("{\"a\":1}")
         );
         // Recorded again (a redelivery answered): the first ACK stays, queued once more.
-        db.record_link_command("c1", "{\"a\":2}", 100).await.unwrap();
+        db.record_link_command("c1", "{\"a\":2}", 100)
+            .await
+            .unwrap();
         assert_eq!(
             db.link_command_ack("c1").await.unwrap().as_deref(),
             Some("{\"a\":1}")

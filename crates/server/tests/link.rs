@@ -103,7 +103,10 @@ fn assert_valid(v: &jsonschema::Validator, m: &Value, what: &str) {
         .iter_errors(m)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "{what} breaks its schema: {errors:?}\n{m}");
+    assert!(
+        errors.is_empty(),
+        "{what} breaks its schema: {errors:?}\n{m}"
+    );
 }
 
 /// Checks one message the studio received against the schema of its topic and type.
@@ -302,7 +305,10 @@ async fn appliance(broker: &MqttBroker, id: &str, metrics_s: i64) -> Device {
     let (app, program) = spawn_app().await;
     let view = set_link(&app, link_body(&broker.url(), broker, id, metrics_s)).await;
     assert_eq!(view["settings"]["has_password"], true);
-    assert_eq!(view["settings"]["topics"]["cmd"], format!("vistter/{id}/cmd"));
+    assert_eq!(
+        view["settings"]["topics"]["cmd"],
+        format!("vistter/{id}/cmd")
+    );
     assert!(!view.to_string().contains(&device_pw(id)), "{view}");
     connected(&app, 1).await;
     Device {
@@ -468,7 +474,10 @@ async fn three_appliances_on_one_broker_load_a_timeline_play_it_and_report() {
             .collect();
         assert_eq!(progress[0]["payload"]["state"], "fetching_assets");
         assert_eq!(progress[0]["payload"]["percent_complete"], 100);
-        assert!(progress[0]["seq"].as_i64() < a["seq"].as_i64(), "PROGRESS before the ACK");
+        assert!(
+            progress[0]["seq"].as_i64() < a["seq"].as_i64(),
+            "PROGRESS before the ACK"
+        );
         let r = d.app.get("/api/timelines/harbour").await;
         assert_eq!(r.status(), StatusCode::OK);
     }
@@ -515,7 +524,10 @@ async fn three_appliances_on_one_broker_load_a_timeline_play_it_and_report() {
     let inv = send(&studio, "dock-c", "DEVICE_CONFIG", json!({"action": "get"})).await;
     let a = accepted(&studio, "dock-c", &inv).await;
     assert_eq!(a["payload"]["result"]["timelines"][0]["id"], "harbour");
-    assert_eq!(a["payload"]["result"]["cameras"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        a["payload"]["result"]["cameras"].as_array().unwrap().len(),
+        2
+    );
 
     // TIMELINE_EXECUTE on all three: they play, report PROGRESS clip by clip, EVENT, METRICS.
     let mut starts = Vec::new();
@@ -628,7 +640,10 @@ async fn a_broker_restart_mid_timeline_keeps_it_playing_and_delivers_the_queue_i
     let before = player(&d.app).await;
 
     broker.stop().await.unwrap();
-    wait_link(&d.app, "the loss of the broker", |s| s["state"] != "connected").await;
+    wait_link(&d.app, "the loss of the broker", |s| {
+        s["state"] != "connected"
+    })
+    .await;
     let seen_before = studio.messages().len();
     // The timeline plays on; what it says waits in the queue.
     let s = wait_link(&d.app, "three queued messages", |s| {
@@ -639,7 +654,11 @@ async fn a_broker_restart_mid_timeline_keeps_it_playing_and_delivers_the_queue_i
     let during = player(&d.app).await;
     assert_eq!(during["state"], "playing");
     assert_ne!(during["on_air_clip"], before["on_air_clip"]);
-    assert_eq!(studio.messages().len(), seen_before, "nothing passes without a broker");
+    assert_eq!(
+        studio.messages().len(),
+        seen_before,
+        "nothing passes without a broker"
+    );
 
     broker.restart().await.unwrap();
     connected(&d.app, 2).await;
@@ -662,9 +681,14 @@ async fn a_broker_restart_mid_timeline_keeps_it_playing_and_delivers_the_queue_i
     // the timeline's position only moves forward.
     let mut seqs = Vec::new();
     let mut positions = Vec::new();
-    for m in msgs.iter().filter(|m| m.topic != "vistter/pier/status" && m.topic != "vistter/pier/metrics") {
+    for m in msgs
+        .iter()
+        .filter(|m| m.topic != "vistter/pier/status" && m.topic != "vistter/pier/metrics")
+    {
         let v = m.json();
-        let Some(seq) = v["seq"].as_i64() else { continue };
+        let Some(seq) = v["seq"].as_i64() else {
+            continue;
+        };
         if seqs.contains(&seq) {
             continue; // at least once: a redelivery after the reconnection
         }
@@ -753,7 +777,12 @@ async fn a_command_delivered_twice_runs_once_even_after_a_restart() {
         of(m, "quay", "event")
             .iter()
             .filter(|e| e["payload"]["event_type"] == "timeline")
-            .map(|e| e["payload"]["context"]["state"].as_str().unwrap().to_string())
+            .map(|e| {
+                e["payload"]["context"]["state"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
             .collect()
     };
     assert_eq!(timeline_events(&studio.messages()), ["playing", "stopped"]);
@@ -806,27 +835,47 @@ fn malformed(i: usize, device: &str) -> (Vec<u8>, Option<String>) {
         return (bytes(v), Some(id));
     }
     match i % 12 {
-        0 => ((0..(i % 40 + 1)).map(|k| (k * 37 + i) as u8 | 0x80).collect(), None),
-        1 => ([&b"[1,2,3]"[..], b"42", b"null", b"\"text\"", b"", b"{"][i % 6].to_vec(), None),
+        0 => (
+            (0..(i % 40 + 1))
+                .map(|k| (k * 37 + i) as u8 | 0x80)
+                .collect(),
+            None,
+        ),
+        1 => (
+            [&b"[1,2,3]"[..], b"42", b"null", b"\"text\"", b"", b"{"][i % 6].to_vec(),
+            None,
+        ),
         2 => {
-            let mut v = env("STREAM_CONTROL", json!({"program_id": 1, "command": "start"}));
+            let mut v = env(
+                "STREAM_CONTROL",
+                json!({"program_id": 1, "command": "start"}),
+            );
             v.as_object_mut().unwrap().remove("message_id");
             (bytes(v), None)
         }
         3 => {
-            let mut v = env("STREAM_CONTROL", json!({"program_id": 1, "command": "start"}));
+            let mut v = env(
+                "STREAM_CONTROL",
+                json!({"program_id": 1, "command": "start"}),
+            );
             v["schema_version"] = json!("2.0");
             (bytes(v), Some(id))
         }
         4 => {
-            let mut v = env("STREAM_CONTROL", json!({"program_id": 1, "command": "start"}));
+            let mut v = env(
+                "STREAM_CONTROL",
+                json!({"program_id": 1, "command": "start"}),
+            );
             v["device_id"] = json!("someone-else");
             (bytes(v), Some(id))
         }
         5 => (bytes(env("REBOOT", json!({}))), Some(id)),
         6 => (bytes(env("TIMELINE_EXECUTE", json!([1, 2]))), Some(id)),
         7 => (
-            bytes(env("STREAM_CONTROL", json!({"program_id": "one", "command": "start"}))),
+            bytes(env(
+                "STREAM_CONTROL",
+                json!({"program_id": "one", "command": "start"}),
+            )),
             Some(id),
         ),
         8 => (
@@ -872,7 +921,10 @@ async fn a_thousand_malformed_payloads_get_refusing_acks_and_nothing_else() {
         // Malformed means the contract's schema refuses it too (but for the size, and a device
         // id that is well formed but another's).
         let schema_can_tell = i % 250 != 249 && i % 12 != 4;
-        if let Some(v) = serde_json::from_slice::<Value>(&payload).ok().filter(|_| schema_can_tell) {
+        if let Some(v) = serde_json::from_slice::<Value>(&payload)
+            .ok()
+            .filter(|_| schema_can_tell)
+        {
             assert!(!schemas().commands.is_valid(&v), "{i}: {v}");
         }
         match id {
@@ -952,10 +1004,18 @@ async fn the_broker_refuses_a_device_writing_to_another_devices_command_topic() 
         json!({"action": "get"}),
     );
     // dock-b listens on dock-a's command topic while the studio sends dock-a a command.
-    let studio_cmd = command_with_id("dock-a", &new_id(), "DEVICE_CONFIG", json!({"action": "get"}));
+    let studio_cmd = command_with_id(
+        "dock-a",
+        &new_id(),
+        "DEVICE_CONFIG",
+        json!({"action": "get"}),
+    );
     let publisher = async {
         tokio::time::sleep(Duration::from_millis(1500)).await;
-        studio.publish("vistter/dock-a/cmd", studio_cmd.clone()).await.unwrap();
+        studio
+            .publish("vistter/dock-a/cmd", studio_cmd.clone())
+            .await
+            .unwrap();
     };
     let b_pw = device_pw("dock-b");
     let (probe, ()) = tokio::join!(
@@ -970,7 +1030,10 @@ async fn the_broker_refuses_a_device_writing_to_another_devices_command_topic() 
         publisher
     );
     let probe = probe.unwrap();
-    assert_eq!(probe.puback, "NotAuthorized", "the broker refuses the publish");
+    assert_eq!(
+        probe.puback, "NotAuthorized",
+        "the broker refuses the publish"
+    );
     assert_eq!(probe.received, 0, "nor does dock-b read dock-a's commands");
     // dock-a got the studio's command, and only that one.
     let msgs = studio
@@ -978,7 +1041,10 @@ async fn the_broker_refuses_a_device_writing_to_another_devices_command_topic() 
         .await
         .unwrap();
     assert_eq!(of(&msgs, "dock-a", "ack").len(), 1);
-    assert_eq!(of(&msgs, "dock-a", "ack")[0]["payload"]["status"], "accepted");
+    assert_eq!(
+        of(&msgs, "dock-a", "ack")[0]["payload"]["status"],
+        "accepted"
+    );
     assert_eq!(link_status(&a.app).await["messages_in"], 1);
     // The same device may write its own topics (the ACL is not simply closed).
     let own = schemas_event("dock-b");
@@ -994,7 +1060,9 @@ async fn the_broker_refuses_a_device_writing_to_another_devices_command_topic() 
     .unwrap();
     assert_eq!(probe.puback, "Success");
     let msgs = studio
-        .wait_until("dock-b's own event", WAIT, |m| !of(m, "dock-b", "event").is_empty())
+        .wait_until("dock-b's own event", WAIT, |m| {
+            !of(m, "dock-b", "event").is_empty()
+        })
         .await
         .unwrap();
     // The refused command went nowhere: the studio saw only its own on dock-a's topic.
@@ -1028,21 +1096,36 @@ async fn settings_are_checked_tls_verifies_the_broker_and_the_last_will_marks_a_
     let url = format!("mqtts://127.0.0.1:{}", relay.port);
     for (patch, field) in [
         (json!({"broker_url": "http://127.0.0.1:1883"}), "broker_url"),
-        (json!({"broker_url": "mqtts://user:pw@127.0.0.1"}), "broker_url"),
+        (
+            json!({"broker_url": "mqtts://user:pw@127.0.0.1"}),
+            "broker_url",
+        ),
         (json!({"device_id": "a/b"}), "device_id"),
         (json!({"device_id": "#"}), "device_id"),
         (json!({"ca_cert_pem": "not a certificate"}), "ca_cert_pem"),
         (json!({"metrics_interval_s": 0}), "metrics_interval_s"),
         (json!({"username": null}), "username"),
-        (json!({"broker_url": "mqtt://broker.example.com"}), "broker_url"),
-        (json!({"client_cert_pem": broker.ca_pem(), "client_key_pem": ""}), "client_key_pem"),
+        (
+            json!({"broker_url": "mqtt://broker.example.com"}),
+            "broker_url",
+        ),
+        (
+            json!({"client_cert_pem": broker.ca_pem(), "client_key_pem": ""}),
+            "client_key_pem",
+        ),
     ] {
         let mut body = link_body(&url, &broker, "mole", 3600);
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
         let r = app.put("/api/link", body).await;
-        assert_error(r, StatusCode::UNPROCESSABLE_ENTITY, "validation", Some(field)).await;
+        assert_error(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some(field),
+        )
+        .await;
     }
     let view: Value = app.get("/api/link").await.json().await.unwrap();
     assert_eq!(view["settings"]["enabled"], false);
@@ -1074,7 +1157,9 @@ async fn settings_are_checked_tls_verifies_the_broker_and_the_last_will_marks_a_
     assert!(!metrics.contains(&device_pw("mole")));
     studio
         .wait_until("online", WAIT, |m| {
-            of(m, "mole", "status").last().is_some_and(|s| s["payload"]["state"] == "online")
+            of(m, "mole", "status")
+                .last()
+                .is_some_and(|s| s["payload"]["state"] == "online")
         })
         .await
         .unwrap();
@@ -1083,7 +1168,9 @@ async fn settings_are_checked_tls_verifies_the_broker_and_the_last_will_marks_a_
     relay.cut();
     studio
         .wait_until("the last will", WAIT, |m| {
-            of(m, "mole", "status").last().is_some_and(|s| s["payload"]["state"] == "offline")
+            of(m, "mole", "status")
+                .last()
+                .is_some_and(|s| s["payload"]["state"] == "offline")
         })
         .await
         .unwrap();
@@ -1104,7 +1191,9 @@ async fn settings_are_checked_tls_verifies_the_broker_and_the_last_will_marks_a_
     connected(&app, 2).await;
     studio
         .wait_until("online again", WAIT, |m| {
-            of(m, "mole", "status").last().is_some_and(|s| s["payload"]["state"] == "online")
+            of(m, "mole", "status")
+                .last()
+                .is_some_and(|s| s["payload"]["state"] == "online")
         })
         .await
         .unwrap();
@@ -1116,7 +1205,9 @@ async fn settings_are_checked_tls_verifies_the_broker_and_the_last_will_marks_a_
     wait_link(&app, "off", |s| s["state"] == "disabled").await;
     studio
         .wait_until("offline", WAIT, |m| {
-            of(m, "mole", "status").last().is_some_and(|s| s["payload"]["state"] == "offline")
+            of(m, "mole", "status")
+                .last()
+                .is_some_and(|s| s["payload"]["state"] == "offline")
         })
         .await
         .unwrap();
@@ -1156,8 +1247,20 @@ async fn a_full_queue_drops_the_oldest_counts_them_and_keeps_them_across_a_resta
     d.app.app.as_ref().unwrap().services.link.set_queue_limit(4);
     // Each start and stop through the REST API is a timeline EVENT: 10 of them, 4 kept.
     for _ in 0..5 {
-        assert_eq!(d.app.post("/api/timelines/tide/start", json!({})).await.status(), 200);
-        assert_eq!(d.app.post("/api/timelines/tide/stop", json!({})).await.status(), 200);
+        assert_eq!(
+            d.app
+                .post("/api/timelines/tide/start", json!({}))
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            d.app
+                .post("/api/timelines/tide/stop", json!({}))
+                .await
+                .status(),
+            200
+        );
     }
     let s = wait_link(&d.app, "6 dropped", |s| s["dropped"] == 6).await;
     assert_eq!(s["queue_length"], 4);
@@ -1193,7 +1296,10 @@ async fn a_full_queue_drops_the_oldest_counts_them_and_keeps_them_across_a_resta
         .collect();
     // The newest four, oldest first: the last two starts and stops.
     assert_eq!(states, ["playing", "stopped", "playing", "stopped"]);
-    let seqs: Vec<i64> = events[..4].iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let seqs: Vec<i64> = events[..4]
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
     assert!(seqs.windows(2).all(|w| w[1] == w[0] + 1), "{seqs:?}");
     check_all(&msgs);
     app.stop().await;

@@ -24,6 +24,9 @@ mod rtmp;
 pub use camera::{
     ms_between, read_time_bars, wall_clock_ms, AuthMethod, CameraOptions, FakeCamera,
 };
+pub use mqtt::{
+    mqtt5_publish_and_subscribe, Mqtt5Probe, MqttBroker, MqttMessage, MqttOptions, StudioClient,
+};
 pub use probe::{
     frame_count, packet_count, packet_times, packet_times_live, probe_streams, Gap, Packet,
     PacketTimes, ProbedStream, StreamInfo, StreamKind,
@@ -32,7 +35,6 @@ pub use procs::{
     descendants_of, ffmpeg_processes, processes_with_marker, wait_no_processes_with_marker,
     ProcInfo,
 };
-pub use mqtt::{mqtt5_publish_and_subscribe, Mqtt5Probe, MqttBroker, MqttMessage, MqttOptions, StudioClient};
 pub use rtmp::{RtmpEvent, RtmpEventKind, RtmpOptions, RtmpServer};
 
 use std::path::{Path, PathBuf};

@@ -82,7 +82,11 @@ fn command_field(field: &str) -> String {
 }
 
 impl LinkService {
-    pub(super) async fn timeline_load(&self, message_id: &str, load: TimelineLoad) -> Result<Value> {
+    pub(super) async fn timeline_load(
+        &self,
+        message_id: &str,
+        load: TimelineLoad,
+    ) -> Result<Value> {
         let urls = load
             .assets_manifest
             .iter()
@@ -179,12 +183,17 @@ async fn fetch(
         let _ = u.set_password(None);
         u.to_string()
     };
-    let fail = |what: String| Error::invalid(&field, format!("{shown} could not be fetched: {what}"));
-    let mut resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| fail(if e.is_timeout() { "timed out".into() } else if e.is_connect() { "no connection".into() } else { "request failed".into() }))?;
+    let fail =
+        |what: String| Error::invalid(&field, format!("{shown} could not be fetched: {what}"));
+    let mut resp = client.get(url).send().await.map_err(|e| {
+        fail(if e.is_timeout() {
+            "timed out".into()
+        } else if e.is_connect() {
+            "no connection".into()
+        } else {
+            "request failed".into()
+        })
+    })?;
     if !resp.status().is_success() {
         return Err(fail(format!("HTTP {}", resp.status().as_u16())));
     }
@@ -254,11 +263,17 @@ mod tests {
         let sha = "a".repeat(64);
         assert!(check_entry(0, &e("https://cdn.example/a.png", &sha)).is_ok());
         assert_eq!(
-            check_entry(1, &e("file:///etc/passwd", &sha)).unwrap_err().field.as_deref(),
+            check_entry(1, &e("file:///etc/passwd", &sha))
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("assets_manifest[1].url")
         );
         assert_eq!(
-            check_entry(0, &e("https://cdn.example/a.png", "abc")).unwrap_err().field.as_deref(),
+            check_entry(0, &e("https://cdn.example/a.png", "abc"))
+                .unwrap_err()
+                .field
+                .as_deref(),
             Some("assets_manifest[0].sha256")
         );
     }

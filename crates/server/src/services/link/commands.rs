@@ -59,7 +59,10 @@ enum TimelineExecute {
     /// `POST /api/timelines/{id}/stop`.
     Stop { timeline_id: String },
     /// `POST /api/timelines/{id}/jump`.
-    Jump { timeline_id: String, clip_id: String },
+    Jump {
+        timeline_id: String,
+        clip_id: String,
+    },
 }
 
 #[derive(Debug, Deserialize)]
@@ -73,7 +76,7 @@ enum OverlayUpdate {
     /// `PUT /api/overlays/{overlay_id}`.
     UpdateOverlay {
         overlay_id: i64,
-        overlay: OverlayInput,
+        overlay: Box<OverlayInput>,
     },
 }
 
@@ -139,7 +142,9 @@ impl LinkService {
                 Ok(()) => {
                     let _ = done.send(received);
                 }
-                Err(e) => tracing::warn!(error = ?e, "a studio command could not be answered; the broker will deliver it again"),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "a studio command could not be answered; the broker will deliver it again")
+                }
             }
         }
     }
@@ -170,7 +175,9 @@ impl LinkService {
                     Err(e) => {
                         tracing::info!(command = %cmd.kind, reason = %e.message, "studio command refused")
                     }
-                    Ok(_) => tracing::info!(command = %cmd.kind, message_id = %cmd.message_id, "studio command executed"),
+                    Ok(_) => {
+                        tracing::info!(command = %cmd.kind, message_id = %cmd.message_id, "studio command executed")
+                    }
                 }
                 let ack = contract::ack(&device, Some(&cmd.message_id), Some(&cmd.kind), &outcome);
                 let q = self

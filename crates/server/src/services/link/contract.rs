@@ -140,7 +140,9 @@ pub fn ack(
     outcome: &Result<Value, Error>,
 ) -> Value {
     let payload = match outcome {
-        Ok(result) => json!({"command": command, "status": "accepted", "result": result, "error": null}),
+        Ok(result) => {
+            json!({"command": command, "status": "accepted", "result": result, "error": null})
+        }
         Err(e) => {
             json!({"command": command, "status": "refused", "result": null, "error": error_body(e)})
         }
@@ -200,7 +202,13 @@ pub fn parse_command(bytes: &[u8], device_id: &str) -> Result<Command, Refusal> 
         ));
     }
     let m = match serde_json::from_slice::<Value>(bytes) {
-        Err(e) => return Err(refuse(None, None, format!("the command is not valid JSON: {e}"))),
+        Err(e) => {
+            return Err(refuse(
+                None,
+                None,
+                format!("the command is not valid JSON: {e}"),
+            ))
+        }
         Ok(Value::Object(m)) => m,
         Ok(_) => return Err(refuse(None, None, "the command is not a JSON object")),
     };
@@ -245,7 +253,9 @@ pub fn parse_command(bytes: &[u8], device_id: &str) -> Result<Command, Refusal> 
             ))
         }
     }
-    if !matches!(m.get("correlation_id"), None | Some(Value::Null)) && usable_id(m.get("correlation_id")).is_none() {
+    if !matches!(m.get("correlation_id"), None | Some(Value::Null))
+        && usable_id(m.get("correlation_id")).is_none()
+    {
         return Err(refuse(
             Some(id),
             kind,
@@ -268,7 +278,13 @@ pub fn parse_command(bytes: &[u8], device_id: &str) -> Result<Command, Refusal> 
     };
     let payload = match m.get("payload") {
         Some(p @ Value::Object(_)) => p.clone(),
-        _ => return Err(refuse(Some(id), Some(kind), "payload must be a JSON object")),
+        _ => {
+            return Err(refuse(
+                Some(id),
+                Some(kind),
+                "payload must be a JSON object",
+            ))
+        }
     };
     Ok(Command {
         message_id: id.to_string(),
@@ -327,9 +343,21 @@ mod tests {
             assert!(r.error.message.contains(want), "{}", r.error.message);
             assert_eq!(r.message_id.is_some(), has_id, "{want}");
         };
-        case(&|v| v["device_id"] = json!("other"), "for device 'other'", true);
-        case(&|v| v["schema_version"] = json!("2.0"), "not supported", true);
-        case(&|v| v["type"] = json!("SELF_DESTRUCT"), "unknown command type", true);
+        case(
+            &|v| v["device_id"] = json!("other"),
+            "for device 'other'",
+            true,
+        );
+        case(
+            &|v| v["schema_version"] = json!("2.0"),
+            "not supported",
+            true,
+        );
+        case(
+            &|v| v["type"] = json!("SELF_DESTRUCT"),
+            "unknown command type",
+            true,
+        );
         case(&|v| v["payload"] = json!([1]), "payload must be", true);
         case(&|v| v["timestamp"] = json!("yesterday"), "timestamp", true);
         case(&|v| v["message_id"] = json!(""), "message_id", false);
@@ -342,7 +370,11 @@ mod tests {
         let mut big = good();
         big["payload"]["pad"] = json!("x".repeat(MAX_COMMAND_BYTES));
         let r = parse_command(&cmd(big), "dock").unwrap_err();
-        assert!(r.error.message.contains("at most 262144"), "{}", r.error.message);
+        assert!(
+            r.error.message.contains("at most 262144"),
+            "{}",
+            r.error.message
+        );
         assert_eq!(r.message_id.as_deref(), Some("m-1"));
     }
 

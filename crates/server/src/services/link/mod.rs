@@ -203,7 +203,12 @@ impl LinkService {
             saved.device_id
         );
         self.db
-            .audit(user_id, "link_settings_updated", Some("studio link"), Some(&detail))
+            .audit(
+                user_id,
+                "link_settings_updated",
+                Some("studio link"),
+                Some(&detail),
+            )
             .await?;
         self.apply(saved);
         self.get().await
@@ -266,9 +271,7 @@ impl LinkService {
             state,
             last_error,
             broker,
-            device_id: current
-                .map(|c| c.device_id)
-                .filter(|d| !d.is_empty()),
+            device_id: current.map(|c| c.device_id).filter(|d| !d.is_empty()),
             connected_since: if state == LinkState::Connected {
                 connected_since
             } else {
@@ -347,8 +350,13 @@ impl LinkService {
             metrics::gauge!("vistterstream_link_state", "device" => device.clone(), "state" => s.as_str())
                 .set(if s == state { 1.0 } else { 0.0 });
         }
-        metrics::gauge!("vistterstream_link_up", "device" => device)
-            .set(if state == LinkState::Connected { 1.0 } else { 0.0 });
+        metrics::gauge!("vistterstream_link_up", "device" => device).set(
+            if state == LinkState::Connected {
+                1.0
+            } else {
+                0.0
+            },
+        );
     }
 
     fn set_connected(&self, _device_id: &str) {
@@ -531,7 +539,8 @@ impl LinkService {
                 _ = self.shutdown.cancelled() => return,
                 _ = tokio::time::sleep(wait) => {}
             }
-            let connected = self.live.lock().expect("link state lock").state == Some(LinkState::Connected);
+            let connected =
+                self.live.lock().expect("link state lock").state == Some(LinkState::Connected);
             let Some(device) = self.active_device().filter(|_| connected) else {
                 continue;
             };

@@ -114,7 +114,9 @@ pub fn describe(e: &ConnectionError) -> String {
         ConnectionError::ConnectionRefused(C::BadClientId) => {
             "the broker refused the device id as MQTT client id".into()
         }
-        ConnectionError::ConnectionRefused(code) => format!("the broker refused the connection ({code:?})"),
+        ConnectionError::ConnectionRefused(code) => {
+            format!("the broker refused the connection ({code:?})")
+        }
         ConnectionError::Tls(t) => format!("TLS: {t}"),
         ConnectionError::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
             "the broker refused the TCP connection (is it running, is the port right?)".into()

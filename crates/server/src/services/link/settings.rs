@@ -204,7 +204,9 @@ fn key_of(pem: &str, field: &str) -> Result<PrivateKeyDer<'static>> {
 }
 
 fn text(v: Option<&str>) -> Option<String> {
-    v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Checks `input` against what is stored and returns the row to store (secrets sealed).
@@ -387,7 +389,10 @@ pub fn connect_config(row: &LinkSettingsRow, secrets: &SecretBox) -> Result<Conn
 
 /// TLS 1.2+ verifying the broker's certificate and name against `ca` (else the system's root
 /// certificates), with a client certificate when one is given.
-pub fn tls_config(ca: Option<&str>, client: Option<(&str, &Secret)>) -> Result<rustls::ClientConfig> {
+pub fn tls_config(
+    ca: Option<&str>,
+    client: Option<(&str, &Secret)>,
+) -> Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(pem) => {
@@ -457,7 +462,10 @@ mod tests {
                 port: 8883
             }
         );
-        assert_eq!(parse_broker_url("mqtt://127.0.0.1:1999").unwrap().port, 1999);
+        assert_eq!(
+            parse_broker_url("mqtt://127.0.0.1:1999").unwrap().port,
+            1999
+        );
         assert_eq!(parse_broker_url("mqtts://[::1]:8884").unwrap().host, "::1");
         for (bad, want) in [
             ("https://b", "must start with mqtts://"),
@@ -482,17 +490,26 @@ mod tests {
         assert!(!sealed.contains("pw-123"));
         assert_eq!(sb.open(&sealed).unwrap().expose(), "pw-123");
         i.password = None;
-        assert_eq!(validate(&i, Some(&row), &sb).unwrap().password_enc, Some(sealed));
+        assert_eq!(
+            validate(&i, Some(&row), &sb).unwrap().password_enc,
+            Some(sealed)
+        );
         i.password = Some(String::new());
         assert_eq!(validate(&i, Some(&row), &sb).unwrap().password_enc, None);
         // Without a user name, or in clear to another host: refused.
         let mut i = input("mqtts://b");
         i.password = Some("x".into());
-        assert_eq!(validate(&i, None, &sb).unwrap_err().field.as_deref(), Some("username"));
+        assert_eq!(
+            validate(&i, None, &sb).unwrap_err().field.as_deref(),
+            Some("username")
+        );
         let mut i = input("mqtt://b");
         i.username = Some("u".into());
         i.password = Some("x".into());
-        assert_eq!(validate(&i, None, &sb).unwrap_err().field.as_deref(), Some("broker_url"));
+        assert_eq!(
+            validate(&i, None, &sb).unwrap_err().field.as_deref(),
+            Some("broker_url")
+        );
         let mut i = input("mqtt://127.0.0.1");
         i.username = Some("u".into());
         i.password = Some("x".into());
@@ -504,10 +521,16 @@ mod tests {
         let sb = SecretBox::from_key(&[7; 32]);
         let mut i = input("mqtts://b");
         i.device_id = "a/b".into();
-        assert_eq!(validate(&i, None, &sb).unwrap_err().field.as_deref(), Some("device_id"));
+        assert_eq!(
+            validate(&i, None, &sb).unwrap_err().field.as_deref(),
+            Some("device_id")
+        );
         let mut i = input("mqtts://b");
         i.ca_cert_pem = Some("-----BEGIN CERTIFICATE-----\nnope\n-----END CERTIFICATE-----".into());
-        assert_eq!(validate(&i, None, &sb).unwrap_err().field.as_deref(), Some("ca_cert_pem"));
+        assert_eq!(
+            validate(&i, None, &sb).unwrap_err().field.as_deref(),
+            Some("ca_cert_pem")
+        );
         let mut i = input("mqtts://b");
         i.metrics_interval_s = Some(0);
         assert_eq!(
@@ -515,9 +538,15 @@ mod tests {
             Some("metrics_interval_s")
         );
         let mut i = input("");
-        assert_eq!(validate(&i, None, &sb).unwrap_err().field.as_deref(), Some("broker_url"));
+        assert_eq!(
+            validate(&i, None, &sb).unwrap_err().field.as_deref(),
+            Some("broker_url")
+        );
         i.enabled = false;
         i.device_id = String::new();
-        assert!(validate(&i, None, &sb).is_ok(), "an empty form can be saved switched off");
+        assert!(
+            validate(&i, None, &sb).is_ok(),
+            "an empty form can be saved switched off"
+        );
     }
 }

@@ -338,23 +338,31 @@ mod tests {
             kinds(s.program(&program(Some(2), true, Some("refused")))),
             ["destination_error"]
         );
-        assert!(s.program(&program(Some(2), true, Some("refused"))).is_empty());
+        assert!(s
+            .program(&program(Some(2), true, Some("refused")))
+            .is_empty());
         let e = s.camera(&json!({"camera_id": 4, "state": "offline", "last_error": "timeout"}));
         assert_eq!(e[0].0, "camera_offline");
         assert_eq!(e[0].2["camera_id"], 4);
-        assert!(s.camera(&json!({"camera_id": 4, "state": "unknown"})).is_empty());
+        assert!(s
+            .camera(&json!({"camera_id": 4, "state": "unknown"}))
+            .is_empty());
         assert!(s.timeline(&json!({"state": "stopped"})).is_empty());
         let t = s.timeline(&json!({"state": "playing", "timeline_id": "t1"}));
         assert_eq!(t[0].2["state"], "playing");
-        assert!(s.timeline(&json!({"state": "playing", "timeline_id": "t1", "position_ms": 5})).is_empty());
+        assert!(s
+            .timeline(&json!({"state": "playing", "timeline_id": "t1", "position_ms": 5}))
+            .is_empty());
         let t = s.timeline(&json!({"state": "stopped", "timeline_id": null}));
         assert_eq!(t[0].2["timeline_id"], "t1");
     }
 
     #[test]
     fn progress_counts_in_percent() {
-        let p = progress_of(&json!({"state": "playing", "position_ms": 2500, "duration_ms": 10000,
-                                    "timeline_id": "t", "on_air_clip": "c1", "loop_index": 0}));
+        let p = progress_of(
+            &json!({"state": "playing", "position_ms": 2500, "duration_ms": 10000,
+                                    "timeline_id": "t", "on_air_clip": "c1", "loop_index": 0}),
+        );
         assert_eq!(p["percent_complete"], 25);
         assert_eq!(p["detail"]["on_air_clip"], "c1");
     }
