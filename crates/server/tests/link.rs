@@ -1304,3 +1304,47 @@ async fn a_full_queue_drops_the_oldest_counts_them_and_keeps_them_across_a_resta
     check_all(&msgs);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_certificate_logs_the_device_in_and_its_key_is_never_shown() {
+    let mut opts = broker_options(&[]);
+    opts.client_certificates = true;
+    let broker = MqttBroker::start(opts).await.unwrap();
+    let studio = StudioClient::connect(&broker, "studio", STUDIO_PW, &["vistter/#"])
+        .await
+        .unwrap();
+    // The certificate's CN is the user name the ACL's patterns see.
+    let (cert, key) = broker.client_certificate("jetty").await.unwrap();
+    let (app, _program) = spawn_app().await;
+    let body = json!({"enabled": true, "broker_url": broker.mtls_url().unwrap(),
+                      "device_id": "jetty", "ca_cert_pem": broker.ca_pem(),
+                      "client_cert_pem": cert, "client_key_pem": key, "metrics_interval_s": 3600});
+    let view = set_link(&app, body).await;
+    assert_eq!(view["settings"]["has_client_key"], true);
+    assert_eq!(view["settings"]["has_password"], false);
+    let key_body = key
+        .lines()
+        .find(|l| !l.starts_with("-----"))
+        .unwrap()
+        .to_string();
+    assert!(!view.to_string().contains(&key_body));
+    connected(&app, 1).await;
+    let got: Value = app.get("/api/link").await.json().await.unwrap();
+    assert!(!got.to_string().contains(&key_body), "{got}");
+    let id = send(&studio, "jetty", "DEVICE_CONFIG", json!({"action": "get"})).await;
+    accepted(&studio, "jetty", &id).await;
+    // The key is sealed at rest like every secret.
+    let mut files = 0;
+    for name in ["vistterstream.db", "vistterstream.db-wal"] {
+        if let Ok(bytes) = std::fs::read(app.dir.path().join(name)) {
+            files += 1;
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(&key_body),
+                "{name}"
+            );
+        }
+    }
+    assert!(files > 0, "the database is where the test looks");
+    check_all(&studio.messages());
+    app.stop().await;
+}
