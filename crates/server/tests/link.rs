@@ -1348,3 +1348,196 @@ async fn a_client_certificate_logs_the_device_in_and_its_key_is_never_shown() {
     check_all(&studio.messages());
     app.stop().await;
 }
+
+/// Sends `kind`/`payload` over the link and makes the matching REST call; both must agree:
+/// accepted when the API answers 2xx, else the same error code, message and field.
+async fn same_as_rest(
+    studio: &StudioClient,
+    app: &TestApp,
+    device: &str,
+    (kind, payload): (&str, Value),
+    (method, path, body): (&str, &str, Value),
+) -> Value {
+    // Written by hand: some of these values are out of the schema's range on purpose.
+    let id = new_id();
+    let bytes = serde_json::to_vec(&json!({
+        "schema_version": "1.0", "message_id": id, "correlation_id": null,
+        "timestamp": "2001-02-03T04:05:06Z", "device_id": device, "type": kind,
+        "payload": payload,
+    }))
+    .unwrap();
+    studio
+        .publish(&format!("vistter/{device}/cmd"), bytes)
+        .await
+        .unwrap();
+    let a = ack(studio, device, &id).await;
+    let r = app
+        .client
+        .request(method.parse().unwrap(), app.url(path))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let rest: Value = r.json().await.unwrap_or(Value::Null);
+    if status.is_success() {
+        assert_eq!(a["payload"]["status"], "accepted", "{kind} vs {path}: {a}");
+    } else {
+        let e = &a["payload"]["error"];
+        assert_eq!(
+            a["payload"]["status"], "refused",
+            "{kind} vs {path} ({status}): {a}"
+        );
+        assert_eq!(e["error"], rest["error"], "{kind} vs {path}");
+        assert_eq!(e["message"], rest["message"], "{kind} vs {path}");
+        assert_eq!(e.get("field"), rest.get("field"), "{kind} vs {path}");
+    }
+    a
+}
+
+#[tokio::test]
+async fn every_command_is_checked_like_its_rest_call() {
+    let broker = MqttBroker::start(broker_options(&["slip"])).await.unwrap();
+    let studio = StudioClient::connect(&broker, "studio", STUDIO_PW, &["vistter/#"])
+        .await
+        .unwrap();
+    let d = appliance(&broker, "slip", 3600).await;
+    let app = &d.app;
+    let r = app
+        .post(
+            "/api/destinations",
+            json!({"name": "Out", "platform": "custom", "url": "rtmp://127.0.0.1:9/live", "stream_key": "k"}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let dest = r.json::<Value>().await.unwrap()["id"].clone();
+    let r = app
+        .post(
+            "/api/programs",
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let program = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let r = app
+        .post(
+            "/api/overlays",
+            json!({"name": "Banner", "kind": "text", "definition": {"text": "Welcome", "font_size": 36}}),
+        )
+        .await;
+    assert_eq!(r.status(), 201, "{:?}", r.text().await);
+    let overlay = app
+        .get("/api/overlays")
+        .await
+        .json::<Value>()
+        .await
+        .unwrap()[0]["id"]
+        .as_i64()
+        .unwrap();
+
+    let pairs: Vec<((&str, Value), (&str, String, Value))> = vec![
+        (
+            (
+                "CAMERA_ACTION",
+                json!({"action": "take", "program_id": 999, "camera_id": 1}),
+            ),
+            (
+                "POST",
+                "/api/programs/999/take".into(),
+                json!({"camera_id": 1}),
+            ),
+        ),
+        (
+            (
+                "CAMERA_ACTION",
+                json!({"action": "take", "program_id": program, "camera_id": 424242}),
+            ),
+            (
+                "POST",
+                format!("/api/programs/{program}/take"),
+                json!({"camera_id": 424242}),
+            ),
+        ),
+        (
+            (
+                "CAMERA_ACTION",
+                json!({"action": "preset_move", "preset_id": 999}),
+            ),
+            ("POST", "/api/presets/999/move".into(), json!({})),
+        ),
+        (
+            (
+                "OVERLAY_UPDATE",
+                json!({"action": "set_program_overlays", "program_id": 999, "overlays": []}),
+            ),
+            ("PUT", "/api/programs/999/overlays".into(), json!([])),
+        ),
+        (
+            (
+                "OVERLAY_UPDATE",
+                json!({"action": "update_overlay", "overlay_id": overlay,
+                                       "overlay": {"name": "", "kind": "text", "definition": {"text": "x"}}}),
+            ),
+            (
+                "PUT",
+                format!("/api/overlays/{overlay}"),
+                json!({"name": "", "kind": "text", "definition": {"text": "x"}}),
+            ),
+        ),
+        (
+            (
+                "STREAM_CONTROL",
+                json!({"program_id": program, "command": "slate"}),
+            ),
+            ("POST", format!("/api/programs/{program}/slate"), json!({})),
+        ),
+        (
+            (
+                "STREAM_CONTROL",
+                json!({"program_id": 999, "command": "stop"}),
+            ),
+            ("POST", "/api/programs/999/stop".into(), json!({})),
+        ),
+        (
+            (
+                "TIMELINE_EXECUTE",
+                json!({"action": "start", "timeline_id": "nope"}),
+            ),
+            ("POST", "/api/timelines/nope/start".into(), json!({})),
+        ),
+        (
+            (
+                "DEVICE_CONFIG",
+                json!({"action": "set", "config_patch": {"metrics_interval_s": 0}}),
+            ),
+            ("PUT", "/api/link".into(), {
+                let mut b = link_body(&broker.url(), &broker, "slip", 0);
+                b.as_object_mut().unwrap().remove("password");
+                b
+            }),
+        ),
+    ];
+    for (command, (method, path, body)) in pairs {
+        same_as_rest(&studio, app, "slip", command, (method, &path, body)).await;
+    }
+    // And what the API accepts, the link does: the overlay renamed through the link.
+    let id = send(
+        &studio,
+        "slip",
+        "OVERLAY_UPDATE",
+        json!({"action": "update_overlay", "overlay_id": overlay,
+               "overlay": {"name": "Harbour banner", "kind": "text", "definition": {"text": "Hello"}}}),
+    )
+    .await;
+    let a = accepted(&studio, "slip", &id).await;
+    assert_eq!(a["payload"]["result"]["name"], "Harbour banner");
+    let o: Value = app
+        .get(&format!("/api/overlays/{overlay}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(o["name"], "Harbour banner");
+    check_all(&studio.messages());
+    d.app.stop().await;
+}
