@@ -1349,6 +1349,11 @@ async fn a_client_certificate_logs_the_device_in_and_its_key_is_never_shown() {
     app.stop().await;
 }
 
+/// A command's type and payload.
+type Command<'a> = (&'a str, Value);
+/// A REST call's method, path and body.
+type RestCall<'a> = (&'a str, String, Value);
+
 /// Sends `kind`/`payload` over the link and makes the matching REST call; both must agree:
 /// accepted when the API answers 2xx, else the same error code, message and field.
 async fn same_as_rest(
@@ -1435,7 +1440,7 @@ async fn every_command_is_checked_like_its_rest_call() {
         .as_i64()
         .unwrap();
 
-    let pairs: Vec<((&str, Value), (&str, String, Value))> = vec![
+    let pairs: Vec<(Command<'_>, RestCall<'_>)> = vec![
         (
             (
                 "CAMERA_ACTION",
