@@ -30,7 +30,7 @@ PACKAGES=(
   fonts-dejavu-core              # fonts for text overlays
   wrk                            # HTTP load tests
   python3-venv                   # the venv of schemathesis (scripts/schemathesis.sh)
-  iproute2                       # `ip link set lo up` in its network namespace
+  iproute2                       # `ip netns`, `ip link`, `tc`: network namespaces (shaped uplink test)
   mosquitto                      # MQTT broker of the studio link tests (TLS, ACL)
   mosquitto-clients              # mosquitto_pub / mosquitto_sub, to try a broker by hand
   openssl                        # the link tests' CA and broker certificate (CLI only)

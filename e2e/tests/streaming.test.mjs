@@ -129,6 +129,13 @@ describe('destinations, streams and PTZ', () => {
     assert.match(text, /Key set/);
     assert.ok(!(await page.content()).includes(PASTED_KEY), 'the pasted key is not in the page');
     await shot(page, 'destinations');
+
+    // Test destination: nothing listens there, and the page says so in words, without the key.
+    await row.getByRole('button', { name: 'Test Local ingest' }).click();
+    const tested = await visible(page.getByTestId('destination-test'), 30_000);
+    assert.match(await tested.innerText(), /failed[\s\S]*refused the connection/i);
+    assert.ok(!(await page.content()).includes(PASTED_KEY), 'the pasted key is not in the test result');
+    await shot(page, 'destination-test');
   });
 
   it('creates a stream from a camera to a destination', async () => {

@@ -10,6 +10,7 @@ import CameraForm from './pages/CameraForm';
 import Cameras from './pages/Cameras';
 import Dashboard from './pages/Dashboard';
 import Destinations from './pages/Destinations';
+import Events from './pages/Events';
 import Login from './pages/Login';
 import NotFound from './pages/NotFound';
 import Overlays from './pages/Overlays';
@@ -77,6 +78,7 @@ export default function App() {
         <Route path="overlays" element={<Overlays />} />
         <Route path="timelines" element={<Timelines />} />
         <Route path="studio-link" element={<StudioLink />} />
+        <Route path="events" element={<Events />} />
         <Route path="account" element={<Account />} />
         <Route path="*" element={<NotFound />} />
       </Route>

@@ -13,6 +13,8 @@ pub struct ProgramRow {
     pub height: i64,
     pub fps: i64,
     pub video_bitrate_kbps: i64,
+    /// Step the bitrate down on a congested uplink (see 0012).
+    pub adaptive_bitrate: bool,
     pub encoder: String,
     pub slate_text: String,
     pub overlays: String,
@@ -29,6 +31,7 @@ pub struct ProgramWrite {
     pub height: i64,
     pub fps: i64,
     pub video_bitrate_kbps: i64,
+    pub adaptive_bitrate: bool,
     pub encoder: String,
     pub slate_text: String,
     pub overlays: String,
@@ -36,7 +39,7 @@ pub struct ProgramWrite {
 }
 
 const COLUMNS: &str =
-    "id, name, width, height, fps, video_bitrate_kbps, encoder, slate_text, overlays, \
+    "id, name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays, \
                        desired_state, on_air_camera_id, created_at, updated_at";
 
 impl Db {
@@ -79,15 +82,16 @@ impl Db {
         };
         let row: ProgramRow = match id {
             None => sqlx::query_as(&format!(
-                "INSERT INTO programs (name, width, height, fps, video_bitrate_kbps, encoder, slate_text, overlays,
+                "INSERT INTO programs (name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays,
                                        created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
             ))
             .bind(&p.name)
             .bind(p.width)
             .bind(p.height)
             .bind(p.fps)
             .bind(p.video_bitrate_kbps)
+            .bind(p.adaptive_bitrate)
             .bind(&p.encoder)
             .bind(&p.slate_text)
             .bind(&p.overlays)
@@ -97,7 +101,7 @@ impl Db {
             .await
             .map_err(taken)?,
             Some(id) => sqlx::query_as(&format!(
-                "UPDATE programs SET name = ?, width = ?, height = ?, fps = ?, video_bitrate_kbps = ?, encoder = ?,
+                "UPDATE programs SET name = ?, width = ?, height = ?, fps = ?, video_bitrate_kbps = ?, adaptive_bitrate = ?, encoder = ?,
                         slate_text = ?, overlays = ?, updated_at = ?
                  WHERE id = ? RETURNING {COLUMNS}"
             ))
@@ -106,6 +110,7 @@ impl Db {
             .bind(p.height)
             .bind(p.fps)
             .bind(p.video_bitrate_kbps)
+            .bind(p.adaptive_bitrate)
             .bind(&p.encoder)
             .bind(&p.slate_text)
             .bind(&p.overlays)

@@ -15,6 +15,8 @@ pub struct DestinationRow {
     /// Sealed credentials of the publish address (userinfo, SRT passphrase); see 0007.
     pub url_secrets_enc: Option<String>,
     pub enabled: bool,
+    /// RTMPS: verify the server's certificate (see 0012).
+    pub tls_verify: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -27,6 +29,7 @@ pub struct DestinationWrite {
     pub stream_key_enc: Option<String>,
     pub url_secrets_enc: Option<String>,
     pub enabled: bool,
+    pub tls_verify: bool,
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -52,7 +55,7 @@ pub struct StreamWrite {
 }
 
 const DEST_COLUMNS: &str =
-    "id, name, platform, url, stream_key_enc, url_secrets_enc, enabled, created_at, updated_at";
+    "id, name, platform, url, stream_key_enc, url_secrets_enc, enabled, tls_verify, created_at, updated_at";
 const STREAM_COLUMNS: &str = "id, name, camera_id, preset_id, desired_state, status, started_at, last_error, created_at, updated_at";
 
 fn in_use(e: sqlx::Error, what: &str) -> Error {
@@ -123,8 +126,8 @@ impl Db {
     pub async fn create_destination(&self, d: &DestinationWrite) -> Result<DestinationRow> {
         let t = now();
         sqlx::query_as(&format!(
-            "INSERT INTO destinations (name, platform, url, stream_key_enc, url_secrets_enc, enabled, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DEST_COLUMNS}"
+            "INSERT INTO destinations (name, platform, url, stream_key_enc, url_secrets_enc, enabled, tls_verify, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {DEST_COLUMNS}"
         ))
         .bind(&d.name)
         .bind(&d.platform)
@@ -132,6 +135,7 @@ impl Db {
         .bind(&d.stream_key_enc)
         .bind(&d.url_secrets_enc)
         .bind(d.enabled)
+        .bind(d.tls_verify)
         .bind(&t)
         .bind(&t)
         .fetch_one(self.pool())
@@ -145,7 +149,7 @@ impl Db {
         d: &DestinationWrite,
     ) -> Result<DestinationRow> {
         sqlx::query_as(&format!(
-            "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, url_secrets_enc = ?, enabled = ?, updated_at = ?
+            "UPDATE destinations SET name = ?, platform = ?, url = ?, stream_key_enc = ?, url_secrets_enc = ?, enabled = ?, tls_verify = ?, updated_at = ?
              WHERE id = ? RETURNING {DEST_COLUMNS}"
         ))
         .bind(&d.name)
@@ -154,6 +158,7 @@ impl Db {
         .bind(&d.stream_key_enc)
         .bind(&d.url_secrets_enc)
         .bind(d.enabled)
+        .bind(d.tls_verify)
         .bind(now())
         .bind(id)
         .fetch_optional(self.pool())
@@ -355,6 +360,7 @@ mod tests {
                 stream_key_enc: None,
                 url_secrets_enc: None,
                 enabled: true,
+                tls_verify: true,
             })
             .await
             .unwrap();
@@ -390,6 +396,7 @@ mod tests {
                 stream_key_enc: None,
                 url_secrets_enc: Some("v1:creds".into()),
                 enabled: true,
+                tls_verify: true,
             })
             .await
             .unwrap();

@@ -63,6 +63,7 @@ fn destination(name: &str) -> DestinationWrite {
         stream_key_enc: Some("sealed".into()),
         url_secrets_enc: None,
         enabled: true,
+        tls_verify: true,
     }
 }
 
@@ -73,6 +74,7 @@ fn program(name: &str) -> ProgramWrite {
         height: 720,
         fps: 30,
         video_bitrate_kbps: 4000,
+        adaptive_bitrate: false,
         encoder: "auto".into(),
         slate_text: "back soon".into(),
         overlays: "[]".into(),
@@ -660,6 +662,12 @@ async fn a_database_at_0005_migrates_with_every_row_id_and_constraint_intact() {
             "sqlite_sequence of {t}"
         );
     }
+    // The repository writes today's columns (0012 added some to programs and destinations):
+    // the later migrations run first; none of them rebuilds a table, so the sequences stay.
+    db.close().await;
+    let db = Db::open(&path).await.unwrap();
+    let pool = db.pool();
+    assert_eq!(sequences(pool).await, seq);
     // The newest program (3) was deleted before 0006, which nothing recorded: 3 is issued once
     // more. That is the limit the migration states.
     assert_eq!(db.save_program(None, &program("Next")).await.unwrap().id, 3);

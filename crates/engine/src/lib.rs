@@ -45,6 +45,7 @@ pub mod fmp4;
 pub mod hub;
 pub mod program;
 pub mod progress;
+pub mod publish;
 pub mod spawner;
 pub mod supervisor;
 #[cfg(any(test, feature = "testing"))]

@@ -669,6 +669,12 @@ impl Ptz for OnvifClient {
             })
     }
 
+    async fn supports_relative(&self, profile: &str) -> Result<bool> {
+        check_token("profile token", profile)?;
+        let p = self.cached_profile(profile).await?;
+        Ok(p.ptz.is_some_and(|c| c.relative_pan_tilt_space.is_some()))
+    }
+
     async fn presets(&self, profile: &str) -> Result<Vec<Preset>> {
         check_token("profile token", profile)?;
         let op = self

@@ -337,6 +337,11 @@ fn parse_ptz_configuration(c: &Element) -> PtzConfiguration {
             c.path(&["PanTiltLimits", "Range"]),
             c.path(&["ZoomLimits", "Range"]),
         ),
+        relative_pan_tilt_space: c
+            .child_text("DefaultRelativePanTiltTranslationSpace")
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
     }
 }
 

@@ -30,6 +30,18 @@ pub trait Ptz: Send + Sync {
             })
     }
 
+    /// Whether the profile takes RelativeMove: its PTZ configuration names a relative
+    /// pan/tilt translation space (cameras without one answer RelativeMove with a fault).
+    async fn supports_relative(&self, profile: &str) -> Result<bool> {
+        Ok(self
+            .profiles()
+            .await?
+            .into_iter()
+            .find(|p| p.token == profile)
+            .and_then(|p| p.ptz)
+            .is_some_and(|c| c.relative_pan_tilt_space.is_some()))
+    }
+
     async fn presets(&self, profile: &str) -> Result<Vec<Preset>>;
 
     async fn goto_preset(&self, profile: &str, token: &str, speed: Option<PtzVector>)

@@ -23,6 +23,13 @@ pub enum MoveTarget {
         position: PtzVector,
         speed: Option<PtzVector>,
     },
+    /// A RelativeMove by `translation`; `expected` is where that should end, when the
+    /// position before the move was known.
+    Relative {
+        translation: PtzVector,
+        expected: Option<PtzVector>,
+        speed: Option<PtzVector>,
+    },
 }
 
 impl MoveTarget {
@@ -30,6 +37,7 @@ impl MoveTarget {
         match self {
             MoveTarget::Preset { position, .. } => *position,
             MoveTarget::Absolute { position, .. } => Some(*position),
+            MoveTarget::Relative { expected, .. } => *expected,
         }
     }
 }
@@ -101,6 +109,9 @@ pub async fn move_and_settle(
             MoveTarget::Absolute { position, speed } => {
                 ptz.absolute_move(profile, *position, *speed).await
             }
+            MoveTarget::Relative {
+                translation, speed, ..
+            } => ptz.relative_move(profile, *translation, *speed).await,
         }
     };
     let sent = timeout_at(deadline, send).await;

@@ -108,6 +108,9 @@ pub struct PtzConfiguration {
     pub default_timeout: Option<Duration>,
     /// From PanTiltLimits/ZoomLimits; `None` when the camera reports none.
     pub ranges: Option<PtzRanges>,
+    /// DefaultRelativePanTiltTranslationSpace: present when the camera takes RelativeMove.
+    #[serde(default)]
+    pub relative_pan_tilt_space: Option<String>,
 }
 
 /// The video encoder of a profile, enough to tell main and sub streams apart.

@@ -751,3 +751,71 @@ async fn a_login_refused_without_a_challenge_says_what_happened() {
     assert_eq!(client(&cam).presets("000").await.unwrap().len(), 1);
     cam.shutdown().await;
 }
+
+#[tokio::test]
+async fn relative_move_is_advertised_answered_clamped_and_settled() {
+    let cam = sim(SimOptions {
+        speed: 1.0,
+        start_position: PtzVector::new(0.9, 0.0, 0.5),
+        ..SimOptions::default()
+    })
+    .await;
+    let c = client(&cam);
+    // The captured profile names a relative translation space: the camera takes RelativeMove.
+    let profiles = c.profiles().await.unwrap();
+    let cfg = profiles[0].ptz.as_ref().unwrap();
+    assert_eq!(
+        cfg.relative_pan_tilt_space.as_deref(),
+        Some("http://www.onvif.org/ver10/tptz/PanTiltSpaces/TranslationGenericSpace")
+    );
+    assert!(c.supports_relative("000").await.unwrap());
+
+    // Settles at the expected position, computed from where the head was.
+    let before = c.status("000").await.unwrap().position.unwrap();
+    let translation = PtzVector::new(-0.05, 0.02, 0.0);
+    let expected = PtzVector::new(before.pan - 0.05, before.tilt + 0.02, before.zoom);
+    let report = move_and_settle(
+        &c,
+        "000",
+        &MoveTarget::Relative {
+            translation,
+            expected: Some(expected),
+            speed: None,
+        },
+        &SettlePolicy::default(),
+    )
+    .await
+    .unwrap();
+    assert!(close(report.position.unwrap(), expected), "{report:?}");
+    assert!(close(cam.position(), expected));
+    assert_eq!(
+        cam.stats()
+            .actions
+            .iter()
+            .filter(|a| *a == "RelativeMove")
+            .count(),
+        1
+    );
+
+    // A real head stops at its end stop: a step past it ends there, not as a fault.
+    c.relative_move("000", PtzVector::new(0.5, 0.0, 0.0), None)
+        .await
+        .unwrap();
+    wait_idle(&c).await;
+    assert!(close(
+        cam.position(),
+        PtzVector::new(1.0, expected.tilt, expected.zoom)
+    ));
+
+    // Beyond the translation space is refused, and nothing moves.
+    let at = cam.position();
+    let e = c
+        .relative_move("000", PtzVector::new(1.5, 0.0, 0.0), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), "device_fault", "{e}");
+    assert!(e.to_string().contains("Invalid translation"), "{e}");
+    assert!(close(cam.position(), at));
+    assert!(!cam.is_moving());
+    cam.shutdown().await;
+}

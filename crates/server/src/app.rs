@@ -154,7 +154,10 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         config: infra.config.clone(),
         events: infra.events.clone(),
         shutdown: infra.shutdown.clone(),
-        auth: Arc::new(AuthService::new(infra.db.clone(), infra.config.clone())),
+        auth: Arc::new(
+            AuthService::new(infra.db.clone(), infra.config.clone())
+                .with_events(infra.events.clone()),
+        ),
         status,
         link,
         cameras,

@@ -78,6 +78,9 @@ fn camera_connections(port: u16) -> usize {
         .count()
 }
 
+/// The stream keys of the destinations of the test below.
+const STREAM_KEYS: [&str; 3] = ["hubsrv-a", "hubsrv-b", "hubsrv-prog"];
+
 /// Every descendant of this test process, the excluded ones (and theirs) aside, whose command
 /// line or environment holds `secret`; and the command lines of the FFmpeg processes seen.
 fn scan(secret: &str, exclude: &[u32]) -> (Vec<String>, Vec<String>) {
@@ -336,10 +339,15 @@ async fn one_session_serves_a_program_a_copy_stream_two_previews_and_snapshots_w
         let (stop_scan, seen, exclude) = (stop_scan.clone(), seen.clone(), exclude.clone());
         move || {
             while !stop_scan.load(std::sync::atomic::Ordering::Relaxed) {
+                // The camera's password, and the stream keys of the copy stream's and the
+                // program's destinations (published from the appliance's own process).
                 let (leaks, ffmpegs) = scan(PASSWORD, &exclude);
                 let mut s = seen.lock().unwrap();
                 s.0.extend(leaks);
                 s.1.extend(ffmpegs);
+                for key in STREAM_KEYS {
+                    s.0.extend(scan(key, &exclude).0);
+                }
                 drop(s);
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -364,7 +372,7 @@ async fn one_session_serves_a_program_a_copy_stream_two_previews_and_snapshots_w
     let (leaks, ffmpegs) = seen.lock().unwrap().clone();
     assert!(
         leaks.is_empty(),
-        "the camera password is visible in: {leaks:#?}"
+        "the camera password or a stream key is visible in: {leaks:#?}"
     );
     // The scan does find it where it is: the fake camera's own command line (excluded above).
     let (in_camera, _) = scan(PASSWORD, &[]);
@@ -374,13 +382,21 @@ async fn one_session_serves_a_program_a_copy_stream_two_previews_and_snapshots_w
             .any(|l| l.starts_with(&cam.pid().unwrap().to_string())),
         "{in_camera:?}"
     );
-    let egress = ffmpegs
-        .iter()
-        .filter(|c| c.contains("-i pipe:0") && (c.contains("hubsrv-a") || c.contains("hubsrv-b")))
-        .count();
-    assert_eq!(
-        egress, 2,
-        "one egress per destination, reading stdin: {ffmpegs:#?}"
+    // One publisher per destination, in the appliance's own process: nginx got both copy
+    // sessions and the program's, and each output measures its uplink.
+    assert!(rtmp.publish_count() >= 3, "{}", rtmp.publish_count());
+    let st: Value = app.get(&stream).await.json().await.unwrap();
+    let outs = st["status"]["outputs"].as_array().unwrap();
+    assert_eq!(outs.len(), 2, "{st}");
+    for o in outs {
+        assert_eq!(o["uplink"]["state"], "publishing", "{o}");
+        assert!(o["uplink"]["send_kbps"].as_u64().unwrap() > 0, "{o}");
+    }
+    assert!(
+        ffmpegs
+            .iter()
+            .all(|c| STREAM_KEYS.iter().all(|k| !c.contains(k))),
+        "no FFmpeg has a stream key: {ffmpegs:#?}"
     );
     assert!(
         ffmpegs.iter().any(|c| c.contains("mjpeg")),

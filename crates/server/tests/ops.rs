@@ -20,7 +20,7 @@ use tokio::process::{Child, Command};
 use vistterstream::orphans;
 use vs_db::sqlx::sqlite::SqliteConnectOptions;
 use vs_db::sqlx::{ConnectOptions, Connection};
-use vs_testrig::{CameraOptions, FakeCamera, RtmpServer};
+use vs_testrig::{CameraOptions, FakeCamera};
 
 const BIN: &str = env!("CARGO_BIN_EXE_vistterstream");
 /// The container's stop timeout is 30 s (compose `stop_grace_period`, systemd
@@ -239,14 +239,51 @@ async fn desired_state(db: &Path, stream: i64) -> String {
     r
 }
 
-/// A camera, a fake YouTube and a stream between them, started and running; returns the
-/// stream's id and the PID of its FFmpeg.
+/// An SRT receiver that is always there: a listener FFmpeg on `port`, started again whenever
+/// it ends (it ends with its caller).
+fn srt_receiver(port: u16) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let Ok(mut l) = tokio::process::Command::new("ffmpeg")
+                .args([
+                    "-hide_banner",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "mpegts",
+                    "-i",
+                ])
+                .arg(format!("srt://127.0.0.1:{port}?mode=listener"))
+                .args(["-c", "copy", "-f", "null", "-"])
+                .kill_on_drop(true)
+                .spawn()
+            else {
+                return;
+            };
+            let _ = l.wait().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+}
+
+/// A camera, an SRT receiver and a stream between them, started and running; returns the
+/// stream's id, the PID of its FFmpeg, the marker of that FFmpeg's command line (the
+/// receiver's address) and the receiver. SRT, because an SRT output is an FFmpeg child (RTMP
+/// outputs are published from the appliance's own process, and have none); its stream id
+/// `key` is handed over through a FIFO, never on that command line.
 async fn running_stream(
     app: &Appliance,
     cam: &FakeCamera,
-    rtmp: &RtmpServer,
     key: &str,
-) -> (i64, u32) {
+) -> (i64, u32, String, tokio::task::JoinHandle<()>) {
+    let port = std::net::UdpSocket::bind(("127.0.0.1", 0))
+        .and_then(|s| s.local_addr())
+        .unwrap()
+        .port();
+    let receiver = srt_receiver(port);
+    // The caller's address (the listener's has `?mode=listener` instead).
+    let marker = format!("127.0.0.1:{port}?latency");
     let cam_id = app
         .create(
             "/api/cameras",
@@ -256,7 +293,8 @@ async fn running_stream(
     let dest = app
         .create(
             "/api/destinations",
-            json!({"name": "Fake YouTube", "platform": "custom", "url": rtmp.base_url(), "stream_key": key}),
+            json!({"name": "Fake SRT ingest", "platform": "custom",
+                   "url": format!("srt://127.0.0.1:{port}?latency=200000"), "stream_key": key}),
         )
         .await;
     let sid = app
@@ -275,7 +313,7 @@ async fn running_stream(
         })
         .await;
     let pid = s["status"]["outputs"][0]["pid"].as_u64().unwrap() as u32;
-    (sid, pid)
+    (sid, pid, marker, receiver)
 }
 
 fn no_marked_processes(dir: &Path) -> Vec<u32> {
@@ -463,11 +501,10 @@ async fn sigterm_stops_streams_and_closes_the_database_within_the_bound() {
     let cam = FakeCamera::start(CameraOptions::new("Term").size(320, 240).fps(25))
         .await
         .unwrap();
-    let rtmp = RtmpServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = Appliance::start(dir.path()).await;
     app.setup_admin().await;
-    let (sid, ffmpeg) = running_stream(&app, &cam, &rtmp, "opsterm").await;
+    let (sid, ffmpeg, marker, receiver) = running_stream(&app, &cam, "opsterm").await;
     // A second stream whose destination refuses connections: its FFmpeg is starting or in
     // backoff when the stop comes.
     let cam_id = app.get_json("/api/cameras").await[0]["id"]
@@ -516,9 +553,10 @@ async fn sigterm_stops_streams_and_closes_the_database_within_the_bound() {
         "ffmpeg {ffmpeg} outlived the appliance"
     );
     assert_eq!(no_marked_processes(dir.path()), Vec::<u32>::new());
-    vs_testrig::wait_no_processes_with_marker("opsterm", Duration::from_secs(1))
+    vs_testrig::wait_no_processes_with_marker(&marker, Duration::from_secs(1))
         .await
         .unwrap();
+    receiver.abort();
     vs_testrig::wait_no_processes_with_marker("opsdead", Duration::from_secs(1))
         .await
         .unwrap();
@@ -541,11 +579,10 @@ async fn kill_9_then_restart_reaps_orphans_and_resumes_the_stream() {
     let cam = FakeCamera::start(CameraOptions::new("Kill").size(320, 240).fps(25))
         .await
         .unwrap();
-    let rtmp = RtmpServer::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let app = Appliance::start(dir.path()).await;
     app.setup_admin().await;
-    let (sid, old_ffmpeg) = running_stream(&app, &cam, &rtmp, "opskill").await;
+    let (sid, old_ffmpeg, marker, receiver) = running_stream(&app, &cam, "opskill").await;
 
     app.kill9().await;
     // FFmpeg leads its own process group: the hard kill leaves it behind, still streaming.
@@ -586,18 +623,23 @@ async fn kill_9_then_restart_reaps_orphans_and_resumes_the_stream() {
     assert_eq!(s["desired_state"], "running");
     let new_ffmpeg = s["status"]["outputs"][0]["pid"].as_u64().unwrap() as u32;
     assert_ne!(new_ffmpeg, old_ffmpeg);
-    // Exactly one FFmpeg streams this key now: the resumed one.
-    let with_key: Vec<u32> = vs_testrig::processes_with_marker("opskill")
+    // Exactly one FFmpeg streams to this destination now: the resumed one (and none has the
+    // stream id on its command line).
+    let to_dest: Vec<u32> = vs_testrig::processes_with_marker(&marker)
         .iter()
-        .filter(|p| !p.is_zombie())
+        .filter(|p| {
+            !p.is_zombie() && p.comm == "ffmpeg" && !p.cmdline.join(" ").contains("listener")
+        })
         .map(|p| p.pid)
         .collect();
-    assert_eq!(with_key, vec![new_ffmpeg]);
+    assert_eq!(to_dest, vec![new_ffmpeg]);
+    assert!(vs_testrig::processes_with_marker("opskill").is_empty());
 
     let (status, _, log) = app.terminate().await;
     assert!(status.success(), "{log}");
     assert_eq!(no_marked_processes(dir.path()), Vec::<u32>::new());
     assert_eq!(integrity(&db).await, "ok");
+    receiver.abort();
 }
 
 /// `vistterstream openapi` (what the web UI's types are generated from) prints the document the

@@ -343,6 +343,34 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
         .await
         .unwrap();
     let rtmp = RtmpServer::start().await.unwrap();
+    // An SRT receiver that is always there: a listener FFmpeg started again whenever it ends
+    // (it ends with its caller). SRT outputs keep an FFmpeg child; RTMP ones are published
+    // from the appliance's own process.
+    let srt_port = {
+        let s = std::net::UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+        s.local_addr().unwrap().port()
+    };
+    let receiver = tokio::spawn(async move {
+        loop {
+            let mut l = tokio::process::Command::new("ffmpeg")
+                .args([
+                    "-hide_banner",
+                    "-nostdin",
+                    "-loglevel",
+                    "error",
+                    "-f",
+                    "mpegts",
+                    "-i",
+                ])
+                .arg(format!("srt://127.0.0.1:{srt_port}?mode=listener"))
+                .args(["-c", "copy", "-f", "null", "-"])
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap();
+            let _ = l.wait().await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
     let app = TestApp::spawn().await;
     app.setup_admin().await;
     let cam_id = camera(&app, "Two", &cam.url()).await;
@@ -355,22 +383,31 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
         "dead",
     )
     .await;
-    let sid = stream(&app, "Both", cam_id, &[live, dead]).await;
+    let srt = destination(
+        &app,
+        "Srt",
+        &format!("srt://127.0.0.1:{srt_port}?latency=200000"),
+        "srt-sid",
+    )
+    .await;
+    let sid = stream(&app, "Both", cam_id, &[live, dead, srt]).await;
     app.post(&format!("/api/streams/{sid}/start"), json!({}))
         .await;
-    let s = wait_stream(&app, sid, Duration::from_secs(20), |s| {
-        output_state(s, live) == "running" && output_state(s, dead) == "backoff"
+    let s = wait_stream(&app, sid, Duration::from_secs(30), |s| {
+        output_state(s, live) == "running"
+            && output_state(s, dead) == "backoff"
+            && output_state(s, srt) == "running"
     })
     .await;
     assert_eq!(s["status"]["state"], "degraded");
     assert_eq!(s["status"]["audio"], "camera", "the camera's AAC is copied");
 
-    // Freeze the live output's FFmpeg: caught as a stall and restarted, within the bound.
+    // Freeze the SRT output's FFmpeg: caught as a stall and restarted, within the bound.
     let out = s["status"]["outputs"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["destination_id"] == live)
+        .find(|o| o["destination_id"] == srt)
         .unwrap()
         .clone();
     let pid = out["pid"].as_u64().unwrap() as i32;
@@ -385,7 +422,7 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
             .as_array()
             .unwrap()
             .iter()
-            .find(|o| o["destination_id"] == live)
+            .find(|o| o["destination_id"] == srt)
             .unwrap()
             .clone();
         o["pid"].as_u64().is_some_and(|p| p as i32 != pid) && o["state"] == "running"
@@ -400,7 +437,7 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
         .as_array()
         .unwrap()
         .iter()
-        .find(|o| o["destination_id"] == live)
+        .find(|o| o["destination_id"] == srt)
         .unwrap()
         .clone();
     assert!(o["last_error"].as_str().unwrap().contains("stalled"), "{o}");
@@ -409,16 +446,22 @@ async fn one_dead_destination_does_not_stop_the_other_and_frozen_ffmpeg_is_resta
         "frozen ffmpeg reaped"
     );
 
-    // The live destination kept receiving throughout (two sessions: before and after the freeze).
+    // The live destination kept receiving throughout: one session, never disturbed.
     tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(output_state(&s, live), "running");
+    assert_eq!(rtmp.publish_count(), 1, "the RTMP session went on");
     app.post(&format!("/api/streams/{sid}/stop"), json!({}))
         .await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
     let recs = rtmp.recordings_for("alive");
     assert!(!recs.is_empty());
     let last = recs.last().unwrap();
     let info = vs_testrig::probe_streams(last).await.unwrap();
     assert_eq!(info.video_codec(), Some("h264"));
     assert!(info.has_audio());
+    receiver.abort();
     app.stop().await;
 }
 
@@ -488,21 +531,33 @@ async fn two_starts_at_once_start_the_stream_once() {
     let path = format!("/api/streams/{sid}/start");
     let (a, b) = tokio::join!(app.post(&path, json!({})), app.post(&path, json!({})));
     assert_eq!((a.status(), b.status()), (StatusCode::OK, StatusCode::OK));
-    let ours = || {
+    // The RTMP output is published from the appliance's own process: it connects to the
+    // server at once (the camera's packets come when they come), so the server counts the
+    // outputs that run. No child holds the key.
+    let leaking = || {
         vs_testrig::descendants_of(std::process::id())
             .into_iter()
-            .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
+            .filter(|p| !p.is_zombie())
             .filter(|p| p.cmdline.join(" ").contains("twice-key"))
             .count()
     };
-    assert_eq!(ours(), 1, "one FFmpeg for the one destination");
+    rtmp.wait_for_publishes(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        rtmp.publish_count(),
+        1,
+        "one output for the one destination"
+    );
+    assert_eq!(leaking(), 0, "no child has the stream key");
     app.post(&format!("/api/streams/{sid}/stop"), json!({}))
         .await;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while ours() > 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(ours(), 0, "an output outlived the stop");
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .expect("the output ended with the stop");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(rtmp.publish_count(), 1, "an output outlived the stop");
     held.abort();
     app.stop().await;
 }
@@ -529,7 +584,14 @@ async fn stream_children_are_spawned_through_the_app_deps() {
     let app = TestApp::spawn_with_deps(|_| {}, deps).await;
     app.setup_admin().await;
     let cam = camera(&app, "Nowhere", "rtsp://127.0.0.1:1/cam").await;
-    let dest = destination(&app, "Custom", "rtmp://127.0.0.1:1/live", "k-7Qx-secret").await;
+    // SRT keeps an FFmpeg child (RTMP is published from the appliance's own process).
+    let dest = destination(
+        &app,
+        "Custom",
+        "srt://127.0.0.1:1?latency=200000",
+        "k-7Qx-secret",
+    )
+    .await;
     let id = stream(&app, "Nowhere out", cam, &[dest]).await;
     let r = app
         .post(&format!("/api/streams/{id}/start"), json!({}))
@@ -565,8 +627,15 @@ async fn stream_children_are_spawned_through_the_app_deps() {
     );
     assert_eq!(
         spec.args.last().map(String::as_str),
-        Some("rtmp://127.0.0.1:1/live/k-7Qx-secret")
+        Some("srt://127.0.0.1:1?latency=200000&mode=caller")
     );
+    // The stream id is not on the command line: it goes through a private FIFO (`-fpre`).
+    assert!(
+        spec.args.iter().all(|a| !a.contains("k-7Qx-secret")),
+        "{:?}",
+        spec.args
+    );
+    assert!(spec.args.iter().any(|a| a == "-fpre"), "{:?}", spec.args);
     // The key is handed over as a secret, so every log line of the child masks it.
     assert!(spec.secrets.iter().any(|k| k.expose() == "k-7Qx-secret"));
     app.stop().await;

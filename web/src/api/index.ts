@@ -13,10 +13,12 @@ import type {
   CameraSession,
   Destination,
   DestinationInput,
+  DestinationTest,
   EncoderProbe,
   ImportReport,
   ImportResult,
   Issue,
+  JournalEntry,
   LoggedIn,
   MoveReport,
   NewApiToken,
@@ -29,8 +31,10 @@ import type {
   ProgramInput,
   ProgramOverlay,
   PtzState,
+  PtzStep,
   PtzVelocity,
   Stream,
+  StepReport,
   StreamInput,
   SystemStatus,
   TestResult,
@@ -83,6 +87,8 @@ export const api = {
   updateDestination: (destinationId: number, input: DestinationInput) =>
     request<Destination>('PUT', `/api/destinations/${seg(destinationId)}`, input),
   deleteDestination: (destinationId: number) => request<void>('DELETE', `/api/destinations/${seg(destinationId)}`),
+  testDestination: (destinationId: number) =>
+    request<DestinationTest>('POST', `/api/destinations/${seg(destinationId)}/test`, {}),
 
   // streams
   listStreams: (signal?: AbortSignal) => request<Stream[]>('GET', '/api/streams', undefined, { signal }),
@@ -98,6 +104,8 @@ export const api = {
   ptzState: (cameraId: number) => request<PtzState>('GET', `/api/cameras/${seg(cameraId)}/ptz`),
   ptzMove: (cameraId: number, v: PtzVelocity) => request<void>('POST', `/api/cameras/${seg(cameraId)}/ptz/move`, v),
   ptzStop: (cameraId: number) => request<void>('POST', `/api/cameras/${seg(cameraId)}/ptz/stop`),
+  ptzStep: (cameraId: number, step: PtzStep) =>
+    request<StepReport>('POST', `/api/cameras/${seg(cameraId)}/ptz/step`, step),
   moveToPreset: (presetId: number) => request<MoveReport>('POST', `/api/presets/${seg(presetId)}/move`),
   capturePreset: (cameraId: number, name: string) =>
     request<Preset>('POST', `/api/cameras/${seg(cameraId)}/presets/capture`, { name }),
@@ -105,6 +113,14 @@ export const api = {
 
   // system
   status: () => request<SystemStatus>('GET', '/api/status'),
+  recentEvents: (q: { limit?: number; subject_type?: string; subject_id?: number; severity?: string } = {}) => {
+    const qs = new URLSearchParams(
+      Object.entries(q)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => [k, String(v)]),
+    ).toString();
+    return request<JournalEntry[]>('GET', `/api/events/recent${qs ? `?${qs}` : ''}`);
+  },
 };
 
 export const studio = {

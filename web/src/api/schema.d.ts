@@ -386,6 +386,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/cameras/{id}/ptz/step": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moves by a small step from where the camera is (degrees of pan and tilt, percent of zoom)
+         *     and answers once it has settled: a step button, or a click on the picture to centre there.
+         */
+        post: operations["step_ptz"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/cameras/{id}/ptz/stop": {
         parameters: {
             query?: never;
@@ -529,6 +549,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/destinations/{id}/test": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Tests a destination: connects, publishes about 3 s of a test pattern (colour bars and a
+         *     tone) in a session of its own, and says whether the server took it, or why not in plain
+         *     words (unreachable, TLS failure, wrong application, wrong stream key). A running program
+         *     or stream is not touched (the server may refuse the test while one publishes with the same
+         *     key: that is reported too).
+         */
+        post: operations["test_destination"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -544,6 +587,27 @@ export interface paths {
          *     events it missed) and should refetch what it shows.
          */
         get: operations["stream_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/events/recent": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The appliance's journal: camera offline/online with the reason, takes, the slate,
+         *     destination failures and reconnects, logins; newest first, kept in memory (the last 500
+         *     since the appliance started). New entries are also pushed as `journal` events.
+         */
+        get: operations["list_recent_events"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1642,6 +1706,8 @@ export interface components {
             id: number;
             name: string;
             platform: components["schemas"]["Platform"];
+            /** @description RTMPS: the server's certificate is verified (off only for self-signed test servers). */
+            tls_verify: boolean;
             updated_at: string;
             /**
              * @description The server part only: never a stream key or a credential. An RTMP application of two
@@ -1665,6 +1731,11 @@ export interface components {
              */
             stream_key?: string | null;
             /**
+             * @description RTMPS: verify the server's certificate (the default). `false` only for a test server
+             *     with a self-signed certificate. Absent on update: kept.
+             */
+            tls_verify?: boolean | null;
+            /**
              * @description Server URL, rtmp://, rtmps:// or srt://. Optional for the platforms (their ingest is
              *     used); required for `custom`. A full publish URL may be pasted: the stream key in it
              *     (the RTMP stream name after the application, with its query; SRT `streamid`) and its
@@ -1672,6 +1743,30 @@ export interface components {
              *     a new URL that carries a key replaces the stored key and credentials.
              */
             url?: string | null;
+        };
+        /** @description What `POST /api/destinations/{id}/test` found. */
+        DestinationTest: {
+            /**
+             * Format: int64
+             * @description Until the server accepted the stream.
+             */
+            connect_ms?: number | null;
+            /**
+             * @description Why not, as a kind: `unreachable`, `timeout`, `tls`, `connect_rejected` (wrong
+             *     application), `refused` (wrong or expired stream key), `disconnected`, `protocol`,
+             *     `invalid_target`, `local`.
+             * @example refused
+             */
+            kind?: string | null;
+            /** @description In plain words, never with the stream key. */
+            message: string;
+            /** @description The server accepted the stream and took the test pattern. */
+            ok: boolean;
+            /**
+             * Format: int64
+             * @description How long the pattern was sent.
+             */
+            published_ms?: number | null;
         };
         DiskStatus: {
             /** Format: int64 */
@@ -1753,6 +1848,42 @@ export interface components {
         Issue: {
             message: string;
             path: string;
+        };
+        /** @description One line of the journal. */
+        JournalEntry: {
+            /**
+             * @description What happened, in words: `offline`, `on_air`, `slate_on`, `output_failed`, `login`, …
+             * @example offline
+             */
+            action: string;
+            /** @description RFC 3339, UTC. */
+            at: string;
+            /** @description The program or stream an output belongs to, for destination entries. */
+            context?: string | null;
+            /** @description A sentence for people; never a secret (errors are redacted before they are published). */
+            message: string;
+            /**
+             * Format: int64
+             * @description Increasing with every entry, never reused while the appliance runs.
+             */
+            seq: number;
+            /**
+             * @description info, warning or error
+             * @example error
+             */
+            severity: string;
+            /**
+             * Format: int64
+             * @description The id of the camera, program, stream, destination or user, when it has one.
+             */
+            subject_id?: number | null;
+            /** @description Its name, when the event carried it (the UI names cameras from their id otherwise). */
+            subject_name?: string | null;
+            /**
+             * @description What it is about: camera, program, stream, destination or user.
+             * @example camera
+             */
+            subject_type: string;
         };
         JumpInput: {
             clip_id: string;
@@ -1919,6 +2050,7 @@ export interface components {
             speed?: number | null;
             /** @description idle, starting, running, backoff, failed, stopped */
             state: string;
+            uplink?: null | components["schemas"]["UplinkLive"];
             /** Format: int64 */
             uptime_s: number;
         };
@@ -2181,6 +2313,12 @@ export interface components {
         };
         /** @description The body of `POST /api/programs` and `PUT /api/programs/{id}`. */
         ProgramInput: {
+            /**
+             * @description Step the video bitrate down while a destination's uplink is congested (to what it
+             *     measurably takes) and back up when it recovers; only the encoder restarts, the
+             *     destinations keep their sessions. Absent: off on create, kept on update.
+             */
+            adaptive_bitrate?: boolean | null;
             destination_ids: number[];
             /** @description `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name. */
             encoder?: string | null;
@@ -2213,6 +2351,7 @@ export interface components {
         ProgramLive: {
             /** Format: double */
             bitrate_kbps?: number | null;
+            bitrate_note?: string | null;
             /** Format: int64 */
             dropped_frames: number;
             /** Format: int64 */
@@ -2247,6 +2386,12 @@ export interface components {
             take_latency_ms?: number | null;
             /** Format: int64 */
             uptime_s: number;
+            /**
+             * Format: int32
+             * @description The encoder's video bitrate now: the program's, unless stepped down for a congested
+             *     uplink (`adaptive_bitrate`); `bitrate_note` says why.
+             */
+            video_bitrate_kbps: number;
         };
         ProgramOutputLive: {
             destination: string;
@@ -2258,6 +2403,7 @@ export interface components {
             /** Format: int32 */
             restarts: number;
             state: string;
+            uplink?: null | components["schemas"]["UplinkLive"];
         };
         ProgramOverlay: {
             /** Format: int64 */
@@ -2266,6 +2412,7 @@ export interface components {
             visible: boolean;
         };
         ProgramView: {
+            adaptive_bitrate: boolean;
             created_at: string;
             desired_state: string;
             destination_ids: number[];
@@ -2300,6 +2447,23 @@ export interface components {
             /** @description idle, moving or unknown */
             move_status: string;
             position?: null | components["schemas"]["Position"];
+            /**
+             * @description The camera takes relative moves (ONVIF RelativeMove), so a click on its picture can
+             *     centre it there.
+             */
+            relative: boolean;
+        };
+        /**
+         * @description A small move from where the camera is, in the preset units: degrees of pan (−180…180)
+         *     and tilt (−90…90), percent of zoom (−100…100).
+         */
+        PtzStep: {
+            /** Format: double */
+            pan?: number;
+            /** Format: double */
+            tilt?: number;
+            /** Format: double */
+            zoom?: number;
         };
         /** @description Velocities for the control pad, each −1 … 1 (fraction of the camera's top speed). */
         PtzVelocity: {
@@ -2383,6 +2547,13 @@ export interface components {
          * @enum {string}
          */
         SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
+        StepReport: {
+            /** Format: int64 */
+            elapsed_ms: number;
+            /** @description `relative` (ONVIF RelativeMove) or `absolute` (read the position, then AbsoluteMove). */
+            method: string;
+            position?: null | components["schemas"]["Position"];
+        };
         Stream: {
             /** Format: int64 */
             camera_id: number;
@@ -2609,6 +2780,54 @@ export interface components {
          * @enum {string}
          */
         TrackKind: "video" | "overlay" | "audio" | "ad";
+        /**
+         * @description A destination's uplink while a program or stream publishes to it (RTMP and RTMPS, which
+         *     the appliance publishes from its own process), measured where the bytes leave.
+         */
+        UplinkLive: {
+            /** @description The uplink could not keep up for several seconds. */
+            congested: boolean;
+            /** @description Why, in plain words, with the measured rate. */
+            congestion_reason?: string | null;
+            /**
+             * Format: int64
+             * @description Media dropped to stay live (slow uplink, or while the destination was down).
+             */
+            dropped_bytes: number;
+            /** Format: int64 */
+            dropped_frames: number;
+            /**
+             * Format: int64
+             * @description What the program or camera produces for it, kbit/s.
+             */
+            input_kbps: number;
+            last_error?: string | null;
+            /** Format: int64 */
+            queue_bytes: number;
+            /**
+             * Format: int64
+             * @description Media waiting to be sent.
+             */
+            queue_ms: number;
+            /**
+             * Format: int64
+             * @description What the socket really took over the last seconds, kbit/s.
+             */
+            send_kbps: number;
+            /**
+             * Format: int32
+             * @description Publish sessions the server accepted (more than one: it reconnected).
+             */
+            sessions: number;
+            /** @description connecting, publishing, backoff, stopped */
+            state: string;
+            /**
+             * Format: int64
+             * @description While congested: a total bitrate (video + audio) that would fit the measured uplink,
+             *     kbit/s, with a margin.
+             */
+            suggested_kbps?: number | null;
+        };
         /** @description A signed-in user as the API shows it. */
         UserInfo: {
             /** Format: int64 */
@@ -4667,6 +4886,120 @@ export interface operations {
             };
         };
     };
+    step_ptz: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PtzStep"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StepReport"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera is not a PTZ camera, or can neither move relatively nor tell its position */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera refused, or answered something unusable */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The camera did not answer in time */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stop_ptz: {
         parameters: {
             query?: never;
@@ -5369,6 +5702,73 @@ export interface operations {
             };
         };
     };
+    test_destination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The outcome: `ok` true, or false with the server's refusal in `kind` and `message` */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationTest"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The destination cannot be published to as stored (no stream key, not rtmp/rtmps/srt) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stream_events: {
         parameters: {
             query?: never;
@@ -5378,7 +5778,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count */
+            /** @description Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position`, `journal` (a JournalEntry, see /api/events/recent) and `status` with JSON data; `lagged` with a count */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5389,6 +5789,63 @@ export interface operations {
             };
             /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_recent_events: {
+        parameters: {
+            query?: {
+                /** @description Only entries with a larger `seq` (to catch up after a reconnect). */
+                after?: number;
+                /** @description At most this many entries, newest first (1–500, default 200). */
+                limit?: number;
+                /** @description info, warning or error */
+                severity?: string;
+                /** @description The id of the camera, program, stream, destination or user. */
+                subject_id?: number;
+                /** @description camera, program, stream, destination or user */
+                subject_type?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["JournalEntry"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description An unknown subject type or severity, or a limit out of range */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -40,10 +40,17 @@ export type PtzVelocity = S['PtzVelocity'];
 export type PtzPosition = NonNullable<PtzState['position']>;
 export type MoveReport = S['MoveReport'];
 export type ImportReport = S['ImportReport'];
+export type PtzStep = S['PtzStep'];
+export type StepReport = S['StepReport'];
+
+// the journal (Events page)
+export type JournalEntry = S['JournalEntry'];
 
 // destinations and streams
 export type Platform = S['Platform'];
 export type Destination = S['Destination'];
+export type DestinationTest = S['DestinationTest'];
+export type UplinkLive = S['UplinkLive'];
 export type DestinationInput = S['DestinationInput'];
 export type Stream = S['Stream'];
 export type StreamInput = S['StreamInput'];

@@ -7,7 +7,7 @@ import { PLATFORMS, platformInfo, withSubject } from '../lib/streaming';
 import { Modal } from './Modal';
 import { Alert, TextField } from './ui';
 
-const FIELDS = ['name', 'platform', 'url', 'stream_key', 'enabled'];
+const FIELDS = ['name', 'platform', 'url', 'stream_key', 'enabled', 'tls_verify'];
 
 interface Props {
   destination: Destination | null;
@@ -23,6 +23,7 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
   const [key, setKey] = useState('');
   const [clearKey, setClearKey] = useState(false);
   const [enabled, setEnabled] = useState(destination?.enabled ?? true);
+  const [tlsVerify, setTlsVerify] = useState(destination?.tls_verify ?? true);
   const [advanced, setAdvanced] = useState(() => {
     if (!destination || destination.platform === 'custom') return false;
     return destination.url !== platformInfo(destination.platform).defaultUrl;
@@ -52,6 +53,7 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
       // For a platform, no URL (or its usual one) means "use the platform's ingest server".
       url: custom ? trimmedUrl : trimmedUrl === '' || trimmedUrl === info.defaultUrl ? null : trimmedUrl,
       enabled,
+      tls_verify: tlsVerify,
     };
     if (clearKey) body.stream_key = '';
     else if (key.trim() !== '') body.stream_key = key.trim();
@@ -193,6 +195,29 @@ export default function DestinationDialog({ destination, onSaved, onClose }: Pro
             Enabled (streams send to this destination)
           </label>
         </div>
+
+        {url.trim().toLowerCase().startsWith('rtmps://') && (
+          <div>
+            <div className="flex items-center gap-2">
+              <input
+                id="destination-tls-verify"
+                type="checkbox"
+                className="h-4 w-4 rounded border-slate-300 text-sky-600 focus:ring-sky-500"
+                checked={tlsVerify}
+                onChange={(e) => setTlsVerify(e.target.checked)}
+              />
+              <label htmlFor="destination-tls-verify" className="text-sm text-slate-700">
+                Verify the server's TLS certificate
+              </label>
+            </div>
+            {!tlsVerify && (
+              <p className="mt-1 text-xs text-amber-700">
+                Only for a test server with a self-signed certificate: without verification anyone on the way can pose
+                as the server and read the stream key.
+              </p>
+            )}
+          </div>
+        )}
 
         <div className="flex justify-end gap-2 border-t border-slate-200 pt-4">
           <button type="button" className="btn-secondary" onClick={onClose} disabled={busy}>

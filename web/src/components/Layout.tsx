@@ -1,7 +1,7 @@
 // The signed-in shell: sidebar navigation on wide screens, a top bar on narrow ones.
 
 import { useState, type ReactNode } from 'react';
-import { NavLink, Outlet, useNavigate } from 'react-router-dom';
+import { NavLink, Outlet, useLocation, useNavigate } from 'react-router-dom';
 import { useAuth } from '../auth';
 import { Logo } from './ui';
 
@@ -85,6 +85,17 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
     ),
   },
   {
+    to: '/events',
+    label: 'Events',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M8.25 6.75h12M8.25 12h12m-12 5.25h12M3.75 6.75h.01M3.75 12h.01M3.75 17.25h.01"
+      />
+    ),
+  },
+  {
     to: '/studio-link',
     label: 'Studio link',
     icon: (
@@ -109,7 +120,8 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
 ];
 
 function navClass({ isActive }: { isActive: boolean }) {
-  return `flex items-center gap-3 rounded-lg px-3 py-2 text-sm font-medium transition ${
+  // min-h-11: a 44 px touch target on a phone, where the list is the open menu.
+  return `flex min-h-11 items-center gap-3 rounded-lg px-3 py-2 text-sm font-medium transition md:min-h-0 ${
     isActive ? 'bg-slate-800 text-white' : 'text-slate-300 hover:bg-slate-800/60 hover:text-white'
   }`;
 }
@@ -118,6 +130,11 @@ export default function Layout() {
   const { user, logout } = useAuth();
   const navigate = useNavigate();
   const [busy, setBusy] = useState(false);
+  // The phone's menu: the list of pages folds under a button so the page keeps the width.
+  // Open on the page it was opened on: following a link closes it.
+  const location = useLocation();
+  const [menuOpenAt, setMenuOpenAt] = useState<string | null>(null);
+  const menuOpen = menuOpenAt === location.pathname;
 
   const onLogout = async () => {
     setBusy(true);
@@ -130,7 +147,7 @@ export default function Layout() {
   };
 
   const nav = (
-    <nav aria-label="Main" className="flex flex-row gap-1 md:flex-col">
+    <nav aria-label="Main" className="flex flex-col gap-1">
       {NAV.map((item) => (
         <NavLink key={item.to} to={item.to} end={item.end} className={navClass}>
           <svg
@@ -158,8 +175,35 @@ export default function Layout() {
               <Logo className="h-8 w-8" />
               <span className="text-base font-semibold tracking-tight text-white">VistterStream</span>
             </div>
+            <button
+              type="button"
+              className="btn h-11 w-11 bg-slate-800 p-0 text-slate-100 md:hidden"
+              aria-expanded={menuOpen}
+              aria-controls="main-menu"
+              aria-label={menuOpen ? 'Close the menu' : 'Open the menu'}
+              onClick={() => setMenuOpenAt(menuOpen ? null : location.pathname)}
+            >
+              <svg
+                className="h-6 w-6"
+                viewBox="0 0 24 24"
+                fill="none"
+                stroke="currentColor"
+                strokeWidth="1.8"
+                aria-hidden="true"
+              >
+                <path
+                  strokeLinecap="round"
+                  d={menuOpen ? 'M6 6l12 12M18 6L6 18' : 'M3.75 6.75h16.5M3.75 12h16.5M3.75 17.25h16.5'}
+                />
+              </svg>
+            </button>
           </div>
-          <div className="overflow-x-auto px-3 pb-3 md:flex-1 md:pb-0">{nav}</div>
+          <div
+            id="main-menu"
+            className={`${menuOpen ? 'block' : 'hidden'} px-3 pb-3 md:block md:flex-1 md:overflow-y-auto md:pb-0`}
+          >
+            {nav}
+          </div>
           <div className="hidden border-t border-slate-800 p-4 md:block">
             <p className="text-xs text-slate-400">Signed in as</p>
             <p className="truncate text-sm font-medium text-white" data-testid="current-user">
@@ -174,7 +218,9 @@ export default function Layout() {
               Log out
             </button>
           </div>
-          <div className="flex items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden">
+          <div
+            className={`${menuOpen ? 'flex' : 'hidden'} items-center justify-between border-t border-slate-800 px-4 py-2 md:hidden`}
+          >
             <span className="truncate text-sm text-slate-300">{user?.username}</span>
             <button
               type="button"

@@ -1,10 +1,22 @@
-// PTZ control beside a camera's picture: a press-and-hold pan/tilt pad, zoom, speed, the current
-// position, saving it as a preset and importing the camera's own presets.
+// PTZ control beside a camera's picture: a press-and-hold pan/tilt pad whose speed slider follows a
+// curve (fine at low speeds), step buttons that nudge by a degree or five, the current position,
+// saving it as a preset and importing the camera's own presets; and the layer that centres the
+// camera on a point clicked in its picture, where the camera takes relative moves.
 
-import { useCallback, useEffect, useRef, useState, type FormEvent, type KeyboardEvent, type PointerEvent } from 'react';
+import {
+  useCallback,
+  useEffect,
+  useRef,
+  useState,
+  type FormEvent,
+  type KeyboardEvent,
+  type MouseEvent as ReactMouseEvent,
+  type PointerEvent,
+} from 'react';
 import { ApiError, api, type Preset, type PtzState } from '../api';
 import { sentence } from '../lib/errors';
-import { describePtzError, velocityFor, withSubject, type Direction } from '../lib/streaming';
+import { centreStep, padVelocity, speedCurve, STEP_COARSE, STEP_FINE } from '../lib/ptz';
+import { describePtzError, withSubject, type Direction } from '../lib/streaming';
 import { Alert, Spinner } from './ui';
 
 /** How often a held button repeats its move; the camera stops by itself after MOVE_TIMEOUT_MS. */
@@ -92,7 +104,7 @@ function useHold(cameraId: number, speed: number, onError: (msg: string | null) 
         if (holding.current !== dir) return Promise.resolve();
         pendingMoves.current += 1;
         return api
-          .ptzMove(cameraId, velocityFor(dir, speedRef.current, MOVE_TIMEOUT_MS))
+          .ptzMove(cameraId, padVelocity(dir, speedRef.current, MOVE_TIMEOUT_MS))
           .catch((err) => {
             // Stop repeating a move the camera refuses; the message says why.
             if (holding.current === dir) {
@@ -157,14 +169,30 @@ interface Props {
   /** changes when something else (a preset move) moved the camera */
   refreshKey?: number;
   onPresetsAdded: (presets: Preset[]) => void;
+  /** told of every position read, so the picture knows the zoom and whether to centre on clicks */
+  onState?: (state: PtzState | null) => void;
 }
 
-export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: Props) {
+const STEPS: { dir: Direction; label: string; angle: number; v: [number, number] }[] = [
+  { dir: 'left', label: 'Step left', angle: -90, v: [-1, 0] },
+  { dir: 'up', label: 'Step up', angle: 0, v: [0, 1] },
+  { dir: 'down', label: 'Step down', angle: 180, v: [0, -1] },
+  { dir: 'right', label: 'Step right', angle: 90, v: [1, 0] },
+];
+
+export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded, onState }: Props) {
   const [state, setState] = useState<PtzState | null>(null);
   const [stateError, setStateError] = useState<string | null>(null);
   const [loadingState, setLoadingState] = useState(true);
   const [error, setError] = useState<string | null>(null);
-  const [speed, setSpeed] = useState(0.5);
+  /** slider percent; the velocity sent goes through `speedCurve` */
+  const [speed, setSpeed] = useState(50);
+  const [stepSize, setStepSize] = useState(STEP_FINE);
+  const [stepping, setStepping] = useState(false);
+  const stateListener = useRef(onState);
+  useEffect(() => {
+    stateListener.current = onState;
+  });
   const [captureName, setCaptureName] = useState('');
   const [captureError, setCaptureError] = useState<string | null>(null);
   const [capturing, setCapturing] = useState(false);
@@ -179,12 +207,14 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
         (st) => {
           if (!alive.current) return;
           setState(st);
+          stateListener.current?.(st);
           setStateError(null);
           setLoadingState(false);
         },
         (err: unknown) => {
           if (!alive.current) return;
           setState(null);
+          stateListener.current?.(null);
           setStateError(describePtzError(err));
           setLoadingState(false);
         },
@@ -258,6 +288,21 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
       {content}
     </button>
   );
+
+  const onStep = async (v: [number, number]) => {
+    setStepping(true);
+    setError(null);
+    try {
+      const r = await api.ptzStep(cameraId, { pan: v[0] * stepSize, tilt: v[1] * stepSize, zoom: 0 });
+      if (alive.current && r.position)
+        setState((st) => (st ? { ...st, position: r.position, move_status: 'idle' } : st));
+    } catch (err) {
+      setError(describePtzError(err));
+    } finally {
+      setStepping(false);
+      void fetchState();
+    }
+  };
 
   const onCapture = async (e: FormEvent) => {
     e.preventDefault();
@@ -384,18 +429,57 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
           <label htmlFor="ptz-speed" className="text-sm font-medium text-slate-700">
             Speed
           </label>
-          <span className="text-sm tabular-nums text-slate-500">{Math.round(speed * 100)}%</span>
+          <span className="text-sm tabular-nums text-slate-500" data-testid="ptz-speed-value">
+            {speed}% · {Math.round(speedCurve(speed) * 1000) / 10}% of top speed
+          </span>
         </div>
         <input
           id="ptz-speed"
           type="range"
-          min={0.1}
-          max={1}
-          step={0.1}
+          min={5}
+          max={100}
+          step={5}
           value={speed}
           onChange={(e) => setSpeed(Number(e.target.value))}
           className="mt-1 w-full accent-sky-600"
+          aria-describedby="ptz-speed-hint"
         />
+        <p id="ptz-speed-hint" className="hint">
+          Low speeds are fine: at 10 % the camera creeps a few degrees a second.
+        </p>
+      </div>
+
+      <div className="mt-4" role="group" aria-label="Step">
+        <div className="flex flex-wrap items-center gap-2">
+          <span className="text-sm font-medium text-slate-700">Step</span>
+          {STEPS.map((b) => (
+            <button
+              key={b.dir}
+              type="button"
+              className="btn-secondary h-11 w-11 p-0"
+              aria-label={`${b.label} ${stepSize}°`}
+              title={`${b.label} ${stepSize}°`}
+              data-step={b.dir}
+              disabled={stepping}
+              onClick={() => void onStep(b.v)}
+            >
+              <Arrow angle={b.angle} />
+            </button>
+          ))}
+          <label htmlFor="ptz-step-size" className="sr-only">
+            Step size
+          </label>
+          <select
+            id="ptz-step-size"
+            className="input w-auto"
+            value={stepSize}
+            onChange={(e) => setStepSize(Number(e.target.value))}
+          >
+            <option value={STEP_FINE}>{STEP_FINE}°</option>
+            <option value={STEP_COARSE}>{STEP_COARSE}°</option>
+          </select>
+          {stepping && <Spinner className="h-4 w-4" />}
+        </div>
       </div>
 
       {error && (
@@ -440,5 +524,80 @@ export default function PtzPanel({ cameraId, refreshKey = 0, onPresetsAdded }: P
         </button>
       </div>
     </section>
+  );
+}
+
+/**
+ * Over a PTZ camera's picture: a click turns the camera so the point clicked comes to the centre
+ * (one relative move), where the camera takes relative moves; elsewhere the picture stays inert.
+ */
+export function CentreOnClick({
+  cameraId,
+  state,
+  onMoved,
+  children,
+}: {
+  cameraId: number;
+  state: PtzState | null;
+  onMoved: () => void;
+  children: JSX.Element;
+}) {
+  const [mark, setMark] = useState<{ x: number; y: number } | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const enabled = state?.relative === true;
+
+  const onClick = async (e: ReactMouseEvent<HTMLDivElement>) => {
+    if (!enabled || busy) return;
+    const box = e.currentTarget.getBoundingClientRect();
+    const fx = (e.clientX - box.left) / box.width;
+    const fy = (e.clientY - box.top) / box.height;
+    const step = centreStep(fx * 2 - 1, fy * 2 - 1, state?.position?.zoom ?? 0, box.width / box.height);
+    setMark({ x: fx * 100, y: fy * 100 });
+    setBusy(true);
+    setError(null);
+    try {
+      await api.ptzStep(cameraId, { pan: step.pan, tilt: step.tilt, zoom: 0 });
+    } catch (err) {
+      setError(describePtzError(err));
+    } finally {
+      setBusy(false);
+      setMark(null);
+      onMoved();
+    }
+  };
+
+  return (
+    <div className="relative">
+      <div
+        data-testid="centre-on-click"
+        data-enabled={enabled}
+        className={enabled ? 'cursor-crosshair' : ''}
+        onClick={(e) => void onClick(e)}
+        title={enabled ? 'Click to centre the camera there' : undefined}
+      >
+        {children}
+      </div>
+      {mark && (
+        <span
+          aria-hidden="true"
+          className="pointer-events-none absolute h-8 w-8 -translate-x-1/2 -translate-y-1/2 rounded-full border-2 border-white shadow"
+          style={{ left: `${mark.x}%`, top: `${mark.y}%` }}
+        />
+      )}
+      <p className="px-3 py-2 text-xs text-slate-500" aria-live="polite" data-testid="centre-hint">
+        {error ? (
+          <span className="text-red-600">{error}</span>
+        ) : busy ? (
+          'Centring…'
+        ) : enabled ? (
+          'Click the picture to centre the camera on that point.'
+        ) : state ? (
+          'This camera does not take relative moves: use the pad or the step buttons.'
+        ) : (
+          ''
+        )}
+      </p>
+    </div>
   );
 }

@@ -1,7 +1,7 @@
 // A camera still that refreshes itself; a calm placeholder when the camera cannot be read.
 
 import { useEffect, useRef, useState } from 'react';
-import { snapshotUrl } from '../api';
+import { snapshotUrl, snapshotUrlSized } from '../api';
 import { CameraIcon } from './ui';
 
 interface Props {
@@ -10,9 +10,11 @@ interface Props {
   /** milliseconds between refreshes */
   intervalMs?: number;
   className?: string;
+  /** ask the appliance for a picture this wide (thumbnails), instead of the camera's size */
+  width?: number;
 }
 
-export default function Snapshot({ cameraId, alt, intervalMs = 5000, className = '' }: Props) {
+export default function Snapshot({ cameraId, alt, intervalMs = 5000, className = '', width }: Props) {
   const [src, setSrc] = useState<string | null>(null);
   const [failed, setFailed] = useState(false);
   const [loading, setLoading] = useState(true);
@@ -29,7 +31,7 @@ export default function Snapshot({ cameraId, alt, intervalMs = 5000, className =
         timer = window.setTimeout(load, intervalMs);
         return;
       }
-      const url = snapshotUrl(cameraId);
+      const url = width ? snapshotUrlSized(cameraId, width) : snapshotUrl(cameraId);
       const img = new Image();
       current = img;
       img.onload = () => {
@@ -53,7 +55,7 @@ export default function Snapshot({ cameraId, alt, intervalMs = 5000, className =
       current = null;
       if (timer !== undefined) window.clearTimeout(timer);
     };
-  }, [cameraId, intervalMs]);
+  }, [cameraId, intervalMs, width]);
 
   return (
     <div className={`relative overflow-hidden bg-slate-900 ${className}`}>

@@ -87,11 +87,11 @@ export function PageHeader({
 }) {
   return (
     <div className="mb-6">
-      {breadcrumb && <div className="mb-2 text-sm text-slate-500">{breadcrumb}</div>}
+      {breadcrumb && <div className="mb-2 text-sm text-slate-600">{breadcrumb}</div>}
       <div className="flex flex-wrap items-start justify-between gap-4">
         <div className="min-w-0">
           <h1 className="truncate text-2xl font-semibold tracking-tight">{title}</h1>
-          {description && <p className="mt-1 text-sm text-slate-500">{description}</p>}
+          {description && <p className="mt-1 text-sm text-slate-600">{description}</p>}
         </div>
         {actions && <div className="flex flex-wrap items-center gap-2">{actions}</div>}
       </div>

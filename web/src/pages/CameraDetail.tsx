@@ -2,10 +2,11 @@
 
 import { useCallback, useState, type ReactNode } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import { api, type Camera, type Preset, type TestResult } from '../api';
+import { api, type Camera, type Preset, type PtzState, type TestResult } from '../api';
+import EventsLink from '../components/EventsLink';
 import { ConfirmDialog } from '../components/Modal';
 import PresetDialog from '../components/PresetDialog';
-import PtzPanel from '../components/PtzPanel';
+import PtzPanel, { CentreOnClick } from '../components/PtzPanel';
 import SessionCard from '../components/SessionCard';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
@@ -54,6 +55,7 @@ export default function CameraDetail() {
   const [editing, setEditing] = useState<Preset | 'new' | null>(null);
   const [moves, setMoves] = useState<Record<number, MoveState>>({});
   const [ptzRefresh, setPtzRefresh] = useState(0);
+  const [ptzState, setPtzState] = useState<PtzState | null>(null);
   const reloadCamera = camera.reload;
   useEvents(
     {
@@ -156,7 +158,10 @@ export default function CameraDetail() {
         {probe && <Info label="Stream">{probe}</Info>}
         {health?.last_error && (
           <Info label="Last error">
-            <span className="text-red-600">{sentence(health.last_error)}</span>
+            <span className="text-red-600">{sentence(health.last_error)}</span>{' '}
+            <EventsLink type="camera" id={c.id} name={c.name}>
+              See the camera’s events
+            </EventsLink>
           </Info>
         )}
         <Info label="Added">{formatDateTime(c.created_at)}</Info>
@@ -171,7 +176,7 @@ export default function CameraDetail() {
         title={
           <span className="flex items-center gap-3">
             <span className="truncate">{c.name}</span>
-            <StatusBadge state={state} />
+            <StatusBadge state={state} cameraId={c.id} />
           </span>
         }
         description={`${c.type === 'PTZ' ? 'PTZ' : 'Static'} camera · ${c.protocol}`}
@@ -201,17 +206,18 @@ export default function CameraDetail() {
       <div className="grid grid-cols-1 gap-6 lg:grid-cols-5">
         <div className="lg:col-span-3">
           <div className="card overflow-hidden">
-            <LivePlayer
-              cameraId={c.id}
-              alt={`Live view of ${c.name}`}
-              className="aspect-video"
-              intervalMs={ptz ? 3000 : 5000}
-            />
+            {ptz ? (
+              <CentreOnClick cameraId={c.id} state={ptzState} onMoved={() => setPtzRefresh((n) => n + 1)}>
+                <LivePlayer cameraId={c.id} alt={`Live view of ${c.name}`} className="aspect-video" intervalMs={3000} />
+              </CentreOnClick>
+            ) : (
+              <LivePlayer cameraId={c.id} alt={`Live view of ${c.name}`} className="aspect-video" intervalMs={5000} />
+            )}
           </div>
         </div>
         {ptz ? (
           <div className="lg:col-span-2">
-            <PtzPanel cameraId={c.id} refreshKey={ptzRefresh} onPresetsAdded={onPresetsAdded} />
+            <PtzPanel cameraId={c.id} refreshKey={ptzRefresh} onPresetsAdded={onPresetsAdded} onState={setPtzState} />
           </div>
         ) : (
           <div className="space-y-6 lg:col-span-2">
@@ -233,7 +239,7 @@ export default function CameraDetail() {
             <h2 id="presets-heading" className="text-lg font-semibold">
               Presets
             </h2>
-            <p className="text-sm text-slate-500">
+            <p className="text-sm text-slate-600">
               Saved camera positions used by streams and timelines
               {ptz ? '; “Go” moves the camera there now' : ' (they move PTZ cameras only)'}.
             </p>

@@ -1,15 +1,18 @@
-// All cameras in a table, with add, edit and delete.
+// All cameras with a thumbnail each (a still from the camera hub's cache, refreshed slowly): a
+// table on wide screens, cards on a phone; add, edit and delete.
 
 import { useState } from 'react';
 import { Link, useNavigate } from 'react-router-dom';
 import { api, type Camera } from '../api';
 import { ConfirmDialog } from '../components/Modal';
+import Snapshot from '../components/Snapshot';
 import StatusBadge from '../components/StatusBadge';
 import { Alert, CameraIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
+import { useMediaQuery, WIDE } from '../hooks/useMediaQuery';
 import { removeId } from '../lib/collections';
 import { describeLoadError } from '../lib/errors';
 import { redactUrl } from '../lib/format';
@@ -19,6 +22,7 @@ export default function Cameras() {
   const cameras = useLoad(() => api.listCameras(), []);
   const { health } = useCameraHealth();
   const [notice, setNotice] = useState<string | null>(null);
+  const wide = useMediaQuery(WIDE);
   const reloadCameras = cameras.reload;
   // Cameras added elsewhere (another browser, a timeline import) appear without a reload.
   useEvents({ camera_changed: () => void reloadCameras() }, { onResync: () => void reloadCameras() });
@@ -64,11 +68,53 @@ export default function Cameras() {
             </Link>
           }
         />
+      ) : !wide ? (
+        <ul className="space-y-3" aria-label="Cameras">
+          {list.map((c) => (
+            <li key={c.id} className="card overflow-hidden" data-testid="camera-card">
+              <Link to={`/cameras/${c.id}`} className="block" tabIndex={-1} aria-hidden="true">
+                <Snapshot
+                  cameraId={c.id}
+                  alt={`Thumbnail of ${c.name}`}
+                  width={320}
+                  intervalMs={15000}
+                  className="aspect-video"
+                />
+              </Link>
+              <div className="flex flex-wrap items-center gap-2 px-4 py-3">
+                <Link
+                  to={`/cameras/${c.id}`}
+                  className="flex min-h-11 min-w-0 flex-1 items-center font-medium text-slate-900"
+                >
+                  <span className="truncate">{c.name}</span>
+                </Link>
+                <StatusBadge state={c.enabled === false ? 'disabled' : health[c.id]?.state} cameraId={c.id} />
+                <Link to={`/cameras/${c.id}/edit`} className="btn-ghost btn-sm" aria-label={`Edit ${c.name}`}>
+                  Edit
+                </Link>
+                <button
+                  type="button"
+                  className="btn-ghost btn-sm text-red-600 hover:bg-red-50 hover:text-red-700"
+                  onClick={() => del.ask(c)}
+                  aria-label={`Delete ${c.name}`}
+                >
+                  Delete
+                </button>
+              </div>
+              <p className="truncate px-4 pb-3 font-mono text-xs text-slate-500">
+                {c.type === 'PTZ' ? 'PTZ' : 'Static'} · {redactUrl(c.address)}
+              </p>
+            </li>
+          ))}
+        </ul>
       ) : (
         <div className="card overflow-x-auto">
           <table className="min-w-full divide-y divide-slate-200">
             <thead className="bg-slate-50">
               <tr>
+                <th scope="col" className="table-head w-28">
+                  <span className="sr-only">Picture</span>
+                </th>
                 <th scope="col" className="table-head">
                   Name
                 </th>
@@ -97,6 +143,15 @@ export default function Cameras() {
                   onClick={() => navigate(`/cameras/${c.id}`)}
                   data-testid="camera-row"
                 >
+                  <td className="py-2 pl-4">
+                    <Snapshot
+                      cameraId={c.id}
+                      alt={`Thumbnail of ${c.name}`}
+                      width={192}
+                      intervalMs={15000}
+                      className="aspect-video w-24 rounded"
+                    />
+                  </td>
                   <td className="table-cell font-medium text-slate-900">
                     <Link to={`/cameras/${c.id}`} className="hover:text-sky-700" onClick={(e) => e.stopPropagation()}>
                       {c.name}
@@ -108,7 +163,7 @@ export default function Cameras() {
                     {redactUrl(c.address)}
                   </td>
                   <td className="table-cell">
-                    <StatusBadge state={c.enabled === false ? 'disabled' : health[c.id]?.state} />
+                    <StatusBadge state={c.enabled === false ? 'disabled' : health[c.id]?.state} cameraId={c.id} />
                   </td>
                   <td className="table-cell whitespace-nowrap text-right" onClick={(e) => e.stopPropagation()}>
                     <Link to={`/cameras/${c.id}/edit`} className="btn-ghost btn-sm" aria-label={`Edit ${c.name}`}>

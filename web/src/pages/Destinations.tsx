@@ -1,10 +1,20 @@
 // Where streams are sent: YouTube, Facebook, Twitch or a custom server; keys are write-only.
 
 import { useState, type ReactNode } from 'react';
-import { ApiError, api, type Destination, type Stream } from '../api';
+import {
+  ApiError,
+  api,
+  studio,
+  type Destination,
+  type DestinationTest,
+  type Program,
+  type Stream,
+  type UplinkLive,
+} from '../api';
 import DestinationDialog from '../components/DestinationDialog';
 import { ConfirmDialog } from '../components/Modal';
 import { PlatformBadge } from '../components/StreamBadges';
+import UplinkBadge from '../components/UplinkBadge';
 import { Alert, DestinationIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useLoad } from '../hooks/useLoad';
@@ -33,8 +43,37 @@ function KeyState({ set }: { set: boolean }) {
 export default function Destinations() {
   const destinations = useLoad(() => api.listDestinations(), []);
   const streams = useLoad(() => api.listStreams().catch(() => [] as Stream[]), []);
+  const programs = useLoad(() => studio.listPrograms().catch(() => [] as Program[]), []);
   const [editing, setEditing] = useState<Destination | 'new' | null>(null);
   const [notice, setNotice] = useState<string | null>(null);
+  const [testing, setTesting] = useState<number | null>(null);
+  const [tested, setTested] = useState<{ name: string; result: DestinationTest } | null>(null);
+
+  // What the running streams and programs measure on each destination's uplink.
+  const uplinks = (d: Destination): UplinkLive[] => [
+    ...(streams.data ?? []).flatMap((s) =>
+      s.status.outputs.filter((o) => o.destination_id === d.id && o.uplink).map((o) => o.uplink as UplinkLive),
+    ),
+    ...(programs.data ?? []).flatMap((p) =>
+      (p.live?.outputs ?? []).filter((o) => o.destination_id === d.id && o.uplink).map((o) => o.uplink as UplinkLive),
+    ),
+  ];
+
+  const test = async (d: Destination) => {
+    setNotice(null);
+    setTested(null);
+    setTesting(d.id);
+    try {
+      setTested({ name: d.name, result: await api.testDestination(d.id) });
+    } catch (err) {
+      setTested({
+        name: d.name,
+        result: { ok: false, kind: 'local', message: mapApiError(err, []).form ?? 'The test could not run.' },
+      });
+    } finally {
+      setTesting(null);
+    }
+  };
 
   const usedBy = (d: Destination): Stream[] => (streams.data ?? []).filter((s) => s.destination_ids.includes(d.id));
 
@@ -109,6 +148,9 @@ export default function Destinations() {
               <th scope="col" className="table-head">
                 Used by
               </th>
+              <th scope="col" className="table-head">
+                Uplink
+              </th>
               <th scope="col" className="table-head text-right">
                 <span className="sr-only">Actions</span>
               </th>
@@ -139,7 +181,24 @@ export default function Destinations() {
                   <td className="table-cell text-slate-500">
                     {users.length === 0 ? '—' : users.length === 1 ? users[0].name : `${users.length} streams`}
                   </td>
+                  <td className="table-cell">
+                    {uplinks(d).length === 0 ? (
+                      <span className="text-slate-400">—</span>
+                    ) : (
+                      uplinks(d).map((u, i) => <UplinkBadge key={i} uplink={u} />)
+                    )}
+                  </td>
                   <td className="table-cell whitespace-nowrap text-right">
+                    <button
+                      type="button"
+                      className="btn-ghost btn-sm"
+                      onClick={() => void test(d)}
+                      disabled={testing !== null}
+                      aria-label={`Test ${d.name}`}
+                      title="Publish a few seconds of test pattern to this destination"
+                    >
+                      {testing === d.id ? 'Testing…' : 'Test'}
+                    </button>
                     <button
                       type="button"
                       className="btn-ghost btn-sm"
@@ -179,6 +238,17 @@ export default function Destinations() {
       {notice && (
         <div className="mb-4">
           <Alert kind="success">{notice}</Alert>
+        </div>
+      )}
+      {tested && (
+        <div className="mb-4" data-testid="destination-test">
+          {tested.result.ok ? (
+            <Alert kind="success">
+              Test of “{tested.name}”: {tested.result.message}
+            </Alert>
+          ) : (
+            <Alert title={`Test of “${tested.name}” failed`}>{sentence(tested.result.message)}</Alert>
+          )}
         </div>
       )}
       {body}

@@ -1,17 +1,35 @@
 // Overlays drawn over the program: images (uploaded PNG/JPEG/SVG), text, a clock, or an image or
-// text fetched from a URL. Positions are pixels of the 1920×1080 frame.
+// text fetched from a URL. Positions are pixels of the 1920×1080 frame; they are placed by
+// dragging their boxes on the program's picture (the running program's live preview, else a
+// camera's snapshot, else a slate), and a new overlay starts where it overlaps no other.
 
-import { useState, type FormEvent } from 'react';
+import { useMemo, useState, type FormEvent } from 'react';
+import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
+import OverlayCanvas from '../components/OverlayCanvas';
+import Snapshot from '../components/Snapshot';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField } from '../components/ui';
 import { useAction } from '../hooks/useAction';
+import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
 import { useEvents } from '../hooks/useEvents';
 import { useLoad } from '../hooks/useLoad';
 import { removeId, upsert } from '../lib/collections';
 import { describeLoadError, mapApiError, NO_ERRORS } from '../lib/errors';
 import { formatBytes } from '../lib/format';
-import { OVERLAY_KINDS, studio, type Asset, type Overlay, type OverlayInput, type OverlayKind } from '../api';
+import { freeSpot, overlayRect } from '../lib/overlayGeometry';
+import {
+  api,
+  OVERLAY_KINDS,
+  studio,
+  type Asset,
+  type Camera,
+  type Overlay,
+  type OverlayDefinition,
+  type OverlayInput,
+  type OverlayKind,
+  type Program,
+} from '../api';
 
 const FIELDS = [
   'name',
@@ -37,12 +55,12 @@ const ALIASES: Record<string, string> = Object.fromEntries(FIELDS.map((f) => [`d
 
 type Draft = Record<string, string>;
 
-function toDraft(o: Overlay | null): Draft {
+function toDraft(o: Overlay | null, spot: { x: number; y: number } = { x: 40, y: 40 }): Draft {
   const d = o?.definition ?? {};
   const s = (v: string | number | null | undefined) => (v === undefined || v === null ? '' : String(v));
   return {
-    x: s(d.x ?? 40),
-    y: s(d.y ?? 40),
+    x: s(d.x ?? spot.x),
+    y: s(d.y ?? spot.y),
     width: s(d.width ?? 320),
     height: s(d.height ?? 120),
     opacity: s(d.opacity ?? 1),
@@ -88,20 +106,29 @@ const HINTS: Record<string, string> = {
   json_pointer: 'e.g. /current/temperature (for a JSON answer)',
 };
 
+/** `#RRGGBB` of a colour field's value (the picker needs six digits), white when unreadable. */
+function pickerValue(v: string | undefined, fallback: string): string {
+  const m = /^#?([0-9a-fA-F]{6})/.exec((v ?? '').trim());
+  return m ? `#${m[1].toLowerCase()}` : fallback;
+}
+
 function OverlayDialog({
   overlay,
   assets,
+  spot,
   onSaved,
   onClose,
 }: {
   overlay: Overlay | null;
   assets: Asset[];
+  /** where a new overlay goes: a place that overlaps no other */
+  spot?: { x: number; y: number };
   onSaved: (o: Overlay) => void;
   onClose: () => void;
 }) {
   const [name, setName] = useState(overlay?.name ?? '');
   const [kind, setKind] = useState<OverlayKind>(overlay?.kind ?? 'text');
-  const [draft, setDraft] = useState<Draft>(() => toDraft(overlay));
+  const [draft, setDraft] = useState<Draft>(() => toDraft(overlay, spot));
   const [assetId, setAssetId] = useState<number | null>(overlay?.asset_id ?? null);
   const [assetList, setAssetList] = useState(assets);
   const uploadAction = useAction((file: File) => studio.uploadAsset(file));
@@ -143,18 +170,42 @@ function OverlayDialog({
     if (saved) onSaved(saved);
   };
 
-  const field = (k: string) => (
-    <TextField
-      key={k}
-      id={`overlay-${k}`}
-      label={LABELS[k]}
-      value={draft[k] ?? ''}
-      onChange={(e) => setDraft((d) => ({ ...d, [k]: e.target.value }))}
-      error={fe[k]}
-      hint={HINTS[k]}
-      inputMode={NUMERIC.has(k) ? 'decimal' : undefined}
-    />
-  );
+  const field = (k: string) => {
+    const text = (
+      <TextField
+        key={k}
+        id={`overlay-${k}`}
+        label={LABELS[k]}
+        value={draft[k] ?? ''}
+        onChange={(e) => setDraft((d) => ({ ...d, [k]: e.target.value }))}
+        error={fe[k]}
+        hint={HINTS[k]}
+        inputMode={NUMERIC.has(k) ? 'decimal' : undefined}
+        className={k === 'color' || k === 'background' ? 'min-w-0 flex-1' : ''}
+      />
+    );
+    if (k !== 'color' && k !== 'background') return text;
+    // A picker beside the field: it sets the red, green and blue and keeps a typed alpha.
+    const current = draft[k] ?? '';
+    const alpha = k === 'background' ? (/^#?[0-9a-fA-F]{6}([0-9a-fA-F]{2})$/.exec(current.trim())?.[1] ?? '') : '';
+    return (
+      <div key={k} className="col-span-2 flex items-start gap-2 sm:col-span-1">
+        {text}
+        <div className="pt-6">
+          <label htmlFor={`overlay-${k}-picker`} className="sr-only">
+            {k === 'color' ? 'Pick the text colour' : 'Pick the background colour'}
+          </label>
+          <input
+            id={`overlay-${k}-picker`}
+            type="color"
+            className="h-11 w-11 cursor-pointer rounded-lg border border-slate-300 bg-white p-1"
+            value={pickerValue(current, k === 'color' ? '#ffffff' : '#000000')}
+            onChange={(e) => setDraft((d) => ({ ...d, [k]: `${e.target.value.toUpperCase()}${alpha}` }))}
+          />
+        </div>
+      </div>
+    );
+  };
   const asset = assetList.find((a) => a.id === assetId);
 
   return (
@@ -222,10 +273,12 @@ function OverlayDialog({
             )}
           </div>
         )}
-        <div className="grid grid-cols-2 gap-3">{BY_KIND[kind].map(field)}</div>
+        <div className="grid grid-cols-1 gap-3 sm:grid-cols-2">{BY_KIND[kind].map(field)}</div>
         <fieldset>
           <legend className="label">Position and size (pixels of the 1920×1080 frame)</legend>
-          <div className="grid grid-cols-5 gap-2">{['x', 'y', 'width', 'height', 'opacity'].map(field)}</div>
+          <div className="grid grid-cols-2 gap-2 sm:grid-cols-5">
+            {['x', 'y', 'width', 'height', 'opacity'].map(field)}
+          </div>
         </fieldset>
         <div className="flex justify-end gap-2 pt-2">
           <button type="button" className="btn-secondary" onClick={onClose}>
@@ -255,21 +308,109 @@ function describe(o: Overlay): string {
   return `${what} · ${d.x ?? 0},${d.y ?? 0} ${d.width ?? '?'}×${d.height ?? '?'}${d.opacity != null && d.opacity !== 1 ? ` · ${Math.round(d.opacity * 100)} %` : ''}`;
 }
 
+/** What the canvas shows underneath: a running program's output, a camera's still, or a slate. */
+type Picture = { kind: 'program'; program: Program } | { kind: 'camera'; camera: Camera } | { kind: 'slate' };
+
+function pictureKey(p: Picture): string {
+  return p.kind === 'program' ? `program:${p.program.id}` : p.kind === 'camera' ? `camera:${p.camera.id}` : 'slate';
+}
+
+function PictureUnder({ picture }: { picture: Picture }) {
+  if (picture.kind === 'program')
+    return (
+      <LivePlayer
+        key={picture.program.id}
+        src={`/api/programs/${picture.program.id}/live`}
+        kind="program"
+        alt={`Live output of ${picture.program.name}`}
+        className="h-full w-full"
+        liveBadge={false}
+      />
+    );
+  if (picture.kind === 'camera')
+    return (
+      <Snapshot
+        cameraId={picture.camera.id}
+        alt={`Snapshot of ${picture.camera.name}`}
+        intervalMs={10000}
+        className="h-full w-full"
+      />
+    );
+  return (
+    <div className="flex h-full w-full items-center justify-center bg-gradient-to-br from-slate-700 to-slate-900 text-sm text-slate-300">
+      No program is running: the boxes show where the overlays go on air.
+    </div>
+  );
+}
+
 export default function OverlaysPage() {
   const overlays = useLoad(() => studio.listOverlays(), []);
   const assets = useLoad(() => studio.listAssets().catch(() => [] as Asset[]), []);
+  const programs = useLoad(() => studio.listPrograms().catch(() => [] as Program[]), []);
+  const cameras = useLoad(() => api.listCameras().catch(() => [] as Camera[]), []);
+  const { health } = useCameraHealth();
   const [editing, setEditing] = useState<Overlay | 'new' | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [pictureChoice, setPictureChoice] = useState<string | null>(null);
+  const [height, setHeight] = useState<number | null>(null);
+  const [saveError, setSaveError] = useState<string | null>(null);
   const del = useConfirmDelete((o: Overlay) => studio.deleteOverlay(o.id), {
     onDeleted: (o) => overlays.setData((prev) => removeId(prev, o.id)),
   });
   // Overlays changed elsewhere (another browser, a sync from VistterStudio).
   const reloadOverlays = overlays.reload;
-  useEvents({ overlay_changed: () => void reloadOverlays() }, { onResync: () => void reloadOverlays() });
+  const reloadPrograms = programs.reload;
+  useEvents(
+    {
+      overlay_changed: () => void reloadOverlays(),
+      program_status: (data) => {
+        // Only a start or a stop changes which pictures there are.
+        const p = data as Partial<Program> | null;
+        const known = (programs.data ?? []).find((x) => x.id === p?.id);
+        if (!known || !p || Boolean(known.live) !== Boolean(p.live)) void reloadPrograms();
+      },
+    },
+    { onResync: () => void reloadOverlays() },
+  );
+
+  const pictures = useMemo<Picture[]>(() => {
+    const running = (programs.data ?? []).filter((p) => p.live);
+    return [
+      ...running.map((program) => ({ kind: 'program' as const, program })),
+      // Cameras that answer first: their still is a picture to place things on.
+      ...[...(cameras.data ?? [])]
+        .sort((a, b) => Number(health[b.id]?.state === 'online') - Number(health[a.id]?.state === 'online'))
+        .map((camera) => ({ kind: 'camera' as const, camera })),
+      { kind: 'slate' as const },
+    ];
+  }, [programs.data, cameras.data, health]);
+  const picture = pictures.find((p) => pictureKey(p) === pictureChoice) ?? pictures[0];
+  const programHeight =
+    height ?? (picture.kind === 'program' ? picture.program.height : (programs.data?.[0]?.height ?? 1080));
+
+  const setOverlays = overlays.setData;
+  const onMoved = async (o: Overlay, definition: OverlayDefinition) => {
+    // Shown where it was dropped at once; put back if the appliance refuses.
+    setOverlays((prev) => upsert(prev ?? [], { ...o, definition }));
+    setSaveError(null);
+    try {
+      const saved = await studio.updateOverlay(o.id, { name: o.name, kind: o.kind, asset_id: o.asset_id, definition });
+      setOverlays((prev) => upsert(prev ?? [], saved));
+    } catch (err) {
+      setOverlays((prev) => upsert(prev ?? [], o));
+      setSaveError(`“${o.name}” could not be moved: ${describeLoadError(err)}`);
+    }
+  };
 
   if (overlays.loading && !overlays.data) return <LoadingState />;
   if (overlays.error && !overlays.data)
     return <Alert title="Cannot load overlays">{describeLoadError(overlays.error)}</Alert>;
   const list = overlays.data ?? [];
+  const spot = freeSpot(
+    320,
+    120,
+    list.map((o) => overlayRect(o, programHeight)),
+  );
   const newButton = (
     <button type="button" className="btn-primary" onClick={() => setEditing('new')}>
       New overlay
@@ -283,6 +424,69 @@ export default function OverlaysPage() {
         description="Logos, text, clocks and live data drawn over the program."
         actions={newButton}
       />
+      {list.length > 0 && (
+        <section className="card mb-6 p-4" aria-labelledby="overlay-canvas-heading">
+          <div className="mb-3 flex flex-wrap items-end justify-between gap-3">
+            <h2 id="overlay-canvas-heading" className="text-base font-semibold">
+              On the picture
+            </h2>
+            <div className="flex flex-wrap gap-3">
+              <div>
+                <label htmlFor="overlay-picture" className="label">
+                  Picture
+                </label>
+                <select
+                  id="overlay-picture"
+                  className="input"
+                  value={pictureKey(picture)}
+                  onChange={(e) => setPictureChoice(e.target.value)}
+                >
+                  {pictures.map((p) => (
+                    <option key={pictureKey(p)} value={pictureKey(p)}>
+                      {p.kind === 'program'
+                        ? `Program “${p.program.name}” (live)`
+                        : p.kind === 'camera'
+                          ? `Camera “${p.camera.name}”`
+                          : 'Slate'}
+                    </option>
+                  ))}
+                </select>
+              </div>
+              <div>
+                <label htmlFor="overlay-height" className="label">
+                  Text size as on
+                </label>
+                <select
+                  id="overlay-height"
+                  className="input"
+                  value={programHeight}
+                  onChange={(e) => setHeight(Number(e.target.value))}
+                >
+                  {[...new Set([programHeight, 1080, 720, 480, 360])].map((h) => (
+                    <option key={h} value={h}>
+                      {h}p
+                    </option>
+                  ))}
+                </select>
+              </div>
+            </div>
+          </div>
+          {saveError && (
+            <div className="mb-3">
+              <Alert>{saveError}</Alert>
+            </div>
+          )}
+          <OverlayCanvas
+            overlays={list}
+            selectedId={selected}
+            onSelect={setSelected}
+            onChange={(o, d) => void onMoved(o, d)}
+            programHeight={programHeight}
+          >
+            <PictureUnder picture={picture} />
+          </OverlayCanvas>
+        </section>
+      )}
       {list.length === 0 ? (
         <EmptyState
           title="No overlays yet"
@@ -292,7 +496,11 @@ export default function OverlaysPage() {
       ) : (
         <div className="card divide-y divide-slate-100">
           {list.map((o) => (
-            <div key={o.id} data-testid="overlay-row" className="flex items-center gap-3 px-4 py-3">
+            <div
+              key={o.id}
+              data-testid="overlay-row"
+              className={`flex flex-wrap items-center gap-3 px-4 py-3 ${o.id === selected ? 'bg-sky-50' : ''}`}
+            >
               {o.kind === 'image' && o.asset_id ? (
                 <img
                   src={`/api/assets/${o.asset_id}`}
@@ -300,7 +508,7 @@ export default function OverlaysPage() {
                   className="h-10 w-16 rounded bg-slate-100 object-contain"
                 />
               ) : (
-                <span className="flex h-10 w-16 items-center justify-center rounded bg-slate-100 text-xs text-slate-500">
+                <span className="flex h-10 w-16 items-center justify-center rounded bg-slate-100 text-xs text-slate-600">
                   {o.kind}
                 </span>
               )}
@@ -332,6 +540,7 @@ export default function OverlaysPage() {
         <OverlayDialog
           overlay={editing === 'new' ? null : editing}
           assets={assets.data ?? []}
+          spot={spot}
           onClose={() => setEditing(null)}
           onSaved={(o) => {
             overlays.setData((prev) => upsert(prev, o));

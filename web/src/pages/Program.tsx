@@ -16,6 +16,7 @@ import { useLoad } from '../hooks/useLoad';
 import { describeLoadError, mapApiError, NO_ERRORS, sentence } from '../lib/errors';
 import { formatUptime } from '../lib/format';
 import { studio, type EncoderProbe, type Overlay, type Program, type ProgramInput, type ProgramOverlay } from '../api';
+import UplinkBadge from '../components/UplinkBadge';
 
 const SIZES = [
   { value: '1280x720', label: '1280×720 (720p)' },
@@ -49,6 +50,7 @@ function ProgramDialog({
   const [height, setHeight] = useState(String(program?.height ?? 720));
   const [fps, setFps] = useState(String(program?.fps ?? 30));
   const [bitrate, setBitrate] = useState(program ? String(program.video_bitrate_kbps) : '');
+  const [adaptive, setAdaptive] = useState(program?.adaptive_bitrate ?? false);
   const [encoder, setEncoder] = useState(program?.encoder ?? 'auto');
   const [slate, setSlate] = useState(program?.slate_text ?? '');
   const [dests, setDests] = useState<number[]>(
@@ -84,6 +86,7 @@ function ProgramDialog({
       height: h,
       fps: Number(fps),
       video_bitrate_kbps: bitrate.trim() === '' ? null : Number(bitrate),
+      adaptive_bitrate: adaptive,
       encoder,
       slate_text: slate.trim() === '' ? null : slate.trim(),
       destination_ids: dests,
@@ -170,6 +173,16 @@ function ProgramDialog({
             error={fe.video_bitrate_kbps}
             hint="Leave empty to derive it from size and rate."
           />
+          <label className="col-span-2 flex items-center gap-2 text-sm text-slate-700">
+            <input
+              id="program-adaptive"
+              type="checkbox"
+              className="h-4 w-4 rounded border-slate-300 text-sky-600 focus:ring-sky-500"
+              checked={adaptive}
+              onChange={(e) => setAdaptive(e.target.checked)}
+            />
+            Lower the bitrate while a destination's uplink is congested (and raise it back after)
+          </label>
           <div>
             <label htmlFor="program-encoder" className="label">
               Encoder
@@ -595,6 +608,9 @@ function ProgramControl({
                   label="Bitrate"
                   value={live.bitrate_kbps != null ? `${Math.round(live.bitrate_kbps)} kbit/s` : '—'}
                 />
+                {live.bitrate_note && (
+                  <Metric label="Video bitrate" value={`${live.video_bitrate_kbps} kbit/s (${live.bitrate_note})`} />
+                )}
                 <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
                 <Metric
                   label="Take latency"
@@ -652,6 +668,7 @@ function ProgramControl({
                     <td className="py-1 pr-2">
                       <StateDot state={o.state} />
                       {o.restarts > 0 && <span className="ml-1 text-xs text-slate-400">({o.restarts} restarts)</span>}
+                      <UplinkBadge uplink={o.uplink} />
                     </td>
                     <td className="break-all py-1 text-xs text-red-600">
                       <span className="line-clamp-3" title={o.last_error ?? undefined}>

@@ -6,6 +6,7 @@ import { ApiError, api, type Camera, type Destination, type OutputStatus, type P
 import { ConfirmDialog } from '../components/Modal';
 import StreamDialog from '../components/StreamDialog';
 import { OutputStateBadge, StreamStateBadge } from '../components/StreamBadges';
+import UplinkBadge from '../components/UplinkBadge';
 import { Alert, CameraIcon, DestinationIcon, EmptyState, LoadingState, PageHeader } from '../components/ui';
 import { useAction } from '../hooks/useAction';
 import { useConfirmDelete } from '../hooks/useConfirmDelete';
@@ -92,6 +93,7 @@ function OutputsTable({ stream, destinations }: { stream: Stream; destinations: 
               </td>
               <td className="table-cell py-2">
                 {live ? <OutputStateBadge state={o.state} /> : <span className="text-slate-400">Stopped</span>}
+                {live && <UplinkBadge uplink={o.uplink} />}
               </td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatFps(o.fps) : '—'}</td>
               <td className="table-cell py-2 text-right tabular-nums">{live ? formatBitrate(o.bitrate_kbps) : '—'}</td>

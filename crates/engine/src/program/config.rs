@@ -7,6 +7,7 @@ use std::time::Duration;
 use vs_base::{Error, Result, Secret};
 
 use crate::hub::CameraHub;
+use crate::publish::PublishTarget;
 
 /// A destination of the program.
 #[derive(Debug, Clone)]
@@ -17,6 +18,11 @@ pub struct OutputSpec {
     pub url: String,
     /// Masked in every log and status message: put the stream key here.
     pub secrets: Vec<Secret>,
+    /// RTMPS: verify the server's certificate (off only for a self-signed test server).
+    pub tls_verify: bool,
+    /// Where to publish, split as the destination is stored (address, key, credentials);
+    /// parsed from `url` when `None`.
+    pub target: Option<PublishTarget>,
 }
 
 impl OutputSpec {
@@ -26,6 +32,17 @@ impl OutputSpec {
             name: name.into(),
             url: url.into(),
             secrets: Vec::new(),
+            tls_verify: true,
+            target: None,
+        }
+    }
+
+    /// The publish target: `target`, or `url` parsed.
+    pub fn publish_target(&self) -> Result<PublishTarget> {
+        match &self.target {
+            Some(t) => Ok(t.clone()),
+            None => PublishTarget::parse(&self.url, self.tls_verify)
+                .map_err(|e| Error::invalid("outputs", e.message)),
         }
     }
 }
@@ -91,6 +108,9 @@ pub struct ProgramConfig {
     pub fps: u32,
     pub video_bitrate_kbps: u32,
     pub audio_bitrate_kbps: u32,
+    /// Step the video bitrate down when a destination's uplink is congested, and back up
+    /// when it recovers (see `program::adapt`).
+    pub adaptive_bitrate: bool,
     /// An FFmpeg H.264 encoder name, normally [`EncoderProbe::selected`](crate::EncoderProbe).
     pub encoder: String,
     pub ffmpeg: PathBuf,
@@ -122,6 +142,7 @@ impl ProgramConfig {
             fps,
             video_bitrate_kbps: kbps,
             audio_bitrate_kbps: 128,
+            adaptive_bitrate: false,
             encoder: "libx264".into(),
             ffmpeg: "ffmpeg".into(),
             outputs: Vec::new(),

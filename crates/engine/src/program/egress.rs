@@ -1,94 +1,106 @@
-//! Egress: one supervised FFmpeg per destination, copying the encoder's MPEG-TS (no
-//! re-encode) into the container the destination's URL calls for. Each has its own queue from
-//! the fan-out, so a slow or dead destination only loses its own data.
+//! Egress: each destination of a program, fed from its own fan-out queue, so a slow or dead
+//! destination only loses its own data.
+//!
+//! RTMP and RTMPS destinations are published from the appliance's own process
+//! ([`Publisher`]): the stream key never reaches a child's command line or environment, a
+//! destination that comes back resumes at the newest keyframe, and its uplink figures (send
+//! rate, queue, drops, `congested`) are measured where the bytes leave. SRT destinations keep
+//! an FFmpeg ([`SrtEgress`]) whose stream id and passphrase travel through a private FIFO.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use vs_base::{Error, Protocol, Result};
 
 use super::config::{OutputSpec, ProgramConfig};
 use super::fanout::QueueStats;
-use crate::backoff::BackoffPolicy;
-use crate::ffmpeg::program::egress_args;
-use crate::spawner::{BoxWrite, ProcessSpec, StdinMode};
-use crate::supervisor::{MediaIo, SupervisorConfig, SupervisorHandle};
+use crate::publish::{feed_ts, Publisher, PublisherConfig, PublisherStats, SrtEgress};
+use crate::supervisor::{Deps, Status};
 
 pub(super) const EGRESS_QUEUE_CHUNKS: usize = 512;
+
+pub(super) enum Sender {
+    Rtmp(Publisher),
+    Srt(SrtEgress),
+}
 
 pub(super) struct Egress {
     pub id: i64,
     pub name: String,
-    pub handle: SupervisorHandle,
+    pub sender: Sender,
+    /// What the fan-out could not queue for this destination.
     pub stats: Arc<QueueStats>,
 }
 
-/// The egress process of one destination; its log lines say which program and destination
-/// they are about.
-pub(super) fn egress_spec(config: &ProgramConfig, out: &OutputSpec) -> ProcessSpec {
-    ProcessSpec {
-        name: format!("program {} egress {}", config.name, out.name),
-        program: config.ffmpeg.clone(),
-        args: egress_args(&out.url),
-        stdin: StdinMode::Media,
-        secrets: out.secrets.clone(),
-        ..Default::default()
-    }
-    .span(tracing::info_span!(
-        "ffmpeg",
-        role = "egress",
-        program = %config.name,
-        program_id = config.id,
-        destination_id = out.id,
-    ))
-}
-
-pub(super) fn egress_supervision() -> SupervisorConfig {
-    SupervisorConfig {
-        // The TS probe takes a few seconds of stream before the first progress block.
-        startup_timeout: Duration::from_secs(20),
-        stall_timeout: Duration::from_secs(10),
-        stop_timeout: Duration::from_secs(4),
-        backoff: BackoffPolicy {
-            initial: Duration::from_secs(1),
-            max: Duration::from_secs(10),
-            ..BackoffPolicy::default()
-        },
-        ..SupervisorConfig::default()
-    }
-}
-
-/// Feeds one destination's egress process from its queue; data that arrives while the
-/// process is down (backoff) is discarded, so a returning destination starts with fresh data.
-pub(super) async fn egress_writer(
-    mut chunks: mpsc::Receiver<Bytes>,
-    mut media: mpsc::Receiver<MediaIo>,
-    cancel: CancellationToken,
-) {
-    let mut stdin: Option<BoxWrite> = None;
-    loop {
-        tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return,
-            io = media.recv() => match io {
-                Some(io) => stdin = io.stdin,
-                None => return,
-            },
-            c = chunks.recv() => {
-                let Some(chunk) = c else { return };
-                if let Some(w) = stdin.as_mut() {
-                    let r = tokio::select! {
-                        _ = cancel.cancelled() => return,
-                        r = w.write_all(&chunk) => r,
-                    };
-                    if r.is_err() {
-                        stdin = None;
-                    }
-                }
+impl Egress {
+    /// Starts one destination fed by `chunks` (its fan-out queue).
+    pub(super) async fn start(
+        config: &ProgramConfig,
+        out: &OutputSpec,
+        chunks: mpsc::Receiver<Bytes>,
+        stats: Arc<QueueStats>,
+        deps: Deps,
+        cancel: CancellationToken,
+    ) -> Result<Self> {
+        let target = out.publish_target()?;
+        let sender = match target.protocol {
+            Protocol::Rtmp | Protocol::Rtmps => {
+                let cfg = PublisherConfig {
+                    name: format!("program {} → {}", config.name, out.name),
+                    ..PublisherConfig::default()
+                };
+                let publisher = Publisher::start(target, cfg, cancel.clone());
+                tokio::spawn(feed_ts(chunks, publisher.input()));
+                Sender::Rtmp(publisher)
             }
+            Protocol::Srt => {
+                let name = format!("program {} egress {}", config.name, out.name);
+                let egress = SrtEgress::start(&target, &name, &config.ffmpeg, chunks, deps, cancel)
+                    .await
+                    .map_err(|e| Error::invalid("outputs", e.message))?;
+                Sender::Srt(egress)
+            }
+            _ => {
+                return Err(Error::invalid(
+                    "outputs",
+                    format!(
+                        "{}: only rtmp://, rtmps:// and srt:// destinations",
+                        out.name
+                    ),
+                ))
+            }
+        };
+        Ok(Egress {
+            id: out.id,
+            name: out.name.clone(),
+            sender,
+            stats,
+        })
+    }
+
+    /// The destination's uplink figures (RTMP and RTMPS).
+    pub(super) fn publisher(&self) -> Option<PublisherStats> {
+        match &self.sender {
+            Sender::Rtmp(p) => Some(p.stats().borrow().clone()),
+            Sender::Srt(_) => None,
+        }
+    }
+
+    /// A supervisor-shaped status: the FFmpeg's for SRT; for a publisher its session as one
+    /// (a run per accepted session, `restarts` counting reconnects).
+    pub(super) fn status(&self) -> Status {
+        match &self.sender {
+            Sender::Srt(e) => e.status(),
+            Sender::Rtmp(p) => p.stats().borrow().as_status(&self.name),
+        }
+    }
+
+    pub(super) async fn stop(&self) {
+        match &self.sender {
+            Sender::Rtmp(p) => p.close().await,
+            Sender::Srt(e) => e.close().await,
         }
     }
 }

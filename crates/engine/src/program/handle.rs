@@ -51,6 +51,10 @@ pub(super) struct Inner {
     pub(super) started_at: SystemTime,
     pub(super) status_kick: Arc<tokio::sync::Notify>,
     pub(super) fanout: Arc<FanOut>,
+    /// The encoder's video bitrate now (the configured one unless stepped, see `adapt`).
+    pub(super) video_bitrate_kbps: std::sync::atomic::AtomicU32,
+    /// Why the bitrate differs from the configured one.
+    pub(super) bitrate_note: Mutex<Option<String>>,
 }
 
 impl Drop for Inner {
@@ -187,6 +191,28 @@ impl ProgramHandle {
         self.inner.status_kick.notify_one();
     }
 
+    /// Changes the encoder's video bitrate (`note` says why, for the status). FFmpeg cannot
+    /// change it in a running encoder, so only the encoder restarts: the destinations keep
+    /// their sessions and receive one continuous stream.
+    pub async fn set_video_bitrate(&self, kbps: u32, note: Option<String>) -> Result<()> {
+        let kbps = kbps.max(super::adapt::MIN_VIDEO_KBPS);
+        if *self.inner.ops.lock().await {
+            return Err(Error::invalid_state("the program has stopped"));
+        }
+        let mut cfg = self.inner.config.clone();
+        cfg.video_bitrate_kbps = kbps;
+        self.inner
+            .encoder
+            .update_spec(super::encoder::encoder_spec(&cfg))
+            .await?;
+        self.inner
+            .video_bitrate_kbps
+            .store(kbps, std::sync::atomic::Ordering::Relaxed);
+        *self.inner.bitrate_note.lock().expect("note lock") = note;
+        self.inner.status_kick.notify_one();
+        Ok(())
+    }
+
     /// Replaces the overlays atomically (validated and rendered first; on error the previous
     /// set stays). The encoder is not touched.
     pub async fn set_overlays(&self, overlays: Vec<Overlay>) -> Result<()> {
@@ -217,7 +243,7 @@ impl ProgramHandle {
         }
         *ops = true;
         let inner = &self.inner;
-        futures_join(inner.egress.iter().map(|e| e.handle.stop())).await;
+        futures_join(inner.egress.iter().map(|e| e.stop())).await;
         let _ = inner.encoder.stop().await;
         let ingests: Vec<Ingest> =
             std::mem::take(&mut *inner.ingests.lock().expect("ingests lock"))

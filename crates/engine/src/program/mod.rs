@@ -7,8 +7,9 @@
 //!      (packets only, shared with previews, copy streams, snapshots)                        ▼
 //!              program clock (one tick per frame: newest frame, repeat, or slate; overlays)
 //!                                                              │ raw yuv420p, exactly fps
-//!                         encoder FFmpeg (+ silent AAC) ─ MPEG-TS ─ fan-out ─┬─ egress FFmpeg → RTMP 1
-//!                                                                            └─ egress FFmpeg → RTMP 2
+//!                         encoder FFmpeg (+ silent AAC) ─ MPEG-TS ─ fan-out ─┬─ publisher (in process) → RTMP(S) 1
+//!                                                                            ├─ publisher (in process) → RTMP(S) 2
+//!                                                                            └─ egress FFmpeg → SRT
 //! ```
 //!
 //! The cameras come from the [camera hub](crate::hub): each enabled camera has one session
@@ -26,8 +27,9 @@
 //!
 //! The encoder never sees a switch, a camera loss or an overlay change: its input is a constant
 //! frame rate of raw frames, so its output timestamps are constant by construction and the RTMP
-//! sessions (owned by the egress processes) survive everything but an encoder restart's brief
-//! hiccup. Every FFmpeg runs under [`supervise`](crate::supervise).
+//! sessions (owned by in-process publishers, [`crate::publish`], so no stream key is on a
+//! command line) survive everything, an encoder restart included (its new timestamps are
+//! stitched on). Every FFmpeg runs under [`supervise`](crate::supervise).
 //!
 //! Camera audio is not passed through: the program always carries silent AAC.
 //!
@@ -79,6 +81,7 @@
 //! # }
 //! ```
 
+mod adapt;
 mod clock;
 mod config;
 mod egress;
@@ -107,6 +110,7 @@ use vs_base::{Error, Result};
 use crate::hub::{DecoderOptions, HubDecoder};
 use crate::supervisor::{supervise, Deps, Shutdown};
 
+pub use adapt::fitting_video_kbps;
 pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
@@ -159,26 +163,18 @@ impl Program {
         let mut egress = Vec::new();
         for out in &config.outputs {
             let (rx, stats) = fanout.subscribe(egress::EGRESS_QUEUE_CHUNKS);
-            let spec = egress::egress_spec(&config, out);
-            let sup = supervise(
-                spec,
-                egress::egress_supervision(),
-                deps.clone(),
-                sup_shutdown.clone(),
-            );
-            tasks.push(tokio::spawn(egress::egress_writer(
-                rx,
-                sup.media,
-                cancel.clone(),
-            )));
-            supervisors.push(sup.task);
-            sup.handle.start().await?;
-            egress.push(egress::Egress {
-                id: out.id,
-                name: out.name.clone(),
-                handle: sup.handle,
-                stats,
-            });
+            match egress::Egress::start(&config, out, rx, stats, deps.clone(), cancel.clone()).await
+            {
+                Ok(e) => egress.push(e),
+                Err(e) => {
+                    // Nothing half-started stays behind.
+                    for started in &egress {
+                        started.stop().await;
+                    }
+                    cancel.cancel();
+                    return Err(e);
+                }
+            }
         }
 
         let enc = supervise(
@@ -256,11 +252,14 @@ impl Program {
             take_latency_ms: None,
             switch_gap_frames: None,
             last_take: None,
+            video_bitrate_kbps: config.video_bitrate_kbps,
+            bitrate_note: None,
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
               fps = config.fps, encoder = %config.encoder, outputs = config.outputs.len(), "program started");
 
+        let (video_bitrate, adaptive) = (config.video_bitrate_kbps, config.adaptive_bitrate);
         let inner = Arc::new(Inner {
             config,
             deps,
@@ -281,7 +280,16 @@ impl Program {
             started_at,
             status_kick,
             fanout,
+            video_bitrate_kbps: std::sync::atomic::AtomicU32::new(video_bitrate),
+            bitrate_note: Mutex::new(None),
         });
+        if adaptive {
+            let t = tokio::spawn(adapt::adapt_task(
+                Arc::downgrade(&inner),
+                inner.cancel.clone(),
+            ));
+            inner.tasks.lock().expect("tasks lock").push(t);
+        }
         let t = tokio::spawn(status::status_task(
             Arc::downgrade(&inner),
             inner.cancel.clone(),

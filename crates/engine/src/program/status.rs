@@ -17,9 +17,15 @@ use crate::supervisor::{State, Status};
 pub struct OutputStatus {
     pub id: i64,
     pub name: String,
+    /// The FFmpeg of an SRT destination; for RTMP(S), the in-process publisher's session
+    /// shown the same way (`running` while publishing, `restarts` = reconnects).
     pub status: Status,
-    /// TS bytes this destination lost because its egress was behind.
+    /// TS bytes this destination lost because its egress was behind, plus media its
+    /// publisher dropped to stay live (slow uplink, or while the destination was down).
     pub dropped_bytes: u64,
+    /// RTMP(S): the uplink as measured where the bytes leave (send rate, queue, drops,
+    /// `congested` with its reason).
+    pub publisher: Option<crate::publish::PublisherStats>,
 }
 
 /// One decoded source (on air, being taken or pre-rolled) in the status.
@@ -84,6 +90,10 @@ pub struct ProgramStatus {
     /// Ticks without a new frame right before the first frame of the last take.
     pub switch_gap_frames: Option<u64>,
     pub last_take: Option<TakeStatus>,
+    /// The encoder's video bitrate now: the configured one, unless stepped down for a
+    /// congested uplink (`bitrate_note` says why).
+    pub video_bitrate_kbps: u32,
+    pub bitrate_note: Option<String>,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -175,11 +185,16 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         outputs: inner
             .egress
             .iter()
-            .map(|e| OutputStatus {
-                id: e.id,
-                name: e.name.clone(),
-                status: e.handle.status(),
-                dropped_bytes: e.stats.dropped_bytes.load(Ordering::Relaxed),
+            .map(|e| {
+                let publisher = e.publisher();
+                OutputStatus {
+                    id: e.id,
+                    name: e.name.clone(),
+                    status: e.status(),
+                    dropped_bytes: e.stats.dropped_bytes.load(Ordering::Relaxed)
+                        + publisher.as_ref().map_or(0, |p| p.dropped_bytes),
+                    publisher,
+                }
             })
             .collect(),
         ingests,
@@ -193,5 +208,7 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
             frame_age_ms: t.frame_age.as_secs_f64() * 1000.0,
             pre_rolled: t.pre_rolled,
         }),
+        video_bitrate_kbps: inner.video_bitrate_kbps.load(Ordering::Relaxed),
+        bitrate_note: inner.bitrate_note.lock().expect("note lock").clone(),
     }
 }

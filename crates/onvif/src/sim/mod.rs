@@ -759,8 +759,16 @@ fn ptz_dispatch(shared: &Shared, action: &str, op: &Element) -> Response {
                     zoom: v.zoom.unwrap_or(cur.zoom),
                 }
             } else {
-                // Relative moves are clamped at the end stops, as a real head stops there.
+                // TranslationGenericSpace spans −1..1 on every axis; beyond it is a fault, as
+                // the ONVIF PTZ specification has it (ter:InvalidTranslation).
                 let (dp, dt) = v.pan_tilt.unwrap_or((0.0, 0.0));
+                if ![dp, dt, v.zoom.unwrap_or(0.0)]
+                    .iter()
+                    .all(|c| (-1.0..=1.0).contains(c))
+                {
+                    return invalid_arg("ter:InvalidTranslation", "Invalid translation");
+                }
+                // Relative moves are clamped at the end stops, as a real head stops there.
                 PtzVector {
                     pan: (cur.pan + dp).clamp(-1.0, 1.0),
                     tilt: (cur.tilt + dt).clamp(-1.0, 1.0),
@@ -974,6 +982,10 @@ fn node(tag: &str) -> String {
             "<tt:XRange><tt:Min>-1.0</tt:Min><tt:Max>1.0</tt:Max></tt:XRange><tt:YRange><tt:Min>-1.0</tt:Min><tt:Max>1.0</tt:Max></tt:YRange></tt:AbsolutePanTiltPositionSpace>",
             "<tt:AbsoluteZoomPositionSpace><tt:URI>http://www.onvif.org/ver10/tptz/ZoomSpaces/PositionGenericSpace</tt:URI>",
             "<tt:XRange><tt:Min>0.0</tt:Min><tt:Max>1.0</tt:Max></tt:XRange></tt:AbsoluteZoomPositionSpace>",
+            "<tt:RelativePanTiltTranslationSpace><tt:URI>http://www.onvif.org/ver10/tptz/PanTiltSpaces/TranslationGenericSpace</tt:URI>",
+            "<tt:XRange><tt:Min>-1.0</tt:Min><tt:Max>1.0</tt:Max></tt:XRange><tt:YRange><tt:Min>-1.0</tt:Min><tt:Max>1.0</tt:Max></tt:YRange></tt:RelativePanTiltTranslationSpace>",
+            "<tt:RelativeZoomTranslationSpace><tt:URI>http://www.onvif.org/ver10/tptz/ZoomSpaces/TranslationGenericSpace</tt:URI>",
+            "<tt:XRange><tt:Min>-1.0</tt:Min><tt:Max>1.0</tt:Max></tt:XRange></tt:RelativeZoomTranslationSpace>",
             "</tt:SupportedPTZSpaces><tt:MaximumNumberOfPresets>255</tt:MaximumNumberOfPresets>",
             "<tt:HomeSupported>true</tt:HomeSupported></{tag}>"
         ),

@@ -15,6 +15,7 @@ use vs_base::{Error, ErrorKind, Result};
 use vs_db::Db;
 
 use crate::config::Config;
+use crate::services::events::Events;
 
 /// A signed-in user as the API shows it.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -142,6 +143,8 @@ pub struct AuthService {
     auth_cache: AuthCache,
     /// Verified against when the username is unknown (see [`dummy_hash`]).
     dummy_hash: String,
+    /// Logins go to the journal (`/api/events/recent`).
+    events: Events,
 }
 
 impl AuthService {
@@ -153,7 +156,14 @@ impl AuthService {
             auth_cache: AuthCache::new(Duration::from_secs(10)),
             dummy_hash: dummy_hash(config.bcrypt_cost),
             config,
+            events: Events::default(),
         }
+    }
+
+    /// Publishes logins to the appliance's journal instead of a private one.
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = events;
+        self
     }
 
     pub async fn setup_required(&self) -> Result<bool> {
@@ -201,6 +211,12 @@ impl AuthService {
                 false
             }
         };
+        let client_text = client.to_string();
+        self.events.login(
+            user.as_ref().map(|u| (u.id, u.username.as_str())),
+            ok,
+            &client_text,
+        );
         match (ok, user) {
             (true, Some(u)) => {
                 self.login_limiter.clear(&key);

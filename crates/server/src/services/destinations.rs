@@ -12,6 +12,7 @@ use vs_base::{
 };
 use vs_db::streaming::{DestinationRow, DestinationWrite};
 use vs_db::Db;
+use vs_engine::publish::{test_publish, PublishErrorKind, PublishTarget, TestPublishOptions};
 
 use super::{validate, Infra};
 
@@ -77,6 +78,10 @@ pub struct DestinationInput {
     pub stream_key: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
+    /// RTMPS: verify the server's certificate (the default). `false` only for a test server
+    /// with a self-signed certificate. Absent on update: kept.
+    #[serde(default)]
+    pub tls_verify: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -93,6 +98,8 @@ pub struct Destination {
     /// stored, sealed; never returned.
     pub has_url_credentials: bool,
     pub enabled: bool,
+    /// RTMPS: the server's certificate is verified (off only for self-signed test servers).
+    pub tls_verify: bool,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -107,10 +114,84 @@ impl From<DestinationRow> for Destination {
             has_stream_key: r.stream_key_enc.is_some(),
             has_url_credentials: r.url_secrets_enc.is_some(),
             enabled: r.enabled,
+            tls_verify: r.tls_verify,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
     }
+}
+
+/// A destination's uplink while a program or stream publishes to it (RTMP and RTMPS, which
+/// the appliance publishes from its own process), measured where the bytes leave.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UplinkLive {
+    /// connecting, publishing, backoff, stopped
+    pub state: String,
+    /// What the socket really took over the last seconds, kbit/s.
+    pub send_kbps: u64,
+    /// What the program or camera produces for it, kbit/s.
+    pub input_kbps: u64,
+    /// Media waiting to be sent.
+    pub queue_ms: u64,
+    pub queue_bytes: u64,
+    /// Media dropped to stay live (slow uplink, or while the destination was down).
+    pub dropped_bytes: u64,
+    pub dropped_frames: u64,
+    /// Publish sessions the server accepted (more than one: it reconnected).
+    pub sessions: u32,
+    /// The uplink could not keep up for several seconds.
+    pub congested: bool,
+    /// Why, in plain words, with the measured rate.
+    pub congestion_reason: Option<String>,
+    /// While congested: a total bitrate (video + audio) that would fit the measured uplink,
+    /// kbit/s, with a margin.
+    pub suggested_kbps: Option<u64>,
+    pub last_error: Option<String>,
+}
+
+impl From<&vs_engine::publish::PublisherStats> for UplinkLive {
+    fn from(s: &vs_engine::publish::PublisherStats) -> Self {
+        let state = serde_json::to_value(s.state)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
+        UplinkLive {
+            state,
+            send_kbps: s.send_bytes_per_sec * 8 / 1000,
+            input_kbps: s.input_bytes_per_sec * 8 / 1000,
+            queue_ms: s.queue_ms,
+            queue_bytes: s.queue_bytes,
+            dropped_bytes: s.dropped_bytes,
+            dropped_frames: s.dropped_frames,
+            sessions: s.sessions,
+            congested: s.congested,
+            congestion_reason: s.congestion.as_ref().map(|c| c.reason.clone()),
+            // 80 % of what the link took: room for bursts (keyframes) and the audio.
+            suggested_kbps: s
+                .congestion
+                .as_ref()
+                .map(|c| c.measured_bps * 8 / 10 / 1000),
+            last_error: s.last_error.as_ref().map(|e| e.message.clone()),
+        }
+    }
+}
+
+/// What `POST /api/destinations/{id}/test` found.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct DestinationTest {
+    /// The server accepted the stream and took the test pattern.
+    pub ok: bool,
+    /// Why not, as a kind: `unreachable`, `timeout`, `tls`, `connect_rejected` (wrong
+    /// application), `refused` (wrong or expired stream key), `disconnected`, `protocol`,
+    /// `invalid_target`, `local`.
+    #[schema(value_type = Option<String>, example = "refused")]
+    pub kind: Option<PublishErrorKind>,
+    /// In plain words, never with the stream key.
+    pub message: String,
+    /// Until the server accepted the stream.
+    pub connect_ms: Option<u64>,
+    /// How long the pattern was sent.
+    pub published_ms: Option<u64>,
 }
 
 fn check_key(key: &str) -> Result<()> {
@@ -205,6 +286,10 @@ impl DestinationService {
             stream_key_enc,
             url_secrets_enc,
             enabled: input.enabled.unwrap_or(true),
+            tls_verify: input
+                .tls_verify
+                .or(existing.map(|e| e.tls_verify))
+                .unwrap_or(true),
         })
     }
 
@@ -317,6 +402,64 @@ impl DestinationService {
         Ok((full, redact_text(&shown)))
     }
 
+    /// Where the appliance publishes a destination from its own process: the stored address,
+    /// the key and credentials opened in memory, the TLS switch.
+    pub fn target(&self, row: &DestinationRow) -> Result<PublishTarget> {
+        let (key, credentials) = self.open_secrets(row)?;
+        PublishTarget::new(&row.url, key, credentials, row.tls_verify)
+            .map_err(|e| Error::invalid("url", e.message))
+    }
+
+    /// "Test destination": a few seconds of a test pattern to destination `id`, in its own
+    /// session (a running program or stream is not touched). `Ok` carries the outcome either
+    /// way: a refusal is an answer, not an error of this call.
+    pub async fn test(
+        &self,
+        id: i64,
+        ffmpeg: &std::path::Path,
+        user: Option<i64>,
+    ) -> Result<DestinationTest> {
+        let row = self.db.destination(id).await?;
+        let target = self.target(&row)?;
+        let opts = TestPublishOptions {
+            duration: std::time::Duration::from_secs(3),
+            ffmpeg: ffmpeg.to_path_buf(),
+            ..TestPublishOptions::default()
+        };
+        let result = test_publish(&target, &opts).await;
+        let out = match result {
+            Ok(r) => DestinationTest {
+                ok: true,
+                kind: None,
+                message: format!(
+                    "{} accepted the stream: {:.1} s of test pattern published ({} frames)",
+                    target.endpoint(),
+                    r.published_ms as f64 / 1000.0,
+                    r.frames_sent
+                ),
+                connect_ms: Some(r.connect_ms),
+                published_ms: Some(r.published_ms),
+            },
+            Err(e) => DestinationTest {
+                ok: false,
+                kind: Some(e.kind),
+                // Already without the key; redacted once more for anything URL-shaped.
+                message: redact_text(&target.redact(&e.message)),
+                connect_ms: None,
+                published_ms: None,
+            },
+        };
+        self.db
+            .audit(
+                user,
+                "destination_tested",
+                Some(&row.name),
+                Some(if out.ok { "accepted" } else { "refused" }),
+            )
+            .await?;
+        Ok(out)
+    }
+
     /// Everything of a destination that FFmpeg's output must never show: hand it to the
     /// process's `secrets` (the key alone is not enough: its stream name, its query values,
     /// a password or an SRT passphrase may be printed on their own).
@@ -408,6 +551,7 @@ mod tests {
             stream_key_enc: w.stream_key_enc,
             url_secrets_enc: w.url_secrets_enc,
             enabled: w.enabled,
+            tls_verify: w.tls_verify,
             created_at: String::new(),
             updated_at: String::new(),
         }
@@ -420,6 +564,7 @@ mod tests {
             url: url.map(Into::into),
             stream_key: key.map(Into::into),
             enabled: None,
+            tls_verify: None,
         }
     }
 

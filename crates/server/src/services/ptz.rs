@@ -133,6 +133,31 @@ pub struct PtzState {
     pub position: Option<Position>,
     /// idle, moving or unknown
     pub move_status: String,
+    /// The camera takes relative moves (ONVIF RelativeMove), so a click on its picture can
+    /// centre it there.
+    pub relative: bool,
+}
+
+/// A small move from where the camera is, in the preset units: degrees of pan (−180…180)
+/// and tilt (−90…90), percent of zoom (−100…100).
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PtzStep {
+    #[serde(default)]
+    pub pan: f64,
+    #[serde(default)]
+    pub tilt: f64,
+    #[serde(default)]
+    pub zoom: f64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct StepReport {
+    /// `relative` (ONVIF RelativeMove) or `absolute` (read the position, then AbsoluteMove).
+    pub method: String,
+    /// Where the camera settled.
+    pub position: Option<Position>,
+    pub elapsed_ms: u64,
 }
 
 /// Velocities for the control pad, each −1 … 1 (fraction of the camera's top speed).
@@ -165,6 +190,25 @@ pub struct ImportReport {
     pub imported: Vec<Preset>,
     /// Names skipped because a preset of that name exists already.
     pub skipped: Vec<String>,
+}
+
+/// A name people can read for a preset imported from a camera. Cameras often name presets
+/// by their number or not at all (the Sunba's first preset is token "0" named "0"): those
+/// become "Preset 0"; a real name is kept (trimmed, at most 64 characters).
+pub fn readable_preset_name(name: &str, token: &str) -> String {
+    let n = name.trim();
+    let bare = n.is_empty() || n == token.trim() || n.chars().all(|c| c.is_ascii_digit());
+    let label = if bare {
+        let t = token.trim();
+        if t.is_empty() {
+            n.to_string()
+        } else {
+            t.to_string()
+        }
+    } else {
+        return n.chars().take(64).collect();
+    };
+    format!("Preset {}", label.chars().take(50).collect::<String>())
 }
 
 fn to_position(p: PresetPosition) -> Position {
@@ -290,14 +334,16 @@ impl PtzService {
     pub async fn status(&self, camera_id: i64) -> Result<PtzState> {
         let cam = self.db.camera(camera_id).await?;
         let ptz = self.client_for(&cam)?;
-        let (ranges, status) = async {
+        let (ranges, status, relative) = async {
             let profile = ptz.default_profile().await?;
             let ranges = ptz.ranges(&profile).await?;
-            Ok::<_, OnvifError>((ranges, ptz.status(&profile).await?))
+            let relative = ptz.supports_relative(&profile).await.unwrap_or(false);
+            Ok::<_, OnvifError>((ranges, ptz.status(&profile).await?, relative))
         }
         .await
         .map_err(|e| explain(&cam, e))?;
         Ok(PtzState {
+            relative,
             position: status.position.map(|p| to_position(from_onvif(p, &ranges))),
             move_status: match status.move_status() {
                 MoveStatus::Idle => "idle",
@@ -351,6 +397,80 @@ impl PtzService {
             Some(self.arm_watchdog(&watch, w.generation, deadline, ptz.clone(), profile, cam.id));
         drop(w);
         moved.map_err(|e| explain(&cam, e))
+    }
+
+    /// Moves by a small step from where the camera is (a step button, or a click on the
+    /// picture to centre it there) and answers once it has settled. A camera that takes
+    /// RelativeMove gets one; another is read (GetStatus) and sent the sum as an AbsoluteMove.
+    pub async fn step(&self, camera_id: i64, s: &PtzStep) -> Result<StepReport> {
+        validate::range("pan", s.pan, -180.0, 180.0, " degrees")?;
+        validate::range("tilt", s.tilt, -90.0, 90.0, " degrees")?;
+        validate::range("zoom", s.zoom, -100.0, 100.0, " percent")?;
+        let cam = self.db.camera(camera_id).await?;
+        let ptz = self.client_for(&cam)?;
+        // A step replaces a pad move: the pad's pending Stop would cut it short.
+        self.cancel_watchdog(cam.id).await;
+        let (profile, ranges, relative, before) = async {
+            let profile = ptz.default_profile().await?;
+            let ranges = ptz.ranges(&profile).await?;
+            let relative = ptz.supports_relative(&profile).await?;
+            let before = ptz.status(&profile).await?.position;
+            Ok::<_, OnvifError>((profile, ranges, relative, before))
+        }
+        .await
+        .map_err(|e| explain(&cam, e))?;
+        let target = before.map(|b| {
+            let p = from_onvif(b, &ranges);
+            PresetPosition {
+                pan: (p.pan + s.pan).clamp(-180.0, 180.0),
+                tilt: (p.tilt + s.tilt).clamp(-90.0, 90.0),
+                zoom: (p.zoom + s.zoom).clamp(0.0, 100.0),
+            }
+        });
+        let expected = target
+            .map(|t| to_onvif(t, &ranges))
+            .transpose()
+            .map_err(|e| explain(&cam, e))?;
+        let (method, goal) = if relative {
+            // TranslationGenericSpace: the same fraction of the travel as the preset units'.
+            let translation = PtzVector {
+                pan: s.pan / 180.0,
+                tilt: s.tilt / 90.0,
+                zoom: s.zoom / 100.0,
+            };
+            let goal = MoveTarget::Relative {
+                translation,
+                expected,
+                speed: None,
+            };
+            ("relative", goal)
+        } else {
+            let position = expected.ok_or_else(|| {
+                Error::invalid_state(format!(
+                    "camera '{}' neither takes relative moves nor reports its position, so it cannot be stepped",
+                    cam.name
+                ))
+            })?;
+            (
+                "absolute",
+                MoveTarget::Absolute {
+                    position,
+                    speed: None,
+                },
+            )
+        };
+        let policy = SettlePolicy {
+            timeout: Duration::from_secs(15),
+            ..Default::default()
+        };
+        let report = move_and_settle(ptz.as_ref(), &profile, &goal, &policy)
+            .await
+            .map_err(|e| explain(&cam, e))?;
+        Ok(StepReport {
+            method: method.into(),
+            position: report.position.map(|p| to_position(from_onvif(p, &ranges))),
+            elapsed_ms: report.elapsed_ms,
+        })
     }
 
     /// Stops any movement (the pad is released).
@@ -544,11 +664,7 @@ impl PtzService {
             skipped: vec![],
         };
         for p in camera_presets {
-            let name = if p.name.trim().is_empty() {
-                format!("Preset {}", p.token)
-            } else {
-                p.name.trim().chars().take(64).collect()
-            };
+            let name = readable_preset_name(&p.name, &p.token);
             let taken = existing.iter().any(|e| {
                 e.name.eq_ignore_ascii_case(&name)
                     || e.onvif_token.as_deref() == Some(p.token.as_str())

@@ -1,7 +1,10 @@
 //! Camera-to-destination streams: the camera's video is copied (no re-encode: near-zero CPU on
 //! a Pi), AAC audio is always present (the camera's, or silence, because YouTube drops
-//! video-only streams). Each destination has its own supervised FFmpeg, so one failing
-//! destination never stops the others; each recovers by itself with backoff. What the user
+//! video-only streams). Each destination has its own output, so one failing destination never
+//! stops the others; each recovers by itself with backoff. RTMP(S) outputs are published from
+//! the appliance's own process (`vs_engine::publish`: no stream key on any command line, live
+//! again at the newest keyframe after an outage, the uplink measured); SRT outputs are a
+//! supervised FFmpeg whose stream id and passphrase go through a private FIFO. What the user
 //! asked for (running or not) is stored, so running streams come back after a restart.
 //!
 //! No output opens the camera: each reads the camera's hub session as MPEG-TS on its stdin
@@ -24,11 +27,14 @@ use vs_db::Db;
 use vs_engine::ffmpeg::stream::hub_copy_args;
 use vs_engine::ffmpeg::AudioPlan;
 use vs_engine::hub::{feed_ts, ConsumerKind, End, FeedEnd};
+use vs_engine::publish::{
+    feed_hub, Publisher, PublisherConfig, PublisherInput, PublisherStats, SrtOutput,
+};
 use vs_engine::{
     supervise, Deps, MediaIo, ProcessSpec, Status, StdinMode, SupervisorConfig, SupervisorHandle,
 };
 
-use super::destinations::DestinationService;
+use super::destinations::{DestinationService, UplinkLive};
 use super::hub::HubService;
 use super::live::{self, Feed};
 use super::ptz::PtzService;
@@ -64,6 +70,8 @@ pub struct OutputStatus {
     pub speed: Option<f64>,
     pub restarts: u32,
     pub last_error: Option<String>,
+    /// RTMP(S) destinations: send rate, queue, drops, `congested`.
+    pub uplink: Option<UplinkLive>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -96,9 +104,43 @@ pub struct Stream {
 struct Output {
     destination_id: i64,
     destination: String,
-    handle: SupervisorHandle,
-    /// Ends the task that feeds each run of this output from the camera's session.
+    sender: Sender,
+    /// Ends the task that feeds this output from the camera's session.
     feeder: CancellationToken,
+    /// The output's state as a supervised process's (for a publisher, its session shown so).
+    status: watch::Receiver<Status>,
+}
+
+/// How an output reaches its destination.
+enum Sender {
+    /// RTMP(S): published from this process; no child sees the stream key.
+    Publisher(Publisher),
+    /// SRT: an FFmpeg copying MPEG-TS, its stream id and passphrase handed over through a
+    /// private FIFO (never on its command line).
+    Ffmpeg(SupervisorHandle),
+}
+
+impl Output {
+    fn status(&self) -> Status {
+        self.status.borrow().clone()
+    }
+
+    fn uplink(&self) -> Option<UplinkLive> {
+        match &self.sender {
+            Sender::Publisher(p) => Some((&*p.stats().borrow()).into()),
+            Sender::Ffmpeg(_) => None,
+        }
+    }
+
+    async fn stop(&self) {
+        self.feeder.cancel();
+        match &self.sender {
+            Sender::Publisher(p) => p.close().await,
+            Sender::Ffmpeg(h) => {
+                let _ = h.stop().await;
+            }
+        }
+    }
 }
 
 struct Running {
@@ -242,7 +284,7 @@ impl StreamService {
             .outputs
             .iter()
             .map(|o| {
-                let s = o.handle.status();
+                let s = o.status();
                 let p = s.progress.as_ref();
                 OutputStatus {
                     destination_id: o.destination_id,
@@ -255,6 +297,7 @@ impl StreamService {
                     speed: p.and_then(|p| p.speed),
                     restarts: s.restarts,
                     last_error: s.last_error.clone(),
+                    uplink: o.uplink(),
                 }
             })
             .collect();
@@ -425,8 +468,7 @@ impl StreamService {
         if let Err(e) = self.start_outputs(id, cam.id, audio, &mut outputs).await {
             // Whatever already started is stopped: nothing runs that `running` does not hold.
             for o in &outputs {
-                o.feeder.cancel();
-                let _ = o.handle.stop().await;
+                o.stop().await;
             }
             return Err(e);
         }
@@ -436,7 +478,7 @@ impl StreamService {
             ));
         }
         let started_at = vs_db::now();
-        let statuses = outputs.iter().map(|o| o.handle.subscribe()).collect();
+        let statuses = outputs.iter().map(|o| o.status.clone()).collect();
         // Under the lock, so the feed's first read already finds this run.
         let mut running = self.running.lock().await;
         let feed = self.spawn_feed(id, statuses);
@@ -477,11 +519,46 @@ impl StreamService {
             if !dest.enabled {
                 continue;
             }
-            let (publish, _shown) = self.destinations.publish(&dest)?;
-            let key = self.destinations.publish_secrets(&dest)?;
-            let mut spec =
-                ProcessSpec::new(format!("stream {id} → {}", dest.name), &self.config.ffmpeg)
-                    .args(hub_copy_args(audio, &publish))
+            let target = self.destinations.target(&dest)?;
+            let feeder = self.shutdown.child_token();
+            let output = match target.protocol {
+                vs_base::Protocol::Rtmp | vs_base::Protocol::Rtmps => {
+                    let cfg = PublisherConfig {
+                        name: format!("stream {id} → {}", dest.name),
+                        ..PublisherConfig::default()
+                    };
+                    let publisher = Publisher::start(target, cfg, self.shutdown.clone());
+                    let status = publisher_status(
+                        &dest.name,
+                        publisher.stats(),
+                        feeder.clone(),
+                        &self.tasks,
+                    );
+                    self.tasks.spawn(publish_output(
+                        self.hub.clone(),
+                        camera_id,
+                        publisher.input(),
+                        audio == AudioPlan::Silence,
+                        feeder.clone(),
+                    ));
+                    Output {
+                        destination_id: dest.id,
+                        destination: dest.name.clone(),
+                        sender: Sender::Publisher(publisher),
+                        feeder,
+                        status,
+                    }
+                }
+                _ => {
+                    let srt = Arc::new(
+                        SrtOutput::new(&target)
+                            .map_err(|e| Error::invalid("destination_ids", e.message))?,
+                    );
+                    let mut spec = ProcessSpec::new(
+                        format!("stream {id} → {}", dest.name),
+                        &self.config.ffmpeg,
+                    )
+                    .args(srt.with_preset(hub_copy_args(audio, srt.url())))
                     .stdin(StdinMode::Media)
                     .span(tracing::info_span!(
                         "ffmpeg",
@@ -490,39 +567,43 @@ impl StreamService {
                         camera_id,
                         destination_id = dest.id
                     ));
-            // The key and credentials are handed over as secrets, so every log line of the
-            // child masks them.
-            for s in key {
-                spec = spec.secret(s);
-            }
-            let sup = supervise(
-                spec,
-                self.supervisor_config(),
-                self.engine.clone(),
-                self.shutdown.clone(),
-            );
-            let task = sup.task;
-            self.tasks.spawn(async move {
-                let _ = task.await;
-            });
-            let feeder = self.shutdown.child_token();
-            self.tasks.spawn(feed_output(
-                self.hub.clone(),
-                camera_id,
-                sup.handle.clone(),
-                sup.media,
-                feeder.clone(),
-            ));
-            if let Err(e) = sup.handle.start().await {
-                feeder.cancel();
-                return Err(e);
-            }
-            outputs.push(Output {
-                destination_id: dest.id,
-                destination: dest.name.clone(),
-                handle: sup.handle,
-                feeder,
-            });
+                    // The stream id and passphrase are never on its command line; they are
+                    // masked in its log lines all the same.
+                    for s in target.secrets() {
+                        spec = spec.secret(s.clone());
+                    }
+                    let sup = supervise(
+                        spec,
+                        self.supervisor_config(),
+                        self.engine.clone(),
+                        self.shutdown.clone(),
+                    );
+                    let task = sup.task;
+                    self.tasks.spawn(async move {
+                        let _ = task.await;
+                    });
+                    self.tasks.spawn(feed_output(
+                        self.hub.clone(),
+                        camera_id,
+                        sup.handle.clone(),
+                        sup.media,
+                        srt,
+                        feeder.clone(),
+                    ));
+                    if let Err(e) = sup.handle.start().await {
+                        feeder.cancel();
+                        return Err(e);
+                    }
+                    Output {
+                        destination_id: dest.id,
+                        destination: dest.name.clone(),
+                        status: sup.handle.subscribe(),
+                        sender: Sender::Ffmpeg(sup.handle),
+                        feeder,
+                    }
+                }
+            };
+            outputs.push(output);
         }
         Ok(())
     }
@@ -534,9 +615,8 @@ impl StreamService {
             r.feed.cancel();
             let mut last_error = None;
             for o in r.outputs {
-                last_error = last_error.or(o.handle.status().last_error);
-                o.feeder.cancel();
-                let _ = o.handle.stop().await;
+                last_error = last_error.or(o.status().last_error);
+                o.stop().await;
             }
             metrics::gauge!("vistterstream_streams_running").decrement(1.0);
             self.db
@@ -574,9 +654,11 @@ async fn feed_output(
     camera_id: i64,
     handle: SupervisorHandle,
     mut media: tokio::sync::mpsc::Receiver<MediaIo>,
+    srt: Arc<SrtOutput>,
     stop: CancellationToken,
 ) {
     let mut feeding: Option<tokio::task::JoinHandle<()>> = None;
+    let mut handing: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let io = tokio::select! {
             _ = stop.cancelled() => break,
@@ -589,6 +671,17 @@ async fn feed_output(
         if let Some(old) = feeding.take() {
             old.abort();
         }
+        if let Some(old) = handing.take() {
+            old.abort();
+        }
+        // FFmpeg reads its SRT options (the FIFO) once it has probed its input: handed
+        // over while the camera's packets already flow.
+        let srt = srt.clone();
+        handing = Some(tokio::spawn(async move {
+            if let Err(e) = srt.hand_over(Duration::from_secs(30)).await {
+                tracing::warn!(camera = camera_id, "SRT output: {e}");
+            }
+        }));
         if let Some(stdin) = io.stdin {
             feeding = Some(tokio::spawn(feed_run(
                 hub.clone(),
@@ -598,8 +691,80 @@ async fn feed_output(
             )));
         }
     }
-    if let Some(f) = feeding {
-        f.abort();
+    for t in feeding.into_iter().chain(handing) {
+        t.abort();
+    }
+}
+
+/// The output's publisher state as a supervised process's status, on a watch channel (what
+/// the live feed and the status views read), until `stop`.
+fn publisher_status(
+    name: &str,
+    mut stats: watch::Receiver<PublisherStats>,
+    stop: CancellationToken,
+    tasks: &TaskTracker,
+) -> watch::Receiver<Status> {
+    let name = name.to_string();
+    let (tx, rx) = watch::channel(stats.borrow().as_status(&name));
+    tasks.spawn(async move {
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                r = stats.changed() => if r.is_err() { break },
+            }
+            let next = stats.borrow().as_status(&name);
+            tx.send_if_modified(|cur| {
+                let changed = (cur.state, cur.restarts, &cur.last_error)
+                    != (next.state, next.restarts, &next.last_error);
+                *cur = next;
+                changed
+            });
+        }
+        tx.send_modify(|s| s.state = vs_engine::State::Stopped);
+    });
+    rx
+}
+
+/// Feeds a publisher from the camera's session until `stop`: from the session's cached
+/// keyframe on; while the camera is away it waits for it; a new source (the camera's settings
+/// changed) is followed at once (the publisher re-anchors its timeline on the new keyframe).
+async fn publish_output(
+    hub: Arc<HubService>,
+    camera_id: i64,
+    input: PublisherInput,
+    silent_audio: bool,
+    stop: CancellationToken,
+) {
+    loop {
+        let Some(session) = hub.session(camera_id) else {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+            }
+        };
+        let sub = tokio::select! {
+            _ = stop.cancelled() => return,
+            sub = session.subscribe_with(
+                ConsumerKind::Copy,
+                Duration::from_secs(2),
+                Duration::from_secs(3600),
+            ) => sub,
+        };
+        let Ok(sub) = sub else {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_millis(500)) => continue,
+            }
+        };
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            end = feed_hub(sub, input.clone(), silent_audio) => {
+                if end.is_none() {
+                    // The publisher stopped.
+                    return;
+                }
+            }
+        }
     }
 }
 

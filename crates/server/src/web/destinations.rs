@@ -2,13 +2,13 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Json;
 
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::services::destinations::{Destination, DestinationInput};
+use crate::services::destinations::{Destination, DestinationInput, DestinationTest};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -18,6 +18,7 @@ pub fn router() -> Routes {
             "/api/destinations/{id}",
             get(read).put(update).delete(remove),
         )
+        .route("/api/destinations/{id}/test", post(test))
 }
 
 /// Every destination (never a stream key).
@@ -82,4 +83,27 @@ pub async fn remove(
 ) -> ApiResult<StatusCode> {
     state.destinations.delete(id, Some(user.id)).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tests a destination: connects, publishes about 3 s of a test pattern (colour bars and a
+/// tone) in a session of its own, and says whether the server took it, or why not in plain
+/// words (unreachable, TLS failure, wrong application, wrong stream key). A running program
+/// or stream is not touched (the server may refuse the test while one publishes with the same
+/// key: that is reported too).
+#[utoipa::path(post, path = "/api/destinations/{id}/test", tag = "destinations", operation_id = "test_destination",
+    params(("id" = i64, Path, description = "Destination id")),
+    responses((status = 200, body = DestinationTest, description = "The outcome: `ok` true, or false with the server's refusal in `kind` and `message`"),
+        (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The destination cannot be published to as stored (no stream key, not rtmp/rtmps/srt)")))]
+pub async fn test(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+) -> ApiResult<Json<DestinationTest>> {
+    Ok(Json(
+        state
+            .destinations
+            .test(id, &state.config.ffmpeg, Some(user.id))
+            .await?,
+    ))
 }

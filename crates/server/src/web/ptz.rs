@@ -10,7 +10,9 @@ use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
 use crate::services::presets::Preset;
-use crate::services::ptz::{CaptureInput, ImportReport, MoveReport, PtzState, PtzVelocity};
+use crate::services::ptz::{
+    CaptureInput, ImportReport, MoveReport, PtzState, PtzStep, PtzVelocity, StepReport,
+};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -25,6 +27,7 @@ pub fn router() -> Routes {
         .route("/api/cameras/{id}/ptz", get(state))
         .route("/api/cameras/{id}/ptz/move", post(start_move))
         .route("/api/cameras/{id}/ptz/stop", post(stop))
+        .route("/api/cameras/{id}/ptz/step", post(step))
 }
 
 /// Moves the camera to the preset; answers once the camera has settled.
@@ -137,4 +140,20 @@ pub async fn stop(
 ) -> ApiResult<StatusCode> {
     state.ptz.stop(id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves by a small step from where the camera is (degrees of pan and tilt, percent of zoom)
+/// and answers once it has settled: a step button, or a click on the picture to centre there.
+#[utoipa::path(post, path = "/api/cameras/{id}/ptz/step", tag = "ptz", operation_id = "step_ptz",
+    request_body = PtzStep, params(("id" = i64, Path, description = "Camera id")),
+    responses((status = 200, body = StepReport), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The camera is not a PTZ camera, or can neither move relatively nor tell its position"),
+        (status = 502, body = ErrorBody, description = "The camera refused, or answered something unusable"),
+        (status = 504, body = ErrorBody, description = "The camera did not answer in time")))]
+pub async fn step(
+    State(state): State<AppState>,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(s): ApiJson<PtzStep>,
+) -> ApiResult<Json<StepReport>> {
+    Ok(Json(state.ptz.step(id, &s).await?))
 }

@@ -22,6 +22,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery};
 use super::openapi::Binary;
 use super::Routes;
 use crate::services::cameras::CameraInput;
+use crate::services::events::{JournalEntry, JournalFilter, JOURNAL_CAPACITY};
 use crate::services::health::{CameraHealth, ConnectionTest};
 use crate::services::status::SystemStatus;
 use crate::state::AppState;
@@ -30,6 +31,7 @@ pub fn router() -> Routes {
     Routes::new()
         .route("/api/status", get(status))
         .route("/api/events", get(events))
+        .route("/api/events/recent", get(recent_events))
         .route("/api/cameras/health", get(cameras_health))
         .route("/api/cameras/test", post(test_unsaved))
         .route("/api/cameras/{id}/health", get(camera_health))
@@ -111,6 +113,68 @@ pub async fn snapshot(
     ))
 }
 
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct RecentQuery {
+    /// At most this many entries, newest first (1–500, default 200).
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<u32>,
+    /// camera, program, stream, destination or user
+    pub subject_type: Option<String>,
+    /// The id of the camera, program, stream, destination or user.
+    pub subject_id: Option<i64>,
+    /// info, warning or error
+    pub severity: Option<String>,
+    /// Only entries with a larger `seq` (to catch up after a reconnect).
+    pub after: Option<u64>,
+}
+
+const SUBJECT_TYPES: [&str; 5] = ["camera", "program", "stream", "destination", "user"];
+const SEVERITIES: [&str; 3] = ["info", "warning", "error"];
+
+/// The appliance's journal: camera offline/online with the reason, takes, the slate,
+/// destination failures and reconnects, logins; newest first, kept in memory (the last 500
+/// since the appliance started). New entries are also pushed as `journal` events.
+#[utoipa::path(get, path = "/api/events/recent", tag = "system", operation_id = "list_recent_events",
+    params(RecentQuery),
+    responses((status = 200, body = [JournalEntry]),
+        (status = 422, body = ErrorBody, description = "An unknown subject type or severity, or a limit out of range")))]
+pub async fn recent_events(
+    State(state): State<AppState>,
+    ApiQuery(q): ApiQuery<RecentQuery>,
+) -> ApiResult<Json<Vec<JournalEntry>>> {
+    let limit = q.limit.unwrap_or(200);
+    if limit == 0 || limit as usize > JOURNAL_CAPACITY {
+        return Err(vs_base::Error::invalid("limit", "must be between 1 and 500").into());
+    }
+    if let Some(t) = q
+        .subject_type
+        .as_deref()
+        .filter(|t| !SUBJECT_TYPES.contains(t))
+    {
+        return Err(vs_base::Error::invalid(
+            "subject_type",
+            format!("'{t}' is not one of camera, program, stream, destination, user"),
+        )
+        .into());
+    }
+    if let Some(s) = q.severity.as_deref().filter(|s| !SEVERITIES.contains(s)) {
+        return Err(vs_base::Error::invalid(
+            "severity",
+            format!("'{s}' is not one of info, warning, error"),
+        )
+        .into());
+    }
+    Ok(Json(state.events.recent(&JournalFilter {
+        subject_type: q.subject_type,
+        subject_id: q.subject_id,
+        severity: q.severity,
+        after: q.after,
+        limit: limit as usize,
+    })))
+}
+
 /// Live events: `camera_health` on every change, `camera_session` at every session state change
 /// and every 2 s, `stream_status` and `program_status` on every change and periodically while
 /// running, `status` every few seconds.
@@ -118,7 +182,7 @@ pub async fn snapshot(
 /// events it missed) and should refetch what it shows.
 #[utoipa::path(get, path = "/api/events", tag = "system", operation_id = "stream_events",
     responses((status = 200, content_type = "text/event-stream", body = String,
-        description = "Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position` and `status` with JSON data; `lagged` with a count")))]
+        description = "Server-Sent Events `camera_health`, `camera_changed`, `camera_session` (a CameraSessionView), `stream_status` (a Stream, or `{id}` when deleted), `program_status` (a Program, or `{id}` when deleted), `overlay_changed`, `timeline_changed`, `timeline_position`, `journal` (a JournalEntry, see /api/events/recent) and `status` with JSON data; `lagged` with a count")))]
 pub async fn events(
     State(state): State<AppState>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {

@@ -49,6 +49,11 @@ pub struct ProgramInput {
     /// Video bitrate; derived from size and rate when absent.
     #[serde(default)]
     pub video_bitrate_kbps: Option<i64>,
+    /// Step the video bitrate down while a destination's uplink is congested (to what it
+    /// measurably takes) and back up when it recovers; only the encoder restarts, the
+    /// destinations keep their sessions. Absent: off on create, kept on update.
+    #[serde(default)]
+    pub adaptive_bitrate: Option<bool>,
     /// `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name.
     #[serde(default)]
     pub encoder: Option<String>,
@@ -86,6 +91,8 @@ pub struct ProgramOutputLive {
     pub restarts: u32,
     pub last_error: Option<String>,
     pub dropped_bytes: u64,
+    /// RTMP(S) destinations: send rate, queue, drops, `congested`.
+    pub uplink: Option<super::destinations::UplinkLive>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -120,6 +127,10 @@ pub struct ProgramLive {
     pub switch_gap_frames: Option<u64>,
     pub outputs: Vec<ProgramOutputLive>,
     pub ingests: Vec<ProgramIngestLive>,
+    /// The encoder's video bitrate now: the program's, unless stepped down for a congested
+    /// uplink (`adaptive_bitrate`); `bitrate_note` says why.
+    pub video_bitrate_kbps: u32,
+    pub bitrate_note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -151,6 +162,7 @@ pub struct ProgramView {
     pub height: i64,
     pub fps: i64,
     pub video_bitrate_kbps: i64,
+    pub adaptive_bitrate: bool,
     pub encoder: String,
     pub slate_text: String,
     pub destination_ids: Vec<i64>,
@@ -222,8 +234,11 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
                 restarts: o.status.restarts,
                 last_error: o.status.last_error.clone(),
                 dropped_bytes: o.dropped_bytes,
+                uplink: o.publisher.as_ref().map(Into::into),
             })
             .collect(),
+        video_bitrate_kbps: s.video_bitrate_kbps,
+        bitrate_note: s.bitrate_note.clone(),
         ingests: s
             .ingests
             .iter()
@@ -364,7 +379,12 @@ impl ProgramService {
         self.running.ids().await
     }
 
-    async fn check_program(&self, input: &ProgramInput, overlays: String) -> Result<ProgramWrite> {
+    async fn check_program(
+        &self,
+        input: &ProgramInput,
+        overlays: String,
+        existing: Option<&ProgramRow>,
+    ) -> Result<ProgramWrite> {
         let name = validate::name("name", &input.name, 64)?;
         if !(160..=3840).contains(&input.width) || input.width % 2 != 0 {
             return Err(Error::invalid(
@@ -430,6 +450,10 @@ impl ProgramService {
             height: input.height,
             fps: input.fps,
             video_bitrate_kbps: bitrate,
+            adaptive_bitrate: input
+                .adaptive_bitrate
+                .or(existing.map(|e| e.adaptive_bitrate))
+                .unwrap_or(false),
             encoder,
             slate_text,
             overlays,
@@ -454,6 +478,7 @@ impl ProgramService {
             height: row.height,
             fps: row.fps,
             video_bitrate_kbps: row.video_bitrate_kbps,
+            adaptive_bitrate: row.adaptive_bitrate,
             encoder: row.encoder,
             slate_text: row.slate_text,
             destination_ids,
@@ -483,7 +508,7 @@ impl ProgramService {
     }
 
     pub async fn create(&self, input: &ProgramInput, user: Option<i64>) -> Result<ProgramView> {
-        let w = self.check_program(input, "[]".into()).await?;
+        let w = self.check_program(input, "[]".into(), None).await?;
         let row = self.db.save_program(None, &w).await?;
         self.db
             .audit(user, "program_created", Some(&row.name), None)
@@ -503,7 +528,8 @@ impl ProgramService {
                 "the program is running; stop it to change its settings (takes and overlays work while it runs)",
             ));
         }
-        let w = self.check_program(input, existing.overlays).await?;
+        let overlays = existing.overlays.clone();
+        let w = self.check_program(input, overlays, Some(&existing)).await?;
         let row = self.db.save_program(Some(id), &w).await?;
         self.db
             .audit(user, "program_updated", Some(&row.name), None)
@@ -593,6 +619,7 @@ impl ProgramService {
         // Labels the logs of the program's children (`program_id`).
         config.id = Some(id);
         config.video_bitrate_kbps = row.video_bitrate_kbps as u32;
+        config.adaptive_bitrate = row.adaptive_bitrate;
         config.encoder = encoder;
         config.ffmpeg = self.config.ffmpeg.clone();
         config.slate = SlateSpec {
@@ -608,6 +635,10 @@ impl ProgramService {
             let mut out = OutputSpec::new(dest.id, dest.name.clone(), url);
             out.secrets
                 .extend(self.destinations.publish_secrets(&dest)?);
+            // RTMP(S) is published from this process with these parts: no key on any
+            // command line.
+            out.tls_verify = dest.tls_verify;
+            out.target = Some(self.destinations.target(&dest)?);
             config.outputs.push(out);
         }
         if config.outputs.is_empty() {
@@ -786,7 +817,8 @@ impl ProgramService {
             // Rendered and validated first: on error nothing changes, on air or stored.
             self.apply_overlays(h, &overlays).await?;
         } else {
-            self.engine_overlays(&overlays, row.width as u32).await?;
+            self.engine_overlays(&overlays, row.width as u32, row.height as u32)
+                .await?;
         }
         let json = serde_json::to_string(&overlays).map_err(Error::internal)?;
         self.db.set_program_overlays(id, &json).await?;
@@ -802,7 +834,7 @@ impl ProgramService {
         overlays: &[ProgramOverlay],
     ) -> Result<()> {
         let engine = self
-            .engine_overlays(overlays, handle.config().width)
+            .engine_overlays(overlays, handle.config().width, handle.config().height)
             .await?;
         handle.set_overlays(engine).await
     }

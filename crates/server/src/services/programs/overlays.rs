@@ -1,5 +1,8 @@
 //! Turns the stored overlays (placed in the 1920x1080 reference frame, see `overlays.rs`) into
-//! the stream engine's overlays at a program's size.
+//! the stream engine's overlays at a program's size: x and widths scale with the program's
+//! width, y and heights with its height, and text with its height (a line of text is a share
+//! of the picture's height whatever its aspect), never below a size still readable on a
+//! phone watching a 480p or smaller program.
 
 use std::time::Duration;
 
@@ -10,6 +13,20 @@ use super::{ProgramOverlay, ProgramService};
 use crate::services::overlays::{Overlay as StoredOverlay, OverlayKind};
 
 const REFERENCE_WIDTH: f64 = 1920.0;
+const REFERENCE_HEIGHT: f64 = 1080.0;
+/// Text is never drawn smaller than this many pixels: below it a caption turns to mush once
+/// the stream is scaled down by a player.
+pub const MIN_TEXT_PX: f64 = 12.0;
+/// The text size when an overlay sets none, in reference pixels.
+pub const DEFAULT_FONT_SIZE: i32 = 36;
+
+/// A text size in reference pixels (of the 1080-line frame) at a program `height` lines high.
+pub fn text_px(font_size: Option<i32>, height: u32) -> f32 {
+    let reference = f64::from(font_size.unwrap_or(DEFAULT_FONT_SIZE));
+    (reference * f64::from(height) / REFERENCE_HEIGHT)
+        .round()
+        .max(MIN_TEXT_PX) as f32
+}
 
 /// `#RRGGBB` or `#RRGGBBAA`.
 pub fn parse_color(field: &str, s: &str) -> Result<Rgba> {
@@ -45,17 +62,24 @@ pub fn local_tz() -> chrono_tz::Tz {
 }
 
 impl ProgramService {
-    /// The engine overlays for a program of `width` pixels, in the listed order.
+    /// The engine overlays for a program of `width`x`height` pixels, in the listed order.
     pub async fn engine_overlays(
         &self,
         list: &[ProgramOverlay],
         width: u32,
+        height: u32,
     ) -> Result<Vec<Overlay>> {
-        let scale = width as f64 / REFERENCE_WIDTH;
-        let sx = |v: Option<i32>| (v.unwrap_or(0) as f64 * scale).round() as i32;
-        let sz = |v: Option<i32>| {
+        let kx = width as f64 / REFERENCE_WIDTH;
+        let ky = height as f64 / REFERENCE_HEIGHT;
+        let sx = |v: Option<i32>| (v.unwrap_or(0) as f64 * kx).round() as i32;
+        let sy = |v: Option<i32>| (v.unwrap_or(0) as f64 * ky).round() as i32;
+        let sw = |v: Option<i32>| {
             v.filter(|v| *v > 0)
-                .map(|v| (v as f64 * scale).round().max(1.0) as u32)
+                .map(|v| (v as f64 * kx).round().max(1.0) as u32)
+        };
+        let sh = |v: Option<i32>| {
+            v.filter(|v| *v > 0)
+                .map(|v| (v as f64 * ky).round().max(1.0) as u32)
         };
         let mut out = Vec::with_capacity(list.len());
         for item in list {
@@ -81,7 +105,7 @@ impl ProgramService {
             let d = &placed;
             let style = || -> Result<TextStyle> {
                 Ok(TextStyle {
-                    size_px: (d.font_size.unwrap_or(36) as f64 * scale).max(6.0) as f32,
+                    size_px: text_px(d.font_size, height),
                     color: match &d.color {
                         Some(c) => parse_color("color", c)?,
                         None => Rgba::WHITE,
@@ -114,16 +138,16 @@ impl ProgramService {
                     EngineKind::Image {
                         image: ImageData::Png(bytes.into()),
                         x: sx(d.x),
-                        y: sx(d.y),
-                        width: sz(d.width),
-                        height: sz(d.height),
+                        y: sy(d.y),
+                        width: sw(d.width),
+                        height: sh(d.height),
                         opacity,
                     }
                 }
                 OverlayKind::Text => EngineKind::Text {
                     text: d.text.clone().unwrap_or_default(),
                     x: sx(d.x),
-                    y: sx(d.y),
+                    y: sy(d.y),
                     style: style()?,
                 },
                 OverlayKind::Clock => EngineKind::Clock {
@@ -135,16 +159,16 @@ impl ProgramService {
                         None => local_tz(),
                     },
                     x: sx(d.x),
-                    y: sx(d.y),
+                    y: sy(d.y),
                     style: style()?,
                 },
                 OverlayKind::UrlImage => EngineKind::UrlImage {
                     url: d.url.clone().unwrap_or_default(),
                     refresh,
                     x: sx(d.x),
-                    y: sx(d.y),
-                    width: sz(d.width),
-                    height: sz(d.height),
+                    y: sy(d.y),
+                    width: sw(d.width),
+                    height: sh(d.height),
                     opacity,
                 },
                 OverlayKind::UrlText => {
@@ -158,7 +182,7 @@ impl ProgramService {
                         url: d.url.clone().unwrap_or_default(),
                         refresh,
                         x: sx(d.x),
-                        y: sx(d.y),
+                        y: sy(d.y),
                         style: style()?,
                     }
                 }
@@ -176,6 +200,18 @@ impl ProgramService {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_follows_the_program_height_and_stays_readable() {
+        assert_eq!(text_px(Some(36), 1080), 36.0);
+        assert_eq!(text_px(Some(36), 720), 24.0);
+        // 480p, 16:9 or 4:3 alike: the share of the height is kept (a width-based scale
+        // gave 12 px at 640x480).
+        assert_eq!(text_px(Some(36), 480), 16.0);
+        assert_eq!(text_px(None, 480), 16.0);
+        // A small caption on a small program is never smaller than the floor.
+        assert_eq!(text_px(Some(20), 360), MIN_TEXT_PX as f32);
+    }
 
     #[test]
     fn colours() {

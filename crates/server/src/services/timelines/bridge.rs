@@ -73,7 +73,7 @@ impl TimelineBridge {
         let handle = self.programs.running_program(program).await?;
         let engine = self
             .programs
-            .engine_overlays(&list, handle.config().width)
+            .engine_overlays(&list, handle.config().width, handle.config().height)
             .await?;
         handle.set_overlays(engine).await
     }
