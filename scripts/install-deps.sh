@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the test rig (crates/testrig, testrig/) and `make run`
 # need: FFmpeg, GStreamer with its RTSP server (fake cameras), nginx with the RTMP module
-# (fake YouTube), Chromium (UI tests), fonts for overlays and wrk (load tests).
+# (fake YouTube), Chromium (UI tests), fonts for overlays, wrk (load tests) and Mosquitto with
+# openssl (the studio link's broker and its test certificates).
 #
 # Idempotent: when every package is already installed it only runs dpkg-query and exits.
 # Runs `apt-get update` only when something is missing. Must run as root (or via sudo).
@@ -30,6 +31,9 @@ PACKAGES=(
   wrk                            # HTTP load tests
   python3-venv                   # the venv of schemathesis (scripts/schemathesis.sh)
   iproute2                       # `ip netns`, `ip link`, `tc`: network namespaces (shaped uplink test)
+  mosquitto                      # MQTT broker of the studio link tests (TLS, ACL)
+  mosquitto-clients              # mosquitto_pub / mosquitto_sub, to try a broker by hand
+  openssl                        # the link tests' CA and broker certificate (CLI only)
 )
 
 check_only=0
@@ -45,7 +49,7 @@ if [[ $mode == run ]]; then
   # The appliance itself needs FFmpeg and a font; the demo's simulated cameras need GStreamer.
   keep=()
   for pkg in "${PACKAGES[@]}"; do
-    case "$pkg" in nginx|libnginx-mod-rtmp|chromium|wrk|python3-venv|iproute2) ;; *) keep+=("$pkg") ;; esac
+    case "$pkg" in nginx|libnginx-mod-rtmp|chromium|wrk|python3-venv|iproute2|mosquitto|mosquitto-clients|openssl) ;; *) keep+=("$pkg") ;; esac
   done
   PACKAGES=("${keep[@]}")
 fi

@@ -17,6 +17,7 @@ import Overlays from './pages/Overlays';
 import Program from './pages/Program';
 import Setup from './pages/Setup';
 import Streams from './pages/Streams';
+import StudioLink from './pages/StudioLink';
 import Timelines from './pages/Timelines';
 
 function Boot() {
@@ -76,6 +77,7 @@ export default function App() {
         <Route path="program" element={<Program />} />
         <Route path="overlays" element={<Overlays />} />
         <Route path="timelines" element={<Timelines />} />
+        <Route path="studio-link" element={<StudioLink />} />
         <Route path="events" element={<Events />} />
         <Route path="account" element={<Account />} />
         <Route path="*" element={<NotFound />} />

@@ -5,6 +5,7 @@ pub mod audio;
 pub mod auth;
 pub mod cameras;
 mod files;
+pub mod link;
 pub mod presets;
 pub mod programs;
 pub mod settings;

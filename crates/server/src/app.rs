@@ -24,6 +24,7 @@ use crate::services::cameras::{CameraListener, CameraService};
 use crate::services::destinations::DestinationService;
 use crate::services::health::HealthService;
 use crate::services::hub::HubService;
+use crate::services::link::{LinkService, LinkTargets};
 use crate::services::overlays::OverlayService;
 use crate::services::previews::PreviewService;
 use crate::services::programs::{ProgramService, RunningPrograms};
@@ -136,6 +137,23 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
         bridge,
         deps.clock,
     ));
+    let status = Arc::new(StatusService::new(
+        infra.config.clone(),
+        health.clone(),
+        hub.clone(),
+    ));
+    let link = Arc::new(LinkService::new(
+        infra,
+        LinkTargets {
+            cameras: cameras.clone(),
+            destinations: destinations.clone(),
+            ptz: ptz.clone(),
+            programs: programs.clone(),
+            overlays: overlays.clone(),
+            timelines: timelines.clone(),
+            status: status.clone(),
+        },
+    ));
     Services {
         config: infra.config.clone(),
         events: infra.events.clone(),
@@ -144,11 +162,8 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
             AuthService::new(infra.db.clone(), infra.config.clone())
                 .with_events(infra.events.clone()),
         ),
-        status: Arc::new(StatusService::new(
-            infra.config.clone(),
-            health.clone(),
-            hub.clone(),
-        )),
+        status,
+        link,
         youtube: Arc::new(YoutubeService::new(infra, assets.clone())),
         cameras,
         health,
@@ -211,6 +226,7 @@ impl App {
             .tasks
             .spawn(services.timelines.clone().run_scheduler());
         services.youtube.start().await?;
+        infra.tasks.spawn(services.link.clone().run());
         if infra.config.demo {
             if let Err(e) = crate::demo::start(&infra, &services.cameras, &services.health).await {
                 tracing::warn!(error = ?e, "demo mode could not start");

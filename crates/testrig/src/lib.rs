@@ -6,6 +6,8 @@
 //!   port to simulate an outage.
 //! - [`RtmpServer`]: a fake YouTube ingest (nginx + `libnginx-mod-rtmp`, application `live2`)
 //!   that records every publish session to its own FLV file and logs publish events.
+//! - [`MqttBroker`]: a studio's MQTT broker (Mosquitto) with TLS from a CA made by the test,
+//!   users, an ACL file and persistence; it can be restarted on the same port.
 //! - [`probe`]: `ffprobe` helpers to check what arrived (codecs, size, audio, timestamps).
 //! - [`FakeYoutube`]: the OAuth device flow and the YouTube Data API v3 calls of appliance-made
 //!   broadcasts, over real HTTP, with scriptable errors; it records every request.
@@ -16,6 +18,7 @@
 
 mod camera;
 mod child;
+mod mqtt;
 pub mod probe;
 pub mod procs;
 mod rtmp;
@@ -23,6 +26,9 @@ pub mod youtube;
 
 pub use camera::{
     ms_between, read_time_bars, wall_clock_ms, AuthMethod, CameraOptions, FakeCamera,
+};
+pub use mqtt::{
+    mqtt5_publish_and_subscribe, Mqtt5Probe, MqttBroker, MqttMessage, MqttOptions, StudioClient,
 };
 pub use probe::{
     frame_count, packet_count, packet_times, packet_times_live, probe_streams, Gap, Packet,

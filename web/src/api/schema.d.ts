@@ -633,6 +633,47 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The link's settings (secrets only as `has_password` / `has_client_key`) and its state. */
+        get: operations["get_link"];
+        /**
+         * Sets up the link, switches it on or off; it connects again at once with the new settings.
+         *     A new device id or broker empties the queue of messages and the command ids seen.
+         */
+        put: operations["update_link"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/link/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The link's state: connected, connecting, disabled or error (with the last error), messages
+         *     in and out, the queue and what was dropped from it.
+         */
+        get: operations["get_link_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/openapi.json": {
         parameters: {
             query?: never;
@@ -1943,6 +1984,116 @@ export interface components {
         };
         JumpInput: {
             clip_id: string;
+        };
+        /** @description The body of `PUT /api/link`. */
+        LinkInput: {
+            /**
+             * @description `mqtts://host[:port]` (TLS, port 8883 by default) or `mqtt://host[:port]` (plain, 1883).
+             *     Without credentials: they go in `username` / `password`.
+             * @example mqtts://broker.example.com:8883
+             */
+            broker_url: string;
+            /**
+             * @description The CA that signed the broker's certificate (PEM), when it is not one of the system's
+             *     roots. "" or null: the system's roots.
+             */
+            ca_cert_pem?: string | null;
+            /**
+             * @description A client certificate (PEM), for brokers that authenticate devices by certificate.
+             *     Absent or null keeps the stored one, "" removes it (and the key).
+             */
+            client_cert_pem?: string | null;
+            /**
+             * @description Write-only: the client certificate's private key (PEM). Absent or null keeps the stored
+             *     key, "" removes it.
+             */
+            client_key_pem?: string | null;
+            /**
+             * @description This appliance's name on the broker (its topics and MQTT client id): letters, digits,
+             *     `-`, `_`, `.`; at most 64.
+             * @example marina-dock-1
+             */
+            device_id: string;
+            /** @description Connect to the broker (true) or stay off (false). */
+            enabled: boolean;
+            /**
+             * Format: int64
+             * @description Seconds between two METRICS messages (1 to 3600; 30 when absent).
+             */
+            metrics_interval_s?: number | null;
+            /** @description Write-only. Absent or null keeps the stored password, "" removes it. */
+            password?: string | null;
+            username?: string | null;
+        };
+        /** @description The link's settings as the API shows them. */
+        LinkSettingsView: {
+            broker_url: string;
+            ca_cert_pem?: string | null;
+            client_cert_pem?: string | null;
+            device_id: string;
+            enabled: boolean;
+            /** @description A client key is stored (never shown). */
+            has_client_key: boolean;
+            /** @description A password is stored (never shown). */
+            has_password: boolean;
+            /** Format: int64 */
+            metrics_interval_s: number;
+            topics?: null | components["schemas"]["LinkTopics"];
+            updated_at?: string | null;
+            username?: string | null;
+        };
+        /** @enum {string} */
+        LinkState: "disabled" | "connecting" | "connected" | "error";
+        /** @description The link's state, for the dashboard, `GET /api/link/status` and `/metrics`. */
+        LinkStatus: {
+            /** @description `host:port` of the broker. */
+            broker?: string | null;
+            /** @description Since when the current connection is up. */
+            connected_since?: string | null;
+            /**
+             * Format: int64
+             * @description Connections made since the appliance started.
+             */
+            connections: number;
+            device_id?: string | null;
+            /**
+             * Format: int64
+             * @description Replies and events dropped, oldest first, because the queue was full.
+             */
+            dropped: number;
+            /** @description Why the last connection failed or dropped (kept while connecting again). */
+            last_error?: string | null;
+            /**
+             * Format: int64
+             * @description MQTT messages received from the broker (commands) since the appliance started.
+             */
+            messages_in: number;
+            /**
+             * Format: int64
+             * @description Messages the broker acknowledged (replies, events, metrics, status) since the start.
+             */
+            messages_out: number;
+            /**
+             * Format: int64
+             * @description Replies and events waiting for the broker.
+             */
+            queue_length: number;
+            state: components["schemas"]["LinkState"];
+        };
+        LinkTopics: {
+            /** @description ACK and PROGRESS replies. */
+            ack: string;
+            /** @description Commands from the studio (the only topic the appliance subscribes to). */
+            cmd: string;
+            event: string;
+            metrics: string;
+            /** @description Retained online/offline. */
+            status: string;
+        };
+        /** @description The link settings and state together: `GET` and `PUT /api/link`. */
+        LinkView: {
+            settings: components["schemas"]["LinkSettingsView"];
+            status: components["schemas"]["LinkStatus"];
         };
         LoggedIn: {
             user: components["schemas"]["UserInfo"];
@@ -5828,6 +5979,139 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    get_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkView"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    update_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LinkInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A field is wrong (`field` names it); nothing was stored */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_link_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LinkStatus"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -96,6 +96,17 @@ const NAV: { to: string; label: string; end?: boolean; icon: ReactNode }[] = [
     ),
   },
   {
+    to: '/studio-link',
+    label: 'Studio link',
+    icon: (
+      <path
+        strokeLinecap="round"
+        strokeLinejoin="round"
+        d="M2.25 15a4.5 4.5 0 004.5 4.5H18a3.75 3.75 0 001.33-7.26 3 3 0 00-3.76-3.84A5.25 5.25 0 005.6 10.3 4.5 4.5 0 002.25 15z"
+      />
+    ),
+  },
+  {
     to: '/account',
     label: 'Account',
     icon: (

@@ -5,6 +5,7 @@ import { Link } from 'react-router-dom';
 import { ApiError, api, type Camera, type CameraHealth, type Stream, type SystemStatus } from '../api';
 import LivePlayer from '../components/LivePlayer';
 import StatusBadge from '../components/StatusBadge';
+import StudioLinkCard from '../components/StudioLinkCard';
 import { Alert, CameraIcon, EmptyState, LoadingState, Meter, PageHeader, Stat } from '../components/ui';
 import { useCameraHealth } from '../hooks/useCameraHealth';
 import { useEvents, type LiveState } from '../hooks/useEvents';
@@ -268,6 +269,10 @@ export default function Dashboard() {
           <StreamsCard streams={streams.data} />
         </section>
       )}
+
+      <section aria-label="VistterStudio link" className="mb-10">
+        <StudioLinkCard />
+      </section>
     </>
   );
 }

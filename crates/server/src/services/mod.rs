@@ -14,6 +14,8 @@
 //!   status → health, hub
 //! - hub: the camera sessions (every consumer of a camera reads one: programs, previews,
 //!   copy streams, snapshots, health)
+//! - link (the VistterStudio link over MQTT) → cameras, destinations, ptz, programs, overlays,
+//!   timelines, status: the same calls the REST API makes; it listens to `Events`
 //! - auth, destinations, ptz, assets: the database (and the secret box) only
 //! - youtube → assets (thumbnails); it reads timelines' schedules from the database and writes
 //!   the YouTube stream's key into its destination
@@ -32,6 +34,7 @@ pub mod destinations;
 pub mod events;
 pub mod health;
 pub mod hub;
+pub mod link;
 pub mod live;
 pub mod overlays;
 pub mod presets;
@@ -89,4 +92,5 @@ pub struct Services {
     pub status: Arc<status::StatusService>,
     pub youtube: Arc<youtube::YoutubeService>,
     pub audio: Arc<audio::AudioService>,
+    pub link: Arc<link::LinkService>,
 }

@@ -11,6 +11,7 @@ pub mod csrf;
 pub mod destinations;
 pub mod error;
 pub mod extract;
+pub mod link;
 pub mod openapi;
 pub mod overlays;
 pub mod preview;
@@ -86,6 +87,7 @@ fn protected_routes() -> Routes {
         .merge(audio::router())
         .merge(studio::router())
         .merge(youtube::router())
+        .merge(link::router())
 }
 
 /// Every path the API serves, public or not (the Swagger UI pages under `/api/docs` and the

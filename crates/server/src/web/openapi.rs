@@ -14,7 +14,7 @@ use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assets, audio, auth, cameras, destinations, error, overlays, preview, programs, ptz, status,
+    assets, audio, auth, cameras, destinations, error, link, overlays, preview, programs, ptz, status,
     streams, studio, system, timelines, Routes,
 };
 use crate::services;
@@ -53,6 +53,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         crate::web::youtube::put_settings, crate::web::youtube::remove_settings, crate::web::youtube::list_broadcasts,
         audio::list_beds, audio::upload_bed, audio::remove_bed, audio::camera_audio, audio::set_camera_audio,
         audio::program_audio, audio::set_program_audio,
+        link::read, link::update, link::status,
     ),
     components(schemas(error::ErrorBody, services::auth::UserInfo, timelines::ExportFormat,
         services::timelines::ImportWithChoices,
@@ -72,6 +73,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         (name = "overlays", description = "Overlays and the image assets they show"),
         (name = "vistterstudio", description = "VistterStudio sync and the endpoints of a broadcast node"),
         (name = "audio", description = "Program audio: camera gains, master gain, audio beds"),
+        (name = "link", description = "The VistterStudio link: an outbound MQTT connection to a studio's broker (docs/studio-link.md)"),
     )
 )]
 pub struct ApiDoc;
