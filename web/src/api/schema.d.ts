@@ -47,6 +47,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/audio/beds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every uploaded bed, by name. */
+        get: operations["list_audio_beds"];
+        put?: never;
+        /**
+         * Uploads an audio bed (WAV, MP3, FLAC, Ogg, M4A or AAC, at most 20 MiB; the first 120 s
+         *     play) as the raw body. It is checked by decoding it. The same bytes again give the same bed
+         *     (200 instead of 201).
+         */
+        post: operations["upload_audio_bed"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/audio/beds/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes a bed no program uses. */
+        delete: operations["delete_audio_bed"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/login": {
         parameters: {
             query?: never;
@@ -199,6 +238,24 @@ export interface paths {
         post?: never;
         /** Deletes a camera and its presets. */
         delete: operations["delete_camera"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/cameras/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How a camera sounds in programs. */
+        get: operations["get_camera_audio"];
+        /** Turns a camera's sound on or off in programs and sets its gain; live. */
+        put: operations["set_camera_audio"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -572,6 +629,102 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/destinations/{id}/youtube": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The YouTube sign-in of a destination: its state, the code to enter while it is pending,
+         *     and the last problem in plain words.
+         */
+        get: operations["get_youtube_link"];
+        put?: never;
+        post?: never;
+        /** Signs the destination out of YouTube: every token is forgotten (the OAuth client is kept). */
+        delete: operations["youtube_sign_out"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/broadcasts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The broadcasts made for this destination, newest first, with their state and watch link. */
+        get: operations["list_youtube_broadcasts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The broadcast settings of each timeline whose windows make broadcasts on this destination. */
+        get: operations["list_youtube_settings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/settings/{timeline_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets the title, description, privacy, category and thumbnail of the broadcasts made for a
+         *     timeline's schedule windows on this destination.
+         */
+        put: operations["put_youtube_settings"];
+        post?: never;
+        /** Stops making broadcasts for a timeline's windows on this destination. */
+        delete: operations["delete_youtube_settings"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/destinations/{id}/youtube/sign-in": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts a sign-in (OAuth 2.0 for limited-input devices): the answer holds the code to enter
+         *     at the verification URL; the appliance polls Google until the user has answered.
+         */
+        post: operations["start_youtube_sign_in"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/events": {
         parameters: {
             query?: never;
@@ -815,6 +968,24 @@ export interface paths {
         post?: never;
         /** Deletes a stopped program. */
         delete: operations["delete_program"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/programs/{id}/audio": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** A program's master gain and bed. */
+        get: operations["get_program_audio"];
+        /** Sets a program's master gain and bed (its gain, under or instead of the cameras); live. */
+        put: operations["set_program_audio"];
+        post?: never;
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1460,16 +1631,120 @@ export interface components {
          *     the id of an asset already on the appliance.
          */
         AssetRef: number | string;
+        /** @description An uploaded bed as the API shows it. */
+        AudioBedView: {
+            created_at: string;
+            /** Format: int64 */
+            id: number;
+            mime: string;
+            name: string;
+            /**
+             * Format: double
+             * @description Length that plays (at most 120 s), seconds.
+             */
+            seconds: number;
+            /** Format: int64 */
+            size: number;
+        };
+        /** @description The program's audio in the status. */
+        AudioStatus: {
+            bed?: null | components["schemas"]["BedStatus"];
+            /**
+             * Format: float
+             * @description The limiter's gain reduction now, dB (0 when it is not acting).
+             */
+            limiter_db: number;
+            /** Format: float */
+            master_gain_db: number;
+            /**
+             * Format: int64
+             * @description The camera heard now (`None`: the slate, silence).
+             */
+            on_air?: number | null;
+            /** @description The program mix as encoded: peak, short-term and integrated loudness (EBU R128). */
+            program: components["schemas"]["LevelReading"];
+            sources: components["schemas"]["SourceAudioStatus"][];
+        };
         AuthState: {
             /** @description True until the first admin is created. */
             setup_required: boolean;
             user?: null | components["schemas"]["UserInfo"];
         };
         /**
+         * @description Whether the bed plays under the cameras' sound or replaces it.
+         * @enum {string}
+         */
+        BedMode: "under" | "instead";
+        BedStatus: {
+            /** Format: float */
+            gain_db: number;
+            mode: components["schemas"]["BedMode"];
+            name: string;
+            /** Format: double */
+            seconds: number;
+        };
+        /**
          * Format: binary
          * @description The bytes of a file (an image), in a request or a response body; for the document only.
          */
         Binary: string;
+        /** @description One broadcast the appliance made. */
+        Broadcast: {
+            /** @description YouTube's id, once made. */
+            broadcast_id?: string | null;
+            ended_at?: string | null;
+            /** Format: int64 */
+            id: number;
+            live_at?: string | null;
+            /** @description The last failure in plain words (a refused transition being retried, the quota…). */
+            message?: string | null;
+            scheduled_start: string;
+            /**
+             * @description `creating`, `waiting` (bound; waiting for YouTube to see the video), `live`,
+             *     `complete`, `cancelled` (the window ended before it went live) or `failed`.
+             * @example live
+             */
+            state: string;
+            timeline_id: string;
+            title: string;
+            /** Format: int64 */
+            transition_failures: number;
+            /** @description `https://www.youtube.com/watch?v=<id>` */
+            watch_url?: string | null;
+            window_end?: string | null;
+        };
+        /** @description What the broadcasts of one timeline's windows look like on a destination. */
+        BroadcastSettings: {
+            category_id?: string | null;
+            description: string;
+            privacy: components["schemas"]["Privacy"];
+            /** Format: int64 */
+            thumbnail_asset_id?: number | null;
+            timeline_id: string;
+            title: string;
+            updated_at: string;
+        };
+        /** @description The body of `PUT /api/destinations/{id}/youtube/settings/{timeline_id}`. */
+        BroadcastSettingsInput: {
+            /**
+             * @description A YouTube video category id, e.g. "19" (Travel & Events); null keeps YouTube's default.
+             * @example 19
+             */
+            category_id?: string | null;
+            /** @description At most 5000 characters. */
+            description?: string | null;
+            privacy: components["schemas"]["Privacy"];
+            /**
+             * Format: int64
+             * @description An image asset (`/api/assets`) set as the broadcast's thumbnail.
+             */
+            thumbnail_asset_id?: number | null;
+            /**
+             * @description At most 100 characters (YouTube's limit).
+             * @example Harbour live
+             */
+            title: string;
+        };
         /**
          * @description A camera as the API shows it: the address never carries credentials, the password is
          *     only reported as present or not.
@@ -1489,6 +1764,16 @@ export interface components {
             type: components["schemas"]["CameraKind"];
             updated_at: string;
             username?: string | null;
+        };
+        /** @description How a camera sounds in programs: `GET`/`PUT /api/cameras/{id}/audio`. */
+        CameraAudio: {
+            /** @description Heard when the camera is on air. */
+            enabled: boolean;
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            gain_db: number;
         };
         /**
          * @description What to do with one camera the file refers to: `camera_id` maps it to a configured camera;
@@ -1985,6 +2270,24 @@ export interface components {
         JumpInput: {
             clip_id: string;
         };
+        /** @description One meter's readings; `None` below the meter's floor (silence). */
+        LevelReading: {
+            /**
+             * Format: double
+             * @description EBU R128 integrated loudness since the program started, LUFS (program only).
+             */
+            integrated_lufs?: number | null;
+            /**
+             * Format: float
+             * @description Sample peak, dBFS, falling at 20 dB/s.
+             */
+            peak_dbfs?: number | null;
+            /**
+             * Format: double
+             * @description EBU R128 short-term loudness (3 s window), LUFS.
+             */
+            short_term_lufs?: number | null;
+        };
         /** @description The body of `PUT /api/link`. */
         LinkInput: {
             /**
@@ -2402,10 +2705,35 @@ export interface components {
             viewers: number;
         };
         /**
+         * @description Who may watch a broadcast.
+         * @enum {string}
+         */
+        Privacy: "public" | "unlisted" | "private";
+        /**
          * @description Why a camera could not be read.
          * @enum {string}
          */
         ProbeErrorKind: "auth_failed" | "unreachable" | "not_found" | "timeout" | "protocol" | "tool_missing";
+        /** @description A program's mix: `GET`/`PUT /api/programs/{id}/audio`. */
+        ProgramAudio: {
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            bed_gain_db?: number;
+            /**
+             * Format: int64
+             * @description An uploaded bed (`/api/audio/beds`), looped; `null` for none.
+             */
+            bed_id?: number | null;
+            /** @description `under` the cameras' sound, or `instead` of it. */
+            bed_mode?: components["schemas"]["BedMode"];
+            /**
+             * Format: double
+             * @description −60…+20 dB.
+             */
+            master_gain_db: number;
+        };
         ProgramIngestLive: {
             camera: string;
             /** Format: int64 */
@@ -2453,6 +2781,8 @@ export interface components {
         };
         /** @description The live state of a running program. */
         ProgramLive: {
+            /** @description What is heard: levels and loudness of the program and of each decoded camera. */
+            audio: components["schemas"]["AudioStatus"];
             /** Format: double */
             bitrate_kbps?: number | null;
             bitrate_note?: string | null;
@@ -2656,6 +2986,43 @@ export interface components {
          * @enum {string}
          */
         SessionStateView: "connecting" | "playing" | "backoff" | "stopped";
+        /**
+         * @description The body of `POST /api/destinations/{id}/youtube/sign-in`. No `Debug`: it holds the client
+         *     secret in clear.
+         */
+        SignInInput: {
+            /**
+             * @description The client id of an OAuth client of type "TV and Limited Input devices".
+             * @example 1234-abc.apps.googleusercontent.com
+             */
+            client_id: string;
+            /** @description Write-only. Required the first time; absent or null keeps the stored one. */
+            client_secret?: string | null;
+        };
+        /** @description One decoded camera's audio in the status. */
+        SourceAudioStatus: {
+            enabled: boolean;
+            /** @description Why its audio is not used, when it sends some the program cannot decode. */
+            error?: string | null;
+            /** Format: float */
+            gain_db: number;
+            /** @description The camera has sent audio the program can decode. */
+            has_audio: boolean;
+            /** Format: int64 */
+            id: number;
+            /** @description Its level before its gain (what the camera sends), on air or not. */
+            level: components["schemas"]["LevelReading"];
+            /**
+             * Format: int64
+             * @description Times its buffer started over (a jump in its timestamps, a burst).
+             */
+            resyncs: number;
+            /**
+             * Format: int64
+             * @description Times its audio stopped while playing (silence was sent instead).
+             */
+            underruns: number;
+        };
         StepReport: {
             /** Format: int64 */
             elapsed_ms: number;
@@ -2943,6 +3310,35 @@ export interface components {
             id: number;
             username: string;
         };
+        /** @description The YouTube sign-in of a destination (never a token or the client secret). */
+        YoutubeLink: {
+            /** @description The OAuth client id (not secret); null before the first sign-in. */
+            client_id?: string | null;
+            code_expires_at?: string | null;
+            /** Format: int64 */
+            destination_id: number;
+            has_client_secret: boolean;
+            /** @description What went wrong last, in plain words; null when all is well. */
+            message?: string | null;
+            state: components["schemas"]["YoutubeLinkState"];
+            /**
+             * @description Whether the destination publishes to a YouTube stream the appliance bound (its key
+             *     came from YouTube and is kept sealed).
+             */
+            stream_bound: boolean;
+            /**
+             * @description While `pending`: the code to enter at `verification_url`.
+             * @example GQVQ-JKEC
+             */
+            user_code?: string | null;
+            /** @example https://www.google.com/device */
+            verification_url?: string | null;
+        };
+        /**
+         * @description Where a destination's Google sign-in stands.
+         * @enum {string}
+         */
+        YoutubeLinkState: "signed_out" | "pending" | "linked" | "needs_sign_in";
     };
     responses: never;
     parameters: never;
@@ -3191,6 +3587,190 @@ export interface operations {
                 };
             };
             /** @description An overlay shows the asset */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_audio_beds: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"][];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    upload_audio_bed: {
+        parameters: {
+            query?: {
+                /** @description The bed's name (its file name). */
+                name?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The audio file, raw */
+        requestBody: {
+            content: {
+                "application/octet-stream": components["schemas"]["Binary"];
+                "audio/mpeg": components["schemas"]["Binary"];
+                "audio/wav": components["schemas"]["Binary"];
+            };
+        };
+        responses: {
+            /** @description These bytes were already stored */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"];
+                };
+            };
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AudioBedView"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Over 20 MiB */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The Content-Type is neither audio/* nor application/octet-stream */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not an audio file the appliance plays */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_audio_bed: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Bed id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description A program uses it */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3971,6 +4551,141 @@ export interface operations {
             };
             /** @description A stream, program or timeline uses the camera */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_camera_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_camera_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Camera id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CameraAudio"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CameraAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5878,6 +6593,477 @@ export interface operations {
             };
         };
     };
+    get_youtube_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    youtube_sign_out: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_youtube_broadcasts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Broadcast"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastSettings"][];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+                /** @description Timeline id */
+                timeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BroadcastSettingsInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BroadcastSettings"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a YouTube destination */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_youtube_settings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+                /** @description Timeline id */
+                timeline_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    start_youtube_sign_in: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Destination id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInInput"];
+            };
+        };
+        responses: {
+            /** @description Pending: show user_code and verification_url */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["YoutubeLink"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Not a YouTube destination */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Google refused (an unknown OAuth client, say) */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Google could not be reached */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stream_events: {
         parameters: {
             query?: never;
@@ -7173,6 +8359,141 @@ export interface operations {
             };
             /** @description The program runs */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_program_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_program_audio: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ProgramAudio"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramAudio"];
+                };
+            };
+            /** @description A malformed request: an id that is not a number, a bad query parameter, or a body that is not JSON of the expected shape */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };

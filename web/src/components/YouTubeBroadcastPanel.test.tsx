@@ -11,6 +11,7 @@ const destination = {
   has_stream_key: true,
   has_url_credentials: false,
   enabled: true,
+  tls_verify: true,
   created_at: '',
   updated_at: '',
 };

@@ -14,8 +14,8 @@ use utoipa::openapi::{Content, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    assets, audio, auth, cameras, destinations, error, link, overlays, preview, programs, ptz, status,
-    streams, studio, system, timelines, Routes,
+    assets, audio, auth, cameras, destinations, error, link, overlays, preview, programs, ptz,
+    status, streams, studio, system, timelines, Routes,
 };
 use crate::services;
 

@@ -31,6 +31,7 @@ use google::{Fail, Google};
 /// Where a destination's Google sign-in stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = YoutubeLinkState)] // the studio link has its own `LinkState`
 pub enum LinkState {
     /// No token: broadcasts are not made (the plain stream key is used as it is).
     SignedOut,
