@@ -294,7 +294,7 @@ export default function AudioMeters({ program, cameras }: { program: Program; ca
                   <span className="font-medium">
                     {c.name}
                     {onAir && <span className="ml-1 rounded bg-red-600 px-1 text-[10px] text-white">ON AIR</span>}
-                    {s && !s.has_audio && <span className="ml-1 text-slate-400">no audio</span>}
+                    {s && !s.has_audio && <span className="ml-1 text-slate-600">no audio</span>}
                     {s?.error && (
                       <span className="ml-1 text-red-600" title={s.error}>
                         audio not decodable
@@ -303,7 +303,7 @@ export default function AudioMeters({ program, cameras }: { program: Program; ca
                   </span>
                   {a && (
                     <span className="flex items-center gap-2">
-                      <label className="flex items-center gap-1">
+                      <label className="flex min-h-[44px] min-w-[44px] items-center gap-1">
                         <input
                           type="checkbox"
                           checked={a.enabled}
@@ -325,7 +325,7 @@ export default function AudioMeters({ program, cameras }: { program: Program; ca
                 {s ? (
                   <LevelMeter level={s.level} label={`${c.name} level`} testId="audio-meter-camera" />
                 ) : (
-                  <p className="text-[10px] text-slate-400">Not decoded now (on air or pre-rolled cameras only).</p>
+                  <p className="text-[10px] text-slate-600">Not decoded now (on air or pre-rolled cameras only).</p>
                 )}
               </li>
             );

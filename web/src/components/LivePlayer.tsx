@@ -356,7 +356,6 @@ export default function LivePlayer({
         <button
           type="button"
           className="absolute bottom-2 right-2 rounded bg-slate-900/70 px-2 py-1 text-xs font-semibold text-white hover:bg-slate-900"
-          aria-label={muted ? 'Unmute' : 'Mute'}
           aria-pressed={!muted}
           data-testid="live-unmute"
           onClick={() => setMuted((m) => !m)}
