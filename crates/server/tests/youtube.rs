@@ -138,6 +138,42 @@ fn png(len: usize) -> Vec<u8> {
 }
 
 /// A camera on a closed loopback port, a timeline "show" using it; returns the timeline id.
+/// A YouTube destination signed in against the fake, whose ingest is a real nginx-rtmp: the
+/// fake's stream is active while nginx has a publisher on the stream's name, and, like
+/// YouTube, the ingest takes only that name as key.
+async fn signed_in_over_nginx() -> (
+    Arc<vs_testrig::RtmpServer>,
+    FakeYoutube,
+    TestApp,
+    i64,
+    String,
+) {
+    use vs_testrig::{RtmpEventKind, RtmpServer};
+    let rtmp = Arc::new(RtmpServer::start().await.unwrap());
+    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
+    fake.set_ingest_base(&rtmp.base_url());
+    let seen = rtmp.clone();
+    fake.set_activity_probe(Box::new(move |name| {
+        let events = seen.events();
+        let count = |kind: RtmpEventKind| {
+            events
+                .iter()
+                .filter(|e| e.key == name && e.kind == kind && e.accepted)
+                .count()
+        };
+        count(RtmpEventKind::Publish) > count(RtmpEventKind::PublishDone)
+    }));
+    let app = app_for(&fake).await;
+    let dest = youtube_destination(&app).await;
+    sign_in(&app, &fake, dest).await;
+    let stream_name = fake.streams()[0]["cdn"]["ingestionInfo"]["streamName"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rtmp.set_allowed_keys(Some(vec![stream_name.clone()]));
+    (rtmp, fake, app, dest, stream_name)
+}
+
 async fn show_timeline(app: &TestApp) -> String {
     show_timeline_of(app, "rtsp://127.0.0.1:9/none").await
 }
@@ -865,31 +901,7 @@ async fn bad_input_is_refused_with_a_clear_4xx_and_nothing_stored() {
 
 #[tokio::test]
 async fn youtube_sees_data_once_the_destination_really_publishes_to_the_bound_stream() {
-    use vs_testrig::{RtmpEventKind, RtmpServer};
-    let rtmp = Arc::new(RtmpServer::start().await.unwrap());
-    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
-    fake.set_ingest_base(&rtmp.base_url());
-    // The fake's stream is active while nginx-rtmp has a publisher on its stream name.
-    let seen = rtmp.clone();
-    fake.set_activity_probe(Box::new(move |name| {
-        let events = seen.events();
-        let count = |kind: RtmpEventKind| {
-            events
-                .iter()
-                .filter(|e| e.key == name && e.kind == kind && e.accepted)
-                .count()
-        };
-        count(RtmpEventKind::Publish) > count(RtmpEventKind::PublishDone)
-    }));
-    let app = app_for(&fake).await;
-    let dest = youtube_destination(&app).await;
-    sign_in(&app, &fake, dest).await;
-    let stream_name = fake.streams()[0]["cdn"]["ingestionInfo"]["streamName"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    // Like YouTube, the ingest takes only the stream's own name as key.
-    rtmp.set_allowed_keys(Some(vec![stream_name.clone()]));
+    let (rtmp, fake, app, dest, stream_name) = signed_in_over_nginx().await;
     let timeline = show_timeline(&app).await;
     let r = app
         .put(
@@ -936,7 +948,7 @@ async fn youtube_sees_data_once_the_destination_really_publishes_to_the_bound_st
 
 #[tokio::test]
 async fn the_window_plays_the_program_to_youtube_and_the_broadcast_goes_live_on_its_video() {
-    use vs_testrig::{CameraOptions, FakeCamera, RtmpEventKind, RtmpServer};
+    use vs_testrig::{CameraOptions, FakeCamera, RtmpEventKind};
     let camera = FakeCamera::start(
         CameraOptions::new("Pier")
             .size(320, 180)
@@ -946,28 +958,7 @@ async fn the_window_plays_the_program_to_youtube_and_the_broadcast_goes_live_on_
     )
     .await
     .unwrap();
-    let rtmp = Arc::new(RtmpServer::start().await.unwrap());
-    let fake = FakeYoutube::start(CLIENT_ID, CLIENT_SECRET).await.unwrap();
-    fake.set_ingest_base(&rtmp.base_url());
-    let seen = rtmp.clone();
-    fake.set_activity_probe(Box::new(move |name| {
-        let events = seen.events();
-        let count = |kind: RtmpEventKind| {
-            events
-                .iter()
-                .filter(|e| e.key == name && e.kind == kind && e.accepted)
-                .count()
-        };
-        count(RtmpEventKind::Publish) > count(RtmpEventKind::PublishDone)
-    }));
-    let app = app_for(&fake).await;
-    let dest = youtube_destination(&app).await;
-    sign_in(&app, &fake, dest).await;
-    let stream_name = fake.streams()[0]["cdn"]["ingestionInfo"]["streamName"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    rtmp.set_allowed_keys(Some(vec![stream_name.clone()]));
+    let (rtmp, fake, app, dest, _) = signed_in_over_nginx().await;
     // The program the timeline plays through sends to the YouTube destination.
     let r = app
         .post(
