@@ -10,10 +10,12 @@
 //! The tests share two CPU cores with their cameras and FFmpegs, so they run one at a time
 //! (`serial()`), at 320x180 25 fps.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use tokio::sync::watch;
+use common::wait_status;
 use tokio_util::sync::CancellationToken;
 use vs_base::{Secret, StreamUrl};
 use vs_engine::hub::{CameraHub, ConsumerKind, HubOptions, SessionState, SourceConfig};
@@ -117,24 +119,6 @@ fn config(name: &str, outputs: Vec<OutputSpec>) -> ProgramConfig {
     c.outputs = outputs;
     c.slate.text = "Back soon".into();
     c
-}
-
-async fn wait_status(
-    rx: &mut watch::Receiver<ProgramStatus>,
-    within: Duration,
-    what: &str,
-    pred: impl FnMut(&ProgramStatus) -> bool,
-) -> ProgramStatus {
-    let got = tokio::time::timeout(within, rx.wait_for(pred))
-        .await
-        .map(|r| r.map(|s| s.clone()));
-    match got {
-        Ok(Ok(s)) => s,
-        _ => panic!(
-            "{what}: not within {within:?}; status: {:#?}",
-            rx.borrow().clone()
-        ),
-    }
 }
 
 /// Waits until the RTMP server has received `secs` more seconds of program (by the program's

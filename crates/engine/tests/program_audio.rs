@@ -6,10 +6,12 @@
 //! gap. What arrived is analysed from the recorded FLV, decoded by FFmpeg: Goertzel filters at
 //! the two tones, placed in time by the packets' timestamps.
 
+mod common;
+
 use std::path::Path;
 use std::time::Duration;
 
-use tokio::sync::watch;
+use common::wait_status;
 use tokio_util::sync::CancellationToken;
 use vs_base::{Secret, StreamUrl};
 use vs_engine::hub::{CameraHub, HubOptions, SourceConfig};
@@ -80,24 +82,6 @@ fn config(name: &str, rtmp: &RtmpServer, key: &str) -> ProgramConfig {
     o.secrets.push(Secret::new(key));
     c.outputs.push(o);
     c
-}
-
-async fn wait_status(
-    rx: &mut watch::Receiver<ProgramStatus>,
-    within: Duration,
-    what: &str,
-    pred: impl FnMut(&ProgramStatus) -> bool,
-) -> ProgramStatus {
-    let got = tokio::time::timeout(within, rx.wait_for(pred))
-        .await
-        .map(|r| r.map(|s| s.clone()));
-    match got {
-        Ok(Ok(s)) => s,
-        _ => panic!(
-            "{what}: not within {within:?}; status: {:#?}",
-            rx.borrow().clone()
-        ),
-    }
 }
 
 /// What the recording holds, decoded: the audio as mono samples placed in time, and each
