@@ -4,9 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{assert_error, TestApp};
+use common::{assert_error, wait_program, TestApp};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use vs_testrig::{CameraOptions, FakeCamera, RtmpServer};
@@ -204,31 +204,6 @@ async fn audio_settings_and_beds_are_validated_stored_and_deduplicated() {
         "the file went with it"
     );
     app.stop().await;
-}
-
-async fn wait_program(
-    app: &TestApp,
-    id: i64,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let p: Value = app
-            .get(&format!("/api/programs/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if pred(&p) {
-            return p;
-        }
-        assert!(
-            start.elapsed() < within,
-            "program never matched within {within:?}: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 /// A running program meters its camera's tone (0.2 of full scale: about −14 dBFS) and follows

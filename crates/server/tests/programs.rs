@@ -19,31 +19,6 @@ async fn id_of(r: reqwest::Response) -> i64 {
     body["id"].as_i64().unwrap()
 }
 
-async fn wait_program(
-    app: &TestApp,
-    id: i64,
-    within: Duration,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let start = Instant::now();
-    loop {
-        let p: Value = app
-            .get(&format!("/api/programs/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
-        if pred(&p) {
-            return p;
-        }
-        assert!(
-            start.elapsed() < within,
-            "program never matched within {within:?}: {p}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// Two fake cameras (red, and blue as a PTZ camera on the simulated ONVIF service with one
 /// preset), a fake YouTube, and a stopped 320x180 program to it, in a fresh appliance.
 struct Rig {

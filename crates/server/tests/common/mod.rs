@@ -2,6 +2,8 @@
 //! that keeps cookies like a browser.
 #![allow(dead_code)]
 
+use std::time::{Duration, Instant};
+
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
@@ -203,4 +205,31 @@ pub async fn mean_rgb(path: &std::path::Path, at: f64) -> (f64, f64, f64) {
         (r + p[0] as f64, g + p[1] as f64, b + p[2] as f64)
     });
     (sum.0 / n, sum.1 / n, sum.2 / n)
+}
+
+/// Polls `GET /api/programs/{id}` until `pred` holds and returns that view; past `within`,
+/// fails with the last view.
+pub async fn wait_program(
+    app: &TestApp,
+    id: i64,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let p: Value = app
+            .get(&format!("/api/programs/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        if pred(&p) {
+            return p;
+        }
+        assert!(
+            start.elapsed() < within,
+            "program never matched within {within:?}: {p}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
