@@ -1,7 +1,8 @@
 // Program audio from the browser: a running program's Audio card shows the on-air camera's
 // level and the program's (a tone at 0.2 of full scale: about −14 dBFS), turning the camera's
 // sound off empties the program's meter without stopping anything, and the camera's preview
-// has an unmute button. (The program's own preview remux copies its picture only.)
+// and the program's preview (the program's own output: picture and sound) play muted with an
+// unmute button, and the program's sound reaches the browser's audio decoder.
 // The destination is an RTMP port where nothing listens: the encoder runs, the output retries.
 
 import assert from 'node:assert/strict';
@@ -121,6 +122,26 @@ describe('program audio', () => {
     assert.equal(live.live.on_air_camera_id, cameraId, 'the camera stays on air');
     await camera.getByLabel('Harbour audio on').check();
     await until(async () => (await peakOf(program)) !== null, 15_000, 'the sound back');
+  });
+
+  it("the program's preview carries the program's sound", async () => {
+    await page.goto('/program');
+    const pane = page.getByTestId('program-live');
+    const video = await visible(pane.getByTestId('program-video'), 30_000);
+    const button = await visible(pane.getByTestId('live-unmute'), 60_000);
+    assert.equal(await video.evaluate((v) => v.muted), true, 'muted by default');
+    await button.click();
+    assert.equal(await button.getAttribute('aria-pressed'), 'true');
+    assert.equal(await video.evaluate((v) => v.muted), false, 'unmuted');
+    // The picture moves and the AAC track is decoded (Chromium counts the bytes it decoded).
+    const t0 = await video.evaluate((v) => v.currentTime);
+    const a0 = await video.evaluate((v) => v.webkitAudioDecodedByteCount);
+    const [t1, a1] = await until(async () => {
+      const [t, a] = await video.evaluate((v) => [v.currentTime, v.webkitAudioDecodedByteCount]);
+      return t > t0 + 1 && a > a0 ? [t, a] : null;
+    }, 30_000, 'the program preview to play picture and sound');
+    console.log(`program preview: ${(t1 - t0).toFixed(1)} s played, ${a1 - a0} audio bytes decoded`);
+    await shot(page, 'program-preview-unmuted');
   });
 
   it('a camera preview plays muted and can be unmuted', async () => {

@@ -2,8 +2,7 @@
 //! program encoder, egress), parses their progress and picks the H.264 encoder.
 //!
 //! It is the only crate that knows FFmpeg: every command line, every output-format choice and
-//! every bounded one-shot run is in [`ffmpeg`]; the MP4 fragments of live previews are cut by
-//! [`fmp4`].
+//! every bounded one-shot run is in [`ffmpeg`].
 //!
 //! Entry points: [`supervise`] runs one process under a [`SupervisorHandle`];
 //! [`probe_encoders`] and [`ffmpeg_version`] inspect the installed FFmpeg; [`ffmpeg::probe`]
@@ -41,7 +40,6 @@ pub mod backoff;
 pub mod clock;
 pub mod encoder;
 pub mod ffmpeg;
-pub mod fmp4;
 pub mod hub;
 pub mod program;
 pub mod progress;

@@ -94,12 +94,7 @@ fn wire(infra: &Infra, deps: AppDeps) -> Services {
     let ptz = Arc::new(PtzService::new(infra, deps.ptz));
     let hub = Arc::new(HubService::new(infra, deps.engine.clone()));
     let health = Arc::new(HealthService::new(infra, hub.clone(), ptz.clone()));
-    let previews = Arc::new(PreviewService::new(
-        infra,
-        deps.engine.clone(),
-        running.clone(),
-        hub.clone(),
-    ));
+    let previews = Arc::new(PreviewService::new(infra, running.clone(), hub.clone()));
     let listeners: Vec<Arc<dyn CameraListener>> =
         vec![hub.clone(), health.clone(), previews.clone()];
     let cameras = Arc::new(CameraService::new(infra, listeners, ptz.clone()));

@@ -274,13 +274,35 @@ fn ours_with_marker(marker: &str) -> Vec<vs_testrig::ProcInfo> {
 }
 
 /// FFmpeg remuxes of a program's output (its MPEG-TS on stdin) in this test process.
-fn program_remuxes() -> usize {
-    ours_with_marker("mpegts -i pipe:0")
+/// FFmpeg remuxes of a program's preview: none, it is muxed in process.
+fn ffmpeg_remuxes() -> usize {
+    ours_with_marker("frag_keyframe")
         .into_iter()
         .filter(|p| !p.is_zombie() && p.comm == "ffmpeg")
-        // The program's egress reads the same input; only the remux writes fragmented MP4.
-        .filter(|p| p.cmdline.iter().any(|a| a.contains("frag_keyframe")))
         .count()
+}
+
+/// The RMS level (full scale = 1) of a file's sound, skipping its first half second.
+async fn audio_rms(file: &std::path::Path) -> f64 {
+    let out = tokio::process::Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(file)
+        .args(["-ss", "0.5", "-vn", "-ac", "1", "-f", "f32le", "pipe:1"])
+        .output()
+        .await
+        .expect("ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<f32> = out
+        .stdout
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    assert!(samples.len() > 24_000, "at least half a second of sound");
+    (samples.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / samples.len() as f64).sqrt()
 }
 
 async fn connect_path(app: &TestApp, path: &str, token: Option<&str>) -> Result<Ws, String> {
@@ -323,7 +345,9 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
             .size(320, 180)
             .fps(25)
             .pattern("red")
-            .overlay(false),
+            .overlay(false)
+            .audio(true)
+            .audio_freq(1000),
     )
     .await
     .expect("fake camera");
@@ -375,14 +399,13 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
 
     let mut a = connect_path(&app, &live, Some(&token)).await.unwrap();
     let mut b = connect_path(&app, &live, Some(&token)).await.unwrap();
-    let (texts, media) = read_media(&mut a, 8, Duration::from_secs(30)).await;
+    // About 2 s: a fragment is one video frame (25 a second) or one AAC frame (47 a second).
+    let (texts, media) = read_media(&mut a, 150, Duration::from_secs(30)).await;
     let init = texts.iter().find(|t| t["type"] == "init").expect("init");
+    let mime = init["mime"].as_str().unwrap();
     assert!(
-        init["mime"]
-            .as_str()
-            .unwrap()
-            .starts_with("video/mp4; codecs=\"avc1."),
-        "{init}"
+        mime.starts_with("video/mp4; codecs=\"avc1.") && mime.ends_with(",mp4a.40.2\""),
+        "picture and sound: {init}"
     );
     assert_eq!(box_types(&media[0]), ["ftyp", "moov"]);
     for m in &media[1..] {
@@ -398,7 +421,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
     assert_eq!(s["program_id"], p, "{s}");
     assert_eq!(s["viewers"], 2, "{s}");
     assert_eq!(s["online"], true, "{s}");
-    assert_eq!(program_remuxes(), 1, "one remux for two viewers");
+    assert_eq!(ffmpeg_remuxes(), 0, "muxed in process, no FFmpeg");
 
     // What the viewer got is the program: its size, and the red camera on air.
     let dir = tempfile::tempdir().unwrap();
@@ -407,10 +430,18 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
     let info = vs_testrig::probe_streams(&file).await.unwrap();
     assert_eq!(info.video_codec(), Some("h264"));
     assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
-    let (r, g, bl) = mean_rgb(&file, 0.0).await;
+    // (Its first GOP may begin before the take, on the slate: the picture is judged 1.5 s in.)
+    let (r, g, bl) = mean_rgb(&file, 1.5).await;
     assert!(
         r > 180.0 && g < 80.0 && bl < 80.0,
         "red on air: {r} {g} {bl}"
+    );
+    // And it sounds like it: the camera's tone, not the silence of a program without sound.
+    assert_eq!(info.audio_codec(), Some("aac"), "{:?}", info.codec_names());
+    let level = audio_rms(&file).await;
+    assert!(
+        level > 0.05,
+        "the camera's tone in the preview: RMS {level}"
     );
 
     // The encoder dies (its timestamps start over): the preview follows it into a new run
@@ -482,7 +513,7 @@ async fn the_program_output_previews_as_fragmented_mp4_and_ends_with_the_program
             .json()
             .await
             .unwrap();
-        if s["running"] == false && program_remuxes() == 0 {
+        if s["running"] == false {
             break;
         }
         assert!(Instant::now() < deadline, "remux left running: {s}");

@@ -1,6 +1,6 @@
 //! Everything the appliance knows about FFmpeg's command line, in one place: how a camera is
 //! read ([`input`]), which container a destination gets ([`output`]), the argument lists of
-//! every kind of child (copy [`stream`]s, [`preview`] remuxes, the [`program`] feed's ingest,
+//! every kind of child (copy [`stream`]s, the [`program`] feed's ingest,
 //! encoder and egress, [`encode`]r tests), the one-shot [`probe`]s, and the one bounded way to
 //! [`run`] a short-lived child. Long-lived children are run by [`crate::supervise`].
 //!
@@ -10,7 +10,6 @@
 pub mod encode;
 pub mod input;
 pub mod output;
-pub mod preview;
 pub mod probe;
 pub mod program;
 pub mod run;

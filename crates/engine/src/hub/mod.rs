@@ -41,6 +41,7 @@ pub mod source;
 pub mod stats;
 pub mod timeline;
 pub mod tsdemux;
+pub mod tsframes;
 pub mod tsmux;
 
 use std::collections::{BTreeMap, HashMap};

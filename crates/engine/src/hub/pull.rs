@@ -17,10 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use vs_base::Protocol;
 
-use super::h264::AacConfig;
-use super::packet::{AudioInfo, StreamInfo, StreamKind, VideoInfo};
+use super::packet::StreamInfo;
 use super::source::{Connection, SourceConfig, SourceFrame};
 use super::tsdemux::{TsDemuxer, TsUnit};
+use super::tsframes::TsTracks;
 use crate::backoff::BackoffPolicy;
 use crate::spawner::{BoxRead, ProcessSpec, StdinMode, StdoutMode};
 use crate::supervisor::{supervise, Deps, State, SupervisorConfig, SupervisorHandle};
@@ -91,9 +91,7 @@ pub(crate) struct PullConnection {
     ready: VecDeque<SourceFrame>,
     /// Frames held until the announced audio shows up (so the first info has it).
     held: Option<(tokio::time::Instant, Vec<TsUnit>)>,
-    video: Option<VideoInfo>,
-    audio: Option<AudioInfo>,
-    aac: Option<AacConfig>,
+    tracks: TsTracks,
     cfg: SourceConfig,
 }
 
@@ -157,9 +155,7 @@ impl PullConnection {
             buf: vec![0; 64 * 1024],
             ready: VecDeque::new(),
             held: None,
-            video: None,
-            audio: None,
-            aac: None,
+            tracks: TsTracks::default(),
             cfg: cfg.clone(),
         })
     }
@@ -186,67 +182,15 @@ impl PullConnection {
 
     fn convert(&mut self, units: Vec<TsUnit>) {
         for unit in units {
-            match unit {
-                TsUnit::Video { pts, dts, au } => {
-                    let mut info_changed = false;
-                    let sps = au
-                        .sps
-                        .clone()
-                        .or_else(|| self.video.as_ref().map(|v| v.sps.clone()));
-                    let pps = au
-                        .pps
-                        .clone()
-                        .or_else(|| self.video.as_ref().map(|v| v.pps.clone()));
-                    if let (Some(sps), Some(pps)) = (sps, pps) {
-                        let changed = self
-                            .video
-                            .as_ref()
-                            .is_none_or(|v| v.sps != sps || v.pps != pps);
-                        if changed {
-                            match VideoInfo::from_parameter_sets(sps, pps) {
-                                Ok(v) => {
-                                    self.video = Some(v);
-                                    info_changed = true;
-                                }
-                                Err(e) => tracing::warn!(error = %e, "pull: unreadable SPS"),
-                            }
-                        }
-                    }
-                    self.ready.push_back(SourceFrame {
-                        stream: StreamKind::Video,
-                        pts,
-                        dts,
-                        keyframe: au.keyframe,
-                        data: au.data,
-                        info_changed,
-                        lost: 0,
-                    });
-                }
-                TsUnit::Audio { pts, config, data } => {
-                    let mut info_changed = false;
-                    if self.aac != Some(config) {
-                        self.aac = Some(config);
-                        self.audio = AudioInfo::aac(config.to_asc()).ok();
-                        info_changed = true;
-                    }
-                    self.ready.push_back(SourceFrame {
-                        stream: StreamKind::Audio,
-                        pts,
-                        dts: pts,
-                        keyframe: true,
-                        data,
-                        info_changed,
-                        lost: 0,
-                    });
-                }
-            }
+            let frame = self.tracks.convert(unit);
+            self.ready.push_back(frame);
         }
     }
 
     /// Holds the first units until audio arrives when the PMT announced some, so the first
     /// parameters a consumer sees already have it.
     fn admit(&mut self, units: Vec<TsUnit>) {
-        if self.aac.is_some() || !self.demux.has_audio {
+        if self.tracks.has_audio() || !self.demux.has_audio {
             if let Some((_, held)) = self.held.take() {
                 self.convert(held);
             }
@@ -276,10 +220,7 @@ impl Connection for PullConnection {
     }
 
     fn info(&self) -> Option<StreamInfo> {
-        Some(StreamInfo {
-            video: self.video.clone()?,
-            audio: self.audio.clone(),
-        })
+        self.tracks.info()
     }
 
     async fn next(&mut self) -> Result<SourceFrame, String> {

@@ -9,10 +9,9 @@
 //! starts with a new init segment.
 //!
 //! A program's preview remuxes the program's own encoded output (the MPEG-TS the destinations
-//! receive, tapped after the encoder), so it shows exactly what goes out, overlays included,
-//! without a second encode. That remux's command line is `vs_engine::ffmpeg::preview`'s; its
-//! stdout is cut by `vs_engine::fmp4` into the init segment (`ftyp`+`moov`) and media fragments
-//! (`moof`+`mdat`), read by one task per run (`remux.rs`).
+//! receive, tapped after the encoder), so it shows and sounds exactly like what goes out,
+//! overlays and program audio included, without a second encode: demuxed and muxed in
+//! process (`vs_engine::hub::tsframes::TsFmp4`, `remux.rs`), no FFmpeg.
 //!
 //! Why this shape: a camera (or a Pi) copes with few sessions, not one per browser tab, and
 //! H.264 needs no re-encode to play in Media Source Extensions, only a remux into fragmented
@@ -36,29 +35,23 @@ use tokio_util::task::TaskTracker;
 use utoipa::ToSchema;
 use vs_base::{Error, Result};
 use vs_db::Db;
-use vs_engine::ffmpeg::preview::program_args;
 use vs_engine::hub::{ConsumerKind, End, Fmp4Preview, PreviewChunk, SessionState};
-use vs_engine::{
-    supervise, Deps, ProcessSpec, ProgramHandle, StdinMode, StdoutMode, SupervisorConfig,
-};
+use vs_engine::ProgramHandle;
 
-use remux::{feed_run, go_offline, publish, read_run, ProgramTap, Remux};
+use remux::{go_offline, produce_program, publish, Remux};
 pub use viewer::{Viewer, ViewerMessage};
 
 use super::cameras::{CameraChange, CameraListener};
 use super::hub::HubService;
 use super::programs::RunningPrograms;
 use super::Infra;
-use crate::config::Config;
 
 /// How long a remux outlives its last viewer: a page reload or a hover that comes back soon
 /// finds it still running.
 const LINGER: Duration = Duration::from_secs(10);
-/// Fragments of a program's remux (about 200 ms each) a viewer may fall behind before it is
-/// skipped forward.
-const CHANNEL_FRAGMENTS: usize = 64;
-/// The same for a camera's preview, whose fragments hold one packet each (a video frame or an
-/// AAC frame: about 80 a second with audio), so about 5 s.
+/// Fragments a viewer may fall behind before it is skipped forward to the next keyframe. A
+/// fragment holds one packet (a video frame or an AAC frame: about 80 a second with audio), so
+/// about 5 s.
 const CHANNEL_PACKETS: usize = 400;
 
 /// What a preview shows.
@@ -74,6 +67,21 @@ impl std::fmt::Display for PreviewSource {
         match self {
             PreviewSource::Camera(id) => write!(f, "camera {id}"),
             PreviewSource::Program(id) => write!(f, "program {id}"),
+        }
+    }
+}
+
+/// What feeds a preview's muxer: a camera's session, or a running program's output.
+enum Feed {
+    Camera(i64),
+    Program(i64, ProgramHandle),
+}
+
+impl Feed {
+    fn source(&self) -> PreviewSource {
+        match self {
+            Feed::Camera(id) => PreviewSource::Camera(*id),
+            Feed::Program(id, _) => PreviewSource::Program(*id),
         }
     }
 }
@@ -107,9 +115,6 @@ pub struct PreviewStats {
 /// viewers.
 pub struct PreviewService {
     db: Db,
-    config: Arc<Config>,
-    /// How FFmpeg children are spawned and timed (real, or a test's fakes).
-    engine: Deps,
     tasks: TaskTracker,
     shutdown: CancellationToken,
     /// A program's preview taps the program that runs.
@@ -133,16 +138,9 @@ impl CameraListener for PreviewService {
 }
 
 impl PreviewService {
-    pub fn new(
-        infra: &Infra,
-        engine: Deps,
-        programs: Arc<RunningPrograms>,
-        hub: Arc<HubService>,
-    ) -> Self {
+    pub fn new(infra: &Infra, programs: Arc<RunningPrograms>, hub: Arc<HubService>) -> Self {
         PreviewService {
             db: infra.db.clone(),
-            config: infra.config.clone(),
-            engine,
             tasks: infra.tasks.clone(),
             shutdown: infra.shutdown.clone(),
             programs,
@@ -159,7 +157,7 @@ impl PreviewService {
                 "the camera is disabled; enable it first",
             ));
         }
-        Ok(self.join_source(PreviewSource::Camera(camera_id), None))
+        Ok(self.join_source(Feed::Camera(camera_id)))
     }
 
     /// Joins the preview of a running program's output.
@@ -172,12 +170,7 @@ impl PreviewService {
             .get(&program_id)
             .cloned()
             .ok_or_else(|| Error::invalid_state("the program is not running; start it first"))?;
-        let spec = ProcessSpec::new(format!("preview program {program_id}"), &self.config.ffmpeg)
-            .args(program_args())
-            .stdin(StdinMode::Media)
-            .stdout(StdoutMode::Media)
-            .span(tracing::info_span!("ffmpeg", role = "preview", program_id));
-        let viewer = self.join_source(PreviewSource::Program(program_id), Some((spec, handle)));
+        let viewer = self.join_source(Feed::Program(program_id, handle));
         drop(running);
         Ok(viewer)
     }
@@ -193,69 +186,34 @@ impl PreviewService {
         }
     }
 
-    /// Joins `source`'s remux, creating it when there is none: an FFmpeg remux fed by the
-    /// program `ffmpeg` names, or for a camera the in-process muxer on its session.
-    fn join_source(
-        self: &Arc<Self>,
-        source: PreviewSource,
-        ffmpeg: Option<(ProcessSpec, ProgramHandle)>,
-    ) -> Viewer {
+    /// Joins the remux of what `feed` names, creating it when there is none: the in-process
+    /// muxer on a camera's session or on a program's output.
+    fn join_source(self: &Arc<Self>, feed: Feed) -> Viewer {
+        let source = feed.source();
         let mut created = None;
         let remux = {
             let mut map = self.remuxes.lock().expect("preview lock");
             let remux = map.entry(source).or_insert_with(|| {
-                let (sup, feed) = match ffmpeg {
-                    Some((spec, feed)) => {
-                        let sup = supervise(
-                            spec,
-                            SupervisorConfig {
-                                stall_timeout: Duration::from_secs(
-                                    self.config.stall_timeout_s.max(1),
-                                ),
-                                ..Default::default()
-                            },
-                            self.engine.clone(),
-                            self.shutdown.clone(),
-                        );
-                        (Some(sup), Some(feed))
-                    }
-                    None => (None, None),
-                };
-                let capacity = match source {
-                    PreviewSource::Camera(_) => CHANNEL_PACKETS,
-                    PreviewSource::Program(_) => CHANNEL_FRAGMENTS,
-                };
-                let (tx, _) = broadcast::channel(capacity);
+                let (tx, _) = broadcast::channel(CHANNEL_PACKETS);
                 let remux = Arc::new(Remux {
                     tx,
                     current: Mutex::default(),
                     viewers: watch::channel(0).0,
-                    handle: sup.as_ref().map(|s| s.handle.clone()),
-                    feed,
                     ended: CancellationToken::new(),
                     ended_reason: Mutex::new(String::new()),
                 });
-                created = Some((remux.clone(), sup));
+                created = Some(remux.clone());
                 remux
             });
             remux.viewers.send_modify(|n| *n += 1);
             remux.clone()
         };
-        if let Some((remux, sup)) = created {
+        if let Some(remux) = created.take() {
             tracing::info!(source = %source, "preview remux started");
             metrics::gauge!("vistterstream_preview_remuxes").increment(1.0);
             let previews = self.clone();
-            if let Some(sup) = sup {
-                let task = sup.task;
-                self.tasks.spawn(async move {
-                    let _ = task.await;
-                });
-                self.tasks
-                    .spawn(async move { previews.run_remux(source, remux, sup.media).await });
-            } else if let PreviewSource::Camera(id) = source {
-                self.tasks
-                    .spawn(async move { previews.run_camera(id, remux).await });
-            }
+            self.tasks
+                .spawn(async move { previews.run(feed, remux).await });
         }
         Viewer::join(remux)
     }
@@ -296,23 +254,23 @@ impl PreviewService {
                 restarts: 0,
             };
         };
-        // A program's remux is an FFmpeg under a supervisor; a camera's is the session's.
-        let (state, restarts) = match (&remux.handle, source) {
-            (Some(h), _) => {
-                let st = h.status();
-                (Some(st.state.as_str().to_string()), st.restarts)
-            }
-            (None, PreviewSource::Camera(id)) => {
+        // A camera's preview follows its session; a program's, the program's encoder runs.
+        let runs = remux.current.lock().expect("preview lock").runs;
+        let (state, restarts) = match source {
+            PreviewSource::Camera(id) => {
                 let state = self.hub.session(id).map(|s| {
                     serde_json::to_value(s.state())
                         .ok()
                         .and_then(|v| v.as_str().map(str::to_string))
                         .unwrap_or_default()
                 });
-                let runs = remux.current.lock().expect("preview lock").runs;
                 (state, runs.saturating_sub(1))
             }
-            (None, PreviewSource::Program(_)) => (None, 0),
+            PreviewSource::Program(_) => {
+                let online = remux.current.lock().expect("preview lock").online == Some(true);
+                let state = if online { "playing" } else { "waiting" };
+                (Some(state.to_string()), runs.saturating_sub(1))
+            }
         };
         let viewers = *remux.viewers.borrow();
         let cur = remux.current.lock().expect("preview lock");
@@ -329,95 +287,14 @@ impl PreviewService {
         }
     }
 
-    /// Reads every run of the remux (and feeds it, for a program) and ends it once nobody has
-    /// watched for `LINGER`, or when the source is gone.
-    async fn run_remux(
-        self: Arc<Self>,
-        source: PreviewSource,
-        remux: Arc<Remux>,
-        mut media: tokio::sync::mpsc::Receiver<vs_engine::MediaIo>,
-    ) {
-        let Some(handle) = remux.handle.clone() else {
-            return;
+    /// A preview: muxes the camera's session or the program's output until nobody has watched
+    /// for `LINGER`, or the preview is ended.
+    async fn run(self: Arc<Self>, feed: Feed, remux: Arc<Remux>) {
+        let source = feed.source();
+        let producing = match feed {
+            Feed::Camera(id) => tokio::spawn(produce_camera(self.hub.clone(), id, remux.clone())),
+            Feed::Program(_, program) => tokio::spawn(produce_program(program, remux.clone())),
         };
-        if let Err(e) = handle.start().await {
-            tracing::warn!(source = %source, error = %e, "preview remux did not start");
-        }
-        let mut viewers = remux.viewers.subscribe();
-        // One subscription to the program's output for the remux's whole life, handed from
-        // run to run: what the encoder sends while the remux restarts (its new run's first
-        // keyframe, above all) waits in the channel instead of being missed.
-        let tap = remux.feed.as_ref().map(|p| {
-            let (start, rx) = p.tap_ts();
-            Arc::new(tokio::sync::Mutex::new(ProgramTap { start, rx }))
-        });
-        let mut reading: Option<tokio::task::JoinHandle<()>> = None;
-        let mut feeding: Option<tokio::task::JoinHandle<()>> = None;
-        let mut idle_since: Option<tokio::time::Instant> = None;
-        loop {
-            let linger = async {
-                match idle_since {
-                    Some(t) => tokio::time::sleep_until(t + LINGER).await,
-                    None => std::future::pending().await,
-                }
-            };
-            tokio::select! {
-                _ = self.shutdown.cancelled() => break,
-                _ = remux.ended.cancelled() => break,
-                io = media.recv() => {
-                    let Some(io) = io else { break };
-                    if io.run != handle.status().run {
-                        continue;
-                    }
-                    if let Some(old) = reading.take() {
-                        old.abort();
-                    }
-                    if let Some(old) = feeding.take() {
-                        old.abort();
-                    }
-                    if let Some(stdout) = io.stdout {
-                        reading = Some(tokio::spawn(read_run(remux.clone(), stdout)));
-                    }
-                    if let (Some(stdin), Some(tap)) = (io.stdin, tap.as_ref()) {
-                        feeding = Some(tokio::spawn(feed_run(tap.clone(), stdin)));
-                    }
-                }
-                r = viewers.changed() => {
-                    if r.is_err() {
-                        break;
-                    }
-                    let n = *viewers.borrow_and_update();
-                    idle_since = (n == 0).then(tokio::time::Instant::now);
-                }
-                _ = linger => {
-                    // Removing under the map lock: a viewer joining now either got this remux
-                    // (and the count is no longer 0) or will create a new one.
-                    let mut map = self.remuxes.lock().expect("preview lock");
-                    if *remux.viewers.borrow() == 0 {
-                        map.retain(|_, r| !Arc::ptr_eq(r, &remux));
-                        break;
-                    }
-                    idle_since = None;
-                }
-            }
-        }
-        for t in [reading.take(), feeding.take()].into_iter().flatten() {
-            t.abort();
-        }
-        self.remuxes
-            .lock()
-            .expect("preview lock")
-            .retain(|_, r| !Arc::ptr_eq(r, &remux));
-        let _ = handle.stop().await;
-        metrics::gauge!("vistterstream_preview_remuxes").decrement(1.0);
-        tracing::info!(source = %source, "preview remux stopped");
-    }
-
-    /// A camera's preview: muxes the camera's session until nobody has watched for
-    /// `LINGER`, or the preview is ended.
-    async fn run_camera(self: Arc<Self>, camera_id: i64, remux: Arc<Remux>) {
-        let source = PreviewSource::Camera(camera_id);
-        let producing = tokio::spawn(produce_camera(self.hub.clone(), camera_id, remux.clone()));
         let mut viewers = remux.viewers.subscribe();
         let mut idle_since: Option<tokio::time::Instant> = None;
         loop {
@@ -438,8 +315,8 @@ impl PreviewService {
                     idle_since = (n == 0).then(tokio::time::Instant::now);
                 }
                 _ = linger => {
-                    // As for a program's remux: a viewer joining now either got this one or
-                    // will create a new one.
+                    // Removing under the map lock: a viewer joining now either got this
+                    // remux (and the count is no longer 0) or will create a new one.
                     let mut map = self.remuxes.lock().expect("preview lock");
                     if *remux.viewers.borrow() == 0 {
                         map.retain(|_, r| !Arc::ptr_eq(r, &remux));

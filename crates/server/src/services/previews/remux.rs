@@ -1,17 +1,16 @@
 //! One shared remux of a preview: its state (the current init segment, the fragments since
-//! the last keyframe), how packets reach the viewers, the task that splits each run of a
-//! program's FFmpeg remux into packets, and the task that feeds that remux the program's
-//! MPEG-TS.
+//! the last keyframe), how packets reach the viewers, and the task that remuxes a program's
+//! MPEG-TS into fragmented MP4.
 
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
-use tokio::io::AsyncWriteExt;
 use tokio::sync::{broadcast, watch};
 use tokio_util::sync::CancellationToken;
-use vs_engine::fmp4::{Segment, SegmentReader};
+use vs_engine::hub::tsframes::TsFmp4;
+use vs_engine::hub::PreviewChunk;
 use vs_engine::program::tsgop::TsGop;
-use vs_engine::{ProgramHandle, SupervisorHandle, TapChunk};
+use vs_engine::{ProgramHandle, TapChunk};
 
 use super::viewer::Packet;
 
@@ -27,7 +26,8 @@ pub(super) struct Current {
     pub(super) gop_bytes: usize,
     pub(super) online: Option<bool>,
     pub(super) fragments: u64,
-    /// Subscriptions a camera's preview has had (one per stretch of the camera playing).
+    /// Subscriptions a camera's preview has had (one per stretch of the camera playing), or
+    /// encoder runs a program's has remuxed.
     pub(super) runs: u32,
 }
 
@@ -35,54 +35,64 @@ pub(super) struct Remux {
     pub(super) tx: broadcast::Sender<Packet>,
     pub(super) current: Mutex<Current>,
     pub(super) viewers: watch::Sender<usize>,
-    /// The FFmpeg remux of a program's preview; `None` for a camera's, which is muxed
-    /// in-process from the camera's session.
-    pub(super) handle: Option<SupervisorHandle>,
-    /// The program whose output feeds the remux's stdin (program previews only).
-    pub(super) feed: Option<ProgramHandle>,
     /// Cancelled when the source goes away for good (program stopped, camera deleted): the
     /// viewers are told why and their sockets close.
     pub(super) ended: CancellationToken,
     pub(super) ended_reason: Mutex<String>,
 }
 
-/// The program's output as one remux sees it across its runs: where to start, then the live
-/// chunks.
-pub(super) struct ProgramTap {
-    pub(super) start: Vec<Bytes>,
-    pub(super) rx: broadcast::Receiver<TapChunk>,
-}
-
-/// Writes the program's MPEG-TS into one run of its preview remux, always beginning with PAT,
-/// PMT and a keyframe so the remux has the stream's parameters at once (no seconds of
-/// probing, no "dimensions not set"). When the encoder restarts (its timestamps start over)
-/// the run is ended by closing its input; the supervisor starts the next one, which begins a
-/// new init segment. A remux that cannot keep up loses TS chunks, for itself only (the tap
-/// never waits), and resumes at the next keyframe.
-pub(super) async fn feed_run(
-    tap: Arc<tokio::sync::Mutex<ProgramTap>>,
-    mut stdin: vs_engine::BoxWrite,
-) {
-    let mut tap = tap.lock().await;
+/// Publishes a program's output as fragmented MP4, picture and sound, for as long as it is
+/// asked to: the program's encoded MPEG-TS (tapped after the encoder, so exactly what the
+/// destinations get, overlays included) demuxed and remuxed in process, no FFmpeg and no
+/// second encode. Each encoder run (its timestamps start over) begins with PAT, PMT and a
+/// keyframe and gets its own init segment; between runs the viewers are told `offline`. A
+/// remux that falls behind the tap loses TS chunks, for itself only (the tap never waits), and
+/// resumes at the next keyframe within the same run.
+pub(super) async fn produce_program(program: ProgramHandle, remux: Arc<Remux>) {
+    let (start, mut rx) = program.tap_ts();
     let mut joiner = TsGop::new();
-    let mut pending = std::mem::take(&mut tap.start);
-    let mut started = !pending.is_empty();
-    loop {
-        for c in pending.drain(..) {
-            if stdin.write_all(&c).await.is_err() {
-                return;
-            }
+    let mut mp4 = TsFmp4::new();
+    let mut started = false;
+    let begin_run = |remux: &Remux, mp4: &mut TsFmp4, chunks: Vec<Bytes>| {
+        remux.current.lock().expect("preview lock").runs += 1;
+        *mp4 = TsFmp4::new();
+        for c in chunks {
+            emit(remux, mp4.push(&c));
         }
-        match tap.rx.recv().await {
-            Ok(TapChunk::Data(b)) if started => pending.push(b),
+    };
+    if !start.is_empty() {
+        started = true;
+        begin_run(&remux, &mut mp4, start);
+    }
+    loop {
+        match rx.recv().await {
+            Ok(TapChunk::Data(b)) if started => emit(&remux, mp4.push(&b)),
             Ok(TapChunk::Data(b)) => {
                 joiner.push(&b);
                 if joiner.joinable() {
                     started = true;
-                    pending = joiner.start();
+                    let chunks = joiner.start();
+                    if mp4.has_run() {
+                        // Resuming after a lag: same run, same init segment.
+                        mp4.resync();
+                        for c in chunks {
+                            emit(&remux, mp4.push(&c));
+                        }
+                    } else {
+                        begin_run(&remux, &mut mp4, chunks);
+                    }
                 }
             }
-            Ok(TapChunk::NewRun) | Err(broadcast::error::RecvError::Closed) => return,
+            Ok(TapChunk::NewRun) => {
+                started = false;
+                joiner.reset();
+                mp4 = TsFmp4::new();
+                go_offline(&remux);
+            }
+            Err(broadcast::error::RecvError::Closed) => {
+                go_offline(&remux);
+                return;
+            }
             Err(broadcast::error::RecvError::Lagged(n)) => {
                 metrics::counter!("vistterstream_preview_program_lagged_chunks_total").increment(n);
                 started = false;
@@ -92,24 +102,15 @@ pub(super) async fn feed_run(
     }
 }
 
-/// Cuts one run's stdout into segments and publishes the init segment and fragments. When the
-/// pipe ends (the camera was lost, FFmpeg died) the viewers are told the camera is offline.
-pub(super) async fn read_run(remux: Arc<Remux>, stdout: vs_engine::BoxRead) {
-    let mut reader = SegmentReader::new(stdout);
-    loop {
-        match reader.next().await {
-            Ok(Some(Segment::Init { mime, data })) => publish(&remux, Packet::Init { mime, data }),
-            Ok(Some(Segment::Fragment { data, keyframe })) => {
-                publish(&remux, Packet::Fragment { data, keyframe })
-            }
-            Ok(None) => break,
-            Err(e) => {
-                tracing::warn!(error = %e, "preview: waiting for the remux to restart");
-                break;
+fn emit(remux: &Remux, chunks: Vec<PreviewChunk>) {
+    for chunk in chunks {
+        match chunk {
+            PreviewChunk::Init { mime, data } => publish(remux, Packet::Init { mime, data }),
+            PreviewChunk::Media { data, keyframe } => {
+                publish(remux, Packet::Fragment { data, keyframe })
             }
         }
     }
-    go_offline(&remux);
 }
 
 /// Tells the viewers the source is lost, once; a joining viewer learns it from the state.
