@@ -1169,3 +1169,63 @@ async fn an_srt_destination_receives_mpeg_ts() {
     video.assert_monotonic();
     assert_no_leftovers(&[&format!("127.0.0.1:{port}"), &cam.url()]).await;
 }
+
+/// The measurement mode of `bench/program.sh` (what sound costs): a program without sound has
+/// no audio input, no audio tap and no AAC, and still sends its picture at its exact rate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_program_without_sound_sends_video_only_at_its_rate() {
+    let _serial = serial().await;
+    let hub = hub();
+    let rtmp = RtmpServer::start().await.unwrap();
+    let cam = camera("Mute").await;
+    let key = "mute-key-3c9";
+    let mut cfg = config(
+        "mute",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    cfg.sound = false;
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    p.take(source(&hub, 1, &cam).await).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(20), "camera on air", |s| {
+        s.on_air == Some(1) && !s.slate_active
+    })
+    .await;
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    let encoders: Vec<_> = vs_testrig::descendants_of(std::process::id())
+        .into_iter()
+        .filter(|p| !p.is_zombie() && p.cmdline.join(" ").contains("-c:v libx264"))
+        .collect();
+    assert_eq!(encoders.len(), 1, "one encoder");
+    let cmd = encoders[0].cmdline.join(" ");
+    assert!(cmd.contains("-an") && !cmd.contains("pipe:4"), "{cmd}");
+    run_for(&p, 3.0).await;
+    let s = p.status();
+    assert!(
+        s.audio.sources.is_empty(),
+        "no camera audio is tapped: {:?}",
+        s.audio
+    );
+    p.stop().await;
+
+    let recs = rtmp.recordings_for(key);
+    assert_eq!(recs.len(), 1, "one RTMP session: {recs:?}");
+    let info = probe_streams(&recs[0]).await.expect("ffprobe recording");
+    assert_eq!(info.video_codec(), Some("h264"));
+    assert_eq!(info.audio_codec(), None, "{:?}", info.codec_names());
+    let video = packet_times(&recs[0], StreamKind::Video)
+        .await
+        .expect("video packets");
+    video.assert_monotonic();
+    let expected = video.span() * FPS as f64 + 1.0;
+    let n = video.len() as f64;
+    assert!(
+        (n - expected).abs() <= 2.0,
+        "{n} video packets over {:.2} s: expected {expected:.0} at {FPS} fps",
+        video.span()
+    );
+}

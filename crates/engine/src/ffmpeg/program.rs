@@ -43,31 +43,40 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
             "64",
             "-i",
             "pipe:0",
-            // FFmpeg opens its inputs one after the other, reading each until its probe is
-            // satisfied, while the writer puts one frame and its audio in turn: probing 5 s of
-            // PCM (the default) while the video pipe is full would wait forever. The format
-            // is given, so nothing needs probing.
-            "-probesize",
-            "32",
-            "-analyzeduration",
-            "0",
-            "-f",
-            "s16le",
-            "-ar",
-            "48000",
-            "-ac",
-            "2",
-            "-thread_queue_size",
-            "64",
-            "-i",
-            AUDIO_INPUT,
-            "-map",
-            "0:v:0",
-            "-map",
-            "1:a:0",
         ]
         .map(String::from),
     );
+    if cfg.sound {
+        a.extend(
+            [
+                // FFmpeg opens its inputs one after the other, reading each until its probe is
+                // satisfied, while the writer puts one frame and its audio in turn: probing 5 s
+                // of PCM (the default) while the video pipe is full would wait forever. The
+                // format is given, so nothing needs probing.
+                "-probesize",
+                "32",
+                "-analyzeduration",
+                "0",
+                "-f",
+                "s16le",
+                "-ar",
+                "48000",
+                "-ac",
+                "2",
+                "-thread_queue_size",
+                "64",
+                "-i",
+                AUDIO_INPUT,
+                "-map",
+                "0:v:0",
+                "-map",
+                "1:a:0",
+            ]
+            .map(String::from),
+        );
+    } else {
+        a.extend(["-map", "0:v:0", "-an"].map(String::from));
+    }
     a.extend(frame_format_args(enc));
     let kbps = cfg.video_bitrate_kbps;
     let gop = (2 * fps).to_string();
@@ -88,22 +97,25 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
             // No B-frames: no reordering delay and DTS = PTS, which the egress copies as is.
             "-bf",
             "0",
-            "-c:a",
-            "aac",
-            "-b:a",
-            &format!("{}k", cfg.audio_bitrate_kbps),
-            "-ar",
-            "48000",
-            "-ac",
-            "2",
-            "-f",
-            "mpegts",
-            "-flush_packets",
-            "1",
-            "pipe:1",
         ]
         .map(String::from),
     );
+    if cfg.sound {
+        a.extend(
+            [
+                "-c:a",
+                "aac",
+                "-b:a",
+                &format!("{}k", cfg.audio_bitrate_kbps),
+                "-ar",
+                "48000",
+                "-ac",
+                "2",
+            ]
+            .map(String::from),
+        );
+    }
+    a.extend(["-f", "mpegts", "-flush_packets", "1", "pipe:1"].map(String::from));
     a
 }
 
@@ -165,6 +177,17 @@ mod tests {
         let a = encoder_args(&c).join(" ");
         assert!(a.contains("-vaapi_device /dev/dri/renderD128"));
         assert!(a.contains("-vf format=nv12,hwupload -c:v h264_vaapi"));
+    }
+
+    /// Measuring what sound costs: no audio input, no AAC, video only.
+    #[test]
+    fn an_encoder_without_sound_has_no_audio_input() {
+        let mut c = cfg();
+        c.sound = false;
+        let a = encoder_args(&c).join(" ");
+        assert!(a.contains("-i pipe:0 -map 0:v:0 -an "), "{a}");
+        assert!(!a.contains("pipe:4") && !a.contains("-c:a"), "{a}");
+        assert!(a.ends_with("-f mpegts -flush_packets 1 pipe:1"), "{a}");
     }
 
     #[test]

@@ -24,7 +24,7 @@ const MAX_CLOCK_LAG: Duration = Duration::from_secs(1);
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn program_clock(
     mut switcher: Switcher,
-    mut audio: AudioEngine,
+    mut audio: Option<AudioEngine>,
     fps: u32,
     deps: Deps,
     overlays: watch::Receiver<Arc<OverlaySet>>,
@@ -44,7 +44,10 @@ pub(super) async fn program_clock(
         let now = clock.now();
         let set = overlays.borrow().clone();
         let frame = switcher.tick(now, &set);
-        let pcm = audio.tick(switcher.sound_source());
+        let pcm = match audio.as_mut() {
+            Some(audio) => audio.tick(switcher.sound_source()),
+            None => bytes::Bytes::new(),
+        };
         match frames.try_send(TickData { frame, pcm }) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) => {

@@ -108,6 +108,10 @@ pub struct ProgramConfig {
     pub fps: u32,
     pub video_bitrate_kbps: u32,
     pub audio_bitrate_kbps: u32,
+    /// Whether the program carries sound (true): camera audio mixed and AAC encoded. False
+    /// only to measure what sound costs (`bench/program.sh`): no audio taps, no mixer, no AAC,
+    /// a video-only output, which YouTube would drop, so the appliance never turns it off.
+    pub sound: bool,
     /// Step the video bitrate down when a destination's uplink is congested, and back up
     /// when it recovers (see `program::adapt`).
     pub adaptive_bitrate: bool,
@@ -145,6 +149,7 @@ impl ProgramConfig {
             fps,
             video_bitrate_kbps: kbps,
             audio_bitrate_kbps: 128,
+            sound: true,
             adaptive_bitrate: false,
             encoder: "libx264".into(),
             ffmpeg: "ffmpeg".into(),

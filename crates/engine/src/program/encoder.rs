@@ -34,7 +34,7 @@ pub(super) fn encoder_spec(config: &ProgramConfig) -> ProcessSpec {
         args: encoder_args(config),
         stdin: StdinMode::Media,
         stdout: StdoutMode::Media,
-        extra_input: true,
+        extra_input: config.sound,
         ..Default::default()
     }
     .span(tracing::info_span!(

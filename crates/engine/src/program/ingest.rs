@@ -91,17 +91,19 @@ impl ProgramHandle {
         let cancel = inner.cancel.child_token();
         // The decoder's feed hands its audio packets to this camera's audio feed; the feed
         // ends when the last decoder (and its tap) is gone.
-        let (tap_tx, tap_rx) = tokio::sync::mpsc::unbounded_channel();
-        let buffer = Arc::new(SourceAudio::new());
-        inner
-            .audio
-            .sources
-            .lock()
-            .expect("audio sources lock")
-            .insert(spec.id, buffer.clone());
-        tokio::spawn(audio_feed(spec.id, tap_rx, buffer, inner.audio.clone()));
         let mut opts = super::decoder_options(&inner.config);
-        opts.audio_tap = Some(AudioTap(tap_tx));
+        if inner.config.sound {
+            let (tap_tx, tap_rx) = tokio::sync::mpsc::unbounded_channel();
+            let buffer = Arc::new(SourceAudio::new());
+            inner
+                .audio
+                .sources
+                .lock()
+                .expect("audio sources lock")
+                .insert(spec.id, buffer.clone());
+            tokio::spawn(audio_feed(spec.id, tap_rx, buffer, inner.audio.clone()));
+            opts.audio_tap = Some(AudioTap(tap_tx));
+        }
         let task = tokio::spawn(ingest_task(
             hub,
             spec.id,

@@ -233,7 +233,9 @@ impl Program {
         );
         let audio_shared = Arc::new(audio::AudioShared::default());
         let (audio_tx, audio_rx) = watch::channel(Arc::new(config.audio.clone()));
-        let audio_engine = audio::AudioEngine::new(config.fps, audio_shared.clone(), audio_rx);
+        let audio_engine = config
+            .sound
+            .then(|| audio::AudioEngine::new(config.fps, audio_shared.clone(), audio_rx));
         tasks.push(tokio::spawn(clock::program_clock(
             switcher,
             audio_engine,
