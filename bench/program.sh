@@ -1,26 +1,48 @@
 #!/usr/bin/env bash
-# Program feed benchmark: CPU of the whole pipeline (the appliance-side process — with the two
-# camera sessions, read in-process — and its FFmpeg children: two camera decoders, the idle
-# spare decoder, the encoder, the egress) for a 720p30 program with two cameras,
-# an image and a clock overlay, against the physical floor measured during the same window: a plain
-# `ffmpeg` that only decodes one camera, scales it and does the same libx264 encode.
-# Also reports the take-to-air latency (ms) and the switch gap (frames) of takes between the
-# two pre-rolled cameras, and the largest timestamp gap of what the RTMP receiver got.
-# Then the CPU cost of camera audio: the same program with two cameras that send AAC (decoded,
-# mixed, metered, encoded) against two that send none (silence mixed and encoded), each for
-# AUDIO_WINDOW seconds (default 10; AUDIO_WINDOW=0 skips it).
+# Program feed benchmark: the whole pipeline's CPU against a physical floor doing exactly the
+# same work, measured over the same window (so other load on the machine hits both alike).
 #
-# Usage: [W=1920 H=1080 FPS=30 KBPS=4500] bash bench/program.sh [window-seconds]   (loopback only; fake cameras from testrig/)
+# Pipeline (examples/program_run.rs, as in the appliance): the Rust process (the two camera
+# sessions read in-process over RTSP, the program clock, the overlays, the audio mix, the
+# fan-out and the RTMP publisher), one decoder FFmpeg per decoded camera (the camera on air,
+# plus the pre-rolled one in "instant" mode), the idle spare decoder, and the encoder FFmpeg
+# (libx264 + AAC of the mix -> MPEG-TS). The cameras send no sound here (the mix is silence, as
+# the floor's). On air: camera A with an image, a text and a clock overlay; no takes during
+# the window.
+# Floor: ONE ffmpeg reading the same cameras over RTSP, decoding 1 (economy) or 2 (instant)
+# of them, scaling each to the program size exactly as the decoders do, drawing the same
+# overlays with FFmpeg's own filters (overlay of the same PNG, drawtext, drawtext with
+# %{gmtime}), the same libx264 settings and silent AAC, to an RTMP receiver of its own.
+#
+# Each run measures both sides over the same window; RUNS runs per mode and size, modes
+# interleaved. Prints per run and then min/median/max of both ratios per size, the Rust
+# process's own share, the program process's RSS, and the machine's load.
+#
+# Then what sound costs, in the same run: the same pipeline (economy, first size) with two
+# cameras that send AAC tones, sound on (decoded, mixed, metered, limited, AAC-encoded)
+# against sound off (--no-sound: no audio taps, no mix, no AAC), AUDIO_WINDOW s each
+# (default 15; 0 skips it).
+#
+# Usage: [SIZES="1280x720 1920x1080"] [FPS=30] [RUNS=3] [BUSY=0] [MODES="economy instant"]
+#        [AUDIO_WINDOW=15] bash bench/program.sh [window-seconds]
+#        (loopback only; fake cameras from testrig/)
+# BUSY=1 gives the cameras a noisy bottom third (a real scene: the encoder works harder).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WINDOW=${1:-20}
-WARMUP=4
-W=${W:-1280} H=${H:-720} FPS=${FPS:-30} KBPS=${KBPS:-2500}
-RUN_SECONDS=$((WARMUP + WINDOW + 6))
+WARMUP=${WARMUP:-5}
+SIZES=${SIZES:-"1280x720 1920x1080"}
+FPS=${FPS:-30}
+RUNS=${RUNS:-3}
+BUSY=${BUSY:-0}
+MODES=${MODES:-"economy instant"}
+RUN_SECONDS=$((WARMUP + WINDOW + 4))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
 cargo build --release -q -p vs-engine --example program_run
-BIN=target/release/examples/program_run
+BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
+FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
+[ -f "$FONT" ] || { echo "$FONT is missing (fonts-dejavu-core)" >&2; exit 1; }
 HZ=$(getconf CLK_TCK)
 TMP=$(mktemp -d)
 PIDS=()
@@ -53,10 +75,11 @@ ticks_of() { awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$1/sta
 role_of() {
   local cmd; cmd=$(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true)
   case "$cmd" in
-    *"-i pipe:4"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
-    *"-f rawvideo"*"pipe:1"*) echo "decoder (camera session -> raw frames; one is the idle spare)" ;;
+    *"-f rawvideo -pix_fmt yuv420p -s "*"-i pipe:0"*) echo "encoder ($(sed -E 's/.*-c:v ([^ ]+).*/\1/' <<<"$cmd"))" ;;
+    *"-f rawvideo"*"pipe:1"*) echo "decoder" ;;
     *"-f mpegts -i pipe:0"*) echo "egress" ;;
-    *program_run*) echo "program (Rust: camera sessions, clock, overlays, fan-out)" ;;
+    *program_run*) echo "program (Rust: sessions, clock, overlays, mix, RTMP)" ;;
+    *"-filter_complex"*) echo "floor ffmpeg" ;;
     *) echo "$(cat "/proc/$1/comm" 2>/dev/null)" ;;
   esac
 }
@@ -69,132 +92,218 @@ sample() {
   echo "reaped $(awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $14 + $15 }' "/proc/$root/stat")"
 }
 
-# Prints the CPU of each process between two samples and the total, in percent of one core.
-report() {
-  local label=$1 before=$2 after=$3 total=0
-  echo "  $label, CPU over ${WINDOW}s (100% = one core):"
+pct() { echo "100 * $1 / $HZ / $WINDOW" | bc -l; }
+
+# Per-process CPU between two samples (percent of one core) into $TMP/lines; prints the total.
+# The Rust process's own share goes to $TMP/own.
+account() {
+  local before=$1 after=$2 total=0 own=0
+  : >"$TMP/lines"
   while read -r p t1; do
     local t0; t0=$(awk -v p="$p" '$1 == p { print $2 }' "$before")
     [ -n "$t0" ] || t0=0
     local d=$((t1 - t0)); ((d < 0)) && d=0
     total=$((total + d))
-    [ "$p" = reaped ] && { ((d > 0)) && printf '    %-62s %6.1f%%\n' "(reaped during the window)" "$(echo "100 * $d / $HZ / $WINDOW" | bc -l)"; continue; }
-    printf '    %-62s %6.1f%%\n' "$(role_of "$p")" "$(echo "100 * $d / $HZ / $WINDOW" | bc -l)"
+    if [ "$p" = reaped ]; then
+      ((d > 0)) && printf '      %-52s %6.1f%%\n' "(children reaped during the window)" "$(pct $d)" >>"$TMP/lines"
+      continue
+    fi
+    local role; role=$(role_of "$p")
+    [ "$role" = decoder ] && ((d <= 1)) && role="decoder (the idle spare)"
+    [[ "$role" == program* ]] && own=$d
+    printf '      %-52s %6.1f%%\n' "$role" "$(pct $d)" >>"$TMP/lines"
   done <"$after"
-  local pct; pct=$(echo "100 * $total / $HZ / $WINDOW" | bc -l)
-  printf '    %-62s %6.1f%%\n' "TOTAL" "$pct"
-  echo "$pct" >"$TMP/$label.cpu"
+  echo "$(pct $own)" >"$TMP/own"
+  pct $total
 }
+
+last_stat() { grep '^STAT' "$TMP/program.out" | tail -1; }
+stat_field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
+floor_frame() { grep '^frame=' "$TMP/floor.progress" 2>/dev/null | tail -1 | cut -d= -f2; }
 
 # Starts a fake camera and sets CAM_URL (not in a subshell: its pid must reach the cleanup).
 start_camera() {
-  local name=$1 port; port=$(free_port)
+  local name=$1 w=$2 h=$3 port; port=$(free_port)
+  local busy=(); [ "$BUSY" = 1 ] && busy=(--busy)
   /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
-    --width $W --height $H --fps $FPS >"$TMP/cam-$name.log" 2>&1 &
+    --width "$w" --height "$h" --fps "$FPS" --gop $((2 * FPS)) "${busy[@]}" >"$TMP/cam-$name.log" 2>&1 &
   PIDS+=($!)
   for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
   grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
   CAM_URL="rtsp://127.0.0.1:$port/$name"
 }
 
-echo "== fake cameras: 2 x ${W}x${H} ${FPS} fps H.264 (GStreamer; not counted)"
-start_camera a; CAM_A=$CAM_URL
-start_camera b; CAM_B=$CAM_URL
+# An RTMP receiver that only checks what arrives (one connection); sets RECV_URL and RECV.
+start_receiver() {
+  local port; port=$(free_port)
+  RECV_URL="rtmp://127.0.0.1:$port/live/$1"
+  ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "$RECV_URL" -c copy -f null - \
+    2>"$TMP/receiver-$1.err" &
+  RECV=$!
+  PIDS+=($RECV)
+}
 
-# The receiving end: one RTMP connection, recorded, to check what went out.
-RTMP_PORT=$(free_port)
-ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0.1:$RTMP_PORT/live/bench" \
-  -c copy -f flv "$TMP/received.flv" 2>"$TMP/receiver.err" &
-RECEIVER=$!
-PIDS+=($RECEIVER)
-sleep 0.5
+# The floor's filter graph: the same scale/pad as the decoders (decoder_args), the same
+# overlays (positions and sizes as examples/program_run.rs draws them).
+floor_graph() {
+  local w=$1 h=$2 decodes=$3 logo=$4
+  local scale="scale=$w:$h:force_original_aspect_ratio=decrease,pad=$w:$h:(ow-iw)/2:(oh-ih)/2,setsar=1"
+  local text_px clock_px; text_px=$(( h / 20 > 16 ? h / 20 : 16 )); clock_px=$(( h / 16 > 16 ? h / 16 : 16 ))
+  local g="movie=$logo[logo];[0:v]$scale[cam];[cam][logo]overlay=x=$((w - 264)):y=24[o1]"
+  g+=";[o1]drawtext=fontfile=$FONT:text='VistterStream bench':fontsize=$text_px:fontcolor=white:x=24:y=24"
+  g+=",drawtext=fontfile=$FONT:text='%{gmtime}':fontsize=$clock_px:fontcolor=white:box=1:boxcolor=black@0.63:boxborderw=6:x=24:y=$((h - 80))[v]"
+  ((decodes == 2)) && g+=";[1:v]$scale,nullsink"
+  echo "$g"
+}
 
-echo "== program: ${W}x${H} ${FPS} fps, libx264 ${KBPS}k, 2 cameras pre-rolled, image + clock overlays, take every 5 s"
-"$BIN" --size ${W}x${H} --fps $FPS --bitrate $KBPS --seconds $RUN_SECONDS --take-every 5 \
-  --camera "$CAM_A" --camera "$CAM_B" --output "rtmp://127.0.0.1:$RTMP_PORT/live/bench" >"$TMP/program.out" 2>"$TMP/program.err" &
-PROGRAM=$!
-PIDS+=($PROGRAM)
-for _ in $(seq 600); do grep -q '^READY' "$TMP/program.out" && break; kill -0 $PROGRAM 2>/dev/null || break; sleep 0.1; done
-grep -q '^READY' "$TMP/program.out" || { echo "program did not start:" >&2; cat "$TMP/program.err" >&2; exit 1; }
+# One run of one mode at one size: pipeline and floor side by side. Appends a result line
+# "mode size pipeline floor own ratio rss_kib pipe_fps floor_fps load" to $TMP/results.
+one_run() {
+  local mode=$1 w=$2 h=$3 run=$4
+  local decodes=1 flag=(--economy)
+  [ "$mode" = instant ] && { decodes=2; flag=(); }
+  local kbps; kbps=$(( w * h * FPS * 2500 / (1280 * 720 * 30) ))
+  start_receiver pipeline; local recv_p=$RECV url_p=$RECV_URL
+  start_receiver floor; local recv_f=$RECV url_f=$RECV_URL
+  sleep 0.5
+  "$BIN" --hub "${flag[@]}" --size "${w}x${h}" --fps "$FPS" --bitrate "$kbps" --seconds "$RUN_SECONDS" \
+    --take-every 0 --logo "$TMP/logo.png" --camera "$CAM_A" --camera "$CAM_B" --output "$url_p" \
+    >"$TMP/program.out" 2>"$TMP/program.err" &
+  local program=$!
+  PIDS+=($program)
+  for _ in $(seq 600); do grep -q '^READY' "$TMP/program.out" && break; kill -0 $program 2>/dev/null || break; sleep 0.1; done
+  grep -q '^READY' "$TMP/program.out" || { echo "program did not start:" >&2; cat "$TMP/program.err" >&2; exit 1; }
 
-# The floor runs during the same window as the program: both see the same machine (other
-# load, clock frequency), which matters more than the little they take from each other.
-ffmpeg -hide_banner -loglevel error -nostdin -rtsp_transport tcp -i "$CAM_A" -an \
-  -vf "scale=$W:$H" -r $FPS -pix_fmt yuv420p \
-  -c:v libx264 -preset veryfast -tune zerolatency -sc_threshold 0 -g $((2 * FPS)) -bf 0 \
-  -b:v ${KBPS}k -maxrate ${KBPS}k -bufsize $((2 * KBPS))k -f null - &
-FLOOR=$!
-PIDS+=($FLOOR)
-sleep "$WARMUP"
-sample "$PROGRAM" >"$TMP/p0"; sample "$FLOOR" >"$TMP/f0"
-sleep "$WINDOW"
-sample "$PROGRAM" >"$TMP/p1"; sample "$FLOOR" >"$TMP/f1"
-echo "== measured over the same ${WINDOW} s"
-report pipeline "$TMP/p0" "$TMP/p1"
-echo "  floor = ffmpeg decode + scale + the same libx264 encode of one camera (no audio, no output):"
-report floor "$TMP/f0" "$TMP/f1"
-kill -INT $FLOOR 2>/dev/null || true
-wait $FLOOR 2>/dev/null || true
-wait $PROGRAM || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
-wait $RECEIVER 2>/dev/null || true
+  local inputs=(-rtsp_transport tcp -i "$CAM_A")
+  ((decodes == 2)) && inputs+=(-rtsp_transport tcp -i "$CAM_B")
+  rm -f "$TMP/floor.progress"
+  ffmpeg -hide_banner -loglevel error -nostdin -progress "$TMP/floor.progress" "${inputs[@]}" \
+    -f lavfi -i anullsrc=r=48000:cl=stereo \
+    -filter_complex "$(floor_graph "$w" "$h" "$decodes" "$TMP/logo.png")" \
+    -map '[v]' -map "$decodes:a" -r "$FPS" -pix_fmt yuv420p \
+    -c:v libx264 -preset veryfast -tune zerolatency -sc_threshold 0 \
+    -b:v "${kbps}k" -maxrate "${kbps}k" -bufsize "$((2 * kbps))k" -g $((2 * FPS)) -keyint_min $((2 * FPS)) -bf 0 \
+    -c:a aac -b:a 128k -ar 48000 -ac 2 -f flv "$url_f" 2>"$TMP/floor.err" &
+  local floor=$!
+  PIDS+=($floor)
+  sleep "$WARMUP"
+  kill -0 $floor 2>/dev/null || { echo "floor ffmpeg failed:" >&2; cat "$TMP/floor.err" >&2; exit 1; }
+  local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
+  sample "$program" >"$TMP/p0"; sample "$floor" >"$TMP/f0"
+  local s0 f0; s0=$(last_stat); f0=$(floor_frame)
+  sleep "$WINDOW"
+  sample "$program" >"$TMP/p1"; sample "$floor" >"$TMP/f1"
+  local s1 f1; s1=$(last_stat); f1=$(floor_frame)
+  local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
+  local rss; rss=$(awk '/VmRSS/ { print $2 }' "/proc/$program/status")
+  local hwm; hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$program/status")
 
-echo "== results"
-grep '^TAKE\|^RESULT' "$TMP/program.out" | sed 's/^/  /'
-PIPE=$(cat "$TMP/pipeline.cpu") FLR=$(cat "$TMP/floor.cpu")
-printf '  CPU: pipeline %.1f%% of a core, floor %.1f%%, ratio %.2f\n' "$PIPE" "$FLR" "$(echo "$PIPE / $FLR" | bc -l)"
-if [ -s "$TMP/received.flv" ]; then
-  ffprobe -v error -select_streams v:0 -show_entries packet=dts_time -of csv=p=0 "$TMP/received.flv" |
-    awk -v fps=$FPS 'NR > 1 { g = $1 - prev; if (g > max) max = g } { prev = $1; n++ }
-      END { printf "  received: %d video frames over %.1f s, largest timestamp gap %.3f s (%.1f frames)\n", n, prev, max, max * fps }'
-  ffprobe -v error -show_entries stream=codec_name -of csv=p=0 "$TMP/received.flv" | paste -sd, | sed 's/^/  received codecs: /'
-fi
+  local pipe own flr
+  pipe=$(account "$TMP/p0" "$TMP/p1"); own=$(cat "$TMP/own"); cp "$TMP/lines" "$TMP/pipe.lines"
+  flr=$(account "$TMP/f0" "$TMP/f1"); cp "$TMP/lines" "$TMP/floor.lines"
+  local dt; dt=$(echo "$(stat_field t "$s1") - $(stat_field t "$s0")" | bc -l)
+  local pfps; pfps=$(echo "($(stat_field ticks "$s1") - $(stat_field ticks "$s0") - $(stat_field dropped "$s1") + $(stat_field dropped "$s0")) / $dt" | bc -l)
+  local ffps; ffps=$(echo "(${f1:-0} - ${f0:-0}) / $WINDOW" | bc -l)
+  local ratio; ratio=$(echo "$pipe / $flr" | bc -l)
 
-# ---- the CPU cost of camera audio: the same program, cameras with sound vs without ----
-AUDIO_WINDOW=${AUDIO_WINDOW:-10}
+  printf '  run %d, %s, %dx%d: pipeline %.1f%% of a core vs floor %.1f%% -> ratio %.3f (Rust process %.1f%%; program RSS %d MiB, peak %d MiB; load %s -> %s)\n' \
+    "$run" "$mode" "$w" "$h" "$pipe" "$flr" "$ratio" "$own" $((rss / 1024)) $((hwm / 1024)) "$load0" "$load1"
+  if [ "${VERBOSE:-1}" = 1 ]; then
+    echo "    pipeline does: $decodes camera decode(s) at ${w}x${h}, clock + image/text/clock overlays in Rust, libx264, TS, egress to RTMP; $(printf '%.1f' "$pfps") frames/s written, encoder speed $(stat_field speed "$s1")"
+    cat "$TMP/pipe.lines"
+    echo "    floor does: one ffmpeg, $decodes RTSP decode(s) scaled+padded to ${w}x${h}, overlay(PNG) + drawtext(text) + drawtext(%{gmtime}), same libx264, silent AAC, FLV to RTMP; $(printf '%.1f' "$ffps") frames/s"
+    cat "$TMP/floor.lines"
+  fi
+  echo "$mode ${w}x${h} $pipe $flr $own $ratio $rss $pfps $ffps $load0" >>"$TMP/results"
+
+  kill -INT $floor 2>/dev/null || true
+  wait $floor 2>/dev/null || true
+  wait $program || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
+  for r in $recv_p $recv_f; do kill $r 2>/dev/null || true; wait $r 2>/dev/null || true; done
+}
+
+# min/median/max of column $2 of the lines of $1.
+mmm() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f / %.3f / %.3f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+mmm1() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f / %.1f / %.1f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
+
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; window ${WINDOW} s after ${WARMUP} s warm-up; $RUNS runs per mode"
+: >"$TMP/results"
+for size in $SIZES; do
+  W=${size%x*} H=${size#*x}
+  echo "== ${W}x${H} ${FPS} fps: fake cameras A and B (GStreamer, not counted), GOP 2 s$([ "$BUSY" = 1 ] && echo ', busy scene')"
+  start_camera a "$W" "$H"; CAM_A=$CAM_URL
+  start_camera b "$W" "$H"; CAM_B=$CAM_URL
+  for run in $(seq "$RUNS"); do
+    for mode in $MODES; do one_run "$mode" "$W" "$H" "$run"; done
+  done
+done
+
+echo "== summary (min / median / max over $RUNS runs; CPU in % of one core, ratio = pipeline / floor)"
+for size in $SIZES; do
+  for mode in $MODES; do
+    grep "^$mode $size " "$TMP/results" >"$TMP/sel" || continue
+    case $mode in
+      economy) what="no pre-roll (1 decode) vs one-decode floor" ;;
+      *) what="pre-roll (2 decodes) vs two-decode floor" ;;
+    esac
+    printf '  %-9s %-8s %s\n' "$size" "$mode" "$what"
+    printf '      ratio %s | pipeline %s | floor %s | Rust process %s | program RSS %s MiB | fps pipeline %s floor %s | load %s\n' \
+      "$(mmm "$TMP/sel" 6)" "$(mmm1 "$TMP/sel" 3)" "$(mmm1 "$TMP/sel" 4)" "$(mmm1 "$TMP/sel" 5)" \
+      "$(awk '{ print $7 / 1024 }' "$TMP/sel" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f / %.0f / %.0f", v[1], v[int((NR + 1) / 2)], v[NR] }')" \
+      "$(mmm1 "$TMP/sel" 8)" "$(mmm1 "$TMP/sel" 9)" "$(mmm1 "$TMP/sel" 10)"
+  done
+done
+
+# ---- what sound costs: the same program, sound on vs off, cameras that send AAC ----
+AUDIO_WINDOW=${AUDIO_WINDOW:-15}
 if ((AUDIO_WINDOW > 0)); then
-  # Starts a fake camera that sends AAC (a tone) and sets CAM_URL.
+  size=${SIZES%% *}; W=${size%x*} H=${size#*x}
+  # Starts a fake camera that sends an AAC tone and sets CAM_URL.
   start_audio_camera() {
     local name=$1 tone=$2 port; port=$(free_port)
     /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
-      --width $W --height $H --fps $FPS --audio-freq "$tone" >"$TMP/cam-$name.log" 2>&1 &
+      --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$tone" >"$TMP/cam-$name.log" 2>&1 &
     PIDS+=($!)
     for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
     grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
     CAM_URL="rtsp://127.0.0.1:$port/$name"
   }
-  # Runs the program on two cameras for AUDIO_WINDOW seconds (after the warm-up) to a receiver
-  # that discards, and reports its CPU as `$label`.
+  # One program on the two sound cameras (camera A on air, economy, the same overlays) for
+  # AUDIO_WINDOW s after the warm-up; appends "label cpu own" to $TMP/audio.
   audio_run() {
-    local label=$1 cam1=$2 cam2=$3 port; port=$(free_port)
-    ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0.1:$port/live/audio" \
-      -c copy -f null - 2>/dev/null &
-    local rx=$!
-    PIDS+=($rx)
+    local label=$1; shift
+    local kbps; kbps=$(( W * H * FPS * 2500 / (1280 * 720 * 30) ))
+    start_receiver "audio-$label"; local recv=$RECV url=$RECV_URL
     sleep 0.5
-    "$BIN" --size ${W}x${H} --fps $FPS --bitrate $KBPS --seconds $((WARMUP + AUDIO_WINDOW + 4)) --take-every 5 \
-      --camera "$cam1" --camera "$cam2" --output "rtmp://127.0.0.1:$port/live/audio" \
-      >"$TMP/$label.out" 2>"$TMP/$label.err" &
+    "$BIN" --economy "$@" --size "${W}x${H}" --fps "$FPS" --bitrate "$kbps" \
+      --seconds $((WARMUP + AUDIO_WINDOW + 4)) --take-every 0 --camera "$CAM_SA" --camera "$CAM_SB" \
+      --output "$url" >"$TMP/$label.out" 2>"$TMP/$label.err" &
     local prog=$!
     PIDS+=($prog)
     for _ in $(seq 600); do grep -q '^READY' "$TMP/$label.out" && break; kill -0 $prog 2>/dev/null || break; sleep 0.1; done
     grep -q '^READY' "$TMP/$label.out" || { echo "program did not start:" >&2; cat "$TMP/$label.err" >&2; exit 1; }
     sleep "$WARMUP"
-    sample "$prog" >"$TMP/$label.0"
+    sample "$prog" >"$TMP/a0"
     sleep "$AUDIO_WINDOW"
-    sample "$prog" >"$TMP/$label.1"
-    local saved=$WINDOW
-    WINDOW=$AUDIO_WINDOW
-    report "$label" "$TMP/$label.0" "$TMP/$label.1"
+    sample "$prog" >"$TMP/a1"
+    local saved=$WINDOW; WINDOW=$AUDIO_WINDOW
+    local cpu; cpu=$(account "$TMP/a0" "$TMP/a1")
     WINDOW=$saved
-    wait $prog || true
-    wait $rx 2>/dev/null || true
+    printf '  sound %-3s: %.1f%% of a core (Rust process %.1f%%)\n' "$label" "$cpu" "$(cat "$TMP/own")"
+    [ "${VERBOSE:-1}" = 1 ] && cat "$TMP/lines"
+    echo "$label $cpu $(cat "$TMP/own")" >>"$TMP/audio"
+    wait $prog || { echo "program failed:" >&2; tail -20 "$TMP/$label.err" >&2; exit 1; }
+    kill $recv 2>/dev/null || true; wait $recv 2>/dev/null || true
   }
-  echo "== audio cost: 2 cameras with AAC sound vs 2 without, ${AUDIO_WINDOW} s each"
+  echo "== what sound costs at ${W}x${H} ${FPS} fps: two cameras sending AAC tones (500 and 1300 Hz), camera A on air, economy, ${AUDIO_WINDOW} s each"
   start_audio_camera sa 500; CAM_SA=$CAM_URL
   start_audio_camera sb 1300; CAM_SB=$CAM_URL
-  audio_run audio-on "$CAM_SA" "$CAM_SB"
-  audio_run audio-off "$CAM_A" "$CAM_B"
-  ON=$(cat "$TMP/audio-on.cpu") OFF=$(cat "$TMP/audio-off.cpu")
-  printf '  CPU: with camera audio %.1f%% of a core, without %.1f%%: audio costs %.1f points\n' \
-    "$ON" "$OFF" "$(echo "$ON - $OFF" | bc -l)"
+  : >"$TMP/audio"
+  audio_run on
+  audio_run off --no-sound
+  ON=$(awk '$1 == "on" { print $2 }' "$TMP/audio") OFF=$(awk '$1 == "off" { print $2 }' "$TMP/audio")
+  ON_OWN=$(awk '$1 == "on" { print $3 }' "$TMP/audio") OFF_OWN=$(awk '$1 == "off" { print $3 }' "$TMP/audio")
+  printf '  sound costs %.1f points of a core (%.1f%% on vs %.1f%% off); in the Rust process (decode, mix, meters, limiter) %.1f points\n' \
+    "$(echo "$ON - $OFF" | bc -l)" "$ON" "$OFF" "$(echo "$ON_OWN - $OFF_OWN" | bc -l)"
 fi
+echo "== machine load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"

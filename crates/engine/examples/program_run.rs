@@ -1,4 +1,4 @@
-//! Runs one program (cameras pre-rolled, an image and a clock overlay, a take every few
+//! Runs one program (cameras pre-rolled, an image, a text and a clock overlay, a take every few
 //! seconds) for a while and prints what it measured. Drives `bench/program.sh`.
 //!
 //! ```text
@@ -9,7 +9,13 @@
 //! ```
 //!
 //! Prints `READY pid=…` once the first camera is on air (the measurement window may start),
-//! then one `TAKE …` line per take and `RESULT key=value` lines at the end.
+//! then one `TAKE …` line per take, a `STAT …` line every second (frames written to the
+//! encoder so far, its speed) and `RESULT key=value` lines at the end.
+//!
+//! `--economy` decodes only the camera on air (the others are not pre-rolled); `--take-every 0`
+//! makes no take; `--logo PATH` also writes the logo overlay's PNG there (for a floor that
+//! draws the same picture); `--no-sound` leaves the program's sound out (no audio taps, mixer
+//! or AAC: what sound costs is the difference).
 //!
 //! The cameras are sessions of a camera hub, as in the appliance (`--hub`, accepted for older
 //! scripts, changes nothing). With `--take-bench N` (drives `bench/hub.sh`)
@@ -41,6 +47,9 @@ struct Args {
     bitrate: u32,
     take_bench: usize,
     colors: Vec<String>,
+    economy: bool,
+    logo: Option<String>,
+    no_sound: bool,
 }
 
 fn parse() -> Result<Args> {
@@ -56,6 +65,9 @@ fn parse() -> Result<Args> {
         bitrate: 2500,
         take_bench: 0,
         colors: Vec::new(),
+        economy: false,
+        logo: None,
+        no_sound: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -77,6 +89,9 @@ fn parse() -> Result<Args> {
             "--hub" => {}
             "--take-bench" => a.take_bench = value()?.parse()?,
             "--colors" => a.colors = value()?.split(',').map(str::to_owned).collect(),
+            "--economy" => a.economy = true,
+            "--logo" => a.logo = Some(value()?),
+            "--no-sound" => a.no_sound = true,
             other => bail!("unknown argument {other}"),
         }
     }
@@ -112,6 +127,7 @@ async fn main() -> Result<()> {
     let mut cfg = ProgramConfig::new("bench", args.width, args.height, args.fps);
     cfg.encoder = args.encoder.clone();
     cfg.video_bitrate_kbps = args.bitrate;
+    cfg.sound = !args.no_sound;
     cfg.outputs = args
         .outputs
         .iter()
@@ -120,18 +136,35 @@ async fn main() -> Result<()> {
         .collect();
     let program = Program::start(cfg, Deps::real(), CancellationToken::new()).await?;
     let (w, h) = (args.width as i32, args.height as i32);
+    let logo = logo();
+    if let Some(path) = &args.logo {
+        std::fs::write(path, &logo).with_context(|| format!("writing {path}"))?;
+    }
     program
         .set_overlays(vec![
             Overlay {
                 id: 1,
                 visible: true,
                 kind: OverlayKind::Image {
-                    image: ImageData::Png(logo().into()),
+                    image: ImageData::Png(logo.into()),
                     x: w - 240 - 24,
                     y: 24,
                     width: None,
                     height: None,
                     opacity: 0.9,
+                },
+            },
+            Overlay {
+                id: 3,
+                visible: true,
+                kind: OverlayKind::Text {
+                    text: "VistterStream bench".into(),
+                    x: 24,
+                    y: 24,
+                    style: TextStyle {
+                        size_px: (h as f32 / 20.0).max(16.0),
+                        ..TextStyle::default()
+                    },
                 },
             },
             Overlay {
@@ -180,13 +213,15 @@ async fn main() -> Result<()> {
         hub.shutdown().await;
         return result;
     }
-    for s in &sources {
+    // Economy: only the camera on air is decoded.
+    let decoded = if args.economy { 1 } else { sources.len() };
+    for s in &sources[..decoded] {
         program.preroll(s.clone()).await?;
     }
     let mut rx = program.subscribe();
     let delivered = tokio::time::timeout(
         Duration::from_secs(30),
-        rx.wait_for(|s| s.ingests.len() == sources.len() && s.ingests.iter().all(|i| i.frames > 0)),
+        rx.wait_for(|s| s.ingests.len() == decoded && s.ingests.iter().all(|i| i.frames > 0)),
     )
     .await
     .is_ok();
@@ -212,10 +247,12 @@ async fn main() -> Result<()> {
     std::io::stdout().flush()?;
 
     let began = Instant::now();
+    let stats = tokio::spawn(print_stats(program.clone(), began));
     let mut next = 1usize;
     let mut latencies = Vec::new();
     let mut gaps = Vec::new();
-    while began.elapsed().as_secs_f64() + args.take_every <= args.seconds {
+    while args.take_every > 0.0 && began.elapsed().as_secs_f64() + args.take_every <= args.seconds
+    {
         tokio::time::sleep(Duration::from_secs_f64(args.take_every)).await;
         if sources.len() < 2 {
             continue;
@@ -245,6 +282,7 @@ async fn main() -> Result<()> {
     if rest > 0.0 {
         tokio::time::sleep(Duration::from_secs_f64(rest)).await;
     }
+    stats.abort();
     let end = program.status();
     println!("DONE");
     std::io::stdout().flush()?;
@@ -271,7 +309,7 @@ async fn main() -> Result<()> {
         "RESULT switch_gap_frames={gaps:?} max={}",
         gaps.iter().max().copied().unwrap_or(0)
     );
-    if sources.len() >= 2 {
+    if sources.len() >= 2 && args.take_every > 0.0 {
         // A take that is not pre-rolled: the source's decoder is not running; the session
         // stays connected and the decoder starts from its cached keyframe.
         let (on, off) = (sources[0].clone(), sources[1].clone());
@@ -310,6 +348,27 @@ async fn main() -> Result<()> {
     program.stop().await;
     hub.shutdown().await;
     Ok(())
+}
+
+/// One `STAT` line a second: frames written to the encoder since `began`'s program start,
+/// dropped, and the encoder's speed, so a benchmark can tell whether the program kept up
+/// over its measurement window.
+async fn print_stats(program: ProgramHandle, began: Instant) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let s = program.status();
+        let speed = s.encoder.progress.as_ref().and_then(|p| p.speed);
+        println!(
+            "STAT t={:.3} ticks={} dropped={} duplicated={} speed={}",
+            began.elapsed().as_secs_f64(),
+            s.ticks,
+            s.dropped_frames,
+            s.duplicated_frames,
+            speed.map_or("-".into(), |v| format!("{v:.3}"))
+        );
+        let _ = std::io::stdout().flush();
+    }
 }
 
 /// What the encoder's output showed, frame by frame.
