@@ -251,8 +251,7 @@ async fn main() -> Result<()> {
     let mut next = 1usize;
     let mut latencies = Vec::new();
     let mut gaps = Vec::new();
-    while args.take_every > 0.0 && began.elapsed().as_secs_f64() + args.take_every <= args.seconds
-    {
+    while args.take_every > 0.0 && began.elapsed().as_secs_f64() + args.take_every <= args.seconds {
         tokio::time::sleep(Duration::from_secs_f64(args.take_every)).await;
         if sources.len() < 2 {
             continue;

@@ -160,8 +160,14 @@ impl In {
         control: &mut Vec<Control>,
     ) -> Option<RtmpMessage> {
         // rml_rtmp panics (a slice index) on some messages real servers send (FFmpeg's own
-        // RTMP server, for one): such a message is skipped like any we do not need.
+        // RTMP server, for one: an AMF0 command with fewer than the three values it expects):
+        // such a message is skipped like any we do not need. The known case is checked first,
+        // so the panic (and its line on stderr) does not happen; anything else is caught.
         let type_id = m.type_id;
+        if type_id == AMF0_COMMAND && amf0_values(&m.data) < 3 {
+            tracing::debug!(type_id, "a short AMF0 command was skipped");
+            return None;
+        }
         let msg =
             match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.to_rtmp_message())) {
                 Ok(r) => r.ok()?,
@@ -856,5 +862,54 @@ impl RtmpSession {
             let _ = self.writer.shutdown().await;
         })
         .await;
+    }
+}
+
+/// The RTMP message type of an AMF0 command (`connect`, `_result`, `onStatus`…).
+const AMF0_COMMAND: u8 = 20;
+
+/// How many AMF0 values a message body holds (0 when it is not valid AMF0).
+fn amf0_values(data: &bytes::Bytes) -> usize {
+    let mut cursor = std::io::Cursor::new(data.clone());
+    rml_rtmp::rml_amf0::deserialize(&mut cursor).map_or(0, |v| v.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rml_rtmp::rml_amf0::{serialize, Amf0Value};
+
+    /// An AMF0 command with one value (as FFmpeg's RTMP server sends) makes rml_rtmp panic;
+    /// the check before it sees that it is short, and a whole command is not.
+    #[test]
+    fn short_amf0_commands_are_seen_before_rml_rtmp_reads_them() {
+        let short =
+            bytes::Bytes::from(serialize(&vec![Amf0Value::Utf8String("_checkbw".into())]).unwrap());
+        assert_eq!(amf0_values(&short), 1);
+        let payload = MessagePayload {
+            timestamp: RtmpTimestamp::new(0),
+            type_id: AMF0_COMMAND,
+            message_stream_id: 0,
+            data: short,
+        };
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let read = std::panic::catch_unwind(|| payload.to_rtmp_message());
+        std::panic::set_hook(hook);
+        assert!(
+            read.is_err(),
+            "rml_rtmp still panics on it (else the check can go)"
+        );
+
+        let whole = bytes::Bytes::from(
+            serialize(&vec![
+                Amf0Value::Utf8String("onStatus".into()),
+                Amf0Value::Number(0.0),
+                Amf0Value::Null,
+            ])
+            .unwrap(),
+        );
+        assert_eq!(amf0_values(&whole), 3);
+        assert_eq!(amf0_values(&bytes::Bytes::from_static(&[0xff, 0x00])), 0);
     }
 }
