@@ -115,8 +115,16 @@ fn logo() -> Vec<u8> {
     encode_png(&img)
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
+    // As the appliance does, before any other thread exists.
+    vs_engine::memory::tune_allocator();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> Result<()> {
     let args = parse()?;
     tracing_subscriber::fmt()
         .with_env_filter(

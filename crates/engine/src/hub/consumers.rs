@@ -609,11 +609,11 @@ async fn decoder_run(
     let mut watchdog = tokio::time::interval(Duration::from_millis(500));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let mut buf = vec![0u8; frame_len];
+        let mut buf = crate::framepool::PooledFrame::take(frame_len);
         // One read future across the watchdog's ticks: a read dropped halfway would lose the
         // alignment of the frames.
         let got = {
-            let read = read_frame(&mut stdout, &mut buf);
+            let read = read_frame(&mut stdout, buf.as_mut());
             tokio::pin!(read);
             loop {
                 tokio::select! {
@@ -668,7 +668,7 @@ async fn decoder_run(
             }
         });
         let frame = DecodedFrame {
-            data: Bytes::from(buf),
+            data: buf.into_bytes(),
             run,
             index,
             live,

@@ -168,7 +168,7 @@ async fn ingest_task(
                 _ = cancel.cancelled() => break true,
                 frame = decoder.next_frame() => match frame {
                     Some(f) if f.live => {
-                        slot.put(Arc::new(Vec::from(f.data)), f.arrival);
+                        slot.put(f.data, f.arrival);
                     }
                     Some(_) => {}
                     None => break false,

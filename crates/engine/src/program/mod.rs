@@ -225,7 +225,7 @@ impl Program {
         let switcher = Switcher::new(
             selection.clone(),
             stats.clone(),
-            Arc::new(slate),
+            slot::FrameData::from(slate),
             config.source_timeout,
             config.take_timeout,
             config.take_max_age,

@@ -2,13 +2,13 @@
 //! frame, and a new frame replaces an unread one. A camera that delivers faster than the
 //! program, or a program that lags, therefore never builds a queue (nor latency).
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use tokio::time::Instant;
 
 /// One decoded yuv420p frame, shared without copying between the slot, the clock and the
-/// encoder writer.
-pub type FrameData = Arc<Vec<u8>>;
+/// encoder writer (a [`crate::framepool`] buffer, back in the pool after the last clone).
+pub type FrameData = bytes::Bytes;
 
 /// A frame as it left the slot.
 #[derive(Clone, Debug)]
@@ -62,11 +62,11 @@ mod tests {
         assert!(slot.latest().is_none());
         let t = Instant::now();
         for i in 0..5u8 {
-            slot.put(Arc::new(vec![i; 4]), t);
+            slot.put(FrameData::from(vec![i; 4]), t);
         }
         let f = slot.latest().unwrap();
         assert_eq!(f.seq, 5);
-        assert_eq!(*f.data, vec![4; 4]);
+        assert_eq!(f.data, vec![4; 4]);
         // Reading does not consume.
         assert_eq!(slot.latest().unwrap().seq, 5);
         assert_eq!(slot.count(), 5);

@@ -234,12 +234,12 @@ impl Switcher {
         let frame = if overlays.items.is_empty() {
             base
         } else {
-            let mut buf = Vec::with_capacity(base.len());
-            buf.extend_from_slice(&base);
+            let mut buf = crate::framepool::PooledFrame::take(base.len());
+            buf.as_mut().copy_from_slice(&base);
             for o in &overlays.items {
-                o.blend(&mut buf);
+                o.blend(buf.as_mut());
             }
-            Arc::new(buf)
+            buf.into_bytes()
         };
         self.composed = Some((key, overlays.version, frame.clone()));
         frame
@@ -257,7 +257,7 @@ mod tests {
     fn switcher() -> (Switcher, Arc<Mutex<Selection>>, Arc<Stats>) {
         let sel = Arc::new(Mutex::new(Selection::default()));
         let stats = Arc::new(Stats::default());
-        let slate = Arc::new(solid_frame(W, H, Rgba::rgb(0, 0, 255)));
+        let slate = FrameData::from(solid_frame(W, H, Rgba::rgb(0, 0, 255)));
         let sw = Switcher::new(
             sel.clone(),
             stats.clone(),
@@ -271,7 +271,7 @@ mod tests {
     }
 
     fn frame(v: u8) -> FrameData {
-        Arc::new(vec![v; super::super::pixels::frame_len(W, H)])
+        FrameData::from(vec![v; super::super::pixels::frame_len(W, H)])
     }
 
     fn take(sel: &Mutex<Selection>, src: &Source, at: Instant) {
@@ -507,7 +507,7 @@ mod tests {
         assert_eq!(original[0], 16, "the source frame itself is untouched");
         let again = sw.tick(t0 + Duration::from_millis(40), &set);
         assert!(
-            Arc::ptr_eq(&out, &again),
+            out.as_ptr() == again.as_ptr(),
             "same frame, same overlays: no new composition"
         );
         let v2 = OverlaySet {
@@ -516,7 +516,7 @@ mod tests {
         };
         let plain = sw.tick(t0 + Duration::from_millis(80), &v2);
         assert!(
-            Arc::ptr_eq(&plain, &original),
+            plain.as_ptr() == original.as_ptr(),
             "no overlay: the frame goes out as is"
         );
     }
