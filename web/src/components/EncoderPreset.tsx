@@ -8,7 +8,7 @@ export type EncoderPresetView = Program['encoder_preset'];
 
 /** Fastest first, as the appliance accepts them. */
 export const PRESET_OPTIONS: { value: string; label: string }[] = [
-  { value: 'auto', label: 'Automatic (measured at start)' },
+  { value: 'auto', label: 'Automatic' },
   { value: 'ultrafast', label: 'ultrafast (least CPU)' },
   { value: 'superfast', label: 'superfast' },
   { value: 'veryfast', label: 'veryfast' },
@@ -51,7 +51,7 @@ export default function EncoderPresetField({
     current && current.setting === value && current.resolved
       ? `Last start: ${describeEncoderPreset(current)}.`
       : value === 'auto'
-        ? 'The slowest preset that encodes at 1.5× real time or faster here, measured at this size when the program starts.'
+        ? 'Measured here when the program starts: the slowest preset at 1.5× real time or more at its size.'
         : 'Used as set. Slower presets look better at the same bitrate but need more CPU.';
   return (
     <div>
