@@ -321,14 +321,15 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
     app.stop().await;
 }
 
-/// The running program encoder's command line (the only FFmpeg with the program's audio on
-/// fd 4).
-fn encoder_cmdline() -> String {
+/// The command line of the running program encoder (an FFmpeg with the program's audio on fd
+/// 4) whose input is `size_rate` (`-s 320x180 -r 24`): the tests of this file run at once, each
+/// program at its own size and rate.
+fn encoder_cmdline(size_rate: &str) -> String {
     let found: Vec<String> = vs_testrig::ffmpeg_processes()
         .into_iter()
         .filter(|p| !p.is_zombie())
         .map(|p| p.cmdline.join(" "))
-        .filter(|c| c.contains("-i pipe:4"))
+        .filter(|c| c.contains("-i pipe:4") && c.contains(&format!("{size_rate} ")))
         .collect();
     assert_eq!(found.len(), 1, "one program encoder: {found:#?}");
     found.into_iter().next().unwrap()
@@ -354,13 +355,22 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     )
     .await;
     let url = format!("/api/programs/{p}");
+    // 24 fps: no other test of this file runs a program at this rate, so its encoder is found.
     let before: Value = app.get(&url).await.json().await.unwrap();
+    let dest = before["destination_ids"][0].as_i64().unwrap();
+    let r = app
+        .put(
+            &url,
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let before: Value = r.json().await.unwrap();
     assert_eq!(before["encoder_preset"]["setting"], "auto", "{before}");
     assert!(before["encoder_preset"]["resolved"].is_null(), "{before}");
     assert!(before["encoder_preset"]["speed"].is_null(), "{before}");
 
     // Refused, with the allowed values named; nothing written.
-    let dest = before["destination_ids"][0].as_i64().unwrap();
     for bad in ["placebo", "veryfast -x264opts x", "", "AUTO"] {
         let body = assert_error(
             app.post(
@@ -413,7 +423,7 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
         "{after}"
     );
 
-    // `auto`: measured at 320x180@25 when the program starts, and used.
+    // `auto`: measured at 320x180@24 when the program starts, and used.
     let view: Value = app
         .post(&format!("{url}/start"), json!({}))
         .await
@@ -431,13 +441,13 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     assert!(speed > 0.0, "{ep}");
     assert_eq!(ep["holds_real_time"], speed >= 1.5, "{ep}");
     assert_eq!(ep["measured_at_size"], "320x180", "{ep}");
-    assert_eq!(ep["measured_at_fps"], 25, "{ep}");
+    assert_eq!(ep["measured_at_fps"], 24, "{ep}");
     assert_eq!(ep["encoder"], "libx264", "{ep}");
     wait_program(&app, p, Duration::from_secs(20), |v| {
         v["live"]["encoder_state"] == "running"
     })
     .await;
-    let cmd = encoder_cmdline();
+    let cmd = encoder_cmdline("-s 320x180 -r 24");
     assert!(
         cmd.contains(&format!(
             "-c:v libx264 -preset {resolved} -tune zerolatency"
@@ -459,7 +469,7 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     assert_eq!(probes.len(), 1, "{enc}");
     assert_eq!(
         (&probes[0]["width"], &probes[0]["height"], &probes[0]["fps"]),
-        (&json!(320), &json!(180), &json!(25))
+        (&json!(320), &json!(180), &json!(24))
     );
     assert_eq!(probes[0]["selected"], resolved, "{enc}");
     assert_eq!(probes[0]["trials"][0]["preset"], "veryfast", "{enc}");
@@ -479,7 +489,7 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     let r = app
         .put(
             &url,
-            json!({"name": "Main", "width": 320, "height": 180, "fps": 25,
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24,
                    "encoder_preset": "faster", "destination_ids": [dest]}),
         )
         .await;
@@ -491,7 +501,7 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     let v: Value = app
         .put(
             &url,
-            json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]}),
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24, "destination_ids": [dest]}),
         )
         .await
         .json()
@@ -510,7 +520,7 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
         v["live"]["encoder_state"] == "running"
     })
     .await;
-    let cmd = encoder_cmdline();
+    let cmd = encoder_cmdline("-s 320x180 -r 24");
     assert!(cmd.contains("-c:v libx264 -preset faster -tune"), "{cmd}");
     app.post(&format!("{url}/stop"), json!({})).await;
     sim.shutdown().await;

@@ -627,6 +627,10 @@ impl ProgramService {
             ));
         }
         self.db.delete_program(id).await?;
+        self.resolved_presets
+            .lock()
+            .expect("resolved presets")
+            .remove(&id);
         // A reference, not the program: a page that asks for it learns (404) that it is gone.
         self.events
             .publish("program_status", serde_json::json!({ "id": id }));
