@@ -16,6 +16,8 @@ pub struct ProgramRow {
     /// Step the bitrate down on a congested uplink (see 0012).
     pub adaptive_bitrate: bool,
     pub encoder: String,
+    /// libx264's preset: `auto` or one of the presets (see 0015).
+    pub encoder_preset: String,
     pub slate_text: String,
     pub overlays: String,
     pub desired_state: String,
@@ -33,6 +35,7 @@ pub struct ProgramWrite {
     pub video_bitrate_kbps: i64,
     pub adaptive_bitrate: bool,
     pub encoder: String,
+    pub encoder_preset: String,
     pub slate_text: String,
     pub overlays: String,
     pub destination_ids: Vec<i64>,
@@ -40,7 +43,7 @@ pub struct ProgramWrite {
 
 const COLUMNS: &str =
     "id, name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays, \
-                       desired_state, on_air_camera_id, created_at, updated_at";
+                       desired_state, on_air_camera_id, created_at, updated_at, encoder_preset";
 
 impl Db {
     pub async fn list_programs(&self) -> Result<Vec<ProgramRow>> {
@@ -83,8 +86,8 @@ impl Db {
         let row: ProgramRow = match id {
             None => sqlx::query_as(&format!(
                 "INSERT INTO programs (name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays,
-                                       created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                                       created_at, updated_at, encoder_preset)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
             ))
             .bind(&p.name)
             .bind(p.width)
@@ -97,12 +100,13 @@ impl Db {
             .bind(&p.overlays)
             .bind(&t)
             .bind(&t)
+            .bind(&p.encoder_preset)
             .fetch_one(&mut *tx)
             .await
             .map_err(taken)?,
             Some(id) => sqlx::query_as(&format!(
                 "UPDATE programs SET name = ?, width = ?, height = ?, fps = ?, video_bitrate_kbps = ?, adaptive_bitrate = ?, encoder = ?,
-                        slate_text = ?, overlays = ?, updated_at = ?
+                        slate_text = ?, overlays = ?, updated_at = ?, encoder_preset = ?
                  WHERE id = ? RETURNING {COLUMNS}"
             ))
             .bind(&p.name)
@@ -115,6 +119,7 @@ impl Db {
             .bind(&p.slate_text)
             .bind(&p.overlays)
             .bind(&t)
+            .bind(&p.encoder_preset)
             .bind(id)
             .fetch_optional(&mut *tx)
             .await

@@ -76,6 +76,7 @@ fn program(name: &str) -> ProgramWrite {
         video_bitrate_kbps: 4000,
         adaptive_bitrate: false,
         encoder: "auto".into(),
+        encoder_preset: "auto".into(),
         slate_text: "back soon".into(),
         overlays: "[]".into(),
         destination_ids: vec![],

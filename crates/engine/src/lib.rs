@@ -50,6 +50,7 @@ pub mod spawner;
 pub mod supervisor;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
+pub mod x264_preset;
 
 pub use backoff::BackoffPolicy;
 pub use clock::{Clock, TokioClock};
@@ -71,4 +72,8 @@ pub use spawner::{
 pub use supervisor::{
     supervise, Command, Deps, MediaIo, Shutdown, State, Status, Supervised, SupervisorConfig,
     SupervisorHandle,
+};
+pub use x264_preset::{
+    choose_preset, probe_x264_preset, probe_x264_preset_with, PresetProbe, PresetProbeOptions,
+    PresetTrial, DEFAULT_X264_PRESET, REALTIME_HEADROOM, X264_PRESETS,
 };

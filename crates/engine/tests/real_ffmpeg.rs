@@ -446,6 +446,64 @@ async fn encoder_probe_finds_libx264() {
     assert_eq!(err.kind, vs_base::ErrorKind::Unavailable);
 }
 
+/// The preset probe really encodes: each trial has a speed, the trials stop at the first
+/// preset with headroom, and the chosen one is that preset (or ultrafast, flagged, when none
+/// had it).
+#[tokio::test]
+async fn preset_probe_measures_real_time_speed() {
+    let probe = probe_x264_preset(Path::new(FFMPEG), 320, 180, 30)
+        .await
+        .unwrap();
+    eprintln!("{probe:#?}");
+    assert_eq!((probe.width, probe.height, probe.fps), (320, 180, 30));
+    assert!(!probe.trials.is_empty());
+    assert_eq!(probe.trials[0].preset, "veryfast");
+    for t in &probe.trials {
+        let speed = t.speed.unwrap_or_else(|| panic!("{t:?}"));
+        // 320x180 is a tiny fraction of what any machine encodes in real time; a speed
+        // outside this range would be a wrong measurement, not a slow machine.
+        assert!(speed > 0.5 && speed < 1000.0, "{t:?}");
+        assert!(t.error.is_none(), "{t:?}");
+    }
+    // Every trial before the last fell short of the headroom; the last is the choice.
+    for t in &probe.trials[..probe.trials.len() - 1] {
+        assert!(t.speed.unwrap() < REALTIME_HEADROOM, "{probe:#?}");
+    }
+    let last = probe.trials.last().unwrap();
+    if probe.holds_real_time {
+        assert_eq!(probe.selected, last.preset);
+        assert!(probe.speed.unwrap() >= REALTIME_HEADROOM);
+    } else {
+        assert_eq!(probe.selected, "ultrafast");
+    }
+    assert_eq!(probe.speed, last.speed);
+
+    // The figure is a measurement: a picture 36 times larger encodes measurably slower.
+    let one = PresetProbeOptions {
+        presets: vec!["ultrafast".into()],
+        ..Default::default()
+    };
+    let small = probe_x264_preset_with(Path::new(FFMPEG), 320, 180, 30, &one)
+        .await
+        .unwrap();
+    let large = probe_x264_preset_with(Path::new(FFMPEG), 1920, 1080, 30, &one)
+        .await
+        .unwrap();
+    eprintln!(
+        "ultrafast: {:?} at 320x180, {:?} at 1920x1080",
+        small.speed, large.speed
+    );
+    assert!(
+        small.speed.unwrap() > 2.0 * large.speed.unwrap(),
+        "{small:#?} {large:#?}"
+    );
+
+    let err = probe_x264_preset(Path::new("/nonexistent/ffmpeg"), 320, 180, 30)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, vs_base::ErrorKind::Unavailable);
+}
+
 #[tokio::test]
 async fn full_probe_tries_every_candidate_in_order() {
     let probe = probe_encoders(Path::new(FFMPEG)).await.unwrap();

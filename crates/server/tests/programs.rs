@@ -321,6 +321,212 @@ async fn takes_keep_one_session_and_a_preset_move_on_air_is_held() {
     app.stop().await;
 }
 
+/// The command line of the running program encoder (an FFmpeg with the program's audio on fd
+/// 4) whose input is `size_rate` (`-s 320x180 -r 24`): the tests of this file run at once, each
+/// program at its own size and rate.
+fn encoder_cmdline(size_rate: &str) -> String {
+    let found: Vec<String> = vs_testrig::ffmpeg_processes()
+        .into_iter()
+        .filter(|p| !p.is_zombie())
+        .map(|p| p.cmdline.join(" "))
+        .filter(|c| c.contains("-i pipe:4") && c.contains(&format!("{size_rate} ")))
+        .collect();
+    assert_eq!(found.len(), 1, "one program encoder: {found:#?}");
+    found.into_iter().next().unwrap()
+}
+
+/// The x264 preset: refused unless `auto` or a preset (nothing stored), `auto` measured at the
+/// program's own size when it starts and used on the encoder's command line, measured once
+/// per size (a restart does not measure again), and a preset set by hand used as is.
+#[tokio::test]
+async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
+    let Rig {
+        red: _red,
+        blue: _blue,
+        sim,
+        rtmp: _rtmp,
+        app,
+        a,
+        p,
+        ..
+    } = Rig::start(
+        "preset1",
+        json!({"name": "far", "pan": 90, "tilt": 0, "zoom": 0}),
+    )
+    .await;
+    let url = format!("/api/programs/{p}");
+    // 24 fps: no other test of this file runs a program at this rate, so its encoder is found.
+    let before: Value = app.get(&url).await.json().await.unwrap();
+    let dest = before["destination_ids"][0].as_i64().unwrap();
+    let r = app
+        .put(
+            &url,
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24, "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let before: Value = r.json().await.unwrap();
+    assert_eq!(before["encoder_preset"]["setting"], "auto", "{before}");
+    assert!(before["encoder_preset"]["resolved"].is_null(), "{before}");
+    assert!(before["encoder_preset"]["speed"].is_null(), "{before}");
+
+    // Refused, with the allowed values named; nothing written.
+    for bad in ["placebo", "veryfast -x264opts x", "", "AUTO"] {
+        let body = assert_error(
+            app.post(
+                "/api/programs",
+                json!({"name": "Other", "encoder_preset": bad, "destination_ids": [dest]}),
+            )
+            .await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some("encoder_preset"),
+        )
+        .await;
+        let msg = body["message"].as_str().unwrap();
+        for allowed in [
+            "auto",
+            "ultrafast",
+            "superfast",
+            "veryfast",
+            "faster",
+            "fast",
+            "medium",
+        ] {
+            assert!(msg.contains(allowed), "{msg}");
+        }
+        let r = app
+            .put(
+                &url,
+                json!({"name": "Renamed", "width": 640, "height": 360, "fps": 25,
+                       "encoder_preset": bad, "destination_ids": [dest]}),
+            )
+            .await;
+        assert_error(
+            r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            Some("encoder_preset"),
+        )
+        .await;
+    }
+    let list: Value = app.get("/api/programs").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
+    let after: Value = app.get(&url).await.json().await.unwrap();
+    assert_eq!(
+        (
+            &after["name"],
+            &after["width"],
+            &after["encoder_preset"]["setting"]
+        ),
+        (&json!("Main"), &json!(320), &json!("auto")),
+        "{after}"
+    );
+
+    // `auto`: measured at 320x180@24 when the program starts, and used.
+    let view: Value = app
+        .post(&format!("{url}/start"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ep = &view["encoder_preset"];
+    eprintln!("encoder_preset: {ep}");
+    let resolved = ep["resolved"].as_str().unwrap_or_else(|| panic!("{view}"));
+    assert!(
+        ["veryfast", "superfast", "ultrafast"].contains(&resolved),
+        "{ep}"
+    );
+    let speed = ep["speed"].as_f64().unwrap();
+    assert!(speed > 0.0, "{ep}");
+    assert_eq!(ep["holds_real_time"], speed >= 1.5, "{ep}");
+    assert_eq!(ep["measured_at_size"], "320x180", "{ep}");
+    assert_eq!(ep["measured_at_fps"], 24, "{ep}");
+    assert_eq!(ep["encoder"], "libx264", "{ep}");
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["encoder_state"] == "running"
+    })
+    .await;
+    let cmd = encoder_cmdline("-s 320x180 -r 24");
+    assert!(
+        cmd.contains(&format!(
+            "-c:v libx264 -preset {resolved} -tune zerolatency"
+        )),
+        "{cmd}"
+    );
+    let r = app
+        .post(&format!("{url}/take"), json!({"camera_id": a}))
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_program(&app, p, Duration::from_secs(15), |v| {
+        v["live"]["on_air_camera_id"] == a && v["live"]["fps_measured"].as_f64() > Some(20.0)
+    })
+    .await;
+
+    // The probe is reported, and a restart does not measure again.
+    let enc: Value = app.get("/api/system/encoders").await.json().await.unwrap();
+    let probes = enc["presets"].as_array().unwrap();
+    assert_eq!(probes.len(), 1, "{enc}");
+    assert_eq!(
+        (&probes[0]["width"], &probes[0]["height"], &probes[0]["fps"]),
+        (&json!(320), &json!(180), &json!(24))
+    );
+    assert_eq!(probes[0]["selected"], resolved, "{enc}");
+    assert_eq!(probes[0]["trials"][0]["preset"], "veryfast", "{enc}");
+    app.post(&format!("{url}/stop"), json!({})).await;
+    let again: Value = app
+        .post(&format!("{url}/start"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["encoder_preset"], *ep, "the same measurement");
+    let enc2: Value = app.get("/api/system/encoders").await.json().await.unwrap();
+    assert_eq!(enc2["presets"], enc["presets"], "not measured again");
+    app.post(&format!("{url}/stop"), json!({})).await;
+
+    // Set by hand: used as is, nothing measured; the last start's figures are forgotten.
+    let r = app
+        .put(
+            &url,
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24,
+                   "encoder_preset": "faster", "destination_ids": [dest]}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["encoder_preset"]["setting"], "faster", "{v}");
+    assert!(v["encoder_preset"]["resolved"].is_null(), "{v}");
+    // Absent on update: kept.
+    let v: Value = app
+        .put(
+            &url,
+            json!({"name": "Main", "width": 320, "height": 180, "fps": 24, "destination_ids": [dest]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["encoder_preset"]["setting"], "faster", "{v}");
+    let v: Value = app
+        .post(&format!("{url}/start"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["encoder_preset"]["resolved"], "faster", "{v}");
+    assert!(v["encoder_preset"]["speed"].is_null(), "{v}");
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["encoder_state"] == "running"
+    })
+    .await;
+    let cmd = encoder_cmdline("-s 320x180 -r 24");
+    assert!(cmd.contains("-c:v libx264 -preset faster -tune"), "{cmd}");
+    app.post(&format!("{url}/stop"), json!({})).await;
+    sim.shutdown().await;
+    app.stop().await;
+}
+
 /// ffprobe runs against a camera (the health monitor's checks).
 fn probes_of(cam: &FakeCamera) -> usize {
     vs_testrig::processes_with_marker(&format!(":{}/", cam.port()))

@@ -2127,8 +2127,48 @@ export interface components {
             /** Format: int64 */
             total_bytes: number;
         };
+        /** @description A program's libx264 preset: as set, and what its last start used. */
+        EncoderPresetView: {
+            /** @description The encoder that start used (a hardware encoder has no preset). */
+            encoder?: string | null;
+            /**
+             * @description False when no preset held real time with headroom at this size and `ultrafast` was
+             *     taken anyway: the program may drop frames. Null when nothing was measured.
+             */
+            holds_real_time?: boolean | null;
+            /** Format: int32 */
+            measured_at_fps?: number | null;
+            /**
+             * @description Where the speed was measured: the program's size (`1920x1080`) and rate.
+             * @example 1920x1080
+             */
+            measured_at_size?: string | null;
+            /**
+             * @description The preset the encoder used at the program's last start; null before its first start
+             *     (since the appliance or its settings changed) and when its encoder is not libx264.
+             * @example superfast
+             */
+            resolved?: string | null;
+            /**
+             * @description `auto` or a preset, as set.
+             * @example auto
+             */
+            setting: string;
+            /**
+             * Format: double
+             * @description The resolved preset's measured speed (× real time, frames encoded per second over the
+             *     program's rate) at `measured_at_size`; null when the preset was set by hand.
+             * @example 2.1
+             */
+            speed?: number | null;
+        };
         /** @description The result of the encoder probe. */
         EncoderProbeView: {
+            /**
+             * @description The libx264 preset probes run so far (a program with preset `auto` runs one at its
+             *     size and rate when it first starts), smallest size first.
+             */
+            presets: components["schemas"]["PresetProbeView"][];
             /** @description One entry per candidate, in the order tried. */
             results: components["schemas"]["EncoderTrial"][];
             /** @description The encoder `auto` uses: the first that worked; null when none did. */
@@ -2671,6 +2711,38 @@ export interface components {
              */
             zoom: number;
         };
+        /** @description Which libx264 preset holds real time at one size and rate on this appliance. */
+        PresetProbeView: {
+            /** Format: int32 */
+            fps: number;
+            /** Format: int32 */
+            height: number;
+            /** @description False when no preset reached 1.5× real time. */
+            holds_real_time: boolean;
+            /** @description The slowest preset at 1.5× real time or more; `ultrafast` when none was. */
+            selected: string;
+            /**
+             * Format: double
+             * @description `selected`'s measured speed (× real time).
+             */
+            speed?: number | null;
+            /** @description Slowest first; the probe stops at the first preset that holds. */
+            trials: components["schemas"]["PresetTrialView"][];
+            /** Format: int32 */
+            width: number;
+        };
+        /** @description One preset's two-second trial encode. */
+        PresetTrialView: {
+            /** Format: int64 */
+            elapsed_ms: number;
+            error?: string | null;
+            preset: string;
+            /**
+             * Format: double
+             * @description × real time; null when the trial failed.
+             */
+            speed?: number | null;
+        };
         /** @description `GET /api/cameras/{id}/live/stats` and `GET /api/programs/{id}/live/stats`. */
         PreviewStats: {
             /**
@@ -2754,6 +2826,14 @@ export interface components {
             destination_ids: number[];
             /** @description `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name. */
             encoder?: string | null;
+            /**
+             * @description libx264's preset: `auto` (the slowest that holds real time with headroom, measured on
+             *     this appliance at the program's size when it starts) or one of `ultrafast`,
+             *     `superfast`, `veryfast`, `faster`, `fast`, `medium`. Hardware encoders ignore it.
+             *     Absent: `auto` on create, kept on update.
+             * @example auto
+             */
+            encoder_preset?: string | null;
             /**
              * Format: int64
              * @example 30
@@ -2851,6 +2931,8 @@ export interface components {
             desired_state: string;
             destination_ids: number[];
             encoder: string;
+            /** @description libx264's preset, as set and as resolved at the last start. */
+            encoder_preset: components["schemas"]["EncoderPresetView"];
             /** Format: int64 */
             fps: number;
             /** Format: int64 */

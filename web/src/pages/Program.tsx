@@ -6,6 +6,7 @@
 import { useEffect, useMemo, useRef, useState, type FormEvent, type ReactNode } from 'react';
 import { api, type Camera, type Destination, type Preset } from '../api';
 import AudioMeters from '../components/AudioMeters';
+import EncoderPresetField, { EncoderPresetMetric } from '../components/EncoderPreset';
 import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { MultiviewTile, type Tally } from '../components/Multiview';
@@ -67,6 +68,7 @@ function ProgramDialog({
   const [bitrate, setBitrate] = useState(program ? String(program.video_bitrate_kbps) : '');
   const [adaptive, setAdaptive] = useState(program?.adaptive_bitrate ?? false);
   const [encoder, setEncoder] = useState(program?.encoder ?? 'auto');
+  const [preset, setPreset] = useState(program?.encoder_preset.setting ?? 'auto');
   const [slate, setSlate] = useState(program?.slate_text ?? '');
   const [dests, setDests] = useState<number[]>(
     program ? program.destination_ids : destinations.length === 1 ? [destinations[0].id] : [],
@@ -103,6 +105,7 @@ function ProgramDialog({
       video_bitrate_kbps: bitrate.trim() === '' ? null : Number(bitrate),
       adaptive_bitrate: adaptive,
       encoder,
+      encoder_preset: preset,
       slate_text: slate.trim() === '' ? null : slate.trim(),
       destination_ids: dests,
     };
@@ -217,6 +220,7 @@ function ProgramDialog({
               </p>
             )}
           </div>
+          <EncoderPresetField value={preset} onChange={setPreset} current={program?.encoder_preset} />
         </div>
         <TextField
           id="program-slate"
@@ -652,6 +656,7 @@ function ProgramControl({
                   <Metric label="Video bitrate" value={`${live.video_bitrate_kbps} kbit/s (${live.bitrate_note})`} />
                 )}
                 <Metric label="Speed" value={live.speed != null ? `${live.speed.toFixed(2)}×` : '—'} />
+                <EncoderPresetMetric preset={program.encoder_preset} />
                 <Metric
                   label="Take latency"
                   value={live.take_latency_ms != null ? `${live.take_latency_ms} ms` : '—'}

@@ -30,12 +30,19 @@ pub fn frame_format_args(encoder: &str) -> Vec<String> {
     }
 }
 
-/// The low-latency options specific to each encoder `probe_encoders` may select.
+/// The low-latency options specific to each encoder `probe_encoders` may select (libx264 at
+/// its default preset).
 pub fn tuning_args(encoder: &str) -> Vec<String> {
+    tuning_args_for(encoder, crate::x264_preset::DEFAULT_X264_PRESET)
+}
+
+/// [`tuning_args`] with libx264 at `x264_preset`; the hardware encoders have no such choice
+/// and ignore it.
+pub fn tuning_args_for(encoder: &str, x264_preset: &str) -> Vec<String> {
     let v: &[&str] = match encoder {
         "libx264" => &[
             "-preset",
-            "veryfast",
+            x264_preset,
             "-tune",
             "zerolatency",
             "-sc_threshold",

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::encode::{device_args, frame_format_args, tuning_args, VAAPI_DEVICE};
+use super::encode::{device_args, frame_format_args, tuning_args_for, VAAPI_DEVICE};
 use super::output::OutputFormat;
 use crate::program::ProgramConfig;
 
@@ -81,7 +81,7 @@ pub fn encoder_args(cfg: &ProgramConfig) -> Vec<String> {
     let kbps = cfg.video_bitrate_kbps;
     let gop = (2 * fps).to_string();
     a.extend(["-c:v".to_string(), enc.to_string()]);
-    a.extend(tuning_args(enc));
+    a.extend(tuning_args_for(enc, &cfg.x264_preset));
     a.extend(
         [
             "-b:v",
@@ -188,6 +188,20 @@ mod tests {
         assert!(a.contains("-i pipe:0 -map 0:v:0 -an "), "{a}");
         assert!(!a.contains("pipe:4") && !a.contains("-c:a"), "{a}");
         assert!(a.ends_with("-f mpegts -flush_packets 1 pipe:1"), "{a}");
+    }
+
+    #[test]
+    fn the_x264_preset_is_the_programs() {
+        let mut c = cfg();
+        c.x264_preset = "ultrafast".into();
+        let a = encoder_args(&c).join(" ");
+        assert!(
+            a.contains("-c:v libx264 -preset ultrafast -tune zerolatency"),
+            "{a}"
+        );
+        // A hardware encoder has no x264 preset to take.
+        c.encoder = "h264_vaapi".into();
+        assert!(!encoder_args(&c).join(" ").contains("ultrafast"));
     }
 
     #[test]

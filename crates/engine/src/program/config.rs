@@ -117,6 +117,10 @@ pub struct ProgramConfig {
     pub adaptive_bitrate: bool,
     /// An FFmpeg H.264 encoder name, normally [`EncoderProbe::selected`](crate::EncoderProbe).
     pub encoder: String,
+    /// libx264's preset (one of [`X264_PRESETS`](crate::x264_preset::X264_PRESETS)), normally
+    /// [`PresetProbe::selected`](crate::x264_preset::PresetProbe) at the program's size;
+    /// hardware encoders ignore it.
+    pub x264_preset: String,
     pub ffmpeg: PathBuf,
     pub outputs: Vec<OutputSpec>,
     pub slate: SlateSpec,
@@ -152,6 +156,7 @@ impl ProgramConfig {
             sound: true,
             adaptive_bitrate: false,
             encoder: "libx264".into(),
+            x264_preset: crate::x264_preset::DEFAULT_X264_PRESET.into(),
             ffmpeg: "ffmpeg".into(),
             outputs: Vec::new(),
             slate: SlateSpec::default(),
@@ -182,6 +187,15 @@ impl ProgramConfig {
         if self.encoder.is_empty() || self.encoder.starts_with('-') {
             return Err(Error::invalid("encoder", "not an encoder name"));
         }
+        if !crate::x264_preset::X264_PRESETS.contains(&self.x264_preset.as_str()) {
+            return Err(Error::invalid(
+                "x264_preset",
+                format!(
+                    "must be one of {}",
+                    crate::x264_preset::X264_PRESETS.join(", ")
+                ),
+            ));
+        }
         let mut ids: Vec<i64> = self.outputs.iter().map(|o| o.id).collect();
         ids.sort_unstable();
         ids.dedup();
@@ -207,6 +221,11 @@ mod tests {
             OutputSpec::new(1, "b", "rtmp://x/b"),
         ];
         assert!(c.validate().is_err());
+        let mut c = ProgramConfig::new("p", 1280, 720, 30);
+        c.x264_preset = "placebo -x".into();
+        assert!(c.validate().is_err());
+        c.x264_preset = "superfast".into();
+        assert!(c.validate().is_ok());
         assert_eq!(
             ProgramConfig::new("p", 1280, 720, 30).video_bitrate_kbps,
             2500

@@ -208,6 +208,29 @@ pub async fn encoders(State(state): State<AppState>) -> ApiResult<Json<EncoderPr
                 elapsed_ms: r.elapsed.as_millis() as u64,
             })
             .collect(),
+        presets: state
+            .programs
+            .preset_probes()
+            .into_iter()
+            .map(|p| PresetProbeView {
+                width: p.width,
+                height: p.height,
+                fps: p.fps,
+                selected: p.selected,
+                speed: p.speed,
+                holds_real_time: p.holds_real_time,
+                trials: p
+                    .trials
+                    .into_iter()
+                    .map(|t| PresetTrialView {
+                        preset: t.preset,
+                        speed: t.speed,
+                        error: t.error,
+                        elapsed_ms: t.elapsed.as_millis() as u64,
+                    })
+                    .collect(),
+            })
+            .collect(),
     }))
 }
 
@@ -218,6 +241,35 @@ pub struct EncoderProbeView {
     pub selected: Option<String>,
     /// One entry per candidate, in the order tried.
     pub results: Vec<EncoderTrial>,
+    /// The libx264 preset probes run so far (a program with preset `auto` runs one at its
+    /// size and rate when it first starts), smallest size first.
+    pub presets: Vec<PresetProbeView>,
+}
+
+/// Which libx264 preset holds real time at one size and rate on this appliance.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresetProbeView {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+    /// The slowest preset at 1.5× real time or more; `ultrafast` when none was.
+    pub selected: String,
+    /// `selected`'s measured speed (× real time).
+    pub speed: Option<f64>,
+    /// False when no preset reached 1.5× real time.
+    pub holds_real_time: bool,
+    /// Slowest first; the probe stops at the first preset that holds.
+    pub trials: Vec<PresetTrialView>,
+}
+
+/// One preset's two-second trial encode.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PresetTrialView {
+    pub preset: String,
+    /// × real time; null when the trial failed.
+    pub speed: Option<f64>,
+    pub error: Option<String>,
+    pub elapsed_ms: u64,
 }
 
 /// One candidate encoder's one-second test encode.

@@ -58,6 +58,13 @@ pub struct ProgramInput {
     /// `auto` (probe the hardware encoders, else libx264) or an FFmpeg encoder name.
     #[serde(default)]
     pub encoder: Option<String>,
+    /// libx264's preset: `auto` (the slowest that holds real time with headroom, measured on
+    /// this appliance at the program's size when it starts) or one of `ultrafast`,
+    /// `superfast`, `veryfast`, `faster`, `fast`, `medium`. Hardware encoders ignore it.
+    /// Absent: `auto` on create, kept on update.
+    #[serde(default)]
+    #[schema(example = "auto")]
+    pub encoder_preset: Option<String>,
     /// Shown while the on-air camera has no picture.
     #[serde(default)]
     pub slate_text: Option<String>,
@@ -157,6 +164,31 @@ pub struct Placement {
     pub opacity: f64,
 }
 
+/// A program's libx264 preset: as set, and what its last start used.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct EncoderPresetView {
+    /// `auto` or a preset, as set.
+    #[schema(example = "auto")]
+    pub setting: String,
+    /// The preset the encoder used at the program's last start; null before its first start
+    /// (since the appliance or its settings changed) and when its encoder is not libx264.
+    #[schema(example = "superfast")]
+    pub resolved: Option<String>,
+    /// The encoder that start used (a hardware encoder has no preset).
+    pub encoder: Option<String>,
+    /// The resolved preset's measured speed (× real time, frames encoded per second over the
+    /// program's rate) at `measured_at_size`; null when the preset was set by hand.
+    #[schema(example = 2.1)]
+    pub speed: Option<f64>,
+    /// Where the speed was measured: the program's size (`1920x1080`) and rate.
+    #[schema(example = "1920x1080")]
+    pub measured_at_size: Option<String>,
+    pub measured_at_fps: Option<u32>,
+    /// False when no preset held real time with headroom at this size and `ultrafast` was
+    /// taken anyway: the program may drop frames. Null when nothing was measured.
+    pub holds_real_time: Option<bool>,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProgramView {
     pub id: i64,
@@ -167,6 +199,8 @@ pub struct ProgramView {
     pub video_bitrate_kbps: i64,
     pub adaptive_bitrate: bool,
     pub encoder: String,
+    /// libx264's preset, as set and as resolved at the last start.
+    pub encoder_preset: EncoderPresetView,
     pub slate_text: String,
     pub destination_ids: Vec<i64>,
     pub overlays: Vec<ProgramOverlay>,
@@ -201,6 +235,11 @@ pub struct ProgramService {
     /// Serializes takes per program so two operators' clicks apply in order.
     take_lock: tokio::sync::Mutex<()>,
     encoder_probe: tokio::sync::OnceCell<vs_engine::EncoderProbe>,
+    /// x264 preset probes by size and rate, each run once: a program started again (or
+    /// another of the same size) does not measure again.
+    preset_probes: std::sync::Mutex<PresetProbes>,
+    /// What each program's last start resolved its preset to (shown in its view).
+    resolved_presets: std::sync::Mutex<HashMap<i64, EncoderPresetView>>,
     /// Every change of a program goes out as `program_status`.
     events: Events,
     /// Ends the task that pushes a running program's status, by program.
@@ -209,6 +248,8 @@ pub struct ProgramService {
     /// program running, instead of starting a second encoder that would run on untracked.
     starting: std::sync::Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
 }
+
+type PresetProbes = HashMap<(u32, u32, u32), Arc<tokio::sync::OnceCell<vs_engine::PresetProbe>>>;
 
 fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
     let p = s.encoder.progress.as_ref();
@@ -322,6 +363,8 @@ impl ProgramService {
             take_lock: Default::default(),
             starting: Default::default(),
             encoder_probe: Default::default(),
+            preset_probes: Default::default(),
+            resolved_presets: Default::default(),
             events: infra.events.clone(),
             feeds: Default::default(),
         }
@@ -439,6 +482,20 @@ impl ProgramService {
                 ))
             }
         };
+        let encoder_preset = match input.encoder_preset.as_deref().map(str::trim) {
+            None => existing.map_or("auto".to_string(), |e| e.encoder_preset.clone()),
+            Some("auto") => "auto".to_string(),
+            Some(p) if vs_engine::X264_PRESETS.contains(&p) => p.to_string(),
+            Some(_) => {
+                return Err(Error::invalid(
+                    "encoder_preset",
+                    format!(
+                        "must be auto or one of {}",
+                        vs_engine::X264_PRESETS.join(", ")
+                    ),
+                ))
+            }
+        };
         let slate_text = match input.slate_text.as_deref().map(str::trim) {
             None | Some("") => "We'll be right back".to_string(),
             Some(t) if t.chars().count() <= 120 && !t.chars().any(char::is_control) => {
@@ -463,6 +520,7 @@ impl ProgramService {
                 .or(existing.map(|e| e.adaptive_bitrate))
                 .unwrap_or(false),
             encoder,
+            encoder_preset,
             slate_text,
             overlays,
             destination_ids: ids,
@@ -479,6 +537,16 @@ impl ProgramService {
             .into_iter()
             .map(|c| (c.id, c.name))
             .collect();
+        let encoder_preset = EncoderPresetView {
+            setting: row.encoder_preset.clone(),
+            ..self
+                .resolved_presets
+                .lock()
+                .expect("resolved presets")
+                .get(&row.id)
+                .cloned()
+                .unwrap_or_default()
+        };
         Ok(ProgramView {
             id: row.id,
             name: row.name,
@@ -488,6 +556,7 @@ impl ProgramService {
             video_bitrate_kbps: row.video_bitrate_kbps,
             adaptive_bitrate: row.adaptive_bitrate,
             encoder: row.encoder,
+            encoder_preset,
             slate_text: row.slate_text,
             destination_ids,
             overlays: serde_json::from_str(&row.overlays).unwrap_or_default(),
@@ -539,6 +608,11 @@ impl ProgramService {
         let overlays = existing.overlays.clone();
         let w = self.check_program(input, overlays, Some(&existing)).await?;
         let row = self.db.save_program(Some(id), &w).await?;
+        // Measured at the old settings: shown again once it starts with the new ones.
+        self.resolved_presets
+            .lock()
+            .expect("resolved presets")
+            .remove(&id);
         self.db
             .audit(user, "program_updated", Some(&row.name), None)
             .await?;
@@ -553,6 +627,10 @@ impl ProgramService {
             ));
         }
         self.db.delete_program(id).await?;
+        self.resolved_presets
+            .lock()
+            .expect("resolved presets")
+            .remove(&id);
         // A reference, not the program: a page that asks for it learns (404) that it is gone.
         self.events
             .publish("program_status", serde_json::json!({ "id": id }));
@@ -574,6 +652,74 @@ impl ProgramService {
                 "no working H.264 encoder was found; install FFmpeg with libx264",
             )
         })
+    }
+
+    /// The x264 preset probe at one size and rate, run the first time it is asked for.
+    pub async fn preset_probe(
+        &self,
+        width: u32,
+        height: u32,
+        fps: u32,
+    ) -> Result<vs_engine::PresetProbe> {
+        let cell = self
+            .preset_probes
+            .lock()
+            .expect("preset probes")
+            .entry((width, height, fps))
+            .or_default()
+            .clone();
+        Ok(cell
+            .get_or_try_init(|| {
+                vs_engine::probe_x264_preset(&self.config.ffmpeg, width, height, fps)
+            })
+            .await?
+            .clone())
+    }
+
+    /// The preset probes run so far, smallest size first.
+    pub fn preset_probes(&self) -> Vec<vs_engine::PresetProbe> {
+        let mut all: Vec<vs_engine::PresetProbe> = self
+            .preset_probes
+            .lock()
+            .expect("preset probes")
+            .values()
+            .filter_map(|c| c.get().cloned())
+            .collect();
+        all.sort_by_key(|p| (p.width * p.height, p.fps));
+        all
+    }
+
+    /// The preset a start of `row` with `encoder` uses: the stored one, or for `auto` the
+    /// probe's choice at the program's size and rate. A probe that cannot run leaves the
+    /// default preset rather than the program off the air.
+    async fn resolve_preset(&self, row: &ProgramRow, encoder: &str) -> EncoderPresetView {
+        let mut view = EncoderPresetView {
+            setting: row.encoder_preset.clone(),
+            encoder: Some(encoder.to_string()),
+            ..Default::default()
+        };
+        if encoder != "libx264" {
+            return view;
+        }
+        if row.encoder_preset != "auto" {
+            view.resolved = Some(row.encoder_preset.clone());
+            return view;
+        }
+        let (w, h, fps) = (row.width as u32, row.height as u32, row.fps as u32);
+        match self.preset_probe(w, h, fps).await {
+            Ok(p) => {
+                view.resolved = Some(p.selected);
+                view.speed = p.speed;
+                view.measured_at_size = Some(format!("{w}x{h}"));
+                view.measured_at_fps = Some(fps);
+                view.holds_real_time = Some(p.holds_real_time);
+            }
+            Err(e) => {
+                tracing::warn!(program = row.id, error = ?e, "x264 preset probe failed; using the default preset");
+                view.resolved = Some(vs_engine::DEFAULT_X264_PRESET.to_string());
+            }
+        }
+        view
     }
 
     pub async fn encoder_probe(&self) -> Result<vs_engine::EncoderProbe> {
@@ -618,6 +764,7 @@ impl ProgramService {
         } else {
             row.encoder.clone()
         };
+        let preset = self.resolve_preset(&row, &encoder).await;
         let mut config = ProgramConfig::new(
             row.name.clone(),
             row.width as u32,
@@ -629,6 +776,9 @@ impl ProgramService {
         config.video_bitrate_kbps = row.video_bitrate_kbps as u32;
         config.adaptive_bitrate = row.adaptive_bitrate;
         config.encoder = encoder;
+        if let Some(p) = &preset.resolved {
+            config.x264_preset = p.clone();
+        }
         config.ffmpeg = self.config.ffmpeg.clone();
         config.slate = SlateSpec {
             text: row.slate_text.clone(),
@@ -663,6 +813,11 @@ impl ProgramService {
             }
         };
         let handle = Program::start(config, self.engine.clone(), self.shutdown.clone()).await?;
+        tracing::info!(program = id, setting = %preset.setting, resolved = ?preset.resolved, speed = ?preset.speed, "x264 preset");
+        self.resolved_presets
+            .lock()
+            .expect("resolved presets")
+            .insert(id, preset);
         let overlays: Vec<ProgramOverlay> = serde_json::from_str(&row.overlays).unwrap_or_default();
         if let Err(e) = self.apply_overlays(&handle, &overlays).await {
             tracing::warn!(program = id, error = ?e, "overlays could not be applied at start");
