@@ -78,6 +78,7 @@ fn program(name: &str) -> ProgramWrite {
         encoder: "auto".into(),
         slate_text: "back soon".into(),
         overlays: "[]".into(),
+        preroll: "instant".into(),
         destination_ids: vec![],
     }
 }

@@ -17,7 +17,8 @@ use vs_base::{Error, Result};
 use vs_db::programs::{ProgramRow, ProgramWrite};
 use vs_db::Db;
 use vs_engine::{
-    Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
+    Deps, OutputSpec, Preroll, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec,
+    SourceSpec,
 };
 
 pub use running::RunningPrograms;
@@ -61,7 +62,19 @@ pub struct ProgramInput {
     /// Shown while the on-air camera has no picture.
     #[serde(default)]
     pub slate_text: Option<String>,
+    /// `instant`: pre-rolled cameras stay decoded, a take of one is on air at the next frame;
+    /// `economy`: only the on-air camera is decoded, takes start from the camera's cached
+    /// keyframe. Absent: instant on create, kept on update.
+    #[serde(default)]
+    pub preroll: Option<Preroll>,
     pub destination_ids: Vec<i64>,
+}
+
+/// The body of `PUT /api/programs/{id}/preroll-mode`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrerollModeInput {
+    pub preroll: Preroll,
 }
 
 fn default_width() -> i64 {
@@ -134,6 +147,9 @@ pub struct ProgramLive {
     pub bitrate_note: Option<String>,
     /// What is heard: levels and loudness of the program and of each decoded camera.
     pub audio: vs_engine::AudioStatus,
+    /// The pre-roll choice in force and its cost on this appliance, measured while the
+    /// program runs (each figure null until measured).
+    pub preroll: vs_engine::PrerollStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -168,6 +184,8 @@ pub struct ProgramView {
     pub adaptive_bitrate: bool,
     pub encoder: String,
     pub slate_text: String,
+    /// Which cameras the program keeps decoded: `instant` or `economy`.
+    pub preroll: Preroll,
     pub destination_ids: Vec<i64>,
     pub overlays: Vec<ProgramOverlay>,
     pub desired_state: String,
@@ -256,7 +274,13 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
             })
             .collect(),
         audio: s.audio.clone(),
+        preroll: s.preroll.clone(),
     }
+}
+
+/// The stored pre-roll choice; the column's CHECK allows only the two names.
+fn stored_preroll(row: &ProgramRow) -> Preroll {
+    Preroll::parse(&row.preroll).unwrap_or_default()
 }
 
 /// How often a running program's status is pushed without a change (counters, uptime).
@@ -465,6 +489,12 @@ impl ProgramService {
             encoder,
             slate_text,
             overlays,
+            preroll: input
+                .preroll
+                .or(existing.map(stored_preroll))
+                .unwrap_or_default()
+                .as_str()
+                .to_string(),
             destination_ids: ids,
         })
     }
@@ -479,8 +509,10 @@ impl ProgramService {
             .into_iter()
             .map(|c| (c.id, c.name))
             .collect();
+        let preroll = stored_preroll(&row);
         Ok(ProgramView {
             id: row.id,
+            preroll,
             name: row.name,
             width: row.width,
             height: row.height,
@@ -634,6 +666,7 @@ impl ProgramService {
             text: row.slate_text.clone(),
             image: None,
         };
+        config.preroll = stored_preroll(&row);
         for dest_id in self.db.program_destination_ids(id).await? {
             let dest = self.db.destination(dest_id).await?;
             if !dest.enabled {
@@ -809,6 +842,34 @@ impl ProgramService {
         let handle = self.running_program(id).await?;
         let source = self.camera_source(camera_id).await?;
         handle.preroll(source).await
+    }
+
+    /// Sets the program's pre-roll choice, live if it runs: to economy, the decoders of the
+    /// cameras off air stop at once; to instant, nothing starts (pre-rolls decode again).
+    pub async fn set_preroll(
+        &self,
+        id: i64,
+        mode: Preroll,
+        user: Option<i64>,
+    ) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        // Under the lock, so a start in between reads either the old row and is changed here,
+        // or the new one.
+        let running = self.running.lock().await;
+        self.db.set_program_preroll(id, mode.as_str()).await?;
+        if let Some(h) = running.get(&id) {
+            h.set_preroll(mode);
+        }
+        drop(running);
+        self.db
+            .audit(
+                user,
+                "program_preroll",
+                Some(&row.name),
+                Some(mode.as_str()),
+            )
+            .await?;
+        self.get_announced(id).await
     }
 
     /// Sets the overlays of a program (which ones, visible or not), live if it runs.
