@@ -122,10 +122,10 @@ pub use audio::{
     SourceGain,
 };
 pub use config::{OutputSpec, Preroll, ProgramConfig, SlateSpec, SourceSpec};
-pub use preroll::PrerollStatus;
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
 pub use pixels::{rgb_to_yuv, yuv_to_rgb, Rgba, RgbaImage};
+pub use preroll::PrerollStatus;
 pub use status::{IngestStatus, OutputStatus, ProgramStatus, TakeStatus};
 pub use text::FONT_PATHS;
 

@@ -175,7 +175,9 @@ pub(super) async fn cost_task(inner: Weak<Inner>, cancel: CancellationToken) {
     let mut last: Option<(Instant, BTreeMap<u32, u64>)> = None;
     let mut window: VecDeque<f64> = VecDeque::new();
     loop {
-        let Some(strong) = inner.upgrade() else { return };
+        let Some(strong) = inner.upgrade() else {
+            return;
+        };
         let now = strong.deps.clock.now();
         let pids: Vec<u32> = strong
             .ingests
