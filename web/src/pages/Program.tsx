@@ -10,6 +10,7 @@ import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { MultiviewTile, type Tally } from '../components/Multiview';
 import OnAirBanner from '../components/OnAirBanner';
+import PrerollChoice from '../components/PrerollChoice';
 import TakeBar, { type Flight } from '../components/TakeBar';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
@@ -634,6 +635,7 @@ function ProgramControl({
       </div>
 
       <AudioMeters program={program} cameras={cameras} />
+      <PrerollChoice program={program} onChange={onChange} />
 
       <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">

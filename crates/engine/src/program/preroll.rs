@@ -28,7 +28,7 @@ pub struct PrerollStatus {
     pub mode: Preroll,
     /// The CPU one decoded camera costs on this machine, in % of one core: the mean over the
     /// program's camera decoders that ran, over the last ten seconds or so that any ran.
-    /// `None` until measured (no decoder has run two samples yet).
+    /// Null until measured (no decoder has run two samples yet).
     pub decoder_cpu_pct: Option<f64>,
     /// Take-to-air of the last take of a pre-rolled camera (decoded already).
     pub last_pre_rolled_take_ms: Option<f64>,
