@@ -44,7 +44,16 @@ const OPTIONS: { value: Preroll; label: string }[] = [
   { value: 'economy', label: 'Economy' },
 ];
 
-export default function PrerollChoice({ program, onChange }: { program: Program; onChange: (p: Program) => void }) {
+export default function PrerollChoice({
+  program,
+  onChange,
+  className = '',
+}: {
+  program: Program;
+  onChange: (p: Program) => void;
+  /** Placement in the page's layout. */
+  className?: string;
+}) {
   const [saving, setSaving] = useState<Preroll | null>(null);
   const [error, setError] = useState<string | null>(null);
   const texts = costTexts(program.live?.preroll);
@@ -65,7 +74,11 @@ export default function PrerollChoice({ program, onChange }: { program: Program;
   };
 
   return (
-    <section className="card p-4" data-testid="preroll-choice" aria-labelledby={`preroll-title-${program.id}`}>
+    <section
+      className={`card p-4 ${className}`}
+      data-testid="preroll-choice"
+      aria-labelledby={`preroll-title-${program.id}`}
+    >
       <h3 id={`preroll-title-${program.id}`} className="text-sm font-semibold">
         Takes and CPU
       </h3>

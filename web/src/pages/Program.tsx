@@ -635,7 +635,8 @@ function ProgramControl({
       </div>
 
       <AudioMeters program={program} cameras={cameras} />
-      <PrerollChoice program={program} onChange={onChange} />
+      {/* On a phone after the cameras and the Take bar, with the status cards. */}
+      <PrerollChoice program={program} onChange={onChange} className="order-4 sm:order-none" />
 
       <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">
