@@ -119,7 +119,7 @@ impl ProgramHandle {
 
     /// Cuts to the slate at the next tick (a gap in a timeline, or an operator's choice),
     /// cancelling a pending take. Sources keep being decoded until released, so a take back
-    /// is instant.
+    /// is instant — except in [`Preroll::Economy`], where no camera on air means none decoded.
     pub async fn take_slate(&self) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {

@@ -809,7 +809,8 @@ impl ProgramService {
         let previous = handle.status().on_air;
         handle.take(source).await?;
         // Only the camera on air and the one before it (for an instant take back) stay
-        // decoded: on a Pi every extra decode costs a large share of a core.
+        // decoded: on a Pi every extra decode costs a large share of a core. In economy the
+        // program itself lets the one before go once the take is on air.
         for ingest in handle.status().ingests {
             if ingest.id != t.camera_id && Some(ingest.id) != previous {
                 if let Err(e) = handle.release(ingest.id).await {
@@ -825,7 +826,8 @@ impl ProgramService {
         self.get_announced(id).await
     }
 
-    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
+    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant
+    /// (in economy none stays decoded: the take back starts from the cached keyframe).
     /// A program resumed after a restart comes back on the slate too.
     pub async fn take_slate(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let handle = self.running_program(id).await?;
