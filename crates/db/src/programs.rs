@@ -20,6 +20,8 @@ pub struct ProgramRow {
     pub encoder_preset: String,
     pub slate_text: String,
     pub overlays: String,
+    /// `instant` or `economy` (see 0014).
+    pub preroll: String,
     pub desired_state: String,
     pub on_air_camera_id: Option<i64>,
     pub created_at: String,
@@ -38,12 +40,13 @@ pub struct ProgramWrite {
     pub encoder_preset: String,
     pub slate_text: String,
     pub overlays: String,
+    pub preroll: String,
     pub destination_ids: Vec<i64>,
 }
 
 const COLUMNS: &str =
     "id, name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays, \
-                       desired_state, on_air_camera_id, created_at, updated_at, encoder_preset";
+                       preroll, desired_state, on_air_camera_id, created_at, updated_at, encoder_preset";
 
 impl Db {
     pub async fn list_programs(&self) -> Result<Vec<ProgramRow>> {
@@ -86,8 +89,8 @@ impl Db {
         let row: ProgramRow = match id {
             None => sqlx::query_as(&format!(
                 "INSERT INTO programs (name, width, height, fps, video_bitrate_kbps, adaptive_bitrate, encoder, slate_text, overlays,
-                                       created_at, updated_at, encoder_preset)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
+                                       preroll, created_at, updated_at, encoder_preset)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING {COLUMNS}"
             ))
             .bind(&p.name)
             .bind(p.width)
@@ -98,6 +101,7 @@ impl Db {
             .bind(&p.encoder)
             .bind(&p.slate_text)
             .bind(&p.overlays)
+            .bind(&p.preroll)
             .bind(&t)
             .bind(&t)
             .bind(&p.encoder_preset)
@@ -106,7 +110,7 @@ impl Db {
             .map_err(taken)?,
             Some(id) => sqlx::query_as(&format!(
                 "UPDATE programs SET name = ?, width = ?, height = ?, fps = ?, video_bitrate_kbps = ?, adaptive_bitrate = ?, encoder = ?,
-                        slate_text = ?, overlays = ?, updated_at = ?, encoder_preset = ?
+                        slate_text = ?, overlays = ?, preroll = ?, updated_at = ?, encoder_preset = ?
                  WHERE id = ? RETURNING {COLUMNS}"
             ))
             .bind(&p.name)
@@ -118,6 +122,7 @@ impl Db {
             .bind(&p.encoder)
             .bind(&p.slate_text)
             .bind(&p.overlays)
+            .bind(&p.preroll)
             .bind(&t)
             .bind(&p.encoder_preset)
             .bind(id)
@@ -164,6 +169,22 @@ impl Db {
             .execute(self.pool())
             .await
             .map_err(db_err)?;
+        Ok(())
+    }
+
+    /// The pre-roll choice alone (it changes while the program runs).
+    pub async fn set_program_preroll(&self, id: i64, preroll: &str) -> Result<()> {
+        let n = sqlx::query("UPDATE programs SET preroll = ?, updated_at = ? WHERE id = ?")
+            .bind(preroll)
+            .bind(now())
+            .bind(id)
+            .execute(self.pool())
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if n == 0 {
+            return Err(Error::not_found(format!("program {id}")));
+        }
         Ok(())
     }
 

@@ -79,6 +79,7 @@ fn program(name: &str) -> ProgramWrite {
         encoder_preset: "auto".into(),
         slate_text: "back soon".into(),
         overlays: "[]".into(),
+        preroll: "instant".into(),
         destination_ids: vec![],
     }
 }

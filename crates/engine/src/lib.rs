@@ -60,9 +60,9 @@ pub use encoder::{
 pub use ffmpeg::ffmpeg_version;
 pub use program::{
     AudioBed, AudioSettings, AudioStatus, BedMode, ImageData, IngestStatus, LevelReading,
-    OutputSpec, OutputStatus, Overlay, OverlayKind, Program, ProgramConfig, ProgramHandle,
-    ProgramStatus, Rgba, SlateSpec, SourceAudioStatus, SourceGain, SourceSpec, TakeStatus,
-    TapChunk, TextStyle,
+    OutputSpec, OutputStatus, Overlay, OverlayKind, Preroll, PrerollStatus, Program, ProgramConfig,
+    ProgramHandle, ProgramStatus, Rgba, SlateSpec, SourceAudioStatus, SourceGain, SourceSpec,
+    TakeStatus, TapChunk, TextStyle,
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{

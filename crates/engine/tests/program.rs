@@ -565,6 +565,236 @@ async fn takes_put_each_camera_on_air_live_whether_pre_rolled_or_not() {
     assert_no_leftovers(&[key, &red.url(), &blue.url()]).await;
 }
 
+/// The camera decoder processes running below this test (FFmpegs reading the hub's MPEG-TS on
+/// stdin and writing raw frames): the program's warm spare among them, zombies not. The tests
+/// of this file run one at a time, so they are this program's.
+fn decoder_processes() -> Vec<u32> {
+    vs_testrig::ffmpeg_processes()
+        .into_iter()
+        .filter(|p| {
+            let cmd = p.cmdline.join(" ");
+            !p.is_zombie()
+                && cmd.contains("-f mpegts -i pipe:0")
+                && cmd.ends_with("rawvideo pipe:1")
+        })
+        .map(|p| p.pid)
+        .collect()
+}
+
+/// Waits until exactly `n` decoder processes run (the spare is replaced a second after it is
+/// used), then checks that it stays so for `hold`: no other decoder starts.
+async fn assert_decoders(n: usize, hold: Duration, what: &str) -> Vec<u32> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while decoder_processes().len() != n {
+        assert!(
+            Instant::now() < deadline,
+            "{what}: {n} decoder processes expected, found {:?}",
+            decoder_processes()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let until = Instant::now() + hold;
+    while Instant::now() < until {
+        let now = decoder_processes();
+        assert_eq!(now.len(), n, "{what}: decoder processes {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    decoder_processes()
+}
+
+/// The pid of a source's decoder, from the program's status.
+fn decoder_pid(s: &ProgramStatus, id: i64) -> u32 {
+    let i = s.ingests.iter().find(|i| i.id == id);
+    i.and_then(|i| i.status.pid)
+        .unwrap_or_else(|| panic!("camera {id} has a decoder: {:#?}", s.ingests))
+}
+
+/// Economy: a pre-roll starts no decoder, and after each take only the on-air camera's decoder
+/// runs (besides the warm spare), counted as processes; every take still commits with a live
+/// picture (the received stream shows each camera's colour in turn, its first frames captured
+/// after the take). Switched live to instant, a pre-roll decodes again (one more process) and
+/// its take is pre-rolled; back to economy, the off-air decoder stops at once. The status
+/// reports what each choice costs here: a decoder's CPU and both kinds of take-to-air.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn economy_decodes_only_the_on_air_camera_and_takes_still_go_live() {
+    let _serial = serial().await;
+    init_tracing();
+    let hub = hub();
+    let rtmp = RtmpServer::start().await.unwrap();
+    let cam = |name: &str, color: &str| {
+        CameraOptions::new(name)
+            .size(W, H)
+            .fps(FPS)
+            .gop(2 * FPS)
+            .time_bars(color)
+            .overlay(false)
+            .path(format!("/{}", name.to_lowercase()))
+    };
+    let red = start_camera(cam("EcoRed", "red")).await;
+    let blue = start_camera(cam("EcoBlue", "blue")).await;
+    let key = "economy-key-5d1";
+    let mut cfg = config(
+        "economy",
+        vec![output(1, "fake youtube", rtmp.publish_url(key), key)],
+    );
+    cfg.preroll = Preroll::Economy;
+    let p = Program::start(cfg, Deps::real(), CancellationToken::new())
+        .await
+        .unwrap();
+    let mut rx = p.subscribe();
+    let (sr, sb) = (source(&hub, 1, &red).await, source(&hub, 2, &blue).await);
+    rtmp.wait_for_publishes(1, Duration::from_secs(20))
+        .await
+        .unwrap();
+    assert_eq!(p.status().preroll.mode, Preroll::Economy);
+    assert_eq!(p.status().preroll.decoder_cpu_pct, None, "not measured yet");
+    // Before any take: the spare alone.
+    assert_decoders(1, Duration::from_millis(500), "no camera decoded").await;
+
+    // (camera, wall clock ms at the take)
+    let mut takes: Vec<(i64, u32)> = Vec::new();
+    let (tp, trx) = (p.clone(), rx.clone());
+    let take = move |id: i64, src: SourceSpec, pre_rolled: bool| {
+        let p = tp.clone();
+        let mut rx = trx.clone();
+        async move {
+            let before = p.status().ticks;
+            let at = wall_clock_ms();
+            p.take(src).await.unwrap();
+            let s = wait_status(&mut rx, Duration::from_secs(10), "take on air", |s| {
+                s.on_air == Some(id)
+                    && s.last_take
+                        .as_ref()
+                        .is_some_and(|t| t.source == id && t.tick >= before)
+            })
+            .await;
+            assert!(!s.slate_active, "{s:#?}");
+            let t = s.last_take.clone().unwrap();
+            assert_eq!(t.pre_rolled, pre_rolled, "{t:?}");
+            eprintln!(
+                "take of camera {id}: {:.0} ms to air, first frame {:.0} ms old",
+                t.latency_ms, t.frame_age_ms
+            );
+            (at, s)
+        }
+    };
+
+    let (at, s) = take(1, sr.clone(), false).await;
+    takes.push((1, at));
+    let red_pid = decoder_pid(&s, 1);
+    let pids = assert_decoders(2, Duration::from_secs(1), "red on air").await;
+    assert!(pids.contains(&red_pid), "{pids:?} has red's {red_pid}");
+
+    // A pre-roll is accepted and decodes nothing.
+    p.preroll(sb.clone()).await.unwrap();
+    assert_decoders(2, Duration::from_secs(2), "blue pre-rolled in economy").await;
+    assert!(
+        p.status().ingests.iter().all(|i| i.id == 1),
+        "{:#?}",
+        p.status().ingests
+    );
+
+    // The take is from the cached keyframe; red's decoder stops once blue is on air.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let (at, s) = take(2, sb.clone(), false).await;
+    takes.push((2, at));
+    let blue_pid = decoder_pid(&s, 2);
+    wait_status(&mut rx, Duration::from_secs(5), "red released", |s| {
+        s.ingests.iter().map(|i| i.id).collect::<Vec<_>>() == [2]
+    })
+    .await;
+    let pids = assert_decoders(2, Duration::from_secs(1), "blue on air").await;
+    assert!(pids.contains(&blue_pid), "{pids:?} has blue's {blue_pid}");
+    assert!(
+        !pids.contains(&red_pid),
+        "red's decoder {red_pid} stopped: {pids:?}"
+    );
+    run_for(&p, 4.0).await;
+    let cost = p.status().preroll;
+    let cpu = cost
+        .decoder_cpu_pct
+        .expect("a decoder's CPU is measured after 4 s");
+    assert!(cpu > 0.0 && cpu < 200.0, "{cost:?}");
+    assert!(
+        cost.last_cached_take_ms.is_some() && cost.last_pre_rolled_take_ms.is_none(),
+        "{cost:?}"
+    );
+
+    // Live to instant: a pre-roll decodes again, and its take is at the next tick.
+    p.set_preroll(Preroll::Instant);
+    p.preroll(sr.clone()).await.unwrap();
+    wait_status(&mut rx, Duration::from_secs(10), "red pre-rolled", |s| {
+        s.ingests.iter().any(|g| g.id == 1 && g.caught_up)
+    })
+    .await;
+    assert_decoders(3, Duration::from_millis(500), "red pre-rolled in instant").await;
+    let (at, _) = take(1, sr.clone(), true).await;
+    takes.push((1, at));
+    assert_decoders(3, Duration::from_millis(500), "instant keeps blue decoded").await;
+    // Back to economy: blue, off air, stops at once.
+    p.set_preroll(Preroll::Economy);
+    wait_status(&mut rx, Duration::from_secs(5), "blue released", |s| {
+        s.preroll.mode == Preroll::Economy
+            && s.ingests.iter().map(|i| i.id).collect::<Vec<_>>() == [1]
+    })
+    .await;
+    assert_decoders(2, Duration::from_secs(1), "economy again").await;
+    let cost = p.status().preroll;
+    eprintln!(
+        "economy here: a decoded camera costs {:?} % of a core; last take from pre-roll {:?} ms, \
+         from the keyframe cache {:?} ms",
+        cost.decoder_cpu_pct, cost.last_pre_rolled_take_ms, cost.last_cached_take_ms
+    );
+    let pre = cost
+        .last_pre_rolled_take_ms
+        .expect("a pre-rolled take was made");
+    assert!(
+        pre <= 200.0,
+        "a pre-rolled take is on air at the next tick: {cost:?}"
+    );
+    assert!(cost.last_cached_take_ms.is_some(), "{cost:?}");
+    run_for(&p, 1.0).await;
+    assert_eq!(p.status().encoder.restarts, 0);
+    p.stop().await;
+    hub.shutdown().await;
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    check_recording(&rtmp, key).await;
+
+    // Each take's camera in turn, its first pictures captured after the take.
+    let rec = rtmp.recordings_for(key).remove(0);
+    let frames = seen_frames(&rec).await;
+    let mut starts = Vec::new();
+    let mut current = Seen::Other;
+    for (i, (seen, _)) in frames.iter().enumerate() {
+        if *seen != Seen::Other && *seen != current {
+            starts.push(i);
+            current = *seen;
+        }
+    }
+    let order: Vec<Seen> = starts.iter().map(|&i| frames[i].0).collect();
+    assert_eq!(
+        order,
+        [Seen::Red, Seen::Blue, Seen::Red],
+        "each camera in turn"
+    );
+    for (k, &start) in starts.iter().enumerate() {
+        let at = takes[k].1;
+        let first: Vec<i64> = frames[start..(start + 5).min(frames.len())]
+            .iter()
+            .map(|(_, code)| ms_between(code.expect("time code"), at))
+            .collect();
+        eprintln!("economy take {k}: first frames captured {first:?} ms after the take");
+        assert!(
+            first.iter().all(|&d| d >= -200),
+            "take {k}: a picture older than the take went on air: {first:?} ms"
+        );
+    }
+    assert_no_leftovers(&[key, &red.url(), &blue.url()]).await;
+    assert_decoders(0, Duration::ZERO, "after the stop").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn losing_the_on_air_camera_shows_the_slate_and_it_comes_back_by_itself() {
     let _serial = serial().await;

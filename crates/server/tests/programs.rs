@@ -527,6 +527,218 @@ async fn the_x264_preset_is_measured_at_the_programs_size_and_used() {
     app.stop().await;
 }
 
+/// The pre-roll choice: a value other than instant or economy is refused (400 naming both) on
+/// create, update and the live switch, with nothing stored; it is kept across updates that do
+/// not name it; switched to economy on a running program, the off-air camera stops being
+/// decoded at once and takes (a preset move included) still reach air, the cost figures
+/// filling in as they are measured.
+#[tokio::test]
+async fn the_preroll_choice_is_validated_stored_and_switched_live() {
+    let Rig {
+        red: _red,
+        blue: _blue,
+        sim,
+        rtmp,
+        app,
+        a,
+        b,
+        preset,
+        p,
+    } = Rig::start(
+        "prerollkey",
+        json!({"name": "near", "pan": 20, "tilt": 0, "zoom": 0}),
+    )
+    .await;
+    let view: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view["preroll"], "instant", "instant unless asked: {view}");
+    let dest = view["destination_ids"][0].as_i64().unwrap();
+    let names = |body: &Value| {
+        let m = body["message"].as_str().unwrap_or_default();
+        m.contains("instant") && m.contains("economy")
+    };
+
+    let bad = app
+        .post(
+            "/api/programs",
+            json!({"name": "Bad", "preroll": "fast", "destination_ids": [dest]}),
+        )
+        .await;
+    let body = assert_error(bad, StatusCode::BAD_REQUEST, "validation", None).await;
+    assert!(names(&body), "the allowed values are named: {body}");
+    let list: Value = app.get("/api/programs").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing created: {list}");
+
+    let input =
+        json!({"name": "Main", "width": 320, "height": 180, "fps": 25, "destination_ids": [dest]});
+    let mut bad_input = input.clone();
+    bad_input["preroll"] = json!("warp");
+    let r = app.put(&format!("/api/programs/{p}"), bad_input).await;
+    let body = assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
+    assert!(names(&body), "{body}");
+    for bad in [
+        json!({"preroll": "cheap"}),
+        json!({}),
+        json!({"preroll": 1}),
+    ] {
+        let r = app
+            .put(&format!("/api/programs/{p}/preroll-mode"), bad.clone())
+            .await;
+        assert_error(r, StatusCode::BAD_REQUEST, "validation", None).await;
+    }
+    let after: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["preroll"], "instant");
+    assert_eq!(after["updated_at"], view["updated_at"], "nothing written");
+    let r = app
+        .put(
+            "/api/programs/999/preroll-mode",
+            json!({"preroll": "economy"}),
+        )
+        .await;
+    assert_error(r, StatusCode::NOT_FOUND, "not_found", None).await;
+
+    // Stored with the settings, and kept by an update that does not name it.
+    let mut eco = input.clone();
+    eco["preroll"] = json!("economy");
+    let v: Value = app
+        .put(&format!("/api/programs/{p}"), eco)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["preroll"], "economy", "{v}");
+    let v: Value = app
+        .put(&format!("/api/programs/{p}"), input.clone())
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["preroll"], "economy", "kept: {v}");
+    let r = app
+        .put(
+            &format!("/api/programs/{p}/preroll-mode"),
+            json!({"preroll": "instant"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+
+    // Running, instant: a pre-rolled camera is decoded next to the one on air.
+    let v: Value = app
+        .post(&format!("/api/programs/{p}/start"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["live"]["preroll"]["mode"], "instant", "{v}");
+    assert!(
+        v["live"]["preroll"]["decoder_cpu_pct"].is_null(),
+        "not measured yet: {v}"
+    );
+    let r = app
+        .post(&format!("/api/programs/{p}/take"), json!({"camera_id": a}))
+        .await;
+    assert_eq!(r.status(), 200);
+    wait_program(&app, p, Duration::from_secs(20), |v| {
+        v["live"]["on_air_camera_id"] == a && v["live"]["slate_active"] == false
+    })
+    .await;
+    let r = app
+        .post(
+            &format!("/api/programs/{p}/preroll"),
+            json!({"camera_id": b}),
+        )
+        .await;
+    assert_eq!(r.status(), 204);
+    let ingests = |v: &Value| -> Vec<i64> {
+        v["live"]["ingests"]
+            .as_array()
+            .map(|l| l.iter().filter_map(|i| i["camera_id"].as_i64()).collect())
+            .unwrap_or_default()
+    };
+    wait_program(&app, p, Duration::from_secs(10), |v| ingests(v).len() == 2).await;
+
+    // Live to economy: the pre-rolled camera's decoder stops at once; stored too.
+    let r = app
+        .put(
+            &format!("/api/programs/{p}/preroll-mode"),
+            json!({"preroll": "economy"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let v = wait_program(&app, p, Duration::from_secs(5), |v| ingests(v) == [a]).await;
+    assert_eq!(
+        (v["preroll"].as_str(), v["live"]["preroll"]["mode"].as_str()),
+        (Some("economy"), Some("economy")),
+        "{v}"
+    );
+    let r = app
+        .post(
+            &format!("/api/programs/{p}/preroll"),
+            json!({"camera_id": b}),
+        )
+        .await;
+    assert_eq!(r.status(), 204, "a pre-roll is accepted in economy");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let v: Value = app
+        .get(&format!("/api/programs/{p}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ingests(&v), [a], "and decodes nothing: {v}");
+
+    // A take with a preset move of the off-air camera, as a timeline makes it: the camera
+    // moves, is taken from its cached keyframe, and the camera taken from stops being decoded.
+    let before = sim.position();
+    let r = app
+        .post(
+            &format!("/api/programs/{p}/take"),
+            json!({"camera_id": b, "preset_id": preset}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_ne!(sim.position(), before, "moved to the preset");
+    assert!(!sim.is_moving(), "and settled before the take");
+    let v = wait_program(&app, p, Duration::from_secs(10), |v| {
+        v["live"]["on_air_camera_id"] == b
+            && v["live"]["slate_active"] == false
+            && ingests(v) == [b]
+    })
+    .await;
+    assert!(
+        v["live"]["preroll"]["last_cached_take_ms"].is_number(),
+        "{v}"
+    );
+    let v = wait_program(&app, p, Duration::from_secs(15), |v| {
+        v["live"]["preroll"]["decoder_cpu_pct"].is_number()
+    })
+    .await;
+    eprintln!("measured here: {}", v["live"]["preroll"]);
+
+    let v: Value = app
+        .post(&format!("/api/programs/{p}/stop"), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v["preroll"], "economy", "stored: {v}");
+    rtmp.wait_for_publish_done(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    assert_eq!(rtmp.publish_count(), 1);
+    sim.shutdown().await;
+    app.stop().await;
+}
+
 /// ffprobe runs against a camera (the health monitor's checks).
 fn probes_of(cam: &FakeCamera) -> usize {
     vs_testrig::processes_with_marker(&format!(":{}/", cam.port()))

@@ -1064,6 +1064,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/programs/{id}/preroll-mode": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Chooses between instant takes (pre-rolled cameras stay decoded) and economy (only the
+         *     on-air camera is decoded; takes start from the camera's cached keyframe); applied live when
+         *     the program runs.
+         */
+        put: operations["set_program_preroll"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/programs/{id}/slate": {
         parameters: {
             query?: never;
@@ -2660,9 +2681,40 @@ export interface components {
             /** Format: double */
             zoom: number;
         };
+        /**
+         * @description Which cameras a program keeps decoded, and so what a take costs.
+         * @enum {string}
+         */
+        Preroll: "instant" | "economy";
         PrerollInput: {
             /** Format: int64 */
             camera_id: number;
+        };
+        /** @description The body of `PUT /api/programs/{id}/preroll-mode`. */
+        PrerollModeInput: {
+            preroll: components["schemas"]["Preroll"];
+        };
+        /** @description The pre-roll choice and its measured cost, in the status. */
+        PrerollStatus: {
+            /**
+             * Format: double
+             * @description The CPU one decoded camera costs on this machine, in % of one core: the mean over the
+             *     program's camera decoders that ran, over the last ten seconds or so that any ran.
+             *     Null until measured (no decoder has run two samples yet).
+             */
+            decoder_cpu_pct?: number | null;
+            /**
+             * Format: double
+             * @description Take-to-air of the last take of a camera that was not decoded: its decoder started
+             *     from the hub's cached keyframe and caught up with live.
+             */
+            last_cached_take_ms?: number | null;
+            /**
+             * Format: double
+             * @description Take-to-air of the last take of a pre-rolled camera (decoded already).
+             */
+            last_pre_rolled_take_ms?: number | null;
+            mode: components["schemas"]["Preroll"];
         };
         Preset: {
             /** Format: int64 */
@@ -2846,6 +2898,7 @@ export interface components {
             height?: number;
             /** @example Main program */
             name: string;
+            preroll?: null | components["schemas"]["Preroll"];
             /** @description Shown while the on-air camera has no picture. */
             slate_text?: string | null;
             /**
@@ -2886,6 +2939,11 @@ export interface components {
              * @description A camera taken but not on air yet (connecting, or settling after a preset move).
              */
             pending_camera_id?: number | null;
+            /**
+             * @description The pre-roll choice in force and its cost on this appliance, measured while the
+             *     program runs (each figure null until measured).
+             */
+            preroll: components["schemas"]["PrerollStatus"];
             slate_active: boolean;
             /** Format: int64 */
             slate_frames: number;
@@ -2947,6 +3005,8 @@ export interface components {
              */
             on_air_camera_id?: number | null;
             overlays: components["schemas"]["ProgramOverlay"][];
+            /** @description Which cameras the program keeps decoded: `instant` or `economy`. */
+            preroll: components["schemas"]["Preroll"];
             slate_text: string;
             updated_at: string;
             /** Format: int64 */
@@ -8863,6 +8923,85 @@ export interface operations {
             };
             /** @description The program is not running, or the camera is disabled */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is larger than the route accepts (1 MiB unless stated) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body's Content-Type is not application/json */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    set_program_preroll: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description Program id */
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PrerollModeInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProgramView"];
+                };
+            };
+            /** @description Not instant or economy */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No live session cookie or valid API token (`Authorization: Bearer …`) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Cross-origin request refused: sent with the session cookie from a page that is not this appliance's (Origin, Referer, Sec-Fetch-Site) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ import LivePlayer from '../components/LivePlayer';
 import { ConfirmDialog, Modal } from '../components/Modal';
 import { MultiviewTile, type Tally } from '../components/Multiview';
 import OnAirBanner from '../components/OnAirBanner';
+import PrerollChoice from '../components/PrerollChoice';
 import TakeBar, { type Flight } from '../components/TakeBar';
 import { Alert, EmptyState, LoadingState, PageHeader, TextField, CameraIcon } from '../components/ui';
 import { useAction, useRunner } from '../hooks/useAction';
@@ -638,6 +639,8 @@ function ProgramControl({
       </div>
 
       <AudioMeters program={program} cameras={cameras} />
+      {/* On a phone after the cameras and the Take bar, with the status cards. */}
+      <PrerollChoice program={program} onChange={onChange} className="order-4 sm:order-none" />
 
       <div className="order-4 grid gap-6 sm:order-none lg:grid-cols-3">
         <div className="card p-4" data-testid="program-status">

@@ -96,6 +96,48 @@ impl std::fmt::Debug for SourceSpec {
     }
 }
 
+/// Which cameras a program keeps decoded, and so what a take costs.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    Default,
+    PartialEq,
+    Eq,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Preroll {
+    /// A pre-rolled camera (and the one taken from) stays decoded: a take of it is on air at
+    /// the next tick, for the CPU of one more decoder.
+    #[default]
+    Instant,
+    /// Only the on-air camera is decoded: a pre-roll decodes nothing, and a take starts its
+    /// decoder from the hub's cached keyframe (on air once that decoder is live, a few hundred
+    /// milliseconds); the camera taken from stops being decoded once the take is on air.
+    Economy,
+}
+
+impl Preroll {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Preroll::Instant => "instant",
+            Preroll::Economy => "economy",
+        }
+    }
+
+    /// The stored name back (`instant`, `economy`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "instant" => Some(Preroll::Instant),
+            "economy" => Some(Preroll::Economy),
+            _ => None,
+        }
+    }
+}
+
 /// Settings of one program. Changing any of them means a new program (a new encoder).
 #[derive(Debug, Clone)]
 pub struct ProgramConfig {
@@ -138,6 +180,9 @@ pub struct ProgramConfig {
     /// The audio mix at start; changed live with
     /// [`ProgramHandle::set_audio`](super::ProgramHandle::set_audio).
     pub audio: super::AudioSettings,
+    /// Pre-roll at start; changed live with
+    /// [`ProgramHandle::set_preroll`](super::ProgramHandle::set_preroll).
+    pub preroll: Preroll,
 }
 
 impl ProgramConfig {
@@ -165,6 +210,7 @@ impl ProgramConfig {
             take_max_age: Duration::from_millis(200),
             font: None,
             audio: super::AudioSettings::default(),
+            preroll: Preroll::Instant,
         }
     }
 

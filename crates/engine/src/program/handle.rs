@@ -13,7 +13,7 @@ use tracing::info;
 use vs_base::{Error, Result};
 
 use super::audio::AudioSettings;
-use super::config::{ProgramConfig, SourceSpec};
+use super::config::{Preroll, ProgramConfig, SourceSpec};
 use super::egress::Egress;
 use super::fanout::{FanOut, TapChunk};
 use super::ingest::{stop_ingest, Ingest};
@@ -58,6 +58,8 @@ pub(super) struct Inner {
     pub(super) bitrate_note: Mutex<Option<String>>,
     pub(super) audio: Arc<super::audio::AudioShared>,
     pub(super) audio_tx: watch::Sender<Arc<AudioSettings>>,
+    /// The pre-roll choice in force and the decoder CPU measured (see `preroll`).
+    pub(super) preroll: Arc<super::preroll::PrerollShared>,
 }
 
 impl Drop for Inner {
@@ -84,7 +86,8 @@ impl ProgramHandle {
     /// the session's cached keyframe and caught up with live (never on a picture older than
     /// the take). Until then the previous source (or the slate) stays on air. The previous
     /// source keeps being decoded, so a take back is instant too, until it is
-    /// [`release`](Self::release)d. Fails if a hub camera has no session (disabled).
+    /// [`release`](Self::release)d — in [`Preroll::Economy`], until the take is on air.
+    /// Fails if a hub camera has no session (disabled).
     pub async fn take(&self, source: SourceSpec) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
@@ -116,7 +119,7 @@ impl ProgramHandle {
 
     /// Cuts to the slate at the next tick (a gap in a timeline, or an operator's choice),
     /// cancelling a pending take. Sources keep being decoded until released, so a take back
-    /// is instant.
+    /// is instant — except in [`Preroll::Economy`], where no camera on air means none decoded.
     pub async fn take_slate(&self) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
@@ -134,11 +137,16 @@ impl ProgramHandle {
     }
 
     /// Starts decoding `source` without putting it on air, so that a later take is on air at
-    /// the next tick.
+    /// the next tick. In [`Preroll::Economy`] nothing is decoded (the later take starts from
+    /// the hub's cached keyframe); a camera without a session still fails.
     pub async fn preroll(&self, source: SourceSpec) -> Result<()> {
         let ops = self.inner.ops.lock().await;
         if *ops {
             return Err(Error::invalid_state("the program has stopped"));
+        }
+        if self.inner.preroll.mode() == Preroll::Economy {
+            Self::source_hub(&source)?;
+            return Ok(());
         }
         self.ensure_ingest(source).await?;
         self.inner.status_kick.notify_one();
@@ -232,6 +240,21 @@ impl ProgramHandle {
     /// The audio mix in use.
     pub fn audio_settings(&self) -> Arc<AudioSettings> {
         self.inner.audio_tx.borrow().clone()
+    }
+
+    /// Changes the pre-roll choice live. To [`Preroll::Economy`]: the decoders of the cameras
+    /// neither on air nor being taken stop at once, and from then on only the on-air camera is
+    /// decoded. To [`Preroll::Instant`]: nothing starts; pre-rolls decode again.
+    pub fn set_preroll(&self, mode: Preroll) {
+        self.inner.preroll.set_mode(mode);
+        info!(program = %self.inner.config.name, mode = mode.as_str(), "pre-roll");
+        // The economy task acts on the status publication this asks for.
+        self.inner.status_kick.notify_one();
+    }
+
+    /// The pre-roll choice in force.
+    pub fn preroll_mode(&self) -> Preroll {
+        self.inner.preroll.mode()
     }
 
     /// A fresh snapshot (counters as of now; `fps_measured` as of the last publication).

@@ -52,7 +52,7 @@ pub(super) struct Current {
 impl ProgramHandle {
     /// The hub that holds the source's session; a camera without one (disabled, or unknown to
     /// the hub) cannot be taken.
-    fn source_hub(spec: &SourceSpec) -> Result<CameraHub> {
+    pub(super) fn source_hub(spec: &SourceSpec) -> Result<CameraHub> {
         if spec.hub.session(spec.id).is_none() {
             return Err(Error::new(
                 ErrorKind::Unavailable,

@@ -96,6 +96,7 @@ mod handle;
 mod ingest;
 mod overlay;
 mod pixels;
+mod preroll;
 mod slate;
 mod slot;
 mod status;
@@ -120,10 +121,11 @@ pub use audio::{
     AudioBed, AudioSettings, AudioStatus, BedMode, BedStatus, LevelReading, SourceAudioStatus,
     SourceGain,
 };
-pub use config::{OutputSpec, ProgramConfig, SlateSpec, SourceSpec};
+pub use config::{OutputSpec, Preroll, ProgramConfig, SlateSpec, SourceSpec};
 pub use handle::ProgramHandle;
 pub use overlay::{decode_png, encode_png, ImageData, Overlay, OverlayKind, TextStyle};
 pub use pixels::{rgb_to_yuv, yuv_to_rgb, Rgba, RgbaImage};
+pub use preroll::PrerollStatus;
 pub use status::{IngestStatus, OutputStatus, ProgramStatus, TakeStatus};
 pub use text::FONT_PATHS;
 
@@ -270,12 +272,17 @@ impl Program {
             video_bitrate_kbps: config.video_bitrate_kbps,
             bitrate_note: None,
             audio: AudioStatus::default(),
+            preroll: PrerollStatus {
+                mode: config.preroll,
+                ..PrerollStatus::default()
+            },
         };
         let (status_tx, status_rx) = watch::channel(initial);
         info!(program = %config.name, size = %format!("{}x{}", config.width, config.height),
               fps = config.fps, encoder = %config.encoder, outputs = config.outputs.len(), "program started");
 
         let (video_bitrate, adaptive) = (config.video_bitrate_kbps, config.adaptive_bitrate);
+        let preroll = Arc::new(preroll::PrerollShared::new(config.preroll));
         let inner = Arc::new(Inner {
             config,
             deps,
@@ -300,12 +307,25 @@ impl Program {
             bitrate_note: Mutex::new(None),
             audio: audio_shared,
             audio_tx,
+            preroll,
         });
         if adaptive {
             let t = tokio::spawn(adapt::adapt_task(
                 Arc::downgrade(&inner),
                 inner.cancel.clone(),
             ));
+            inner.tasks.lock().expect("tasks lock").push(t);
+        }
+        for t in [
+            tokio::spawn(preroll::economy_task(
+                Arc::downgrade(&inner),
+                inner.cancel.clone(),
+            )),
+            tokio::spawn(preroll::cost_task(
+                Arc::downgrade(&inner),
+                inner.cancel.clone(),
+            )),
+        ] {
             inner.tasks.lock().expect("tasks lock").push(t);
         }
         let t = tokio::spawn(status::status_task(

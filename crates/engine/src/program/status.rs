@@ -96,6 +96,9 @@ pub struct ProgramStatus {
     pub bitrate_note: Option<String>,
     /// The sound: what is heard, the levels and loudness, each decoded camera's audio.
     pub audio: super::AudioStatus,
+    /// The pre-roll choice and what it costs here, measured: a decoder's CPU and the
+    /// take-to-air of each kind of take.
+    pub preroll: super::PrerollStatus,
 }
 
 /// Publishes the status twice a second and right after takes and releases.
@@ -129,7 +132,7 @@ pub(super) async fn status_task(inner: std::sync::Weak<Inner>, cancel: Cancellat
 }
 
 pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
-    let (on_air, pending_take, take_latency, switch_gap, held, last_take) = {
+    let (on_air, pending_take, take_latency, switch_gap, held, last_take, by_kind) = {
         let sel = inner.selection.lock().expect("selection lock");
         (
             sel.on_air.as_ref().map(|s| s.id),
@@ -138,8 +141,10 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
             sel.switch_gap_frames,
             sel.hold_until.is_some(),
             sel.last_take,
+            (sel.last_pre_rolled_latency, sel.last_cached_latency),
         )
     };
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     let ingests = inner
         .ingests
         .lock()
@@ -213,5 +218,11 @@ pub(super) fn build_status(inner: &Inner, fps_measured: f64) -> ProgramStatus {
         video_bitrate_kbps: inner.video_bitrate_kbps.load(Ordering::Relaxed),
         bitrate_note: inner.bitrate_note.lock().expect("note lock").clone(),
         audio: inner.audio.status(&inner.audio_tx.borrow()),
+        preroll: super::PrerollStatus {
+            mode: inner.preroll.mode(),
+            decoder_cpu_pct: inner.preroll.cpu(),
+            last_pre_rolled_take_ms: by_kind.0.map(ms),
+            last_cached_take_ms: by_kind.1.map(ms),
+        },
     }
 }

@@ -49,6 +49,11 @@ pub struct Selection {
     pub take_latency: Option<Duration>,
     pub switch_gap_frames: Option<u64>,
     pub last_take: Option<TakeRecord>,
+    /// Take-to-air of the last take of a pre-rolled source, and of the last one of a source
+    /// that was not (its decoder started from the session's cached keyframe): what each
+    /// pre-roll choice costs in time, measured.
+    pub last_pre_rolled_latency: Option<Duration>,
+    pub last_cached_latency: Option<Duration>,
     /// Until then the picture on air is frozen (e.g. while the on-air camera moves to a
     /// preset).
     pub hold_until: Option<Instant>,
@@ -214,6 +219,11 @@ impl Switcher {
                         .unwrap_or_default(),
                     pre_rolled,
                 });
+                if pre_rolled {
+                    sel.last_pre_rolled_latency = Some(latency);
+                } else {
+                    sel.last_cached_latency = Some(latency);
+                }
                 self.kick.notify_one();
             }
             self.repeats = 0;
@@ -431,6 +441,26 @@ mod tests {
                 pre_rolled: false,
             }
         );
+        // Kept by kind: a later pre-rolled take does not overwrite the cached take's time.
+        assert_eq!(
+            sel.lock().unwrap().last_cached_latency,
+            Some(Duration::from_millis(70))
+        );
+        assert_eq!(sel.lock().unwrap().last_pre_rolled_latency, None);
+        let c = Source {
+            id: 3,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        c.slot.put(frame(30), t0 + Duration::from_millis(100));
+        sel.lock().unwrap().pending = Some(Pending {
+            source: c.clone(),
+            since: t0 + Duration::from_millis(110),
+            pre_rolled: true,
+        });
+        assert_eq!(sw.tick(t0 + Duration::from_millis(120), &none)[0], 30);
+        let s = sel.lock().unwrap();
+        assert_eq!(s.last_pre_rolled_latency, Some(Duration::from_millis(10)));
+        assert_eq!(s.last_cached_latency, Some(Duration::from_millis(70)));
     }
 
     #[tokio::test(start_paused = true)]

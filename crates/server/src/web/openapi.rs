@@ -40,7 +40,7 @@ pub const DOCUMENT_PATH: &str = "/api/openapi.json";
         destinations::list, destinations::create, destinations::read, destinations::update, destinations::remove, destinations::test,
         ptz::move_preset, ptz::move_camera_preset, ptz::capture, ptz::import, ptz::state, ptz::start_move, ptz::stop, ptz::step,
         programs::list, programs::create, programs::read, programs::update, programs::remove,
-        programs::start, programs::stop, programs::take, programs::slate, programs::preroll, programs::overlays, programs::encoders,
+        programs::start, programs::stop, programs::take, programs::slate, programs::preroll, programs::preroll_mode, programs::overlays, programs::encoders,
         streams::list, streams::create, streams::read, streams::update, streams::remove, streams::start, streams::stop,
         timelines::list, timelines::create, timelines::validate, timelines::read, timelines::update, timelines::remove,
         timelines::cues, timelines::import, timelines::export, timelines::set_schedule, timelines::clear_schedule,

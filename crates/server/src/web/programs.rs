@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 use super::error::{ApiResult, ErrorBody};
 use super::extract::{ApiJson, ApiPath, CurrentUser};
 use super::Routes;
-use crate::services::programs::{ProgramInput, ProgramOverlay, ProgramView, TakeInput};
+use crate::services::programs::{
+    PrerollModeInput, ProgramInput, ProgramOverlay, ProgramView, TakeInput,
+};
 use crate::state::AppState;
 
 pub fn router() -> Routes {
@@ -23,6 +25,7 @@ pub fn router() -> Routes {
         .route("/api/programs/{id}/take", post(take))
         .route("/api/programs/{id}/slate", post(slate))
         .route("/api/programs/{id}/preroll", post(preroll))
+        .route("/api/programs/{id}/preroll-mode", put(preroll_mode))
         .route("/api/programs/{id}/overlays", put(overlays))
         .route("/api/system/encoders", get(encoders))
 }
@@ -166,6 +169,27 @@ pub async fn preroll(
 ) -> ApiResult<StatusCode> {
     state.programs.preroll(id, p.camera_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Chooses between instant takes (pre-rolled cameras stay decoded) and economy (only the
+/// on-air camera is decoded; takes start from the camera's cached keyframe); applied live when
+/// the program runs.
+#[utoipa::path(put, path = "/api/programs/{id}/preroll-mode", tag = "programs", operation_id = "set_program_preroll",
+    request_body = PrerollModeInput, params(("id" = i64, Path, description = "Program id")),
+    responses((status = 200, body = ProgramView), (status = 400, body = ErrorBody, description = "Not instant or economy"),
+        (status = 404, body = ErrorBody)))]
+pub async fn preroll_mode(
+    State(state): State<AppState>,
+    CurrentUser(user): CurrentUser,
+    ApiPath(id): ApiPath<i64>,
+    ApiJson(p): ApiJson<PrerollModeInput>,
+) -> ApiResult<Json<ProgramView>> {
+    Ok(Json(
+        state
+            .programs
+            .set_preroll(id, p.preroll, Some(user.id))
+            .await?,
+    ))
 }
 
 /// Sets the program's overlays and which are visible; applied live without touching the encoder.

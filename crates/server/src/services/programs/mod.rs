@@ -17,7 +17,8 @@ use vs_base::{Error, Result};
 use vs_db::programs::{ProgramRow, ProgramWrite};
 use vs_db::Db;
 use vs_engine::{
-    Deps, OutputSpec, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec, SourceSpec,
+    Deps, OutputSpec, Preroll, Program, ProgramConfig, ProgramHandle, ProgramStatus, SlateSpec,
+    SourceSpec,
 };
 
 pub use running::RunningPrograms;
@@ -68,7 +69,19 @@ pub struct ProgramInput {
     /// Shown while the on-air camera has no picture.
     #[serde(default)]
     pub slate_text: Option<String>,
+    /// `instant`: pre-rolled cameras stay decoded, a take of one is on air at the next frame;
+    /// `economy`: only the on-air camera is decoded, takes start from the camera's cached
+    /// keyframe. Absent: instant on create, kept on update.
+    #[serde(default)]
+    pub preroll: Option<Preroll>,
     pub destination_ids: Vec<i64>,
+}
+
+/// The body of `PUT /api/programs/{id}/preroll-mode`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PrerollModeInput {
+    pub preroll: Preroll,
 }
 
 fn default_width() -> i64 {
@@ -141,6 +154,9 @@ pub struct ProgramLive {
     pub bitrate_note: Option<String>,
     /// What is heard: levels and loudness of the program and of each decoded camera.
     pub audio: vs_engine::AudioStatus,
+    /// The pre-roll choice in force and its cost on this appliance, measured while the
+    /// program runs (each figure null until measured).
+    pub preroll: vs_engine::PrerollStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -202,6 +218,8 @@ pub struct ProgramView {
     /// libx264's preset, as set and as resolved at the last start.
     pub encoder_preset: EncoderPresetView,
     pub slate_text: String,
+    /// Which cameras the program keeps decoded: `instant` or `economy`.
+    pub preroll: Preroll,
     pub destination_ids: Vec<i64>,
     pub overlays: Vec<ProgramOverlay>,
     pub desired_state: String,
@@ -297,7 +315,13 @@ fn live(s: &ProgramStatus, names: &HashMap<i64, String>) -> ProgramLive {
             })
             .collect(),
         audio: s.audio.clone(),
+        preroll: s.preroll.clone(),
     }
+}
+
+/// The stored pre-roll choice; the column's CHECK allows only the two names.
+fn stored_preroll(row: &ProgramRow) -> Preroll {
+    Preroll::parse(&row.preroll).unwrap_or_default()
 }
 
 /// How often a running program's status is pushed without a change (counters, uptime).
@@ -523,6 +547,12 @@ impl ProgramService {
             encoder_preset,
             slate_text,
             overlays,
+            preroll: input
+                .preroll
+                .or(existing.map(stored_preroll))
+                .unwrap_or_default()
+                .as_str()
+                .to_string(),
             destination_ids: ids,
         })
     }
@@ -547,8 +577,10 @@ impl ProgramService {
                 .cloned()
                 .unwrap_or_default()
         };
+        let preroll = stored_preroll(&row);
         Ok(ProgramView {
             id: row.id,
+            preroll,
             name: row.name,
             width: row.width,
             height: row.height,
@@ -784,6 +816,7 @@ impl ProgramService {
             text: row.slate_text.clone(),
             image: None,
         };
+        config.preroll = stored_preroll(&row);
         for dest_id in self.db.program_destination_ids(id).await? {
             let dest = self.db.destination(dest_id).await?;
             if !dest.enabled {
@@ -931,7 +964,8 @@ impl ProgramService {
         let previous = handle.status().on_air;
         handle.take(source).await?;
         // Only the camera on air and the one before it (for an instant take back) stay
-        // decoded: on a Pi every extra decode costs a large share of a core.
+        // decoded: on a Pi every extra decode costs a large share of a core. In economy the
+        // program itself lets the one before go once the take is on air.
         for ingest in handle.status().ingests {
             if ingest.id != t.camera_id && Some(ingest.id) != previous {
                 if let Err(e) = handle.release(ingest.id).await {
@@ -947,7 +981,8 @@ impl ProgramService {
         self.get_announced(id).await
     }
 
-    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant.
+    /// Cuts the program to its slate; the cameras stay decoded, so a take back is instant
+    /// (in economy none stays decoded: the take back starts from the cached keyframe).
     /// A program resumed after a restart comes back on the slate too.
     pub async fn take_slate(&self, id: i64, user: Option<i64>) -> Result<ProgramView> {
         let handle = self.running_program(id).await?;
@@ -964,6 +999,34 @@ impl ProgramService {
         let handle = self.running_program(id).await?;
         let source = self.camera_source(camera_id).await?;
         handle.preroll(source).await
+    }
+
+    /// Sets the program's pre-roll choice, live if it runs: to economy, the decoders of the
+    /// cameras off air stop at once; to instant, nothing starts (pre-rolls decode again).
+    pub async fn set_preroll(
+        &self,
+        id: i64,
+        mode: Preroll,
+        user: Option<i64>,
+    ) -> Result<ProgramView> {
+        let row = self.db.program(id).await?;
+        // Under the lock, so a start in between reads either the old row and is changed here,
+        // or the new one.
+        let running = self.running.lock().await;
+        self.db.set_program_preroll(id, mode.as_str()).await?;
+        if let Some(h) = running.get(&id) {
+            h.set_preroll(mode);
+        }
+        drop(running);
+        self.db
+            .audit(
+                user,
+                "program_preroll",
+                Some(&row.name),
+                Some(mode.as_str()),
+            )
+            .await?;
+        self.get_announced(id).await
     }
 
     /// Sets the overlays of a program (which ones, visible or not), live if it runs.
