@@ -12,7 +12,7 @@
 //! then one `TAKE …` line per take, a `STAT …` line every second (frames written to the
 //! encoder so far, its speed) and `RESULT key=value` lines at the end.
 //!
-//! `--economy` decodes only the camera on air (the others are not pre-rolled); `--take-every 0`
+//! `--economy` runs the program in economy (only the camera on air is decoded); `--take-every 0`
 //! makes no take; `--logo PATH` also writes the logo overlay's PNG there (for a floor that
 //! draws the same picture); `--no-sound` leaves the program's sound out (no audio taps, mixer
 //! or AAC: what sound costs is the difference).
@@ -136,6 +136,9 @@ async fn run() -> Result<()> {
     cfg.encoder = args.encoder.clone();
     cfg.video_bitrate_kbps = args.bitrate;
     cfg.sound = !args.no_sound;
+    if args.economy {
+        cfg.preroll = vs_engine::program::Preroll::Economy;
+    }
     cfg.outputs = args
         .outputs
         .iter()
