@@ -14,9 +14,12 @@
 # overlays with FFmpeg's own filters (overlay of the same PNG, drawtext, drawtext with
 # %{gmtime}), the same libx264 settings and silent AAC, to an RTMP receiver of its own.
 #
-# Each run measures both sides over the same window; RUNS runs per mode and size, modes
-# interleaved. Prints per run and then min/median/max of both ratios per size, the Rust
-# process's own share, the program process's RSS, and the machine's load.
+# Each run measures both sides over windows of the same length, one after the other so that
+# each has the machine to itself (CONCURRENT=1: side by side over the same window, which on 2
+# cores with two 1080p fake cameras starves both); RUNS runs per mode and size, modes
+# interleaved. "per frame" divides each side's CPU by the frames it delivered. Prints per run
+# and then min/median/max of both ratios per size, the Rust process's own share, the program
+# process's RSS, and the machine's load.
 #
 # Then what sound costs, in the same run: the same pipeline (economy, first size) with two
 # cameras that send AAC tones, sound on (decoded, mixed, metered, limited, AAC-encoded)
@@ -24,7 +27,7 @@
 # (default 15; 0 skips it).
 #
 # Usage: [SIZES="1280x720 1920x1080"] [FPS=30] [RUNS=3] [BUSY=0] [MODES="economy instant"]
-#        [AUDIO_WINDOW=15] bash bench/program.sh [window-seconds]
+#        [AUDIO_WINDOW=15] [CONCURRENT=0] bash bench/program.sh [window-seconds]
 #        (loopback only; fake cameras from testrig/)
 # BUSY=1 gives the cameras a noisy bottom third (a real scene: the encoder works harder).
 set -euo pipefail
@@ -36,6 +39,7 @@ FPS=${FPS:-30}
 RUNS=${RUNS:-3}
 BUSY=${BUSY:-0}
 MODES=${MODES:-"economy instant"}
+CONCURRENT=${CONCURRENT:-0}
 RUN_SECONDS=$((WARMUP + WINDOW + 4))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
@@ -176,49 +180,82 @@ one_run() {
 
   local inputs=(-rtsp_transport tcp -i "$CAM_A")
   ((decodes == 2)) && inputs+=(-rtsp_transport tcp -i "$CAM_B")
-  rm -f "$TMP/floor.progress"
-  ffmpeg -hide_banner -loglevel error -nostdin -progress "$TMP/floor.progress" "${inputs[@]}" \
-    -f lavfi -i anullsrc=r=48000:cl=stereo \
-    -filter_complex "$(floor_graph "$w" "$h" "$decodes" "$TMP/logo.png")" \
-    -map '[v]' -map "$decodes:a" -r "$FPS" -pix_fmt yuv420p \
-    -c:v libx264 -preset veryfast -tune zerolatency -sc_threshold 0 \
-    -b:v "${kbps}k" -maxrate "${kbps}k" -bufsize "$((2 * kbps))k" -g $((2 * FPS)) -keyint_min $((2 * FPS)) -bf 0 \
-    -c:a aac -b:a 128k -ar 48000 -ac 2 -f flv "$url_f" 2>"$TMP/floor.err" &
-  local floor=$!
-  PIDS+=($floor)
-  sleep "$WARMUP"
-  kill -0 $floor 2>/dev/null || { echo "floor ffmpeg failed:" >&2; cat "$TMP/floor.err" >&2; exit 1; }
-  local load0; load0=$(cut -d' ' -f1 /proc/loadavg)
-  sample "$program" >"$TMP/p0"; sample "$floor" >"$TMP/f0"
-  local s0 f0; s0=$(last_stat); f0=$(floor_frame)
-  sleep "$WINDOW"
-  sample "$program" >"$TMP/p1"; sample "$floor" >"$TMP/f1"
-  local s1 f1; s1=$(last_stat); f1=$(floor_frame)
-  local load1; load1=$(cut -d' ' -f1 /proc/loadavg)
-  local rss; rss=$(awk '/VmRSS/ { print $2 }' "/proc/$program/status")
-  local hwm; hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$program/status")
+  start_floor() {
+    rm -f "$TMP/floor.progress"
+    ffmpeg -hide_banner -loglevel error -nostdin -progress "$TMP/floor.progress" "${inputs[@]}" \
+      -f lavfi -i anullsrc=r=48000:cl=stereo \
+      -filter_complex "$(floor_graph "$w" "$h" "$decodes" "$TMP/logo.png")" \
+      -map '[v]' -map "$decodes:a" -r "$FPS" -pix_fmt yuv420p \
+      -c:v libx264 -preset veryfast -tune zerolatency -sc_threshold 0 \
+      -b:v "${kbps}k" -maxrate "${kbps}k" -bufsize "$((2 * kbps))k" -g $((2 * FPS)) -keyint_min $((2 * FPS)) -bf 0 \
+      -c:a aac -b:a 128k -ar 48000 -ac 2 -f flv "$url_f" 2>"$TMP/floor.err" &
+    floor=$!
+    PIDS+=($floor)
+  }
+  local floor s0 f0 s1 f1 load0 load1 rss hwm pipe own flr
+  # The pipeline's accounting reads its processes' command lines: done while they run.
+  account_pipeline() { pipe=$(account "$TMP/p0" "$TMP/p1"); own=$(cat "$TMP/own"); cp "$TMP/lines" "$TMP/pipe.lines"; }
+  if [ "$CONCURRENT" = 1 ]; then
+    start_floor
+    sleep "$WARMUP"
+    kill -0 $floor 2>/dev/null || { echo "floor ffmpeg failed:" >&2; cat "$TMP/floor.err" >&2; exit 1; }
+    load0=$(cut -d' ' -f1 /proc/loadavg)
+    sample "$program" >"$TMP/p0"; sample "$floor" >"$TMP/f0"
+    s0=$(last_stat); f0=$(floor_frame)
+    sleep "$WINDOW"
+    sample "$program" >"$TMP/p1"; sample "$floor" >"$TMP/f1"
+    s1=$(last_stat); f1=$(floor_frame)
+    account_pipeline
+    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$program/status")
+    hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$program/status")
+  else
+    # One after the other, each with the machine to itself (beside the cameras), over windows
+    # of the same length.
+    sleep "$WARMUP"
+    load0=$(cut -d' ' -f1 /proc/loadavg)
+    sample "$program" >"$TMP/p0"; s0=$(last_stat)
+    sleep "$WINDOW"
+    sample "$program" >"$TMP/p1"; s1=$(last_stat)
+    account_pipeline
+    rss=$(awk '/VmRSS/ { print $2 }' "/proc/$program/status")
+    hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$program/status")
+    local kids; kids=$(descendants "$program")
+    kill -INT $program 2>/dev/null || true
+    wait $program 2>/dev/null || true
+    # Its FFmpeg children end at the end of their input; none may run into the floor's window.
+    for k in $kids; do for _ in $(seq 50); do kill -0 "$k" 2>/dev/null || break; sleep 0.1; done; kill -9 "$k" 2>/dev/null || true; done
+    start_floor
+    sleep "$WARMUP"
+    kill -0 $floor 2>/dev/null || { echo "floor ffmpeg failed:" >&2; cat "$TMP/floor.err" >&2; exit 1; }
+    sample "$floor" >"$TMP/f0"; f0=$(floor_frame)
+    sleep "$WINDOW"
+    sample "$floor" >"$TMP/f1"; f1=$(floor_frame)
+  fi
+  load1=$(cut -d' ' -f1 /proc/loadavg)
 
-  local pipe own flr
-  pipe=$(account "$TMP/p0" "$TMP/p1"); own=$(cat "$TMP/own"); cp "$TMP/lines" "$TMP/pipe.lines"
   flr=$(account "$TMP/f0" "$TMP/f1"); cp "$TMP/lines" "$TMP/floor.lines"
   local dt; dt=$(echo "$(stat_field t "$s1") - $(stat_field t "$s0")" | bc -l)
   local pfps; pfps=$(echo "($(stat_field ticks "$s1") - $(stat_field ticks "$s0") - $(stat_field dropped "$s1") + $(stat_field dropped "$s0")) / $dt" | bc -l)
   local ffps; ffps=$(echo "(${f1:-0} - ${f0:-0}) / $WINDOW" | bc -l)
   local ratio; ratio=$(echo "$pipe / $flr" | bc -l)
+  # The same ratio per frame delivered: a side that could not keep up did less work.
+  local per_frame; per_frame=$(echo "($pipe / $pfps) / ($flr / $ffps)" | bc -l)
 
-  printf '  run %d, %s, %dx%d: pipeline %.1f%% of a core vs floor %.1f%% -> ratio %.3f (Rust process %.1f%%; program RSS %d MiB, peak %d MiB; load %s -> %s)\n' \
-    "$run" "$mode" "$w" "$h" "$pipe" "$flr" "$ratio" "$own" $((rss / 1024)) $((hwm / 1024)) "$load0" "$load1"
+  printf '  run %d, %s, %dx%d: pipeline %.1f%% of a core vs floor %.1f%% -> ratio %.3f, per frame %.3f (Rust process %.1f%%; program RSS %d MiB, peak %d MiB; load %s -> %s)\n' \
+    "$run" "$mode" "$w" "$h" "$pipe" "$flr" "$ratio" "$per_frame" "$own" $((rss / 1024)) $((hwm / 1024)) "$load0" "$load1"
   if [ "${VERBOSE:-1}" = 1 ]; then
     echo "    pipeline does: $decodes camera decode(s) at ${w}x${h}, clock + image/text/clock overlays in Rust, libx264, TS, egress to RTMP; $(printf '%.1f' "$pfps") frames/s written, encoder speed $(stat_field speed "$s1")"
     cat "$TMP/pipe.lines"
     echo "    floor does: one ffmpeg, $decodes RTSP decode(s) scaled+padded to ${w}x${h}, overlay(PNG) + drawtext(text) + drawtext(%{gmtime}), same libx264, silent AAC, FLV to RTMP; $(printf '%.1f' "$ffps") frames/s"
     cat "$TMP/floor.lines"
   fi
-  echo "$mode ${w}x${h} $pipe $flr $own $ratio $rss $pfps $ffps $load0" >>"$TMP/results"
+  echo "$mode ${w}x${h} $pipe $flr $own $ratio $rss $pfps $ffps $load0 $per_frame" >>"$TMP/results"
 
   kill -INT $floor 2>/dev/null || true
   wait $floor 2>/dev/null || true
-  wait $program || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
+  if [ "$CONCURRENT" = 1 ]; then
+    wait $program || { echo "program failed:" >&2; tail -20 "$TMP/program.err" >&2; exit 1; }
+  fi
   for r in $recv_p $recv_f; do kill $r 2>/dev/null || true; wait $r 2>/dev/null || true; done
 }
 
@@ -247,8 +284,8 @@ for size in $SIZES; do
       *) what="pre-roll (2 decodes) vs two-decode floor" ;;
     esac
     printf '  %-9s %-8s %s\n' "$size" "$mode" "$what"
-    printf '      ratio %s | pipeline %s | floor %s | Rust process %s | program RSS %s MiB | fps pipeline %s floor %s | load %s\n' \
-      "$(mmm "$TMP/sel" 6)" "$(mmm1 "$TMP/sel" 3)" "$(mmm1 "$TMP/sel" 4)" "$(mmm1 "$TMP/sel" 5)" \
+    printf '      ratio %s | per frame %s | pipeline %s | floor %s | Rust process %s | program RSS %s MiB | fps pipeline %s floor %s | load %s\n' \
+      "$(mmm "$TMP/sel" 6)" "$(mmm "$TMP/sel" 11)" "$(mmm1 "$TMP/sel" 3)" "$(mmm1 "$TMP/sel" 4)" "$(mmm1 "$TMP/sel" 5)" \
       "$(awk '{ print $7 / 1024 }' "$TMP/sel" | sort -g | awk '{ v[NR] = $1 } END { printf "%.0f / %.0f / %.0f", v[1], v[int((NR + 1) / 2)], v[NR] }')" \
       "$(mmm1 "$TMP/sel" 8)" "$(mmm1 "$TMP/sel" 9)" "$(mmm1 "$TMP/sel" 10)"
   done

@@ -224,8 +224,9 @@ async fn run() -> Result<()> {
         hub.shutdown().await;
         return result;
     }
-    // Economy: only the camera on air is decoded.
-    let decoded = if args.economy { 1 } else { sources.len() };
+    // Economy: only the camera on air is decoded (a pre-roll decodes nothing), so the take
+    // below starts it; instant: every camera is pre-rolled and delivering first.
+    let decoded = if args.economy { 0 } else { sources.len() };
     for s in &sources[..decoded] {
         program.preroll(s.clone()).await?;
     }
