@@ -15,7 +15,8 @@
 //! `--economy` runs the program in economy (only the camera on air is decoded); `--take-every 0`
 //! makes no take; `--logo PATH` also writes the logo overlay's PNG there (for a floor that
 //! draws the same picture); `--no-sound` leaves the program's sound out (no audio taps, mixer
-//! or AAC: what sound costs is the difference).
+//! or AAC: what sound costs is the difference); `--preset P` sets libx264's preset (default
+//! the engine's).
 //!
 //! The cameras are sessions of a camera hub, as in the appliance (`--hub`, accepted for older
 //! scripts, changes nothing). With `--take-bench N` (drives `bench/hub.sh`)
@@ -50,6 +51,7 @@ struct Args {
     economy: bool,
     logo: Option<String>,
     no_sound: bool,
+    preset: Option<String>,
 }
 
 fn parse() -> Result<Args> {
@@ -68,6 +70,7 @@ fn parse() -> Result<Args> {
         economy: false,
         logo: None,
         no_sound: false,
+        preset: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -92,6 +95,7 @@ fn parse() -> Result<Args> {
             "--economy" => a.economy = true,
             "--logo" => a.logo = Some(value()?),
             "--no-sound" => a.no_sound = true,
+            "--preset" => a.preset = Some(value()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -136,6 +140,9 @@ async fn run() -> Result<()> {
     cfg.encoder = args.encoder.clone();
     cfg.video_bitrate_kbps = args.bitrate;
     cfg.sound = !args.no_sound;
+    if let Some(p) = &args.preset {
+        cfg.x264_preset = p.clone();
+    }
     if args.economy {
         cfg.preroll = vs_engine::program::Preroll::Economy;
     }
