@@ -31,18 +31,18 @@ free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0)
 PORT=$(free_port)
 /usr/bin/python3 testrig/fake_camera.py --port "$PORT" --path /a --name a --width "$W" --height "$H" \
   --fps "$FPS" --gop $((2 * FPS)) >"$TMP/cam.log" 2>&1 &
-PIDS+=($!)
+PIDS+=("$!")
 for _ in $(seq 150); do grep -q '^READY' "$TMP/cam.log" && break; sleep 0.1; done
 grep -q '^READY' "$TMP/cam.log" || { cat "$TMP/cam.log" >&2; exit 1; }
 RPORT=$(free_port)
 ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0.1:$RPORT/live/p" -c copy -f null - &
-PIDS+=($!)
+PIDS+=("$!")
 sleep 0.5
 KBPS=$(( W * H * FPS * 2500 / (1280 * 720 * 30) ))
 "$BIN" --economy --size "$SIZE" --fps "$FPS" --bitrate "$KBPS" --seconds $((WINDOW + 12)) --take-every 0 \
   --camera "rtsp://127.0.0.1:$PORT/a" --output "rtmp://127.0.0.1:$RPORT/live/p" >"$TMP/out" 2>"$TMP/err" &
 PROGRAM=$!
-PIDS+=($PROGRAM)
+PIDS+=("$PROGRAM")
 for _ in $(seq 600); do grep -q '^READY' "$TMP/out" && break; kill -0 $PROGRAM 2>/dev/null || break; sleep 0.1; done
 grep -q '^READY' "$TMP/out" || { echo "program did not start:" >&2; cat "$TMP/err" >&2; exit 1; }
 sleep 4

@@ -131,7 +131,7 @@ start_camera() {
   local busy=(); [ "$BUSY" = 1 ] && busy=(--busy)
   /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
     --width "$w" --height "$h" --fps "$FPS" --gop $((2 * FPS)) "${busy[@]}" >"$TMP/cam-$name.log" 2>&1 &
-  PIDS+=($!)
+  PIDS+=("$!")
   for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
   grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
   CAM_URL="rtsp://127.0.0.1:$port/$name"
@@ -144,7 +144,7 @@ start_receiver() {
   ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "$RECV_URL" -c copy -f null - \
     2>"$TMP/receiver-$1.err" &
   RECV=$!
-  PIDS+=($RECV)
+  PIDS+=("$RECV")
 }
 
 # The floor's filter graph: the same scale/pad as the decoders (decoder_args), the same
@@ -153,7 +153,7 @@ floor_graph() {
   local w=$1 h=$2 decodes=$3 logo=$4
   local scale="scale=$w:$h:force_original_aspect_ratio=decrease,pad=$w:$h:(ow-iw)/2:(oh-ih)/2,setsar=1"
   local text_px clock_px; text_px=$(( h / 20 > 16 ? h / 20 : 16 )); clock_px=$(( h / 16 > 16 ? h / 16 : 16 ))
-  local g="movie=$logo[logo];[0:v]$scale[cam];[cam][logo]overlay=x=$((w - 264)):y=24[o1]"
+  local g="movie=${logo}[logo];[0:v]${scale}[cam];[cam][logo]overlay=x=$((w - 264)):y=24[o1]"
   g+=";[o1]drawtext=fontfile=$FONT:text='VistterStream bench':fontsize=$text_px:fontcolor=white:x=24:y=24"
   g+=",drawtext=fontfile=$FONT:text='%{gmtime}':fontsize=$clock_px:fontcolor=white:box=1:boxcolor=black@0.63:boxborderw=6:x=24:y=$((h - 80))[v]"
   ((decodes == 2)) && g+=";[1:v]$scale,nullsink"
@@ -174,7 +174,7 @@ one_run() {
     --take-every 0 --logo "$TMP/logo.png" --camera "$CAM_A" --camera "$CAM_B" --output "$url_p" \
     >"$TMP/program.out" 2>"$TMP/program.err" &
   local program=$!
-  PIDS+=($program)
+  PIDS+=("$program")
   for _ in $(seq 600); do grep -q '^READY' "$TMP/program.out" && break; kill -0 $program 2>/dev/null || break; sleep 0.1; done
   grep -q '^READY' "$TMP/program.out" || { echo "program did not start:" >&2; cat "$TMP/program.err" >&2; exit 1; }
 
@@ -190,7 +190,7 @@ one_run() {
       -b:v "${kbps}k" -maxrate "${kbps}k" -bufsize "$((2 * kbps))k" -g $((2 * FPS)) -keyint_min $((2 * FPS)) -bf 0 \
       -c:a aac -b:a 128k -ar 48000 -ac 2 -f flv "$url_f" 2>"$TMP/floor.err" &
     floor=$!
-    PIDS+=($floor)
+    PIDS+=("$floor")
   }
   local floor s0 f0 s1 f1 load0 load1 rss hwm pipe own flr
   # The pipeline's accounting reads its processes' command lines: done while they run.
@@ -300,7 +300,7 @@ if ((AUDIO_WINDOW > 0)); then
     local name=$1 tone=$2 port; port=$(free_port)
     /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
       --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$tone" >"$TMP/cam-$name.log" 2>&1 &
-    PIDS+=($!)
+    PIDS+=("$!")
     for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
     grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
     CAM_URL="rtsp://127.0.0.1:$port/$name"
@@ -316,7 +316,7 @@ if ((AUDIO_WINDOW > 0)); then
       --seconds $((WARMUP + AUDIO_WINDOW + 4)) --take-every 0 --camera "$CAM_SA" --camera "$CAM_SB" \
       --output "$url" >"$TMP/$label.out" 2>"$TMP/$label.err" &
     local prog=$!
-    PIDS+=($prog)
+    PIDS+=("$prog")
     for _ in $(seq 600); do grep -q '^READY' "$TMP/$label.out" && break; kill -0 $prog 2>/dev/null || break; sleep 0.1; done
     grep -q '^READY' "$TMP/$label.out" || { echo "program did not start:" >&2; cat "$TMP/$label.err" >&2; exit 1; }
     sleep "$WARMUP"
