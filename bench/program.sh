@@ -123,7 +123,7 @@ account() {
 
 last_stat() { grep '^STAT' "$TMP/program.out" | tail -1; }
 stat_field() { sed -E "s/.* $1=([^ ]+).*/\1/" <<<"$2"; }
-floor_frame() { grep '^frame=' "$TMP/floor.progress" 2>/dev/null | tail -1 | cut -d= -f2; }
+floor_frame() { { grep '^frame=' "$TMP/floor.progress" 2>/dev/null || true; } | tail -1 | cut -d= -f2; }
 
 # Starts a fake camera and sets CAM_URL (not in a subshell: its pid must reach the cleanup).
 start_camera() {
