@@ -66,14 +66,20 @@ impl RtspConnection {
                     offered.join(", ")
                 )
             })?;
-        let audio = streams
-            .iter()
-            .position(|s| s.media() == "audio" && audio_codec_supported(s.encoding_name()));
+        // An audio stream is set up only when retina can depacketize it (it has parameters):
+        // retina's demuxer refuses the whole session over one set-up stream it cannot read, so
+        // an unreadable audio configuration (e.g. an AAC config retina does not parse) would
+        // otherwise cost the camera its picture too.
+        let audio = streams.iter().position(|s| {
+            s.media() == "audio"
+                && audio_codec_supported(s.encoding_name())
+                && s.parameters().is_some()
+        });
         if audio.is_none() {
             if let Some(s) = streams.iter().find(|s| s.media() == "audio") {
                 tracing::info!(
                     encoding = s.encoding_name(),
-                    "camera audio not supported by the hub; video only"
+                    "camera audio not readable by the hub; video only"
                 );
             }
         }

@@ -8,7 +8,10 @@ use symphonia::core::packet::PacketRef;
 use symphonia::core::units::{Duration as SymDuration, Timestamp};
 use symphonia::default::codecs::AacDecoder;
 
+use bytes::Bytes;
+
 use super::SAMPLE_RATE;
+use crate::hub::h264::AacConfig;
 use crate::hub::{AudioCodec, AudioInfo};
 
 /// Decodes one camera's audio packets to 48 kHz interleaved stereo.
@@ -27,18 +30,11 @@ enum Kind {
 }
 
 impl CameraAudioDecoder {
-    /// A decoder for `info`; an error says why the camera's audio cannot be used (e.g.
-    /// HE-AAC, which the decoder does not implement).
+    /// A decoder for `info`; an error says why the camera's audio cannot be used (e.g. AAC
+    /// Main or LTP, which the decoder does not implement; HE-AAC is decoded at its core).
     pub(crate) fn new(info: &AudioInfo) -> Result<Self, String> {
         let kind = match &info.codec {
-            AudioCodec::Aac { config } => {
-                let mut params = AudioCodecParameters::new();
-                params.for_codec(CODEC_ID_AAC);
-                params.extra_data = Some(config.to_vec().into_boxed_slice());
-                let dec = AacDecoder::try_new(&params, &AudioDecoderOptions::default())
-                    .map_err(|e| format!("AAC: {e}"))?;
-                Kind::Aac(Box::new(dec))
-            }
+            AudioCodec::Aac { config } => Kind::Aac(Box::new(aac_decoder(config)?)),
             AudioCodec::Pcmu => Kind::Mulaw,
             AudioCodec::Pcma => Kind::Alaw,
         };
@@ -79,6 +75,47 @@ impl CameraAudioDecoder {
         self.resampler.push(stereo, out);
         Ok(())
     }
+}
+
+/// An AAC decoder for `config`. HE-AAC (SBR, and PS on top) is decoded at its AAC-LC core:
+/// `symphonia` implements no SBR and refuses a configuration of object type 5 or 29 (it ignores
+/// SBR signalled in an LC config's sync extension, and SBR found in-band, decoding the core
+/// anyway), but an HE-AAC stream carries a complete AAC-LC core
+/// at the core's rate (half the output rate) with the SBR data in fill elements the LC decoder
+/// skips. The camera's sound then lacks the band above a quarter of its output rate (above
+/// 12 kHz for 48 kHz HE-AAC): the waves and the voices are there, the hiss of the top octave
+/// is not. The core's rate is the config's first sampling frequency, which is the rate
+/// [`AudioInfo`] reports and the resampler converts from.
+fn aac_decoder(config: &[u8]) -> Result<AacDecoder, String> {
+    let open = |asc: &[u8]| {
+        let mut params = AudioCodecParameters::new();
+        params.for_codec(CODEC_ID_AAC);
+        params.extra_data = Some(asc.to_vec().into_boxed_slice());
+        AacDecoder::try_new(&params, &AudioDecoderOptions::default())
+    };
+    match open(config) {
+        Ok(dec) => Ok(dec),
+        Err(e) => match lc_core_config(config) {
+            Some(core) => open(&core).map_err(|e| format!("AAC: {e}")),
+            None => Err(format!("AAC: {e}")),
+        },
+    }
+}
+
+/// The plain AAC-LC AudioSpecificConfig of an HE-AAC configuration's core (object type 2, the
+/// core's sampling frequency and channel configuration, no extension), or `None` for a
+/// configuration with no LC core (Main, LTP, ER, ...).
+fn lc_core_config(config: &[u8]) -> Option<Bytes> {
+    let asc = AacConfig::parse(config).ok()?;
+    if !matches!(asc.object_type, 2 | 5 | 29) || asc.channels == 0 {
+        return None;
+    }
+    let core = AacConfig {
+        object_type: 2,
+        ..asc
+    }
+    .to_asc();
+    (core.as_ref() != config).then_some(core)
 }
 
 /// G.711 µ-law to 16-bit linear (ITU-T G.711).
@@ -176,6 +213,121 @@ mod tests {
         // A ramp stays a ramp: frame k is input k/6.
         assert!((out[2 * 7] - 7.0 / 6.0).abs() < 1e-5, "{}", out[14]);
         assert!((out[2 * 7 + 1] + 7.0 / 6.0).abs() < 1e-5);
+    }
+
+    /// MSB-first bit writer for AudioSpecificConfigs.
+    fn bits(fields: &[(u32, u32)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut n = 0usize;
+        for &(value, width) in fields {
+            for i in (0..width).rev() {
+                if n.is_multiple_of(8) {
+                    out.push(0);
+                }
+                if (value >> i) & 1 == 1 {
+                    *out.last_mut().unwrap() |= 0x80 >> (n % 8);
+                }
+                n += 1;
+            }
+        }
+        out
+    }
+
+    /// Decodes `frames` with `config` and returns the 48 kHz stereo output.
+    fn decode_all(config: &[u8], frames: &[Vec<u8>]) -> Vec<f32> {
+        let info = AudioInfo::aac(Bytes::copy_from_slice(config)).expect("config parses");
+        let mut dec = CameraAudioDecoder::new(&info).expect("a decoder for the config");
+        let mut out = Vec::new();
+        for f in frames {
+            dec.decode(f, &mut out).expect("frame decodes");
+        }
+        out
+    }
+
+    /// Zero crossings per second of the left channel, halved: the tone's frequency.
+    fn frequency(pcm: &[f32]) -> f64 {
+        let left: Vec<f32> = pcm.chunks_exact(2).map(|f| f[0]).collect();
+        let crossings = left
+            .windows(2)
+            .filter(|w| (w[0] < 0.0) != (w[1] < 0.0))
+            .count();
+        crossings as f64 / 2.0 / (left.len() as f64 / SAMPLE_RATE as f64)
+    }
+
+    #[test]
+    fn he_aac_configurations_decode_at_their_lc_core() {
+        // A real AAC-LC stream at 24 kHz (an HE-AAC core's rate): 2 s of a 1 kHz tone.
+        let out = std::process::Command::new("ffmpeg")
+            .args(["-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i"])
+            .args([
+                "sine=frequency=1000:sample_rate=24000:duration=2",
+                "-ac",
+                "2",
+            ])
+            .args(["-c:a", "aac", "-b:a", "64k", "-f", "adts", "pipe:1"])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let adts = crate::hub::h264::split_adts(&out.stdout);
+        assert!(adts.len() > 40, "{} ADTS frames", adts.len());
+        let lc = adts[0].config.to_asc();
+        let frames: Vec<Vec<u8>> = adts.iter().map(|f| f.payload.to_vec()).collect();
+
+        // The same core described as HE-AAC: explicit hierarchical (object type 5, core
+        // 24 kHz, SBR to 48 kHz, then LC), HE-AAC v2 (29), and backward compatible (LC with
+        // the 0x2b7 sync extension naming SBR at 48 kHz).
+        let explicit = bits(&[(5, 5), (6, 4), (2, 4), (3, 4), (2, 5), (0, 3)]);
+        let v2 = bits(&[(29, 5), (6, 4), (2, 4), (3, 4), (2, 5), (0, 3)]);
+        let compatible = bits(&[
+            (2, 5),
+            (6, 4),
+            (2, 4),
+            (0, 3),
+            (0x2b7, 11),
+            (5, 5),
+            (1, 1),
+            (3, 4),
+        ]);
+        let reference = decode_all(&lc, &frames);
+        // symphonia alone refuses the first two (it reads their SBR flag) and ignores the sync
+        // extension of the third.
+        for (name, config, refused_alone) in [
+            ("explicit", &explicit, true),
+            ("v2", &v2, true),
+            ("compatible", &compatible, false),
+        ] {
+            let mut params = AudioCodecParameters::new();
+            params.for_codec(CODEC_ID_AAC);
+            params.extra_data = Some(config.clone().into_boxed_slice());
+            assert_eq!(
+                AacDecoder::try_new(&params, &AudioDecoderOptions::default()).is_err(),
+                refused_alone,
+                "{name}: symphonia on its own"
+            );
+            // ... and the camera decoder plays the core: the same samples as the LC stream.
+            assert_eq!(
+                lc_core_config(config).as_deref(),
+                Some(lc.as_ref()),
+                "{name}"
+            );
+            let pcm = decode_all(config, &frames);
+            assert_eq!(pcm, reference, "{name}");
+        }
+        // 2 s at 48 kHz stereo (the last frame's tail aside) holding the 1 kHz tone.
+        let seconds = reference.len() as f64 / 2.0 / SAMPLE_RATE as f64;
+        assert!((1.9..2.2).contains(&seconds), "{seconds} s decoded");
+        let f = frequency(&reference[(SAMPLE_RATE as usize)..]);
+        assert!((f - 1000.0).abs() < 15.0, "{f} Hz");
+        // A plain LC config needs no rewriting; AAC Main has no LC core to fall back on.
+        assert_eq!(lc_core_config(&lc), None);
+        assert_eq!(
+            lc_core_config(&bits(&[(1, 5), (3, 4), (2, 4), (0, 3)])),
+            None
+        );
     }
 
     #[test]
