@@ -378,12 +378,14 @@ async fn print_stats(program: ProgramHandle, began: Instant) {
         let s = program.status();
         let speed = s.encoder.progress.as_ref().and_then(|p| p.speed);
         println!(
-            "STAT t={:.3} ticks={} dropped={} duplicated={} speed={}",
+            "STAT t={:.3} ticks={} dropped={} duplicated={} speed={} frames_allocated={} frames_free={}",
             began.elapsed().as_secs_f64(),
             s.ticks,
             s.dropped_frames,
             s.duplicated_frames,
-            speed.map_or("-".into(), |v| format!("{v:.3}"))
+            speed.map_or("-".into(), |v| format!("{v:.3}")),
+            vs_engine::framepool::allocated(),
+            vs_engine::framepool::free_buffers()
         );
         let _ = std::io::stdout().flush();
     }

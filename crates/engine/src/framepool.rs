@@ -16,6 +16,9 @@ const MAX_FREE: usize = 6;
 
 static FREE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
 
+/// Buffers allocated because none of the size was free (the pool's misses).
+static ALLOCATED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// A frame buffer that returns to the pool when dropped.
 pub struct PooledFrame(Vec<u8>);
 
@@ -29,7 +32,10 @@ impl PooledFrame {
                 .position(|b| b.len() == len)
                 .map(|i| free.swap_remove(i))
         };
-        PooledFrame(reused.unwrap_or_else(|| vec![0; len]))
+        PooledFrame(reused.unwrap_or_else(|| {
+            ALLOCATED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            vec![0; len]
+        }))
     }
 
     /// Shares the buffer as `Bytes` (cheap clones); it returns to the pool after the last one.
@@ -63,6 +69,12 @@ impl Drop for PooledFrame {
         }
         free.push(buf);
     }
+}
+
+/// Buffers allocated since start because none was free (for the benchmarks: a program in
+/// steady state allocates none).
+pub fn allocated() -> u64 {
+    ALLOCATED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// Free buffers held now (for tests and the memory benchmark).

@@ -185,6 +185,12 @@ impl StatusService {
     /// Refreshes the gauges that are computed rather than counted, just before a scrape.
     pub fn update_gauges(&self) {
         metrics::gauge!("vistterstream_uptime_seconds").set(self.started.elapsed().as_secs_f64());
+        // Raw-frame buffers: allocated since start (a running program in steady state adds
+        // none) and kept free for reuse.
+        metrics::gauge!("vistterstream_frame_buffers_allocated")
+            .set(vs_engine::framepool::allocated() as f64);
+        metrics::gauge!("vistterstream_frame_buffers_free")
+            .set(vs_engine::framepool::free_buffers() as f64);
         self.hub.export_metrics();
     }
 
