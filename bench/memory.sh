@@ -3,9 +3,12 @@
 # split into anonymous memory — heap, raw frames — and file pages — the binary's code and the
 # embedded web UI as far as it was touched), at four moments of one run:
 #   1. idle: just started on an empty data directory (no user, no camera), after 5 s;
-#   2. idle after IDLE_WAIT s more (the background loops have all run once);
+#   2. idle after IDLE_WAIT s more (the background loops have all run once, and the code pages
+#      start-up ran once were released at 15 s);
 #   3. an admin and two cameras online, no program;
-#   4. one WxH@FPS program on air for WINDOW s (default 90): camera A (sending an AAC tone)
+#   4. one WxH@FPS program on air for WINDOW s (default 90: the appliance releases the code pages
+#      that ran once every 60 s, see vs_engine::memory::release_code_pages, so the window holds
+#      at least one release and the median is the steady state): camera A (sending an AAC tone)
 #      with an image, a text and a clock overlay, sound mixed, metered and AAC-encoded, to an
 #      RTMP receiver; sampled every second: min/median/max VmRSS and the peak (VmHWM), and the
 #      raw-frame buffers the appliance allocated and keeps free (/metrics). The FFmpeg children

@@ -289,6 +289,13 @@ describe('console: PTZ framing, overlays on the picture, events, phone', () => {
     const marina = cams.find((c) => c.name.startsWith('Marina'));
     await api(page, 'POST', `/api/programs/${program.id}/start`);
     await api(page, 'POST', `/api/programs/${program.id}/take`, { camera_id: marina.id });
+    // The take commits on the camera's first live frame; a slate taken before that supersedes
+    // it, and its "on air" entry never comes.
+    await until(
+      async () => (await api(page, 'GET', `/api/programs/${program.id}`)).live?.on_air_camera_id === marina.id,
+      30_000,
+      'Marina on air',
+    );
 
     // The Overlays canvas plays the program's own output under the boxes.
     await page.goto('/overlays');

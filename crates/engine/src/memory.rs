@@ -54,8 +54,7 @@ pub struct Released {
 /// (the resolver's) is mapped read-only before its relocations are written, and must not be
 /// touched in between. Elsewhere than Linux it does nothing.
 ///
-/// Not called by the appliance: run every minute in it, a browser test's take never got its
-/// journal entry, for a reason not found yet (docs/architecture.md, "Memory").
+/// The appliance calls it 15 s after start and then every minute (`vistterstream serve`).
 pub fn release_code_pages() -> std::io::Result<Released> {
     #[cfg(target_os = "linux")]
     {

@@ -132,10 +132,39 @@ async fn serve(config: Config) -> vs_base::Result<()> {
         })?;
     let shutdown = CancellationToken::new();
     spawn_signal_handler(shutdown.clone());
-    let app = crate::App::build(config, listener, shutdown).await?;
+    let app = crate::App::build(config, listener, shutdown.clone()).await?;
+    tokio::spawn(release_code_pages(shutdown));
     app.wait().await?;
     tracing::info!("stopped cleanly");
     Ok(())
+}
+
+/// Lets go of the code pages start-up left mapped (see `vs_engine::memory::release_code_pages`):
+/// 15 s after start, once the first round of every background loop has run, then every minute,
+/// so what a program's start, a probe or a page view ran once does not stay resident either.
+/// A release costs a read of smaps and, afterwards, a minor fault per 64 KiB of code that runs
+/// again (about a hundred for the appliance's working set).
+async fn release_code_pages(shutdown: CancellationToken) {
+    let mut wait = std::time::Duration::from_secs(15);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+        match tokio::task::spawn_blocking(vs_engine::memory::release_code_pages).await {
+            Ok(Ok(r)) => tracing::debug!(
+                mappings = r.mappings,
+                resident_kib = r.resident_kib,
+                "code pages released"
+            ),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "code pages not released");
+                return;
+            }
+            Err(_) => return,
+        }
+        wait = std::time::Duration::from_secs(60);
+    }
 }
 
 /// The first SIGTERM/SIGINT stops gracefully; a second one exits at once.
@@ -249,7 +278,7 @@ fn healthcheck(mut addr: std::net::SocketAddr) -> ExitCode {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    let timeout = Duration::from_secs(3);
+    let timeout = Duration::from_secs(15);
     let probe = || -> std::io::Result<String> {
         let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
         s.set_read_timeout(Some(timeout))?;

@@ -47,6 +47,11 @@ impl std::fmt::Display for End {
 pub struct RingLimits {
     /// Packets kept before the newest keyframe, for subscribers that are a little behind.
     pub keep_before_keyframe: usize,
+    /// ... and only while they arrived at most this long before the newest packet: a
+    /// subscriber later than its `max_delay` jumps to the newest keyframe anyway, so packets
+    /// older than the largest one in use (copy streams: 2 s) are kept for nobody (at 1080p,
+    /// megabytes per camera).
+    pub keep_before_keyframe_for: Duration,
     /// Hard cap on packets (a camera with a 20 s GOP must not grow the cache without bound).
     pub max_packets: usize,
     /// Hard cap on payload bytes.
@@ -57,6 +62,7 @@ impl Default for RingLimits {
     fn default() -> Self {
         RingLimits {
             keep_before_keyframe: 256,
+            keep_before_keyframe_for: Duration::from_secs(2),
             max_packets: 4096,
             max_bytes: 64 << 20,
         }
@@ -150,7 +156,14 @@ impl Ring {
                 .unwrap_or(st.entries.len());
             let over_cap =
                 st.entries.len() > self.limits.max_packets || st.bytes > self.limits.max_bytes;
-            let too_old = before_key && keep_behind > self.limits.keep_before_keyframe;
+            let aged = st.entries.back().is_some_and(|newest| {
+                newest
+                    .item
+                    .arrival
+                    .saturating_duration_since(front.item.arrival)
+                    > self.limits.keep_before_keyframe_for
+            });
+            let too_old = before_key && (keep_behind > self.limits.keep_before_keyframe || aged);
             // Without a keyframe in the ring nothing is decodable: keep only the cap.
             if !(over_cap || too_old) {
                 break;
@@ -482,6 +495,7 @@ mod tests {
     fn the_ring_keeps_the_gop_and_evicts_older_packets() {
         let limits = RingLimits {
             keep_before_keyframe: 3,
+            keep_before_keyframe_for: Duration::from_secs(3600),
             max_packets: 100,
             max_bytes: 1 << 20,
         };
@@ -499,6 +513,7 @@ mod tests {
         // Without keyframes the hard cap applies.
         let ring = Ring::new(RingLimits {
             keep_before_keyframe: 3,
+            keep_before_keyframe_for: Duration::from_secs(3600),
             max_packets: 10,
             max_bytes: 1 << 20,
         });
@@ -513,9 +528,39 @@ mod tests {
     }
 
     #[test]
+    fn packets_before_the_keyframe_are_kept_for_a_while_only() {
+        let ring = Ring::new(RingLimits {
+            keep_before_keyframe_for: Duration::from_secs(1),
+            ..RingLimits::default()
+        });
+        let i = info(640);
+        let t0 = Instant::now();
+        // 30 fps, a keyframe every 2 s: 60 packets a GOP.
+        let at = |n: i64| t0 + Duration::from_millis(n as u64 * 1000 / 30);
+        for n in 0..=70 {
+            ring.push(shared(n, n % 60 == 0, &i, at(n)));
+        }
+        // Newest keyframe 60, newest packet 70 (at 2.333 s): before the keyframe, what arrived
+        // within 1 s of the newest stays, i.e. from packet 40 (1.333 s) on.
+        let st = ring.lock();
+        assert_eq!(st.first_seq(), 40);
+        assert_eq!(st.entries.len(), 31);
+        drop(st);
+        // The keyframe's GOP itself is never aged out.
+        for n in 71..=119 {
+            ring.push(shared(n, false, &i, at(n)));
+        }
+        let st = ring.lock();
+        assert_eq!(st.first_seq(), 60, "from the keyframe on, whatever its age");
+        drop(st);
+        assert_eq!(ring.cached().unwrap().1.len(), 60);
+    }
+
+    #[test]
     fn an_overrun_subscriber_resumes_at_a_keyframe() {
         let ring = Ring::new(RingLimits {
             keep_before_keyframe: 2,
+            keep_before_keyframe_for: Duration::from_secs(3600),
             max_packets: 20,
             max_bytes: 1 << 20,
         });
