@@ -66,16 +66,8 @@ if [ "$PROFILE" = release ]; then
   TARGET_DIR=target/release
 fi
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 json() { python3 -c "import json,sys;d=json.load(sys.stdin);print($1)"; }
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 # ESTABLISHED TCP connections whose local (server) port is $1: the camera's sessions.
@@ -103,7 +95,7 @@ appliance_figures() {
     --width 1280 --height 720 --fps 30 --gop 60 --time-bars --user admin --password "$cam_pw" \
     >"$TMP/camera.out" 2>"$TMP/camera.err" &
   local cam_pid=$!
-  PIDS+=($cam_pid)
+  PIDS+=("$cam_pid")
   for _ in $(seq 100); do grep -q READY "$TMP/camera.out" && break; sleep 0.2; done
   local cam_port
   cam_port=$(sed -nE 's/.*READY port=([0-9]+).*/\1/p' "$TMP/camera.out")
@@ -126,7 +118,7 @@ appliance_figures() {
   "$bin" serve --listen 127.0.0.1:"$port" --data-dir "$TMP/data" --log-level warn --health-interval-s 2 \
     >"$TMP/app.log" 2>&1 &
   app=$!
-  PIDS+=($app)
+  PIDS+=("$app")
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/api/health" >/dev/null && break; sleep 0.1; done
   api="http://127.0.0.1:$port/api"
   local ui="http://127.0.0.1:$port"
@@ -151,10 +143,10 @@ appliance_figures() {
   curl "${J[@]}" -X POST "$api/programs/$prog/take" -d "{\"camera_id\":$cam}" >/dev/null
   "$CLIENT" "ws://127.0.0.1:$port/api/cameras/$cam/live" "$token" 2 $((WINDOW + 20)) >"$TMP/viewers.json" 2>&1 &
   local viewers=$!
-  PIDS+=($viewers)
+  PIDS+=("$viewers")
   (while true; do curl -s -o /dev/null -b "$TMP/jar" "$api/cameras/$cam/snapshot?width=640"; sleep 1; done) &
   local snaps=$!
-  PIDS+=($snaps)
+  PIDS+=("$snaps")
   sleep 8
   echo "camera connections (ESTABLISHED TCP to the camera's RTSP port, sampled every 0.1 s for ${WINDOW} s; load $(load)):"
   local all without

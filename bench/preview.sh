@@ -45,16 +45,8 @@ cargo build --release -q -p vistterstream --bin vistterstream --example preview_
 BIN=target/release/vistterstream
 CLIENT=target/release/examples/preview_client
 HZ=$(getconf CLK_TCK)
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 children_of() { for f in /proc/[0-9]*/stat; do awk -v p="$1" '{ sub(/^[0-9]+ \(.*\) /, ""); if ($2 == p) print FILENAME }' "$f" 2>/dev/null; done | sed -E 's#/proc/([0-9]+)/stat#\1#'; }
 ticks_of() { awk '{ sub(/^[0-9]+ \(.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 rss_mb() { awk '/VmRSS/ { printf "%.1f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
@@ -75,10 +67,10 @@ CAM_PORT=$(sed -nE 's/.*READY port=([0-9]+).*/\1/p' "$TMP/camera.out")
 
 # The appliance (health checks rare, so their ffprobe runs stay out of the window).
 PORT=$(free_port)
-$BIN serve --listen 127.0.0.1:$PORT --data-dir "$TMP/data" --log-level warn --health-interval-s 600 \
+$BIN serve --listen "127.0.0.1:$PORT" --data-dir "$TMP/data" --log-level warn --health-interval-s 600 \
   >"$TMP/app.log" 2>&1 &
 APP=$!
-PIDS+=($APP)
+PIDS+=("$APP")
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/api/health" >/dev/null && break; sleep 0.1; done
 API="http://127.0.0.1:$PORT/api"
 J=(-s -b "$TMP/jar" -c "$TMP/jar" -H 'content-type: application/json')

@@ -18,15 +18,8 @@ W=${SIZE%x*} H=${SIZE#*x}
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 cargo build --release -q -p vs-engine --example program_run
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 PORT=$(free_port)
 /usr/bin/python3 testrig/fake_camera.py --port "$PORT" --path /a --name a --width "$W" --height "$H" \

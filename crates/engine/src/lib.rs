@@ -40,6 +40,7 @@ pub mod backoff;
 pub mod clock;
 pub mod encoder;
 pub mod ffmpeg;
+pub mod framepipe;
 pub mod framepool;
 pub mod hub;
 pub mod memory;
@@ -66,8 +67,8 @@ pub use program::{
 };
 pub use progress::{Progress, ProgressParser};
 pub use spawner::{
-    BoxRead, BoxWrite, ChildControl, Exit, ProcessSpec, ProgressSource, SpawnedChild, Spawner,
-    StdinMode, StdoutMode, TokioSpawner,
+    BoxRead, BoxWrite, ChildControl, Exit, MediaWrite, ProcessSpec, ProgressSource, SpawnedChild,
+    Spawner, StdinMode, StdoutMode, TokioSpawner,
 };
 pub use supervisor::{
     supervise, Command, Deps, MediaIo, Shutdown, State, Status, Supervised, SupervisorConfig,

@@ -19,10 +19,29 @@ use tokio::task::AbortHandle;
 use vs_base::stream_url::redact_text;
 use vs_base::Secret;
 
+use crate::framepipe::FramePipe;
 use crate::progress::{Progress, ProgressParser};
 
 pub type BoxRead = Box<dyn AsyncRead + Send + Unpin>;
-pub type BoxWrite = Box<dyn AsyncWrite + Send + Unpin>;
+pub type BoxWrite = Box<dyn MediaWrite>;
+
+/// A media pipe into a child: written like any stream, and for a real child's stdin a
+/// [`FramePipe`] that takes whole raw frames without copying them.
+pub trait MediaWrite: AsyncWrite + Send + Unpin {
+    /// The pipe as a [`FramePipe`], when it is one.
+    fn frame_pipe(&mut self) -> Option<&mut FramePipe> {
+        None
+    }
+}
+
+impl MediaWrite for FramePipe {
+    fn frame_pipe(&mut self) -> Option<&mut FramePipe> {
+        Some(self)
+    }
+}
+impl MediaWrite for tokio::net::unix::pipe::Sender {}
+impl MediaWrite for tokio::process::ChildStdin {}
+impl MediaWrite for tokio::io::DuplexStream {}
 
 /// Where the supervisor reads FFmpeg's `-progress` output from. The spawner adds the
 /// `-progress … -nostats` arguments itself; do not put them in `ProcessSpec::args`.
@@ -348,10 +367,13 @@ impl Spawner for TokioSpawner {
 
         let (stdin, quit_stdin) = match spec.stdin {
             StdinMode::Media => (
-                child.stdin.take().map(|s| {
-                    grow_pipe(&s);
-                    Box::new(s) as BoxWrite
-                }),
+                match child.stdin.take() {
+                    Some(s) => {
+                        grow_pipe(&s);
+                        Some(Box::new(FramePipe::new(s.into_owned_fd()?)?) as BoxWrite)
+                    }
+                    None => None,
+                },
                 None,
             ),
             StdinMode::Quit => (None, child.stdin.take()),

@@ -140,7 +140,11 @@ pub(super) async fn frame_writer(
                 let written = tokio::select! {
                     _ = cancel.cancelled() => return,
                     r = async {
-                        w.video.write_all(&frame.frame).await?;
+                        // Whole frames by reference into a real encoder's pipe.
+                        match w.video.frame_pipe() {
+                            Some(pipe) => pipe.write_frame(frame.frame).await?,
+                            None => w.video.write_all(&frame.frame).await?,
+                        }
                         if let Some(a) = w.audio.as_mut() {
                             a.write_all(&frame.pcm).await?;
                         }
