@@ -60,7 +60,7 @@ impl FramePipe {
             }
             self.written += frame.len() as u64;
             self.held.push_back((self.written, frame));
-            self.release();
+            let _ = self.release();
             Ok(())
         }
         #[cfg(not(target_os = "linux"))]
@@ -75,19 +75,22 @@ impl FramePipe {
         self.held.len()
     }
 
-    /// Lets go of the frames the reader has read past.
-    fn release(&mut self) {
+    /// Lets go of the frames the reader has read past (so their buffers go back to the pool
+    /// before the next frame is composed); returns how many are still held. Every write does
+    /// it too.
+    pub fn release(&mut self) -> usize {
         if self.held.is_empty() {
-            return;
+            return 0;
         }
         let Some(queued) = self.queued() else {
             // Unknown: keep them (they go with the pipe at the latest).
-            return;
+            return self.held.len();
         };
         let read = self.written.saturating_sub(queued);
         while self.held.front().is_some_and(|(end, _)| *end <= read) {
             self.held.pop_front();
         }
+        self.held.len()
     }
 
     /// Bytes in the pipe not read yet.
@@ -134,7 +137,7 @@ impl AsyncWrite for FramePipe {
         let r = Pin::new(&mut this.tx).poll_write(cx, buf);
         if let Poll::Ready(Ok(n)) = &r {
             this.written += *n as u64;
-            this.release();
+            let _ = this.release();
         }
         r
     }
@@ -188,8 +191,7 @@ mod tests {
         }
         let mut pipe = writer.await.unwrap();
         // The reader read everything: nothing is referenced any more.
-        pipe.release();
-        assert_eq!(pipe.held(), 0);
+        assert_eq!(pipe.release(), 0);
         assert_eq!(pipe.written, 5 * (len as u64 + 4));
     }
 
@@ -206,8 +208,7 @@ mod tests {
         let mut got = vec![0u8; 4096];
         reader.read_exact(&mut got).await.unwrap();
         assert!(got == f[..]);
-        pipe.release();
-        assert_eq!(pipe.held(), 0);
+        assert_eq!(pipe.release(), 0);
     }
 
     /// A reader that went away is an error, not a hang.

@@ -26,6 +26,9 @@ use crate::supervisor::{MediaIo, SupervisorConfig};
 /// only add latency.
 pub(super) const ENCODER_QUEUE_FRAMES: usize = 3;
 
+/// How often the frame writer looks whether the encoder has read the frame its pipe references.
+const FRAME_RELEASE_POLL: Duration = Duration::from_millis(3);
+
 /// The encoder process; its log lines say which program they are about.
 pub(super) fn encoder_spec(config: &ProgramConfig) -> ProcessSpec {
     ProcessSpec {
@@ -122,12 +125,23 @@ pub(super) async fn frame_writer(
 ) {
     let mut stdin: Option<RunInputs> = None;
     loop {
+        // A frame the encoder's pipe still references goes back to the pool once the encoder
+        // has read it, not only at the next write: one raw frame (3 MB at 1080p) less in use.
+        let holding = stdin
+            .as_mut()
+            .and_then(|w| w.video.frame_pipe())
+            .is_some_and(|p| p.held() > 0);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => return,
             s = stdins.recv() => match s {
                 Some(s) => stdin = Some(s),
                 None => return,
+            },
+            _ = tokio::time::sleep(FRAME_RELEASE_POLL), if holding => {
+                if let Some(p) = stdin.as_mut().and_then(|w| w.video.frame_pipe()) {
+                    let _ = p.release();
+                }
             },
             f = frames.recv() => {
                 let Some(frame) = f else { return };
