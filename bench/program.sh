@@ -48,16 +48,8 @@ BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
 FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 [ -f "$FONT" ] || { echo "$FONT is missing (fonts-dejavu-core)" >&2; exit 1; }
 HZ=$(getconf CLK_TCK)
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 # Every process below $1 (children, grandchildren, ...).
 descendants() {
