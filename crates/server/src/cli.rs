@@ -278,7 +278,7 @@ fn healthcheck(mut addr: std::net::SocketAddr) -> ExitCode {
             std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
         });
     }
-    let timeout = Duration::from_secs(15);
+    let timeout = Duration::from_secs(3);
     let probe = || -> std::io::Result<String> {
         let mut s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
         s.set_read_timeout(Some(timeout))?;
