@@ -40,7 +40,6 @@ impl MediaWrite for FramePipe {
     }
 }
 impl MediaWrite for tokio::net::unix::pipe::Sender {}
-impl MediaWrite for tokio::process::ChildStdin {}
 impl MediaWrite for tokio::io::DuplexStream {}
 
 /// Where the supervisor reads FFmpeg's `-progress` output from. The spawner adds the
