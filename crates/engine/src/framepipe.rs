@@ -43,34 +43,45 @@ impl FramePipe {
     /// Writes the whole `frame`, by reference where the system allows it (Linux), and keeps it
     /// until the reader has read it.
     pub async fn write_frame(&mut self, frame: Bytes) -> io::Result<()> {
+        self.write_pieces(std::slice::from_ref(&frame)).await
+    }
+
+    /// Writes `pieces` one after the other (one frame made of slices of several buffers), each
+    /// by reference where the system allows it, and keeps each until the reader has read it.
+    pub async fn write_pieces(&mut self, pieces: &[Bytes]) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
             use std::os::fd::AsRawFd;
             let fd = self.tx.as_raw_fd();
-            let mut off = 0;
-            while off < frame.len() {
-                self.tx.writable().await?;
-                let rest = &frame[off..];
-                match self.tx.try_io(|| vmsplice(fd, rest)) {
-                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                    Ok(n) => off += n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
+            for piece in pieces {
+                let mut off = 0;
+                while off < piece.len() {
+                    self.tx.writable().await?;
+                    let rest = &piece[off..];
+                    match self.tx.try_io(|| vmsplice(fd, rest)) {
+                        Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                        Ok(n) => off += n,
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(e) => return Err(e),
+                    }
                 }
+                self.written += piece.len() as u64;
+                self.held.push_back((self.written, piece.clone()));
             }
-            self.written += frame.len() as u64;
-            self.held.push_back((self.written, frame));
             let _ = self.release();
             Ok(())
         }
         #[cfg(not(target_os = "linux"))]
         {
             use tokio::io::AsyncWriteExt;
-            self.write_all(&frame).await
+            for piece in pieces {
+                self.write_all(piece).await?;
+            }
+            Ok(())
         }
     }
 
-    /// Frames the pipe may still reference.
+    /// Frames (or pieces of frames) the pipe may still reference.
     pub fn held(&self) -> usize {
         self.held.len()
     }
@@ -193,6 +204,27 @@ mod tests {
         // The reader read everything: nothing is referenced any more.
         assert_eq!(pipe.release(), 0);
         assert_eq!(pipe.written, 5 * (len as u64 + 4));
+    }
+
+    /// A frame written as slices of two buffers arrives as one, and both are let go of once
+    /// read.
+    #[tokio::test]
+    async fn a_frame_in_pieces_arrives_whole() {
+        let (rx, tx) = nix::unistd::pipe().unwrap();
+        let mut pipe = FramePipe::new(tx).unwrap();
+        let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(rx).unwrap();
+        let (a, b) = (frame(200 * 1024, 1), frame(200 * 1024, 2));
+        let pieces = vec![a.slice(..1000), b.slice(1000..150_000), a.slice(150_000..)];
+        let expected: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+        let writer = tokio::spawn(async move {
+            pipe.write_pieces(&pieces).await.unwrap();
+            pipe
+        });
+        let mut got = vec![0u8; expected.len()];
+        reader.read_exact(&mut got).await.unwrap();
+        assert!(got == expected);
+        let mut pipe = writer.await.unwrap();
+        assert_eq!(pipe.release(), 0);
     }
 
     /// A frame still in the pipe is held (its buffer is not reused under the reader), and let

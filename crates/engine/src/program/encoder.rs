@@ -15,8 +15,7 @@ use tracing::debug;
 
 use super::config::ProgramConfig;
 use super::fanout::{self, FanOut};
-use super::slot::FrameData;
-use super::switcher::Stats;
+use super::switcher::{OutFrame, Stats};
 use crate::backoff::BackoffPolicy;
 use crate::ffmpeg::program::encoder_args;
 use crate::spawner::{BoxWrite, ProcessSpec, StdinMode, StdoutMode};
@@ -65,7 +64,7 @@ pub(super) fn encoder_supervision() -> SupervisorConfig {
 /// One tick for the encoder: its frame and its audio (s16le stereo), written together so that
 /// a dropped tick drops both and the two inputs stay in step.
 pub(super) struct TickData {
-    pub frame: FrameData,
+    pub frame: OutFrame,
     pub pcm: bytes::Bytes,
 }
 
@@ -156,8 +155,12 @@ pub(super) async fn frame_writer(
                     r = async {
                         // Whole frames by reference into a real encoder's pipe.
                         match w.video.frame_pipe() {
-                            Some(pipe) => pipe.write_frame(frame.frame).await?,
-                            None => w.video.write_all(&frame.frame).await?,
+                            Some(pipe) => pipe.write_pieces(frame.frame.pieces()).await?,
+                            None => {
+                                for piece in frame.frame.pieces() {
+                                    w.video.write_all(piece).await?;
+                                }
+                            }
                         }
                         if let Some(a) = w.audio.as_mut() {
                             a.write_all(&frame.pcm).await?;

@@ -376,6 +376,28 @@ impl YuvOverlay {
         })
     }
 
+    /// The bytes of a frame of the size given to `prepare` that [`Self::blend`] may change, as
+    /// whole rows of each plane (luma, then U, then V); `None` for a frame of another size.
+    pub fn rows_touched(&self, frame_len_bytes: usize) -> Option<[std::ops::Range<usize>; 3]> {
+        if frame_len_bytes != frame_len(self.frame_w as u32, self.frame_h as u32) {
+            return None;
+        }
+        let fw = self.frame_w;
+        let luma_len = fw * self.frame_h;
+        let cwf = fw / 2;
+        let chroma_rows = self.frame_h / 2;
+        let chroma_len = cwf * chroma_rows;
+        let (c0, c1) = (
+            self.cy.min(chroma_rows),
+            (self.cy + self.ch).min(chroma_rows),
+        );
+        Some([
+            self.y * fw..(self.y + self.h) * fw,
+            luma_len + c0 * cwf..luma_len + c1 * cwf,
+            luma_len + chroma_len + c0 * cwf..luma_len + chroma_len + c1 * cwf,
+        ])
+    }
+
     /// Blends into a yuv420p frame of the size given to `prepare` (other sizes are ignored:
     /// a stale overlay must not scribble over a frame it was not made for).
     pub fn blend(&self, frame: &mut [u8]) {

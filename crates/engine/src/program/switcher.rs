@@ -1,5 +1,6 @@
 //! What goes on air at each tick of the program clock: the newest frame of the on-air source,
-//! the same frame again, or the slate, with the overlays blended into a copy. Also commits
+//! the same frame again, or the slate, with the overlays blended into a copy of the rows they
+//! cover (the rest of the frame goes to the encoder as is, see [`OutFrame`]). Also commits
 //! takes (a source goes on air at the first tick at which its slot has a fresh frame — slots
 //! only ever hold live frames, see `ingest` — so a cut never shows black nor a picture older
 //! than the take) and keeps the counters the status reports.
@@ -13,6 +14,92 @@ use tokio::time::Instant;
 
 use super::overlay::OverlaySet;
 use super::slot::{FrameData, FrameSlot};
+
+/// A program frame as the encoder gets it: pieces that together make one yuv420p frame,
+/// slices of the source frame where nothing is drawn and of a buffer holding the rows the
+/// overlays cover, blended. Nothing copies the rows no overlay touches: the frame pipe hands
+/// every piece to the encoder by reference (`vs_engine::framepipe`).
+#[derive(Clone, Debug)]
+pub struct OutFrame {
+    pieces: Arc<Vec<FrameData>>,
+    len: usize,
+}
+
+impl OutFrame {
+    /// A frame in one piece.
+    pub fn whole(frame: FrameData) -> Self {
+        OutFrame {
+            len: frame.len(),
+            pieces: Arc::new(vec![frame]),
+        }
+    }
+
+    fn from_pieces(pieces: Vec<FrameData>) -> Self {
+        OutFrame {
+            len: pieces.iter().map(|p| p.len()).sum(),
+            pieces: Arc::new(pieces),
+        }
+    }
+
+    pub fn pieces(&self) -> &[FrameData] {
+        &self.pieces
+    }
+
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The same composition (not only the same bytes).
+    #[cfg(test)]
+    pub fn same(a: &OutFrame, b: &OutFrame) -> bool {
+        Arc::ptr_eq(&a.pieces, &b.pieces)
+    }
+
+    /// The whole frame in one buffer.
+    #[cfg(test)]
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in self.pieces.iter() {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+}
+
+impl std::ops::Index<usize> for OutFrame {
+    type Output = u8;
+
+    fn index(&self, mut i: usize) -> &u8 {
+        for p in self.pieces.iter() {
+            if i < p.len() {
+                return &p[i];
+            }
+            i -= p.len();
+        }
+        panic!("index out of the frame's {} bytes", self.len)
+    }
+}
+
+/// The byte ranges of a frame of `len` bytes that the overlays may change, sorted and merged.
+fn touched_ranges(len: usize, overlays: &OverlaySet) -> Vec<std::ops::Range<usize>> {
+    let mut ranges: Vec<std::ops::Range<usize>> = overlays
+        .items
+        .iter()
+        .filter_map(|o| o.rows_touched(len))
+        .flatten()
+        .filter(|r| !r.is_empty())
+        .collect();
+    ranges.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::with_capacity(ranges.len());
+    for r in ranges {
+        match merged.last_mut() {
+            Some(last) if r.start <= last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    merged
+}
 
 #[derive(Clone, Debug)]
 pub struct Source {
@@ -92,7 +179,7 @@ pub struct Switcher {
     repeats: u64,
     /// A committed take whose source has not shown a frame yet.
     awaiting_first: Option<(i64, Instant, bool)>,
-    composed: Option<(BaseKey, u64, FrameData)>,
+    composed: Option<(BaseKey, u64, OutFrame)>,
     last_base: Option<FrameData>,
     slate_was: bool,
     /// Wakes the status publisher when something an operator watches changes.
@@ -136,7 +223,7 @@ impl Switcher {
     }
 
     /// The frame for the tick at `now`.
-    pub fn tick(&mut self, now: Instant, overlays: &OverlaySet) -> FrameData {
+    pub fn tick(&mut self, now: Instant, overlays: &OverlaySet) -> OutFrame {
         let (on_air, held) = {
             let mut sel = self.selection.lock().expect("selection lock");
             if let Some(p) = &sel.pending {
@@ -235,21 +322,40 @@ impl Switcher {
         self.compose(key, base, overlays)
     }
 
-    fn compose(&mut self, key: BaseKey, base: FrameData, overlays: &OverlaySet) -> FrameData {
+    fn compose(&mut self, key: BaseKey, base: FrameData, overlays: &OverlaySet) -> OutFrame {
         if let Some((k, v, f)) = &self.composed {
             if *k == key && *v == overlays.version {
                 return f.clone();
             }
         }
-        let frame = if overlays.items.is_empty() {
-            base
+        let touched = touched_ranges(base.len(), overlays);
+        let frame = if touched.is_empty() {
+            OutFrame::whole(base)
         } else {
+            // Only the rows the overlays cover are copied (into a pooled frame-sized buffer, at
+            // their own offsets, so the overlays blend as into a whole frame); the pieces in
+            // between are the source frame itself.
             let mut buf = crate::framepool::PooledFrame::take(base.len());
-            buf.as_mut().copy_from_slice(&base);
+            for r in &touched {
+                buf.as_mut()[r.clone()].copy_from_slice(&base[r.clone()]);
+            }
             for o in &overlays.items {
                 o.blend(buf.as_mut());
             }
-            buf.into_bytes()
+            let patch = buf.into_bytes();
+            let mut pieces = Vec::with_capacity(2 * touched.len() + 1);
+            let mut at = 0;
+            for r in touched {
+                if r.start > at {
+                    pieces.push(base.slice(at..r.start));
+                }
+                at = r.end;
+                pieces.push(patch.slice(r));
+            }
+            if at < base.len() {
+                pieces.push(base.slice(at..));
+            }
+            OutFrame::from_pieces(pieces)
         };
         self.composed = Some((key, overlays.version, frame.clone()));
         frame
@@ -515,6 +621,53 @@ mod tests {
         assert_eq!(sel.lock().unwrap().on_air.as_ref().unwrap().id, 3);
     }
 
+    /// The composed frame equals the source with every overlay blended over it, yet only the
+    /// rows the overlays cover are new bytes: the rest are the source frame's own.
+    #[tokio::test(start_paused = true)]
+    async fn only_the_rows_the_overlays_cover_are_copied() {
+        let (mut sw, sel, _) = switcher();
+        let t0 = Instant::now();
+        let a = Source {
+            id: 1,
+            slot: Arc::new(FrameSlot::new()),
+        };
+        let len = super::super::pixels::frame_len(W, H);
+        let original = FrameData::from((0..len).map(|i| (i * 7 % 251) as u8).collect::<Vec<_>>());
+        a.slot.put(original.clone(), t0);
+        take(&sel, &a, t0);
+        let half = RgbaImage::filled(3, 3, Rgba::new(200, 30, 90, 128));
+        let white = RgbaImage::filled(2, 5, Rgba::WHITE);
+        let items = vec![
+            Arc::new(YuvOverlay::prepare(&half, 5, 3, W, H).unwrap()),
+            Arc::new(YuvOverlay::prepare(&white, 9, 11, W, H).unwrap()),
+            // Overlapping the first one's rows.
+            Arc::new(YuvOverlay::prepare(&white, 1, 4, W, H).unwrap()),
+        ];
+        let mut expected = original.to_vec();
+        for o in &items {
+            o.blend(&mut expected);
+        }
+        let set = OverlaySet { version: 1, items };
+        let out = sw.tick(t0, &set);
+        assert_eq!(out.len(), len);
+        assert!(
+            out.to_vec() == expected,
+            "same pixels as a blend into a copy"
+        );
+        let base = original.as_ptr_range();
+        let (shared, copied): (Vec<&FrameData>, Vec<&FrameData>) = out
+            .pieces()
+            .iter()
+            .partition(|p| base.contains(&p.as_ptr()));
+        let copied: usize = copied.iter().map(|p| p.len()).sum();
+        // Luma rows 3..9 and 11..16; chroma rows 1..8 of each plane (1..3, 2..5 and 5..8
+        // merged).
+        let w = W as usize;
+        assert_eq!(copied, (6 + 5) * w + 2 * 7 * (w / 2));
+        // Luma 0..3 and 9..11, chroma row 0 of U and of V.
+        assert_eq!(shared.len(), 4, "the untouched stretches between them");
+    }
+
     #[tokio::test(start_paused = true)]
     async fn overlays_are_blended_into_a_copy_and_reused_while_nothing_changes() {
         let (mut sw, sel, _) = switcher();
@@ -537,7 +690,7 @@ mod tests {
         assert_eq!(original[0], 16, "the source frame itself is untouched");
         let again = sw.tick(t0 + Duration::from_millis(40), &set);
         assert!(
-            out.as_ptr() == again.as_ptr(),
+            OutFrame::same(&out, &again),
             "same frame, same overlays: no new composition"
         );
         let v2 = OverlaySet {
@@ -545,8 +698,9 @@ mod tests {
             items: vec![],
         };
         let plain = sw.tick(t0 + Duration::from_millis(80), &v2);
+        assert_eq!(plain.pieces().len(), 1);
         assert!(
-            plain.as_ptr() == original.as_ptr(),
+            plain.pieces()[0].as_ptr() == original.as_ptr(),
             "no overlay: the frame goes out as is"
         );
     }
