@@ -260,11 +260,13 @@ echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) 
 for size in $SIZES; do
   W=${size%x*} H=${size#*x}
   echo "== ${W}x${H} ${FPS} fps: fake cameras A and B (GStreamer, not counted), GOP 2 s$([ "$BUSY" = 1 ] && echo ', busy scene')"
-  start_camera a "$W" "$H"; CAM_A=$CAM_URL
-  start_camera b "$W" "$H"; CAM_B=$CAM_URL
+  start_camera a "$W" "$H"; CAM_A=$CAM_URL; cams=("${PIDS[-1]}")
+  start_camera b "$W" "$H"; CAM_B=$CAM_URL; cams+=("${PIDS[-1]}")
   for run in $(seq "$RUNS"); do
     for mode in $MODES; do one_run "$mode" "$W" "$H" "$run"; done
   done
+  # This size's cameras must not load the machine while the next size is measured.
+  for c in "${cams[@]}"; do kill "$c" 2>/dev/null || true; wait "$c" 2>/dev/null || true; done
 done
 
 echo "== summary (min / median / max over $RUNS runs; CPU in % of one core, ratio = pipeline / floor)"
