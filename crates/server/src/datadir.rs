@@ -93,8 +93,22 @@ fn tighten(_dir: &Path) -> Option<u32> {
 }
 
 /// `flock(LOCK_EX | LOCK_NB)` on Unix (std's file locks); released when the file is closed.
+/// How long a start waits for a lock another process still holds: a restarted appliance's old
+/// process may be on its way out, and a child process between `fork` and `exec` holds a copy of
+/// every descriptor (the lock's too) for a moment, which keeps an `flock` alive.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
-    file.try_lock().map_err(std::io::Error::from)
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(()),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -141,6 +155,14 @@ mod tests {
         let e = super::prepare_and_lock(dir.path()).unwrap_err();
         assert!(e.message.contains("in use"));
         drop(a);
+        let b = super::prepare_and_lock(dir.path()).unwrap();
+        // A lock let go of within the wait is taken (a restart whose old process is on its way
+        // out).
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            drop(b);
+        });
         super::prepare_and_lock(dir.path()).unwrap();
+        t.join().unwrap();
     }
 }
