@@ -40,14 +40,9 @@ impl FramePipe {
         })
     }
 
-    /// Writes the whole `frame`, by reference where the system allows it (Linux), and keeps it
-    /// until the reader has read it.
-    pub async fn write_frame(&mut self, frame: Bytes) -> io::Result<()> {
-        self.write_pieces(std::slice::from_ref(&frame)).await
-    }
-
-    /// Writes `pieces` one after the other (one frame made of slices of several buffers), each
-    /// by reference where the system allows it, and keeps each until the reader has read it.
+    /// Writes `pieces` one after the other (one frame, whole or made of slices of several
+    /// buffers), each by reference where the system allows it (Linux), and keeps each until the
+    /// reader has read it.
     pub async fn write_pieces(&mut self, pieces: &[Bytes]) -> io::Result<()> {
         #[cfg(target_os = "linux")]
         {
@@ -187,7 +182,7 @@ mod tests {
         let sent = frames.clone();
         let writer = tokio::spawn(async move {
             for f in sent {
-                pipe.write_frame(f).await.unwrap();
+                pipe.write_pieces(&[f]).await.unwrap();
                 pipe.write_all(b"tick").await.unwrap();
             }
             pipe
@@ -235,7 +230,7 @@ mod tests {
         let mut pipe = FramePipe::new(tx).unwrap();
         let mut reader = tokio::net::unix::pipe::Receiver::from_owned_fd(rx).unwrap();
         let f = frame(4096, 7);
-        pipe.write_frame(f.clone()).await.unwrap();
+        pipe.write_pieces(std::slice::from_ref(&f)).await.unwrap();
         assert_eq!(pipe.held(), 1);
         let mut got = vec![0u8; 4096];
         reader.read_exact(&mut got).await.unwrap();
@@ -249,7 +244,7 @@ mod tests {
         let (rx, tx) = nix::unistd::pipe().unwrap();
         let mut pipe = FramePipe::new(tx).unwrap();
         drop(rx);
-        let err = pipe.write_frame(frame(8192, 1)).await.unwrap_err();
+        let err = pipe.write_pieces(&[frame(8192, 1)]).await.unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::BrokenPipe);
     }
 }

@@ -92,12 +92,13 @@ fn tighten(_dir: &Path) -> Option<u32> {
     None
 }
 
-/// `flock(LOCK_EX | LOCK_NB)` on Unix (std's file locks); released when the file is closed.
 /// How long a start waits for a lock another process still holds: a restarted appliance's old
 /// process may be on its way out, and a child process between `fork` and `exec` holds a copy of
 /// every descriptor (the lock's too) for a moment, which keeps an `flock` alive.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// `flock(LOCK_EX | LOCK_NB)` on Unix (std's file locks), retried for up to [`LOCK_WAIT`];
+/// released when the file is closed.
 fn lock_exclusive(file: &File) -> std::io::Result<()> {
     let deadline = std::time::Instant::now() + LOCK_WAIT;
     loop {

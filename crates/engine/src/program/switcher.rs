@@ -22,21 +22,16 @@ use super::slot::{FrameData, FrameSlot};
 #[derive(Clone, Debug)]
 pub struct OutFrame {
     pieces: Arc<Vec<FrameData>>,
-    len: usize,
 }
 
 impl OutFrame {
     /// A frame in one piece.
     pub fn whole(frame: FrameData) -> Self {
-        OutFrame {
-            len: frame.len(),
-            pieces: Arc::new(vec![frame]),
-        }
+        Self::from_pieces(vec![frame])
     }
 
     fn from_pieces(pieces: Vec<FrameData>) -> Self {
         OutFrame {
-            len: pieces.iter().map(|p| p.len()).sum(),
             pieces: Arc::new(pieces),
         }
     }
@@ -47,7 +42,7 @@ impl OutFrame {
 
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.len
+        self.pieces.iter().map(|p| p.len()).sum()
     }
 
     /// The same composition (not only the same bytes).
@@ -59,7 +54,7 @@ impl OutFrame {
     /// The whole frame in one buffer.
     #[cfg(test)]
     pub fn to_vec(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.len);
+        let mut out = Vec::with_capacity(self.len());
         for p in self.pieces.iter() {
             out.extend_from_slice(p);
         }
@@ -77,7 +72,7 @@ impl std::ops::Index<usize> for OutFrame {
             }
             i -= p.len();
         }
-        panic!("index out of the frame's {} bytes", self.len)
+        panic!("index out of the frame")
     }
 }
 
