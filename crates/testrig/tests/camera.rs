@@ -168,6 +168,60 @@ async fn live_camera_timestamps_are_monotonic_with_one_keyframe_per_second() {
 }
 
 #[tokio::test]
+async fn replay_camera_loops_its_clip_in_real_time_from_a_key_frame() {
+    // A 1 s clip (two GOPs of 7 frames at 10 fps: 1.4 s) read for 3 s crosses the loop twice.
+    let cam = FakeCamera::start(
+        CameraOptions::new("Replay")
+            .size(320, 180)
+            .fps(10)
+            .gop(7)
+            .replay(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    // Said on stderr before READY; its reader may lag the stdout one a little.
+    for _ in 0..50 {
+        if cam.stderr().contains("replay clip of 14 frames") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        cam.stderr().contains("replay clip of 14 frames"),
+        "{}",
+        cam.stderr()
+    );
+    let info = probe_streams(cam.url()).await.unwrap();
+    assert_eq!(info.codec_names(), ["h264"]);
+    assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
+    // Every client starts on a key frame, and the clip's key frames come back every 7 frames.
+    for _ in 0..2 {
+        let video = packet_times_live(&cam.url(), StreamKind::Video, 3.0)
+            .await
+            .unwrap();
+        video.assert_monotonic();
+        video.assert_max_gap(0.3);
+        assert!(
+            (25..=35).contains(&video.len()),
+            "{} video packets in 3 s at 10 fps",
+            video.len()
+        );
+        let keys = video.keyframe_times();
+        assert!(keys.len() >= 4, "key frames at {keys:?}");
+        let first = video.times().first().copied().unwrap();
+        assert!(
+            (keys[0] - first).abs() < 1e-6,
+            "first packet at {first}, first key frame at {}",
+            keys[0]
+        );
+        for pair in keys.windows(2) {
+            let gap = pair[1] - pair[0];
+            assert!((gap - 0.7).abs() < 0.05, "key frames at {keys:?}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn two_cameras_run_side_by_side() {
     let (a, b) = tokio::join!(
         FakeCamera::start(CameraOptions::new("A").size(160, 120).path("/a")),
