@@ -20,8 +20,10 @@ bitrate and the decoders busy, like a real camera looking at water or leaves).
 
 With --replay SECONDS the camera encodes that much of its picture once, at start (as fast as
 it can, same x264 settings, rounded up to whole GOPs), and then serves the clip in a loop,
-paced at --fps, each client from its first key frame: about 2 % of a core per 1080p30 client
-where live encoding takes more than half a core. The benchmarks use it, so that the fake
+paced at --fps, each client from its first key frame (the burned-in wall clock is left out):
+about 2 % of a core per 1080p30 client where live encoding takes more than half a core. Video
+only: with an audio branch beside an appsrc (as with --time-bars) GStreamer's RTSP server
+fails the PLAY (503), so --audio is refused with it. The benchmarks use it, so that the fake
 cameras do not load the machine whose CPU they measure (a real camera is a device of its own).
 
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
@@ -158,7 +160,9 @@ def parse_args(argv):
     if args.replay < 0:
         p.error("--replay must be 0 (encode live) or a number of seconds")
     if args.replay and (args.time_bars or args.audio):
-        p.error("--replay serves video only and cannot carry --time-bars' capture times")
+        p.error(
+            "--replay serves video only (no --audio) and cannot carry --time-bars' capture times"
+        )
     if args.address not in ("127.0.0.1", "::1", "localhost"):
         p.error("the test rig only listens on loopback")
     return args
@@ -290,7 +294,7 @@ def encode_clip(args):
     """Encodes --replay seconds (whole GOPs) of the live picture once, as fast as the machine
     can; returns the access units (Annex B), the first one a key frame."""
     gop = args.gop or args.fps
-    frames = -(-int(args.replay * args.fps) // gop) * gop
+    frames = max(1, -(-int(args.replay * args.fps) // gop)) * gop
     chain = video_chain(args, f"videotestsrc num-buffers={frames} pattern={args.pattern}")
     chain += [
         "h264parse",
@@ -379,10 +383,12 @@ def video_chain(args, source):
                 f"textoverlay text={gst_quote(args.name)} valignment=top halignment=left "
                 f'font-desc="DejaVu Sans Bold {font}" shaded-background=true{top}'
             )
-            video.append(
-                'clockoverlay time-format="%H:%M:%S" valignment=top halignment=right '
-                f'font-desc="DejaVu Sans Mono {font}" shaded-background=true{top}'
-            )
+            # A replayed clip's wall clock would be the few seconds it was encoded in.
+            if not args.replay:
+                video.append(
+                    'clockoverlay time-format="%H:%M:%S" valignment=top halignment=right '
+                    f'font-desc="DejaVu Sans Mono {font}" shaded-background=true{top}'
+                )
             if has_element("timecodestamper"):
                 video.append("timecodestamper")
                 mode = "time-code"
