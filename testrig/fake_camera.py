@@ -20,10 +20,9 @@ bitrate and the decoders busy, like a real camera looking at water or leaves).
 
 With --replay SECONDS the camera encodes that much of its picture once, at start (as fast as
 it can, same x264 settings, rounded up to whole GOPs), and then serves the clip in a loop,
-paced at --fps, each client from its first key frame (the burned-in wall clock is left out):
-about 2 % of a core per 1080p30 client where live encoding takes more than half a core. Video
-only: with an audio branch beside an appsrc (as with --time-bars) GStreamer's RTSP server
-fails the PLAY (503), so --audio is refused with it. The benchmarks use it, so that the fake
+paced at --fps, each client from its first key frame (the burned-in wall clock is left out;
+the sound of --audio stays live, a cheap encode): about 2 % of a core per 1080p30 client where
+live encoding takes more than half a core. The benchmarks use it, so that the fake
 cameras do not load the machine whose CPU they measure (a real camera is a device of its own).
 
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
@@ -139,8 +138,8 @@ def parse_args(argv):
         metavar="SECONDS",
         help="encode this many seconds of the picture once, at start, and serve that clip in a "
         "loop (rounded up to whole GOPs; every client starts on its first key frame): a camera "
-        "that costs almost no CPU here, like a real one, which is a device of its own; video "
-        "only, not with --time-bars or --audio",
+        "that costs almost no CPU here, like a real one, which is a device of its own (the "
+        "sound of --audio stays live); not with --time-bars",
     )
     args = p.parse_args(argv)
     if not args.path.startswith("/"):
@@ -159,10 +158,8 @@ def parse_args(argv):
         p.error("--width, --height and --fps must be positive")
     if args.replay < 0:
         p.error("--replay must be 0 (encode live) or a number of seconds")
-    if args.replay and (args.time_bars or args.audio):
-        p.error(
-            "--replay serves video only (no --audio) and cannot carry --time-bars' capture times"
-        )
+    if args.replay and args.time_bars:
+        p.error("--replay cannot carry --time-bars' capture times (they are made live)")
     if args.address not in ("127.0.0.1", "::1", "localhost"):
         p.error("the test rig only listens on loopback")
     return args
@@ -268,6 +265,10 @@ def start_feeders(factory, src_name, make_source, fps):
 
     def configure(_factory, media):
         appsrc = media.get_element().get_by_name(src_name)
+        # The server seeks the media at PLAY when every source says it can (audiotestsrc
+        # does); an appsrc that refused it failed the PLAY (503) when the audio branch was
+        # there. A live picture has nowhere to seek to: accepting is all there is to do.
+        appsrc.connect("seek-data", lambda *_: True)
         stopped = threading.Event()
         media.connect("unprepared", lambda *_: stopped.set())
         media.weak_ref(stopped.set)
@@ -420,10 +421,14 @@ def build_launch(args):
         raise SystemExit(
             f"fake_camera: missing GStreamer elements {missing}; run scripts/install-deps.sh"
         )
+    # Beside the audio branch the server seeks the media at PLAY (see start_feeders): the
+    # appsrc must say it can.
+    seekable = "stream-type=seekable " if args.audio else ""
     if args.replay:
         # The clip encoded at start (encode_clip), one access unit per buffer, paced at --fps.
         video = [
             f"appsrc name={REPLAY_SRC} is-live=true format=time do-timestamp=true "
+            f"{seekable}"
             f'caps="video/x-h264,stream-format=byte-stream,alignment=au"',
             "h264parse",
         ]
@@ -432,6 +437,7 @@ def build_launch(args):
         video = video_chain(
             args,
             f"appsrc name={TIME_BARS_SRC} is-live=true format=time do-timestamp=true "
+            f"{seekable}"
             "leaky-type=downstream max-buffers=2 max-bytes=0 "
             f'caps="{raw},format=I420,pixel-aspect-ratio=1/1,interlace-mode=progressive"',
         )

@@ -91,13 +91,11 @@ fn spawn_camera(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // A clip encoded once and served in a loop: a live-encoding fake camera takes a quarter of
+    // a core (more on a Pi) from the program the demo is there to show. The sound stays live.
+    cmd.args(["--replay", &DEMO_CLIP_SECONDS.to_string()]);
     if cam.audio {
         cmd.arg("--audio");
-    } else {
-        // A clip encoded once and served in a loop: a live-encoding fake camera takes a
-        // quarter of a core (more on a Pi) from the program the demo is there to show. The
-        // fake camera replays video only, so the one with sound encodes live.
-        cmd.args(["--replay", &DEMO_CLIP_SECONDS.to_string()]);
     }
     #[cfg(unix)]
     cmd.process_group(0);

@@ -68,8 +68,8 @@ pub struct CameraOptions {
     pub busy: bool,
     /// `--replay`: the camera encodes this much of its picture once, at start, and serves the
     /// clip in a loop (whole GOPs, each client from its first key frame): almost no CPU per
-    /// client, where live encoding takes half a core at 1080p30. Video only (not with
-    /// `audio`).
+    /// client, where live encoding takes half a core at 1080p30. The sound (with `audio`)
+    /// stays live.
     pub replay: Option<std::time::Duration>,
 }
 

@@ -170,11 +170,14 @@ async fn live_camera_timestamps_are_monotonic_with_one_keyframe_per_second() {
 #[tokio::test]
 async fn replay_camera_loops_its_clip_in_real_time_from_a_key_frame() {
     // A 1 s clip (two GOPs of 7 frames at 10 fps: 1.4 s) read for 3 s crosses the loop twice.
+    // With sound: GStreamer's RTSP server then seeks the media at PLAY, which the appsrc must
+    // accept (it once answered 503).
     let cam = FakeCamera::start(
         CameraOptions::new("Replay")
             .size(320, 180)
             .fps(10)
             .gop(7)
+            .audio(true)
             .replay(Duration::from_secs(1)),
     )
     .await
@@ -192,8 +195,14 @@ async fn replay_camera_loops_its_clip_in_real_time_from_a_key_frame() {
         cam.stderr()
     );
     let info = probe_streams(cam.url()).await.unwrap();
-    assert_eq!(info.codec_names(), ["h264"]);
+    // The sound stays live beside the replayed picture.
+    assert_eq!(info.codec_names(), ["h264", "aac"]);
     assert_eq!((info.width(), info.height()), (Some(320), Some(180)));
+    let audio = packet_times_live(&cam.url(), StreamKind::Audio, 2.0)
+        .await
+        .unwrap();
+    audio.assert_monotonic();
+    assert!(audio.len() >= 50, "{} audio packets in 2 s", audio.len());
     // Every client starts on a key frame, and the clip's key frames come back every 7 frames.
     for _ in 0..2 {
         let video = packet_times_live(&cam.url(), StreamKind::Video, 3.0)
