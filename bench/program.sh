@@ -304,11 +304,12 @@ if ((AUDIO_WINDOW > 0)); then
   size=${SIZES%% *}; W=${size%x*} H=${size#*x}
   # Starts a fake camera that sends an AAC tone and sets CAM_URL.
   start_audio_camera() {
-    local name=$1 tone=$2 port; port=$(free_port)
+    local name=$1 tone=$2 port extra=(); port=$(free_port)
+    [ "$REPLAY" != 0 ] && extra=(--replay "$REPLAY")
     /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
-      --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$tone" >"$TMP/cam-$name.log" 2>&1 &
+      --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$tone" "${extra[@]}" >"$TMP/cam-$name.log" 2>&1 &
     PIDS+=("$!")
-    for _ in $(seq 150); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
+    for _ in $(seq 600); do grep -q '^READY' "$TMP/cam-$name.log" && break; sleep 0.1; done
     grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
     CAM_URL="rtsp://127.0.0.1:$port/$name"
   }
