@@ -24,11 +24,13 @@ command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-d
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
-# CPU seconds (user + system) of the command in "$@", run under bash -c; the output goes away.
+# CPU seconds (user + system) of the command line $1 and all it starts, run under bash -c (both
+# sides alike); the output goes away.
 cpu_of() {
   /usr/bin/time -o "$TMP/t" -f "%U %S" bash -c "$1" >/dev/null 2>"$TMP/err" || { cat "$TMP/err" >&2; exit 1; }
   awk '{ printf "%.2f", $1 + $2 }' "$TMP/t"
 }
+pct() { echo "100 * $1 / $SECONDS_" | bc -l; }
 med() { sort -g | awk '{ v[NR] = $1 } END { printf "%.3f / %.3f / %.3f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 
 echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg); ${SECONDS_} s of video per measure, $RUNS runs"
@@ -58,7 +60,6 @@ for size in $SIZES; do
     split=$(cpu_of "$IN -f rawvideo -pix_fmt yuv420p - | $ENC $X264")
     null=$(cpu_of "$IN -f null -")
     raw=$(cpu_of "$IN -f rawvideo -pix_fmt yuv420p - | cat")
-    pct() { echo "100 * $1 / $SECONDS_" | bc -l; }
     ratio=$(echo "$split / $one" | bc -l)
     echo "$ratio" >>"$TMP/ratios"
     printf '  run %d: one process %.1f%% of a core, split %.1f%% -> ratio %.3f | decoder alone: frames dropped inside %.1f%%, written raw to a pipe and read %.1f%% (+%.1f)\n' \

@@ -22,8 +22,9 @@ With --replay SECONDS the camera encodes that much of its picture once, at start
 it can, same x264 settings, rounded up to whole GOPs), and then serves the clip in a loop,
 paced at --fps, each client from its first key frame (the burned-in wall clock is left out;
 the sound of --audio stays live, a cheap encode): about 2 % of a core per 1080p30 client where
-live encoding takes more than half a core. The benchmarks use it, so that the fake
-cameras do not load the machine whose CPU they measure (a real camera is a device of its own).
+live encoding takes more than half a core. The benchmarks use it, so that the fake cameras do
+not load the machine whose CPU they measure (a real camera is a device of its own), and so does
+the appliance's demo mode.
 
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
 tried first: with RTSP over TCP, GStreamer then delivered each frame to an existing client
@@ -318,9 +319,12 @@ def encode_clip(args):
     msg = pipe.get_bus().pop_filtered(Gst.MessageType.ERROR)
     pipe.set_state(Gst.State.NULL)
     if msg is not None:
-        raise SystemExit(f"fake_camera: encoding the replay clip failed: {msg.parse_error()[0].message}")
+        err = msg.parse_error()[0].message
+        raise SystemExit(f"fake_camera: encoding the replay clip failed: {err}")
     if len(units) != frames:
-        raise SystemExit(f"fake_camera: the replay clip has {len(units)} frames, not {frames}")
+        raise SystemExit(
+            f"fake_camera: the replay clip has {len(units)} frames, not {frames}"
+        )
     return units
 
 
