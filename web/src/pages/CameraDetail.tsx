@@ -159,7 +159,8 @@ export default function CameraDetail() {
         {health?.last_error && (
           <Info label="Last error">
             <span className="text-red-600">{sentence(health.last_error)}</span>{' '}
-            <EventsLink type="camera" id={c.id} name={c.name}>
+            {/* No `name`: its label ("Events of camera …") would hide this visible text. */}
+            <EventsLink type="camera" id={c.id}>
               See the camera’s events
             </EventsLink>
           </Info>
