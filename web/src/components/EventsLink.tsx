@@ -14,24 +14,17 @@ export function eventsHref(type: SubjectType, id: number): string {
 export default function EventsLink({
   type,
   id,
-  name,
   children = 'Events',
   className = 'font-medium text-sky-700 underline underline-offset-2 hover:text-sky-900',
 }: {
   type: SubjectType;
   id: number;
-  /** for the accessible name: "Events of Dock camera" */
-  name?: string;
+  /** the link's text, which is also its accessible name (no aria-label hides it) */
   children?: ReactNode;
   className?: string;
 }) {
   return (
-    <Link
-      to={eventsHref(type, id)}
-      className={className}
-      aria-label={name ? `Events of ${type} ${name}` : undefined}
-      data-testid="events-link"
-    >
+    <Link to={eventsHref(type, id)} className={className} data-testid="events-link">
       {children}
     </Link>
   );

@@ -159,7 +159,6 @@ export default function CameraDetail() {
         {health?.last_error && (
           <Info label="Last error">
             <span className="text-red-600">{sentence(health.last_error)}</span>{' '}
-            {/* No `name`: its label ("Events of camera …") would hide this visible text. */}
             <EventsLink type="camera" id={c.id}>
               See the camera’s events
             </EventsLink>
