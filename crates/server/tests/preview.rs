@@ -242,10 +242,12 @@ async fn viewers_see_an_outage_and_the_return() {
             }
         }
     };
-    // The first run may announce itself `online` before its init.
+    // The first run announces itself `online` before its init. On a loaded machine the first
+    // session may fail before it (`offline`, then `online` on the retry): the outage this test
+    // is about comes after the first init.
+    let start = Instant::now();
     let mut t = next_text(&mut ws, Duration::from_secs(20)).await;
-    if t["type"] == "status" {
-        assert_eq!(t["status"], "online", "{t}");
+    while t["type"] == "status" && start.elapsed() < Duration::from_secs(30) {
         t = next_text(&mut ws, Duration::from_secs(20)).await;
     }
     assert_eq!(t["type"], "init", "{t}");

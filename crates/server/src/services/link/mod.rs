@@ -426,9 +426,17 @@ impl LinkService {
     pub async fn run(self: Arc<Self>) {
         // Subscribed before anything else runs, so nothing that happens is missed.
         let events = self.events.subscribe();
-        match self.db.link_settings().await {
-            Ok(row) => *self.current.write().expect("link settings lock") = row,
-            Err(e) => tracing::warn!(error = ?e, "studio link settings unreadable; link off"),
+        {
+            // Read and installed under the lock `update` holds: a PUT that lands while this
+            // task is starting is either already in the database or installs itself after us
+            // (never overwritten by the older read).
+            let _saving = self.saving.lock().await;
+            match self.db.link_settings().await {
+                Ok(row) => *self.current.write().expect("link settings lock") = row,
+                Err(e) => {
+                    tracing::warn!(error = ?e, "studio link settings unreadable; link off")
+                }
+            }
         }
         self.set_state(LinkState::Disabled, None);
         self.update_queue_gauge().await;
