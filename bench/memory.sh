@@ -40,9 +40,11 @@ children_of() { for f in /proc/[0-9]*/stat; do awk -v p="$1" '{ sub(/^[0-9]+ \(.
 start_camera() {
   local name=$1 freq=$2 port; port=$(free_port)
   /usr/bin/python3 testrig/fake_camera.py --port "$port" --path "/$name" --name "$name" \
-    --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$freq" >"$TMP/cam-$name.log" 2>&1 &
+    --width "$W" --height "$H" --fps "$FPS" --gop $((2 * FPS)) --audio-freq "$freq" \
+    --replay 8 >"$TMP/cam-$name.log" 2>&1 &
   PIDS+=("$!")
-  for _ in $(seq 150); do grep -qs "^READY" "$TMP/cam-$name.log" && break; sleep 0.1; done
+  # It encodes its 8 s clip first (a few seconds), then replays it.
+  for _ in $(seq 600); do grep -qs "^READY" "$TMP/cam-$name.log" && break; sleep 0.1; done
   grep -q '^READY' "$TMP/cam-$name.log" || { cat "$TMP/cam-$name.log" >&2; exit 1; }
   CAM_URL="rtsp://127.0.0.1:$port/$name"
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CPU of the appliance itself (FFmpeg children excluded) while N camera-to-destination copy
 # streams run, and FFmpeg's CPU per copy-stream beside it. Everything on 127.0.0.1: one
-# simulated RTSP camera (GStreamer, 1280x720 at 25 fps) per stream and nginx-rtmp as the ingest.
+# simulated RTSP camera (GStreamer, 1280x720 at 25 fps, a replayed clip) per stream and nginx-rtmp as the ingest.
 # Usage: bash bench/streams.sh [streams=4] [seconds=30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,14 @@ nginx -c "$WORK/nginx/nginx.conf" -p "$WORK/nginx" & PIDS+=($!)
 CAM_PORTS=()
 for i in $(seq 1 "$N"); do
   p=$(free_port); CAM_PORTS+=("$p")
-  /usr/bin/python3 testrig/fake_camera.py --port "$p" --path /cam --name "Bench $i" --width 1280 --height 720 --fps 25 --audio >/dev/null 2>&1 & PIDS+=($!)
+  /usr/bin/python3 testrig/fake_camera.py --port "$p" --path /cam --name "Bench $i" --width 1280 --height 720 --fps 25 --audio \
+    --replay 8 >"$WORK/cam-$i.log" 2>&1 & PIDS+=($!)
+done
+# Each camera encodes its 8 s clip once, then replays it (a few % of a core, like a real
+# camera, where live encoding took a quarter of a core per client from the machine measured).
+for i in $(seq 1 "$N"); do
+  for _ in $(seq 600); do grep -qs "^READY" "$WORK/cam-$i.log" && break; sleep 0.1; done
+  grep -q '^READY' "$WORK/cam-$i.log" || { cat "$WORK/cam-$i.log" >&2; exit 1; }
 done
 
 PORT=$(free_port)

@@ -23,7 +23,8 @@ it can, same x264 settings, rounded up to whole GOPs), and then serves the clip 
 paced at --fps, each client from its first key frame (the burned-in wall clock is left out;
 the sound of --audio stays live, a cheap encode): about 2 % of a core per 1080p30 client where
 live encoding takes more than half a core. The benchmarks use it, so that the fake cameras do
-not load the machine whose CPU they measure (a real camera is a device of its own).
+not load the machine whose CPU they measure (a real camera is a device of its own), and so does
+the appliance's demo mode.
 
 Every client gets its own pipeline. A shared pipeline (one encoder, like a real camera) was
 tried first: with RTSP over TCP, GStreamer then delivered each frame to an existing client
@@ -432,6 +433,9 @@ def build_launch(args):
         video = [
             f"appsrc name={REPLAY_SRC} is-live=true format=time do-timestamp=true "
             f"{seekable}"
+            # Between DESCRIBE and PLAY the feeder goes on pushing while nothing flows: at
+            # most a few units wait (the oldest dropped), not a backlog of stale pictures.
+            "leaky-type=downstream max-buffers=4 max-bytes=0 "
             f'caps="video/x-h264,stream-format=byte-stream,alignment=au"',
             "h264parse",
         ]

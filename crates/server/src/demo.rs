@@ -29,6 +29,11 @@ struct DemoCamera {
     onvif_port: Option<u16>,
 }
 
+/// Length of the clip each simulated camera encodes at start and replays.
+const DEMO_CLIP_SECONDS: u32 = 10;
+/// How long the health check waits for the simulated cameras before it looks anyway.
+const READY_WAIT: Duration = Duration::from_secs(60);
+
 /// Credentials of the simulated ONVIF camera (those of the Sunba it imitates).
 const SIM_USER: &str = "admin";
 const SIM_PASSWORD: &str = "admin123";
@@ -71,7 +76,12 @@ fn free_port(preferred: u16) -> u16 {
         .unwrap_or(preferred)
 }
 
-async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child> {
+/// Starts one simulated camera; the receiver says when it serves (or is dropped if it never
+/// does). It encodes its clip first, a few seconds.
+fn spawn_camera(
+    script: &Path,
+    cam: &DemoCamera,
+) -> std::io::Result<(Child, tokio::sync::oneshot::Receiver<()>)> {
     let mut cmd = Command::new(python());
     cmd.arg(script)
         .args(["--port", &cam.port.to_string(), "--path", "/live"])
@@ -81,25 +91,29 @@ async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child>
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
+    // A clip encoded once and served in a loop: a live-encoding fake camera takes a quarter of
+    // a core (more on a Pi) from the program the demo is there to show. The sound stays live.
+    cmd.args(["--replay", &DEMO_CLIP_SECONDS.to_string()]);
     if cam.audio {
         cmd.arg("--audio");
     }
     #[cfg(unix)]
     cmd.process_group(0);
     let mut child = cmd.spawn()?;
-    // Wait (bounded) for the ready line so the first health check finds it up.
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
     if let Some(out) = child.stdout.take() {
         let mut lines = BufReader::new(out).lines();
-        let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        // Drains stdout to its end, so the child never blocks on a full pipe.
+        tokio::spawn(async move {
+            let mut ready = Some(ready_tx);
             while let Ok(Some(l)) = lines.next_line().await {
                 if l.to_ascii_lowercase().contains("ready") {
-                    break;
+                    if let Some(tx) = ready.take() {
+                        let _ = tx.send(());
+                    }
                 }
             }
-        })
-        .await;
-        // Keep draining so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        });
     }
     if let Some(err) = child.stderr.take() {
         let mut lines = BufReader::new(err).lines();
@@ -109,11 +123,15 @@ async fn spawn_camera(script: &Path, cam: &DemoCamera) -> std::io::Result<Child>
             }
         });
     }
-    Ok(child)
+    Ok((child, ready_rx))
 }
 
 /// Starts the demo, if asked and possible; the cameras stop with the appliance.
-pub async fn start(infra: &Infra, cameras: &CameraService, health: &HealthService) -> Result<()> {
+pub async fn start(
+    infra: &Infra,
+    cameras: &CameraService,
+    health: &std::sync::Arc<HealthService>,
+) -> Result<()> {
     let Some(script) = find_script(infra.config.testrig_dir.as_deref()) else {
         tracing::warn!("demo mode: testrig/fake_camera.py not found; no simulated cameras");
         return Ok(());
@@ -176,16 +194,26 @@ pub async fn start(infra: &Infra, cameras: &CameraService, health: &HealthServic
         }
     }
     let mut children = Vec::new();
+    let mut ready = Vec::new();
     for cam in &demo {
-        match spawn_camera(&script, cam).await {
-            Ok(child) => children.push(child),
+        match spawn_camera(&script, cam) {
+            Ok((child, rx)) => {
+                children.push(child);
+                ready.push(rx);
+            }
             Err(e) => tracing::warn!(
                 error = %e,
                 "demo mode: cannot start a simulated camera (is GStreamer installed? run scripts/install-deps.sh run)"
             ),
         }
     }
-    health.kick();
+    // The appliance serves meanwhile; the health check looks again as soon as every camera
+    // serves (or after a bound, for a machine slow to encode the clips).
+    let health = health.clone();
+    infra.tasks.spawn(async move {
+        let _ = tokio::time::timeout(READY_WAIT, futures::future::join_all(ready)).await;
+        health.kick();
+    });
     let shutdown = infra.shutdown.clone();
     infra.tasks.spawn(async move {
         shutdown.cancelled().await;
