@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# CPU of the appliance itself (FFmpeg children excluded) while N camera-to-destination copy
-# streams run, and FFmpeg's CPU per copy-stream beside it. Everything on 127.0.0.1: one
-# simulated RTSP camera (GStreamer, 1280x720 at 25 fps, a replayed clip) per stream and nginx-rtmp as the ingest.
+# CPU of the appliance itself while N camera-to-destination copy streams run (each reads its
+# camera's hub session and publishes RTMP in process; an FFmpeg child, if any, is printed
+# beside). Everything on 127.0.0.1: one simulated RTSP camera (GStreamer, 1280x720 at 25 fps
+# with AAC, replaying a clip it encoded at start) per stream and nginx-rtmp as the ingest.
 # Usage: bash bench/streams.sh [streams=4] [seconds=30]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -63,7 +64,7 @@ sleep 10
 RUNNING=$(api "$BASE/api/streams" | python3 -c 'import json,sys;print(sum(1 for s in json.load(sys.stdin) if s["status"]["state"]=="running"))')
 echo "streams running: $RUNNING / $N (1280x720@25 H.264 + AAC, copy)"
 
-python3 - "$APP" "$SECS" <<'PY'
+python3 - "$APP" "$SECS" "$N" <<'PY'
 import os, sys, time
 app, secs = int(sys.argv[1]), float(sys.argv[2])
 hz = os.sysconf("SC_CLK_TCK")
@@ -99,7 +100,11 @@ per = [(k1[k] - k0[k]) / hz / wall * 100 for k in k1]
 with open(f"/proc/{app}/status") as f:
     rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS"))
 print(f"measured over {wall:.1f} s")
-print(f"appliance process CPU: {app_pct:.2f} % of one core (target < 1 %), RSS {rss/1024:.1f} MiB")
+n = int(sys.argv[3])
+print(f"appliance process CPU: {app_pct:.2f} % of one core for {n} streams, {app_pct / n:.2f} % per stream "
+      f"(camera read and RTMP publish, in process), RSS {rss/1024:.1f} MiB")
 if per:
     print(f"ffmpeg copy-streams: {len(per)} processes, {sum(per)/len(per):.2f} % of one core each on average (min {min(per):.2f}, max {max(per):.2f})")
+else:
+    print("ffmpeg children: none (a copy stream spawns no FFmpeg)")
 PY
