@@ -47,7 +47,7 @@ done
 PORT=$(free_port)
 BASE="http://127.0.0.1:$PORT"
 "$BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$WORK/data" --log-level warn --health-interval-s 15 & APP=$!
-PIDS+=($APP)
+PIDS+=("$APP")
 for _ in $(seq 100); do curl -sf "$BASE/api/health" >/dev/null && break; sleep 0.1; done
 COOKIE=$(curl -s -i -X POST "$BASE/api/auth/setup" -H 'content-type: application/json' \
   -d '{"username":"admin","password":"bench password"}' | awk -F'[=;]' 'tolower($1) ~ /^set-cookie: vs_session/ {print $2}')
