@@ -344,12 +344,20 @@ impl PreviewService {
 /// init segment when it plays again.
 async fn produce_camera(hub: Arc<HubService>, camera_id: i64, remux: Arc<Remux>) {
     loop {
-        let Some(session) = hub.session(camera_id) else {
-            // Being (re)configured: the camera change that did it ends this preview if it
-            // must; otherwise the session is there in a moment.
-            go_offline(&remux);
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            continue;
+        // A camera whose change is still being applied (one just added, say) gets its session
+        // now, rather than its first viewer being told `offline` for a camera that is fine.
+        let session = match hub.session(camera_id) {
+            Some(s) => s,
+            None => match hub.session_for(camera_id).await {
+                Ok(s) => s,
+                Err(_) => {
+                    // Disabled or deleted: the camera change that did it ends this preview if
+                    // it must.
+                    go_offline(&remux);
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    continue;
+                }
+            },
         };
         let mut state = session.watch_state();
         if *state.borrow_and_update() != SessionState::Playing {
