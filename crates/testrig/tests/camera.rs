@@ -243,3 +243,111 @@ async fn two_cameras_run_side_by_side() {
     assert_eq!(ia.unwrap().width(), Some(160));
     assert_eq!(ib.unwrap().width(), Some(320));
 }
+
+/// Sends one RTSP request on `stream` and reads its response's head; returns it.
+async fn rtsp_request(
+    stream: &mut tokio::net::TcpStream,
+    request: &str,
+) -> std::io::Result<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request.as_bytes()).await?;
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await?;
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_string();
+    let length = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Length:"))
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut body = vec![0u8; length];
+    stream.read_exact(&mut body).await?;
+    Ok(head + &String::from_utf8_lossy(&body))
+}
+
+#[tokio::test]
+async fn a_replay_camera_sends_no_backlog_to_a_client_slow_to_play() {
+    use tokio::io::AsyncReadExt;
+    // Between DESCRIBE and PLAY the feeder goes on pushing the clip while nothing flows; what
+    // waits must stay a few frames (a real camera sends what it sees from PLAY on), not a
+    // burst of every frame since DESCRIBE. Measured: 15 frames in that second (4 waiting, 11
+    // live); 41 when the appsrc queued without bound.
+    let cam = FakeCamera::start(
+        CameraOptions::new("Slow")
+            .size(320, 180)
+            .fps(10)
+            .gop(7)
+            .replay(Duration::from_secs(1)),
+    )
+    .await
+    .unwrap();
+    let url = cam.url();
+    let mut s = tokio::net::TcpStream::connect(("127.0.0.1", cam.port()))
+        .await
+        .unwrap();
+    let describe = rtsp_request(
+        &mut s,
+        &format!("DESCRIBE {url} RTSP/1.0\r\nCSeq: 1\r\nAccept: application/sdp\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    assert!(describe.starts_with("RTSP/1.0 200"), "{describe}");
+    let base = describe
+        .lines()
+        .find_map(|l| l.strip_prefix("Content-Base:"))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| format!("{url}/"));
+    let control = describe
+        .lines()
+        .filter_map(|l| l.strip_prefix("a=control:"))
+        .find(|c| *c != "*")
+        .unwrap_or_else(|| panic!("a stream control in the SDP: {describe}"));
+    let setup = rtsp_request(
+        &mut s,
+        &format!(
+            "SETUP {base}{control} RTSP/1.0\r\nCSeq: 2\r\n\
+             Transport: RTP/AVP/TCP;unicast;interleaved=0-1\r\n\r\n"
+        ),
+    )
+    .await
+    .unwrap();
+    assert!(setup.starts_with("RTSP/1.0 200"), "{setup}");
+    let session = setup
+        .lines()
+        .find_map(|l| l.strip_prefix("Session:"))
+        .map(|v| v.split(';').next().unwrap().trim().to_string())
+        .expect("a session id");
+    // 3 s at 10 fps: 30 frames pushed before PLAY.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let play = rtsp_request(
+        &mut s,
+        &format!("PLAY {url} RTSP/1.0\r\nCSeq: 3\r\nSession: {session}\r\nRange: npt=0-\r\n\r\n"),
+    )
+    .await
+    .unwrap();
+    assert!(play.starts_with("RTSP/1.0 200"), "{play}");
+    // Frames (RTP packets with the marker bit) received in the first second after PLAY.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+    let mut frames = 0;
+    loop {
+        let mut hdr = [0u8; 4];
+        match tokio::time::timeout_at(deadline, s.read_exact(&mut hdr)).await {
+            Err(_) => break,
+            Ok(r) => r.unwrap(),
+        };
+        assert_eq!(hdr[0], b'$', "interleaved data expected");
+        let mut packet = vec![0u8; u16::from_be_bytes([hdr[2], hdr[3]]) as usize];
+        s.read_exact(&mut packet).await.unwrap();
+        if hdr[1] == 0 && packet.len() > 1 && packet[1] & 0x80 != 0 {
+            frames += 1;
+        }
+    }
+    eprintln!("{frames} frames in the first second after a PLAY 3 s after DESCRIBE");
+    assert!(
+        (5..=20).contains(&frames),
+        "{frames} frames in the first second at 10 fps (a backlog from before PLAY?)"
+    );
+}
