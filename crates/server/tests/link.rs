@@ -1264,11 +1264,17 @@ async fn a_full_queue_drops_the_oldest_counts_them_and_keeps_them_across_a_resta
     }
     let s = wait_link(&d.app, "6 dropped", |s| s["dropped"] == 6).await;
     assert_eq!(s["queue_length"], 4);
-    let metrics = d.app.get("/metrics").await.text().await.unwrap();
-    assert!(
-        metrics.contains("vistterstream_link_dropped_messages{device=\"reef\"} 6"),
-        "{metrics}"
-    );
+    // The gauge follows the stored count once the enqueue that dropped has refreshed it: the
+    // status (read from the database) can be a moment ahead of it.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let metrics = d.app.get("/metrics").await.text().await.unwrap();
+        if metrics.contains("vistterstream_link_dropped_messages{device=\"reef\"} 6") {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The queue is on disk: a restart keeps it.
     let dir = d.app.stop_keep_dir().await;
     let app = TestApp::spawn_in(dir, |_| {}, vistterstream::AppDeps::real()).await;

@@ -153,6 +153,9 @@ pub struct LinkService {
     execution: Mutex<Option<Execution>>,
     /// Serializes settings updates (read, validate, store).
     saving: tokio::sync::Mutex<()>,
+    /// Serializes refreshes of the queue's gauges, so an older count read by one never
+    /// overwrites a newer one set by another.
+    gauges: tokio::sync::Mutex<()>,
 }
 
 impl LinkService {
@@ -174,6 +177,7 @@ impl LinkService {
             queue_limit: AtomicU64::new(DEFAULT_QUEUE_LIMIT),
             execution: Mutex::new(None),
             saving: tokio::sync::Mutex::new(()),
+            gauges: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -383,6 +387,7 @@ impl LinkService {
     }
 
     async fn update_queue_gauge(&self) {
+        let _gauges = self.gauges.lock().await;
         if let (Ok(len), Ok(dropped)) = (
             self.db.link_outbox_len().await,
             self.db.link_dropped_total().await,
