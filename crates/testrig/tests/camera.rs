@@ -244,7 +244,15 @@ async fn two_cameras_run_side_by_side() {
     assert_eq!(ib.unwrap().width(), Some(320));
 }
 
-/// Sends one RTSP request on `stream` and reads its response's head; returns it.
+/// The value of an RTSP response's header `name`, trimmed.
+fn rtsp_header<'a>(response: &'a str, name: &str) -> Option<&'a str> {
+    response
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .map(str::trim)
+}
+
+/// Sends one RTSP request on `stream` and reads its response (head and body); returns it.
 async fn rtsp_request(
     stream: &mut tokio::net::TcpStream,
     request: &str,
@@ -258,10 +266,8 @@ async fn rtsp_request(
         head.push(byte[0]);
     }
     let head = String::from_utf8_lossy(&head).to_string();
-    let length = head
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Length:"))
-        .and_then(|v| v.trim().parse::<usize>().ok())
+    let length = rtsp_header(&head, "Content-Length")
+        .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(0);
     let mut body = vec![0u8; length];
     stream.read_exact(&mut body).await?;
@@ -295,10 +301,8 @@ async fn a_replay_camera_sends_no_backlog_to_a_client_slow_to_play() {
     .await
     .unwrap();
     assert!(describe.starts_with("RTSP/1.0 200"), "{describe}");
-    let base = describe
-        .lines()
-        .find_map(|l| l.strip_prefix("Content-Base:"))
-        .map(|v| v.trim().to_string())
+    let base = rtsp_header(&describe, "Content-Base")
+        .map(str::to_string)
         .unwrap_or_else(|| format!("{url}/"));
     let control = describe
         .lines()
@@ -315,11 +319,10 @@ async fn a_replay_camera_sends_no_backlog_to_a_client_slow_to_play() {
     .await
     .unwrap();
     assert!(setup.starts_with("RTSP/1.0 200"), "{setup}");
-    let session = setup
-        .lines()
-        .find_map(|l| l.strip_prefix("Session:"))
-        .map(|v| v.split(';').next().unwrap().trim().to_string())
-        .expect("a session id");
+    let session = rtsp_header(&setup, "Session")
+        .and_then(|v| v.split(';').next())
+        .expect("a session id")
+        .to_string();
     // 3 s at 10 fps: 30 frames pushed before PLAY.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let play = rtsp_request(
