@@ -58,6 +58,7 @@ release:
 
 lint:
 	$(CARGO) fmt --all -- --check
+	rustfmt --edition 2021 --check bench/worker/src/bin/*.rs
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 ## Licences, duplicate versions, sources and advisories of the dependency graph (deny.toml).

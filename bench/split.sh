@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What splitting decode and encode into two processes costs, with nothing else in between:
-# the lower bound of bench/program.sh's ratio for any design that keeps FFmpeg's codecs out of
-# the appliance's process.
+# the lower bound of bench/program.sh's ratio for any design that moves raw frames between
+# FFmpeg processes through pipes (today's), and what the shared-memory worker design costs.
 #
 # Both sides do the same work on the same input, one after the other, over the same length:
 # a camera's H.264 (a clip recorded from testrig/fake_camera.py, the picture bench/program.sh's
@@ -13,6 +13,16 @@
 # prints the decoder alone, frames thrown away inside FFmpeg (-f null) and frames written raw
 # to a pipe (read by cat), which is the raw-output share.
 #
+# And a third design, which keeps the codecs out of the appliance's process without pipes for
+# raw frames: a codec worker (bench/worker, a measuring prototype in Rust on libavcodec) decodes
+# the same clip at the same rate with the same decoder and threads, copies each picture into a
+# slot of a shared memory file, and sends the slot's number to its parent (the appliance's role,
+# touching no pixel here, like the pipe above); the parent sends it back and the worker's libx264,
+# with the same settings, encodes straight from the slot to MPEG-TS, thrown away.
+#   worker:      appliance -> worker (decode -> shared slot -> parent -> encode from the slot)
+# Building it needs libav's headers and libclang (bindgen): pkg-config libavcodec-dev
+# libavformat-dev libclang-dev; without them that line is skipped, with a message.
+#
 # Usage: [SIZES="1280x720 1920x1080"] [RUNS=3] bash bench/split.sh [seconds]   (loopback only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +33,15 @@ FPS=30
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+
+WORKER=""
+if pkg-config --exists libavcodec libavformat 2>/dev/null && compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" >/dev/null; then
+  echo "== building the shared-memory worker prototype (bench/worker)"
+  CARGO_TARGET_DIR=target/bench-worker cargo build --quiet --release --manifest-path bench/worker/Cargo.toml
+  WORKER=target/bench-worker/release
+else
+  echo "== the shared-memory worker is skipped: apt-get install pkg-config libavcodec-dev libavformat-dev libclang-dev"
+fi
 
 # CPU seconds (user + system) of the command line $1 and all it starts, run under bash -c (both
 # sides alike); the output goes away.
@@ -55,6 +74,7 @@ for size in $SIZES; do
   ENC="ffmpeg -hide_banner -loglevel error -nostdin -f rawvideo -pix_fmt yuv420p -s ${W}x${H} -r $FPS -i pipe:0 -pix_fmt yuv420p"
   echo "== ${W}x${H} ${FPS} fps, libx264 veryfast at ${kbps} kb/s (the program's settings)"
   : >"$TMP/ratios"
+  : >"$TMP/wratios"
   for run in $(seq "$RUNS"); do
     one=$(cpu_of "$IN -pix_fmt yuv420p $X264")
     split=$(cpu_of "$IN -f rawvideo -pix_fmt yuv420p - | $ENC $X264")
@@ -64,6 +84,15 @@ for size in $SIZES; do
     echo "$ratio" >>"$TMP/ratios"
     printf '  run %d: one process %.1f%% of a core, split %.1f%% -> ratio %.3f | decoder alone: frames dropped inside %.1f%%, written raw to a pipe and read %.1f%% (+%.1f)\n' \
       "$run" "$(pct "$one")" "$(pct "$split")" "$ratio" "$(pct "$null")" "$(pct "$raw")" "$(pct "$(echo "$raw - $null" | bc -l)")"
+    if [ -n "$WORKER" ]; then
+      worker=$(cpu_of "$WORKER/appliance $WORKER/worker $clip $SECONDS_ $W $H $FPS $kbps")
+      wratio=$(echo "$worker / $one" | bc -l)
+      echo "$wratio" >>"$TMP/wratios"
+      printf '         shared-memory worker %.1f%% of a core -> ratio %.3f (%s)\n' "$(pct "$worker")" "$wratio" "$(grep -h '^appliance:' "$TMP/err")"
+    fi
   done
   echo "  split / one process: min / median / max $(med <"$TMP/ratios")"
+  if [ -n "$WORKER" ]; then
+    echo "  shared-memory worker / one process: min / median / max $(med <"$TMP/wratios")"
+  fi
 done
