@@ -20,6 +20,9 @@
 # touching no pixel here, like the pipe above); the parent sends it back and the worker's libx264,
 # with the same settings, encodes straight from the slot to MPEG-TS, thrown away.
 #   worker:      appliance -> worker (decode -> shared slot -> parent -> encode from the slot)
+# and half of it: the worker only decodes into the shared slots, and the parent vmsplices each
+# slot into an FFmpeg encoder's stdin (today's program encoder, same settings).
+#   decode worker: appliance -> worker (decode -> shared slot) -> parent -> pipe -> ffmpeg encode
 # Building it needs libav's headers and libclang (bindgen): pkg-config libavcodec-dev
 # libavformat-dev libclang-dev; without them that line is skipped, with a message.
 #
@@ -75,6 +78,7 @@ for size in $SIZES; do
   echo "== ${W}x${H} ${FPS} fps, libx264 veryfast at ${kbps} kb/s (the program's settings)"
   : >"$TMP/ratios"
   : >"$TMP/wratios"
+  : >"$TMP/dratios"
   for run in $(seq "$RUNS"); do
     one=$(cpu_of "$IN -pix_fmt yuv420p $X264")
     split=$(cpu_of "$IN -f rawvideo -pix_fmt yuv420p - | $ENC $X264")
@@ -89,10 +93,15 @@ for size in $SIZES; do
       wratio=$(echo "$worker / $one" | bc -l)
       echo "$wratio" >>"$TMP/wratios"
       printf '         shared-memory worker %.1f%% of a core -> ratio %.3f (%s)\n' "$(pct "$worker")" "$wratio" "$(grep -h '^appliance:' "$TMP/err")"
+      dworker=$(cpu_of "ENCODER_FFMPEG=1 $WORKER/appliance $WORKER/worker $clip $SECONDS_ $W $H $FPS $kbps")
+      dratio=$(echo "$dworker / $one" | bc -l)
+      echo "$dratio" >>"$TMP/dratios"
+      printf '         decode worker + FFmpeg encoder %.1f%% of a core -> ratio %.3f (%s)\n' "$(pct "$dworker")" "$dratio" "$(grep -h '^appliance:' "$TMP/err")"
     fi
   done
   echo "  split / one process: min / median / max $(med <"$TMP/ratios")"
   if [ -n "$WORKER" ]; then
     echo "  shared-memory worker / one process: min / median / max $(med <"$TMP/wratios")"
+    echo "  decode worker + FFmpeg encoder / one process: min / median / max $(med <"$TMP/dratios")"
   fi
 done

@@ -5,9 +5,15 @@
 //! rows of each frame in place (luma and chroma), as overlays are blended inside their
 //! rectangles; 0 touches no pixel (nothing in between, like bench/split.sh's pipe).
 //!
+//! With ENCODER_FFMPEG set, the worker only decodes (WORKER_DECODE_ONLY) and the encoder is
+//! an FFmpeg child as today's program encoder: each slot is `vmsplice`d into its stdin (a 1 MiB
+//! pipe; the pages are referenced, not copied) and goes back to the worker once the next frame
+//! is in the pipe (by then the encoder has read all of it).
+//!
 //! Usage: appliance WORKER CLIP SECONDS WIDTH HEIGHT FPS KBPS [BLEND_ROWS]
 
 use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
 use std::process::{Command, Stdio};
 use std::ptr::null_mut;
 
@@ -35,6 +41,31 @@ fn main() {
         assert_ne!(base, libc::MAP_FAILED);
         (fd, base as *mut u8)
     };
+    let ffmpeg_encoder = std::env::var_os("ENCODER_FFMPEG").is_some();
+    let mut encoder = ffmpeg_encoder.then(|| {
+        let (kbps, fps): (u32, u32) = (a[7].parse().unwrap(), a[6].parse().unwrap());
+        let args = format!(
+            "-hide_banner -loglevel error -nostdin -f rawvideo -pix_fmt yuv420p -s {w}x{h} -r {fps} \
+             -i pipe:0 -pix_fmt yuv420p -c:v libx264 -preset veryfast -tune zerolatency \
+             -sc_threshold 0 -b:v {kbps}k -maxrate {kbps}k -bufsize {}k -g {g} -keyint_min {g} \
+             -bf 0 -f mpegts -y {out}",
+            2 * kbps,
+            g = 2 * fps,
+            out = std::env::var("WORKER_OUT").unwrap_or_else(|_| "-".into())
+        );
+        Command::new("ffmpeg")
+            .args(args.split_whitespace())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start ffmpeg")
+    });
+    let mut enc_in = encoder.as_mut().map(|e| e.stdin.take().unwrap());
+    if let Some(p) = &enc_in {
+        // SAFETY: sets the size of our own pipe's buffer.
+        assert!(unsafe { libc::fcntl(p.as_raw_fd(), libc::F_SETPIPE_SZ, 1 << 20) } >= 1 << 20);
+    }
+    let mut pending: Option<[u8; 16]> = None;
     let mut child = Command::new(worker)
         .args([
             clip,
@@ -46,6 +77,7 @@ fn main() {
             &SLOTS.to_string(),
             &fd.to_string(),
         ])
+        .envs(ffmpeg_encoder.then_some(("WORKER_DECODE_ONLY", "1")))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -72,16 +104,46 @@ fn main() {
                 *px = ((*px as u16 + 128) / 2) as u8;
             }
         }
-        if to.write_all(&rec).is_err() {
+        if let Some(pipe) = &enc_in {
+            let mut off = 0;
+            while off < fsize {
+                let iov = libc::iovec {
+                    // SAFETY: inside the mapping; the slot stays ours until we send it back.
+                    iov_base: unsafe { base.add(slot * fsize + off) } as *mut libc::c_void,
+                    iov_len: fsize - off,
+                };
+                // SAFETY: one iovec over mapped memory into our pipe; blocks while it is full.
+                let n = unsafe { libc::vmsplice(pipe.as_raw_fd(), &iov, 1, 0) };
+                assert!(n > 0, "vmsplice: {}", std::io::Error::last_os_error());
+                off += n as usize;
+            }
+            // A whole frame (more than the pipe holds) went in after the previous one: the
+            // encoder has read all of the previous one.
+            if let Some(prev) = pending.replace(rec) {
+                if to.write_all(&prev).is_err() {
+                    break;
+                }
+            }
+        } else if to.write_all(&rec).is_err() {
             break;
         }
         frames += 1;
+    }
+    if let Some(mut e) = encoder {
+        drop(enc_in.take());
+        assert!(
+            e.wait().expect("wait for ffmpeg").success(),
+            "ffmpeg failed"
+        );
+        if let Some(prev) = pending.take() {
+            let _ = to.write_all(&prev);
+        }
     }
     drop(to);
     let status = child.wait().expect("wait for the worker");
     assert!(status.success(), "the worker failed: {status}");
     let mut usage = std::mem::MaybeUninit::<libc::rusage>::zeroed();
-    // SAFETY: fills usage; the worker is our only child, so its peak is the children's peak.
+    // SAFETY: fills usage (the peak of the largest child: the worker, or FFmpeg's encoder).
     let usage = unsafe {
         assert_eq!(
             libc::getrusage(libc::RUSAGE_CHILDREN, usage.as_mut_ptr()),
@@ -98,7 +160,7 @@ fn main() {
         .nth(1)
         .unwrap();
     eprintln!(
-        "appliance: {frames} frames handed over; peak RSS: this process {:.1} MiB, the worker {:.1} MiB",
+        "appliance: {frames} frames handed over; peak RSS: this process {:.1} MiB, the largest child {:.1} MiB",
         hwm.parse::<f64>().unwrap() / 1024.0,
         usage.ru_maxrss as f64 / 1024.0
     );

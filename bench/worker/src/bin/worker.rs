@@ -6,7 +6,11 @@
 //! memory file it inherited, and tells the parent (the appliance's role) which slot on stdout.
 //! The encoder thread reads the slots the parent sends back on stdin and encodes them straight
 //! from the shared memory (the AVFrame's buffer is the slot: no copy before x264's own), to
-//! MPEG-TS thrown away (or written to $WORKER_OUT, to look at). A slot is free again when libavcodec lets go of its buffer.
+//! MPEG-TS thrown away (or written to $WORKER_OUT, to look at). A slot is free again when
+//! libavcodec lets go of its buffer.
+//!
+//! With WORKER_DECODE_ONLY set it only decodes: the parent encodes elsewhere and sends each
+//! slot back on stdin when it no longer needs it.
 //!
 //! Usage: worker CLIP SECONDS WIDTH HEIGHT FPS KBPS SLOTS SHM_FD
 //! Records on both pipes: 16 bytes, slot (u64 LE) and frame number (i64 LE).
@@ -106,7 +110,21 @@ fn main() {
     });
 
     let enc_slots = slots.clone();
-    let encoder = std::thread::spawn(move || encode(base, enc_slots, w, h, fps, kbps, fsize));
+    let encoder = if std::env::var_os("WORKER_DECODE_ONLY").is_some() {
+        // The parent encodes elsewhere and sends each slot back once it is done with it.
+        std::thread::spawn(move || {
+            let mut input = std::io::stdin().lock();
+            let mut rec = [0u8; 16];
+            let mut returned = 0;
+            while input.read_exact(&mut rec).is_ok() {
+                enc_slots.give(u64::from_le_bytes(rec[..8].try_into().unwrap()) as usize);
+                returned += 1;
+            }
+            returned
+        })
+    } else {
+        std::thread::spawn(move || encode(base, enc_slots, w, h, fps, kbps, fsize))
+    };
 
     // SAFETY (the rest of main): libav's C API used as documented; every pointer comes from it.
     unsafe {
@@ -218,7 +236,7 @@ fn main() {
         ff::avformat_close_input(&mut ic);
     }
     let encoded = encoder.join().unwrap();
-    eprintln!("worker: {encoded} frames encoded");
+    eprintln!("worker: {encoded} frames encoded or returned");
 }
 
 fn encode(
