@@ -54,7 +54,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 release:
-	$(CARGO) build --release -p vistterstream
+	$(CARGO) build --release -p vistterstream -p vs-decoder
 
 lint:
 	$(CARGO) fmt --all -- --check

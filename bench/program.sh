@@ -4,8 +4,10 @@
 #
 # Pipeline (examples/program_run.rs, as in the appliance): the Rust process (the two camera
 # sessions read in-process over RTSP, the program clock, the overlays, the audio mix, the
-# fan-out and the RTMP publisher), one decoder FFmpeg per decoded camera (the camera on air,
-# plus the pre-rolled one in "instant" mode), the idle spare decoder, and the encoder FFmpeg
+# fan-out and the RTMP publisher), one decoder per decoded camera (the camera on air, plus the
+# pre-rolled one in "instant" mode): vistterstream-decoder, pictures in shared memory, as the
+# appliance does (DECODER=ffmpeg: FFmpeg, pictures through pipes), the idle spare decoder, and
+# the encoder FFmpeg
 # (libx264 + AAC of the mix -> MPEG-TS). The cameras send no sound here (the mix is silence, as
 # the floor's). On air: camera A with an image, a text and a clock overlay; no takes during
 # the window.
@@ -35,7 +37,8 @@
 # floor's). REPLAY=0 brings back the live-encoding cameras.
 #
 # Usage: [SIZES="1280x720 1920x1080"] [FPS=30] [RUNS=3] [BUSY=0] [MODES="economy instant"]
-#        [AUDIO_WINDOW=15] [CONCURRENT=0] [REPLAY=8] bash bench/program.sh [window-seconds]
+#        [AUDIO_WINDOW=15] [CONCURRENT=0] [REPLAY=8] [DECODER=worker|ffmpeg]
+#        bash bench/program.sh [window-seconds]
 #        (loopback only; fake cameras from testrig/)
 # BUSY=1 gives the cameras a noisy bottom third (a real scene: the encoder works harder; the
 # cameras then encode live, REPLAY is ignored).
@@ -50,12 +53,19 @@ BUSY=${BUSY:-0}
 MODES=${MODES:-"economy instant"}
 CONCURRENT=${CONCURRENT:-0}
 REPLAY=${REPLAY:-8}
+DECODER=${DECODER:-worker}
 [ "$BUSY" = 1 ] && REPLAY=0
 RUN_SECONDS=$((WARMUP + WINDOW + 4))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
-cargo build --release -q -p vs-engine --example program_run
+cargo build --release -q -p vs-engine --example program_run -p vs-decoder
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
+DECODER_FLAG=()
+case "$DECODER" in
+  worker) DECODER_FLAG=(--decoder "${CARGO_TARGET_DIR:-target}/release/vistterstream-decoder") ;;
+  ffmpeg) ;;
+  *) echo "DECODER is worker or ffmpeg" >&2; exit 2 ;;
+esac
 FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 [ -f "$FONT" ] || { echo "$FONT is missing (fonts-dejavu-core)" >&2; exit 1; }
 HZ=$(getconf CLK_TCK)
@@ -175,7 +185,7 @@ one_run() {
   start_receiver pipeline; local recv_p=$RECV url_p=$RECV_URL
   start_receiver floor; local recv_f=$RECV url_f=$RECV_URL
   sleep 0.5
-  "$BIN" --hub "${flag[@]}" --size "${w}x${h}" --fps "$FPS" --bitrate "$kbps" --seconds "$RUN_SECONDS" \
+  "$BIN" --hub "${flag[@]}" "${DECODER_FLAG[@]}" --size "${w}x${h}" --fps "$FPS" --bitrate "$kbps" --seconds "$RUN_SECONDS" \
     --take-every 0 --logo "$TMP/logo.png" --camera "$CAM_A" --camera "$CAM_B" --output "$url_p" \
     >"$TMP/program.out" 2>"$TMP/program.err" &
   local program=$!
@@ -268,7 +278,7 @@ one_run() {
 mmm() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { printf "%.3f / %.3f / %.3f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 mmm1() { awk -v c="$2" '{ print $c }' "$1" | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f / %.1f / %.1f", v[1], v[int((NR + 1) / 2)], v[NR] }'; }
 
-echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; window ${WINDOW} s after ${WARMUP} s warm-up; $RUNS runs per mode"
+echo "== machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg) at start; window ${WINDOW} s after ${WARMUP} s warm-up; $RUNS runs per mode; cameras decoded by $([ "$DECODER" = worker ] && echo "vistterstream-decoder (shared memory)" || echo "FFmpeg (pipes)")"
 : >"$TMP/results"
 for size in $SIZES; do
   W=${size%x*} H=${size#*x}
@@ -320,7 +330,7 @@ if ((AUDIO_WINDOW > 0)); then
     local kbps; kbps=$(( W * H * FPS * 2500 / (1280 * 720 * 30) ))
     start_receiver "audio-$label"; local recv=$RECV url=$RECV_URL
     sleep 0.5
-    "$BIN" --economy "$@" --size "${W}x${H}" --fps "$FPS" --bitrate "$kbps" \
+    "$BIN" --economy "${DECODER_FLAG[@]}" "$@" --size "${W}x${H}" --fps "$FPS" --bitrate "$kbps" \
       --seconds $((WARMUP + AUDIO_WINDOW + 4)) --take-every 0 --camera "$CAM_SA" --camera "$CAM_SB" \
       --output "$url" >"$TMP/$label.out" 2>"$TMP/$label.err" &
     local prog=$!

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Debian packages that the test rig (crates/testrig, testrig/) and `make run`
-# need: FFmpeg, GStreamer with its RTSP server (fake cameras), nginx with the RTMP module
+# need: FFmpeg and libav's headers (the camera decoder is built on them), GStreamer with its RTSP server (fake cameras), nginx with the RTMP module
 # (fake YouTube), Chromium (UI tests), fonts for overlays, wrk (load tests) and Mosquitto with
 # openssl (the studio link's broker and its test certificates).
 #
@@ -8,13 +8,19 @@
 # Runs `apt-get update` only when something is missing. Must run as root (or via sudo).
 #
 # Usage: sudo scripts/install-deps.sh [run|test] [--check]
-#   run       only what `make run` needs: FFmpeg, fonts, and the demo cameras (GStreamer)
+#   run       only what `make run` needs: FFmpeg and libav's headers, fonts, and the demo
+#             cameras (GStreamer)
 #   test      everything (the default): also nginx-rtmp, Chromium, wrk
 #   --check   only report what is missing; exit 1 if anything is.
 set -euo pipefail
 
 PACKAGES=(
   ffmpeg                         # ffmpeg, ffprobe (libx264, aac)
+  libavcodec-dev                 # building vistterstream-decoder (crates/decoder): libav's
+  libavformat-dev                #   headers and pkg-config files ...
+  libavfilter-dev                #
+  pkg-config                     #
+  libclang-dev                   #   ... and libclang for bindgen (ffmpeg-sys-next)
   gstreamer1.0-tools             # gst-launch-1.0, gst-inspect-1.0
   gstreamer1.0-plugins-base      # videotestsrc, audiotestsrc, videoconvert
   gstreamer1.0-plugins-good      # rtph264pay, rtpmp4gpay

@@ -52,6 +52,7 @@ struct Args {
     logo: Option<String>,
     no_sound: bool,
     preset: Option<String>,
+    decoder: Option<String>,
 }
 
 fn parse() -> Result<Args> {
@@ -71,6 +72,7 @@ fn parse() -> Result<Args> {
         logo: None,
         no_sound: false,
         preset: None,
+        decoder: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -96,6 +98,9 @@ fn parse() -> Result<Args> {
             "--logo" => a.logo = Some(value()?),
             "--no-sound" => a.no_sound = true,
             "--preset" => a.preset = Some(value()?),
+            // The cameras' decoder: a `vistterstream-decoder` path (shared memory) or, by
+            // default, FFmpeg through pipes.
+            "--decoder" => a.decoder = Some(value()?),
             other => bail!("unknown argument {other}"),
         }
     }
@@ -140,6 +145,7 @@ async fn run() -> Result<()> {
     cfg.encoder = args.encoder.clone();
     cfg.video_bitrate_kbps = args.bitrate;
     cfg.sound = !args.no_sound;
+    cfg.decode_worker = args.decoder.as_ref().map(std::path::PathBuf::from);
     if let Some(p) = &args.preset {
         cfg.x264_preset = p.clone();
     }

@@ -60,6 +60,12 @@ pub struct Config {
     #[arg(long, env = "VS_FFPROBE", default_value = "ffprobe")]
     pub ffprobe: PathBuf,
 
+    /// The decoder of the program's cameras: the path of `vistterstream-decoder` (libav,
+    /// pictures in shared memory), or `ffmpeg` for FFmpeg through pipes. Default: the
+    /// `vistterstream-decoder` beside this binary, else FFmpeg.
+    #[arg(long, env = "VS_DECODER")]
+    pub decoder: Option<String>,
+
     /// Start simulated cameras when none is configured (needs the test rig: GStreamer).
     #[arg(long, env = "VS_DEMO", default_value_t = false)]
     pub demo: bool,
@@ -160,9 +166,30 @@ impl Config {
             stall_timeout_s: 4,
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
+            decoder: None,
             demo: false,
             testrig_dir: None,
             youtube: Box::default(),
+        }
+    }
+
+    /// The shared-memory decoder to use for the program's cameras, `None` for FFmpeg (see
+    /// [`Config::decoder`]).
+    pub fn decode_worker(&self) -> Option<PathBuf> {
+        match self.decoder.as_deref() {
+            Some("ffmpeg") => None,
+            Some(path) => Some(PathBuf::from(path)),
+            // Beside this binary; for cargo's test binaries (target/<profile>/deps/), beside
+            // the binaries one directory up.
+            None => {
+                let exe = std::env::current_exe().ok()?;
+                let dir = exe.parent()?;
+                let mut places = vec![dir.join("vistterstream-decoder")];
+                if dir.file_name().is_some_and(|n| n == "deps") {
+                    places.extend(dir.parent().map(|d| d.join("vistterstream-decoder")));
+                }
+                places.into_iter().find(|p| p.is_file())
+            }
         }
     }
 

@@ -255,6 +255,10 @@ pub struct DecoderOptions {
     pub width: u32,
     pub height: u32,
     pub ffmpeg: PathBuf,
+    /// The shared-memory decoder (`vistterstream-decoder`): it decodes as `ffmpeg` would
+    /// with [`decoder_args`], but its pictures stay in memory it shares with the appliance
+    /// instead of crossing a pipe ([`super::shared`]). `None`: FFmpeg through a pipe.
+    pub worker: Option<PathBuf>,
     /// Counted as this kind of consumer of the session.
     pub kind: ConsumerKind,
     /// The subscription's lag bound (a decoder that falls this far behind skips ahead).
@@ -310,6 +314,7 @@ impl DecoderOptions {
             width,
             height,
             ffmpeg: "ffmpeg".into(),
+            worker: None,
             kind: ConsumerKind::Program,
             max_delay: Duration::from_secs(1),
             queue: 4,
@@ -450,12 +455,17 @@ impl HubDecoder {
                 let (Some(stdin), Some(stdout)) = (io.stdin, io.stdout) else {
                     continue;
                 };
+                let output = match (&opts.worker, io.extra_input, io.pid) {
+                    (Some(_), Some(back), Some(pid)) => Output::Worker { stdout, back, pid },
+                    (Some(_), _, _) => continue,
+                    (None, _, _) => Output::Pipe(stdout),
+                };
                 runs.push(tokio::spawn(decoder_run(
                     session.clone(),
                     opts.clone(),
                     io.run,
                     stdin,
-                    stdout,
+                    output,
                     frames_tx.clone(),
                     status_tx.clone(),
                     sup.handle.clone(),
@@ -481,6 +491,20 @@ impl HubDecoder {
     /// The decoder child of camera `camera_id`: its command depends on `opts` alone (it reads
     /// the camera's packets on stdin), so a spawner may have started it ahead of time.
     pub fn process_spec(opts: &DecoderOptions, camera_id: i64) -> ProcessSpec {
+        if let Some(worker) = &opts.worker {
+            let mut spec =
+                ProcessSpec::new(format!("hub decoder camera {camera_id}"), worker.clone())
+                    .args([
+                        opts.width.to_string(),
+                        opts.height.to_string(),
+                        worker_slots(opts).to_string(),
+                    ])
+                    .progress(ProgressSource::None)
+                    .stdin(StdinMode::Media)
+                    .stdout(StdoutMode::Media);
+            spec.extra_input = true;
+            return spec;
+        }
         ProcessSpec::new(
             format!("hub decoder camera {camera_id}"),
             opts.ffmpeg.clone(),
@@ -538,13 +562,56 @@ impl HubDecoder {
     }
 }
 
+/// The slots of a decode worker: the frames its reader may queue, plus the frame on air, the
+/// ones in the encoder's pipe and one being written, so that a full queue (which drops its
+/// oldest frame, giving its slot back) never leaves the worker waiting for a slot.
+fn worker_slots(opts: &DecoderOptions) -> usize {
+    opts.queue.max(1) + 4
+}
+
+/// Where a decoder run's pictures come from.
+enum Output {
+    /// FFmpeg's raw frames on its stdout.
+    Pipe(crate::spawner::BoxRead),
+    /// A decode worker's records on its stdout, its slots given back on `back`.
+    Worker {
+        stdout: crate::spawner::BoxRead,
+        back: crate::spawner::BoxWrite,
+        pid: u32,
+    },
+}
+
+/// The pictures of a run, one at a time.
+enum Pictures {
+    Pipe {
+        stdout: crate::spawner::BoxRead,
+        frame_len: usize,
+    },
+    Worker(super::shared::SharedReader),
+}
+
+impl Pictures {
+    /// Not cancel-safe: a picture read halfway is lost. Keep one future across select! rounds.
+    async fn next(&mut self) -> std::io::Result<Option<Bytes>> {
+        match self {
+            Pictures::Pipe { stdout, frame_len } => {
+                let mut buf = crate::framepool::PooledFrame::take(*frame_len);
+                Ok(read_frame(stdout, buf.as_mut())
+                    .await?
+                    .then(|| buf.into_bytes()))
+            }
+            Pictures::Worker(reader) => reader.next().await,
+        }
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn decoder_run(
     session: CameraSession,
     opts: DecoderOptions,
     run: u64,
     mut stdin: crate::spawner::BoxWrite,
-    mut stdout: crate::spawner::BoxRead,
+    output: Output,
     frames: Arc<FrameQueue>,
     status: watch::Sender<DecoderStatus>,
     handle: SupervisorHandle,
@@ -605,15 +672,32 @@ async fn decoder_run(
     });
 
     let frame_len = (opts.width * opts.height * 3 / 2) as usize;
+    let mut pictures = match output {
+        Output::Pipe(stdout) => Pictures::Pipe { stdout, frame_len },
+        Output::Worker { stdout, back, pid } => {
+            match super::shared::SharedReader::start(stdout, back, pid, opts.width, opts.height)
+                .await
+            {
+                Ok(reader) => Pictures::Worker(reader),
+                Err(e) => {
+                    status.send_modify(|s| {
+                        s.last_error = Some(format!("decode worker: {e}"));
+                    });
+                    writer.abort();
+                    let _ = handle.restart().await;
+                    return;
+                }
+            }
+        }
+    };
     let mut index = 0u64;
     let mut watchdog = tokio::time::interval(Duration::from_millis(500));
     watchdog.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let mut buf = crate::framepool::PooledFrame::take(frame_len);
         // One read future across the watchdog's ticks: a read dropped halfway would lose the
         // alignment of the frames.
         let got = {
-            let read = read_frame(&mut stdout, buf.as_mut());
+            let read = pictures.next();
             tokio::pin!(read);
             loop {
                 tokio::select! {
@@ -642,10 +726,10 @@ async fn decoder_run(
                 }
             }
         };
-        match got {
-            Some(Ok(true)) => {}
+        let data = match got {
+            Some(Ok(Some(data))) => data,
             _ => break,
-        }
+        };
         let arrival = written
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -668,7 +752,7 @@ async fn decoder_run(
             }
         });
         let frame = DecodedFrame {
-            data: buf.into_bytes(),
+            data,
             run,
             index,
             live,

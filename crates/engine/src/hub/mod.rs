@@ -37,6 +37,7 @@ pub mod packet;
 mod pull;
 mod rtsp;
 pub mod session;
+pub mod shared;
 pub mod source;
 pub mod stats;
 pub mod timeline;

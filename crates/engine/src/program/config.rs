@@ -164,6 +164,9 @@ pub struct ProgramConfig {
     /// hardware encoders ignore it.
     pub x264_preset: String,
     pub ffmpeg: PathBuf,
+    /// The shared-memory decoder for the cameras (`vistterstream-decoder`); FFmpeg through
+    /// pipes when `None` (see [`DecoderOptions::worker`](crate::hub::DecoderOptions)).
+    pub decode_worker: Option<PathBuf>,
     pub outputs: Vec<OutputSpec>,
     pub slate: SlateSpec,
     /// The on-air source is replaced by the slate after this long without a new frame.
@@ -203,6 +206,7 @@ impl ProgramConfig {
             encoder: "libx264".into(),
             x264_preset: crate::x264_preset::DEFAULT_X264_PRESET.into(),
             ffmpeg: "ffmpeg".into(),
+            decode_worker: None,
             outputs: Vec::new(),
             slate: SlateSpec::default(),
             source_timeout: Duration::from_secs(1),

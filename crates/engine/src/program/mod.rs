@@ -341,6 +341,7 @@ impl Program {
 fn decoder_options(config: &ProgramConfig) -> DecoderOptions {
     let mut opts = DecoderOptions::new(config.width, config.height);
     opts.ffmpeg = config.ffmpeg.clone();
+    opts.worker = config.decode_worker.clone();
     opts.kind = crate::hub::ConsumerKind::Program;
     opts
 }

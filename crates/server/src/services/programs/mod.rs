@@ -812,6 +812,16 @@ impl ProgramService {
             config.x264_preset = p.clone();
         }
         config.ffmpeg = self.config.ffmpeg.clone();
+        config.decode_worker = self.config.decode_worker();
+        match &config.decode_worker {
+            Some(path) => {
+                tracing::info!(program = id, decoder = %path.display(), "cameras decoded into shared memory")
+            }
+            None => tracing::info!(
+                program = id,
+                "cameras decoded by FFmpeg (no vistterstream-decoder)"
+            ),
+        }
         config.slate = SlateSpec {
             text: row.slate_text.clone(),
             image: None,

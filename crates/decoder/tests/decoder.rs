@@ -1,0 +1,203 @@
+//! `vistterstream-decoder` against real parts: the GStreamer fake camera through the camera
+//! hub, compared with the FFmpeg decoder it replaces.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use vs_base::{Secret, StreamUrl};
+use vs_engine::hub::*;
+use vs_engine::Deps;
+use vs_testrig::{CameraOptions, FakeCamera};
+
+const W: u32 = 320;
+const H: u32 = 180;
+
+fn worker() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_vistterstream-decoder"))
+}
+
+async fn camera_session(cam: &FakeCamera) -> (CameraHub, CameraSession, CancellationToken) {
+    let shutdown = CancellationToken::new();
+    let hub = CameraHub::new(HubOptions::default(), Deps::real(), shutdown.clone());
+    let o = cam.options();
+    let url = StreamUrl::parse(&cam.url(), "url").expect("valid url");
+    let cfg = SourceConfig::new(url.url).credentials(
+        o.username.as_deref().unwrap_or(""),
+        Secret::new(o.password.as_deref().unwrap_or("")),
+    );
+    hub.configure(1, cfg).await.unwrap();
+    let session = hub.session(1).expect("session exists");
+    assert!(
+        session.wait_playing(Duration::from_secs(20)).await,
+        "camera not playing: {:?}",
+        session.stats()
+    );
+    (hub, session, shutdown)
+}
+
+/// The next `n` frames of `decoder` (live or not), within a deadline. With `copy`, each
+/// picture is copied out and its slot given back at once (as the program does once a frame
+/// is encoded); without, the frames keep their slots.
+async fn frames(decoder: &mut HubDecoder, n: usize, copy: bool) -> Vec<DecodedFrame> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut out = Vec::new();
+    while out.len() < n {
+        let f = tokio::time::timeout_at(deadline, decoder.next_frame())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "{} of {n} frames in time: {:?}",
+                    out.len(),
+                    decoder.status()
+                )
+            })
+            .expect("decoder runs");
+        if copy {
+            out.push(DecodedFrame {
+                data: bytes::Bytes::from(f.data.to_vec()),
+                ..f
+            });
+        } else {
+            out.push(f);
+        }
+    }
+    out
+}
+
+/// Mean luma of one of the test pattern's seven bars, in the upper part of the picture.
+fn band_luma(yuv: &[u8], band: usize) -> f64 {
+    let (w, h) = (W as usize, H as usize);
+    let (x0, x1) = (band * w / 7 + 4, (band + 1) * w / 7 - 4);
+    let (y0, y1) = (h * 4 / 10, h / 2);
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        sum += yuv[y * w + x0..y * w + x1]
+            .iter()
+            .map(|&v| v as u64)
+            .sum::<u64>();
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
+    vs_testrig::require_all(&["ffmpeg"]);
+    let password = "decoderSecret-41c9";
+    let cam = FakeCamera::start(
+        CameraOptions::new("Dec")
+            .size(640, 360)
+            .fps(15)
+            .credentials("admin", password),
+    )
+    .await
+    .unwrap();
+    let (_hub, session, shutdown) = camera_session(&cam).await;
+
+    let mut with_ffmpeg = HubDecoder::start(
+        session.clone(),
+        DecoderOptions::new(W, H),
+        Deps::real(),
+        shutdown.clone(),
+    );
+    let mut opts = DecoderOptions::new(W, H);
+    opts.worker = Some(worker());
+    let mut with_worker = HubDecoder::start(session.clone(), opts, Deps::real(), shutdown.clone());
+
+    let (theirs, ours) = tokio::join!(
+        frames(&mut with_ffmpeg, 45, true),
+        frames(&mut with_worker, 45, true)
+    );
+    assert!(ours
+        .iter()
+        .all(|f| f.data.len() == (W * H * 3 / 2) as usize));
+    // The first picture is the cached keyframe, scaled from 640x360: the bars are there
+    // (75 % white on the left, blue on the right).
+    let (white, blue) = (band_luma(&ours[0].data, 0), band_luma(&ours[0].data, 6));
+    assert!(
+        white > 150.0 && blue < 60.0,
+        "bars: white {white}, blue {blue}"
+    );
+    assert_eq!(ours[0].index, 0);
+    assert!(with_worker.status().caught_up, "{:?}", with_worker.status());
+
+    // The same libav decoder and the same filters: every picture the two have in common is
+    // the same to the byte. The camera's clock overlay changes every frame, so a match is
+    // the same frame, not a look-alike.
+    let same = ours
+        .iter()
+        .filter(|o| theirs.iter().any(|t| t.data == o.data))
+        .count();
+    eprintln!(
+        "{same} of {} worker pictures are byte-identical to one of FFmpeg's",
+        ours.len()
+    );
+    assert!(
+        same >= 20,
+        "only {same} of {} worker pictures are byte-identical to one of FFmpeg's",
+        ours.len()
+    );
+
+    // No camera secret on the decoders' command lines or in their environments (the fake
+    // camera, a process of this test too, is given it on its own).
+    let me = std::process::id();
+    let decoders: Vec<_> = vs_testrig::descendants_of(me)
+        .into_iter()
+        .filter(|p| p.comm == "vistterstream-d" || p.comm == "ffmpeg")
+        .collect();
+    assert!(
+        decoders.iter().any(|p| p.comm == "vistterstream-d"),
+        "the worker runs"
+    );
+    for p in decoders {
+        for file in ["cmdline", "environ"] {
+            if let Ok(raw) = std::fs::read(format!("/proc/{}/{file}", p.pid)) {
+                assert!(
+                    !raw.windows(password.len())
+                        .any(|w| w == password.as_bytes()),
+                    "{} ({}) has the camera password in its {file}",
+                    p.pid,
+                    p.comm
+                );
+            }
+        }
+    }
+    with_worker.stop().await;
+    with_ffmpeg.stop().await;
+    shutdown.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slots_held_by_the_appliance_stop_the_worker_and_given_back_restart_it() {
+    vs_testrig::require_all(&["ffmpeg"]);
+    let cam = FakeCamera::start(CameraOptions::new("Hold").size(W, H).fps(15))
+        .await
+        .unwrap();
+    let (_hub, session, shutdown) = camera_session(&cam).await;
+    let mut opts = DecoderOptions::new(W, H);
+    opts.worker = Some(worker());
+    // A queue of 1: the worker has 1 + 4 slots.
+    opts.queue = 1;
+    let mut decoder = HubDecoder::start(session.clone(), opts, Deps::real(), shutdown.clone());
+
+    // Keep every picture: after five, every slot is ours and the worker waits.
+    let held = frames(&mut decoder, 5, false).await;
+    let more = tokio::time::timeout(Duration::from_secs(2), decoder.next_frame()).await;
+    assert!(
+        more.is_err(),
+        "a sixth picture came while all five slots were held"
+    );
+    // The held pictures are intact: still the frames they were (indices 0..5 in order).
+    assert_eq!(
+        held.iter().map(|f| f.index).collect::<Vec<_>>(),
+        vec![0, 1, 2, 3, 4]
+    );
+    let copies: Vec<Vec<u8>> = held.iter().map(|f| f.data.to_vec()).collect();
+    drop(held);
+    // Given back, the slots are filled again, and the pictures flow on.
+    let next = frames(&mut decoder, 20, true).await;
+    assert!(next.iter().all(|f| f.index >= 5), "indices go on from 5");
+    assert!(copies.iter().all(|c| c.len() == (W * H * 3 / 2) as usize));
+    decoder.stop().await;
+    shutdown.cancel();
+}
