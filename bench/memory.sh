@@ -11,9 +11,10 @@
 #      at least one release and the median is the steady state): camera A (sending an AAC tone)
 #      with an image, a text and a clock overlay, sound mixed, metered and AAC-encoded, to an
 #      RTMP receiver; sampled every second: min/median/max VmRSS and the peak (VmHWM), and the
-#      raw-frame buffers the appliance allocated and keeps free (/metrics). The FFmpeg children
-#      (the camera decoder, the idle spare, the encoder) are separate processes: their RSS is
-#      printed beside, not added.
+#      raw-frame buffers the appliance allocated and keeps free (/metrics). The children (the
+#      camera decoder, the idle spare, the encoder) are separate processes: their RSS is printed
+#      beside, not added; the decoder's shared slots count in the appliance's RSS as far as the
+#      appliance has mapped them (RssShmem).
 # Usage: [W=1920] [H=1080] [FPS=30] [PREROLL=economy|instant] [IDLE_WAIT=25]
 #        bash bench/memory.sh [window-seconds]       (loopback only; fake cameras from testrig/)
 set -euo pipefail
@@ -23,8 +24,11 @@ W=${W:-1920} H=${H:-1080} FPS=${FPS:-30}
 PREROLL=${PREROLL:-economy}
 IDLE_WAIT=${IDLE_WAIT:-25}
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
+# The appliance and its camera decoder (vistterstream-decoder, beside it: the program's cameras
+# are decoded into memory shared with the appliance; the slots it maps count in its RSS).
 cargo build --release -q -p vistterstream --bin vistterstream
-BIN=target/release/vistterstream
+cargo build --release -q -p vs-decoder
+BIN=${CARGO_TARGET_DIR:-target}/release/vistterstream
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 
@@ -32,8 +36,8 @@ field_kib() { awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/nul
 mib() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 # "RSS x MiB (anonymous a, file f)" of a process.
 rss_line() {
-  printf 'RSS %s MiB (anonymous %s, file %s)' "$(mib "$(field_kib "$1" VmRSS)")" \
-    "$(mib "$(field_kib "$1" RssAnon)")" "$(mib "$(field_kib "$1" RssFile)")"
+  printf 'RSS %s MiB (anonymous %s, file %s, shared memory %s)' "$(mib "$(field_kib "$1" VmRSS)")" \
+    "$(mib "$(field_kib "$1" RssAnon)")" "$(mib "$(field_kib "$1" RssFile)")" "$(mib "$(field_kib "$1" RssShmem)")"
 }
 children_of() { for f in /proc/[0-9]*/stat; do awk -v p="$1" '{ sub(/^[0-9]+ \(.*\) /, ""); if ($2 == p) print FILENAME }' "$f" 2>/dev/null; done | sed -E 's#/proc/([0-9]+)/stat#\1#'; }
 

@@ -38,6 +38,8 @@
 #
 # Usage: [SIZES="1280x720 1920x1080"] [FPS=30] [RUNS=3] [BUSY=0] [MODES="economy instant"]
 #        [AUDIO_WINDOW=15] [CONCURRENT=0] [REPLAY=8] [DECODER=worker|ffmpeg]
+#        (a mode with "-ffmpeg" appended, e.g. MODES="economy economy-ffmpeg", decodes with
+#        FFmpeg through pipes whatever DECODER says: both ways interleaved in one run)
 #        bash bench/program.sh [window-seconds]
 #        (loopback only; fake cameras from testrig/)
 # BUSY=1 gives the cameras a noisy bottom third (a real scene: the encoder works harder; the
@@ -58,7 +60,8 @@ DECODER=${DECODER:-worker}
 RUN_SECONDS=$((WARMUP + WINDOW + 4))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
-cargo build --release -q -p vs-engine --example program_run -p vs-decoder
+cargo build --release -q -p vs-engine --example program_run
+cargo build --release -q -p vs-decoder
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
 DECODER_FLAG=()
 case "$DECODER" in
@@ -96,6 +99,7 @@ role_of() {
     *"-f rawvideo"*"pipe:1"*) echo "decoder" ;;
     *"-f mpegts -i pipe:0"*) echo "egress" ;;
     *program_run*) echo "program (Rust: sessions, clock, overlays, mix, RTMP)" ;;
+    *vistterstream-decoder*) echo "decoder (vistterstream-decoder, shared memory)" ;;
     *"-filter_complex"*) echo "floor ffmpeg" ;;
     *) echo "$(cat "/proc/$1/comm" 2>/dev/null)" ;;
   esac
@@ -179,13 +183,14 @@ floor_graph() {
 # "mode size pipeline floor own ratio rss_kib pipe_fps floor_fps load" to $TMP/results.
 one_run() {
   local mode=$1 w=$2 h=$3 run=$4
-  local decodes=1 flag=(--economy)
-  [ "$mode" = instant ] && { decodes=2; flag=(); }
+  local decodes=1 flag=(--economy) dflag=("${DECODER_FLAG[@]}")
+  [ "${mode%-ffmpeg}" = instant ] && { decodes=2; flag=(); }
+  [ "${mode%-ffmpeg}" != "$mode" ] && dflag=()
   local kbps; kbps=$(( w * h * FPS * 2500 / (1280 * 720 * 30) ))
   start_receiver pipeline; local recv_p=$RECV url_p=$RECV_URL
   start_receiver floor; local recv_f=$RECV url_f=$RECV_URL
   sleep 0.5
-  "$BIN" --hub "${flag[@]}" "${DECODER_FLAG[@]}" --size "${w}x${h}" --fps "$FPS" --bitrate "$kbps" --seconds "$RUN_SECONDS" \
+  "$BIN" --hub "${flag[@]}" "${dflag[@]}" --size "${w}x${h}" --fps "$FPS" --bitrate "$kbps" --seconds "$RUN_SECONDS" \
     --take-every 0 --logo "$TMP/logo.png" --camera "$CAM_A" --camera "$CAM_B" --output "$url_p" \
     >"$TMP/program.out" 2>"$TMP/program.err" &
   local program=$!
@@ -296,10 +301,11 @@ echo "== summary (min / median / max over $RUNS runs; CPU in % of one core, rati
 for size in $SIZES; do
   for mode in $MODES; do
     grep "^$mode $size " "$TMP/results" >"$TMP/sel" || continue
-    case $mode in
+    case ${mode%-ffmpeg} in
       economy) what="no pre-roll (1 decode) vs one-decode floor" ;;
       *) what="pre-roll (2 decodes) vs two-decode floor" ;;
     esac
+    [ "${mode%-ffmpeg}" != "$mode" ] && what+=", cameras decoded by FFmpeg through pipes"
     printf '  %-9s %-8s %s\n' "$size" "$mode" "$what"
     printf '      ratio %s | per frame %s | pipeline %s | floor %s | Rust process %s | program RSS %s MiB | fps pipeline %s floor %s | load %s\n' \
       "$(mmm "$TMP/sel" 6)" "$(mmm "$TMP/sel" 11)" "$(mmm1 "$TMP/sel" 3)" "$(mmm1 "$TMP/sel" 4)" "$(mmm1 "$TMP/sel" 5)" \

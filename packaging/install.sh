@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs VistterStream as a systemd service on Debian / Raspberry Pi OS / Ubuntu:
-#   - the binary to /usr/local/bin/vistterstream
+#   - the binary to /usr/local/bin/vistterstream (and vistterstream-decoder beside it, if built)
 #   - the system user `vistterstream` (no login, in group video for the Pi's hardware encoder)
 #   - /etc/systemd/system/vistterstream.service, enabled and (re)started
 #   - /etc/default/vistterstream for local settings (created once, never overwritten)
@@ -70,6 +70,14 @@ else
   install -m 0755 "$binary" "$bin_dst.new"
   mv -f "$bin_dst.new" "$bin_dst"
   say "installed $bin_dst ($("$binary" --version))"
+fi
+# Its camera decoder (pictures in shared memory), when it was built beside it; without it the
+# appliance decodes with FFmpeg through pipes.
+decoder="$(dirname "$binary")/vistterstream-decoder"
+if [[ -x "$decoder" ]]; then
+  install -m 0755 "$decoder" "$bin_dst-decoder.new"
+  mv -f "$bin_dst-decoder.new" "$bin_dst-decoder"
+  say "installed $bin_dst-decoder"
 fi
 
 # 2. The user: a system account without a shell or a home of its own, in group video (on the
