@@ -162,8 +162,12 @@ async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
             }
         }
     }
-    with_worker.stop().await;
-    with_ffmpeg.stop().await;
+    tokio::time::timeout(Duration::from_secs(15), with_worker.stop())
+        .await
+        .expect("the worker's HubDecoder stops");
+    tokio::time::timeout(Duration::from_secs(15), with_ffmpeg.stop())
+        .await
+        .expect("the FFmpeg HubDecoder stops");
     shutdown.cancel();
 }
 
@@ -209,6 +213,8 @@ async fn slots_held_by_the_appliance_stop_the_worker_and_given_back_restart_it()
         kept.iter().zip(&before).all(|(k, b)| k.data[..] == b[..]),
         "a kept picture was written over"
     );
-    decoder.stop().await;
+    tokio::time::timeout(Duration::from_secs(15), decoder.stop())
+        .await
+        .expect("the HubDecoder stops");
     shutdown.cancel();
 }
