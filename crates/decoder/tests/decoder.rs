@@ -26,7 +26,10 @@ async fn camera_session(cam: &FakeCamera) -> (CameraHub, CameraSession, Cancella
         o.username.as_deref().unwrap_or(""),
         Secret::new(o.password.as_deref().unwrap_or("")),
     );
-    hub.configure(1, cfg).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), hub.configure(1, cfg))
+        .await
+        .expect("the hub takes the camera within 20 s")
+        .unwrap();
     let session = hub.session(1).expect("session exists");
     assert!(
         session.wait_playing(Duration::from_secs(20)).await,
