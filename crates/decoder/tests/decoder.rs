@@ -68,21 +68,6 @@ async fn frames(decoder: &mut HubDecoder, n: usize, copy: bool) -> Vec<DecodedFr
     out
 }
 
-/// Mean luma of one of the test pattern's seven bars, in the upper part of the picture.
-fn band_luma(yuv: &[u8], band: usize) -> f64 {
-    let (w, h) = (W as usize, H as usize);
-    let (x0, x1) = (band * w / 7 + 4, (band + 1) * w / 7 - 4);
-    let (y0, y1) = (h * 4 / 10, h / 2);
-    let mut sum = 0u64;
-    for y in y0..y1 {
-        sum += yuv[y * w + x0..y * w + x1]
-            .iter()
-            .map(|&v| v as u64)
-            .sum::<u64>();
-    }
-    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
     vs_testrig::require_all(&["ffmpeg"]);
@@ -116,7 +101,10 @@ async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
         .all(|f| f.data.len() == (W * H * 3 / 2) as usize));
     // The first picture is the cached keyframe, scaled from 640x360: the bars are there
     // (75 % white on the left, blue on the right).
-    let (white, blue) = (band_luma(&ours[0].data, 0), band_luma(&ours[0].data, 6));
+    let (white, blue) = (
+        vs_testrig::smpte_bar_luma(&ours[0].data, W as usize, H as usize, 0),
+        vs_testrig::smpte_bar_luma(&ours[0].data, W as usize, H as usize, 6),
+    );
     assert!(
         white > 150.0 && blue < 60.0,
         "bars: white {white}, blue {blue}"

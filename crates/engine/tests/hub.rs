@@ -84,20 +84,6 @@ fn processes_holding(secret: &str, exclude: &[u32]) -> Vec<String> {
     found
 }
 
-/// Mean luma of one of the seven vertical SMPTE bars (rows 40-50 % of the height).
-fn band_luma(yuv: &[u8], width: usize, height: usize, band: usize) -> f64 {
-    let (x0, x1) = (band * width / 7 + 4, (band + 1) * width / 7 - 4);
-    let (y0, y1) = (height * 4 / 10, height / 2);
-    let mut sum = 0u64;
-    for y in y0..y1 {
-        sum += yuv[y * width + x0..y * width + x1]
-            .iter()
-            .map(|&v| v as u64)
-            .sum::<u64>();
-    }
-    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
-}
-
 async fn write_file(path: &Path, data: &[u8]) {
     tokio::fs::write(path, data).await.expect("write file");
 }
@@ -244,8 +230,8 @@ async fn one_session_serves_every_consumer_of_a_one_client_camera() {
             // The first picture is the cached keyframe itself, not a concealed P-frame: the
             // test pattern's bars are there (75 % white on the left, blue on the right).
             let (white, blue) = (
-                band_luma(&f.data, 320, 180, 0),
-                band_luma(&f.data, 320, 180, 6),
+                vs_testrig::smpte_bar_luma(&f.data, 320, 180, 0),
+                vs_testrig::smpte_bar_luma(&f.data, 320, 180, 6),
             );
             assert!(
                 white > 150.0 && blue < 60.0,

@@ -478,3 +478,18 @@ pub fn wall_clock_ms() -> u32 {
 pub fn ms_between(a: u32, b: u32) -> i64 {
     i64::from(a.wrapping_sub(b) as i32)
 }
+
+/// Mean luma of one of the seven vertical SMPTE bars of the fake camera's test pattern (rows
+/// 40-50 % of the height) in a `yuv420p` picture of `width` x `height`.
+pub fn smpte_bar_luma(yuv: &[u8], width: usize, height: usize, band: usize) -> f64 {
+    let (x0, x1) = (band * width / 7 + 4, (band + 1) * width / 7 - 4);
+    let (y0, y1) = (height * 4 / 10, height / 2);
+    let mut sum = 0u64;
+    for y in y0..y1 {
+        sum += yuv[y * width + x0..y * width + x1]
+            .iter()
+            .map(|&v| v as u64)
+            .sum::<u64>();
+    }
+    sum as f64 / ((x1 - x0) * (y1 - y0)) as f64
+}

@@ -25,7 +25,8 @@ mod rtmp;
 pub mod youtube;
 
 pub use camera::{
-    ms_between, read_time_bars, wall_clock_ms, AuthMethod, CameraOptions, FakeCamera,
+    ms_between, read_time_bars, smpte_bar_luma, wall_clock_ms, AuthMethod, CameraOptions,
+    FakeCamera,
 };
 pub use mqtt::{
     mqtt5_publish_and_subscribe, Mqtt5Probe, MqttBroker, MqttMessage, MqttOptions, StudioClient,

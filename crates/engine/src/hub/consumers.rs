@@ -491,28 +491,25 @@ impl HubDecoder {
     /// The decoder child of camera `camera_id`: its command depends on `opts` alone (it reads
     /// the camera's packets on stdin), so a spawner may have started it ahead of time.
     pub fn process_spec(opts: &DecoderOptions, camera_id: i64) -> ProcessSpec {
-        if let Some(worker) = &opts.worker {
-            let mut spec =
-                ProcessSpec::new(format!("hub decoder camera {camera_id}"), worker.clone())
+        let name = format!("hub decoder camera {camera_id}");
+        let spec = match &opts.worker {
+            Some(worker) => {
+                let mut spec = ProcessSpec::new(name, worker.clone())
                     .args([
                         opts.width.to_string(),
                         opts.height.to_string(),
                         worker_slots(opts).to_string(),
                     ])
-                    .progress(ProgressSource::None)
-                    .stdin(StdinMode::Media)
-                    .stdout(StdoutMode::Media);
-            spec.extra_input = true;
-            return spec;
-        }
-        ProcessSpec::new(
-            format!("hub decoder camera {camera_id}"),
-            opts.ffmpeg.clone(),
-        )
-        .args(decoder_args(opts.width, opts.height))
-        .progress(ProgressSource::Fd3)
-        .stdin(StdinMode::Media)
-        .stdout(StdoutMode::Media)
+                    .progress(ProgressSource::None);
+                // Where the appliance gives the slots back.
+                spec.extra_input = true;
+                spec
+            }
+            None => ProcessSpec::new(name, opts.ffmpeg.clone())
+                .args(decoder_args(opts.width, opts.height))
+                .progress(ProgressSource::Fd3),
+        };
+        spec.stdin(StdinMode::Media).stdout(StdoutMode::Media)
     }
 
     /// The next decoded frame (`None` once stopped). A reader that does not keep up loses
