@@ -30,7 +30,9 @@ RUN --mount=type=cache,target=/root/.npm \
 COPY web/ web/
 RUN bash packaging/docker/build-ui.sh build
 
-# ---- 2. Rust: the release binary for $TARGETARCH, web/dist embedded -----------------------
+# ---- 2. Rust: the release binaries for $TARGETARCH --------------------------------------------
+# `vistterstream` (web/dist embedded) and `vistterstream-decoder` (the program's camera decoder,
+# linked to Debian's libav for $TARGETARCH, installed through multiarch by the first script).
 FROM --platform=$BUILDPLATFORM ${RUST_IMAGE} AS rust
 ARG TARGETARCH
 WORKDIR /src
@@ -43,7 +45,7 @@ COPY crates/ crates/
 COPY --from=ui /src/web/dist web/dist
 # The registry and the target directory are BuildKit caches: a rebuild after a source change
 # recompiles the workspace crates only. The target cache is per architecture, and lives only
-# during this RUN, so the script copies the binary out to /out.
+# during this RUN, so the script copies the binaries out to /out.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/usr/local/cargo/git \
     --mount=type=cache,target=/src/target,id=vistterstream-target-${TARGETARCH} \
@@ -54,6 +56,9 @@ FROM ${RUNTIME_IMAGE} AS runtime
 COPY packaging/docker/install-runtime.sh /tmp/install-runtime.sh
 RUN bash /tmp/install-runtime.sh && rm /tmp/install-runtime.sh
 COPY --from=rust /out/vistterstream /usr/local/bin/vistterstream
+# Beside the appliance, where it looks for it (VS_DECODER=ffmpeg falls back to FFmpeg pipes).
+# Its libav libraries come with the ffmpeg package above, the same Debian release.
+COPY --from=rust /out/vistterstream-decoder /usr/local/bin/vistterstream-decoder
 
 # Text logs: `docker compose logs` is read by people; set VS_LOG_JSON=true for a log shipper.
 ENV VS_DATA_DIR=/data \

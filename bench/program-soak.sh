@@ -9,7 +9,10 @@
 # live-encoding one would take half a core of this 2-core machine at 1080p, which a real camera
 # (a device of its own) does not.
 #
-# Usage: [SIZE=1920x1080] [FPS=30] [PRESET=veryfast] bash bench/program-soak.sh [seconds]
+# The camera is decoded as the appliance does: by vistterstream-decoder, pictures in shared
+# memory (DECODER=ffmpeg: FFmpeg, pictures through pipes).
+#
+# Usage: [SIZE=1920x1080] [FPS=30] [PRESET=veryfast] [DECODER=worker|ffmpeg] bash bench/program-soak.sh [seconds]
 #        (default 600 s; loopback only; fake camera from testrig/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +20,15 @@ SECONDS_TOTAL=${1:-600}
 SIZE=${SIZE:-1920x1080}
 FPS=${FPS:-30}
 PRESET=${PRESET:-veryfast}
+DECODER=${DECODER:-worker}
 W=${SIZE%x*} H=${SIZE#*x}
 cargo build --release -q -p vs-engine --example program_run
+cargo build --release -q -p vs-decoder
+case "$DECODER" in
+  worker) DECODER_FLAG=(--decoder "${CARGO_TARGET_DIR:-target}/release/vistterstream-decoder") ;;
+  ffmpeg) DECODER_FLAG=() ;;
+  *) echo "DECODER is worker or ffmpeg" >&2; exit 2 ;;
+esac
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
@@ -34,8 +44,8 @@ ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0
 PIDS+=("$!")
 sleep 0.5
 KBPS=$(( W * H * FPS * 2500 / (1280 * 720 * 30) ))
-echo "== ${W}x${H} ${FPS} fps, libx264 $PRESET ${KBPS}k, camera A on air, image + text + clock overlays, economy, ${SECONDS_TOTAL} s"
-"$BIN" --economy --preset "$PRESET" --size "$SIZE" --fps "$FPS" --bitrate "$KBPS" --seconds "$SECONDS_TOTAL" \
+echo "== ${W}x${H} ${FPS} fps, libx264 $PRESET ${KBPS}k, camera A on air, image + text + clock overlays, economy, ${SECONDS_TOTAL} s, cameras decoded by $([ "$DECODER" = worker ] && echo "vistterstream-decoder (shared memory)" || echo "FFmpeg (pipes)")"
+"$BIN" --economy "${DECODER_FLAG[@]}" --preset "$PRESET" --size "$SIZE" --fps "$FPS" --bitrate "$KBPS" --seconds "$SECONDS_TOTAL" \
   --take-every 0 --camera "rtsp://127.0.0.1:$PORT/a" --output "rtmp://127.0.0.1:$RPORT/live/s" >"$TMP/out" 2>"$TMP/err" &
 PROGRAM=$!
 PIDS+=("$PROGRAM")

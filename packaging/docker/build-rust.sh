@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Rust stage: builds the `vistterstream` binary (web/dist embedded) for one architecture and
-# copies it to an output directory, then checks what came out.
+# Rust stage: builds the image's two binaries for one architecture, `vistterstream` (web/dist
+# embedded) and the camera decoder `vistterstream-decoder` (libav, crates/decoder), copies them
+# to an output directory, then checks what came out.
 #
 # Usage: build-rust.sh [--arch amd64|arm64] [--profile release|dev|cross-smoke] [--out DIR]
 #   --arch     target architecture (default: $TARGETARCH, else this machine's)
 #   --profile  cargo profile (default release; CI uses dev natively and cross-smoke for arm64)
-#   --out      where to copy the binary (default: target/packaging/<arch>)
-# A foreign --arch needs install-build-deps.sh ARCH first (cross gcc + Rust std).
+#   --out      where to copy the binaries (default: target/packaging/<arch>)
+# Any --arch needs install-build-deps.sh ARCH first (libav headers, libclang; for a foreign one
+# also the target's libav through multiarch, cross gcc and the Rust std).
 # CARGO_TARGET_DIR is honoured: CI reuses the workspace's target/ so nothing is built twice.
 set -euo pipefail
 
@@ -44,28 +46,38 @@ out=${out:-$root/target/packaging/$arch}
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 profile_dir=$profile
 [[ "$profile" == dev ]] && profile_dir=debug
-args=(build --locked --profile "$profile" -p vistterstream)
+args=(build --locked --profile "$profile" -p vistterstream -p vs-decoder)
 if [[ "$triple" == "$host_triple" ]]; then
   # No --target for a native build: the artefacts land in target/<profile> like every other
   # build of the workspace, so an existing target directory is reused.
-  bin="$target_dir/$profile_dir/vistterstream"
+  bin_dir="$target_dir/$profile_dir"
 else
   upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
   export "CARGO_TARGET_${upper}_LINKER=${cross_prefix}-gcc"
   export "CC_${triple//-/_}=${cross_prefix}-gcc"
   export "AR_${triple//-/_}=${cross_prefix}-ar"
   command -v "${cross_prefix}-gcc" >/dev/null || die "${cross_prefix}-gcc missing: run install-build-deps.sh $arch"
+  # libav for the target: its pkg-config files (multiarch), which name its headers (for
+  # bindgen, which ffmpeg-sys-next's build script runs with the target's triple) and libraries
+  # (for the cross linker).
+  export PKG_CONFIG_ALLOW_CROSS=1
+  export PKG_CONFIG_LIBDIR="/usr/lib/$cross_prefix/pkgconfig:/usr/share/pkgconfig"
+  [[ -s "/usr/lib/$cross_prefix/pkgconfig/libavcodec.pc" ]] \
+    || die "no $arch libav (libavcodec.pc) in /usr/lib/$cross_prefix: run install-build-deps.sh $arch"
   args+=(--target "$triple")
-  bin="$target_dir/$triple/$profile_dir/vistterstream"
+  bin_dir="$target_dir/$triple/$profile_dir"
 fi
+bin="$bin_dir/vistterstream"
+decoder="$bin_dir/vistterstream-decoder"
 
 echo "build-rust: cargo ${args[*]} (host $host_triple)"
 (cd "$root" && cargo "${args[@]}")
-[[ -x "$bin" ]] || die "no binary at $bin"
-
-# The binary is for the right machine (ELF e_machine: 62 x86-64, 183 AArch64) ...
-machine=$(od -An -tu2 -j18 -N2 "$bin" | tr -d ' ')
-[[ "$machine" == "$elf_machine" ]] || die "$bin is for ELF machine $machine, expected $elf_machine ($arch)"
+# The binaries are for the right machine (ELF e_machine: 62 x86-64, 183 AArch64) ...
+for b in "$bin" "$decoder"; do
+  [[ -x "$b" ]] || die "no binary at $b"
+  machine=$(od -An -tu2 -j18 -N2 "$b" | tr -d ' ')
+  [[ "$machine" == "$elf_machine" ]] || die "$b is for ELF machine $machine, expected $elf_machine ($arch)"
+done
 # ... and carries the UI: the hashed asset names of this web/dist are inside it. Only release
 # builds embed it (rust-embed reads web/dist from disk at run time in debug builds); a change of
 # web/dist rebuilds the crate because index.html, which names the hashed files, is embedded.
@@ -78,8 +90,8 @@ fi
 if grep -aq 'libssl.so' "$bin"; then die "the binary links OpenSSL"; fi
 
 mkdir -p "$out"
-cp "$bin" "$out/vistterstream"
+cp "$bin" "$decoder" "$out/"
 if [[ "$triple" == "$host_triple" ]]; then
   "$out/vistterstream" --version
 fi
-echo "build-rust: $out/vistterstream ($arch, $profile, $(du -h "$out/vistterstream" | cut -f1))"
+echo "build-rust: $out/vistterstream and vistterstream-decoder ($arch, $profile, $(du -h "$out/vistterstream" | cut -f1) and $(du -h "$out/vistterstream-decoder" | cut -f1))"

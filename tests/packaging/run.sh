@@ -110,7 +110,8 @@ rust_native() {
   # Native build with the repository's target/ (nothing is built twice in CI).
   [[ -s web/dist/index.html ]] || bash packaging/docker/build-ui.sh all >/dev/null || return 1
   bash packaging/docker/build-rust.sh --profile dev --out "$scratch/bin" | tail -2 || return 1
-  [[ -x "$scratch/bin/vistterstream" ]]
+  [[ -x "$scratch/bin/vistterstream" ]] || return 1
+  decoder_smoke "$scratch/bin/vistterstream-decoder"
 }
 
 rust_release() {
@@ -130,14 +131,55 @@ rust_cross_arm64() {
   CARGO_TARGET_DIR="$root_dir/target/cross" \
     bash packaging/docker/build-rust.sh --arch arm64 --profile cross-smoke --out "$scratch/arm64" | tail -1 \
     || return 1
-  # The arm64 binary runs (user-mode QEMU with the cross libc): serve, health check, backup,
-  # SIGTERM, as on a Pi.
+  # The arm64 binaries run under user-mode QEMU with the arm64 libc and libav that multiarch
+  # installed (/lib/ld-linux-aarch64.so.1; not the cross gcc's libc in /usr/aarch64-linux-gnu:
+  # a loader of one glibc build with the libc.so.6 of another spins in pthread_create).
   need_apt qemu-user || return 1
-  appliance_smoke qemu-aarch64 -L /usr/aarch64-linux-gnu "$scratch/arm64/vistterstream"
+  [[ -e /lib/ld-linux-aarch64.so.1 ]] || { echo "no arm64 libc (multiarch)"; return 1; }
+  decoder_smoke qemu-aarch64 "$scratch/arm64/vistterstream-decoder" || return 1
+  # The appliance: serve, health check, backup, SIGTERM, as on a Pi.
+  appliance_smoke qemu-aarch64 "$scratch/arm64/vistterstream"
+}
+
+decoder_smoke() {
+  # The camera decoder as the program runs it: MPEG-TS H.264 on stdin, descriptor 4 where
+  # slots come back. Ten 640x360 pictures, 16 slots (none needs to come back): the hello, then
+  # one record per picture, numbered 0..9, each naming a distinct slot. "$@" runs the binary.
+  local clip="$scratch/clip.ts" out="$scratch/decoder.out"
+  [[ -s "$clip" ]] || ffmpeg -v error -y -f lavfi -i testsrc=size=640x360:rate=15 -frames:v 10 \
+    -c:v libx264 -pix_fmt yuv420p -f mpegts "$clip" || return 1
+  "$@" 320 180 16 <"$clip" 4</dev/null >"$out" || { echo "the decoder failed"; return 1; }
+  python3 - "$out" <<'PY' || return 1
+import struct, sys
+raw = open(sys.argv[1], "rb").read()
+assert raw[:8] == b"VSDW0001", f"no hello: {raw[:8]!r}"
+_fd, slots, slot_len, w, h = struct.unpack("<IIQII", raw[8:32])
+assert (slots, slot_len, w, h) == (16, 320 * 180 * 3 // 2, 320, 180), (slots, slot_len, w, h)
+recs = [struct.unpack("<IIQ", raw[i:i + 16]) for i in range(32, len(raw), 16)]
+assert [r[2] for r in recs] == list(range(10)), f"pictures {[r[2] for r in recs]}"
+assert len({r[0] for r in recs}) == 10 and all(r[0] < 16 for r in recs), recs
+print(f"decoder: hello {w}x{h}, {slots} slots; pictures 0..9 in 10 distinct slots")
+PY
 }
 
 runtime_stage() {
-  bash packaging/docker/install-runtime.sh --dry-run
+  bash packaging/docker/install-runtime.sh --dry-run || return 1
+  # The decoder's shared libraries (libav...) come with the runtime's packages: each library
+  # it needs belongs to a package in the dependency closure of what install-runtime.sh
+  # installs (the image has nothing else).
+  local decoder="$scratch/bin/vistterstream-decoder" closure lib path pkg absent=0
+  [[ -x "$decoder" ]] || { echo "no native decoder built"; return 1; }
+  closure=$(apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts \
+    --no-breaks --no-replaces --no-enhances ffmpeg ca-certificates tini | grep -v '^ ' | sort -u)
+  for lib in $(readelf -d "$decoder" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64|AArch64/ {print $NF; exit}')
+    pkg=$({ dpkg -S "$path" || dpkg -S "$(readlink -f "$path")"; } 2>/dev/null | head -1 | cut -d: -f1)
+    if [[ -z "$pkg" ]] || ! grep -qx "$pkg" <<<"$closure"; then
+      echo "the decoder needs $lib (${pkg:-no package}), not installed with the runtime's packages"
+      absent=1
+    fi
+  done
+  [[ $absent -eq 0 ]] && echo "the decoder's libraries come with the runtime packages"
 }
 
 no_openssl() {
