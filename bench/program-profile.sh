@@ -8,18 +8,27 @@
 # comes from /proc over the same window.
 #
 # The fake camera replays a clip it encodes at start (--replay 8), as in bench/program.sh: a
-# live-encoding one would take half a core of this 2-core machine at 1080p.
+# live-encoding one would take half a core of this 2-core machine at 1080p. The camera is
+# decoded as the appliance does: by vistterstream-decoder, pictures in shared memory
+# (DECODER=ffmpeg: FFmpeg, pictures through pipes).
 #
-# Usage: [SIZE=1920x1080] [FPS=30] bash bench/program-profile.sh [window-seconds]
+# Usage: [SIZE=1920x1080] [FPS=30] [DECODER=worker|ffmpeg] bash bench/program-profile.sh [window-seconds]
 #        (needs perf: linux-perf; loopback only; fake cameras from testrig/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WINDOW=${1:-15}
 SIZE=${SIZE:-1920x1080}
 FPS=${FPS:-30}
+DECODER=${DECODER:-worker}
 W=${SIZE%x*} H=${SIZE#*x}
 command -v perf >/dev/null || { echo "perf is missing (apt-get install linux-perf)" >&2; exit 1; }
 cargo build --release -q -p vs-engine --example program_run
+cargo build --release -q -p vs-decoder
+case "$DECODER" in
+  worker) DECODER_FLAG=(--decoder "${CARGO_TARGET_DIR:-target}/release/vistterstream-decoder") ;;
+  ffmpeg) DECODER_FLAG=() ;;
+  *) echo "DECODER is worker or ffmpeg" >&2; exit 2 ;;
+esac
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
@@ -35,7 +44,7 @@ ffmpeg -hide_banner -loglevel error -nostdin -listen 1 -f flv -i "rtmp://127.0.0
 PIDS+=("$!")
 sleep 0.5
 KBPS=$(( W * H * FPS * 2500 / (1280 * 720 * 30) ))
-"$BIN" --economy --size "$SIZE" --fps "$FPS" --bitrate "$KBPS" --seconds $((WINDOW + 12)) --take-every 0 \
+"$BIN" --economy "${DECODER_FLAG[@]}" --size "$SIZE" --fps "$FPS" --bitrate "$KBPS" --seconds $((WINDOW + 12)) --take-every 0 \
   --camera "rtsp://127.0.0.1:$PORT/a" --output "rtmp://127.0.0.1:$RPORT/live/p" >"$TMP/out" 2>"$TMP/err" &
 PROGRAM=$!
 PIDS+=("$PROGRAM")
@@ -58,6 +67,7 @@ for p in ${ALL//,/ }; do
     *"-f rawvideo -pix_fmt yuv420p -s "*"-i pipe:0"*) role=encoder ;;
     *"-f rawvideo"*"pipe:1"*) role=decoder ;;
     *program_run*) role=rust ;;
+    *vistterstream-decoder*) role=decoder ;;
     *) role=other ;;
   esac
   for t in /proc/"$p"/task/*; do echo "${t##*/} $role"; done
@@ -73,7 +83,11 @@ awk -v roles="$TMP/roles" '
     r = role[pid]; line = tolower($0)
     if (r == "") r = "a thread gone before the end"
     if (line ~ /\[k\]/) s = "kernel (pipes, sockets, page faults, scheduling) in " r
-    else if (r == "decoder") s = (line ~ /libswscale/) ? "scaling to the program size (decoder, swscale)" : "ingest decode (decoder, libavcodec h264 and the rest)"
+    else if (r == "decoder") {
+      if (line ~ /libswscale/) s = "scaling to the program size (decoder, swscale)"
+      else if (line ~ /memcpy|memmove|copy_picture/) s = "decoder: the picture copied out (into a pipe buffer or a shared slot)"
+      else s = "ingest decode (decoder, libavcodec h264 and the rest)"
+    }
     else if (r == "encoder") {
       if (line ~ /libx264/) s = "encode (libx264)"
       else if (line ~ /aac/) s = "AAC encode"
@@ -90,7 +104,7 @@ awk -v roles="$TMP/roles" '
     sum[s] += pct
   }
   END { for (s in sum) printf "%6.1f%%  %s\n", sum[s], s }' "$TMP/rows" | sort -rn >"$TMP/budget"
-echo "== CPU budget of a ${W}x${H} ${FPS} fps program (camera A on air, image + text + clock overlays, economy: 1 decode), ${WINDOW} s"
+echo "== CPU budget of a ${W}x${H} ${FPS} fps program (camera A on air, image + text + clock overlays, economy: 1 decode), ${WINDOW} s, cameras decoded by $([ "$DECODER" = worker ] && echo "vistterstream-decoder (shared memory)" || echo "FFmpeg (pipes)")"
 printf '   pipeline total: %.1f%% of one core (Rust process + decoder + idle spare + encoder)\n' "$CPU"
 echo "   share of the pipeline's samples, and that share in % of one core:"
 awk -v cpu="$CPU" '{ p = $1; sub(/%/, "", p); printf "   %6.1f%%  (%5.1f%% of a core)  %s\n", p, p * cpu / 100, substr($0, index($0, $2)) }' "$TMP/budget"
