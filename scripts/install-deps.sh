@@ -65,10 +65,19 @@ die() { echo "install-deps: $*" >&2; exit 1; }
 command -v dpkg-query >/dev/null 2>&1 \
   || die "dpkg-query not found: this script supports Debian/Ubuntu only. Install by hand: ${PACKAGES[*]}"
 
+# Installed for this machine's architecture (or "all"). With multiarch (the arm64 cross build
+# of tests/packaging installs e.g. libavcodec-dev:arm64 beside the native one), a bare name
+# matches one line per architecture; a name with ":arch" asks for that architecture only.
+installed() {
+  local want
+  want="^installed ($(dpkg --print-architecture)|all)\$"
+  [[ "$1" == *:* ]] && want="^installed "
+  dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null | grep -Eq "$want"
+}
+
 missing=()
 for pkg in "${PACKAGES[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "installed" ]] || missing+=("$pkg")
+  installed "$pkg" || missing+=("$pkg")
 done
 
 if [[ ${#missing[@]} -eq 0 ]]; then
@@ -99,8 +108,7 @@ apt-get install -y -q "${missing[@]}"
 # the state anyway so that CI fails loudly here rather than in a test.
 still=()
 for pkg in "${missing[@]}"; do
-  status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
-  [[ "$status" == "installed" ]] || still+=("$pkg")
+  installed "$pkg" || still+=("$pkg")
 done
 [[ ${#still[@]} -eq 0 ]] || die "still missing after apt-get install: ${still[*]}"
 echo "install-deps: installed ${missing[*]}"

@@ -46,7 +46,8 @@ need_apt() {
   local missing=()
   local pkg
   for pkg in "$@"; do
-    [[ $(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null) == installed ]] || missing+=("$pkg")
+    dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$pkg" 2>/dev/null \
+      | grep -Eq "^installed ($(dpkg --print-architecture)|all)\$" || missing+=("$pkg")
   done
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ $(id -u) -eq 0 ]] || { echo "missing packages ${missing[*]} (run as root to install)"; return 1; }
