@@ -149,6 +149,16 @@ fn arg(args: &[String], i: usize, name: &str) -> Result<u32, String> {
 }
 
 fn run() -> Result<(), String> {
+    // The appliance stops this process with SIGINT (then SIGKILL after its stop timeout). An
+    // ignored SIGINT is inherited across exec: a shell script's `vistterstream &`, or a test
+    // run in the background, would make every stop wait out the timeout (5 s instead of a few
+    // milliseconds). FFmpeg, which this replaces, installs its own handlers; here the default
+    // action (terminate) is what is wanted, so it is put back.
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: sets a signal's disposition to its default before any other thread exists;
+        // no handler of this program is replaced.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
     let args: Vec<String> = std::env::args().collect();
     let width = arg(&args, 1, "WIDTH")?;
     let height = arg(&args, 2, "HEIGHT")?;

@@ -209,3 +209,62 @@ async fn slots_held_by_the_appliance_stop_the_worker_and_given_back_restart_it()
         .expect("the HubDecoder stops");
     shutdown.cancel();
 }
+
+/// The appliance stops the worker with SIGINT. A parent that ignores SIGINT (a shell script's
+/// `vistterstream &`, a test run in the background) passes that on through exec; the worker
+/// must stop anyway, not wait for the SIGKILL at the end of the stop timeout (every stop took
+/// 5 s that way). Here the worker starts with SIGINT ignored, waits for its camera's first
+/// packets on stdin, and is sent SIGINT: it ends by that signal.
+#[test]
+#[allow(unsafe_code)]
+fn sigint_stops_the_worker_even_when_its_parent_ignored_it() {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::process::{Command, Stdio};
+
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let null_fd = null.as_raw_fd();
+    let mut cmd = Command::new(worker());
+    cmd.args(["320", "180", "6"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    // SAFETY: between fork and exec, only async-signal-safe calls (signal, dup2) on a
+    // descriptor the parent keeps open until the spawn returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            if libc::dup2(null_fd, 4) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().expect("the worker starts");
+    drop(null);
+    // The hello comes before the worker reads its input: from then on it waits on stdin.
+    let mut hello = [0u8; 32];
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut hello)
+        .expect("the hello");
+    assert_eq!(&hello[..8], b"VSDW0001");
+    // SAFETY: kill(2) on our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the worker ignored SIGINT (its parent ignored it)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.signal(), Some(libc::SIGINT), "{status:?}");
+}
