@@ -68,6 +68,29 @@ async fn frames(decoder: &mut HubDecoder, n: usize, copy: bool) -> Vec<DecodedFr
     out
 }
 
+/// Stops `decoder` within 15 s (its child's stop timeout is 5 s, the reaping of a killed one
+/// another 5) or fails with what the supervisor and the processes were doing.
+async fn stop_within(decoder: HubDecoder, what: &str) {
+    let supervisor = decoder.process().clone();
+    if tokio::time::timeout(Duration::from_secs(15), decoder.stop())
+        .await
+        .is_err()
+    {
+        let procs: Vec<String> = vs_testrig::descendants_of(std::process::id())
+            .into_iter()
+            .map(|p| {
+                let wchan =
+                    std::fs::read_to_string(format!("/proc/{}/wchan", p.pid)).unwrap_or_default();
+                format!("{} {} {} wchan={wchan}", p.pid, p.state, p.comm)
+            })
+            .collect();
+        panic!(
+            "the {what} HubDecoder did not stop within 15 s: supervisor {:?}; processes {procs:?}",
+            supervisor.status()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
     vs_testrig::require_all(&["ffmpeg"]);
@@ -153,12 +176,8 @@ async fn the_worker_decodes_what_ffmpeg_decodes_pixel_for_pixel() {
             }
         }
     }
-    tokio::time::timeout(Duration::from_secs(15), with_worker.stop())
-        .await
-        .expect("the worker's HubDecoder stops");
-    tokio::time::timeout(Duration::from_secs(15), with_ffmpeg.stop())
-        .await
-        .expect("the FFmpeg HubDecoder stops");
+    stop_within(with_worker, "worker's").await;
+    stop_within(with_ffmpeg, "FFmpeg").await;
     shutdown.cancel();
 }
 
@@ -204,9 +223,7 @@ async fn slots_held_by_the_appliance_stop_the_worker_and_given_back_restart_it()
         kept.iter().zip(&before).all(|(k, b)| k.data[..] == b[..]),
         "a kept picture was written over"
     );
-    tokio::time::timeout(Duration::from_secs(15), decoder.stop())
-        .await
-        .expect("the HubDecoder stops");
+    stop_within(decoder, "worker's").await;
     shutdown.cancel();
 }
 
