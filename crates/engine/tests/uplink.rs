@@ -274,8 +274,11 @@ async fn a_shaped_uplink_is_congested_within_10_s_and_the_step_down_keeps_the_re
         detected <= Duration::from_secs(10),
         "congested after {detected:?}"
     );
+    // The shaped link's 1.5 Mb/s, give or take what the socket buffer and the shaper's burst
+    // let through in a window: 1.7 Mb/s was measured once under a full `make test` (the
+    // stream's own rate is above 2 Mb/s, checked below).
     assert!(
-        (900_000..1_600_000).contains(&c.measured_bps),
+        (900_000..1_850_000).contains(&c.measured_bps),
         "the measured rate is the shaped link's: {c:?}"
     );
     assert!(c.input_bps > 2_000_000, "{c:?}");
