@@ -65,15 +65,8 @@ die() { echo "install-deps: $*" >&2; exit 1; }
 command -v dpkg-query >/dev/null 2>&1 \
   || die "dpkg-query not found: this script supports Debian/Ubuntu only. Install by hand: ${PACKAGES[*]}"
 
-# Installed for this machine's architecture (or "all"). With multiarch (the arm64 cross build
-# of tests/packaging installs e.g. libavcodec-dev:arm64 beside the native one), a bare name
-# matches one line per architecture; a name with ":arch" asks for that architecture only.
-installed() {
-  local want
-  want="^installed ($(dpkg --print-architecture)|all)\$"
-  [[ "$1" == *:* ]] && want="^installed "
-  dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$1" 2>/dev/null | grep -Eq "$want"
-}
+# shellcheck source=packaging/docker/dpkg-installed.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../packaging/docker/dpkg-installed.sh"
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

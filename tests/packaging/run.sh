@@ -42,12 +42,14 @@ run() {
   fi
 }
 
+# shellcheck source=packaging/docker/dpkg-installed.sh
+source packaging/docker/dpkg-installed.sh
+
 need_apt() {
   local missing=()
   local pkg
   for pkg in "$@"; do
-    dpkg-query -W -f='${db:Status-Status} ${Architecture}\n' "$pkg" 2>/dev/null \
-      | grep -Eq "^installed ($(dpkg --print-architecture)|all)\$" || missing+=("$pkg")
+    installed "$pkg" || missing+=("$pkg")
   done
   [[ ${#missing[@]} -eq 0 ]] && return 0
   [[ $(id -u) -eq 0 ]] || { echo "missing packages ${missing[*]} (run as root to install)"; return 1; }
