@@ -23,15 +23,10 @@ PRESET=${PRESET:-veryfast}
 DECODER=${DECODER:-worker}
 W=${SIZE%x*} H=${SIZE#*x}
 cargo build --release -q -p vs-engine --example program_run
-cargo build --release -q -p vs-decoder
-case "$DECODER" in
-  worker) DECODER_FLAG=(--decoder "${CARGO_TARGET_DIR:-target}/release/vistterstream-decoder") ;;
-  ffmpeg) DECODER_FLAG=() ;;
-  *) echo "DECODER is worker or ffmpeg" >&2; exit 2 ;;
-esac
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+set_decoder_flag
 
 PORT=$(free_port)
 /usr/bin/python3 testrig/fake_camera.py --port "$PORT" --path /a --name a --width "$W" --height "$H" \

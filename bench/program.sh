@@ -61,19 +61,13 @@ RUN_SECONDS=$((WARMUP + WINDOW + 4))
 
 command -v ffmpeg >/dev/null || { echo "ffmpeg is missing: run scripts/install-deps.sh test" >&2; exit 1; }
 cargo build --release -q -p vs-engine --example program_run
-cargo build --release -q -p vs-decoder
 BIN=${CARGO_TARGET_DIR:-target}/release/examples/program_run
-DECODER_FLAG=()
-case "$DECODER" in
-  worker) DECODER_FLAG=(--decoder "${CARGO_TARGET_DIR:-target}/release/vistterstream-decoder") ;;
-  ffmpeg) ;;
-  *) echo "DECODER is worker or ffmpeg" >&2; exit 2 ;;
-esac
 FONT=/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf
 [ -f "$FONT" ] || { echo "$FONT is missing (fonts-dejavu-core)" >&2; exit 1; }
 HZ=$(getconf CLK_TCK)
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
+set_decoder_flag
 
 # Every process below $1 (children, grandchildren, ...).
 descendants() {
